@@ -1,0 +1,14 @@
+//! ketacare's clinical engine: rating scales, outcomes, TRD, staging, eligibility, dosing and the
+//! site protocol. Pure: the facts, the protocol and the date come in as arguments, values go out.
+//! No files, no clock, no environment, no async, no randomness.
+
+pub mod assess;
+pub mod dosing;
+pub mod drugs;
+pub mod eligibility;
+pub mod protocol;
+pub mod staging;
+pub mod trd;
+
+/// The version of the rules in this build; recorded with every decision beside the protocol SHA-256.
+pub const RULES_VERSION: &str = concat!("ketacare-rules/", env!("CARGO_PKG_VERSION"));

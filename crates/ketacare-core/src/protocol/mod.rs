@@ -1,0 +1,158 @@
+//! The site protocol: one TOML file holding every threshold and choice the rules use, each value
+//! with its source. Parsed and validated into typed settings; its SHA-256 travels with every decision.
+//!
+//! The shipped file (`protocol/ketacare-protocol.toml` in this crate) holds KNOWLEDGE's PROJECT DEFAULTs.
+
+mod reader;
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use toml::{Table, Value};
+
+pub use reader::{SectionReader, Setting};
+
+use crate::dosing::DosingSettings;
+use crate::eligibility::EligibilitySettings;
+use crate::staging::StagingSettings;
+use crate::trd::TrdSettings;
+
+/// The shipped site protocol, byte for byte.
+pub const SHIPPED_PROTOCOL_TOML: &str = include_str!("../../protocol/ketacare-protocol.toml");
+
+/// The protocol format this build reads (`format` at the top of the file).
+pub const PROTOCOL_FORMAT: i64 = 1;
+
+/// A validated site protocol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Protocol {
+    /// Lower-case hex SHA-256 of the exact file bytes.
+    pub sha256: String,
+    /// The clinic's own name for this protocol version (`name` in the file).
+    pub name: String,
+    pub trd: TrdSettings,
+    pub staging: StagingSettings,
+    pub eligibility: EligibilitySettings,
+    pub dosing: DosingSettings,
+}
+
+/// A protocol file that cannot be used; names the dotted path of the offending key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct InvalidProtocol {
+    pub path: String,
+    pub problem: String,
+}
+
+impl InvalidProtocol {
+    pub fn new(path: &str, problem: impl fmt::Display) -> Self {
+        InvalidProtocol { path: path.to_owned(), problem: problem.to_string() }
+    }
+}
+
+impl Protocol {
+    /// The protocol shipped with this build (KNOWLEDGE's PROJECT DEFAULTs).
+    pub fn shipped() -> Protocol {
+        Protocol::parse(SHIPPED_PROTOCOL_TOML).expect("the shipped protocol is valid (checked by a test)")
+    }
+
+    /// Parses and validates a protocol file's text. Unknown keys are errors.
+    pub fn parse(text: &str) -> Result<Protocol, InvalidProtocol> {
+        let mut root: Table =
+            text.parse().map_err(|error: toml::de::Error| InvalidProtocol::new("(file)", error.message().trim()))?;
+        match root.remove("format") {
+            Some(Value::Integer(PROTOCOL_FORMAT)) => {}
+            Some(other) => {
+                return Err(InvalidProtocol::new("format", format!("must be {PROTOCOL_FORMAT}, got {other}")));
+            }
+            None => return Err(InvalidProtocol::new("format", "is missing")),
+        }
+        let name = match root.remove("name") {
+            Some(Value::String(name)) if !name.trim().is_empty() => name,
+            _ => return Err(InvalidProtocol::new("name", "must be a non-empty string")),
+        };
+        let protocol = Protocol {
+            sha256: sha256_hex(text.as_bytes()),
+            name,
+            trd: TrdSettings::read(SectionReader::take_section(&mut root, "trd")?)?,
+            staging: StagingSettings::read(SectionReader::take_section(&mut root, "staging")?)?,
+            eligibility: EligibilitySettings::read(SectionReader::take_section(&mut root, "eligibility")?)?,
+            dosing: DosingSettings::read(SectionReader::take_section(&mut root, "dosing")?)?,
+        };
+        if let Some(key) = root.keys().next() {
+            return Err(InvalidProtocol::new(key, "is not a known protocol section"));
+        }
+        Ok(protocol)
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_protocol_parses() {
+        let protocol = Protocol::parse(SHIPPED_PROTOCOL_TOML).unwrap();
+        assert_eq!(protocol.sha256.len(), 64);
+    }
+
+    fn check_rejected(from: &str, to: &str, expected_error: &str) {
+        assert!(SHIPPED_PROTOCOL_TOML.contains(from), "test edit does not apply: {from}");
+        let edited = SHIPPED_PROTOCOL_TOML.replacen(from, to, 1);
+        let error = Protocol::parse(&edited).unwrap_err();
+        assert_eq!(error.to_string(), expected_error);
+    }
+
+    #[test]
+    fn bad_files_are_rejected_with_the_path_named() {
+        check_rejected("format = 1", "format = 2", "format: must be 1, got 2");
+        check_rejected(
+            "min_weeks_at_adequate_dose = { value = 6,",
+            "min_weeks_at_adequate_dose = { value = 3,",
+            "trd.min_weeks_at_adequate_dose: must be between 4 and 8, got 3",
+        );
+        check_rejected(
+            "failure_threshold = { value = \"lt50\"",
+            "failure_threshold = { value = \"lt40\"",
+            "trd.failure_threshold: must be one of lt50, le25, lt25, got \"lt40\"",
+        );
+        check_rejected(
+            "[trd]",
+            "[trd]\nmin_week = { value = 6, source = \"x\" }",
+            "trd.min_week: is not a known protocol setting",
+        );
+        check_rejected("[trd]", "[trdd]\n[trd]", "trdd: is not a known protocol section");
+    }
+
+    #[test]
+    fn a_value_without_a_source_is_rejected() {
+        let edited: String = SHIPPED_PROTOCOL_TOML
+            .lines()
+            .map(|line| {
+                if line.starts_with("min_weeks_at_adequate_dose") {
+                    "min_weeks_at_adequate_dose = { value = 6 }".to_owned()
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let error = Protocol::parse(&edited).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "trd.min_weeks_at_adequate_dose: has no `source`: every value must say where it comes from"
+        );
+    }
+
+    #[test]
+    fn the_hash_follows_the_bytes() {
+        let edited = format!("{SHIPPED_PROTOCOL_TOML}\n# a comment\n");
+        assert_ne!(Protocol::parse(&edited).unwrap().sha256, Protocol::shipped().sha256);
+    }
+}

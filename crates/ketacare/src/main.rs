@@ -1,0 +1,5 @@
+//! The `ketacare` binary: command-line tools (and, later, the clinic server).
+
+fn main() {
+    println!("ketacare {}", env!("CARGO_PKG_VERSION"));
+}
