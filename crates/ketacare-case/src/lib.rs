@@ -1,2 +1,10 @@
 //! The case and report formats of `contracts/assess.md`: parse a case JSON into core types, and
-//! render the core's report as JSON or as text for a person. This crate owns that format.
+//! render the core's report as JSON or as text for a person. This crate owns that format; the CLI
+//! and (later) the HTTP API both go through it, so they cannot drift apart.
+
+mod json_reader;
+mod parse;
+mod render;
+
+pub use parse::{InvalidCase, parse_case, parse_case_json};
+pub use render::{report_json, report_text};

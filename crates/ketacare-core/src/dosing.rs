@@ -4,7 +4,9 @@
 
 use std::str::FromStr;
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::patient::{AgeYears, HeightCm, Jurisdiction, SexAtBirth, WeightKg};
 
 use crate::protocol::{InvalidProtocol, SectionReader, Setting};
 
@@ -91,4 +93,302 @@ impl DosingSettings {
         section.finish()?;
         Ok(settings)
     }
+}
+
+/// Rounds half-up (away from zero) to `places` decimals: KNOWLEDGE §3.3 display rounding.
+pub fn round_half_up(value: Decimal, places: u32) -> Decimal {
+    value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// The weight the IV dose was computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightBasis {
+    Actual,
+    Ideal,
+    Adjusted,
+}
+
+impl WeightBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeightBasis::Actual => "actual",
+            WeightBasis::Ideal => "ideal",
+            WeightBasis::Adjusted => "adjusted",
+        }
+    }
+}
+
+/// What an IV dose needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IvDoseFacts {
+    pub height: Option<HeightCm>,
+    pub weight: Option<WeightKg>,
+    pub sex_at_birth: Option<SexAtBirth>,
+}
+
+/// A prescription to check against the hard stops of KNOWLEDGE §3.3 (the protocol's plan when absent).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IvPrescription {
+    pub mg_per_kg: Decimal,
+    pub duration_min: Decimal,
+    pub bag_volume_ml: Decimal,
+    /// A dose the prescriber entered by hand, checked against mg/kg × basis.
+    pub entered_dose_mg: Option<Decimal>,
+}
+
+impl IvPrescription {
+    /// The protocol's standard plan (0.5 mg/kg over 40 min in a 100 mL bag by default).
+    pub fn standard(settings: &DosingSettings) -> IvPrescription {
+        IvPrescription {
+            mg_per_kg: settings.iv_mg_per_kg.value,
+            duration_min: Decimal::from(settings.iv_duration_min.value),
+            bag_volume_ml: settings.iv_bag_volume_ml.value,
+            entered_dose_mg: None,
+        }
+    }
+}
+
+/// An IV dose, unrounded; round only for display with [`round_half_up`] (reading 10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IvDose {
+    pub bmi: Decimal,
+    pub basis: WeightBasis,
+    pub basis_kg: Decimal,
+    pub ideal_kg: Option<Decimal>,
+    pub adjusted_kg: Option<Decimal>,
+    pub mg_per_kg: Decimal,
+    pub dose_mg: Decimal,
+    pub duration_min: Decimal,
+    pub rate_mg_per_min: Decimal,
+    pub rate_mg_per_kg_per_h: Decimal,
+    pub bag_volume_ml: Decimal,
+    pub concentration_mg_per_ml: Decimal,
+    pub pump_rate_ml_per_h: Decimal,
+    /// Reasons the prescription must not be given (KNOWLEDGE §3.3 hard stops).
+    pub hard_stops: Vec<String>,
+    /// Advisories (short stature, double-entry confirmation needed).
+    pub warnings: Vec<String>,
+}
+
+/// The outcome of an IV dose computation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IvDoseResult {
+    Computed(Box<IvDose>),
+    Indeterminate { missing: Vec<&'static str> },
+}
+
+/// Devine ideal body weight (KNOWLEDGE §3.2), clamped at the base for heights ≤ 60 in; the flag says it clamped.
+pub fn devine_ideal_weight_kg(height: HeightCm, sex: SexAtBirth) -> (Decimal, bool) {
+    // KNOWLEDGE §3.2: male 50, female 45.5 kg + 2.3 kg per inch over 60 in; inches = cm / 2.54.
+    let base_kg = match sex {
+        SexAtBirth::Male => Decimal::from(50),
+        SexAtBirth::Female => Decimal::new(455, 1),
+    };
+    let height_in = height.cm() / Decimal::new(254, 2);
+    let inches_over_60 = height_in - Decimal::from(60);
+    if inches_over_60 <= Decimal::ZERO {
+        return (base_kg, true);
+    }
+    (base_kg + Decimal::new(23, 1) * inches_over_60, false)
+}
+
+/// Computes the IV racemic ketamine dose (KNOWLEDGE §3.1–§3.3; assess contract readings 10, 11).
+pub fn iv_ketamine_dose(facts: IvDoseFacts, prescription: IvPrescription, settings: &DosingSettings) -> IvDoseResult {
+    let mut missing = Vec::new();
+    if facts.height.is_none() {
+        missing.push("patient.height_cm");
+    }
+    if facts.weight.is_none() {
+        missing.push("patient.weight_kg");
+    }
+    let (Some(height), Some(weight)) = (facts.height, facts.weight) else {
+        return IvDoseResult::Indeterminate { missing };
+    };
+    let height_m = height.cm() / Decimal::ONE_HUNDRED;
+    let bmi = weight.kg() / (height_m * height_m);
+    let obese = bmi >= settings.iv_obesity_bmi_from.value;
+    let rule = settings.iv_weight_basis.value;
+    let needs_sex = match rule {
+        WeightBasisRule::Actual => false,
+        WeightBasisRule::IdealIfObese => obese,
+        WeightBasisRule::Ideal | WeightBasisRule::Adjusted => true,
+    };
+    let mut warnings = Vec::new();
+    let ideal = facts.sex_at_birth.map(|sex| devine_ideal_weight_kg(height, sex));
+    if needs_sex && ideal.is_none() {
+        return IvDoseResult::Indeterminate { missing: vec!["patient.sex_at_birth"] };
+    }
+    let ideal_kg = ideal.map(|(kg, _)| kg);
+    if let Some((_, true)) = ideal {
+        if needs_sex {
+            // KNOWLEDGE §3.2 PROJECT DEFAULT: clamp at the base and warn.
+            warnings.push("height 60 in (152.4 cm) or less: ideal body weight clamped at the Devine base; the formula is not validated for short stature".to_owned());
+        }
+    }
+    let adjusted_kg = ideal_kg.map(|ideal| {
+        if weight.kg() > ideal {
+            ideal + settings.iv_adjusted_weight_factor.value * (weight.kg() - ideal)
+        } else {
+            weight.kg()
+        }
+    });
+    let (basis, basis_kg) = match rule {
+        WeightBasisRule::Actual => (WeightBasis::Actual, weight.kg()),
+        WeightBasisRule::IdealIfObese => match ideal_kg {
+            // KNOWLEDGE §3.2: BMI ≥30 → min(IBW, actual); reading 11: `actual` when IBW is not below it.
+            Some(ideal) if obese && ideal < weight.kg() => (WeightBasis::Ideal, ideal),
+            _ => (WeightBasis::Actual, weight.kg()),
+        },
+        WeightBasisRule::Ideal => (WeightBasis::Ideal, ideal_kg.expect("sex checked above")),
+        WeightBasisRule::Adjusted => (WeightBasis::Adjusted, adjusted_kg.expect("sex checked above")),
+    };
+    let dose_mg = prescription.mg_per_kg * basis_kg;
+    let mut hard_stops = Vec::new();
+    // KNOWLEDGE §3.3 hard stops: > 1.0 mg/kg, or an infusion shorter than 40 min.
+    if prescription.mg_per_kg > settings.iv_max_mg_per_kg.value {
+        hard_stops.push(format!(
+            "{} mg/kg is above the maximum of {} mg/kg",
+            prescription.mg_per_kg.normalize(),
+            settings.iv_max_mg_per_kg.value.normalize()
+        ));
+    }
+    if prescription.duration_min < Decimal::from(settings.iv_min_duration_min.value) {
+        hard_stops.push(format!(
+            "an infusion over {} min is shorter than the minimum of {} min",
+            prescription.duration_min.normalize(),
+            settings.iv_min_duration_min.value
+        ));
+    }
+    if let Some(entered) = prescription.entered_dose_mg {
+        let tolerance = dose_mg * settings.iv_double_check_tolerance_pct.value / Decimal::ONE_HUNDRED;
+        if (entered - dose_mg).abs() > tolerance {
+            warnings.push(format!(
+                "entered dose {} mg differs from {} mg/kg x {} kg = {} mg by more than {} %: confirm by double entry",
+                entered.normalize(),
+                prescription.mg_per_kg.normalize(),
+                round_half_up(basis_kg, 2),
+                round_half_up(dose_mg, 1),
+                settings.iv_double_check_tolerance_pct.value.normalize()
+            ));
+        }
+        if entered / basis_kg > settings.iv_max_mg_per_kg.value {
+            hard_stops.push(format!(
+                "entered dose {} mg is above {} mg/kg of the {} kg basis",
+                entered.normalize(),
+                settings.iv_max_mg_per_kg.value.normalize(),
+                round_half_up(basis_kg, 2)
+            ));
+        }
+    }
+    let minutes_per_hour = Decimal::from(60);
+    IvDoseResult::Computed(Box::new(IvDose {
+        bmi,
+        basis,
+        basis_kg,
+        ideal_kg,
+        adjusted_kg,
+        mg_per_kg: prescription.mg_per_kg,
+        dose_mg,
+        duration_min: prescription.duration_min,
+        rate_mg_per_min: dose_mg / prescription.duration_min,
+        rate_mg_per_kg_per_h: prescription.mg_per_kg * minutes_per_hour / prescription.duration_min,
+        bag_volume_ml: prescription.bag_volume_ml,
+        concentration_mg_per_ml: dose_mg / prescription.bag_volume_ml,
+        pump_rate_ml_per_h: prescription.bag_volume_ml * minutes_per_hour / prescription.duration_min,
+        hard_stops,
+        warnings,
+    }))
+}
+
+/// The esketamine Day 1 dose (KNOWLEDGE §3.5; assess contract reading 12).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EsketamineStartResult {
+    Computed { day1_mg: u32, warnings: Vec<String> },
+    Indeterminate { missing: Vec<&'static str> },
+}
+
+/// Day 1 esketamine dose: US 56 mg at any age (a warning at ≥65), EU 28 mg at ≥65.
+pub fn esketamine_start_dose(
+    age: Option<AgeYears>,
+    jurisdiction: Jurisdiction,
+    older_adult_age_years: i64,
+    settings: &DosingSettings,
+) -> EsketamineStartResult {
+    let day1_mg = settings.esketamine_day1_mg.value as u32;
+    let older_day1_mg = settings.esketamine_day1_older_adult_eu_mg.value as u32;
+    let is_older = age.map(|age| i64::from(age.years()) >= older_adult_age_years);
+    match (jurisdiction, is_older) {
+        (Jurisdiction::Us, Some(true)) => EsketamineStartResult::Computed {
+            day1_mg,
+            warnings: vec![format!(
+                "age {older_adult_age_years} or over: consider {older_day1_mg} mg (as studied in TRANSFORM-3)"
+            )],
+        },
+        (Jurisdiction::Us, _) => EsketamineStartResult::Computed { day1_mg, warnings: vec![] },
+        (Jurisdiction::Eu, Some(true)) => EsketamineStartResult::Computed { day1_mg: older_day1_mg, warnings: vec![] },
+        (Jurisdiction::Eu, Some(false)) => EsketamineStartResult::Computed { day1_mg, warnings: vec![] },
+        (Jurisdiction::Eu, None) => {
+            EsketamineStartResult::Indeterminate { missing: vec!["patient.birth_date or patient.age_years"] }
+        }
+    }
+}
+
+/// Why a requested esketamine dose cannot be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EsketamineDoseProblem {
+    NotADeviceMultiple { requested_mg: u32, device_mg: u32 },
+    AboveMaximum { requested_mg: u32, max_mg: u32 },
+    MaximumBeforePriorLowerDose { requested_mg: u32, needed_prior_mg: u32 },
+}
+
+impl std::fmt::Display for EsketamineDoseProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EsketamineDoseProblem::NotADeviceMultiple { requested_mg, device_mg } => {
+                write!(f, "{requested_mg} mg is not a whole number of {device_mg} mg devices")
+            }
+            EsketamineDoseProblem::AboveMaximum { requested_mg, max_mg } => {
+                write!(f, "{requested_mg} mg is above the maximum of {max_mg} mg")
+            }
+            EsketamineDoseProblem::MaximumBeforePriorLowerDose { requested_mg, needed_prior_mg } => {
+                write!(f, "{requested_mg} mg may only follow a prior dose of {needed_prior_mg} mg")
+            }
+        }
+    }
+}
+
+/// A checked esketamine session dose: devices and the 5-minute rests between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EsketamineSessionDose {
+    pub dose_mg: u32,
+    pub devices: u32,
+    pub minutes_of_rest_between_devices: u32,
+}
+
+/// Checks a requested esketamine dose: 28 mg steps, at most 84 mg, 84 mg only after a prior 56 mg
+/// (KNOWLEDGE §3.5 [MIMS-HK], [HCP-SPR]).
+pub fn check_esketamine_dose(
+    requested_mg: u32,
+    highest_prior_dose_mg: Option<u32>,
+    settings: &DosingSettings,
+) -> Result<EsketamineSessionDose, Vec<EsketamineDoseProblem>> {
+    let device_mg = settings.esketamine_device_mg.value as u32;
+    let max_mg = settings.esketamine_max_mg.value as u32;
+    let mut problems = Vec::new();
+    if requested_mg == 0 || requested_mg % device_mg != 0 {
+        problems.push(EsketamineDoseProblem::NotADeviceMultiple { requested_mg, device_mg });
+    }
+    if requested_mg > max_mg {
+        problems.push(EsketamineDoseProblem::AboveMaximum { requested_mg, max_mg });
+    }
+    let needed_prior_mg = max_mg.saturating_sub(device_mg);
+    if requested_mg == max_mg && highest_prior_dose_mg.is_none_or(|prior| prior < needed_prior_mg) {
+        problems.push(EsketamineDoseProblem::MaximumBeforePriorLowerDose { requested_mg, needed_prior_mg });
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let devices = requested_mg / device_mg;
+    // KNOWLEDGE §3.5: 5 min rest between devices.
+    Ok(EsketamineSessionDose { dose_mg: requested_mg, devices, minutes_of_rest_between_devices: 5 * (devices - 1) })
 }

@@ -6,6 +6,7 @@ pub mod assess;
 pub mod dosing;
 pub mod drugs;
 pub mod eligibility;
+pub mod patient;
 pub mod protocol;
 pub mod staging;
 pub mod trd;

@@ -1,0 +1,176 @@
+//! Walking a `serde_json::Value` object key by key, with the dotted path of every value at hand,
+//! so that every error names its field and every unknown key is rejected.
+
+use std::str::FromStr;
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use crate::parse::InvalidCase;
+
+/// One JSON object being read; [`ObjectReader::finish`] rejects keys nobody asked for.
+#[derive(Debug)]
+pub(crate) struct ObjectReader<'a> {
+    path: String,
+    object: &'a Map<String, Value>,
+    read_keys: Vec<&'static str>,
+}
+
+impl<'a> ObjectReader<'a> {
+    pub(crate) fn new(path: String, value: &'a Value) -> Result<Self, InvalidCase> {
+        match value {
+            Value::Object(object) => Ok(ObjectReader { path, object, read_keys: Vec::new() }),
+            other => Err(InvalidCase::new(&display_path(&path), format!("must be an object, got {}", describe(other)))),
+        }
+    }
+
+    pub(crate) fn path_of(&self, key: &str) -> String {
+        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
+    }
+
+    /// The value at `key`; `null` counts as absent.
+    pub(crate) fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.read_keys.push(key);
+        match self.object.get(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value),
+        }
+    }
+
+    pub(crate) fn error(&self, key: &str, problem: impl std::fmt::Display) -> InvalidCase {
+        InvalidCase::new(&self.path_of(key), problem)
+    }
+
+    pub(crate) fn string(&mut self, key: &'static str) -> Result<Option<&'a str>, InvalidCase> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.as_str())),
+            Some(other) => Err(self.error(key, format!("must be a string, got {}", describe(other)))),
+        }
+    }
+
+    pub(crate) fn non_empty_string(&mut self, key: &'static str) -> Result<Option<&'a str>, InvalidCase> {
+        match self.string(key)? {
+            Some(text) if text.trim().is_empty() => Err(self.error(key, "must not be empty")),
+            other => Ok(other),
+        }
+    }
+
+    pub(crate) fn bool(&mut self, key: &'static str) -> Result<Option<bool>, InvalidCase> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(other) => Err(self.error(key, format!("must be true, false or null, got {}", describe(other)))),
+        }
+    }
+
+    pub(crate) fn decimal(&mut self, key: &'static str) -> Result<Option<Decimal>, InvalidCase> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(number)) => decimal_of(number)
+                .map(Some)
+                .ok_or_else(|| self.error(key, format!("must be a finite number, got {number}"))),
+            Some(other) => Err(self.error(key, format!("must be a number, got {}", describe(other)))),
+        }
+    }
+
+    pub(crate) fn integer(&mut self, key: &'static str) -> Result<Option<i64>, InvalidCase> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.error(key, format!("must be a whole number, got {number}"))),
+            Some(other) => Err(self.error(key, format!("must be a whole number, got {}", describe(other)))),
+        }
+    }
+
+    pub(crate) fn date(&mut self, key: &'static str) -> Result<Option<Date>, InvalidCase> {
+        match self.string(key)? {
+            None => Ok(None),
+            Some(text) => parse_date(text)
+                .map(Some)
+                .ok_or_else(|| self.error(key, format!("must be a date written YYYY-MM-DD, got \"{text}\""))),
+        }
+    }
+
+    /// A word from a closed vocabulary.
+    pub(crate) fn choice<T>(&mut self, key: &'static str, vocabulary: &[(&str, T)]) -> Result<Option<T>, InvalidCase>
+    where
+        T: Copy,
+    {
+        match self.string(key)? {
+            None => Ok(None),
+            Some(word) => {
+                vocabulary.iter().find(|(name, _)| *name == word).map(|(_, value)| Some(*value)).ok_or_else(|| {
+                    let names: Vec<&str> = vocabulary.iter().map(|(name, _)| *name).collect();
+                    self.error(key, format!("must be one of {}, got \"{word}\"", names.join(", ")))
+                })
+            }
+        }
+    }
+
+    pub(crate) fn array(&mut self, key: &'static str) -> Result<Option<&'a Vec<Value>>, InvalidCase> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(other) => Err(self.error(key, format!("must be a list, got {}", describe(other)))),
+        }
+    }
+
+    pub(crate) fn object(&mut self, key: &'static str) -> Result<Option<ObjectReader<'a>>, InvalidCase> {
+        let path = self.path_of(key);
+        match self.get(key) {
+            None => Ok(None),
+            Some(value) => ObjectReader::new(path, value).map(Some),
+        }
+    }
+
+    /// Rejects any key that was not read: a misspelt field must never be silently ignored (reading 13).
+    pub(crate) fn finish(self) -> Result<(), InvalidCase> {
+        for key in self.object.keys() {
+            if !self.read_keys.contains(&key.as_str()) {
+                return Err(InvalidCase::new(&self.path_of(key), "is not a known field"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn display_path(path: &str) -> String {
+    if path.is_empty() { "(case)".to_owned() } else { path.to_owned() }
+}
+
+/// A JSON number as an exact decimal (the shortest text that round-trips).
+pub(crate) fn decimal_of(number: &serde_json::Number) -> Option<Decimal> {
+    if let Some(integer) = number.as_i64() {
+        return Some(Decimal::from(integer));
+    }
+    let float = number.as_f64()?;
+    if !float.is_finite() {
+        return None;
+    }
+    let text = float.to_string();
+    Decimal::from_str(&text).ok().or_else(|| Decimal::from_scientific(&text).ok())
+}
+
+pub(crate) fn parse_date(text: &str) -> Option<Date> {
+    if text.len() != 10 {
+        return None;
+    }
+    text.parse::<Date>().ok()
+}
+
+/// A short description of a JSON value for error messages (never the whole value: no patient data).
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Number(number) => number.to_string(),
+        Value::String(text) if text.chars().count() <= 40 => format!("\"{text}\""),
+        Value::String(_) => "a long string".to_owned(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
