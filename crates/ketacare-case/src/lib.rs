@@ -2,9 +2,11 @@
 //! render the core's report as JSON or as text for a person. This crate owns that format; the CLI
 //! and (later) the HTTP API both go through it, so they cannot drift apart.
 
+mod containment;
 mod json_reader;
 mod parse;
 mod render;
 
+pub use containment::json_contains;
 pub use parse::{InvalidCase, parse_case, parse_case_json};
 pub use render::{report_json, report_text};

@@ -14,26 +14,9 @@ fn vignettes_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vignettes")
 }
 
-/// Asserts that `actual` contains `expected`: every key of an expected object, every element of an expected list.
-fn assert_contains(actual: &Value, expected: &Value, path: &str) {
-    match (actual, expected) {
-        (Value::Object(actual_map), Value::Object(expected_map)) => {
-            for (key, expected_value) in expected_map {
-                let actual_value =
-                    actual_map.get(key).unwrap_or_else(|| panic!("{path}.{key} is missing from the report"));
-                assert_contains(actual_value, expected_value, &format!("{path}.{key}"));
-            }
-        }
-        (Value::Array(actual_items), Value::Array(expected_items)) => {
-            assert_eq!(actual_items.len(), expected_items.len(), "{path}: list length differs: {actual}");
-            for (index, (actual_item, expected_item)) in actual_items.iter().zip(expected_items).enumerate() {
-                assert_contains(actual_item, expected_item, &format!("{path}[{index}]"));
-            }
-        }
-        (Value::Number(actual_number), Value::Number(expected_number)) => {
-            assert_eq!(actual_number.as_f64(), expected_number.as_f64(), "{path}");
-        }
-        _ => assert_eq!(actual, expected, "{path}"),
+fn assert_contains(actual: &Value, expected: &Value, name: &str) {
+    if let Err(difference) = ketacare_case::json_contains(actual, expected) {
+        panic!("{name}{difference}");
     }
 }
 

@@ -1,5 +1,45 @@
 //! The `ketacare` binary: command-line tools (and, later, the clinic server).
+//! Each subcommand lives in its own `<name>_command.rs` with its clap arguments and a `run` function.
 
-fn main() {
-    println!("ketacare {}", env!("CARGO_PKG_VERSION"));
+mod assess_command;
+mod dose_command;
+mod protocol_command;
+mod protocol_file;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ketacare: clinical decision support for ketamine and esketamine therapy in treatment-resistant depression.
+#[derive(Debug, Parser)]
+#[command(name = "ketacare", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Assess one patient case (TRD, staging, eligibility, dose): contracts/assess.md.
+    Assess(assess_command::AssessArgs),
+    /// Compute an IV ketamine or esketamine dose at the bedside.
+    Dose(dose_command::DoseArgs),
+    /// Show or check a site protocol file.
+    Protocol(protocol_command::ProtocolArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Assess(args) => assess_command::run(args),
+        Command::Dose(args) => dose_command::run(args),
+        Command::Protocol(args) => protocol_command::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
 }

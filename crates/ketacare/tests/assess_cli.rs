@@ -1,0 +1,189 @@
+//! `ketacare assess` through the real binary: the vignettes, the text format, batch mode, and the
+//! malformed-case exits of contracts/assess.md.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn vignettes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vignettes")
+}
+
+fn ketacare(arguments: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn vignette_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(vignettes_dir())
+        .unwrap()
+        .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+        .filter_map(|file| file.strip_suffix(".case.json").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_vignette_is_reproduced_through_the_cli() {
+    let names = vignette_names();
+    assert_eq!(names.len(), 13);
+    for name in names {
+        let case = vignettes_dir().join(format!("{name}.case.json"));
+        let output = ketacare(&["assess", case.to_str().unwrap(), "--format", "json"], None);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(vignettes_dir().join(format!("{name}.expected.json"))).unwrap(),
+        )
+        .unwrap();
+        if let Err(difference) = ketacare_case::json_contains(&report, &expected) {
+            panic!("{name}{difference}");
+        }
+    }
+}
+
+#[test]
+fn a_case_can_come_from_standard_input() {
+    let text = std::fs::read_to_string(vignettes_dir().join("V1.case.json")).unwrap();
+    let output = ketacare(&["assess", "-"], Some(&text));
+    assert_eq!(output.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["trd"]["label"]["status"], "met");
+}
+
+#[test]
+fn text_format_gives_decisions_reasons_and_citations() {
+    let case = vignettes_dir().join("V5.case.json");
+    let output = ketacare(&["assess", case.to_str().unwrap(), "--format", "text"], None);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "Decisions",
+        "MET (bupropion, duloxetine)",
+        "Maudsley staging (MSM):  8 (moderate)",
+        "IV ketamine dose: 27.5 mg (0.5 mg/kg x 55.10 kg ideal weight, BMI 42.15) over 40 min = 0.689 mg/min",
+        "Reasons",
+        "trial aripiprazole -> aripiprazole [AUGMENTATION]: not adequate, not a failure (AUGMENTATION_ONLY)",
+        "Citations",
+        "KNOWLEDGE §3.1-§3.3",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+/// Malformed cases exit 2 and name the field; `check` is one line per case.
+#[test]
+fn malformed_cases_exit_2_naming_the_field() {
+    let check = |case: &str, expected_error: &str| {
+        let output = ketacare(&["assess", "-"], Some(case));
+        assert_eq!(output.status.code(), Some(2), "{case}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected_error), "{case}: {stderr}");
+        assert!(output.stdout.is_empty(), "{case}: nothing is reported for a malformed case");
+    };
+    check(
+        r#"{"trials":[{"drug":"a","daily_dose_mg":1},{"drug":"b","daily_dose_mg":-5}]}"#,
+        "trials[1].daily_dose_mg: must be a positive number, got -5",
+    );
+    check(r#"{"history":["aneurysm"]}"#, "history[0]: unknown history code \"aneurysm\"");
+    check(r#"{"patient":{"wieght_kg":70}}"#, "patient.wieght_kg: is not a known field");
+    check(r#"{"modality":"oral"}"#, "modality: must be one of both, iv_ketamine, esketamine, got \"oral\"");
+    check(r#"{"as_of":"2026-02-30"}"#, "as_of: must be a date written YYYY-MM-DD");
+    check(r#"{"patient":{"height_cm":400}}"#, "patient.height_cm: must be a height from 50 to 250 cm, got 400");
+    check(r#"{"bp":[{"systolic":80,"diastolic":90}]}"#, "bp[0]: systolic must be above diastolic");
+    check(r#"{"scales":{"phq9":[1,2,3]}}"#, "scales.phq9: must have 9 or 10 items, got 3");
+    check(r#"{"scales":{"phq9":[0,0,0,0,0,0,0,0,4]}}"#, "scales.phq9[8]: must be a whole number from 0 to 3, got 4");
+    check(r#"{"cssrs":{"q1":true,"q2":false,"q4":true,"q6":false}}"#, "cssrs.q4: must not be yes when q2 is no");
+    check(
+        r#"{"overrides":[{"rule":"PREGNANT","by":"x","reason":"y"}]}"#,
+        "overrides[0].rule: unknown rule id \"PREGNANT\"",
+    );
+    check(
+        r#"{"trials":[{"drug":"sertraline","improvement_pct":150}]}"#,
+        "trials[0].improvement_pct: must be at most 100, got 150",
+    );
+    check(
+        r#"{"patient":{"birth_date":"1990-01-01","age_years":20},"as_of":"2026-11-28"}"#,
+        "patient.age_years: is 20 but birth_date gives 36",
+    );
+    check("[1,2]", "(case): must be an object");
+    check("{", "(case): is not valid JSON");
+}
+
+#[test]
+fn missing_data_is_indeterminate_not_a_failure() {
+    let output = ketacare(
+        &["assess", "-"],
+        Some(
+            r#"{"as_of":"2026-11-28","trials":[{"drug":"sertraline"},{"drug":"bupropion","daily_dose_mg":300,"weeks":8,"improvement_pct":10}]}"#,
+        ),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["trd"]["label"]["status"], "indeterminate");
+    assert_eq!(report["trd"]["trials"][0]["reasons"], serde_json::json!(["MISSING_DATA"]));
+    assert_eq!(report["trd"]["trials"][0]["adequate"], Value::Null);
+    assert_eq!(report["eligibility"]["iv_ketamine"]["status"], "indeterminate");
+    assert_eq!(report["dose"]["iv_ketamine"]["status"], "indeterminate");
+    assert_eq!(report["dose"]["iv_ketamine"]["missing"], serde_json::json!(["patient.height_cm", "patient.weight_kg"]));
+    assert_eq!(report["staging"]["msm"]["status"], "indeterminate");
+}
+
+#[test]
+fn batch_mode_reports_one_line_per_case() {
+    let mut batch = String::new();
+    for name in ["V1", "V2", "V12"] {
+        let case: Value =
+            serde_json::from_str(&std::fs::read_to_string(vignettes_dir().join(format!("{name}.case.json"))).unwrap())
+                .unwrap();
+        batch.push_str(&serde_json::to_string(&case).unwrap());
+        batch.push('\n');
+    }
+    let output = ketacare(&["assess", "--batch", "-"], Some(&batch));
+    assert_eq!(output.status.code(), Some(0));
+    let lines: Vec<Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["staging"]["thase_rush"]["stage"], 5);
+
+    let output = ketacare(&["assess", "--batch", "-"], Some("{\"modality\":\"x\"}\n"));
+    assert_eq!(output.status.code(), Some(2));
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line["line"], 1);
+}
+
+#[test]
+fn a_site_protocol_changes_the_decision_and_its_hash() {
+    let directory = std::env::temp_dir().join(format!("ketacare-protocol-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let shipped = ketacare(&["protocol", "show"], None);
+    let text =
+        String::from_utf8(shipped.stdout).unwrap().replacen("value = \"distinct_classes\"", "value = \"label\"", 1);
+    let protocol = directory.join("site.toml");
+    std::fs::write(&protocol, &text).unwrap();
+    let checked = ketacare(&["protocol", "check", protocol.to_str().unwrap()], None);
+    assert_eq!(checked.status.code(), Some(0));
+    let case = vignettes_dir().join("V2.case.json");
+    let output = ketacare(&["assess", case.to_str().unwrap(), "--protocol", protocol.to_str().unwrap()], None);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["eligibility"]["iv_ketamine"]["status"], "eligible");
+    assert_eq!(report["protocol_sha256"], ketacare_core::protocol::sha256_hex(text.as_bytes()));
+
+    std::fs::write(&protocol, text.replacen("value = 0.5,", "value = 5,", 1)).unwrap();
+    let checked = ketacare(&["protocol", "check", protocol.to_str().unwrap()], None);
+    assert_eq!(checked.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&checked.stderr).contains("dosing.iv_mg_per_kg: must be between 0.01 and 2, got 5")
+    );
+    std::fs::remove_dir_all(&directory).unwrap();
+}
