@@ -62,6 +62,9 @@ impl EpisodeDurationMonths {
     /// Completed calendar months from `onset` to `as_of` (assess contract reading 8:
     /// an onset of 2025-11-28 is 12 months on 2026-11-28).
     pub fn from_onset(onset: Date, as_of: Date) -> Result<Self, InvalidEpisodeDuration> {
+        if onset > as_of {
+            return Err(InvalidEpisodeDuration { got: Decimal::NEGATIVE_ONE });
+        }
         let span =
             onset.until((jiff::Unit::Month, as_of)).map_err(|_| InvalidEpisodeDuration { got: Decimal::from(-1) })?;
         EpisodeDurationMonths::parse(Decimal::from(span.get_months()))
