@@ -9,4 +9,4 @@ mod render;
 
 pub use containment::json_contains;
 pub use parse::{InvalidCase, parse_case, parse_case_json};
-pub use render::{report_json, report_text};
+pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};

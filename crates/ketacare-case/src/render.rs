@@ -10,145 +10,313 @@ use ketacare_core::staging::MsmResult;
 use ketacare_core::trd::{TrdStatus, TrialAssessment};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-/// A decimal as a JSON number (rounded values only; `35` prints as `35.0`).
-fn number(value: Decimal) -> Value {
-    value.to_f64().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(Value::Null)
-}
+/// A rounded decimal written as a JSON number (`35` prints as `35.0`).
+#[derive(Debug, Clone, Copy)]
+struct Number(Decimal);
 
-fn optional_bool(value: Option<bool>) -> Value {
-    value.map(Value::Bool).unwrap_or(Value::Null)
-}
-
-fn trial_json(trial: &TrialAssessment) -> Value {
-    json!({
-        "drug": trial.drug_as_written,
-        "ingredient": trial.ingredient(),
-        "class": trial.class().map(|class| class.label()),
-        "adequate": optional_bool(trial.adequate),
-        "failed": optional_bool(trial.failed),
-        "reasons": trial.reasons.iter().map(|reason| reason.code()).collect::<Vec<_>>(),
-        "missing": trial.missing,
-    })
-}
-
-fn finding_json(finding: &Finding) -> Value {
-    json!({
-        "rule": finding.rule,
-        "class": finding.class.as_str(),
-        "summary": finding.summary,
-        "source": finding.source,
-        "overridden_by": finding.overridden_by.as_ref().map(|by| json!({ "by": by.by, "reason": by.reason })),
-    })
-}
-
-fn eligibility_json(eligibility: &ModalityEligibility) -> Value {
-    json!({
-        "status": eligibility.status.as_str(),
-        "findings": eligibility.findings.iter().map(finding_json).collect::<Vec<_>>(),
-        "missing": eligibility.missing,
-    })
-}
-
-fn not_applicable() -> Value {
-    json!({ "status": "not_applicable" })
-}
-
-fn iv_dose_json(dose: Option<&IvDoseResult>) -> Value {
-    match dose {
-        None => not_applicable(),
-        Some(IvDoseResult::Indeterminate { missing }) => json!({ "status": "indeterminate", "missing": missing }),
-        Some(IvDoseResult::Computed(dose)) => json!({
-            "status": if dose.hard_stops.is_empty() { "computed" } else { "hard_stop" },
-            // Assess contract: BMI to 2 decimals for display only; thresholds used the unrounded value.
-            "bmi": number(round_half_up(dose.bmi, 2)),
-            "basis": dose.basis.as_str(),
-            "basis_kg": number(round_half_up(dose.basis_kg, 2)),
-            "mg_per_kg": number(dose.mg_per_kg),
-            "dose_mg": number(round_half_up(dose.dose_mg, 1)),
-            "duration_min": number(dose.duration_min),
-            "rate_mg_per_min": number(round_half_up(dose.rate_mg_per_min, 3)),
-            "rate_mg_per_kg_per_h": number(round_half_up(dose.rate_mg_per_kg_per_h, 3)),
-            "bag_volume_ml": number(dose.bag_volume_ml),
-            "concentration_mg_per_ml": number(round_half_up(dose.concentration_mg_per_ml, 3)),
-            "pump_rate_ml_per_h": number(round_half_up(dose.pump_rate_ml_per_h, 1)),
-            "ideal_kg": dose.ideal_kg.map(|kg| number(round_half_up(kg, 2))),
-            "adjusted_kg": dose.adjusted_kg.map(|kg| number(round_half_up(kg, 2))),
-            "hard_stops": dose.hard_stops,
-            "warnings": dose.warnings,
-        }),
+impl Serialize for Number {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.0.to_f64().unwrap_or(f64::NAN))
     }
 }
 
-fn esketamine_dose_json(dose: Option<&EsketamineStartResult>) -> Value {
-    match dose {
-        None => not_applicable(),
-        Some(EsketamineStartResult::Indeterminate { missing }) => {
-            json!({ "status": "indeterminate", "missing": missing })
+#[derive(Serialize)]
+struct ReportView<'a> {
+    rules_version: &'a str,
+    protocol_sha256: &'a str,
+    patient_id: Option<&'a str>,
+    as_of: String,
+    trd: TrdView<'a>,
+    staging: StagingView<'a>,
+    /// Keyed by modality, in the order asked.
+    eligibility: BTreeMapInOrder<'a>,
+    dose: DoseView<'a>,
+}
+
+#[derive(Serialize)]
+struct TrdView<'a> {
+    failure_threshold: &'static str,
+    label: LabelView<'a>,
+    distinct_classes: DistinctView<'a>,
+    trials: Vec<TrialView<'a>>,
+}
+
+#[derive(Serialize)]
+struct LabelView<'a> {
+    status: &'static str,
+    failed_agents: &'a [&'static str],
+    open_agents: &'a [&'static str],
+}
+
+#[derive(Serialize)]
+struct DistinctView<'a> {
+    status: &'static str,
+    classes: &'a [&'static str],
+    open_classes: &'a [&'static str],
+}
+
+#[derive(Serialize)]
+struct TrialView<'a> {
+    drug: &'a str,
+    ingredient: Option<&'static str>,
+    class: Option<&'static str>,
+    adequate: Option<bool>,
+    failed: Option<bool>,
+    reasons: Vec<&'static str>,
+    missing: &'a [&'static str],
+}
+
+#[derive(Serialize)]
+struct StagingView<'a> {
+    msm: MsmView<'a>,
+    thase_rush: ThaseRushView,
+    mgh_s: MghView,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum MsmView<'a> {
+    Scored { score: u32, band: &'static str, points: PointsView, severity_from_madrs: bool },
+    NotApplicable,
+    Indeterminate { missing: &'a [String] },
+}
+
+#[derive(Serialize)]
+struct PointsView {
+    duration: u32,
+    severity: u32,
+    failures: u32,
+    augmentation: u32,
+    ect: u32,
+}
+
+#[derive(Serialize)]
+struct ThaseRushView {
+    stage: u32,
+    provisional: bool,
+}
+
+#[derive(Serialize)]
+struct MghView {
+    score: Number,
+    provisional: bool,
+}
+
+/// The eligibility object: one key per modality asked for, in [`ketacare_core::patient::Modality::ALL`] order.
+struct BTreeMapInOrder<'a>(&'a [ModalityEligibility]);
+
+impl Serialize for BTreeMapInOrder<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for entry in self.0 {
+            map.serialize_entry(
+                entry.modality.as_str(),
+                &EligibilityView {
+                    status: entry.status.as_str(),
+                    findings: entry.findings.iter().map(FindingView::of).collect(),
+                    missing: &entry.missing,
+                },
+            )?;
         }
-        Some(EsketamineStartResult::Computed { day1_mg, warnings }) => {
-            json!({ "status": "computed", "day1_mg": day1_mg, "warnings": warnings })
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct EligibilityView<'a> {
+    status: &'static str,
+    findings: Vec<FindingView<'a>>,
+    missing: &'a [String],
+}
+
+#[derive(Serialize)]
+struct FindingView<'a> {
+    rule: &'static str,
+    class: &'static str,
+    summary: &'a str,
+    source: &'static str,
+    overridden_by: Option<OverrideView<'a>>,
+}
+
+impl<'a> FindingView<'a> {
+    fn of(finding: &'a Finding) -> Self {
+        FindingView {
+            rule: finding.rule,
+            class: finding.class.as_str(),
+            summary: &finding.summary,
+            source: finding.source,
+            overridden_by: finding.overridden_by.as_ref().map(|by| OverrideView { by: &by.by, reason: &by.reason }),
         }
     }
 }
 
-fn msm_json(msm: &MsmResult) -> Value {
-    match msm {
-        MsmResult::Scored { score, band, points, severity_from_madrs } => json!({
-            "status": "scored",
-            "score": score,
-            "band": band.as_str(),
-            "points": {
-                "duration": points.duration,
-                "severity": points.severity,
-                "failures": points.failures,
-                "augmentation": points.augmentation,
-                "ect": points.ect,
+#[derive(Serialize)]
+struct OverrideView<'a> {
+    by: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct DoseView<'a> {
+    iv_ketamine: IvDoseView<'a>,
+    esketamine: EsketamineDoseView<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum IvDoseView<'a> {
+    NotApplicable,
+    Indeterminate { missing: &'a [&'static str] },
+    Computed(Box<IvComputedView<'a>>),
+    HardStop(Box<IvComputedView<'a>>),
+}
+
+#[derive(Serialize)]
+struct IvComputedView<'a> {
+    bmi: Number,
+    basis: &'static str,
+    basis_kg: Number,
+    mg_per_kg: Number,
+    dose_mg: Number,
+    duration_min: Number,
+    rate_mg_per_min: Number,
+    rate_mg_per_kg_per_h: Number,
+    bag_volume_ml: Number,
+    concentration_mg_per_ml: Number,
+    pump_rate_ml_per_h: Number,
+    ideal_kg: Option<Number>,
+    adjusted_kg: Option<Number>,
+    hard_stops: &'a [String],
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum EsketamineDoseView<'a> {
+    NotApplicable,
+    Indeterminate { missing: &'a [&'static str] },
+    Computed { day1_mg: u32, warnings: &'a [String] },
+}
+
+fn iv_dose_view(dose: Option<&IvDoseResult>) -> IvDoseView<'_> {
+    match dose {
+        None => IvDoseView::NotApplicable,
+        Some(IvDoseResult::Indeterminate { missing }) => IvDoseView::Indeterminate { missing },
+        Some(IvDoseResult::Computed(dose)) => {
+            // Assess contract: BMI to 2 decimals for display only (thresholds used the unrounded value),
+            // basis to 2, dose to 1 (half-up), rate to 3.
+            let view = Box::new(IvComputedView {
+                bmi: Number(round_half_up(dose.bmi, 2)),
+                basis: dose.basis.as_str(),
+                basis_kg: Number(round_half_up(dose.basis_kg, 2)),
+                mg_per_kg: Number(dose.mg_per_kg),
+                dose_mg: Number(round_half_up(dose.dose_mg, 1)),
+                duration_min: Number(dose.duration_min),
+                rate_mg_per_min: Number(round_half_up(dose.rate_mg_per_min, 3)),
+                rate_mg_per_kg_per_h: Number(round_half_up(dose.rate_mg_per_kg_per_h, 3)),
+                bag_volume_ml: Number(dose.bag_volume_ml),
+                concentration_mg_per_ml: Number(round_half_up(dose.concentration_mg_per_ml, 3)),
+                pump_rate_ml_per_h: Number(round_half_up(dose.pump_rate_ml_per_h, 1)),
+                ideal_kg: dose.ideal_kg.map(|kg| Number(round_half_up(kg, 2))),
+                adjusted_kg: dose.adjusted_kg.map(|kg| Number(round_half_up(kg, 2))),
+                hard_stops: &dose.hard_stops,
+                warnings: &dose.warnings,
+            });
+            if dose.hard_stops.is_empty() { IvDoseView::Computed(view) } else { IvDoseView::HardStop(view) }
+        }
+    }
+}
+
+fn report_view(report: &AssessmentReport) -> ReportView<'_> {
+    let trd = &report.trd;
+    ReportView {
+        rules_version: report.rules_version,
+        protocol_sha256: &report.protocol_sha256,
+        patient_id: report.patient_id.as_deref(),
+        as_of: report.as_of.to_string(),
+        trd: TrdView {
+            failure_threshold: trd.failure_threshold.as_str(),
+            label: LabelView {
+                status: trd.label.status.as_str(),
+                failed_agents: &trd.label.failed_agents,
+                open_agents: &trd.label.open_agents,
             },
-            "severity_from_madrs": severity_from_madrs,
-        }),
-        MsmResult::NotApplicable => json!({ "status": "not_applicable" }),
-        MsmResult::Indeterminate { missing } => json!({ "status": "indeterminate", "missing": missing }),
+            distinct_classes: DistinctView {
+                status: trd.distinct_classes.status.as_str(),
+                classes: &trd.distinct_classes.classes,
+                open_classes: &trd.distinct_classes.open_classes,
+            },
+            trials: trd.trials.iter().map(trial_view).collect(),
+        },
+        staging: StagingView {
+            msm: match &report.staging.msm {
+                MsmResult::Scored { score, band, points, severity_from_madrs } => MsmView::Scored {
+                    score: *score,
+                    band: band.as_str(),
+                    points: PointsView {
+                        duration: points.duration,
+                        severity: points.severity,
+                        failures: points.failures,
+                        augmentation: points.augmentation,
+                        ect: points.ect,
+                    },
+                    severity_from_madrs: *severity_from_madrs,
+                },
+                MsmResult::NotApplicable => MsmView::NotApplicable,
+                MsmResult::Indeterminate { missing } => MsmView::Indeterminate { missing },
+            },
+            thase_rush: ThaseRushView {
+                stage: report.staging.thase_rush.stage,
+                provisional: report.staging.thase_rush.provisional,
+            },
+            mgh_s: MghView {
+                score: Number(report.staging.mgh_s.score.round_dp(1)),
+                provisional: report.staging.mgh_s.provisional,
+            },
+        },
+        eligibility: BTreeMapInOrder(&report.eligibility),
+        dose: DoseView {
+            iv_ketamine: iv_dose_view(report.iv_dose.as_ref()),
+            esketamine: match report.esketamine_dose.as_ref() {
+                None => EsketamineDoseView::NotApplicable,
+                Some(EsketamineStartResult::Indeterminate { missing }) => EsketamineDoseView::Indeterminate { missing },
+                Some(EsketamineStartResult::Computed { day1_mg, warnings }) => {
+                    EsketamineDoseView::Computed { day1_mg: *day1_mg, warnings }
+                }
+            },
+        },
     }
 }
 
-/// The contract's JSON report.
+fn trial_view(trial: &TrialAssessment) -> TrialView<'_> {
+    TrialView {
+        drug: &trial.drug_as_written,
+        ingredient: trial.ingredient(),
+        class: trial.class().map(|class| class.label()),
+        adequate: trial.adequate,
+        failed: trial.failed,
+        reasons: trial.reasons.iter().map(|reason| reason.code()).collect(),
+        missing: &trial.missing,
+    }
+}
+
+/// Writes the contract's JSON report (compact) to `writer`: the fast path for batch output.
+pub fn write_report_json(report: &AssessmentReport, writer: impl std::io::Write) -> serde_json::Result<()> {
+    serde_json::to_writer(writer, &report_view(report))
+}
+
+/// Writes the contract's JSON report, indented for reading.
+pub fn write_report_json_pretty(report: &AssessmentReport, writer: impl std::io::Write) -> serde_json::Result<()> {
+    serde_json::to_writer_pretty(writer, &report_view(report))
+}
+
+/// The contract's JSON report as a value (for tests and callers that edit it further).
 pub fn report_json(report: &AssessmentReport) -> Value {
-    let mut eligibility = serde_json::Map::new();
-    for entry in &report.eligibility {
-        eligibility.insert(entry.modality.as_str().to_owned(), eligibility_json(entry));
-    }
-    json!({
-        "rules_version": report.rules_version,
-        "protocol_sha256": report.protocol_sha256,
-        "patient_id": report.patient_id,
-        "as_of": report.as_of.to_string(),
-        "trd": {
-            "failure_threshold": report.trd.failure_threshold.as_str(),
-            "label": {
-                "status": report.trd.label.status.as_str(),
-                "failed_agents": report.trd.label.failed_agents,
-                "open_agents": report.trd.label.open_agents,
-            },
-            "distinct_classes": {
-                "status": report.trd.distinct_classes.status.as_str(),
-                "classes": report.trd.distinct_classes.classes,
-                "open_classes": report.trd.distinct_classes.open_classes,
-            },
-            "trials": report.trd.trials.iter().map(trial_json).collect::<Vec<_>>(),
-        },
-        "staging": {
-            "msm": msm_json(&report.staging.msm),
-            "thase_rush": { "stage": report.staging.thase_rush.stage, "provisional": report.staging.thase_rush.provisional },
-            "mgh_s": { "score": number(report.staging.mgh_s.score.round_dp(1)), "provisional": report.staging.mgh_s.provisional },
-        },
-        "eligibility": eligibility,
-        "dose": {
-            "iv_ketamine": iv_dose_json(report.iv_dose.as_ref()),
-            "esketamine": esketamine_dose_json(report.esketamine_dose.as_ref()),
-        },
-    })
+    serde_json::to_value(report_view(report)).expect("the report view always serializes")
 }
 
 fn status_word(status: TrdStatus) -> &'static str {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use jiff::ZonedDateTime;
-use ketacare_case::{parse_case_json, report_json, report_text};
+use ketacare_case::{parse_case_json, report_text, write_report_json, write_report_json_pretty};
 use ketacare_core::assess::assess_case;
 
 use crate::protocol_file::load_protocol;
@@ -58,7 +58,7 @@ pub fn run(args: AssessArgs) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report_json(&report))?;
+            write_report_json_pretty(&report, &mut stdout)?;
             writeln!(stdout)?;
         }
         OutputFormat::Text => write!(stdout, "{}", report_text(&report))?,
@@ -95,7 +95,7 @@ fn run_batch(
             continue;
         }
         match parse_case_json(&line, today) {
-            Ok(case) => serde_json::to_writer(&mut out, &report_json(&assess_case(&case, protocol)))?,
+            Ok(case) => write_report_json(&assess_case(&case, protocol), &mut out)?,
             Err(error) => {
                 malformed += 1;
                 serde_json::to_writer(&mut out, &serde_json::json!({ "line": index + 1, "error": error.to_string() }))?;
