@@ -14,6 +14,8 @@ pub use reader::{SectionReader, Setting};
 
 use crate::dosing::DosingSettings;
 use crate::eligibility::EligibilitySettings;
+use crate::outcomes::OutcomeSettings;
+use crate::scales::ScalesSettings;
 use crate::staging::StagingSettings;
 use crate::trd::TrdSettings;
 
@@ -34,6 +36,8 @@ pub struct Protocol {
     pub staging: StagingSettings,
     pub eligibility: EligibilitySettings,
     pub dosing: DosingSettings,
+    pub scales: ScalesSettings,
+    pub outcomes: OutcomeSettings,
 }
 
 /// A protocol file that cannot be used; names the dotted path of the offending key.
@@ -78,6 +82,8 @@ impl Protocol {
             staging: StagingSettings::read(SectionReader::take_section(&mut root, "staging")?)?,
             eligibility: EligibilitySettings::read(SectionReader::take_section(&mut root, "eligibility")?)?,
             dosing: DosingSettings::read(SectionReader::take_section(&mut root, "dosing")?)?,
+            scales: ScalesSettings::read(SectionReader::take_section(&mut root, "scales")?)?,
+            outcomes: OutcomeSettings::read(SectionReader::take_section(&mut root, "outcomes")?)?,
         };
         if let Some(key) = root.keys().next() {
             return Err(InvalidProtocol::new(key, "is not a known protocol section"));
