@@ -600,3 +600,395 @@ impl OutcomeSettings {
         Ok(settings)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::ToSpan;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::Protocol;
+
+    fn settings() -> OutcomeSettings {
+        Protocol::shipped().outcomes
+    }
+
+    /// Day `offset` counted from 2026-01-05 (a Monday), so series read as `d0`, `d7`, `d14`.
+    fn day(offset: i32) -> Date {
+        jiff::civil::date(2026, 1, 5) + offset.days()
+    }
+
+    /// `written`: space-separated `day=total` with `-` for a missing total, e.g. `0=30 7=- 14=12`.
+    fn series(scale: OutcomeScale, written: &str) -> ScoreSeries {
+        let assessments = written
+            .split_whitespace()
+            .map(|entry| {
+                let (offset, total) = entry.split_once('=').unwrap();
+                Assessment { date: day(offset.parse().unwrap()), total: total.parse().ok() }
+            })
+            .collect();
+        ScoreSeries::new(scale, assessments).unwrap()
+    }
+
+    fn offset_of(date: Date) -> i32 {
+        (date - day(0)).get_days()
+    }
+
+    fn show<T>(determination: &Determination<T>, show_value: impl Fn(&T) -> String) -> String {
+        match determination {
+            Determination::Determined(value) => show_value(value),
+            Determination::Indeterminate { missing } => format!("? {}", missing.join("; ")),
+        }
+    }
+
+    fn show_milestone(milestone: &Option<Milestone>) -> String {
+        match milestone {
+            Some(milestone) => format!("d{} ({} days)", offset_of(milestone.date), milestone.days),
+            None => "never".to_owned(),
+        }
+    }
+
+    /// Renders one field of the report: `baseline`, `latest`, `response`, `remission`, `sustained`, `relapse`.
+    fn check(scale: OutcomeScale, written: &str, first_treatment_day: Option<i32>, field: &str, expected: &str) {
+        let report = evaluate_outcomes(&series(scale, written), first_treatment_day.map(day), &settings());
+        let got = match field {
+            "baseline" => show(&report.baseline, |baseline| {
+                let rule = match baseline.rule {
+                    BaselineRule::LatestOnOrBeforeFirstTreatment => "before treatment",
+                    BaselineRule::EarliestResult => "earliest",
+                };
+                format!("d{}={} {rule}", offset_of(baseline.date), baseline.total)
+            }),
+            "latest" => show(&report.latest, |latest| {
+                let alternative = latest
+                    .remission
+                    .alternative
+                    .map(|alternative| format!(" alt {}", if alternative.remitted { "remitted" } else { "not" }))
+                    .unwrap_or_default();
+                format!(
+                    "d{}={} {}% {} {}{alternative}",
+                    offset_of(latest.date),
+                    latest.total,
+                    show(&latest.percent_change, |change| change.round_dp(1).normalize().to_string()),
+                    show(&latest.response, |status| status.as_str().to_owned()),
+                    if latest.remission.remitted { "remitted" } else { "not" },
+                )
+            }),
+            "response" => show(&report.first_response, show_milestone),
+            "remission" => show(&report.first_remission, show_milestone),
+            "sustained" => show(&report.sustained_remission, |sustained| sustained.to_string()),
+            "relapse" => show(&report.relapse, |relapse| match relapse {
+                RelapseStatus::NotDefinedForScale => "not defined for scale".to_owned(),
+                RelapseStatus::NoResponseOrRemissionYet => "no response or remission yet".to_owned(),
+                RelapseStatus::NoRelapse => "no relapse".to_owned(),
+                RelapseStatus::Relapsed { first_date, confirming_date } => {
+                    format!("relapsed d{} confirmed d{}", offset_of(*first_date), offset_of(*confirming_date))
+                }
+            }),
+            other => panic!("unknown field {other}"),
+        };
+        assert_eq!(got, expected, "{scale:?} {written} {field}");
+    }
+
+    use OutcomeScale::{Hamd17, Madrs, Phq9, QidsSr16};
+
+    #[test]
+    fn percent_change_is_exact() {
+        let cases: [(u8, u8, &str); 6] = [
+            (30, 15, "-50"),
+            (30, 30, "0"),
+            (30, 45, "50"),
+            (20, 15, "-25"),
+            (3, 2, "-33.333333333333333333333333333"),
+            (8, 1, "-87.5"),
+        ];
+        for (baseline, current, expected) in cases {
+            let got = show(&percent_change(baseline, current), |change| change.normalize().to_string());
+            assert_eq!(got, expected, "{baseline} -> {current}");
+        }
+        assert_eq!(
+            percent_change(0, 5),
+            Determination::Indeterminate {
+                missing: vec!["a baseline total above 0 (a percent change from 0 is undefined)".to_owned()]
+            }
+        );
+    }
+
+    #[test]
+    fn response_bands_at_their_boundaries() {
+        let cases: [(u8, u8, &str); 10] = [
+            (20, 10, "response"), // exactly 50 %
+            (20, 11, "partial_response"),
+            (20, 15, "partial_response"), // exactly 25 %
+            (20, 16, "non_response"),
+            (30, 15, "response"),
+            (30, 16, "partial_response"),
+            (30, 22, "partial_response"), // 26.7 %
+            (30, 23, "non_response"),     // 23.3 %
+            (30, 40, "non_response"),     // worse
+            (1, 0, "response"),
+        ];
+        for (baseline, current, expected) in cases {
+            let got = show(&classify_response(baseline, current, &settings()), |status| status.as_str().to_owned());
+            assert_eq!(got, expected, "{baseline} -> {current}");
+        }
+        assert!(classify_response(0, 0, &settings()).determined().is_none());
+    }
+
+    #[test]
+    fn remission_thresholds_per_scale() {
+        // (scale, total, remitted, MADRS alternative ≤12)
+        let cases: [(OutcomeScale, u8, bool, Option<bool>); 12] = [
+            (Madrs, 10, true, Some(true)),
+            (Madrs, 11, false, Some(true)),
+            (Madrs, 12, false, Some(true)),
+            (Madrs, 13, false, Some(false)),
+            (Phq9, 4, true, None),
+            (Phq9, 5, false, None),
+            (QidsSr16, 5, true, None),
+            (QidsSr16, 6, false, None),
+            (Hamd17, 7, true, None),
+            (Hamd17, 8, false, None),
+            (Madrs, 0, true, Some(true)),
+            (Hamd17, 52, false, None),
+        ];
+        for (scale, total, remitted, alternative) in cases {
+            let status = remission_status(scale, total, &settings());
+            assert_eq!(
+                (status.remitted, status.alternative.map(|alternative| alternative.remitted)),
+                (remitted, alternative),
+                "{scale:?} {total}"
+            );
+        }
+    }
+
+    #[test]
+    fn baseline_choice() {
+        check(Madrs, "0=30 7=34 14=20", Some(7), "baseline", "d7=34 before treatment");
+        check(Madrs, "0=30 7=34 14=20", Some(10), "baseline", "d7=34 before treatment");
+        check(Madrs, "0=30 7=34 14=20", Some(3), "baseline", "d0=30 before treatment");
+        check(Madrs, "7=34 14=20", Some(3), "baseline", "d7=34 earliest");
+        check(Madrs, "7=34 14=20", None, "baseline", "d7=34 earliest");
+        // An assessment without a total is not a result.
+        check(Madrs, "0=30 7=- 14=20", Some(7), "baseline", "d0=30 before treatment");
+        check(Madrs, "0=- 7=-", Some(7), "baseline", "? a MADRS total to serve as baseline");
+        check(Madrs, "", None, "baseline", "? a MADRS total to serve as baseline");
+        check(Madrs, "", None, "latest", "? a MADRS total to serve as baseline");
+        check(Phq9, "", None, "relapse", "not defined for scale");
+    }
+
+    #[test]
+    fn latest_outcome_against_baseline() {
+        check(Madrs, "0=30 7=20 14=12", Some(0), "latest", "d14=12 -60% response not alt remitted");
+        check(Madrs, "0=30 7=20 14=10", Some(0), "latest", "d14=10 -66.7% response remitted alt remitted");
+        check(Madrs, "0=30 7=20", Some(0), "latest", "d7=20 -33.3% partial_response not alt not");
+        // The latest assessment with a total is used, and its date is shown.
+        check(Madrs, "0=30 7=20 14=-", Some(0), "latest", "d7=20 -33.3% partial_response not alt not");
+        check(Phq9, "0=20 7=4", Some(0), "latest", "d7=4 -80% response remitted");
+        check(
+            Phq9,
+            "0=0 7=4",
+            Some(0),
+            "latest",
+            "d7=4 ? a baseline total above 0 (a percent change from 0 is undefined)% ? a baseline total above 0 (a reduction from 0 is undefined) remitted",
+        );
+        check(Madrs, "0=30", Some(0), "latest", "? a MADRS total after the baseline of 2026-01-05");
+    }
+
+    #[test]
+    fn time_to_first_response_and_remission() {
+        let written = "-7=40 0=36 7=30 14=18 21=10 28=9";
+        check(Madrs, written, Some(0), "response", "d14 (14 days)");
+        check(Madrs, written, Some(0), "remission", "d21 (21 days)");
+        // Counted from the first treatment date when it is later than the baseline.
+        check(Madrs, written, Some(2), "response", "d14 (12 days)");
+        // Without a treatment date: the earliest result is baseline and the clock starts there.
+        check(Madrs, written, None, "response", "d14 (21 days)");
+        check(Madrs, "0=36 7=30 14=28", Some(0), "response", "never");
+        check(Madrs, "0=36 7=30 14=28", Some(0), "remission", "never");
+        // A missing total before the first observed event could have been the event.
+        check(Madrs, "0=36 7=- 14=18", Some(0), "response", "? the MADRS total of 2026-01-12");
+        check(Madrs, "0=36 7=- 14=30", Some(0), "response", "? the MADRS total of 2026-01-12");
+        check(Madrs, "0=36 7=18 14=-", Some(0), "response", "d7 (7 days)");
+        check(Phq9, "0=0 7=4", Some(0), "response", "? a baseline total above 0 (needed to judge response)");
+        check(Phq9, "0=0 7=4", Some(0), "remission", "d7 (7 days)");
+        check(QidsSr16, "0=16 14=5", Some(0), "remission", "d14 (14 days)");
+        check(Hamd17, "0=24 14=8 21=7", Some(0), "remission", "d21 (21 days)");
+    }
+
+    #[test]
+    fn sustained_remission_over_the_last_four_assessments() {
+        check(Madrs, "0=36 7=10 14=9 21=12 28=8", Some(0), "sustained", "true");
+        check(Madrs, "0=36 7=10 14=9 21=8 28=8", Some(0), "sustained", "true");
+        check(Madrs, "0=36 7=10 14=14 21=12 28=8", Some(0), "sustained", "false");
+        // Only the last four count.
+        check(Madrs, "0=36 7=30 14=10 21=9 28=8 35=20", Some(0), "sustained", "true");
+        check(Madrs, "0=36 7=10 14=9 21=8 28=20 35=20", Some(0), "sustained", "false");
+        // A missing total is unknown: it decides only when it could tip the count.
+        check(Madrs, "0=36 7=10 14=9 21=- 28=20", Some(0), "sustained", "? the MADRS total of 2026-01-26");
+        check(Madrs, "0=36 7=10 14=9 21=- 28=8", Some(0), "sustained", "true");
+        check(Madrs, "0=36 7=20 14=20 21=- 28=8", Some(0), "sustained", "false");
+        check(
+            Madrs,
+            "0=36 7=10 14=9",
+            Some(0),
+            "sustained",
+            "? 2 more MADRS assessment(s) after baseline (sustained remission looks at the last 4, found 2)",
+        );
+        check(Phq9, "0=20 7=4 14=3 21=4 28=2", Some(0), "sustained", "true");
+    }
+
+    #[test]
+    fn relapse_after_response_on_madrs() {
+        // Response at d14 (36 → 16), then 22 and 24 seven days apart.
+        check(Madrs, "0=36 14=16 21=22 28=24", Some(0), "relapse", "relapsed d21 confirmed d28");
+        // Exactly 5 and exactly 15 days apart qualify; 4 and 16 do not.
+        check(Madrs, "0=36 14=16 21=22 26=24", Some(0), "relapse", "relapsed d21 confirmed d26");
+        check(Madrs, "0=36 14=16 21=22 36=24", Some(0), "relapse", "relapsed d21 confirmed d36");
+        check(Madrs, "0=36 14=16 21=22 25=24", Some(0), "relapse", "no relapse");
+        check(Madrs, "0=36 14=16 21=22 37=24", Some(0), "relapse", "no relapse");
+        // Only consecutive assessments pair up.
+        check(Madrs, "0=36 14=16 21=22 28=12 35=25", Some(0), "relapse", "no relapse");
+        check(Madrs, "0=36 14=16 21=21 28=30", Some(0), "relapse", "no relapse");
+        // Remission without a 50 % fall also opens the window (baseline 20 → 10 is both here).
+        check(Madrs, "0=20 14=10 21=22 28=22", Some(0), "relapse", "relapsed d21 confirmed d28");
+        // Never responded or remitted: nothing to relapse from, however high the totals.
+        check(Madrs, "0=36 14=30 21=32 28=34", Some(0), "relapse", "no response or remission yet");
+        // The response assessment itself does not start the pair.
+        check(Madrs, "0=50 14=24 21=25", Some(0), "relapse", "no relapse");
+        check(Phq9, "0=20 7=4 14=20 21=20", Some(0), "relapse", "not defined for scale");
+    }
+
+    #[test]
+    fn relapse_with_missing_totals() {
+        check(Madrs, "0=36 14=16 21=22 28=-", Some(0), "relapse", "? the MADRS total of 2026-02-02");
+        // A low total in the pair settles it whatever the missing one was.
+        check(Madrs, "0=36 14=16 21=12 28=-", Some(0), "relapse", "no relapse");
+        check(Madrs, "0=36 14=- 21=30", Some(0), "relapse", "? the MADRS total of 2026-01-19");
+        // A missing total before the response leaves an earlier response possible, which would make
+        // the pair d14–d21 a relapse.
+        check(Madrs, "0=36 7=- 14=30 21=30 28=16", Some(0), "relapse", "? the MADRS total of 2026-01-12");
+        check(Madrs, "0=36 7=- 14=30 21=30 28=16 35=25 42=26", Some(0), "relapse", "relapsed d35 confirmed d42");
+    }
+
+    #[test]
+    fn bad_series_are_rejected_with_the_date_named() {
+        let too_high = ScoreSeries::new(Phq9, vec![Assessment { date: day(0), total: Some(28) }]);
+        assert_eq!(too_high.unwrap_err().to_string(), "assessment on 2026-01-05: total must be 0-27 for phq9, got 28");
+        let twice = ScoreSeries::new(
+            Madrs,
+            vec![Assessment { date: day(7), total: Some(20) }, Assessment { date: day(7), total: Some(21) }],
+        );
+        assert_eq!(
+            twice.unwrap_err().to_string(),
+            "assessment on 2026-01-12: appears twice; one madrs assessment per date is expected"
+        );
+        // Out-of-order input is sorted.
+        let unordered = ScoreSeries::new(
+            Madrs,
+            vec![Assessment { date: day(7), total: Some(20) }, Assessment { date: day(0), total: Some(30) }],
+        )
+        .unwrap();
+        assert_eq!(unordered.assessments()[0].date, day(0));
+    }
+
+    fn outcome_scale() -> impl Strategy<Value = OutcomeScale> {
+        prop::sample::select(OutcomeScale::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn percent_change_of_equal_totals_is_zero(total in 1u8..=60) {
+            prop_assert_eq!(percent_change(total, total), Determination::Determined(Decimal::ZERO));
+        }
+
+        #[test]
+        fn percent_change_falls_exactly_when_the_total_falls(baseline in 1u8..=60, current in 0u8..=60) {
+            let change = *percent_change(baseline, current).determined().unwrap();
+            prop_assert_eq!(change < Decimal::ZERO, current < baseline);
+            prop_assert_eq!(change > Decimal::ZERO, current > baseline);
+            prop_assert!(change >= Decimal::from(-100));
+        }
+
+        #[test]
+        fn response_implies_the_partial_response_threshold_is_passed(baseline in 1u8..=60, current in 0u8..=60) {
+            let settings = settings();
+            let status = *classify_response(baseline, current, &settings).determined().unwrap();
+            let reduction = -*percent_change(baseline, current).determined().unwrap();
+            if status == ResponseStatus::Response {
+                prop_assert!(reduction >= settings.partial_response_min_reduction_pct.value);
+                prop_assert!(reduction >= settings.response_min_reduction_pct.value);
+            }
+            // Independent integer statement of the default bands: response iff 2 × current ≤ baseline,
+            // at least partial iff 4 × current ≤ 3 × baseline.
+            let expected = if 2 * u32::from(current) <= u32::from(baseline) {
+                ResponseStatus::Response
+            } else if 4 * u32::from(current) <= 3 * u32::from(baseline) {
+                ResponseStatus::PartialResponse
+            } else {
+                ResponseStatus::NonResponse
+            };
+            prop_assert_eq!(status, expected);
+        }
+
+        #[test]
+        fn response_status_never_worsens_as_the_total_falls(baseline in 1u8..=60, lower in 0u8..=60, higher in 0u8..=60) {
+            prop_assume!(lower <= higher);
+            let settings = settings();
+            let at_lower = *classify_response(baseline, lower, &settings).determined().unwrap();
+            let at_higher = *classify_response(baseline, higher, &settings).determined().unwrap();
+            prop_assert!(at_lower >= at_higher);
+        }
+
+        #[test]
+        fn remission_is_monotone_in_the_total(scale in outcome_scale(), lower in 0u8..=60, higher in 0u8..=60) {
+            prop_assume!(lower <= higher && higher <= scale.max_total());
+            let settings = settings();
+            if is_remitted(scale, higher, &settings) {
+                prop_assert!(is_remitted(scale, lower, &settings));
+            }
+        }
+
+        #[test]
+        fn series_findings_are_consistent(
+            scale in outcome_scale(),
+            totals in prop::collection::vec(prop::option::weighted(0.9, 0u8..=27), 0..10),
+            gaps in prop::collection::vec(1i32..=14, 10),
+        ) {
+            let mut offset = 0;
+            let assessments: Vec<Assessment> = totals
+                .iter()
+                .zip(&gaps)
+                .map(|(total, gap)| {
+                    offset += gap;
+                    Assessment { date: day(offset), total: *total }
+                })
+                .collect();
+            let series = ScoreSeries::new(scale, assessments.clone()).unwrap();
+            let settings = settings();
+            let report = evaluate_outcomes(&series, Some(day(0)), &settings);
+            // No result at all ⇔ no baseline.
+            prop_assert_eq!(report.baseline.determined().is_none(), assessments.iter().all(|a| a.total.is_none()));
+            // Events happen after the start of treatment, on a follow-up whose total qualifies.
+            if let Determination::Determined(Some(milestone)) = &report.first_remission {
+                prop_assert!(milestone.days > 0);
+                let total = assessments.iter().find(|a| a.date == milestone.date).unwrap().total.unwrap();
+                prop_assert!(is_remitted(scale, total, &settings));
+            }
+            if let Determination::Determined(Some(milestone)) = &report.first_response {
+                let baseline = report.baseline.determined().unwrap().total;
+                let total = assessments.iter().find(|a| a.date == milestone.date).unwrap().total.unwrap();
+                prop_assert_eq!(classify_response(baseline, total, &settings), Determination::Determined(ResponseStatus::Response));
+            }
+            // A relapse needs a prior response or remission.
+            if let Determination::Determined(RelapseStatus::Relapsed { first_date, .. }) = report.relapse {
+                prop_assert_eq!(scale, Madrs);
+                if let Determination::Determined(Some(first_remission)) = &report.first_remission {
+                    if let Determination::Determined(Some(first_response)) = &report.first_response {
+                        prop_assert!(first_date > first_remission.date.min(first_response.date));
+                    }
+                }
+            }
+        }
+    }
+}
