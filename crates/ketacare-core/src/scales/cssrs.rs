@@ -9,6 +9,9 @@
 
 use super::{InvalidScaleAnswers, ItemName, Scale, checked_answer, expect_count};
 
+/// The questions in answer order.
+pub const CSSRS_QUESTIONS: [&str; 7] = ["q1", "q2", "q3", "q4", "q5", "q6", "q6_within_3_months"];
+
 /// The risk level of a screen (KNOWLEDGE §5.9), ordered from none to high.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SuicideRisk {
@@ -138,10 +141,10 @@ pub fn assess_cssrs(answers: &CssrsAnswers) -> CssrsScreen {
 /// 0 (no) or 1 (yes), `None` for not asked. Six answers are accepted when Q6 is no.
 pub fn score_cssrs(answers: &[Option<u8>]) -> Result<CssrsScreen, InvalidScaleAnswers> {
     expect_count(Scale::Cssrs, answers, &[6, 7], "6 or 7 answers")?;
-    const NAMES: [&str; 7] = ["q1", "q2", "q3", "q4", "q5", "q6", "q6_within_3_months"];
     let mut read = [None; 7];
     for (index, answer) in answers.iter().enumerate() {
-        read[index] = checked_answer(*answer, ItemName::Question(NAMES[index]), 0, 1)?.map(|answer| answer == 1);
+        read[index] =
+            checked_answer(*answer, ItemName::Question(CSSRS_QUESTIONS[index]), 0, 1)?.map(|answer| answer == 1);
     }
     let answers = CssrsAnswers::new(CssrsResponses {
         q1: read[0],

@@ -315,6 +315,16 @@ pub(crate) fn item_number(index: usize) -> ItemName {
     ItemName::Item(u8::try_from(index + 1).expect("scales have fewer than 255 items"))
 }
 
+/// The name of the answer at `index` (0-based) when `scale` is given `answer_count` answers, as errors
+/// name it: `item 3`; `q2` for the C-SSRS; the original item number for a six-answer CADSS-6.
+pub fn answer_item_name(scale: Scale, index: usize, answer_count: usize) -> ItemName {
+    match scale {
+        Scale::Cssrs => cssrs::CSSRS_QUESTIONS.get(index).map_or(item_number(index), |name| ItemName::Question(name)),
+        Scale::Cadss6 if answer_count == cadss::CADSS6_ITEMS.len() => ItemName::Item(cadss::CADSS6_ITEMS[index]),
+        _ => item_number(index),
+    }
+}
+
 /// Sum of item scores; every scale's total fits in a `u8` (the largest, CADSS-23, is 92).
 pub(crate) fn sum_items(items: &[u8]) -> u8 {
     items.iter().sum()

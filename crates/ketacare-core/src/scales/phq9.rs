@@ -33,6 +33,15 @@ pub enum Phq9MissingItemRule {
     NoTotal,
 }
 
+impl Phq9MissingItemRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phq9MissingItemRule::ProrateOne => "prorate_one",
+            Phq9MissingItemRule::NoTotal => "no_total",
+        }
+    }
+}
+
 impl FromStr for Phq9MissingItemRule {
     type Err = ();
     fn from_str(word: &str) -> Result<Self, ()> {
