@@ -3,7 +3,8 @@
 //! from all 23 answers or from its own six.
 
 use super::{
-    InvalidScaleAnswers, ItemName, Scale, expect_count, item_number, required_answer, required_items, sum_items,
+    InvalidScaleAnswers, ItemName, Scale, checked_answer, expect_count, item_number, required_answer, required_items,
+    sum_items,
 };
 
 /// KNOWLEDGE §5.6: the 23-item subjective version.
@@ -34,17 +35,23 @@ pub fn score_cadss23(answers: &[Option<u8>]) -> Result<Cadss23Score, InvalidScal
     Ok(Cadss23Score { total: sum_items(&items) })
 }
 
-/// Scores the CADSS-6 from either all 23 CADSS answers (every one is checked, six are summed) or
+/// Scores the CADSS-6 from either all 23 CADSS answers (every answer given is range-checked; only the
+/// six short-form items must be present and are summed) or
 /// the six short-form answers in order. Errors name the original item number (`item 15`).
 pub fn score_cadss6(answers: &[Option<u8>]) -> Result<Cadss6Score, InvalidScaleAnswers> {
     expect_count(Scale::Cadss6, answers, &[CADSS6_ITEMS.len(), CADSS23_ITEM_COUNT], "6 or 23 answers")?;
     if answers.len() == CADSS23_ITEM_COUNT {
-        let items = answers
+        // Every answer given must be in range; only the six short-form items must be present.
+        for (index, answer) in answers.iter().enumerate() {
+            checked_answer(*answer, item_number(index), 0, CADSS_ITEM_MAX)?;
+        }
+        let total = CADSS6_ITEMS
             .iter()
-            .enumerate()
-            .map(|(index, answer)| required_answer(*answer, item_number(index), 0, CADSS_ITEM_MAX, Scale::Cadss6))
-            .collect::<Result<Vec<u8>, _>>()?;
-        let total = CADSS6_ITEMS.iter().map(|number| items[usize::from(*number) - 1]).sum();
+            .map(|number| {
+                let answer = answers[usize::from(*number) - 1];
+                required_answer(answer, ItemName::Item(*number), 0, CADSS_ITEM_MAX, Scale::Cadss6)
+            })
+            .sum::<Result<u8, _>>()?;
         return Ok(Cadss6Score { total, from_full_scale: true });
     }
     let items = answers
@@ -102,6 +109,9 @@ mod tests {
         check6("44444 44444 44444 44444 444", "24 from 23");
         // All 23 answers are checked, even those the short form does not sum.
         check6("00500 00000 00000 00000 000", "item 3: must be 0-4, got 5");
+        // Items outside the short form may be missing; the short-form items may not.
+        check6("11-00 11000 00001 00000 010", "6 from 23");
+        check6("11000 11000 00001 00000 0-0", "item 22: is missing; every cadss6 item given is needed for a total");
     }
 
     #[test]

@@ -182,6 +182,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_answer_vector_with_one_item_missing_is_prorated_as_defined() {
+        // 9 missing positions × 4^8 answer vectors; the independent definition rounds in floating point.
+        let settings = Protocol::shipped().scales;
+        for missing_position in 0..PHQ9_ITEM_COUNT {
+            for code in 0..4u32.pow(8) {
+                let mut rest = code;
+                let mut answers = [None; PHQ9_ITEM_COUNT];
+                for (position, answer) in answers.iter_mut().enumerate() {
+                    if position != missing_position {
+                        *answer = Some((rest % 4) as u8);
+                        rest /= 4;
+                    }
+                }
+                let sum: u32 = answers.iter().flatten().map(|answer| u32::from(*answer)).sum();
+                let expected_total = (f64::from(sum) / 8.0 * 9.0 + 0.5).floor() as u32;
+                let score = score_phq9(&answers, &settings).unwrap();
+                assert_eq!(
+                    score.total,
+                    Phq9Total::Prorated {
+                        total: expected_total as u8,
+                        severity: independent_band(expected_total),
+                        missing_item: missing_position as u8 + 1,
+                    },
+                    "{answers:?}"
+                );
+                let item9_positive_or_missing = answers[8] != Some(0);
+                assert_eq!(score.suicide_screen_required(), item9_positive_or_missing, "{answers:?}");
+            }
+        }
+    }
+
     fn check(answers: &str, expected: Result<&str, &str>) {
         check_with(Phq9MissingItemRule::ProrateOne, answers, expected);
     }
