@@ -331,7 +331,7 @@ pub(crate) fn sum_items(items: &[u8]) -> u8 {
 }
 
 /// A scored scale, whichever it is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScaleScore {
     Phq9(Phq9Score),
     Gad7(Gad7Score),
