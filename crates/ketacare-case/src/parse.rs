@@ -4,9 +4,11 @@
 use std::collections::BTreeSet;
 
 use jiff::civil::Date;
-use ketacare_core::assess::CaseFacts;
-use ketacare_core::eligibility::{ConcomitantMedicine, HistoryCondition, Override, SuicideRisk, rule_id};
+use ketacare_core::assess::{CaseFacts, ScaleEntry};
+use ketacare_core::eligibility::{ConcomitantMedicine, HistoryCondition, Override, rule_id};
 use ketacare_core::patient::{AgeYears, BloodPressure, HeightCm, Jurisdiction, Modality, SexAtBirth, WeightKg};
+use ketacare_core::scales::hamd17::hamd17_item_max;
+use ketacare_core::scales::{CssrsAnswers, CssrsResponses, Scale};
 use ketacare_core::staging::{EpisodeDurationMonths, EpisodeSeverity};
 use ketacare_core::trd::{Adherence, ImprovementPct, TrialFacts, TrialQuantity, TrialRole};
 use serde_json::Value;
@@ -68,10 +70,8 @@ pub fn parse_case(value: &Value, today: Date) -> Result<CaseFacts, InvalidCase> 
         ect_failed_courses: 0,
         ect_bilateral: false,
         bp_readings: Vec::new(),
-        madrs_total: None,
-        phq9_item9: None,
-        qids_item12: None,
-        cssrs_risk: None,
+        scales: Vec::new(),
+        cssrs: None,
         overrides: Vec::new(),
     };
 
@@ -133,7 +133,7 @@ pub fn parse_case(value: &Value, today: Date) -> Result<CaseFacts, InvalidCase> 
         read_scales(scales, &mut case)?;
     }
     if let Some(cssrs) = root.object("cssrs")? {
-        case.cssrs_risk = Some(read_cssrs(cssrs)?);
+        case.cssrs = Some(read_cssrs(cssrs)?);
     }
     if let Some(overrides) = root.array("overrides")? {
         for (index, item) in overrides.iter().enumerate() {
@@ -267,13 +267,14 @@ fn read_trial(mut trial: ObjectReader<'_>) -> Result<TrialFacts, InvalidCase> {
     })
 }
 
-/// Item answers of one scale: `Some` per answered item, `None` for a `null` (missing) item.
+/// Item answers of one scale: `Some` per answered item, `None` for a `null` item where the scale allows it.
 fn read_items(
     path: &str,
     items: &[Value],
     counts: &[usize],
-    max_per_item: &dyn Fn(usize) -> u32,
-) -> Result<Vec<Option<u32>>, InvalidCase> {
+    max_per_item: &dyn Fn(usize) -> u8,
+    allows_missing: bool,
+) -> Result<Vec<Option<u8>>, InvalidCase> {
     if !counts.contains(&items.len()) {
         let expected: Vec<String> = counts.iter().map(ToString::to_string).collect();
         return Err(InvalidCase::new(path, format!("must have {} items, got {}", expected.join(" or "), items.len())));
@@ -285,9 +286,9 @@ fn read_items(
             let item_path = format!("{path}[{index}]");
             let maximum = max_per_item(index);
             match item {
-                Value::Null => Ok(None),
+                Value::Null if allows_missing => Ok(None),
                 Value::Number(number) => match number.as_u64() {
-                    Some(answer) if answer <= u64::from(maximum) => Ok(Some(answer as u32)),
+                    Some(answer) if answer <= u64::from(maximum) => Ok(Some(answer as u8)),
                     _ => Err(InvalidCase::new(
                         &item_path,
                         format!("must be a whole number from 0 to {maximum}, got {number}"),
@@ -302,91 +303,116 @@ fn read_items(
         .collect()
 }
 
-/// A scale given as a total (number) or as item answers (list).
-enum ScaleEntry {
-    Total(u32),
-    Items(Vec<Option<u32>>),
+/// How the case format accepts one scale: its total's maximum, item counts, per-item maximum.
+struct ScaleShape {
+    scale: Scale,
+    key: &'static str,
+    max_total: u8,
+    item_counts: &'static [usize],
+    max_per_item: fn(usize) -> u8,
+    allows_missing_items: bool,
 }
 
-fn read_scale(
-    scales: &mut ObjectReader<'_>,
-    key: &'static str,
-    max_total: u32,
-    counts: &[usize],
-    max_per_item: &dyn Fn(usize) -> u32,
-) -> Result<Option<ScaleEntry>, InvalidCase> {
-    let path = scales.path_of(key);
-    match scales.get(key) {
-        None => Ok(None),
-        Some(Value::Number(number)) => match number.as_u64() {
-            Some(total) if total <= u64::from(max_total) => Ok(Some(ScaleEntry::Total(total as u32))),
-            _ => Err(InvalidCase::new(
-                &path,
-                format!("must be a whole-number total from 0 to {max_total}, got {number}"),
-            )),
-        },
-        Some(Value::Array(items)) => Ok(Some(ScaleEntry::Items(read_items(&path, items, counts, max_per_item)?))),
-        Some(other) => {
-            Err(InvalidCase::new(&path, format!("must be a total or a list of item answers, got {}", describe(other))))
-        }
-    }
-}
+/// KNOWLEDGE §5.1–§5.5: the ranges of the baseline scales the case may carry.
+const CASE_SCALES: [ScaleShape; 5] = [
+    ScaleShape {
+        scale: Scale::Madrs,
+        key: "madrs",
+        max_total: 60,
+        item_counts: &[10],
+        max_per_item: |_| 6,
+        allows_missing_items: false,
+    },
+    // PHQ-9: 9 items with an optional 10th difficulty answer; one missing item may be prorated.
+    ScaleShape {
+        scale: Scale::Phq9,
+        key: "phq9",
+        max_total: 27,
+        item_counts: &[9, 10],
+        max_per_item: |_| 3,
+        allows_missing_items: true,
+    },
+    ScaleShape {
+        scale: Scale::QidsSr16,
+        key: "qids_sr16",
+        max_total: 27,
+        item_counts: &[16],
+        max_per_item: |_| 3,
+        allows_missing_items: false,
+    },
+    ScaleShape {
+        scale: Scale::Hamd17,
+        key: "hamd17",
+        max_total: 52,
+        item_counts: &[17],
+        max_per_item: |index| hamd17_item_max(index as u8 + 1),
+        allows_missing_items: false,
+    },
+    ScaleShape {
+        scale: Scale::Gad7,
+        key: "gad7",
+        max_total: 21,
+        item_counts: &[7],
+        max_per_item: |_| 3,
+        allows_missing_items: false,
+    },
+];
 
 fn read_scales(mut scales: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
-    // KNOWLEDGE §5.2: MADRS 10 items 0–6, total 0–60.
-    case.madrs_total = match read_scale(&mut scales, "madrs", 60, &[10], &|_| 6)? {
-        Some(ScaleEntry::Total(total)) => Some(total),
-        Some(ScaleEntry::Items(items)) => items.iter().copied().sum::<Option<u32>>(),
-        None => None,
-    };
-    // KNOWLEDGE §5.1: PHQ-9 items 0–3 with an optional 10th difficulty answer (0–3) outside the total.
-    case.phq9_item9 = match read_scale(&mut scales, "phq9", 27, &[9, 10], &|_| 3)? {
-        Some(ScaleEntry::Items(items)) => items[8].map(|answer| answer as u8),
-        _ => None,
-    };
-    // KNOWLEDGE §5.3: QIDS-SR16 16 items 0–3; total of domains 0–27; item 12 is suicidal ideation.
-    case.qids_item12 = match read_scale(&mut scales, "qids_sr16", 27, &[16], &|_| 3)? {
-        Some(ScaleEntry::Items(items)) => items[11].map(|answer| answer as u8),
-        _ => None,
-    };
-    // KNOWLEDGE §5.4: HAM-D17 items 1–3, 7–11, 15 score 0–4; the others 0–2; total 0–52.
-    read_scale(&mut scales, "hamd17", 52, &[17], &|index| {
-        if [0, 1, 2, 6, 7, 8, 9, 10, 14].contains(&index) { 4 } else { 2 }
-    })?;
-    // KNOWLEDGE §5.5: GAD-7 7 items 0–3, total 0–21.
-    read_scale(&mut scales, "gad7", 21, &[7], &|_| 3)?;
+    for shape in &CASE_SCALES {
+        let path = scales.path_of(shape.key);
+        let entry = match scales.get(shape.key) {
+            None => continue,
+            Some(Value::Number(number)) => match number.as_u64() {
+                Some(total) if total <= u64::from(shape.max_total) => ScaleEntry::Total(total as u8),
+                _ => {
+                    return Err(InvalidCase::new(
+                        &path,
+                        format!("must be a whole-number total from 0 to {}, got {number}", shape.max_total),
+                    ));
+                }
+            },
+            Some(Value::Array(items)) => ScaleEntry::Items(read_items(
+                &path,
+                items,
+                shape.item_counts,
+                &shape.max_per_item,
+                shape.allows_missing_items,
+            )?),
+            Some(other) => {
+                return Err(InvalidCase::new(
+                    &path,
+                    format!("must be a total or a list of item answers, got {}", describe(other)),
+                ));
+            }
+        };
+        case.scales.push((shape.scale, entry));
+    }
     scales.finish()
 }
 
-/// C-SSRS screener risk (KNOWLEDGE §5.9): Q4, Q5 or Q6 within 3 months → high; Q3 or older Q6 →
-/// moderate; Q1 or Q2 → low. Q3–Q5 are asked only when Q2 is yes.
-fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<SuicideRisk, InvalidCase> {
-    let q1 = cssrs.bool("q1")?.ok_or_else(|| cssrs.error("q1", "is required in a C-SSRS screener"))?;
-    let q2 = cssrs.bool("q2")?.ok_or_else(|| cssrs.error("q2", "is required in a C-SSRS screener"))?;
-    let mut follow_up = [false; 3];
-    for (slot, key) in follow_up.iter_mut().zip(["q3", "q4", "q5"]) {
-        let answer = cssrs.bool(key)?;
-        match (q2, answer) {
-            (true, Some(answer)) => *slot = answer,
-            (true, None) => return Err(cssrs.error(key, "is required when q2 is yes")),
-            (false, Some(true)) => return Err(cssrs.error(key, "must not be yes when q2 is no (q3-q5 are skipped)")),
-            (false, _) => {}
-        }
-    }
-    let q6 = cssrs.bool("q6")?.ok_or_else(|| cssrs.error("q6", "is required in a C-SSRS screener"))?;
-    let q6_recent = cssrs.bool("q6_within_3_months")?;
-    if q6 && q6_recent.is_none() {
-        return Err(cssrs.error("q6_within_3_months", "is required when q6 is yes"));
-    }
+/// The C-SSRS screener (KNOWLEDGE §5.9): the flow is checked by the core (q3–q5 only when q2 is yes).
+fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<CssrsAnswers, InvalidCase> {
+    let responses = CssrsResponses {
+        q1: cssrs.bool("q1")?,
+        q2: cssrs.bool("q2")?,
+        q3: cssrs.bool("q3")?,
+        q4: cssrs.bool("q4")?,
+        q5: cssrs.bool("q5")?,
+        q6: cssrs.bool("q6")?,
+        q6_within_3_months: cssrs.bool("q6_within_3_months")?,
+    };
+    let path = cssrs.path_of("");
     cssrs.finish()?;
-    let [q3, q4, q5] = follow_up;
-    Ok(if q4 || q5 || (q6 && q6_recent == Some(true)) {
-        SuicideRisk::High
-    } else if q3 || q6 {
-        SuicideRisk::Moderate
-    } else if q1 || q2 {
-        SuicideRisk::Low
-    } else {
-        SuicideRisk::None
+    CssrsAnswers::new(responses).map_err(|error| {
+        // The core names the question ("q4: …"); the case names its full path ("cssrs.q4: …").
+        let message = error.to_string();
+        match error.item() {
+            Some(item) => {
+                let prefix = format!("{item}: ");
+                InvalidCase::new(&format!("{path}{item}"), message.strip_prefix(&prefix).unwrap_or(&message))
+            }
+            None => InvalidCase::new(path.trim_end_matches('.'), message),
+        }
     })
 }

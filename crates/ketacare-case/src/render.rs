@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use ketacare_core::assess::AssessmentReport;
 use ketacare_core::dosing::{EsketamineStartResult, IvDoseResult, round_half_up};
 use ketacare_core::eligibility::{Finding, ModalityEligibility};
+use ketacare_core::scales::SuicideItemFlag;
 use ketacare_core::staging::MsmResult;
 use ketacare_core::trd::{TrdStatus, TrialAssessment};
 use rust_decimal::Decimal;
@@ -29,11 +30,31 @@ struct ReportView<'a> {
     protocol_sha256: &'a str,
     patient_id: Option<&'a str>,
     as_of: String,
+    scales: Vec<ScaleView>,
+    cssrs: Option<CssrsView>,
     trd: TrdView<'a>,
     staging: StagingView<'a>,
     /// Keyed by modality, in the order asked.
     eligibility: BTreeMapInOrder<'a>,
     dose: DoseView<'a>,
+}
+
+#[derive(Serialize)]
+struct ScaleView {
+    scale: &'static str,
+    total: Option<u8>,
+    severity: Option<&'static str>,
+    prorated: bool,
+    /// `screen_required`, `clear` or `missing` for PHQ-9 item 9 and QIDS-SR16 item 12.
+    suicide_item: Option<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CssrsView {
+    risk: &'static str,
+    decided_by: Option<&'static str>,
+    action: &'static str,
 }
 
 #[derive(Serialize)]
@@ -238,6 +259,27 @@ fn report_view(report: &AssessmentReport) -> ReportView<'_> {
         protocol_sha256: &report.protocol_sha256,
         patient_id: report.patient_id.as_deref(),
         as_of: report.as_of.to_string(),
+        scales: report
+            .scales
+            .iter()
+            .map(|result| ScaleView {
+                scale: result.scale.name(),
+                total: result.total,
+                severity: result.severity.map(|severity| severity.as_str()),
+                prorated: result.prorated,
+                suicide_item: result.suicide_item.map(|flag| match flag {
+                    SuicideItemFlag::ScreenRequired { .. } => "screen_required",
+                    SuicideItemFlag::Clear { .. } => "clear",
+                    SuicideItemFlag::Missing => "missing",
+                }),
+                error: result.error.as_ref().map(ToString::to_string),
+            })
+            .collect(),
+        cssrs: report.cssrs.map(|screen| CssrsView {
+            risk: screen.risk.as_str(),
+            decided_by: screen.decided_by,
+            action: screen.risk.action(),
+        }),
         trd: TrdView {
             failure_threshold: trd.failure_threshold.as_str(),
             label: LabelView {
@@ -358,6 +400,22 @@ pub fn report_text(report: &AssessmentReport) -> String {
         MsmResult::NotApplicable => "not applicable (no antidepressant failure)".to_owned(),
         MsmResult::Indeterminate { missing } => format!("indeterminate (missing: {})", missing.join("; ")),
     };
+    for scale in &report.scales {
+        let reading = match (scale.total, scale.severity, &scale.error) {
+            (_, _, Some(error)) => format!("cannot be scored ({error})"),
+            (Some(total), Some(severity), None) => format!("{total} ({})", severity.label()),
+            (Some(total), None, None) => total.to_string(),
+            (None, _, None) => "no total (too many missing items)".to_owned(),
+        };
+        let prorated = if scale.prorated { ", one missing item prorated" } else { "" };
+        let _ = writeln!(out, "  {:<24} {reading}{prorated}", format!("{}:", scale.scale.title()));
+    }
+    if let Some(screen) = &report.cssrs {
+        let _ = writeln!(out, "  C-SSRS screener:         {} risk: {}", screen.risk.as_str(), screen.risk.action());
+        citations.push("Scales: KNOWLEDGE §5.1-§5.5, C-SSRS §5.9");
+    } else if !report.scales.is_empty() {
+        citations.push("Scales: KNOWLEDGE §5.1-§5.5");
+    }
     let _ = writeln!(out, "  Maudsley staging (MSM):  {msm}");
     let _ = writeln!(out, "  Thase-Rush stage:        {}", report.staging.thase_rush.stage);
     let _ = writeln!(out, "  MGH-s score:             {}", report.staging.mgh_s.score.round_dp(1));

@@ -11,10 +11,14 @@ use crate::dosing::{
 };
 use crate::eligibility::{
     ConcomitantMedicine, EligibilityFacts, HistoryCondition, ModalityEligibility, Override, StandardTreatmentWeeks,
-    SuicideRisk, assess_eligibility,
+    assess_eligibility,
 };
 use crate::patient::{AgeYears, BloodPressure, HeightCm, Jurisdiction, Modality, SexAtBirth, WeightKg};
 use crate::protocol::Protocol;
+use crate::scales::{
+    CssrsAnswers, CssrsScreen, InvalidScaleAnswers, Scale, ScaleScore, ScalesSettings, Severity, SuicideItemFlag,
+    assess_cssrs, score_scale, severity_of_total,
+};
 use crate::staging::{EpisodeDurationMonths, EpisodeSeverity, StagingAssessment, StagingFacts, assess_staging};
 use crate::trd::{TrdAssessment, TrialFacts, TrialRole, assess_trd};
 
@@ -41,11 +45,31 @@ pub struct CaseFacts {
     pub ect_failed_courses: u32,
     pub ect_bilateral: bool,
     pub bp_readings: Vec<BloodPressure>,
-    pub madrs_total: Option<u32>,
-    pub phq9_item9: Option<u8>,
-    pub qids_item12: Option<u8>,
-    pub cssrs_risk: Option<SuicideRisk>,
+    /// Baseline scales, as totals or item answers.
+    pub scales: Vec<(Scale, ScaleEntry)>,
+    pub cssrs: Option<CssrsAnswers>,
     pub overrides: Vec<Override>,
+}
+
+/// A scale as entered at intake: a total alone, or the item answers (`None` = not answered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScaleEntry {
+    Total(u8),
+    Items(Vec<Option<u8>>),
+}
+
+/// A baseline scale as read for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleResult {
+    pub scale: Scale,
+    pub total: Option<u8>,
+    pub severity: Option<Severity>,
+    /// Set when a missing PHQ-9 item was prorated (KNOWLEDGE §5.1 PROJECT DEFAULT).
+    pub prorated: bool,
+    /// PHQ-9 item 9 or QIDS-SR16 item 12, for the suicide screen.
+    pub suicide_item: Option<SuicideItemFlag>,
+    /// Answers that cannot be scored (for example a missing item of a scale without a missing-item rule).
+    pub error: Option<InvalidScaleAnswers>,
 }
 
 /// The decisions for one case, with the rules version and protocol hash they were made under.
@@ -55,6 +79,8 @@ pub struct AssessmentReport {
     pub protocol_sha256: String,
     pub patient_id: Option<String>,
     pub as_of: Date,
+    pub scales: Vec<ScaleResult>,
+    pub cssrs: Option<CssrsScreen>,
     pub trd: TrdAssessment,
     pub staging: StagingAssessment,
     /// One entry per modality asked for, in [`Modality::ALL`] order.
@@ -67,6 +93,12 @@ pub struct AssessmentReport {
 
 /// Assesses one case under one protocol.
 pub fn assess_case(case: &CaseFacts, protocol: &Protocol) -> AssessmentReport {
+    let scales: Vec<ScaleResult> =
+        case.scales.iter().map(|(scale, entry)| read_scale(*scale, entry, &protocol.scales)).collect();
+    let cssrs = case.cssrs.as_ref().map(assess_cssrs);
+    let madrs_total = scales.iter().find(|result| result.scale == Scale::Madrs).and_then(|result| result.total);
+    let suicide_item_screen_required =
+        scales.iter().filter_map(|result| result.suicide_item).any(SuicideItemFlag::screen_required);
     let trd = assess_trd(&case.trials, &protocol.trd);
     let staging = assess_staging(
         &trd,
@@ -74,7 +106,7 @@ pub fn assess_case(case: &CaseFacts, protocol: &Protocol) -> AssessmentReport {
             episode_duration: case.episode_duration,
             severity: case.severity,
             psychotic_features: case.psychotic_features,
-            madrs_total: case.madrs_total,
+            madrs_total: madrs_total.map(u32::from),
             ect_failed_courses: case.ect_failed_courses,
             ect_bilateral: case.ect_bilateral,
         },
@@ -89,9 +121,8 @@ pub fn assess_case(case: &CaseFacts, protocol: &Protocol) -> AssessmentReport {
         history: case.history.clone(),
         concomitant: case.concomitant.clone(),
         bp_readings: case.bp_readings.clone(),
-        phq9_item9: case.phq9_item9,
-        qids_item12: case.qids_item12,
-        cssrs_risk: case.cssrs_risk,
+        suicide_item_screen_required,
+        cssrs_risk: cssrs.map(|screen| screen.risk),
         overrides: case.overrides.clone(),
     };
     let trd_status = trd.gating_status(protocol.trd.eligibility_definition.value);
@@ -121,6 +152,8 @@ pub fn assess_case(case: &CaseFacts, protocol: &Protocol) -> AssessmentReport {
         protocol_sha256: protocol.sha256.clone(),
         patient_id: case.patient_id.clone(),
         as_of: case.as_of,
+        scales,
+        cssrs,
         trd,
         staging,
         eligibility,
@@ -142,4 +175,46 @@ pub fn standard_treatment_weeks(trials: &[TrialFacts]) -> StandardTreatmentWeeks
         }
     }
     StandardTreatmentWeeks { known_weeks, trials_without_weeks }
+}
+
+/// Reads one baseline scale under the protocol. A total alone cannot show the suicide item: it counts as
+/// unknown (screen required) unless the total is 0 (KNOWLEDGE §5.1, §5.3; never a guess).
+fn read_scale(scale: Scale, entry: &ScaleEntry, settings: &ScalesSettings) -> ScaleResult {
+    let has_suicide_item = matches!(scale, Scale::Phq9 | Scale::QidsSr16);
+    match entry {
+        ScaleEntry::Total(total) => ScaleResult {
+            scale,
+            total: Some(*total),
+            severity: severity_of_total(scale, *total, settings),
+            prorated: false,
+            suicide_item: has_suicide_item.then_some(if *total == 0 {
+                SuicideItemFlag::Clear { score: 0 }
+            } else {
+                SuicideItemFlag::Missing
+            }),
+            error: None,
+        },
+        ScaleEntry::Items(answers) => match score_scale(scale, answers, settings) {
+            Ok(score) => ScaleResult {
+                scale,
+                total: score.total(),
+                severity: score.severity(),
+                prorated: matches!(&score, ScaleScore::Phq9(phq9) if phq9.total.is_prorated()),
+                suicide_item: match &score {
+                    ScaleScore::Phq9(phq9) => Some(phq9.item9),
+                    ScaleScore::QidsSr16(qids) => Some(qids.item12),
+                    _ => None,
+                },
+                error: None,
+            },
+            Err(error) => ScaleResult {
+                scale,
+                total: None,
+                severity: None,
+                prorated: false,
+                suicide_item: has_suicide_item.then_some(SuicideItemFlag::Missing),
+                error: Some(error),
+            },
+        },
+    }
 }

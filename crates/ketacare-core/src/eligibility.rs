@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 
 use crate::patient::{AgeYears, BloodPressure, Modality, SexAtBirth};
 use crate::protocol::{InvalidProtocol, SectionReader, Setting};
+use crate::scales::SuicideRisk;
 use crate::trd::TrdStatus;
 
 /// How a finding acts on eligibility (KNOWLEDGE §0 rule classes).
@@ -262,15 +263,6 @@ impl ConcomitantMedicine {
     }
 }
 
-/// C-SSRS screener risk level (KNOWLEDGE §5.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SuicideRisk {
-    None,
-    Low,
-    Moderate,
-    High,
-}
-
 /// A prescriber's documented decision to proceed despite a blocking-relative finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
@@ -330,8 +322,8 @@ pub struct EligibilityFacts {
     pub concomitant: BTreeSet<ConcomitantMedicine>,
     /// Screening readings in the order taken.
     pub bp_readings: Vec<BloodPressure>,
-    pub phq9_item9: Option<u8>,
-    pub qids_item12: Option<u8>,
+    /// PHQ-9 item 9 or QIDS-SR16 item 12 is positive, or unknown in a non-zero total (KNOWLEDGE §5.1, §5.3).
+    pub suicide_item_screen_required: bool,
     /// `None` when no C-SSRS screener was recorded.
     pub cssrs_risk: Option<SuicideRisk>,
     pub overrides: Vec<Override>,
@@ -569,13 +561,11 @@ pub fn assess_eligibility(
     }
 
     // KNOWLEDGE §5.1, §5.3: item 9 / item 12 ≥1 → a C-SSRS screen before dosing; §5.9 risk levels.
-    let suicidal_item_positive =
-        facts.phq9_item9.is_some_and(|answer| answer >= 1) || facts.qids_item12.is_some_and(|answer| answer >= 1);
     match facts.cssrs_risk {
-        None if suicidal_item_positive => add(
+        None if facts.suicide_item_screen_required => add(
             "SUICIDE_SCREEN_REQUIRED",
             settings.class_of("SUICIDE_SCREEN_REQUIRED"),
-            "PHQ-9 item 9 or QIDS item 12 is positive and no C-SSRS screener is recorded".to_owned(),
+            "PHQ-9 item 9 or QIDS item 12 is positive (or not known) and no C-SSRS screener is recorded".to_owned(),
             "KNOWLEDGE §5.1, §5.3, §5.9",
         ),
         Some(SuicideRisk::High) => add(

@@ -6,8 +6,10 @@ pub mod assess;
 pub mod dosing;
 pub mod drugs;
 pub mod eligibility;
+pub mod outcomes;
 pub mod patient;
 pub mod protocol;
+pub mod scales;
 pub mod staging;
 pub mod trd;
 

@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 
 use ketacare_core::eligibility::{
     ConcomitantMedicine, EligibilityFacts, EligibilityStatus, HistoryCondition, Override, StandardTreatmentWeeks,
-    SuicideRisk, assess_eligibility,
+    assess_eligibility,
 };
 use ketacare_core::patient::{AgeYears, BloodPressure, Modality, SexAtBirth};
 use ketacare_core::protocol::Protocol;
+use ketacare_core::scales::SuicideRisk;
 use ketacare_core::trd::TrdStatus;
 use rust_decimal::Decimal;
 
@@ -23,8 +24,7 @@ fn clean_facts() -> EligibilityFacts {
         history: BTreeSet::new(),
         concomitant: BTreeSet::new(),
         bp_readings: vec![BloodPressure::parse(120, 80).unwrap()],
-        phq9_item9: None,
-        qids_item12: None,
+        suicide_item_screen_required: false,
         cssrs_risk: None,
         overrides: Vec::new(),
     }
@@ -83,12 +83,14 @@ fn blood_pressure_gate_at_its_boundaries() {
 #[test]
 fn suicide_screen_rules() {
     use EligibilityStatus::*;
-    check(|f| f.phq9_item9 = Some(0), Eligible, &[]);
-    check(|f| f.phq9_item9 = Some(1), OverrideRequired, &[("SUICIDE_SCREEN_REQUIRED", "blocking_relative")]);
-    check(|f| f.qids_item12 = Some(2), OverrideRequired, &[("SUICIDE_SCREEN_REQUIRED", "blocking_relative")]);
+    check(
+        |f| f.suicide_item_screen_required = true,
+        OverrideRequired,
+        &[("SUICIDE_SCREEN_REQUIRED", "blocking_relative")],
+    );
     check(
         |f| {
-            f.phq9_item9 = Some(1);
+            f.suicide_item_screen_required = true;
             f.cssrs_risk = Some(SuicideRisk::Low);
         },
         Eligible,

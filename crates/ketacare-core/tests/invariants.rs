@@ -164,8 +164,7 @@ proptest! {
             history,
             concomitant: BTreeSet::new(),
             bp_readings: vec![BloodPressure::parse(systolic, 80).unwrap()],
-            phq9_item9: None,
-            qids_item12: None,
+            suicide_item_screen_required: false,
             cssrs_risk: None,
             overrides: Vec::new(),
         };

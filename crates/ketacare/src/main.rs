@@ -5,6 +5,7 @@ mod assess_command;
 mod dose_command;
 mod protocol_command;
 mod protocol_file;
+mod score_command;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ enum Command {
     Dose(dose_command::DoseArgs),
     /// Show or check a site protocol file.
     Protocol(protocol_command::ProtocolArgs),
+    /// Score a rating scale from its answers.
+    Score(score_command::ScoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::Assess(args) => assess_command::run(args),
         Command::Dose(args) => dose_command::run(args),
         Command::Protocol(args) => protocol_command::run(args),
+        Command::Score(args) => score_command::run(args),
     };
     match result {
         Ok(code) => code,

@@ -103,7 +103,16 @@ fn malformed_cases_exit_2_naming_the_field() {
     check(r#"{"bp":[{"systolic":80,"diastolic":90}]}"#, "bp[0]: systolic must be above diastolic");
     check(r#"{"scales":{"phq9":[1,2,3]}}"#, "scales.phq9: must have 9 or 10 items, got 3");
     check(r#"{"scales":{"phq9":[0,0,0,0,0,0,0,0,4]}}"#, "scales.phq9[8]: must be a whole number from 0 to 3, got 4");
-    check(r#"{"cssrs":{"q1":true,"q2":false,"q4":true,"q6":false}}"#, "cssrs.q4: must not be yes when q2 is no");
+    check(
+        r#"{"scales":{"madrs":[0,0,0,0,0,0,0,0,0,null]}}"#,
+        "scales.madrs[9]: must be a whole number from 0 to 6, got null",
+    );
+    check(
+        r#"{"scales":{"hamd17":[0,0,0,3,0,0,0,0,0,0,0,0,0,0,0,0,0]}}"#,
+        "scales.hamd17[3]: must be a whole number from 0 to 2, got 3",
+    );
+    check(r#"{"cssrs":{"q1":true,"q2":true,"q6":false}}"#, "cssrs.q3: is missing");
+    check(r#"{"cssrs":{"q1":true,"q2":false,"q4":true,"q6":false}}"#, "cssrs.q4: answered yes but q2 is no");
     check(
         r#"{"overrides":[{"rule":"PREGNANT","by":"x","reason":"y"}]}"#,
         "overrides[0].rule: unknown rule id \"PREGNANT\"",
