@@ -418,7 +418,7 @@ pub fn report_text(report: &AssessmentReport) -> String {
     }
     let _ = writeln!(out, "  Maudsley staging (MSM):  {msm}");
     let _ = writeln!(out, "  Thase-Rush stage:        {}", report.staging.thase_rush.stage);
-    let _ = writeln!(out, "  MGH-s score:             {}", report.staging.mgh_s.score.round_dp(1));
+    let _ = writeln!(out, "  MGH-s score:             {:.1}", report.staging.mgh_s.score.round_dp(1));
     citations.push("Staging: KNOWLEDGE §1.5.1 (MSM), §1.5.2 (Thase-Rush), §1.5.4 (MGH-s)");
     for eligibility in &report.eligibility {
         let _ = writeln!(
@@ -432,7 +432,7 @@ pub fn report_text(report: &AssessmentReport) -> String {
         Some(IvDoseResult::Computed(dose)) => {
             let _ = writeln!(
                 out,
-                "  IV ketamine dose: {} mg ({} mg/kg x {} kg {} weight, BMI {}) over {} min = {} mg/min; pump {} mL/h for a {} mL bag",
+                "  IV ketamine dose: {:.1} mg ({} mg/kg x {:.2} kg {} weight, BMI {:.2}) over {} min = {:.3} mg/min; pump {:.1} mL/h for a {} mL bag",
                 round_half_up(dose.dose_mg, 1),
                 dose.mg_per_kg.normalize(),
                 round_half_up(dose.basis_kg, 2),

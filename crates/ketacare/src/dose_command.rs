@@ -177,7 +177,7 @@ pub fn run(args: DoseArgs) -> anyhow::Result<ExitCode> {
                 OutputFormat::Text => {
                     writeln!(
                         stdout,
-                        "IV ketamine: {} mg over {} min ({} mg/kg x {} kg, {} weight; BMI {})",
+                        "IV ketamine: {:.1} mg over {} min ({} mg/kg x {:.2} kg, {} weight; BMI {:.2})",
                         round_half_up(dose.dose_mg, 1),
                         dose.duration_min.normalize(),
                         dose.mg_per_kg.normalize(),
@@ -187,7 +187,7 @@ pub fn run(args: DoseArgs) -> anyhow::Result<ExitCode> {
                     )?;
                     writeln!(
                         stdout,
-                        "  rate {} mg/min ({} mg/kg/h); {} mL bag at {} mg/mL, pump {} mL/h",
+                        "  rate {:.3} mg/min ({:.3} mg/kg/h); {} mL bag at {:.3} mg/mL, pump {:.1} mL/h",
                         round_half_up(dose.rate_mg_per_min, 3),
                         round_half_up(dose.rate_mg_per_kg_per_h, 3),
                         dose.bag_volume_ml.normalize(),
