@@ -12,8 +12,13 @@ use toml::{Table, Value};
 
 pub use reader::{SectionReader, Setting};
 
+use crate::course::CourseSettings;
 use crate::dosing::DosingSettings;
 use crate::eligibility::EligibilitySettings;
+use crate::plan::ScheduleSettings;
+use crate::session::SessionSettings;
+use crate::session::alerts::AlertSettings;
+use crate::session::discharge::DischargeSettings;
 use crate::staging::StagingSettings;
 use crate::trd::TrdSettings;
 
@@ -34,6 +39,11 @@ pub struct Protocol {
     pub staging: StagingSettings,
     pub eligibility: EligibilitySettings,
     pub dosing: DosingSettings,
+    pub session: SessionSettings,
+    pub alerts: AlertSettings,
+    pub discharge: DischargeSettings,
+    pub schedule: ScheduleSettings,
+    pub course: CourseSettings,
 }
 
 /// A protocol file that cannot be used; names the dotted path of the offending key.
@@ -78,6 +88,11 @@ impl Protocol {
             staging: StagingSettings::read(SectionReader::take_section(&mut root, "staging")?)?,
             eligibility: EligibilitySettings::read(SectionReader::take_section(&mut root, "eligibility")?)?,
             dosing: DosingSettings::read(SectionReader::take_section(&mut root, "dosing")?)?,
+            session: SessionSettings::read(SectionReader::take_section(&mut root, "session")?)?,
+            alerts: AlertSettings::read(SectionReader::take_section(&mut root, "alerts")?)?,
+            discharge: DischargeSettings::read(SectionReader::take_section(&mut root, "discharge")?)?,
+            schedule: ScheduleSettings::read(SectionReader::take_section(&mut root, "schedule")?)?,
+            course: CourseSettings::read(SectionReader::take_section(&mut root, "course")?)?,
         };
         if let Some(key) = root.keys().next() {
             return Err(InvalidProtocol::new(key, "is not a known protocol section"));
