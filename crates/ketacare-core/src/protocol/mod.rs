@@ -12,10 +12,11 @@ use toml::{Table, Value};
 
 pub use reader::{SectionReader, Setting};
 
-use crate::course::CourseSettings;
 use crate::dosing::DosingSettings;
 use crate::eligibility::EligibilitySettings;
+use crate::outcomes::OutcomeSettings;
 use crate::plan::ScheduleSettings;
+use crate::scales::ScalesSettings;
 use crate::session::SessionSettings;
 use crate::session::alerts::AlertSettings;
 use crate::session::discharge::DischargeSettings;
@@ -43,7 +44,8 @@ pub struct Protocol {
     pub alerts: AlertSettings,
     pub discharge: DischargeSettings,
     pub schedule: ScheduleSettings,
-    pub course: CourseSettings,
+    pub scales: ScalesSettings,
+    pub outcomes: OutcomeSettings,
 }
 
 /// A protocol file that cannot be used; names the dotted path of the offending key.
@@ -92,7 +94,8 @@ impl Protocol {
             alerts: AlertSettings::read(SectionReader::take_section(&mut root, "alerts")?)?,
             discharge: DischargeSettings::read(SectionReader::take_section(&mut root, "discharge")?)?,
             schedule: ScheduleSettings::read(SectionReader::take_section(&mut root, "schedule")?)?,
-            course: CourseSettings::read(SectionReader::take_section(&mut root, "course")?)?,
+            scales: ScalesSettings::read(SectionReader::take_section(&mut root, "scales")?)?,
+            outcomes: OutcomeSettings::read(SectionReader::take_section(&mut root, "outcomes")?)?,
         };
         if let Some(key) = root.keys().next() {
             return Err(InvalidProtocol::new(key, "is not a known protocol section"));
@@ -143,6 +146,90 @@ mod tests {
             "trd.min_week: is not a known protocol setting",
         );
         check_rejected("[trd]", "[trdd]\n[trd]", "trdd: is not a known protocol section");
+    }
+
+    #[test]
+    fn bad_scales_and_outcomes_settings_are_rejected() {
+        check_rejected(
+            "phq9_missing_item_rule = { value = \"prorate_one\"",
+            "phq9_missing_item_rule = { value = \"prorate_two\"",
+            "scales.phq9_missing_item_rule: must be one of prorate_one, no_total, got \"prorate_two\"",
+        );
+        check_rejected(
+            "hamd17_severity_bands = { value = \"zimmerman_2013\"",
+            "hamd17_severity_bands = { value = \"zimmerman\"",
+            "scales.hamd17_severity_bands: must be one of zimmerman_2013, ids_qids, got \"zimmerman\"",
+        );
+        check_rejected(
+            "phq9_item9_screen_from = { value = 1,",
+            "phq9_item9_screen_from = { value = 0,",
+            "scales.phq9_item9_screen_from: must be between 1 and 3, got 0",
+        );
+        check_rejected(
+            "madrs_remission_at_most = { value = 10,",
+            "madrs_remission_at_most = { value = 61,",
+            "outcomes.madrs_remission_at_most: must be between 0 and 60, got 61",
+        );
+        check_rejected(
+            "partial_response_min_reduction_pct = { value = 25,",
+            "partial_response_min_reduction_pct = { value = 50,",
+            "outcomes.partial_response_min_reduction_pct: must be below outcomes.response_min_reduction_pct",
+        );
+        check_rejected(
+            "relapse_min_days_apart = { value = 5,",
+            "relapse_min_days_apart = { value = 16,",
+            "outcomes.relapse_min_days_apart: must not exceed outcomes.relapse_max_days_apart",
+        );
+        check_rejected(
+            "sustained_remission_min_remitted = { value = 3,",
+            "sustained_remission_min_remitted = { value = 5,",
+            "outcomes.sustained_remission_min_remitted: must not exceed outcomes.sustained_remission_window",
+        );
+        check_rejected(
+            "[outcomes]",
+            "[outcomes]\nremission = { value = 1, source = \"x\" }",
+            "outcomes.remission: is not a known protocol setting",
+        );
+    }
+
+    #[test]
+    fn the_shipped_scales_and_outcomes_settings_are_knowledges_defaults() {
+        let protocol = Protocol::shipped();
+        let values = (
+            protocol.scales.phq9_missing_item_rule.value,
+            protocol.scales.hamd17_severity_bands.value,
+            protocol.outcomes.madrs_remission_at_most.value,
+            protocol.outcomes.madrs_remission_alternative_at_most.value,
+            protocol.outcomes.phq9_remission_at_most.value,
+            protocol.outcomes.qids_sr16_remission_at_most.value,
+            protocol.outcomes.hamd17_remission_at_most.value,
+            protocol.outcomes.relapse_madrs_from.value,
+        );
+        assert_eq!(
+            values,
+            (
+                crate::scales::Phq9MissingItemRule::ProrateOne,
+                crate::scales::Hamd17SeverityBands::Zimmerman2013,
+                10,
+                12,
+                4,
+                5,
+                7,
+                22
+            )
+        );
+        // KNOWLEDGE marks these UNCONFIRMED; the file must say so next to each.
+        for setting in [
+            &protocol.scales.phq9_missing_item_rule.source,
+            &protocol.scales.moaas_sedated_below.source,
+            &protocol.outcomes.relapse_madrs_from.source,
+            &protocol.outcomes.relapse_min_days_apart.source,
+            &protocol.outcomes.relapse_max_days_apart.source,
+            &protocol.outcomes.sustained_remission_window.source,
+            &protocol.outcomes.sustained_remission_min_remitted.source,
+        ] {
+            assert!(setting.contains("UNCONFIRMED"), "{setting}");
+        }
     }
 
     #[test]
