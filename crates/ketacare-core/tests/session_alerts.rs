@@ -277,7 +277,7 @@ fn history_strategy() -> impl Strategy<Value = Vec<(i64, i64, i64)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn alerts_never_get_milder_as_systolic_rises(history in history_strategy(), low in 90i64..300, high in 90i64..300) {

@@ -103,7 +103,7 @@ fn observation_strategy() -> impl Strategy<Value = (i64, i64, i64, i64, i64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn esketamine_discharge_is_never_ready_before_the_rems_minimum(

@@ -200,3 +200,23 @@ fn bad_plan_files_name_the_field() {
         "error: first_session: must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"Monday\"\n",
     );
 }
+
+#[test]
+fn the_documented_output_is_the_real_output() {
+    let docs_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/sessions.md");
+    let docs = std::fs::read_to_string(docs_path).unwrap();
+    let commands: [&[&str]; 3] = [
+        &["session", "check", "session-esketamine.json"],
+        &["session", "check", "session-iv.json"],
+        &["plan", "plan-iv.json"],
+    ];
+    for command in commands {
+        let (file, words) = command.split_last().unwrap();
+        let path = example(file);
+        let mut args = words.to_vec();
+        args.push(path.to_str().unwrap());
+        let (code, stdout, _) = run(&args);
+        assert_eq!(code, 0);
+        assert!(docs.contains(&stdout), "docs/sessions.md is out of date for {command:?}");
+    }
+}

@@ -332,7 +332,7 @@ fn assess_bp_high(history: &[TimedObservation], new: &TimedObservation, settings
             &settings.bp_critical_any_diastolic_from.source
         };
         let detail = format!(
-            "a single reading at or above {}/{} mmHg is critical",
+            "a single reading with SBP >={} or DBP >={} mmHg is critical",
             settings.bp_critical_any_systolic_from.value, settings.bp_critical_any_diastolic_from.value
         );
         return finding(AlertLevel::Critical, format!("BP {shown}"), detail, ACTION_PAUSE_AND_NOTIFY, source);
@@ -349,11 +349,13 @@ fn assess_bp_high(history: &[TimedObservation], new: &TimedObservation, settings
             |bp| severe(bp.systolic_mmhg(), bp.diastolic_mmhg()),
         );
         let confirm = minutes(settings.bp_critical_confirm_min.value);
-        let threshold =
-            format!("{}/{} mmHg", settings.bp_critical_systolic_from.value, settings.bp_critical_diastolic_from.value);
+        let threshold = format!(
+            "SBP >={} or DBP >={} mmHg",
+            settings.bp_critical_systolic_from.value, settings.bp_critical_diastolic_from.value
+        );
         if sustained >= confirm {
             let detail = format!(
-                "at or above {threshold} on readings {} min apart (confirmation needs {} min)",
+                "{threshold} on readings {} min apart (confirmation needs {} min)",
                 sustained.as_secs() / 60,
                 settings.bp_critical_confirm_min.value
             );
@@ -366,8 +368,8 @@ fn assess_bp_high(history: &[TimedObservation], new: &TimedObservation, settings
             );
         }
         let detail = format!(
-            "at or above {threshold}, not yet confirmed: critical if a reading at least {} min after the first \
-             is still in this range",
+            "{threshold}, not yet confirmed: critical if a reading at least {} min after the first is still in \
+             this range",
             settings.bp_critical_confirm_min.value
         );
         return finding(
@@ -381,7 +383,7 @@ fn assess_bp_high(history: &[TimedObservation], new: &TimedObservation, settings
     // KNOWLEDGE §4.4 PROJECT DEFAULT: SBP ≥160 or DBP ≥100 is a warning.
     if systolic >= settings.bp_warning_systolic_from.value || diastolic >= settings.bp_warning_diastolic_from.value {
         let detail = format!(
-            "at or above {}/{} mmHg",
+            "SBP >={} or DBP >={} mmHg",
             settings.bp_warning_systolic_from.value, settings.bp_warning_diastolic_from.value
         );
         return finding(
