@@ -233,6 +233,36 @@ mod tests {
     }
 
     #[test]
+    fn session_sections_are_checked() {
+        // KNOWLEDGE §4.1: the REMS minimum cannot be shortened by a clinic.
+        check_rejected(
+            "esketamine_min_observation_min = { value = 120,",
+            "esketamine_min_observation_min = { value = 90,",
+            "discharge.esketamine_min_observation_min: must be between 120 and 480, got 90",
+        );
+        check_rejected(
+            "bp_warning_systolic_from = { value = 160,",
+            "bp_warning_systolic_from = { value = 190,",
+            "alerts.bp_warning_systolic_from: must not exceed alerts.bp_critical_systolic_from",
+        );
+        check_rejected(
+            "[alerts]",
+            "[alerts]\nhr_high = { value = 120, source = \"x\" }",
+            "alerts.hr_high: is not a known protocol setting",
+        );
+        check_rejected(
+            "pregnancy_test_policy = { value = \"required_if_can_become_pregnant\"",
+            "pregnancy_test_policy = { value = \"sometimes\"",
+            "session.pregnancy_test_policy: must be one of required_if_can_become_pregnant, not_required, got \"sometimes\"",
+        );
+        check_rejected(
+            "esketamine_week9_interval_weeks = { value = 2,",
+            "esketamine_week9_interval_weeks = { value = 3,",
+            "schedule.esketamine_week9_interval_weeks: must be between 1 and 2, got 3",
+        );
+    }
+
+    #[test]
     fn a_value_without_a_source_is_rejected() {
         let edited: String = SHIPPED_PROTOCOL_TOML
             .lines()

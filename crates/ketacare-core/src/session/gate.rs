@@ -9,14 +9,8 @@ use super::{CareSetting, Modality, PregnancyTestPolicy, Session};
 use crate::eligibility::RuleClass;
 use crate::protocol::Protocol;
 
-/// C-SSRS screener risk as triaged by the clinician (KNOWLEDGE §5.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CssrsRisk {
-    None,
-    Low,
-    Moderate,
-    High,
-}
+/// C-SSRS screener risk (KNOWLEDGE §5.9), as `scales::cssrs` reads it from the screener's answers.
+pub use crate::scales::cssrs::SuicideRisk as CssrsRisk;
 
 /// A pregnancy test result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,8 +230,12 @@ fn class_hold(protocol: &Protocol, rule: &str) -> (GateStatus, String) {
 fn check_suicidality(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
     let item9 = facts.phq9_item9.map(Phq9Item9::get);
     let item12 = facts.qids_item12.map(QidsItem12::get);
-    let screen_source = "KNOWLEDGE §5.1 / §5.3 PROJECT DEFAULT: PHQ-9 item 9 or QIDS item 12 >=1 requires a C-SSRS screen before dosing";
-    let positive = item9.is_some_and(|score| score >= 1) || item12.is_some_and(|score| score >= 1);
+    let scales = &protocol.scales;
+    let screen_source = "KNOWLEDGE §5.1 / §5.3 PROJECT DEFAULT: PHQ-9 item 9 or QIDS item 12 at or above the [scales] \
+                         threshold (1) requires a C-SSRS screen before dosing";
+    let item9_from = scales.phq9_item9_screen_from.value;
+    let item12_from = scales.qids_sr16_item12_screen_from.value;
+    let positive = item9.is_some_and(|score| score >= item9_from) || item12.is_some_and(|score| score >= item12_from);
     if !positive {
         if item9.is_none() && item12.is_none() {
             return item(
@@ -247,12 +245,17 @@ fn check_suicidality(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
                 screen_source,
             );
         }
-        return item(GateItemId::SuicidalityScreen, GateStatus::Pass, "suicidal-ideation item is 0", screen_source);
+        return item(
+            GateItemId::SuicidalityScreen,
+            GateStatus::Pass,
+            "suicidal-ideation item below the screening threshold",
+            screen_source,
+        );
     }
     let trigger = match (item9, item12) {
-        (Some(score), _) if score >= 1 => format!("PHQ-9 item 9 = {score}"),
+        (Some(score), _) if score >= item9_from => format!("PHQ-9 item 9 = {score}"),
         (_, Some(score)) => format!("QIDS item 12 = {score}"),
-        _ => unreachable!("positive implies one item is at least 1"),
+        _ => unreachable!("positive implies one item is at or above its threshold"),
     };
     match facts.cssrs_risk {
         None => item(
@@ -284,7 +287,7 @@ fn check_suicidality(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
         Some(risk) => item(
             GateItemId::SuicidalityScreen,
             GateStatus::Pass,
-            format!("{trigger}; C-SSRS {} risk", if risk == CssrsRisk::Low { "low" } else { "no" }),
+            format!("{trigger}; C-SSRS {} risk", risk.as_str()),
             "KNOWLEDGE §5.9: low risk does not block dosing",
         ),
     }

@@ -291,14 +291,17 @@ pub fn assemble_rems_form(
     form.derived("bp.post_administration_40_min", bp_post_dose.map(shown));
     form.derived("bp.before_completion", bp_at_completion.map(|(_, reading)| shown(reading)));
 
-    // Proposals from the timeline: sedation = any MOAA/S below 5 (KNOWLEDGE §5.8, UNCONFIRMED cut-off);
+    // Proposals from the timeline: sedation = any MOAA/S below `[scales] moaas_sedated_below` (KNOWLEDGE
+    // §5.8, UNCONFIRMED cut-off 5);
     // dissociation and respiratory depression = an alert of that family during the session (§4.4).
     let replayed = alerts::replay_entries(until_end_or_all(entries, end), &protocol.alerts);
     let raised = |rules: &[AlertRule]| {
         replayed.iter().any(|step| step.active.iter().any(|alert| rules.contains(&alert.id.rule)))
     };
     let has_post_dose = !after_dose.is_empty();
-    let sedation = after_dose.iter().filter_map(|entry| entry.observation.moaas).any(|score| score.get() < 5);
+    let sedated_below = protocol.scales.moaas_sedated_below.value;
+    let sedation =
+        after_dose.iter().filter_map(|entry| entry.observation.moaas).any(|score| score.get() < sedated_below);
     form.answer("adverse.sedation", context.sedation_occurred, has_post_dose.then_some(sedation));
     form.answer(
         "adverse.dissociation",
