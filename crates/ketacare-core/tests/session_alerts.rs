@@ -317,3 +317,28 @@ proptest! {
         prop_assert!(level(low) <= level(high));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Evaluating observations one at a time gives exactly the replay of the whole timeline.
+    #[test]
+    fn evaluate_one_by_one_matches_the_replay(
+        readings in prop::collection::vec((0i64..5, 90i64..230, 50i64..85, 40i64..150, 85i64..=100, 0i64..=5), 1..10),
+    ) {
+        let protocol = Protocol::shipped();
+        let mut minute = 0;
+        let entries: Vec<TimedObservation> = readings
+            .into_iter()
+            .map(|(gap, systolic, diastolic, heart_rate, spo2, moaas)| {
+                minute += gap;
+                obs().bp(systolic, diastolic).hr(heart_rate).spo2(spo2).moaas(moaas).at(minute)
+            })
+            .collect();
+        let replayed = replay(&timeline(entries.clone()), &protocol.alerts);
+        for (index, entry) in entries.iter().enumerate() {
+            let one = evaluate(&timeline(entries[..index].to_vec()), entry, &protocol.alerts);
+            prop_assert_eq!(&one, &replayed[index]);
+        }
+    }
+}
