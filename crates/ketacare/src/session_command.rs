@@ -348,6 +348,16 @@ pub fn read_session(text: &str) -> Result<SessionInput, BadInput> {
     let mut timeline = Timeline::default();
     for (index, object) in objects("observations", observations)?.into_iter().enumerate() {
         let entry = read_observation(object, &zone)?;
+        if let Some(previous) = timeline.entries().last() {
+            if entry.at < previous.at {
+                let shown =
+                    |instant: Timestamp| instant.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M").to_string();
+                return Err(BadInput::new(
+                    &format!("observations[{index}].at"),
+                    format!("{} is earlier than the previous observation at {}", shown(entry.at), shown(previous.at)),
+                ));
+            }
+        }
         at(&format!("observations[{index}].at"), timeline.push(entry))?;
     }
     let pre_dose = read_pre_dose(root.object("pre_dose")?, &zone)?;

@@ -161,7 +161,7 @@ fn bad_session_files_name_the_field() {
     check(
         "order",
         &format!(r#"{{ {base}, "observations": [ {{ "at": "2026-11-28T09:10" }}, {{ "at": "2026-11-28T09:00" }} ] }}"#),
-        "error: observations[1].at: observation at 2026-11-28T14:00:00Z is earlier than the previous observation at 2026-11-28T14:10:00Z\n",
+        "error: observations[1].at: 2026-11-28T09:00 is earlier than the previous observation at 2026-11-28T09:10\n",
     );
     check(
         "dst-gap",
