@@ -1,15 +1,19 @@
-//! ketacare's clinical engine: rating scales, outcomes, TRD, staging, eligibility, dosing and the
-//! site protocol. Pure: the facts, the protocol and the date come in as arguments, values go out.
+//! ketacare's clinical engine: rating scales, outcomes, TRD, staging, eligibility, dosing, sessions
+//! (gate, alerts, discharge, REMS form), care plans and course evaluation, and the site protocol.
+//! Pure: the facts, the protocol and the date come in as arguments, values go out.
 //! No files, no clock, no environment, no async, no randomness.
 
 pub mod assess;
+pub mod course;
 pub mod dosing;
 pub mod drugs;
 pub mod eligibility;
 pub mod outcomes;
 pub mod patient;
+pub mod plan;
 pub mod protocol;
 pub mod scales;
+pub mod session;
 pub mod staging;
 pub mod trd;
 

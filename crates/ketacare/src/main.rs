@@ -3,9 +3,12 @@
 
 mod assess_command;
 mod dose_command;
+mod input;
+mod plan_command;
 mod protocol_command;
 mod protocol_file;
 mod score_command;
+mod session_command;
 
 use std::process::ExitCode;
 
@@ -29,6 +32,10 @@ enum Command {
     Protocol(protocol_command::ProtocolArgs),
     /// Score a rating scale from its answers.
     Score(score_command::ScoreArgs),
+    /// Check a treatment session: gate, alerts, discharge readiness, REMS form
+    Session(session_command::SessionArgs),
+    /// Generate a care plan's schedule and measurement plan
+    Plan(plan_command::PlanArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
         Command::Dose(args) => dose_command::run(args),
         Command::Protocol(args) => protocol_command::run(args),
         Command::Score(args) => score_command::run(args),
+        Command::Session(args) => session_command::run(args),
+        Command::Plan(args) => plan_command::run(args),
     };
     match result {
         Ok(code) => code,

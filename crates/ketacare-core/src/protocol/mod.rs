@@ -15,7 +15,11 @@ pub use reader::{SectionReader, Setting};
 use crate::dosing::DosingSettings;
 use crate::eligibility::EligibilitySettings;
 use crate::outcomes::OutcomeSettings;
+use crate::plan::ScheduleSettings;
 use crate::scales::ScalesSettings;
+use crate::session::SessionSettings;
+use crate::session::alerts::AlertSettings;
+use crate::session::discharge::DischargeSettings;
 use crate::staging::StagingSettings;
 use crate::trd::TrdSettings;
 
@@ -36,6 +40,10 @@ pub struct Protocol {
     pub staging: StagingSettings,
     pub eligibility: EligibilitySettings,
     pub dosing: DosingSettings,
+    pub session: SessionSettings,
+    pub alerts: AlertSettings,
+    pub discharge: DischargeSettings,
+    pub schedule: ScheduleSettings,
     pub scales: ScalesSettings,
     pub outcomes: OutcomeSettings,
 }
@@ -82,6 +90,10 @@ impl Protocol {
             staging: StagingSettings::read(SectionReader::take_section(&mut root, "staging")?)?,
             eligibility: EligibilitySettings::read(SectionReader::take_section(&mut root, "eligibility")?)?,
             dosing: DosingSettings::read(SectionReader::take_section(&mut root, "dosing")?)?,
+            session: SessionSettings::read(SectionReader::take_section(&mut root, "session")?)?,
+            alerts: AlertSettings::read(SectionReader::take_section(&mut root, "alerts")?)?,
+            discharge: DischargeSettings::read(SectionReader::take_section(&mut root, "discharge")?)?,
+            schedule: ScheduleSettings::read(SectionReader::take_section(&mut root, "schedule")?)?,
             scales: ScalesSettings::read(SectionReader::take_section(&mut root, "scales")?)?,
             outcomes: OutcomeSettings::read(SectionReader::take_section(&mut root, "outcomes")?)?,
         };
@@ -218,6 +230,36 @@ mod tests {
         ] {
             assert!(setting.contains("UNCONFIRMED"), "{setting}");
         }
+    }
+
+    #[test]
+    fn session_sections_are_checked() {
+        // KNOWLEDGE §4.1: the REMS minimum cannot be shortened by a clinic.
+        check_rejected(
+            "esketamine_min_observation_min = { value = 120,",
+            "esketamine_min_observation_min = { value = 90,",
+            "discharge.esketamine_min_observation_min: must be between 120 and 480, got 90",
+        );
+        check_rejected(
+            "bp_warning_systolic_from = { value = 160,",
+            "bp_warning_systolic_from = { value = 190,",
+            "alerts.bp_warning_systolic_from: must not exceed alerts.bp_critical_systolic_from",
+        );
+        check_rejected(
+            "[alerts]",
+            "[alerts]\nhr_high = { value = 120, source = \"x\" }",
+            "alerts.hr_high: is not a known protocol setting",
+        );
+        check_rejected(
+            "pregnancy_test_policy = { value = \"required_if_can_become_pregnant\"",
+            "pregnancy_test_policy = { value = \"sometimes\"",
+            "session.pregnancy_test_policy: must be one of required_if_can_become_pregnant, not_required, got \"sometimes\"",
+        );
+        check_rejected(
+            "esketamine_week9_interval_weeks = { value = 2,",
+            "esketamine_week9_interval_weeks = { value = 3,",
+            "schedule.esketamine_week9_interval_weeks: must be between 1 and 2, got 3",
+        );
     }
 
     #[test]

@@ -1,0 +1,203 @@
+//! Course evaluation: where a dated series of scale totals stands (response, partial response, remission,
+//! sustained remission, relapse, from [`crate::outcomes`]) and what the protocol implies for the treatment
+//! plan — continue, taper, reassess, or return to a more frequent schedule — with reasons
+//! (KNOWLEDGE §3.4, §3.5, §5.10).
+
+use crate::outcomes::{
+    Determination, OutcomeReport, OutcomeScale, RelapseStatus, ResponseStatus, ScoreSeries, evaluate_outcomes,
+};
+use crate::protocol::Protocol;
+
+/// Where the patient is in the plan when the series is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoursePhase {
+    /// Induction series; `complete` once its last session was given (IV) or week 4 ended (esketamine).
+    Induction {
+        complete: bool,
+    },
+    Maintenance,
+}
+
+/// The course's standing, most significant first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CourseStatus {
+    Relapse,
+    /// Had responded (or remitted) earlier and the latest total no longer meets response.
+    LostResponse,
+    SustainedRemission,
+    Remission,
+    Response,
+    PartialResponse,
+    NonResponse,
+    Indeterminate {
+        missing: Vec<String>,
+    },
+}
+
+impl CourseStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CourseStatus::Relapse => "relapse",
+            CourseStatus::LostResponse => "lost_response",
+            CourseStatus::SustainedRemission => "sustained_remission",
+            CourseStatus::Remission => "remission",
+            CourseStatus::Response => "response",
+            CourseStatus::PartialResponse => "partial_response",
+            CourseStatus::NonResponse => "non_response",
+            CourseStatus::Indeterminate { .. } => "indeterminate",
+        }
+    }
+}
+
+/// What the protocol implies for the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recommendation {
+    Continue,
+    /// Move to the next, less frequent step (the least frequent schedule that keeps remission).
+    Taper,
+    /// Re-assess benefit with the prescriber before continuing.
+    Reassess,
+    /// Go back to the previous, more frequent step.
+    ReturnToMoreFrequentSchedule,
+    /// The data do not allow a recommendation; see the status's `missing`.
+    None,
+}
+
+impl Recommendation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recommendation::Continue => "continue",
+            Recommendation::Taper => "taper",
+            Recommendation::Reassess => "reassess",
+            Recommendation::ReturnToMoreFrequentSchedule => "return_to_more_frequent_schedule",
+            Recommendation::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CourseEvaluation {
+    pub outcomes: OutcomeReport,
+    pub status: CourseStatus,
+    pub recommendation: Recommendation,
+    pub reasons: Vec<String>,
+    pub source: &'static str,
+}
+
+fn status_of(report: &OutcomeReport) -> CourseStatus {
+    let latest = match &report.latest {
+        Determination::Determined(latest) => latest,
+        Determination::Indeterminate { missing } => return CourseStatus::Indeterminate { missing: missing.clone() },
+    };
+    if let Determination::Determined(RelapseStatus::Relapsed { .. }) = report.relapse {
+        return CourseStatus::Relapse;
+    }
+    let response = match &latest.response {
+        Determination::Determined(response) => *response,
+        Determination::Indeterminate { missing } => return CourseStatus::Indeterminate { missing: missing.clone() },
+    };
+    let responded_before = matches!(report.first_response, Determination::Determined(Some(_)))
+        || matches!(report.first_remission, Determination::Determined(Some(_)));
+    if latest.remission.remitted {
+        if report.sustained_remission == Determination::Determined(true) {
+            return CourseStatus::SustainedRemission;
+        }
+        return CourseStatus::Remission;
+    }
+    match response {
+        ResponseStatus::Response => CourseStatus::Response,
+        _ if responded_before => CourseStatus::LostResponse,
+        ResponseStatus::PartialResponse => CourseStatus::PartialResponse,
+        ResponseStatus::NonResponse => CourseStatus::NonResponse,
+    }
+}
+
+/// Evaluates the course of `series` in `phase`.
+pub fn evaluate_course(
+    series: &ScoreSeries,
+    first_treatment_date: Option<jiff::civil::Date>,
+    phase: CoursePhase,
+    protocol: &Protocol,
+) -> CourseEvaluation {
+    let outcomes = evaluate_outcomes(series, first_treatment_date, &protocol.outcomes);
+    let status = status_of(&outcomes);
+    let mut reasons = Vec::new();
+    if let (Determination::Determined(baseline), Determination::Determined(latest)) =
+        (&outcomes.baseline, &outcomes.latest)
+    {
+        let change = match &latest.percent_change {
+            Determination::Determined(change) => format!("{}%", change.round_dp(1)),
+            Determination::Indeterminate { .. } => "undefined".to_owned(),
+        };
+        reasons.push(format!(
+            "{}: baseline {} on {}, latest {} on {} ({change} change)",
+            scale_name(series.scale()),
+            baseline.total,
+            baseline.date,
+            latest.total,
+            latest.date
+        ));
+    }
+    let (recommendation, reason, source) = match (&status, phase) {
+        (CourseStatus::Indeterminate { .. }, _) => {
+            (Recommendation::None, "not enough data to evaluate the course", "KNOWLEDGE §5.10")
+        }
+        (CourseStatus::Relapse, _) => (
+            Recommendation::ReturnToMoreFrequentSchedule,
+            "relapse: return to the previous, more frequent schedule and review with the prescriber",
+            "KNOWLEDGE §5.10 relapse definition (UNCONFIRMED); §3.5 return to the previous schedule [JNJ-MISSED]",
+        ),
+        (CourseStatus::LostResponse, CoursePhase::Maintenance) => (
+            Recommendation::ReturnToMoreFrequentSchedule,
+            "worsening in maintenance after an earlier response: consider returning to the previous, more \
+             frequent schedule",
+            "KNOWLEDGE §3.5: with worsening in maintenance, consider the previous schedule [JNJ-MISSED]",
+        ),
+        (_, CoursePhase::Induction { complete: false }) => (
+            Recommendation::Continue,
+            "induction in progress: complete the series before judging benefit",
+            "KNOWLEDGE §3.4 / §3.5: evaluate after the series / at the end of week 4",
+        ),
+        (CourseStatus::NonResponse | CourseStatus::LostResponse, CoursePhase::Induction { complete: true }) => (
+            Recommendation::Reassess,
+            "no response at the end of induction: evaluate therapeutic benefit before continuing",
+            "KNOWLEDGE §3.5: at the end of week 4 evaluate therapeutic benefit to decide on continuation [ONA-SPR]",
+        ),
+        (CourseStatus::PartialResponse, CoursePhase::Induction { complete: true }) => (
+            Recommendation::Reassess,
+            "partial response at the end of induction: review benefit with the prescriber before maintenance",
+            "KNOWLEDGE §3.5 / §5.10: partial response 25-49 % (PROJECT DEFAULT)",
+        ),
+        (_, CoursePhase::Induction { complete: true }) => (
+            Recommendation::Continue,
+            "response at the end of induction: continue into maintenance",
+            "KNOWLEDGE §3.4 / §3.5: maintenance after a response in induction",
+        ),
+        (CourseStatus::SustainedRemission, CoursePhase::Maintenance) => (
+            Recommendation::Taper,
+            "sustained remission: taper to the least frequent schedule that keeps it",
+            "KNOWLEDGE §3.5: individualise to the least frequent schedule that keeps remission [HCP-SPR-TRD]; §3.4 taper",
+        ),
+        (CourseStatus::Remission | CourseStatus::Response, CoursePhase::Maintenance) => (
+            Recommendation::Continue,
+            "response or remission holds: continue the current schedule",
+            "KNOWLEDGE §3.5 maintenance",
+        ),
+        (CourseStatus::PartialResponse | CourseStatus::NonResponse, CoursePhase::Maintenance) => (
+            Recommendation::Reassess,
+            "no response in maintenance: reassess the treatment with the prescriber",
+            "KNOWLEDGE §5.10 / §3.5",
+        ),
+    };
+    reasons.push(reason.to_owned());
+    CourseEvaluation { outcomes, status, recommendation, reasons, source }
+}
+
+fn scale_name(scale: OutcomeScale) -> &'static str {
+    match scale {
+        OutcomeScale::Madrs => "MADRS",
+        OutcomeScale::Phq9 => "PHQ-9",
+        OutcomeScale::QidsSr16 => "QIDS-SR16",
+        OutcomeScale::Hamd17 => "HAM-D17",
+    }
+}

@@ -1,0 +1,249 @@
+//! The care-plan schedule: templates, spacing across a daylight-saving change in the clinic's time zone,
+//! missed sessions, relapse step-back, and the measurement plan with due and overdue status
+//! (KNOWLEDGE §3.4, §3.5, §7).
+
+// Table rows read better with owned values.
+#![allow(clippy::needless_pass_by_value)]
+
+use jiff::civil::{DateTime, date};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use ketacare_core::plan::{PlanEvent, PlanRequest, PlannedScale, Schedule, Template, plan};
+use ketacare_core::protocol::Protocol;
+
+fn new_york() -> TimeZone {
+    TimeZone::get("America/New_York").unwrap()
+}
+
+fn local(year: i16, month: i8, day: i8, hour: i8) -> DateTime {
+    date(year, month, day).at(hour, 0, 0, 0)
+}
+
+fn instant(at: DateTime) -> Timestamp {
+    new_york().to_timestamp(at).unwrap()
+}
+
+fn request(template: Template, taper: bool, first: DateTime, events: Vec<PlanEvent>) -> PlanRequest {
+    PlanRequest {
+        template,
+        iv_maintenance_taper: taper,
+        time_zone: new_york(),
+        first_session: first,
+        events,
+        measurements_done: vec![],
+        now: instant(first) - SignedDuration::from_hours(24 * 30),
+    }
+}
+
+fn schedule(request: &PlanRequest) -> Schedule {
+    plan(request, &Protocol::shipped()).unwrap()
+}
+
+/// Each session as "clinic-local date time offset status".
+fn sessions(schedule: &Schedule) -> Vec<String> {
+    schedule
+        .sessions
+        .iter()
+        .map(|session| format!("{} {}", session.at.strftime("%a %Y-%m-%d %H:%M %:z"), session.status.as_str()))
+        .collect()
+}
+
+fn check(request: PlanRequest, expected: &[&str]) {
+    let schedule = schedule(&request);
+    assert_eq!(sessions(&schedule), expected);
+    // Never two counted sessions closer than 48 h in absolute time (KNOWLEDGE §3.4).
+    let counted: Vec<Timestamp> = schedule
+        .sessions
+        .iter()
+        .filter(|session| session.status.as_str() != "missed")
+        .map(|session| session.at.timestamp())
+        .collect();
+    for pair in counted.windows(2) {
+        assert!(pair[1].duration_since(pair[0]) >= SignedDuration::from_hours(48), "{pair:?}");
+    }
+}
+
+#[test]
+fn three_times_weekly_across_the_fall_daylight_saving_change() {
+    // America/New_York leaves daylight time on Sunday 2026-11-01: the local time stays 09:00.
+    check(
+        request(Template::IvInduction3xWeek2w, false, local(2026, 10, 30, 9), vec![]),
+        &[
+            "Fri 2026-10-30 09:00 -04:00 planned",
+            "Mon 2026-11-02 09:00 -05:00 planned",
+            "Wed 2026-11-04 09:00 -05:00 planned",
+            "Fri 2026-11-06 09:00 -05:00 planned",
+            "Mon 2026-11-09 09:00 -05:00 planned",
+            "Wed 2026-11-11 09:00 -05:00 planned",
+        ],
+    );
+    let schedule = schedule(&request(Template::IvInduction3xWeek2w, false, local(2026, 10, 30, 9), vec![]));
+    let gap = schedule.sessions[1].at.timestamp().duration_since(schedule.sessions[0].at.timestamp());
+    assert_eq!(gap, SignedDuration::from_hours(73), "Friday to Monday spans the extra hour");
+}
+
+#[test]
+fn three_times_weekly_starts_on_the_next_monday_wednesday_or_friday_after_a_gap() {
+    check(
+        request(Template::IvInduction2xWeek3w, false, local(2026, 10, 26, 10), vec![]),
+        &[
+            "Mon 2026-10-26 10:00 -04:00 planned",
+            "Thu 2026-10-29 10:00 -04:00 planned",
+            "Mon 2026-11-02 10:00 -05:00 planned",
+            "Thu 2026-11-05 10:00 -05:00 planned",
+            "Mon 2026-11-09 10:00 -05:00 planned",
+            "Thu 2026-11-12 10:00 -05:00 planned",
+        ],
+    );
+}
+
+#[test]
+fn spacing_is_measured_in_absolute_hours_across_the_spring_change() {
+    // Saturday 09:00 to Monday 09:00 across 2027-03-14 is only 47 h, so the restart moves to Tuesday.
+    let events = vec![PlanEvent::Given(local(2027, 3, 13, 9)), PlanEvent::Relapse(date(2027, 3, 14))];
+    let schedule = schedule(&request(Template::IvInduction2xWeek3w, false, local(2027, 3, 13, 9), events));
+    assert_eq!(sessions(&schedule)[..2], ["Sat 2027-03-13 09:00 -05:00 given", "Tue 2027-03-16 09:00 -04:00 planned"]);
+}
+
+#[test]
+fn a_missed_infusion_is_made_up_and_the_series_keeps_six_sessions() {
+    let events = vec![PlanEvent::Given(local(2026, 11, 2, 9)), PlanEvent::Missed(local(2026, 11, 4, 9))];
+    check(
+        request(Template::IvInduction3xWeek2w, false, local(2026, 11, 2, 9), events),
+        &[
+            "Mon 2026-11-02 09:00 -05:00 given",
+            "Wed 2026-11-04 09:00 -05:00 missed",
+            "Fri 2026-11-06 09:00 -05:00 planned",
+            "Mon 2026-11-09 09:00 -05:00 planned",
+            "Wed 2026-11-11 09:00 -05:00 planned",
+            "Fri 2026-11-13 09:00 -05:00 planned",
+            "Mon 2026-11-16 09:00 -05:00 planned",
+        ],
+    );
+    let schedule = schedule(&request(
+        Template::IvInduction3xWeek2w,
+        false,
+        local(2026, 11, 2, 9),
+        vec![PlanEvent::Given(local(2026, 11, 2, 9)), PlanEvent::Missed(local(2026, 11, 4, 9))],
+    ));
+    assert!(schedule.notes[0].text.contains("missed"), "{:?}", schedule.notes);
+}
+
+#[test]
+fn a_missed_esketamine_session_in_weeks_1_to_4_keeps_the_schedule() {
+    let first = local(2026, 11, 2, 9);
+    let without = schedule(&request(Template::EsketamineTrd, false, first, vec![]));
+    let with = schedule(&request(
+        Template::EsketamineTrd,
+        false,
+        first,
+        vec![PlanEvent::Given(first), PlanEvent::Missed(local(2026, 11, 5, 9))],
+    ));
+    let dates = |schedule: &Schedule| schedule.sessions.iter().map(|session| session.at.date()).collect::<Vec<_>>();
+    assert_eq!(dates(&with), dates(&without), "the calendar does not move");
+    assert_eq!(with.sessions.iter().filter(|session| session.status.as_str() == "planned").count(), 8 + 4 + 6 - 2);
+    assert_eq!(with.notes[0].source, "KNOWLEDGE §3.5 missed sessions [JNJ-MISSED]");
+}
+
+#[test]
+fn esketamine_template_weeks() {
+    let schedule = schedule(&request(Template::EsketamineTrd, false, local(2026, 11, 2, 9), vec![]));
+    let gaps: Vec<i64> =
+        schedule.sessions.windows(2).map(|pair| (pair[1].at.date() - pair[0].at.date()).get_days().into()).collect();
+    // Weeks 1-4 twice weekly, weeks 5-8 weekly, then every 2 weeks (shipped default) for 6 sessions.
+    assert_eq!(gaps, [3, 4, 3, 4, 3, 4, 3, 4, 7, 7, 7, 14, 14, 14, 14, 14, 14]);
+    assert_eq!(schedule.sessions[8].at.date(), date(2026, 11, 30), "week 5 starts on day 29");
+}
+
+#[test]
+fn a_relapse_returns_the_plan_to_a_more_frequent_schedule() {
+    let first = local(2026, 10, 5, 9);
+    let mut events: Vec<PlanEvent> = Vec::new();
+    let taper = schedule(&request(Template::IvInduction3xWeek2w, true, first, vec![]));
+    // Induction (6), weekly (4) and two fortnightly sessions are given as planned; then a relapse.
+    for session in &taper.sessions[..12] {
+        events.push(PlanEvent::Given(session.at.datetime()));
+    }
+    let last_given = taper.sessions[11].at.date();
+    events.push(PlanEvent::Relapse(last_given.checked_add(jiff::Span::new().days(10)).unwrap()));
+    let schedule = schedule(&request(Template::IvInduction3xWeek2w, true, first, events));
+    let after: Vec<(&str, i64)> = schedule.sessions[12..]
+        .windows(2)
+        .map(|pair| (pair[0].step, (pair[1].at.date() - pair[0].at.date()).get_days().into()))
+        .collect();
+    assert_eq!(after[0], ("maintenance weekly for 1 month", 7), "back from every 2 weeks to weekly");
+    assert_eq!(after.len(), 4 + 4 + 3 - 1, "weekly x4, then the taper resumes");
+    assert!(schedule.notes.last().unwrap().text.contains("back to \"maintenance weekly for 1 month\" (weekly)"));
+}
+
+#[test]
+fn measurement_plan_with_due_and_overdue() {
+    let first = local(2026, 11, 2, 9);
+    let events =
+        vec![PlanEvent::Given(first), PlanEvent::Given(local(2026, 11, 4, 9)), PlanEvent::Given(local(2026, 11, 6, 9))];
+    let mut plan_request = request(Template::IvInduction3xWeek2w, true, first, events);
+    plan_request.now = instant(local(2026, 11, 9, 12));
+    plan_request.measurements_done = vec![
+        (PlannedScale::Madrs, instant(local(2026, 11, 1, 15))),
+        (PlannedScale::Phq9, instant(local(2026, 11, 2, 8))),
+        (PlannedScale::Phq9, instant(local(2026, 11, 4, 8))),
+    ];
+    let schedule = schedule(&plan_request);
+    let rows: Vec<String> = schedule
+        .measurements
+        .iter()
+        .filter(|measurement| measurement.due_at.timestamp() <= instant(local(2026, 11, 12, 0)))
+        .map(|measurement| {
+            format!(
+                "{} {} {} [{}]",
+                measurement.due_at.strftime("%m-%d %H:%M"),
+                measurement.scale.as_str(),
+                measurement.status.as_str(),
+                measurement.reason
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "11-02 09:00 phq9 done [before session 1]",
+            "11-02 09:00 madrs done [baseline, before session 1]",
+            "11-02 09:00 cognition overdue [baseline, before session 1]",
+            "11-04 09:00 phq9 done [before session 2]",
+            "11-06 09:00 phq9 overdue [before session 3]",
+            "11-09 09:00 phq9 overdue [before session 4]",
+            "11-09 09:00 madrs overdue [after session 3]",
+            "11-11 09:00 phq9 upcoming [before session 5]",
+        ]
+    );
+}
+
+#[test]
+fn the_self_report_clock_and_maintenance_safety_screens() {
+    let schedule = schedule(&request(Template::IvInduction3xWeek2w, true, local(2026, 11, 2, 9), vec![]));
+    let count = |scale: PlannedScale, reason: &str| {
+        schedule
+            .measurements
+            .iter()
+            .filter(|measurement| measurement.scale == scale && measurement.reason.contains(reason))
+            .count()
+    };
+    // Weekly sessions leave no room for a self-report; each 14-day gap holds one (4 gaps), each monthly gap
+    // one every 7 days until the day before the next session (3 in February, 4 in March and April), and one
+    // follows the last session.
+    assert_eq!(count(PlannedScale::Phq9, "self-report"), 4 + 3 + 4 + 4 + 1);
+    assert_eq!(count(PlannedScale::Phq9, "before session"), 17);
+    // Maintenance runs from 2026-11-20 to 2027-05-05: urinary monthly (5 times), cognition at 3 months.
+    assert_eq!(count(PlannedScale::UrinarySymptoms, "month"), 5);
+    assert_eq!(count(PlannedScale::Cognition, "month"), 1);
+    assert_eq!(count(PlannedScale::Madrs, ""), 3);
+}
+
+#[test]
+fn out_of_order_events_are_rejected_with_the_field_named() {
+    let events = vec![PlanEvent::Given(local(2026, 11, 4, 9)), PlanEvent::Given(local(2026, 11, 2, 9))];
+    let error =
+        plan(&request(Template::IvInduction3xWeek2w, false, local(2026, 11, 2, 9), events), &Protocol::shipped())
+            .unwrap_err();
+    assert_eq!(error.to_string(), "events: event at 2026-11-02T09:00:00 is out of order");
+}

@@ -1,0 +1,222 @@
+//! `ketacare session check` and `ketacare plan` through the built binary, on the example files in
+//! docs/examples and on broken inputs.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples").join(name)
+}
+
+/// Runs the binary and returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ketacare")).args(args).output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn run_json(args: &[&str]) -> Value {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// Writes `text` to a temporary file named for this test and checks the command rejects it.
+fn check_rejected(command: &[&str], name: &str, text: &str, expected_stderr: &str) {
+    let path = std::env::temp_dir().join(format!("ketacare-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let mut args = command.to_vec();
+    let path_text = path.to_str().unwrap().to_owned();
+    args.push(&path_text);
+    let (code, stdout, stderr) = run(&args);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (2, "", expected_stderr), "{name}");
+}
+
+fn alert_sequence(report: &Value) -> Vec<String> {
+    report["alerts"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| {
+            format!(
+                "{} {} {} {}",
+                &change["at"].as_str().unwrap()[11..16],
+                change["change"].as_str().unwrap(),
+                change["id"].as_str().unwrap(),
+                change["level"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn esketamine_example_session() {
+    let path = example("session-esketamine.json");
+    let report = run_json(&["session", "check", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(report["gate"]["outcome"], "proceed");
+    assert_eq!(
+        alert_sequence(&report),
+        [
+            "09:40 raised SEDATION#1 warning",
+            "09:50 raised BP_HIGH#1 warning",
+            "09:50 raised DISSOCIATION#1 warning",
+            "09:55 resolved SEDATION#1 warning",
+            "10:10 resolved BP_HIGH#1 warning",
+            "10:40 resolved DISSOCIATION#1 warning",
+        ]
+    );
+    assert_eq!(report["discharge"]["status"], "ready");
+    assert_eq!(report["discharge"]["earliest_at"], "2026-11-28T11:10:00-05:00");
+    assert_eq!(report["discharge"]["clinically_ready_at"], "2026-11-28T10:40:00-05:00");
+    assert_eq!(report["rems_form"]["missing"], serde_json::json!(["monitoring_hcp.email"]));
+    assert_eq!(report["rems_form"]["submit_by"], "2026-12-05");
+    assert_eq!(report["rems_form"]["fields"]["session.ready_to_leave_min"]["value"], "90");
+    let (code, text, _) = run(&["session", "check", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(text.contains("Discharge: ready, earliest 11:10, clinically ready since 10:40\n"), "{text}");
+}
+
+#[test]
+fn iv_example_session_with_a_bp_surge() {
+    let path = example("session-iv.json");
+    let report = run_json(&["session", "check", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(
+        alert_sequence(&report),
+        [
+            "13:30 raised BP_RISE_FROM_BASELINE#1 warning",
+            "13:30 raised BP_HIGH#1 warning",
+            "13:45 escalated BP_HIGH#1 critical",
+            "13:50 de_escalated BP_HIGH#1 warning",
+            "13:50 raised DISSOCIATION#1 warning",
+            "14:05 resolved BP_RISE_FROM_BASELINE#1 warning",
+            "14:05 resolved BP_HIGH#1 warning",
+            "14:20 resolved DISSOCIATION#1 warning",
+        ]
+    );
+    let critical = &report["alerts"]["changes"][2];
+    assert_eq!(critical["recommended_action"], "pause infusion, notify prescriber");
+    assert_eq!(report["discharge"]["status"], "ready");
+    assert_eq!(report["discharge"]["earliest_at"], "2026-11-28T14:20:00-05:00");
+    assert_eq!(report["rems_form"]["required"], false);
+}
+
+#[test]
+fn example_plans() {
+    let path = example("plan-iv.json");
+    let report = run_json(&["plan", path.to_str().unwrap(), "--format", "json"]);
+    let sessions = report["sessions"].as_array().unwrap();
+    assert_eq!(sessions[0]["at"], "2026-10-30T09:00:00-04:00");
+    assert_eq!(sessions[1]["at"], "2026-11-02T09:00:00-05:00");
+    assert_eq!(sessions[2]["status"], "missed");
+    assert_eq!(
+        sessions.iter().filter(|session| session["phase"] == "induction" && session["status"] != "missed").count(),
+        6
+    );
+    let due: Vec<&str> = report["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|measurement| measurement["status"] == "due")
+        .map(|measurement| measurement["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(due, ["before session 3"]);
+
+    let path = example("plan-esketamine-relapse.json");
+    let report = run_json(&["plan", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(report["course"]["status"], "relapse");
+    assert_eq!(report["course"]["recommendation"], "return_to_more_frequent_schedule");
+    let next = report["sessions"].as_array().unwrap().iter().find(|session| session["status"] == "planned").unwrap();
+    assert_eq!(next["at"], "2026-12-19T10:00:00-05:00");
+    assert_eq!(next["step"], "maintenance weeks 5-8 weekly");
+}
+
+#[test]
+fn bad_session_files_name_the_field() {
+    let check = |name: &str, text: &str, stderr: &str| check_rejected(&["session", "check"], name, text, stderr);
+    let base = r#""modality": "esketamine", "time_zone": "America/New_York",
+        "dose": { "planned_mg": 56, "planned_at": "2026-11-28T09:10" }"#;
+    check(
+        "moaas",
+        &format!(r#"{{ {base}, "observations": [ {{ "at": "2026-11-28T09:00", "moaas": 7 }} ] }}"#),
+        "error: observations[0].moaas: moaas must be between 0 and 5, got 7\n",
+    );
+    check(
+        "unknown-key",
+        &format!(r#"{{ {base}, "observations": [ {{ "at": "2026-11-28T09:00", "sbp": 120 }} ] }}"#),
+        "error: observations[0].sbp: is not a known field\n",
+    );
+    check(
+        "bp",
+        &format!(
+            r#"{{ {base}, "observations": [ {{ "at": "2026-11-28T09:00", "systolic_mmhg": 80, "diastolic_mmhg": 90 }} ] }}"#
+        ),
+        "error: observations[0].systolic_mmhg: blood pressure 80/90: systolic must be above diastolic\n",
+    );
+    check(
+        "order",
+        &format!(r#"{{ {base}, "observations": [ {{ "at": "2026-11-28T09:10" }}, {{ "at": "2026-11-28T09:00" }} ] }}"#),
+        "error: observations[1].at: 2026-11-28T09:00 is earlier than the previous observation at 2026-11-28T09:10\n",
+    );
+    check(
+        "dst-gap",
+        &format!(r#"{{ {base}, "now": "2027-03-14T02:30" }}"#),
+        "error: now: 2027-03-14T02:30:00 does not exist or is ambiguous in the clinic's time zone\n",
+    );
+    check(
+        "zone",
+        r#"{ "modality": "esketamine", "time_zone": "Mars/Olympus" }"#,
+        "error: time_zone: unknown time zone \"Mars/Olympus\"\n",
+    );
+    check(
+        "modality",
+        r#"{ "modality": "oral" }"#,
+        "error: modality: must be one of esketamine, iv_racemic_ketamine, got \"oral\"\n",
+    );
+}
+
+#[test]
+fn bad_plan_files_name_the_field() {
+    let check = |name: &str, text: &str, stderr: &str| check_rejected(&["plan"], name, text, stderr);
+    check(
+        "template",
+        r#"{ "template": "weekly", "time_zone": "America/New_York", "first_session": "2026-11-02T09:00" }"#,
+        "error: template: must be one of induction_2x_week_3w, induction_3x_week_2w, esketamine_trd, got \"weekly\"\n",
+    );
+    check(
+        "event",
+        r#"{ "template": "esketamine_trd", "time_zone": "America/New_York", "first_session": "2026-11-02T09:00",
+             "events": [ { "given": "2026-11-02T09:00", "missed": "2026-11-05T09:00" } ] }"#,
+        "error: events[0]: must have exactly one of given, missed (local date-time) or relapse (date)\n",
+    );
+    check(
+        "first",
+        r#"{ "template": "esketamine_trd", "time_zone": "America/New_York", "first_session": "Monday" }"#,
+        "error: first_session: must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"Monday\"\n",
+    );
+}
+
+#[test]
+fn the_documented_output_is_the_real_output() {
+    let docs_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/sessions.md");
+    let docs = std::fs::read_to_string(docs_path).unwrap();
+    let commands: [&[&str]; 3] = [
+        &["session", "check", "session-esketamine.json"],
+        &["session", "check", "session-iv.json"],
+        &["plan", "plan-iv.json"],
+    ];
+    for command in commands {
+        let (file, words) = command.split_last().unwrap();
+        let path = example(file);
+        let mut args = words.to_vec();
+        args.push(path.to_str().unwrap());
+        let (code, stdout, _) = run(&args);
+        assert_eq!(code, 0);
+        assert!(docs.contains(&stdout), "docs/sessions.md is out of date for {command:?}");
+    }
+}
