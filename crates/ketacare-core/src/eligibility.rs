@@ -385,12 +385,22 @@ pub enum BloodPressureBand {
 
 /// Classifies one reading against the protocol's BP gate (KNOWLEDGE §2.4).
 pub fn blood_pressure_band(reading: BloodPressure, settings: &EligibilitySettings) -> BloodPressureBand {
-    let systolic = i64::from(reading.systolic_mmhg());
-    let diastolic = i64::from(reading.diastolic_mmhg());
-    if systolic >= settings.bp_severe_systolic_from.value || diastolic >= settings.bp_severe_diastolic_from.value {
+    blood_pressure_band_mmhg(i64::from(reading.systolic_mmhg()), i64::from(reading.diastolic_mmhg()), settings)
+}
+
+/// KNOWLEDGE §2.4: SBP ≥180 or DBP ≥110 severe; SBP >140 or DBP >90 elevated; else proceed.
+/// Shared by eligibility and the session's pre-dose gate.
+pub fn blood_pressure_band_mmhg(
+    systolic_mmhg: i64,
+    diastolic_mmhg: i64,
+    settings: &EligibilitySettings,
+) -> BloodPressureBand {
+    if systolic_mmhg >= settings.bp_severe_systolic_from.value
+        || diastolic_mmhg >= settings.bp_severe_diastolic_from.value
+    {
         BloodPressureBand::Severe
-    } else if systolic > settings.bp_elevated_systolic_above.value
-        || diastolic > settings.bp_elevated_diastolic_above.value
+    } else if systolic_mmhg > settings.bp_elevated_systolic_above.value
+        || diastolic_mmhg > settings.bp_elevated_diastolic_above.value
     {
         BloodPressureBand::Elevated
     } else {

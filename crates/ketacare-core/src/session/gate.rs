@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::observation::{BloodPressure, Phq9Item9, QidsItem12};
 use super::{CareSetting, Modality, PregnancyTestPolicy, Session};
-use crate::eligibility::RuleClass;
+use crate::eligibility::{BloodPressureBand, RuleClass, blood_pressure_band_mmhg};
 use crate::protocol::Protocol;
 
 /// C-SSRS screener risk (KNOWLEDGE §5.9), as `scales::cssrs` reads it from the screener's answers.
@@ -129,26 +129,8 @@ fn item(item: GateItemId, status: GateStatus, reason: impl Into<String>, source:
     GateItem { item, status, reason: reason.into(), source: source.into() }
 }
 
-/// How severe one pre-dose reading is (KNOWLEDGE §2.4 bands).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum BpBand {
-    Proceed,
-    Elevated,
-    Severe,
-}
-
-fn bp_band(reading: BloodPressure, protocol: &Protocol) -> BpBand {
-    let settings = &protocol.eligibility;
-    let (systolic, diastolic) = (reading.systolic_mmhg(), reading.diastolic_mmhg());
-    if systolic >= settings.bp_severe_systolic_from.value || diastolic >= settings.bp_severe_diastolic_from.value {
-        BpBand::Severe
-    } else if systolic > settings.bp_elevated_systolic_above.value
-        || diastolic > settings.bp_elevated_diastolic_above.value
-    {
-        BpBand::Elevated
-    } else {
-        BpBand::Proceed
-    }
+fn bp_band(reading: BloodPressure, protocol: &Protocol) -> BloodPressureBand {
+    blood_pressure_band_mmhg(reading.systolic_mmhg(), reading.diastolic_mmhg(), &protocol.eligibility)
 }
 
 fn check_blood_pressure(session: &Session, protocol: &Protocol) -> GateItem {
@@ -187,7 +169,7 @@ fn check_blood_pressure(session: &Session, protocol: &Protocol) -> GateItem {
     let shown = format!("{}/{} mmHg", reading.systolic_mmhg(), reading.diastolic_mmhg());
     let settings = &protocol.eligibility;
     match band {
-        BpBand::Proceed => item(
+        BloodPressureBand::Proceed => item(
             GateItemId::BloodPressure,
             GateStatus::Pass,
             format!(
@@ -196,7 +178,7 @@ fn check_blood_pressure(session: &Session, protocol: &Protocol) -> GateItem {
             ),
             &settings.bp_elevated_systolic_above.source,
         ),
-        BpBand::Elevated => item(
+        BloodPressureBand::Elevated => item(
             GateItemId::BloodPressure,
             GateStatus::Hold { overridable: true },
             format!(
@@ -205,7 +187,7 @@ fn check_blood_pressure(session: &Session, protocol: &Protocol) -> GateItem {
             ),
             &settings.bp_elevated_systolic_above.source,
         ),
-        BpBand::Severe => item(
+        BloodPressureBand::Severe => item(
             GateItemId::BloodPressure,
             GateStatus::Hold { overridable: false },
             format!(
