@@ -337,6 +337,23 @@ pub fn drug_by_rxcui(code: &str) -> Option<&'static DrugEntry> {
     DRUGS.iter().find(|entry| entry.rxcui_ingredient == Some(code) || entry.rxcui_products.contains(&code))
 }
 
+/// The first knowledge-base drug whose ingredient or other name appears in `text` as a whole word
+/// (case-insensitive; words are runs of letters and digits), in the order the words appear.
+/// Used by the population screen on `text` and `display` fields ("Sertraline 50 MG Oral Tablet" → sertraline).
+pub fn drug_named_in_text(text: &str) -> Option<&'static DrugEntry> {
+    text.split(|character: char| !character.is_alphanumeric()).filter(|word| word.len() >= 2).find_map(|word| {
+        DRUGS.iter().find(|entry| {
+            entry.ingredient.eq_ignore_ascii_case(word)
+                || entry.other_names.iter().any(|name| name.eq_ignore_ascii_case(word))
+        })
+    })
+}
+
+/// The position of `entry` in [`DRUGS`] (a compact handle for per-patient event lists).
+pub fn drug_index(entry: &DrugEntry) -> usize {
+    DRUGS.iter().position(|candidate| candidate.ingredient == entry.ingredient).unwrap_or(0)
+}
+
 /// Pairs of distinct agents KNOWLEDGE §1.2 flags as closely related molecules (enantiomer or metabolite).
 pub const CLOSELY_RELATED_PAIRS: &[(&str, &str)] =
     &[("citalopram", "escitalopram"), ("venlafaxine", "desvenlafaxine"), ("milnacipran", "levomilnacipran")];
@@ -400,6 +417,21 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), count, "an RXCUI appears twice in the knowledge base");
+    }
+
+    #[test]
+    fn names_are_found_as_whole_words_in_text() {
+        let check_text = |text: &str, expected: Option<&str>| {
+            assert_eq!(drug_named_in_text(text).map(|entry| entry.ingredient), expected, "{text}");
+        };
+        check_text("Sertraline 50 MG Oral Tablet", Some("sertraline"));
+        check_text("24 HR ZOLOFT tab", Some("sertraline"));
+        check_text("escitalopram (as oxalate) 10 mg", Some("escitalopram"));
+        check_text("Lexapro", Some("escitalopram"));
+        check_text("sertralinex 50 mg", None);
+        check_text("lisinopril 10 mg", None);
+        check_text("", None);
+        assert_eq!(DRUGS[drug_index(drug_by_ingredient("bupropion").unwrap())].ingredient, "bupropion");
     }
 
     #[test]
