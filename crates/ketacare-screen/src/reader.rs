@@ -16,8 +16,8 @@ use crate::dates::DayNumber;
 use crate::extract::{Diagnosis, LineFact, LineScanner};
 use crate::rules::PatientRecord;
 
-/// Plain files larger than this are split into chunks of about this size.
-const CHUNK_BYTES: u64 = 16 * 1024 * 1024;
+/// Plain files larger than this are split into chunks of about this size (the default of `chunk_bytes`).
+pub const DEFAULT_CHUNK_BYTES: u64 = 16 * 1024 * 1024;
 /// Decompressed bytes handed to the line loop at a time.
 const GZIP_BLOCK_BYTES: usize = 4 * 1024 * 1024;
 
@@ -37,6 +37,15 @@ pub struct ReadOptions {
     /// Stop at the first malformed line.
     pub strict: bool,
     pub mode: ReadMode,
+    /// Plain files are split into chunks of about this many bytes, read in parallel.
+    pub chunk_bytes: u64,
+}
+
+impl ReadOptions {
+    /// Screening as of `as_of`, lenient, with the default chunk size.
+    pub fn screen(as_of: DayNumber) -> Self {
+        ReadOptions { as_of, strict: false, mode: ReadMode::Screen, chunk_bytes: DEFAULT_CHUNK_BYTES }
+    }
 }
 
 /// A line that was skipped because it is not a readable resource.
@@ -179,7 +188,7 @@ pub fn read_export(
         } else {
             let mut start = 0;
             while start < length {
-                let end = (start + CHUNK_BYTES).min(length);
+                let end = (start + options.chunk_bytes.max(1)).min(length);
                 items.push(WorkItem { file_index, start, end, gzip: false });
                 start = end;
             }

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::dates::DayNumber;
 use crate::output::ScreenRow;
 use crate::params::ScreenParameters;
 use crate::reader::{ExportFacts, ReadExportError, ReadMode, ReadOptions, read_export};
@@ -24,15 +23,15 @@ impl ScreenReport {
     }
 }
 
-/// Screens the export under `folder` with `parameters`, as of `as_of`.
+/// Screens the export under `folder` with `parameters`, as of `options.as_of`.
 pub fn screen_export(
     folder: &Path,
     parameters: &ScreenParameters,
-    as_of: DayNumber,
-    strict: bool,
+    options: ReadOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScreenReport, ReadExportError> {
-    let mut facts = read_export(folder, ReadOptions { as_of, strict, mode: ReadMode::Screen }, progress)?;
+    let as_of = options.as_of;
+    let mut facts = read_export(folder, ReadOptions { mode: ReadMode::Screen, ..options }, progress)?;
     let patients = std::mem::take(&mut facts.patients);
     let mut rows: Vec<ScreenRow> = patients
         .into_par_iter()

@@ -313,6 +313,7 @@ fn plan_patient(seed: u64, index: usize) -> PatientPlan {
         days_from_civil(random.between(1940, 2009) as i32, random.between(1, 12) as i32, random.between(1, 28) as i32);
     let gender = if random.chance(0.6) { "female" } else { "male" };
     let mut episodes = Vec::new();
+    let mut used_augmentations: Vec<&str> = Vec::new();
     let mut date =
         days_from_civil(random.between(2010, 2021) as i32, random.between(1, 12) as i32, random.between(1, 28) as i32);
     let treated = random.chance(0.9);
@@ -356,10 +357,12 @@ fn plan_patient(seed: u64, index: usize) -> PatientPlan {
             if trial_index > 0 && random.chance(0.3) {
                 episode.mdd_diagnosis_dates.push(trial_start.max(start));
             }
-            // Augmentation begun partway through a trial.
-            if random.chance(0.12) {
-                let agent = drug_by_ingredient(random.pick::<&str>(AUGMENTATION_AGENTS))
-                    .expect("augmentation agents are known");
+            // Augmentation begun partway through a trial: at most one per episode, and never the same
+            // agent twice for a patient, so two planned augmentation courses cannot merge into one.
+            let agent_name = *random.pick::<&str>(AUGMENTATION_AGENTS);
+            if random.chance(0.12) && episode.augmentations.is_empty() && !used_augmentations.contains(&agent_name) {
+                used_augmentations.push(agent_name);
+                let agent = drug_by_ingredient(agent_name).expect("augmentation agents are known");
                 let augmentation_start = trial_start + random.between(10, 120) as i32;
                 episode.augmentations.push(plan_course(&mut random, agent, augmentation_start, latest, true));
             }

@@ -99,7 +99,7 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         let facts = pool.install(|| {
             read_export(
                 &args.export_dir,
-                ReadOptions { as_of, strict: args.strict, mode: ReadMode::ParseOnly },
+                ReadOptions { strict: args.strict, mode: ReadMode::ParseOnly, ..ReadOptions::screen(as_of) },
                 &progress,
             )
         })?;
@@ -116,7 +116,14 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let report = pool.install(|| screen_export(&args.export_dir, &parameters, as_of, args.strict, &progress))?;
+    let report = pool.install(|| {
+        screen_export(
+            &args.export_dir,
+            &parameters,
+            ReadOptions { strict: args.strict, ..ReadOptions::screen(as_of) },
+            &progress,
+        )
+    })?;
     bar.finish_and_clear();
     let facts = &report.facts_summary;
     // Malformed lines: file and line number, never the line's content (it may hold patient data).
