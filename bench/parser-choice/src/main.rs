@@ -1,4 +1,5 @@
 //! Which JSON parser reads the screen's resources fastest: serde_json, sonic-rs, simd-json (serde API).
+#![allow(dead_code)]
 use std::borrow::Cow;
 use std::time::Instant;
 use serde::Deserialize;

@@ -132,8 +132,12 @@ struct Partial {
     /// (file index, byte offset of the item's first line, line number within the item, reason).
     malformed: Vec<(usize, u64, u64, String)>,
     error: Option<ReadExportError>,
-    /// The read buffer, reused across the items a worker takes (saves page faults on every chunk).
-    buffer: Vec<u8>,
+}
+
+thread_local! {
+    /// Each worker thread's read buffer, reused across the chunks it reads (saves page faults on every
+    /// chunk and keeps one buffer per thread, whatever the number of fold accumulators alive).
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Partial {
@@ -153,9 +157,6 @@ impl Partial {
         self.lines += other.lines;
         self.malformed.append(&mut other.malformed);
         self.error = self.error.or(other.error);
-        if self.buffer.capacity() < other.buffer.capacity() {
-            self.buffer = other.buffer;
-        }
         self
     }
 
@@ -291,7 +292,7 @@ fn read_plain_chunk(
     let read_from = item.start.saturating_sub(1);
     file.seek(SeekFrom::Start(read_from))?;
     let nominal = (item.end - read_from) as usize;
-    let mut buffer = std::mem::take(&mut partial.buffer);
+    let mut buffer = READ_BUFFER.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
     buffer.clear();
     buffer.reserve(nominal + 64 * 1024);
     (&mut file).take(nominal as u64).read_to_end(&mut buffer)?;
@@ -322,7 +323,7 @@ fn read_plain_chunk(
     let lines = &buffer[first_line..];
     partial.ndjson_bytes += lines.len() as u64;
     process_lines(context, scanner, lines, item.file_index, first_line_offset, 0, partial);
-    partial.buffer = buffer;
+    READ_BUFFER.with(|cell| *cell.borrow_mut() = buffer);
     (context.progress)(item.end - item.start);
     Ok(())
 }
