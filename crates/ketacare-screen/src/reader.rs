@@ -203,8 +203,11 @@ pub fn read_export(
     // Biggest first, so that a large gzip file does not start last.
     items.sort_by_key(|item| std::cmp::Reverse(item.end - item.start));
     let context = ReadContext { files: &files, options, stop: AtomicBool::new(false), progress };
+    // One item per job (`with_max_len(1)`): rayon's adaptive splitting would otherwise leave a run of
+    // items (two large gzip files, say) to one thread while the other idles.
     let partial = items
         .par_iter()
+        .with_max_len(1)
         .fold(Partial::default, |mut partial, item| {
             if partial.error.is_none() && !context.stop.load(Ordering::Relaxed) {
                 if let Err(error) = read_item(&context, item, &mut partial) {
@@ -352,28 +355,34 @@ fn read_gzip(
     let file =
         CountingReader { inner: BufReader::with_capacity(256 * 1024, File::open(path)?), progress: context.progress };
     let mut decoder = MultiGzDecoder::new(file);
-    let mut buffer: Vec<u8> = Vec::with_capacity(GZIP_BLOCK_BYTES * 2);
+    // A fixed buffer, zeroed once: the decoder fills it (in small reads) up to the end, then the complete
+    // lines are processed and the unfinished last line moves to the front.
+    let mut buffer = vec![0u8; GZIP_BLOCK_BYTES];
+    let mut filled = 0;
     let mut lines_before = 0u64;
     loop {
-        let filled = buffer.len();
-        buffer.resize(filled + GZIP_BLOCK_BYTES, 0);
+        if filled == buffer.len() {
+            // A single line longer than the buffer: grow it.
+            buffer.resize(buffer.len() * 2, 0);
+        }
         let read = decoder.read(&mut buffer[filled..])?;
-        buffer.truncate(filled + read);
+        filled += read;
         if read == 0 {
-            if !buffer.is_empty() {
-                partial.ndjson_bytes += buffer.len() as u64;
-                process_lines(context, scanner, &buffer, item.file_index, 0, lines_before, partial);
+            if filled > 0 {
+                partial.ndjson_bytes += filled as u64;
+                process_lines(context, scanner, &buffer[..filled], item.file_index, 0, lines_before, partial);
             }
             return Ok(());
         }
-        if buffer.len() < GZIP_BLOCK_BYTES {
+        if filled < buffer.len() {
             continue;
         }
-        let Some(last_newline) = memchr::memrchr(b'\n', &buffer) else { continue };
+        let Some(last_newline) = memchr::memrchr(b'\n', &buffer[..filled]) else { continue };
         let complete = &buffer[..=last_newline];
         partial.ndjson_bytes += complete.len() as u64;
         lines_before += process_lines(context, scanner, complete, item.file_index, 0, lines_before, partial);
-        buffer.drain(..=last_newline);
+        buffer.copy_within(last_newline + 1..filled, 0);
+        filled -= last_newline + 1;
         if context.stop.load(Ordering::Relaxed) {
             return Ok(());
         }
