@@ -95,6 +95,37 @@ print(f"{'screen speed-up 1->2 threads':28}{s1/s2:14.2f}")
 PY
 echo "agreement with truth.csv: screen $(agreement "$out/screen-2.csv"), DuckDB $(agreement "$out/duckdb-2.csv")"
 
+echo
+echo "== gzip: the same export as *.ndjson.gz"
+gz_dir="$out/export-$patients-gz"
+if [[ ! -f "$gz_dir/truth.csv" ]]; then "$bin" synth --patients "$patients" --seed 1 --gzip --out "$gz_dir"; fi
+gz_bytes=$(cat "$gz_dir"/*.ndjson.gz | wc -c)
+for threads in 1 2; do
+  read -r s kb < <(best_of 3 "$bin" screen "$gz_dir" --as-of 2025-12-31 --threads "$threads" --quiet --out "$out/screen-gz.csv")
+  read -r d dkb < <(best_of 2 python3 bench/screen_duckdb.py "$gz_dir" "$threads" "$out/duckdb-gz.csv")
+  python3 -c "print(f'gzip, {$threads} thread(s): screen {$ndjson_bytes/1e6/$s:.0f} MB/s of NDJSON ({$gz_bytes/1e6/$s:.0f} MB/s of .gz), peak {$kb/1024:.0f} MB; DuckDB {$ndjson_bytes/1e6/$d:.0f} MB/s, peak {$dkb/1024:.0f} MB; screen/DuckDB {$d/$s:.2f}')"
+done
+
+echo
+echo "== memory follows patients, not bytes (2 threads)"
+half=$((patients / 2))
+for scale in 1 3; do
+  mem_dir="$out/export-$half-scale$scale"
+  if [[ ! -f "$mem_dir/truth.csv" ]]; then "$bin" synth --patients "$half" --seed 2 --unrelated-scale "$scale" --out "$mem_dir" 2>/dev/null; fi
+  cat "$mem_dir"/*.ndjson > /dev/null
+  read -r s kb < <(best_of 2 "$bin" screen "$mem_dir" --as-of 2025-12-31 --threads 2 --quiet --out "$out/screen-mem.csv")
+  mb=$(cat "$mem_dir"/*.ndjson | wc -c)
+  python3 -c "print(f'{$half} patients, {$mb/1e6:.0f} MB NDJSON: peak {$kb/1024:.0f} MB')"
+done
+for count in $((patients / 4)) $((patients * 2)); do
+  mem_dir="$out/export-$count-scale0.1"
+  if [[ ! -f "$mem_dir/truth.csv" ]]; then "$bin" synth --patients "$count" --seed 3 --unrelated-scale 0.1 --out "$mem_dir" 2>/dev/null; fi
+  cat "$mem_dir"/*.ndjson > /dev/null
+  read -r s kb < <(best_of 2 "$bin" screen "$mem_dir" --as-of 2025-12-31 --threads 2 --quiet --out "$out/screen-mem.csv")
+  mb=$(cat "$mem_dir"/*.ndjson | wc -c)
+  python3 -c "print(f'{$count} patients, {$mb/1e6:.0f} MB NDJSON: peak {$kb/1024:.0f} MB')"
+done
+
 if [[ "$run_parsers" == yes ]]; then
   echo "== parser choice (bench/parser-choice)"
   CARGO_TARGET_DIR=bench/parser-choice/target cargo build -q --release --manifest-path bench/parser-choice/Cargo.toml

@@ -6,7 +6,7 @@ learns each line's type from its resourceType) and runs the label definition in 
 RxNorm ingredient codes or a whole-word name in text/display, courses (30-day refill gap, 42 days,
 minimum dose), episodes (180-day clean gap), failure by switch within 365 days, TRD at the next course
 after the 2nd failed course, MDD diagnosis within the episode, bipolar/psychosis exclusions strictly
-before the TRD date. Simplifications, stated: plain NDJSON only (no .gz), the first coding of each
+before the TRD date. Reads *.ndjson and *.ndjson.gz. Simplifications, stated: the first coding of each
 concept, dose units assumed mg and periods in days, no PHQ-9 or age columns, no formulation-specific
 minimum doses. Usage: screen_duckdb.py EXPORT_DIR THREADS [OUT.csv]
 """
@@ -214,7 +214,7 @@ def main():
         [(name, row[0]) for row in DRUGS for name in [row[0]] + row[4].split()],
     )
     started = time.perf_counter()
-    for statement in SQL.format(glob=f"{folder}/*.ndjson", as_of=as_of).split(";\n"):
+    for statement in SQL.format(glob=f"{folder}/*.ndjson*", as_of=as_of).split(";\n"):
         if statement.strip():
             connection.execute(statement)
     rows = connection.execute("SELECT patient_id, status, coalesce(CAST(trd_date AS VARCHAR), '') FROM result ORDER BY patient_id").fetchall()

@@ -18,7 +18,7 @@ use crate::rules::PatientRecord;
 
 /// Plain files larger than this are split into chunks of about this size (the default of `chunk_bytes`).
 pub const DEFAULT_CHUNK_BYTES: u64 = 16 * 1024 * 1024;
-/// Decompressed bytes handed to the line loop at a time.
+/// Decompressed bytes handed to the line loop at a time (or `chunk_bytes`, when smaller).
 const GZIP_BLOCK_BYTES: usize = 4 * 1024 * 1024;
 
 /// What to do with the lines.
@@ -357,7 +357,8 @@ fn read_gzip(
     let mut decoder = MultiGzDecoder::new(file);
     // A fixed buffer, zeroed once: the decoder fills it (in small reads) up to the end, then the complete
     // lines are processed and the unfinished last line moves to the front.
-    let mut buffer = vec![0u8; GZIP_BLOCK_BYTES];
+    let block_bytes = (context.options.chunk_bytes as usize).clamp(1, GZIP_BLOCK_BYTES);
+    let mut buffer = vec![0u8; block_bytes];
     let mut filled = 0;
     let mut lines_before = 0u64;
     loop {

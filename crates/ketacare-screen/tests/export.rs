@@ -84,6 +84,11 @@ fn gzip_and_chunked_reading_give_the_same_rows() {
     let from_gzip = screen(gzipped.path(), "label", ReadOptions::screen(as_of()));
     assert_eq!(whole, chunked);
     assert_eq!(whole, from_gzip);
+    // Small gzip blocks: lines cross block ends, and lines longer than a block grow it.
+    for block_bytes in [10_000, 300] {
+        let options = ReadOptions { chunk_bytes: block_bytes, ..ReadOptions::screen(as_of()) };
+        assert_eq!(whole, screen(gzipped.path(), "label", options), "gzip block {block_bytes}");
+    }
     let cardinal_whole = screen(plain.path(), "cardinal", ReadOptions::screen(as_of()));
     let cardinal_chunked =
         screen(plain.path(), "cardinal", ReadOptions { chunk_bytes: 7_777, ..ReadOptions::screen(as_of()) });
@@ -120,6 +125,24 @@ fn malformed_lines_are_reported_with_file_and_line_and_skipped() {
     }
     let rows = screen(folder.path(), "label", ReadOptions::screen(as_of()));
     assert_eq!(rows.iter().map(summary).collect::<Vec<_>>(), ["p not_trd courses=0"]);
+}
+
+#[test]
+fn malformed_lines_in_gzip_files_are_located_too() {
+    use std::io::Write;
+    let plain = tempfile::tempdir().unwrap();
+    write_with_malformed_lines(plain.path());
+    let gzipped = tempfile::tempdir().unwrap();
+    let file = std::fs::File::create(gzipped.path().join("export.ndjson.gz")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    encoder.write_all(&std::fs::read(plain.path().join("export.ndjson")).unwrap()).unwrap();
+    encoder.finish().unwrap();
+    for block_bytes in [1_000_000, 100, 7] {
+        let options = ReadOptions { chunk_bytes: block_bytes, ..ReadOptions::screen(as_of()) };
+        let facts = read_export(gzipped.path(), options, &|_| {}).unwrap();
+        let lines: Vec<u64> = facts.malformed_lines.iter().map(|line| line.line_number).collect();
+        assert_eq!(lines, [3, 7], "gzip block {block_bytes}");
+    }
 }
 
 #[test]
