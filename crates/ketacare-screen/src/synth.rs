@@ -212,6 +212,13 @@ fn label_truth(plan: &PatientPlan) -> (&'static str, Option<DayNumber>) {
             })
             .collect();
         failed.sort_by_key(|course| course.start);
+        // One failed trial per ingredient (a restarted drug counts once).
+        let mut seen: Vec<&str> = Vec::new();
+        failed.retain(|course| {
+            let first = !seen.contains(&course.drug.ingredient);
+            seen.push(course.drug.ingredient);
+            first
+        });
         let Some(second) = failed.get(1) else { continue };
         trd_date = episode
             .trials
@@ -366,7 +373,17 @@ fn plan_patient(seed: u64, index: usize) -> PatientPlan {
                 let augmentation_start = trial_start + random.between(10, 120) as i32;
                 episode.augmentations.push(plan_course(&mut random, agent, augmentation_start, latest, true));
             }
+            // A restart of the same drug after a refill gap longer than 30 days: a second course.
+            let restart_start = course.end() + random.between(31, 60) as i32;
+            // (Only when it stays within the episode: well inside 180 days of the course's last event.)
+            let restart =
+                (random.chance(0.08) && restart_start <= latest && restart_start - course.last_event() <= 150)
+                    .then(|| plan_course(&mut random, drug, restart_start, latest, false));
             episode.trials.push(course);
+            if let Some(restart) = restart {
+                last_episode_date = last_episode_date.max(restart.last_event());
+                episode.trials.push(restart);
+            }
             // Next switch: a cross-taper (before 42 days), a usual switch, or a late one.
             let offset = match random.between(0, 9) {
                 0 => random.between(5, 41),
