@@ -112,10 +112,43 @@ impl Default for LineScanner {
     }
 }
 
-/// Reads the value of the first `"resourceType"` key of a line without parsing the JSON.
+/// Reads the value of the top-level `"resourceType"` key of a line without parsing the JSON. Servers
+/// write it first, so the check that a match is at the top level (not inside a contained resource or a
+/// string) usually looks at a single `{`; otherwise it walks the bytes before the match once.
 fn scan_resource_type<'a>(scanner: &LineScanner, line: &'a [u8]) -> Option<&'a [u8]> {
-    let at = scanner.resource_type_finder.find(line)? + b"\"resourceType\"".len();
-    let rest = &line[at..];
+    let mut depth = 0i32;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut scanned_to = 0;
+    for found in scanner.resource_type_finder.find_iter(line) {
+        for &byte in &line[scanned_to..found] {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+            } else {
+                match byte {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+        scanned_to = found;
+        if in_string || depth != 1 {
+            continue;
+        }
+        return resource_type_value(&line[found + b"\"resourceType\"".len()..]);
+    }
+    None
+}
+
+/// The string after `: ` following a `"resourceType"` key.
+fn resource_type_value(rest: &[u8]) -> Option<&[u8]> {
     let mut position = 0;
     while position < rest.len() && matches!(rest[position], b' ' | b'\t' | b'\r' | b'\n') {
         position += 1;
@@ -724,6 +757,15 @@ mod tests {
         ] {
             assert_eq!(extract(line), LineFact::Nothing, "{line}");
         }
+    }
+
+    #[test]
+    fn the_resource_type_is_read_at_the_top_level_only() {
+        let contained_first = r##"{"contained":[{"resourceType":"Medication","id":"m","code":{"text":"sertraline"}}],"medicationReference":{"reference":"#m"},"resourceType":"MedicationRequest","status":"active","subject":{"reference":"Patient/p"},"authoredOn":"2020-01-01"}"##;
+        let LineFact::Drug { event, .. } = extract(contained_first) else { panic!("no drug event") };
+        assert_eq!(event.entry().ingredient, "sertraline");
+        let in_a_string = r#"{"id":"x","note":"a \"resourceType\": \"Patient\" in text","resourceType":"Encounter"}"#;
+        assert_eq!(extract(in_a_string), LineFact::Nothing);
     }
 
     #[test]
