@@ -188,6 +188,10 @@ impl LineScanner {
             return Err(malformed_json(line, "no \"resourceType\" string"));
         };
         let Some(used) = used_type(resource_type) else {
+            // Lines of unused types are not parsed, but a truncated line (the usual damage) is still caught.
+            if !looks_like_one_object(line) {
+                return Err(malformed_json(line, "not a single JSON object"));
+            }
             return Ok(LineFact::Nothing);
         };
         if used == UsedType::Observation && self.phq9_finder.find(line).is_none() {
@@ -209,6 +213,13 @@ impl LineScanner {
             other => other,
         })
     }
+}
+
+/// Whether the line starts with `{` and ends with `}` (ignoring surrounding whitespace).
+fn looks_like_one_object(line: &[u8]) -> bool {
+    let first = line.iter().find(|byte| !byte.is_ascii_whitespace());
+    let last = line.iter().rev().find(|byte| !byte.is_ascii_whitespace());
+    first == Some(&b'{') && last == Some(&b'}')
 }
 
 fn malformed_json(line: &[u8], fallback: &str) -> MalformedLine {
@@ -771,7 +782,12 @@ mod tests {
     #[test]
     fn malformed_lines_are_errors() {
         let scanner = LineScanner::default();
-        for line in [r#"{"resourceType":"Condition","code":"#, "not json", r#"{"id":"x"}"#] {
+        for line in [
+            r#"{"resourceType":"Condition","code":"#,
+            "not json",
+            r#"{"id":"x"}"#,
+            r#"{"resourceType":"Encounter","id":"e1","subject":{"refer"#,
+        ] {
             assert!(scanner.extract(line.as_bytes(), i32::MAX).is_err(), "{line}");
         }
     }
