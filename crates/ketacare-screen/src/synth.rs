@@ -401,9 +401,13 @@ fn plan_patient(seed: u64, index: usize) -> PatientPlan {
             .chain(episode.mdd_diagnosis_dates.iter().copied())
             .max()
             .unwrap_or(start);
+        // Coverage can outlast the last event (a long MedicationStatement has one event at its start).
+        let coverage_end =
+            episode.trials.iter().chain(episode.augmentations.iter()).map(PlannedCourse::end).max().unwrap_or(start);
         episodes.push(episode);
-        // A clean gap of at least 180 days (often much longer) before the next episode.
-        date = episode_end + random.between(200, 900) as i32;
+        // A clean gap of at least 180 days (often much longer) before the next episode, which also starts
+        // more than the 30-day refill gap after the coverage ends, so no course runs on into it.
+        date = (episode_end + random.between(200, 900) as i32).max(coverage_end + random.between(45, 120) as i32);
     }
     let mut exclusions = Vec::new();
     let span_start = days_from_civil(2008, 1, 1);
