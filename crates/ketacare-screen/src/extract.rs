@@ -206,7 +206,9 @@ impl LineScanner {
             UsedType::MedicationAdministration => extract_medication_administration(line),
             UsedType::Observation => extract_phq9(line),
         }
-        .map_err(|error| MalformedLine { reason: format!("invalid {} JSON: {error}", used_name(used)) })?;
+        .map_err(|error| MalformedLine {
+            reason: format!("invalid {}: {}", used_name(used), describe_json_error(&error)),
+        })?;
         Ok(match parsed {
             LineFact::Drug { event, .. } if event.date > as_of => LineFact::Nothing,
             LineFact::Diagnoses { date, .. } | LineFact::Phq9 { date, .. } if date > as_of => LineFact::Nothing,
@@ -222,9 +224,21 @@ fn looks_like_one_object(line: &[u8]) -> bool {
     first == Some(&b'{') && last == Some(&b'}')
 }
 
+/// A serde_json error without its message, which can quote a value from the line (patient data):
+/// only the kind of error and the column.
+pub fn describe_json_error(error: &serde_json::Error) -> String {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected value or type",
+        serde_json::error::Category::Eof => "unexpected end of line",
+    };
+    format!("{kind} at column {}", error.column())
+}
+
 fn malformed_json(line: &[u8], fallback: &str) -> MalformedLine {
     match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
-        Err(error) => MalformedLine { reason: format!("invalid JSON: {error}") },
+        Err(error) => MalformedLine { reason: format!("invalid JSON: {}", describe_json_error(&error)) },
         Ok(_) => MalformedLine { reason: fallback.to_string() },
     }
 }
@@ -777,6 +791,14 @@ mod tests {
         assert_eq!(event.entry().ingredient, "sertraline");
         let in_a_string = r#"{"id":"x","note":"a \"resourceType\": \"Patient\" in text","resourceType":"Encounter"}"#;
         assert_eq!(extract(in_a_string), LineFact::Nothing);
+    }
+
+    #[test]
+    fn malformed_line_reasons_do_not_quote_values() {
+        let line = r#"{"resourceType":"MedicationDispense","subject":{"reference":"Patient/p"},"daysSupply":{"value":"Jane Doe"}}"#;
+        let reason = LineScanner::default().extract(line.as_bytes(), i32::MAX).unwrap_err().reason;
+        assert!(!reason.contains("Jane"), "{reason}");
+        assert!(reason.starts_with("invalid MedicationDispense: unexpected value or type at column"), "{reason}");
     }
 
     #[test]

@@ -412,7 +412,9 @@ fn process_lines(
         let outcome = match context.options.mode {
             ReadMode::ParseOnly => serde_json::from_slice::<serde::de::IgnoredAny>(line)
                 .map(|_| LineFact::Nothing)
-                .map_err(|error| crate::extract::MalformedLine { reason: format!("invalid JSON: {error}") }),
+                .map_err(|error| crate::extract::MalformedLine {
+                    reason: format!("invalid JSON: {}", crate::extract::describe_json_error(&error)),
+                }),
             ReadMode::Screen => scanner.extract(line, context.options.as_of),
         };
         match outcome {
