@@ -327,6 +327,20 @@ fn formulation_minimum(entry: &DrugEntry, words: &[&str]) -> Option<Decimal> {
     }
 }
 
+/// The minimum adequate daily dose of `entry` as named in free text ("Paxil CR 25 mg tablet",
+/// "bupropion hydrobromide 174 MG"): the formulation-specific minimum where KNOWLEDGE §1.3 gives one
+/// (assess contract reading 7), else the ingredient's.
+pub fn minimum_dose_in_text(entry: &DrugEntry, text: &str) -> Option<Decimal> {
+    // Only these ingredients have formulation-specific minimums (see `formulation_minimum`).
+    if !matches!(entry.ingredient, "paroxetine" | "bupropion") {
+        return entry.min_daily_dose_mg;
+    }
+    let lowered = text.to_lowercase();
+    let words: Vec<&str> =
+        lowered.split(|character: char| !character.is_alphanumeric()).filter(|word| !word.is_empty()).collect();
+    formulation_minimum(entry, &words)
+}
+
 /// Looks an ingredient up by its exact knowledge-base name.
 pub fn drug_by_ingredient(ingredient: &str) -> Option<&'static DrugEntry> {
     DRUGS.iter().find(|entry| entry.ingredient == ingredient)
@@ -432,6 +446,9 @@ mod tests {
         check_text("lisinopril 10 mg", None);
         check_text("", None);
         assert_eq!(DRUGS[drug_index(drug_by_ingredient("bupropion").unwrap())].ingredient, "bupropion");
+        let paroxetine = drug_by_ingredient("paroxetine").unwrap();
+        assert_eq!(minimum_dose_in_text(paroxetine, "Paxil CR 25 MG tablet"), Some(Decimal::from(25)));
+        assert_eq!(minimum_dose_in_text(paroxetine, "paroxetine 20 MG Oral Tablet"), Some(Decimal::from(20)));
     }
 
     #[test]

@@ -5,8 +5,9 @@
 
 use std::borrow::Cow;
 
-use ketacare_core::drugs::{DRUGS, DrugEntry, drug_by_rxcui, drug_index, drug_named_in_text};
+use ketacare_core::drugs::{DRUGS, DrugEntry, drug_by_rxcui, drug_index, drug_named_in_text, minimum_dose_in_text};
 use memchr::memmem;
+use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 
 use crate::dates::{DayNumber, parse_date_prefix};
@@ -26,6 +27,9 @@ pub struct DrugEvent {
     /// Days covered when the resource says; `None` means the preset's `default_days_supply`.
     pub days_covered: Option<i32>,
     pub daily_dose_mg: Option<f32>,
+    /// The formulation's minimum daily dose when the medication's name gives one that differs from the
+    /// ingredient's (KNOWLEDGE §1.3: paroxetine CR 25 mg, bupropion hydrobromide 348 mg).
+    pub formulation_minimum_mg: Option<f32>,
     /// Index into [`DRUGS`].
     pub drug: u16,
 }
@@ -525,9 +529,15 @@ fn extract_condition(line: &[u8]) -> Result<LineFact<'_>, serde_json::Error> {
     Ok(LineFact::Diagnoses { patient, date, kinds })
 }
 
+/// A medication resolved against the knowledge base.
+struct ResolvedMedication {
+    drug: &'static DrugEntry,
+    formulation_minimum_mg: Option<f32>,
+}
+
 /// The knowledge-base drug a medication concept names: by RxNorm code first, then by name in its
-/// `text` or any coding's `display` (reading 14).
-fn drug_of_concept(concept: &CodeableConcept) -> Option<&'static DrugEntry> {
+/// `text` or any coding's `display` (reading 14); and the formulation's minimum dose where the names give one.
+fn drug_of_concept(concept: &CodeableConcept) -> Option<ResolvedMedication> {
     let by_code = concept.coding.iter().find_map(|coding| {
         if coding.system.as_deref() == Some(RXNORM_SYSTEM) {
             coding.code.as_deref().and_then(drug_by_rxcui)
@@ -535,16 +545,17 @@ fn drug_of_concept(concept: &CodeableConcept) -> Option<&'static DrugEntry> {
             None
         }
     });
-    by_code.or_else(|| {
-        concept
-            .text
-            .as_deref()
-            .and_then(drug_named_in_text)
-            .or_else(|| concept.coding.iter().find_map(|coding| coding.display.as_deref().and_then(drug_named_in_text)))
-    })
+    let names = || concept.text.iter().chain(concept.coding.iter().filter_map(|coding| coding.display.as_ref()));
+    let drug = by_code.or_else(|| names().find_map(|name| drug_named_in_text(name)))?;
+    let formulation_minimum_mg = names()
+        .filter_map(|name| minimum_dose_in_text(drug, name))
+        .filter(|minimum| Some(*minimum) != drug.min_daily_dose_mg)
+        .max()
+        .and_then(|minimum| minimum.to_f32());
+    Some(ResolvedMedication { drug, formulation_minimum_mg })
 }
 
-fn drug_of_medication(resource: &MedicationResource) -> Option<&'static DrugEntry> {
+fn drug_of_medication(resource: &MedicationResource) -> Option<ResolvedMedication> {
     if let Some(concept) = &resource.medication_codeable_concept {
         return drug_of_concept(concept);
     }
@@ -611,15 +622,21 @@ fn daily_dose_mg(dosages: &[Dosage]) -> Option<f32> {
 
 fn drug_fact<'a>(
     patient: Option<Cow<'a, str>>,
-    drug: Option<&'static DrugEntry>,
+    medication: Option<ResolvedMedication>,
     date: Option<DayNumber>,
     days_covered: Option<i32>,
     daily_dose_mg: Option<f32>,
 ) -> LineFact<'a> {
-    match (patient, drug, date) {
-        (Some(patient), Some(drug), Some(date)) => LineFact::Drug {
+    match (patient, medication, date) {
+        (Some(patient), Some(medication), Some(date)) => LineFact::Drug {
             patient,
-            event: DrugEvent { date, days_covered, daily_dose_mg, drug: drug_index(drug) as u16 },
+            event: DrugEvent {
+                date,
+                days_covered,
+                daily_dose_mg,
+                formulation_minimum_mg: medication.formulation_minimum_mg,
+                drug: drug_index(medication.drug) as u16,
+            },
         },
         _ => LineFact::Nothing,
     }

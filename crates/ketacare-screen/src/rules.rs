@@ -74,6 +74,8 @@ pub struct Course {
     /// The first uncovered day.
     pub end: DayNumber,
     pub highest_daily_dose_mg: Option<f32>,
+    /// The highest formulation-specific minimum among its events, when a name gave one.
+    pub formulation_minimum_mg: Option<f32>,
     pub adequate: bool,
 }
 
@@ -117,6 +119,7 @@ pub fn build_courses(events: &[DrugEvent], parameters: &ScreenParameters) -> Vec
             Some(course) if course.drug == event.drug && event.date - course.end <= parameters.refill_gap_days => {
                 course.end = course.end.max(event_end);
                 course.highest_daily_dose_mg = max_dose(course.highest_daily_dose_mg, event.daily_dose_mg);
+                course.formulation_minimum_mg = max_dose(course.formulation_minimum_mg, event.formulation_minimum_mg);
             }
             _ => {
                 if let Some(finished) = current.take() {
@@ -127,6 +130,7 @@ pub fn build_courses(events: &[DrugEvent], parameters: &ScreenParameters) -> Vec
                     start: event.date,
                     end: event_end,
                     highest_daily_dose_mg: event.daily_dose_mg,
+                    formulation_minimum_mg: event.formulation_minimum_mg,
                     adequate: false,
                 });
             }
@@ -140,6 +144,7 @@ pub fn build_courses(events: &[DrugEvent], parameters: &ScreenParameters) -> Vec
     courses
 }
 
+/// The larger of two optional amounts (either one when only one is known).
 fn max_dose(first: Option<f32>, second: Option<f32>) -> Option<f32> {
     match (first, second) {
         (Some(first), Some(second)) => Some(first.max(second)),
@@ -147,12 +152,15 @@ fn max_dose(first: Option<f32>, second: Option<f32>) -> Option<f32> {
     }
 }
 
-/// "Courses": long enough, and at the knowledge base's minimum dose when a dose is known.
+/// "Courses": long enough, and at the knowledge base's minimum dose (the formulation's, where its name
+/// gives one) when a dose is known.
 fn is_adequate(course: &Course, parameters: &ScreenParameters) -> bool {
     if course.end - course.start < parameters.min_course_days {
         return false;
     }
-    let minimum = DRUGS[usize::from(course.drug)].min_daily_dose_mg.and_then(|minimum| minimum.to_f32());
+    let minimum = course
+        .formulation_minimum_mg
+        .or_else(|| DRUGS[usize::from(course.drug)].min_daily_dose_mg.and_then(|minimum| minimum.to_f32()));
     match (course.highest_daily_dose_mg, minimum) {
         // A small tolerance: doses arrive as binary floats (e.g. 0.1 mg steps).
         (Some(dose), Some(minimum)) => dose + 1e-3 >= minimum,

@@ -10,7 +10,13 @@ use ketacare_screen::rules::{PatientRecord, build_courses, episode_starts};
 
 fn sertraline(date: i32, days: i32) -> DrugEvent {
     let drug = ketacare_core::drugs::drug_index(ketacare_core::drugs::drug_by_ingredient("sertraline").unwrap()) as u16;
-    DrugEvent { date: base_day() + date, days_covered: Some(days), daily_dose_mg: Some(50.0), drug }
+    DrugEvent {
+        date: base_day() + date,
+        days_covered: Some(days),
+        daily_dose_mg: Some(50.0),
+        formulation_minimum_mg: None,
+        drug,
+    }
 }
 
 /// Course spans `(start offset, end offset)` built from dispenses at (offset, days).
@@ -100,6 +106,21 @@ fn adequacy_at_the_minimum_duration_and_dose() {
         &format!("p trd {} courses=2", at(116)),
     );
     check(&["label", "min_course_days=56"], adequacy_patient(55, Some(50.0), 56), "p not_trd courses=1");
+}
+
+#[test]
+fn formulation_minimums_apply_when_the_name_gives_them() {
+    // KNOWLEDGE §1.3: paroxetine 20 mg, but paroxetine CR 25 mg.
+    let patient = |name: &str, dose: f64| {
+        let mut lines = vec![condition("p", "F32.2", 0)];
+        lines.extend((0..3).map(|fill| dispense_named("p", name, fill * 30, 30, Some(dose))));
+        lines.extend(monthly_course("p", "escitalopram", 60, 3, Some(10.0)));
+        lines.push(dispense("p", "bupropion", 120, 30, Some(300.0)));
+        lines
+    };
+    check(&["label"], patient("Paroxetine 20 MG Oral Tablet", 20.0), &format!("p trd {} courses=2", at(120)));
+    check(&["label"], patient("Paxil CR 20 MG tablet", 20.0), "p not_trd courses=1");
+    check(&["label"], patient("paroxetine CR 25 MG", 25.0), &format!("p trd {} courses=2", at(120)));
 }
 
 #[test]

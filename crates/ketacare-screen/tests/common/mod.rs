@@ -46,6 +46,15 @@ pub fn dispense(patient: &str, drug: &str, offset: i32, days: i32, dose_mg: Opti
     dispense_with_status(patient, drug, offset, days, dose_mg, "completed")
 }
 
+/// A MedicationDispense naming its drug only in `medicationCodeableConcept.text`.
+pub fn dispense_named(patient: &str, text: &str, offset: i32, days: i32, dose_mg: Option<f64>) -> String {
+    format!(
+        r#"{{"resourceType":"MedicationDispense","status":"completed","medicationCodeableConcept":{{"text":"{text}"}},"subject":{{"reference":"Patient/{patient}"}},"whenHandedOver":"{}","daysSupply":{{"value":{days}}}{}}}"#,
+        at(offset),
+        dosage(dose_mg)
+    )
+}
+
 pub fn dispense_with_status(
     patient: &str,
     drug: &str,
