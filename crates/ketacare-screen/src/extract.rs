@@ -5,7 +5,9 @@
 
 use std::borrow::Cow;
 
-use ketacare_core::drugs::{DRUGS, DrugEntry, drug_by_rxcui, drug_index, drug_named_in_text, minimum_dose_in_text};
+use ketacare_core::drugs::{
+    DRUGS, DrugEntry, DrugRole, drug_by_rxcui, drug_index, drug_named_in_text, minimum_dose_in_text,
+};
 use memchr::memmem;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
@@ -705,7 +707,10 @@ fn extract_medication_administration(line: &[u8]) -> Result<LineFact<'_>, serde_
         .as_deref()
         .or(administration.effective_period.as_ref().and_then(|period| period.start.as_deref()))
         .and_then(parse_date_prefix);
-    Ok(drug_fact(subject_id(&administration.subject), drug_of_medication(&administration), date, Some(1), None))
+    // The contract reads administrations for ketamine / esketamine history only; other drugs given in
+    // hospital are not antidepressant events (the event dates of the contract do not include them).
+    let ketamine = drug_of_medication(&administration).filter(|medication| medication.drug.role == DrugRole::Ketamine);
+    Ok(drug_fact(subject_id(&administration.subject), ketamine, date, Some(1), None))
 }
 
 fn extract_phq9(line: &[u8]) -> Result<LineFact<'_>, serde_json::Error> {
@@ -808,6 +813,19 @@ mod tests {
         assert_eq!(event.entry().ingredient, "sertraline");
         let in_a_string = r#"{"id":"x","note":"a \"resourceType\": \"Patient\" in text","resourceType":"Encounter"}"#;
         assert_eq!(extract(in_a_string), LineFact::Nothing);
+    }
+
+    #[test]
+    fn administrations_give_ketamine_history_only() {
+        let administration = |drug: &str| {
+            format!(
+                r#"{{"resourceType":"MedicationAdministration","status":"completed","medicationCodeableConcept":{{"text":"{drug}"}},"subject":{{"reference":"Patient/p"}},"effectiveDateTime":"2024-03-01T10:00:00Z"}}"#
+            )
+        };
+        let spravato = administration("Spravato 56 mg");
+        let LineFact::Drug { event, .. } = extract(&spravato) else { panic!("no ketamine event") };
+        assert_eq!(event.entry().ingredient, "esketamine");
+        assert_eq!(extract(&administration("sertraline 50 mg")), LineFact::Nothing);
     }
 
     #[test]
