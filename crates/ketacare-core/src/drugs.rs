@@ -327,6 +327,20 @@ fn formulation_minimum(entry: &DrugEntry, words: &[&str]) -> Option<Decimal> {
     }
 }
 
+/// The minimum adequate daily dose of `entry` as named in free text ("Paxil CR 25 mg tablet",
+/// "bupropion hydrobromide 174 MG"): the formulation-specific minimum where KNOWLEDGE §1.3 gives one
+/// (assess contract reading 7), else the ingredient's.
+pub fn minimum_dose_in_text(entry: &DrugEntry, text: &str) -> Option<Decimal> {
+    // Only these ingredients have formulation-specific minimums (see `formulation_minimum`).
+    if !matches!(entry.ingredient, "paroxetine" | "bupropion") {
+        return entry.min_daily_dose_mg;
+    }
+    let lowered = text.to_lowercase();
+    let words: Vec<&str> =
+        lowered.split(|character: char| !character.is_alphanumeric()).filter(|word| !word.is_empty()).collect();
+    formulation_minimum(entry, &words)
+}
+
 /// Looks an ingredient up by its exact knowledge-base name.
 pub fn drug_by_ingredient(ingredient: &str) -> Option<&'static DrugEntry> {
     DRUGS.iter().find(|entry| entry.ingredient == ingredient)
@@ -335,6 +349,23 @@ pub fn drug_by_ingredient(ingredient: &str) -> Option<&'static DrugEntry> {
 /// Looks a drug up by an RxNorm code: ingredient codes, and the product codes the knowledge base lists.
 pub fn drug_by_rxcui(code: &str) -> Option<&'static DrugEntry> {
     DRUGS.iter().find(|entry| entry.rxcui_ingredient == Some(code) || entry.rxcui_products.contains(&code))
+}
+
+/// The first knowledge-base drug whose ingredient or other name appears in `text` as a whole word
+/// (case-insensitive; words are runs of letters and digits), in the order the words appear.
+/// Used by the population screen on `text` and `display` fields ("Sertraline 50 MG Oral Tablet" → sertraline).
+pub fn drug_named_in_text(text: &str) -> Option<&'static DrugEntry> {
+    text.split(|character: char| !character.is_alphanumeric()).filter(|word| word.len() >= 2).find_map(|word| {
+        DRUGS.iter().find(|entry| {
+            entry.ingredient.eq_ignore_ascii_case(word)
+                || entry.other_names.iter().any(|name| name.eq_ignore_ascii_case(word))
+        })
+    })
+}
+
+/// The position of `entry` in [`DRUGS`] (a compact handle for per-patient event lists).
+pub fn drug_index(entry: &DrugEntry) -> usize {
+    DRUGS.iter().position(|candidate| candidate.ingredient == entry.ingredient).unwrap_or(0)
 }
 
 /// Pairs of distinct agents KNOWLEDGE §1.2 flags as closely related molecules (enantiomer or metabolite).
@@ -400,6 +431,24 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), count, "an RXCUI appears twice in the knowledge base");
+    }
+
+    #[test]
+    fn names_are_found_as_whole_words_in_text() {
+        let check_text = |text: &str, expected: Option<&str>| {
+            assert_eq!(drug_named_in_text(text).map(|entry| entry.ingredient), expected, "{text}");
+        };
+        check_text("Sertraline 50 MG Oral Tablet", Some("sertraline"));
+        check_text("24 HR ZOLOFT tab", Some("sertraline"));
+        check_text("escitalopram (as oxalate) 10 mg", Some("escitalopram"));
+        check_text("Lexapro", Some("escitalopram"));
+        check_text("sertralinex 50 mg", None);
+        check_text("lisinopril 10 mg", None);
+        check_text("", None);
+        assert_eq!(DRUGS[drug_index(drug_by_ingredient("bupropion").unwrap())].ingredient, "bupropion");
+        let paroxetine = drug_by_ingredient("paroxetine").unwrap();
+        assert_eq!(minimum_dose_in_text(paroxetine, "Paxil CR 25 MG tablet"), Some(Decimal::from(25)));
+        assert_eq!(minimum_dose_in_text(paroxetine, "paroxetine 20 MG Oral Tablet"), Some(Decimal::from(20)));
     }
 
     #[test]

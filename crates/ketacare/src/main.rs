@@ -8,7 +8,9 @@ mod plan_command;
 mod protocol_command;
 mod protocol_file;
 mod score_command;
+mod screen_command;
 mod session_command;
+mod synth_command;
 
 use std::process::ExitCode;
 
@@ -36,6 +38,10 @@ enum Command {
     Session(session_command::SessionArgs),
     /// Generate a care plan's schedule and measurement plan
     Plan(plan_command::PlanArgs),
+    /// Screen a FHIR bulk export for treatment-resistant depression: contracts/screen.md.
+    Screen(screen_command::Args),
+    /// Write a seeded synthetic FHIR bulk export with its truth.csv.
+    Synth(synth_command::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +53,8 @@ fn main() -> ExitCode {
         Command::Score(args) => score_command::run(args),
         Command::Session(args) => session_command::run(args),
         Command::Plan(args) => plan_command::run(args),
+        Command::Screen(args) => screen_command::run(args),
+        Command::Synth(args) => synth_command::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,132 @@
+//! End to end through the binary: `ketacare synth` then `ketacare screen`, in CSV and NDJSON, with
+//! `--set`, `--threads`, `--quiet`, `--strict` and bad arguments.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ketacare(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ketacare")).args(arguments).output().expect("run ketacare")
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temporary path")
+}
+
+fn check_success(output: &Output) {
+    assert!(output.status.success(), "status {:?}, stderr: {}", output.status, String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn synth_then_screen_writes_the_truth() {
+    let folder = tempfile::tempdir().unwrap();
+    let export = folder.path().join("export");
+    let synth = ketacare(&[
+        "synth",
+        "--patients",
+        "300",
+        "--seed",
+        "3",
+        "--out",
+        path(&export),
+        "--gzip",
+        "--unrelated-scale",
+        "0.1",
+    ]);
+    check_success(&synth);
+    assert!(export.join("Observation.000.ndjson.gz").exists());
+
+    let csv = folder.path().join("rows.csv");
+    let screen = ketacare(&["screen", path(&export), "--as-of", "2025-12-31", "--out", path(&csv), "--threads", "2"]);
+    check_success(&screen);
+    let summary = String::from_utf8_lossy(&screen.stderr);
+    assert!(summary.contains("screened 300 patients"), "{summary}");
+    assert!(summary.contains("MB/s") && summary.contains("patients/s"), "{summary}");
+
+    let written = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = written.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "patient_id,status,trd_date,episode_start,courses,agents,classes,exclusions,latest_phq9,latest_phq9_date,preset"
+        )
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    let truth = std::fs::read_to_string(export.join("truth.csv")).unwrap();
+    let expected: Vec<Vec<&str>> = truth.lines().skip(1).map(|line| line.split(',').collect()).collect();
+    assert_eq!(rows.len(), expected.len());
+    for (row, truth_row) in rows.iter().zip(&expected) {
+        assert_eq!(&row[..3], &truth_row[..3]);
+        assert_eq!(row[10], "label");
+    }
+}
+
+#[test]
+fn ndjson_output_overrides_and_cardinal_evidence() {
+    let folder = tempfile::tempdir().unwrap();
+    let export = folder.path().join("export");
+    check_success(&ketacare(&[
+        "synth",
+        "--patients",
+        "200",
+        "--seed",
+        "4",
+        "--out",
+        path(&export),
+        "--unrelated-scale",
+        "0.1",
+    ]));
+    let out = folder.path().join("rows.ndjson");
+    let screen = ketacare(&[
+        "screen",
+        path(&export),
+        "--preset",
+        "cardinal",
+        "--set",
+        "course_length_days=21",
+        "--out",
+        path(&out),
+        "--as-of",
+        "2025-12-31",
+        "--quiet",
+    ]);
+    check_success(&screen);
+    assert!(screen.stderr.is_empty(), "--quiet printed {}", String::from_utf8_lossy(&screen.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(rows.len(), 200);
+    assert!(rows.iter().all(|row| row["preset"] == "cardinal;course_length_days=21"));
+    let trd = rows.iter().find(|row| row["status"] == "trd").expect("a cardinal trd patient");
+    for field in ["drug_a", "a1", "a2", "drug_b", "b2", "expect_response_by"] {
+        assert!(trd[field].is_string(), "{field} missing in {trd}");
+    }
+    let ids: Vec<&str> = rows.iter().map(|row| row["patient_id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted);
+}
+
+#[test]
+fn strict_exits_2_on_a_malformed_line_and_bad_arguments_fail() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("Patient.ndjson"), "{\"resourceType\":\"Patient\",\"id\":\"a\"}\n{oops\n")
+        .unwrap();
+    let lenient = ketacare(&["screen", path(folder.path()), "--as-of", "2025-12-31"]);
+    check_success(&lenient);
+    let stderr = String::from_utf8_lossy(&lenient.stderr);
+    assert!(stderr.contains("Patient.ndjson:2"), "{stderr}");
+    assert!(stderr.contains("1 skipped as malformed"), "{stderr}");
+    assert!(String::from_utf8_lossy(&lenient.stdout).contains("a,insufficient_data"));
+
+    let strict = ketacare(&["screen", path(folder.path()), "--strict", "--as-of", "2025-12-31"]);
+    assert_eq!(strict.status.code(), Some(2));
+
+    for bad in [
+        vec!["screen", path(folder.path()), "--preset", "nonsense"],
+        vec!["screen", path(folder.path()), "--set", "min_course_days=soon"],
+        vec!["screen", path(folder.path()), "--as-of", "31/12/2025"],
+    ] {
+        let output = ketacare(&bad);
+        assert_eq!(output.status.code(), Some(1), "{bad:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).starts_with("error:"), "{bad:?}");
+    }
+}
