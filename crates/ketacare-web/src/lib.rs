@@ -1,0 +1,1 @@
+//! The HTTP JSON API of ketacare. (Being built: issue 5.)
