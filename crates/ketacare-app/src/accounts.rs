@@ -208,6 +208,11 @@ impl App {
         Ok(user.user_id)
     }
 
+    /// A new random password a person can type (about 100 bits), for accounts made at the console.
+    pub fn bootstrap_password(&self) -> String {
+        one_time_password()
+    }
+
     /// Creates an admin with a random one-time password (for `ketacare demo` and first runs) and returns it.
     pub async fn bootstrap_admin(&self, username: &str) -> Result<String, AppError> {
         let password = one_time_password();

@@ -145,6 +145,11 @@ impl App {
         self
     }
 
+    /// Connects to the database at `url` without migrating it (for `ketacare migrate`, which reports).
+    pub async fn connect(url: &str, protocol: Protocol) -> Result<App, OpenStoreError> {
+        Ok(App::new(Store::connect(url).await?, protocol))
+    }
+
     /// Opens the database at `url` (migrating it) and returns the application on it.
     pub async fn open(url: &str, protocol: Protocol) -> Result<App, OpenStoreError> {
         Ok(App::new(Store::open(url).await?, protocol))

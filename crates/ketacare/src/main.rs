@@ -1,11 +1,17 @@
-//! The `ketacare` binary: command-line tools (and, later, the clinic server).
+//! The `ketacare` binary: command-line tools and the clinic server.
 //! Each subcommand lives in its own `<name>_command.rs` with its clap arguments and a `run` function.
 
 mod assess_command;
+mod audit_command;
+mod demo_command;
 mod dose_command;
+mod migrate_command;
 mod protocol_command;
 mod protocol_file;
 mod score_command;
+mod serve_command;
+mod server_args;
+mod user_command;
 
 use std::process::ExitCode;
 
@@ -29,6 +35,16 @@ enum Command {
     Protocol(protocol_command::ProtocolArgs),
     /// Score a rating scale from its answers.
     Score(score_command::ScoreArgs),
+    /// Serve the clinic's JSON API.
+    Serve(serve_command::ServeArgs),
+    /// Seed a fresh database with synthetic patients and serve it, printing a one-time admin password.
+    Demo(demo_command::DemoArgs),
+    /// Bring the database schema up to date.
+    Migrate(migrate_command::MigrateArgs),
+    /// Manage accounts.
+    User(user_command::UserArgs),
+    /// Check the audit log.
+    Audit(audit_command::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +54,11 @@ fn main() -> ExitCode {
         Command::Dose(args) => dose_command::run(args),
         Command::Protocol(args) => protocol_command::run(args),
         Command::Score(args) => score_command::run(args),
+        Command::Serve(args) => serve_command::run(args),
+        Command::Demo(args) => demo_command::run(args),
+        Command::Migrate(args) => migrate_command::run(args),
+        Command::User(args) => user_command::run(args),
+        Command::Audit(args) => audit_command::run(args),
     };
     match result {
         Ok(code) => code,
