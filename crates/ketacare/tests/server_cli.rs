@@ -1,5 +1,5 @@
 //! The database and server commands through the real binary, on SQLite and (when configured)
-//! PostgreSQL: `migrate`, `user add`, `audit verify` (which names the first broken link), and `demo`
+//! PostgreSQL: `migrate`, `user add`, `audit export`, `audit verify` (which names the first broken link), and `demo`
 //! serving real HTTP whose stored decisions equal `ketacare assess`, then shutting down on SIGTERM.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -49,6 +49,16 @@ async fn migrate_user_add_and_audit_verify() {
         let verify = ketacare(&["audit", "verify", "--database", url], "");
         assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
         assert!(text(&verify.stdout).starts_with("audit chain intact: 2 events"), "{}", text(&verify.stdout));
+
+        let export = ketacare(&["audit", "export", "--database", url], "");
+        let lines: Vec<Value> = text(&export.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(
+            lines.iter().map(|event| event["action"].as_str().unwrap()).collect::<Vec<_>>(),
+            ["user.create", "user.create"]
+        );
+        assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+        let tail = ketacare(&["audit", "export", "--after", "1", "--database", url], "");
+        assert_eq!(text(&tail.stdout).lines().count(), 1);
 
         db.store.drop_audit_triggers().await.unwrap();
         db.store.execute_raw("UPDATE audit_events SET action = 'user.delete' WHERE seq = 2").await.unwrap();
