@@ -254,8 +254,11 @@ impl App {
         let user = match user {
             Some(user) if user.active && password_matches(password, &user.password_hash) => user,
             other => {
+                let mut event = event;
                 if other.is_none() {
                     password_matches(password, dummy_hash());
+                    // An unknown name is often a password typed into the wrong field: keep it out of the log.
+                    event.resource = "user/(unknown)".to_owned();
                 }
                 self.throttle.record_failure(&keys, now);
                 return Err(self.audit_failure(event, AppError::Unauthenticated).await);

@@ -236,7 +236,21 @@ async fn logins_sessions_tokens_and_throttling() {
         let app = &fixture.app;
         let nurse_password = password(Role::Nurse);
         assert!(matches!(app.login("nurse", "wrong password!", "10.0.0.9", "r").await, Err(AppError::Unauthenticated)));
-        assert!(matches!(app.login("nobody", &nurse_password, "10.0.0.9", "r").await, Err(AppError::Unauthenticated)));
+        assert!(matches!(
+            app.login("hunter2-typed-here", &nurse_password, "10.0.0.9", "r").await,
+            Err(AppError::Unauthenticated)
+        ));
+        let admin = fixture.actor(Role::Admin).await;
+        let logins: Vec<(String, String)> = app
+            .audit_events(&admin, 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|record| record.action == "session.login" && record.outcome == "denied")
+            .map(|record| (record.resource, record.outcome))
+            .collect();
+        let denied = |resource: &str| (resource.to_owned(), "denied".to_owned());
+        assert_eq!(logins, [denied("user/nurse"), denied("user/(unknown)")], "unknown names stay out of the log");
 
         let signed_in = app.login("nurse", &nurse_password, "10.0.0.9", "r").await.unwrap();
         assert_eq!(app.authenticate_session(&signed_in.session_token).await.unwrap().role, Role::Nurse);
