@@ -152,3 +152,42 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Rewrites an error response that is not a problem (e.g. axum's plain-text 413 for a body over the
+/// limit) as RFC 9457 problem details, keeping its status and its text as the detail.
+pub async fn problem_from_plain(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let status = parts.status;
+    let slug = match status.as_u16() {
+        400 => "bad-request",
+        404 => "not-found",
+        405 => "method-not-allowed",
+        413 => "body-too-large",
+        415 => "unsupported-media-type",
+        422 => "invalid-field",
+        503 => "not-ready",
+        500..=599 => "internal",
+        _ => "error",
+    };
+    // A server error's text may hold internals; only "not ready" is safe to pass on.
+    let show_text = !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE;
+    let detail = match text {
+        Ok(text) if show_text && !text.trim().is_empty() => text,
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let body = json!({
+        "type": format!("{PROBLEM_TYPE_PREFIX}{slug}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut response = (status, body.to_string()).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}

@@ -141,8 +141,9 @@ fn new_request_id() -> String {
     format!("{:x}-{:x}", nanos, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Gives each request an id (echoed in `X-Request-Id`), and logs one line per request with safe
-/// fields only: method, route template (never the path, which holds ids), status, duration.
+/// Gives each request an id (echoed in `X-Request-Id`), logs one line per request with safe fields
+/// only (method, route template, never the path, which holds ids; status; duration), and turns any
+/// error response not already a problem (axum's own rejections, say) into one.
 async fn request_id_and_log(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request
@@ -168,6 +169,11 @@ async fn request_id_and_log(mut request: Request, next: Next) -> Response {
         duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"
     );
+    if response.status().as_u16() >= 400
+        && response.headers().get(header::CONTENT_TYPE).is_none_or(|value| value != "application/problem+json")
+    {
+        response = error::problem_from_plain(response).await;
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }

@@ -18,7 +18,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.app.ready().await {
         Json(json!({ "status": "ready" })).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" }))).into_response()
+        // Plain text here; the middleware makes every error response a problem.
+        (StatusCode::SERVICE_UNAVAILABLE, "the database does not answer").into_response()
     }
 }
 

@@ -478,3 +478,26 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_error_is_a_problem_even_from_axum_itself() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let huge = format!("{{\"given_name\":\"{}\"}}", "x".repeat(2 << 20));
+        let too_large = api.call("POST", "/api/v1/patients", &nurse, Some(&huge), &[]).await;
+        assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(too_large.headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(too_large.body["type"], "urn:ketacare:problem:body-too-large");
+        assert!(too_large.headers.contains_key("x-request-id"));
+
+        api.app.close().await;
+        let not_ready = api.call("GET", "/readyz", &Auth::Anonymous, None, &[]).await;
+        assert_eq!(
+            (not_ready.status, not_ready.body["type"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("urn:ketacare:problem:not-ready"))
+        );
+        assert_eq!(api.call("GET", "/healthz", &Auth::Anonymous, None, &[]).await.status, StatusCode::OK);
+    })
+    .await;
+}
