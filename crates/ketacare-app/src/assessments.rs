@@ -4,13 +4,23 @@
 
 use ketacare_case::{parse_case_json, report_json};
 use ketacare_core::assess::assess_case;
-use ketacare_store::{IdempotentResponse, NewAssessment, RecordStatus, StoreError, StoredAssessment};
-use serde::Serialize;
+use ketacare_store::{AmendmentMeta, IdempotentResponse, NewAssessment, RecordStatus, StoreError, StoredAssessment};
+use serde::{Deserialize, Serialize};
 
 use crate::patients::idempotency_key;
 use crate::policy::{Permission, require};
 use crate::secrets::{new_id, sha256_hex};
 use crate::{Actor, App, AppError, Created};
+
+/// A change of an assessment's status, with its reason. The decision itself never changes: a wrong
+/// one is marked `entered_in_error` and a new assessment recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentStatusInput {
+    pub reason: Option<String>,
+    /// `active` or `entered_in_error`.
+    pub status: Option<String>,
+}
 
 /// A stored decision as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,6 +31,8 @@ pub struct AssessmentView {
     pub rules_version: String,
     pub protocol_sha256: String,
     pub status: RecordStatus,
+    /// For `If-Match` when marking the assessment entered in error.
+    pub version: i64,
     pub created_at: String,
     pub created_by: String,
     /// The report of contracts/assess.md, exactly as `ketacare assess` prints it.
@@ -38,6 +50,7 @@ fn view(stored: StoredAssessment) -> Result<AssessmentView, AppError> {
         rules_version: stored.rules_version,
         protocol_sha256: stored.protocol_sha256,
         status: stored.status,
+        version: stored.version,
         created_at: stored.created_at,
         created_by: stored.created_by,
         report,
@@ -132,5 +145,63 @@ impl App {
         let stored = self.store.assessments(patient_id).await?;
         self.store.append_audit(&event).await?;
         stored.into_iter().map(view).collect()
+    }
+}
+
+impl App {
+    /// One decision of a patient.
+    pub async fn get_assessment(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        assessment_id: &str,
+    ) -> Result<AssessmentView, AppError> {
+        let resource = format!("patient/{patient_id}/assessment/{assessment_id}");
+        let event = self.audit_event(actor, "assessment.read", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::ReadAssessments) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let Some(stored) = self.store.assessment(patient_id, assessment_id).await? else {
+            let error = AppError::NotFound { resource: "assessment", id: assessment_id.to_owned() };
+            return Err(self.audit_failure(event, error).await);
+        };
+        self.store.append_audit(&event).await?;
+        view(stored)
+    }
+
+    /// Marks a decision entered in error (or active again), if still at `expected_version`; the prior
+    /// record is kept as an amendment with the reason.
+    pub async fn set_assessment_status(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        assessment_id: &str,
+        expected_version: i64,
+        input: &AssessmentStatusInput,
+    ) -> Result<AssessmentView, AppError> {
+        let resource = format!("patient/{patient_id}/assessment/{assessment_id}");
+        let event = self.audit_event(actor, "assessment.amend", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RecordAssessments) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let reason = match input.reason.as_deref().map(str::trim) {
+            Some(reason) if !reason.is_empty() && reason.len() <= 1000 => reason.to_owned(),
+            _ => return Err(AppError::invalid("reason", "a correction needs a reason (1 to 1000 characters)")),
+        };
+        let status = match input.status.as_deref() {
+            Some("active") => RecordStatus::Active,
+            Some("entered_in_error") => RecordStatus::EnteredInError,
+            other => {
+                let problem = format!("expected \"active\" or \"entered_in_error\", got {other:?}");
+                return Err(AppError::invalid("status", problem));
+            }
+        };
+        let meta =
+            AmendmentMeta { amendment_id: new_id(), reason, amended_by: actor.user_id.clone(), amended_at: self.now() };
+        match self.store.set_assessment_status(patient_id, assessment_id, expected_version, status, &meta, &event).await
+        {
+            Ok(stored) => view(stored),
+            Err(error) => Err(self.audit_failure(event, error.into()).await),
+        }
     }
 }

@@ -17,7 +17,7 @@ use ketacare_core::protocol::Protocol;
 use ketacare_store::{AuditEvent, Store, StoreError};
 
 pub use accounts::{LoginThrottle, NewAccount, Principal, SessionPolicy, SignedIn, ThrottlePolicy, TokenCreated};
-pub use assessments::AssessmentView;
+pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use ketacare_store::{AuditChainReport, AuditRecord, Backend, OpenStoreError, Role};
 pub use patients::{
     DeIdentifiedPatient, PatientAmendmentInput, PatientInput, PatientListQuery, PatientListView, PatientView,

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use ketacare_app::{
-    Actor, App, AppError, NewAccount, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView, Role,
+    Actor, App, AppError, AssessmentStatusInput, NewAccount, PatientAmendmentInput, PatientInput, PatientListQuery,
+    PatientView, Role,
 };
 use ketacare_core::protocol::Protocol;
 use ketacare_store::test_support::each_backend;
@@ -288,6 +289,46 @@ async fn logins_sessions_tokens_and_throttling() {
         assert!(matches!(&error, AppError::Invalid { field, .. } if field == "password"), "{error}");
         let nurse = fixture.actor(Role::Nurse).await;
         assert!(matches!(app.create_user(Some(&nurse), &short).await, Err(AppError::Forbidden { .. })));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_decision_is_marked_entered_in_error_never_changed() {
+    each_backend(|db| async move {
+        let fixture = Fixture::new(db.store).await;
+        let nurse = fixture.actor(Role::Nurse).await;
+        let patient = fixture.app.create_patient(&nurse, &ada(), None).await.unwrap().resource_id;
+        let recorded = fixture.app.record_assessment(&nurse, &patient, &vignette("V1"), None).await.unwrap();
+        let id = recorded.resource_id;
+        let input = |reason: Option<&str>, status: &str| AssessmentStatusInput {
+            reason: reason.map(str::to_owned),
+            status: Some(status.to_owned()),
+        };
+        let error = fixture.app.set_assessment_status(&nurse, &patient, &id, 1, &input(None, "entered_in_error")).await;
+        assert!(matches!(&error, Err(AppError::Invalid { field, .. }) if field == "reason"), "{error:?}");
+        let error = fixture.app.set_assessment_status(&nurse, &patient, &id, 1, &input(Some("x"), "deleted")).await;
+        assert!(matches!(&error, Err(AppError::Invalid { field, .. }) if field == "status"), "{error:?}");
+        let marked = fixture
+            .app
+            .set_assessment_status(
+                &nurse,
+                &patient,
+                &id,
+                1,
+                &input(Some("case of another patient"), "entered_in_error"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((marked.version, marked.report.clone()), (2, recorded.body["report"].clone()));
+        let stale = fixture.app.set_assessment_status(&nurse, &patient, &id, 1, &input(Some("again"), "active")).await;
+        assert!(matches!(stale, Err(AppError::StaleVersion { current_version: 2, .. })), "{stale:?}");
+        let read = fixture.app.get_assessment(&nurse, &patient, &id).await.unwrap();
+        assert_eq!(read.status, ketacare_store::RecordStatus::EnteredInError);
+        let amendments = fixture.app.patient_amendments(&nurse, &patient).await.unwrap();
+        assert_eq!(amendments[0].reason, "case of another patient");
+        let analyst = fixture.actor(Role::Analyst).await;
+        assert!(matches!(fixture.app.get_assessment(&analyst, &patient, &id).await, Err(AppError::Forbidden { .. })));
     })
     .await;
 }

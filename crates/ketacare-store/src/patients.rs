@@ -543,6 +543,78 @@ impl Store {
         })
     }
 
+    pub async fn assessment(
+        &self,
+        patient_id: &str,
+        assessment_id: &str,
+    ) -> Result<Option<StoredAssessment>, StoreError> {
+        let sql = format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE patient_id = $1 AND assessment_id = $2");
+        on_pool!(self, pool => {
+            let row = sqlx::query(&sql).bind(patient_id).bind(assessment_id).fetch_optional(pool).await?;
+            row.as_ref().map(assessment_from_row).transpose()
+        })
+    }
+
+    /// Sets an assessment's status (a decision itself is never changed) if it is still at
+    /// `expected_version`, keeping the prior record as an amendment.
+    pub async fn set_assessment_status(
+        &self,
+        patient_id: &str,
+        assessment_id: &str,
+        expected_version: i64,
+        status: RecordStatus,
+        amendment: &AmendmentMeta,
+        audit: &AuditEvent,
+    ) -> Result<StoredAssessment, StoreError> {
+        let select =
+            format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE patient_id = $1 AND assessment_id = $2");
+        let at = format_time(amendment.amended_at);
+        write_tx!(self, tx => {
+            let row = sqlx::query(&select).bind(patient_id).bind(assessment_id).fetch_optional(&mut *tx).await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound { resource: "assessment", id: assessment_id.to_owned() });
+            };
+            let prior = assessment_from_row(&row)?;
+            if prior.version != expected_version {
+                return Err(StoreError::StaleVersion {
+                    resource: "assessment",
+                    id: assessment_id.to_owned(),
+                    expected: expected_version,
+                    current: prior.version,
+                });
+            }
+            sqlx::query(
+                "UPDATE assessments SET status = $4, version = $5 WHERE patient_id = $1 AND assessment_id = $2 AND version = $3",
+            )
+            .bind(patient_id)
+            .bind(assessment_id)
+            .bind(expected_version)
+            .bind(status.as_str())
+            .bind(expected_version + 1)
+            .execute(&mut *tx)
+            .await?;
+            let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let new_json = serde_json::json!({ "status": status.as_str() }).to_string();
+            sqlx::query(
+                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
+                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'assessment', $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(patient_id)
+            .bind(&amendment.amendment_id)
+            .bind(assessment_id)
+            .bind(prior.version)
+            .bind(&prior_json)
+            .bind(&new_json)
+            .bind(&amendment.reason)
+            .bind(&amendment.amended_by)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, audit);
+            Ok(StoredAssessment { status, version: expected_version + 1, ..prior })
+        })
+    }
+
     pub async fn insert_scale_result(&self, result: &NewScaleResult, audit: &AuditEvent) -> Result<(), StoreError> {
         write_tx!(self, tx => {
             sqlx::query(

@@ -283,7 +283,37 @@ async fn assessments_scale_results_and_idempotent_creates() {
         assert!(matches!(missing, Err(StoreError::NotFound { resource: "patient", .. })), "{missing:?}");
         let stored = store.assessments("p1").await.unwrap();
         assert_eq!(stored.len(), 1, "the failed retry left nothing behind");
-        assert_eq!((stored[0].assessment_id.as_str(), stored[0].status), ("a1", RecordStatus::Active));
+        assert_eq!(store.assessment("p1", "a1").await.unwrap().as_ref(), stored.first());
+        let meta = AmendmentMeta {
+            amendment_id: "m1".to_owned(),
+            reason: "wrong patient".to_owned(),
+            amended_by: "u-admin".to_owned(),
+            amended_at: at(70),
+        };
+        let marked = store
+            .set_assessment_status(
+                "p1",
+                "a1",
+                1,
+                RecordStatus::EnteredInError,
+                &meta,
+                &event("assessment.amend", Some("p1")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (marked.status, marked.version, marked.decision_json.as_str()),
+            (RecordStatus::EnteredInError, 2, r#"{"trd":{}}"#)
+        );
+        let stale = store
+            .set_assessment_status("p1", "a1", 1, RecordStatus::Active, &meta, &event("assessment.amend", Some("p1")))
+            .await;
+        assert!(matches!(stale, Err(StoreError::StaleVersion { current: 2, .. })), "{stale:?}");
+        let amendment = &store.amendments("p1").await.unwrap()[0];
+        assert_eq!((amendment.resource_type.as_str(), amendment.resource_id.as_str()), ("assessment", "a1"));
+        assert!(amendment.prior_json.contains(r#""status":"active""#));
+        let stored = store.assessments("p1").await.unwrap();
+        assert_eq!((stored[0].assessment_id.as_str(), stored[0].status), ("a1", RecordStatus::EnteredInError));
         assert_eq!(stored[0].protocol_sha256, "ab".repeat(32));
 
         let result = NewScaleResult {
@@ -299,9 +329,9 @@ async fn assessments_scale_results_and_idempotent_creates() {
         store.insert_scale_result(&result, &event("scale_result.create", Some("p1"))).await.unwrap();
         let results = store.scale_results("p1").await.unwrap();
         assert_eq!((results.len(), results[0].total), (1, Some(19)));
-        // user, patient, assessment, scale result; the refused writes left no audit row.
+        // user, patient, assessment, its amendment, scale result; the refused writes left no audit row.
         let report = store.verify_audit_chain().await.unwrap();
-        assert_eq!((report.events_checked, report.first_broken), (4, None));
+        assert_eq!((report.events_checked, report.first_broken), (5, None));
     })
     .await;
 }

@@ -81,6 +81,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/patients/{patient_id}/amendments"),
     route("GET", "/api/v1/patients/{patient_id}/assessments"),
     route("POST", "/api/v1/patients/{patient_id}/assessments"),
+    route("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
 ];
@@ -105,6 +107,10 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route(
             "/api/v1/patients/{patient_id}/assessments",
             get(patient_routes::assessments).post(patient_routes::record_assessment),
+        )
+        .route(
+            "/api/v1/patients/{patient_id}/assessments/{assessment_id}",
+            get(patient_routes::assessment).patch(patient_routes::set_assessment_status),
         )
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))

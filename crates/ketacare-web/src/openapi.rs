@@ -57,6 +57,8 @@ fn public() -> Value {
 /// The whole document.
 pub fn document() -> Value {
     let patient_id = json!({ "name": "patient_id", "in": "path", "required": true, "schema": { "type": "string" } });
+    let assessment_id =
+        json!({ "name": "assessment_id", "in": "path", "required": true, "schema": { "type": "string" } });
     let idempotency_key = json!({ "$ref": "#/components/parameters/IdempotencyKey" });
     let auth_errors: &[u16] = &[401, 403];
     json!({
@@ -125,6 +127,16 @@ pub fn document() -> Value {
                     json!({ "parameters": [patient_id, idempotency_key],
                             "requestBody": body(json!({ "type": "object", "description": "A case as `ketacare assess` reads it" })) }))
             },
+            "/api/v1/patients/{patient_id}/assessments/{assessment_id}": {
+                "get": operation("One decision (ETag)", (200, "The assessment", schema_ref("Assessment")), &[401, 403, 404],
+                    json!({ "parameters": [patient_id, assessment_id] })),
+                "patch": operation("Mark a decision entered in error (or active again), with a reason; the decision itself never changes",
+                    (200, "The assessment (new ETag)", schema_ref("Assessment")), &[401, 403, 404, 412, 422, 428],
+                    json!({ "parameters": [patient_id, assessment_id, { "$ref": "#/components/parameters/IfMatch" }],
+                            "requestBody": body(json!({ "type": "object", "required": ["reason", "status"], "additionalProperties": false,
+                                "properties": { "reason": { "type": "string" },
+                                                "status": { "type": "string", "enum": ["active", "entered_in_error"] } } })) }))
+            },
             "/api/v1/audit/events": {
                 "get": operation("A page of the audit log (admin, auditor)", (200, "Events", json!({ "type": "object" })), &[401, 403, 422],
                     json!({ "parameters": [
@@ -188,7 +200,8 @@ pub fn document() -> Value {
                 "Assessment": { "type": "object", "properties": {
                     "assessment_id": { "type": "string" }, "patient_id": { "type": "string" }, "as_of": { "type": "string" },
                     "rules_version": { "type": "string" }, "protocol_sha256": { "type": "string" },
-                    "status": { "type": "string" }, "created_at": { "type": "string" }, "created_by": { "type": "string" },
+                    "status": { "type": "string", "enum": ["active", "entered_in_error"] }, "version": { "type": "integer" },
+                    "created_at": { "type": "string" }, "created_by": { "type": "string" },
                     "report": { "type": "object", "description": "The report of contracts/assess.md, as `ketacare assess` prints it" } } },
                 "AuditChainReport": { "type": "object", "properties": {
                     "events_checked": { "type": "integer" }, "head_seq": { "type": "integer" }, "head_hash": { "type": "string" },

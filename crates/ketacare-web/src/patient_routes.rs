@@ -5,7 +5,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ketacare_app::{Created, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView};
+use ketacare_app::{
+    AssessmentStatusInput, AssessmentView, Created, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView,
+};
 
 use crate::AppState;
 use crate::auth::Authenticated;
@@ -99,4 +101,31 @@ pub async fn record_assessment(
     let key = idempotency_key(&headers)?;
     let result = state.app.record_assessment(&caller.actor, &patient_id, case, key).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/assessments/{}", result.resource_id), result))
+}
+
+fn assessment_with_etag(view: AssessmentView) -> Response {
+    let tag = HeaderValue::from_str(&etag(view.version)).expect("ETags are ASCII");
+    ([(header::ETAG, tag)], Json(view)).into_response()
+}
+
+pub async fn assessment(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, assessment_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(assessment_with_etag(state.app.get_assessment(&caller.actor, &patient_id, &assessment_id).await?))
+}
+
+/// Marks a decision `entered_in_error` (or `active` again) with a reason; needs `If-Match`.
+pub async fn set_assessment_status(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, assessment_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let input: AssessmentStatusInput = json_body(&body)?;
+    let view = state.app.set_assessment_status(&caller.actor, &patient_id, &assessment_id, version, &input).await?;
+    Ok(assessment_with_etag(view))
 }

@@ -135,6 +135,9 @@ async fn the_vignettes_posted_through_the_api_give_the_clis_decisions() {
             if let Err(difference) = ketacare_case::json_contains(&reply.body["report"], &expected) {
                 panic!("{name}{difference}");
             }
+            let location = reply.headers[header::LOCATION].to_str().unwrap();
+            let single = api.call("GET", location, &prescriber, None, &[]).await;
+            assert_eq!((single.status, &single.body), (StatusCode::OK, &reply.body), "{name}: Location leads to it");
             let history = api.call("GET", &path, &prescriber, None, &[]).await;
             assert_eq!(history.body["assessments"][0]["report"], cli_report, "{name}");
             assert_eq!(history.body["assessments"][0]["protocol_sha256"], protocol.sha256.as_str());
@@ -163,6 +166,8 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/patients/{patient_id}/amendments", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/assessments", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/assessments", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 403, 200, 200, 403, 403]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
 ];
@@ -185,7 +190,11 @@ async fn role_by_route_matrix() {
             for (caller_index, caller) in callers.iter().enumerate() {
                 // A patient of its own for each call, so amending one does not move another's ETag.
                 let patient_id = api.create_patient(&nurse, "Ada").await;
-                let path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token");
+                let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token");
+                if template.contains("{assessment_id}") {
+                    let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
+                    path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
+                }
                 let body = match (*method, *template) {
                     ("POST", "/api/v1/session") => Some(json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string()),
                     ("POST", "/api/v1/tokens") => Some(r#"{"label":"matrix"}"#.to_owned()),
@@ -197,6 +206,9 @@ async fn role_by_route_matrix() {
                         json!({ "given_name": "Grace", "family_name": "Hopper", "birth_date": "1906-12-09", "sex_at_birth": "female" })
                             .to_string(),
                     ),
+                    ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}") => {
+                        Some(json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string())
+                    }
                     ("PATCH", _) => Some(json!({ "reason": "typo", "given_name": "Augusta" }).to_string()),
                     ("POST", _) => Some(case.clone()),
                     _ => None,
@@ -410,7 +422,13 @@ async fn every_patient_data_route_leaves_an_audit_event() {
         let id = api.create_patient(&nurse, "Ada").await;
         let case = std::fs::read_to_string(vignettes_dir().join("V1.case.json")).unwrap();
         let patch = json!({ "reason": "typo", "given_name": "Augusta" }).to_string();
+        let recorded = api.call("POST", &format!("/api/v1/patients/{id}/assessments"), &nurse, Some(&case), &[]).await;
+        let assessment =
+            format!("/api/v1/patients/{id}/assessments/{}", recorded.body["assessment_id"].as_str().unwrap());
+        let in_error = json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string();
         let calls: &[(&str, String, Option<&str>)] = &[
+            ("GET", assessment.clone(), None),
+            ("PATCH", assessment.clone(), Some(&in_error)),
             ("GET", "/api/v1/patients".to_owned(), None),
             (
                 "POST",
@@ -462,7 +480,8 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
         assert_eq!(documented, routes);
         // And every listed route is really served (not the 404 or 405 fallback).
         for route in ROUTES {
-            let path = route.path.replace("{patient_id}", "p").replace("{token_id}", "t");
+            let path =
+                route.path.replace("{patient_id}", "p").replace("{token_id}", "t").replace("{assessment_id}", "a");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(
