@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 requests="${1:-2000}"
 bin=target/release/ketacare
-[ -x "$bin" ] || cargo build --release -p ketacare
+cargo build --release -p ketacare --quiet   # a no-op when up to date
 command -v ab >/dev/null || { echo "needs ab: apt-get install apache2-utils" >&2; exit 1; }
 out=bench/out; mkdir -p "$out"
 pg_server="${KETACARE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
