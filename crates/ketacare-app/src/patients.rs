@@ -3,7 +3,8 @@
 
 use jiff::civil::Date;
 use ketacare_store::{
-    AmendmentMeta, IdempotentResponse, NewPatient, Patient, PatientChanges, PatientSearch, RecordStatus, StoreError,
+    AmendmentMeta, AuditEvent, IdempotentResponse, NewPatient, Patient, PatientChanges, PatientSearch, RecordStatus,
+    StoreError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -315,7 +316,7 @@ impl App {
         Ok(self.view(actor, patient))
     }
 
-    /// Lists and searches patients a page at a time; one audit row names the search, not each patient.
+    /// Lists and searches patients a page at a time; each patient shown gets its audit row.
     pub async fn list_patients(&self, actor: &Actor, query: &PatientListQuery) -> Result<PatientListView, AppError> {
         let event = self.audit_event(actor, "patient.list", "patients".to_owned(), None);
         if let Err(error) = require(actor, Permission::ReadPatients) {
@@ -340,7 +341,20 @@ impl App {
             offset,
         };
         let page = self.store.search_patients(&search).await?;
-        self.store.append_audit(&event).await?;
+        // One row per patient shown, so "who saw this patient" includes lists; one row for an empty page.
+        let events: Vec<_> = if page.patients.is_empty() {
+            vec![event]
+        } else {
+            page.patients
+                .iter()
+                .map(|patient| AuditEvent {
+                    resource: format!("patient/{}", patient.patient_id),
+                    patient_id: Some(patient.patient_id.clone()),
+                    ..event.clone()
+                })
+                .collect()
+        };
+        self.store.append_audit_batch(&events).await?;
         let patients = page.patients.into_iter().map(|patient| self.view(actor, patient)).collect();
         Ok(PatientListView { patients, total: page.total, limit, offset })
     }

@@ -183,6 +183,16 @@ impl Store {
         Ok(write_tx!(self, tx => append_audit!(tx, event)))
     }
 
+    /// Appends several events in one transaction (one sync), e.g. one per patient a list showed.
+    pub async fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        write_tx!(self, tx => {
+            for event in events {
+                append_audit!(tx, event);
+            }
+        });
+        Ok(())
+    }
+
     /// Up to `limit` rows with `seq` greater than `after_seq`, in chain order.
     pub async fn audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = "SELECT seq, occurred_at, actor_id, actor_role, action, resource, patient_id, request_id, outcome, \
