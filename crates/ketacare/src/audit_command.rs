@@ -34,8 +34,23 @@ struct ExportArgs {
 
 #[derive(Debug, Args)]
 struct VerifyArgs {
+    /// A head printed by an earlier verify, `SEQ:HASH`, kept outside the database: the row must still
+    /// be there with that hash, which detects a truncated or rewritten log.
+    #[arg(long, value_name = "SEQ:HASH")]
+    anchor: Option<String>,
     #[command(flatten)]
     database: DatabaseArgs,
+}
+
+/// Parses `SEQ:HASH`.
+fn parse_anchor(text: &str) -> anyhow::Result<(i64, String)> {
+    let (seq, hash) =
+        text.split_once(':').ok_or_else(|| anyhow::anyhow!("--anchor: expected SEQ:HASH, got {text:?}"))?;
+    let seq: i64 = seq.parse().map_err(|_| anyhow::anyhow!("--anchor: {seq:?} is not a sequence number"))?;
+    if seq < 1 || hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        anyhow::bail!("--anchor: expected a sequence number from 1 and a 64-digit hex hash");
+    }
+    Ok((seq, hash.to_ascii_lowercase()))
 }
 
 /// Exit status when the chain is broken (1 is any other error, 2 a malformed input elsewhere).
@@ -72,10 +87,26 @@ fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_verify(verify: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let anchor = verify.anchor.as_deref().map(parse_anchor).transpose()?;
     runtime()?.block_on(async {
         let app = open_app(&verify.database, None).await?;
         let report = app.verify_audit_chain(None).await?;
+        let anchored_row = match &anchor {
+            Some((seq, _)) => app.export_audit_events(seq - 1, 1).await?.into_iter().next(),
+            None => None,
+        };
         app.close().await;
+        if report.first_broken.is_none()
+            && let Some((seq, hash)) = &anchor
+            && !anchored_row.is_some_and(|row| row.seq == *seq && row.hash == *hash)
+        {
+            eprintln!(
+                "error: audit chain broken at seq {seq}: the anchored row is missing or differs: the log was \
+                 truncated or rewritten ({} events verified)",
+                report.events_checked
+            );
+            return Ok(ExitCode::from(EXIT_CHAIN_BROKEN));
+        }
         match report.first_broken {
             None => {
                 println!(

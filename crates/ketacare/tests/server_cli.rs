@@ -60,6 +60,23 @@ async fn migrate_user_add_and_audit_verify() {
         let tail = ketacare(&["audit", "export", "--after", "1", "--database", url], "");
         assert_eq!(text(&tail.stdout).lines().count(), 1);
 
+        let head: Vec<String> = text(&verify.stdout).split_whitespace().map(str::to_owned).collect();
+        let anchor = format!("{}:{}", head[7], head[9]); // "… head seq N hash H"
+        let anchored = ketacare(&["audit", "verify", "--anchor", &anchor, "--database", url], "");
+        assert_eq!(anchored.status.code(), Some(0), "{}", text(&anchored.stderr));
+
+        // An anchor taken when the log reached seq 3: the tail has since been cut off.
+        let later = format!("3:{}", head[9]);
+        let truncated = ketacare(&["audit", "verify", "--anchor", &later, "--database", url], "");
+        assert_eq!(truncated.status.code(), Some(3));
+        assert!(
+            text(&truncated.stderr).contains("broken at seq 3: the anchored row is missing"),
+            "{}",
+            text(&truncated.stderr)
+        );
+        let malformed = ketacare(&["audit", "verify", "--anchor", "3", "--database", url], "");
+        assert_eq!(malformed.status.code(), Some(1));
+
         db.store.drop_audit_triggers().await.unwrap();
         db.store.execute_raw("UPDATE audit_events SET action = 'user.delete' WHERE seq = 2").await.unwrap();
         let broken = ketacare(&["audit", "verify", "--database", url], "");
