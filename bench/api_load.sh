@@ -13,6 +13,13 @@ command -v ab >/dev/null || { echo "needs ab: apt-get install apache2-utils" >&2
 out=bench/out; mkdir -p "$out"
 pg_server="${KETACARE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
+# Replaces a one-time password (generated or chosen by an admin) before the account may do anything else.
+change_password() {
+    local jar="$1" csrf="$2" old="$3" new="$4"
+    curl -sf -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+        -d "{\"current_password\":\"$old\",\"new_password\":\"$new\"}" "$base/api/v1/session/password" >/dev/null
+}
+
 run_backend() {
     local name="$1" url="$2" port="$3"
     "$bin" demo --database "$url" --bind "127.0.0.1:$port" >"$out/$name.server.out" 2>"$out/$name.server.err" &
@@ -24,10 +31,12 @@ run_backend() {
     local admin_csrf prescriber_csrf token patient
     admin_csrf=$(curl -s -c "$out/admin.jar" -H 'Content-Type: application/json' \
         -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/api/v1/session" | sed 's/.*"csrf_token":"\([0-9a-f]*\)".*/\1/')
+    change_password "$out/admin.jar" "$admin_csrf" "$password" "admin bench passphrase"
     curl -s -b "$out/admin.jar" -H "X-CSRF-Token: $admin_csrf" -H 'Content-Type: application/json' \
         -d '{"username":"load","password":"load test password","role":"prescriber"}' "$base/api/v1/users" >/dev/null
     prescriber_csrf=$(curl -s -c "$out/load.jar" -H 'Content-Type: application/json' \
         -d '{"username":"load","password":"load test password"}' "$base/api/v1/session" | sed 's/.*"csrf_token":"\([0-9a-f]*\)".*/\1/')
+    change_password "$out/load.jar" "$prescriber_csrf" "load test password" "load test passphrase"
     token=$(curl -s -b "$out/load.jar" -H "X-CSRF-Token: $prescriber_csrf" -H 'Content-Type: application/json' \
         -d '{"label":"load"}' "$base/api/v1/tokens" | sed 's/.*"token":"\(kc_[0-9a-f]*\)".*/\1/')
     patient=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/patients?limit=1" | sed 's/.*"patient_id":"\([0-9a-f]*\)".*/\1/')

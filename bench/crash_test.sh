@@ -21,6 +21,13 @@ else
     url="sqlite://$out/crash.db"
 fi
 
+# Replaces a one-time password (generated or chosen by an admin) before the account may do anything else.
+change_password() {
+    local jar="$1" csrf="$2" old="$3" new="$4"
+    curl -sf -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+        -d "{\"current_password\":\"$old\",\"new_password\":\"$new\"}" "$base/api/v1/session/password" >/dev/null
+}
+
 wait_serving() {
     for _ in $(seq 200); do curl -sf "$base/readyz" >/dev/null 2>&1 && return 0; sleep 0.05; done
     echo "server did not come up" >&2; exit 1
@@ -33,10 +40,12 @@ wait_serving
 password=$(sed -n 's/.*one-time password: //p' "$out/demo.out")
 csrf=$(curl -s -c "$out/jar" -H 'Content-Type: application/json' \
     -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/api/v1/session" | sed 's/.*"csrf_token":"\([0-9a-f]*\)".*/\1/')
+change_password "$out/jar" "$csrf" "$password" "admin crash passphrase"
 curl -s -b "$out/jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
     -d '{"username":"storm","password":"storm test password","role":"prescriber"}' "$base/api/v1/users" >/dev/null
 csrf=$(curl -s -c "$out/jar" -H 'Content-Type: application/json' \
     -d '{"username":"storm","password":"storm test password"}' "$base/api/v1/session" | sed 's/.*"csrf_token":"\([0-9a-f]*\)".*/\1/')
+change_password "$out/jar" "$csrf" "storm test password" "storm test passphrase"
 token=$(curl -s -b "$out/jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
     -d '{"label":"storm"}' "$base/api/v1/tokens" | sed 's/.*"token":"\(kc_[0-9a-f]*\)".*/\1/')
 patient=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/patients?limit=1" | sed 's/.*"patient_id":"\([0-9a-f]*\)".*/\1/')

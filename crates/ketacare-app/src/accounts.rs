@@ -94,6 +94,8 @@ pub struct NewAccount {
     pub username: String,
     pub password: String,
     pub role: Role,
+    /// Someone other than the account's owner chose or saw the password: it must be changed at first use.
+    pub must_change_password: bool,
 }
 
 /// Who a request is from, once authenticated.
@@ -104,6 +106,8 @@ pub struct Principal {
     pub role: Role,
     /// The session's CSRF token; `None` for a bearer token (which a browser does not send by itself).
     pub csrf_token: Option<String>,
+    /// Until the (one-time) password is changed, the account may do nothing else.
+    pub must_change_password: bool,
 }
 
 impl Principal {
@@ -199,6 +203,7 @@ impl App {
             username: account.username.clone(),
             password_hash: hash_password(&account.password)?,
             role: account.role,
+            must_change_password: account.must_change_password,
             created_at: self.now(),
         };
         if actor.is_none() {
@@ -218,7 +223,12 @@ impl App {
         let password = one_time_password();
         self.create_user(
             None,
-            &NewAccount { username: username.to_owned(), password: password.clone(), role: Role::Admin },
+            &NewAccount {
+                username: username.to_owned(),
+                password: password.clone(),
+                role: Role::Admin,
+                must_change_password: true,
+            },
         )
         .await?;
         Ok(password)
@@ -319,6 +329,40 @@ impl App {
         }
     }
 
+    /// Changes the caller's password after checking the current one; ends the caller's other sessions
+    /// (keeping `session_token`'s, if the change came through a session).
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        session_token: Option<&str>,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), AppError> {
+        let actor = principal.actor(request_id);
+        let event = self.audit_event(&actor, "user.password", format!("user/{}", principal.username), None);
+        let Some(user) = self.store.user_by_username(&principal.username).await? else {
+            return Err(AppError::Unauthenticated);
+        };
+        if !password_matches(current_password, &user.password_hash) {
+            let error = AppError::invalid("current_password", "is not the account's password");
+            return Err(self.audit_failure(event, error).await);
+        }
+        validate_password(new_password).map_err(|_| {
+            AppError::invalid(
+                "new_password",
+                format!("must be 12 to 256 characters, got {}", new_password.chars().count()),
+            )
+        })?;
+        if new_password == current_password {
+            return Err(AppError::invalid("new_password", "must differ from the current password"));
+        }
+        let hash = hash_password(new_password)?;
+        let keep = session_token.map(sha256_hex);
+        self.store.set_password(&user.user_id, &hash, keep.as_deref(), &event).await?;
+        Ok(())
+    }
+
     pub async fn logout(&self, session_token: &str) -> Result<(), AppError> {
         Ok(self.store.delete_session(&sha256_hex(session_token)).await?)
     }
@@ -361,5 +405,11 @@ impl App {
 }
 
 fn principal_of(user: &UserRecord, csrf_token: Option<String>) -> Principal {
-    Principal { user_id: user.user_id.clone(), username: user.username.clone(), role: user.role, csrf_token }
+    Principal {
+        user_id: user.user_id.clone(),
+        username: user.username.clone(),
+        role: user.role,
+        csrf_token,
+        must_change_password: user.must_change_password,
+    }
 }

@@ -34,7 +34,12 @@ impl Fixture {
             *now
         }));
         for role in Role::ALL {
-            let account = NewAccount { username: role.as_str().to_owned(), password: password(role), role };
+            let account = NewAccount {
+                username: role.as_str().to_owned(),
+                password: password(role),
+                role,
+                must_change_password: false,
+            };
             app.create_user(None, &account).await.unwrap();
         }
         Fixture { app, clock }
@@ -287,7 +292,12 @@ async fn logins_sessions_tokens_and_throttling() {
         fixture.advance(SignedDuration::from_mins(16));
         assert!(app.login("prescriber", &password(Role::Prescriber), "10.0.0.7", "r").await.is_ok());
 
-        let short = NewAccount { username: "x".to_owned(), password: "short".to_owned(), role: Role::Nurse };
+        let short = NewAccount {
+            username: "x".to_owned(),
+            password: "short".to_owned(),
+            role: Role::Nurse,
+            must_change_password: false,
+        };
         let error = app.create_user(Some(&fixture.actor(Role::Admin).await), &short).await.unwrap_err();
         assert!(matches!(&error, AppError::Invalid { field, .. } if field == "password"), "{error}");
         let nurse = fixture.actor(Role::Nurse).await;
@@ -332,6 +342,32 @@ async fn a_wrong_decision_is_marked_entered_in_error_never_changed() {
         assert_eq!(amendments[0].reason, "case of another patient");
         let analyst = fixture.actor(Role::Analyst).await;
         assert!(matches!(fixture.app.get_assessment(&analyst, &patient, &id).await, Err(AppError::Forbidden { .. })));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_one_time_password_must_be_changed_and_the_change_ends_other_sessions() {
+    each_backend(|db| async move {
+        let fixture = Fixture::new(db.store).await;
+        let app = &fixture.app;
+        let one_time = app.bootstrap_admin("root").await.unwrap();
+        let first = app.login("root", &one_time, "10.0.0.1", "r").await.unwrap();
+        let second = app.login("root", &one_time, "10.0.0.1", "r").await.unwrap();
+        assert!(first.principal.must_change_password);
+        let wrong =
+            app.change_password(&first.principal, "r", Some(&first.session_token), "nope", "a new passphrase").await;
+        assert!(matches!(&wrong, Err(AppError::Invalid { field, .. }) if field == "current_password"), "{wrong:?}");
+        let short = app.change_password(&first.principal, "r", Some(&first.session_token), &one_time, "short").await;
+        assert!(matches!(&short, Err(AppError::Invalid { field, .. }) if field == "new_password"), "{short:?}");
+        app.change_password(&first.principal, "r", Some(&first.session_token), &one_time, "a new passphrase")
+            .await
+            .unwrap();
+        let kept = app.authenticate_session(&first.session_token).await.unwrap();
+        assert!(!kept.must_change_password);
+        assert!(matches!(app.authenticate_session(&second.session_token).await, Err(AppError::Unauthenticated)));
+        assert!(app.login("root", &one_time, "10.0.0.2", "r").await.is_err());
+        assert!(app.login("root", "a new passphrase", "10.0.0.2", "r").await.is_ok());
     })
     .await;
 }

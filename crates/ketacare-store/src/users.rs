@@ -47,6 +47,8 @@ pub struct NewUser {
     /// An Argon2id PHC string.
     pub password_hash: String,
     pub role: Role,
+    /// The password was generated (one-time): the account must change it before anything else.
+    pub must_change_password: bool,
     pub created_at: jiff::Timestamp,
 }
 
@@ -57,6 +59,7 @@ pub struct UserRecord {
     pub password_hash: String,
     pub role: Role,
     pub active: bool,
+    pub must_change_password: bool,
     pub created_at: String,
 }
 
@@ -99,7 +102,8 @@ pub struct ApiTokenRecord {
     pub revoked_at: Option<String>,
 }
 
-const USER_COLUMNS: &str = "u.user_id, u.username, u.password_hash, u.role, u.active, u.created_at";
+const USER_COLUMNS: &str =
+    "u.user_id, u.username, u.password_hash, u.role, u.active, u.must_change_password, u.created_at";
 
 fn user_from_row(row: &impl RowExt) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
@@ -108,6 +112,7 @@ fn user_from_row(row: &impl RowExt) -> Result<UserRecord, StoreError> {
         password_hash: row.text("password_hash")?,
         role: role_from(row.text("role")?)?,
         active: row.int("active")? == 1,
+        must_change_password: row.int("must_change_password")? == 1,
         created_at: row.text("created_at")?,
     })
 }
@@ -124,11 +129,15 @@ impl Store {
     /// Adds an account; a taken username is [`StoreError::Duplicate`].
     pub async fn insert_user(&self, user: &NewUser, audit: &AuditEvent) -> Result<(), StoreError> {
         write_tx!(self, tx => {
-            sqlx::query("INSERT INTO users (user_id, username, password_hash, role, active, created_at) VALUES ($1, $2, $3, $4, 1, $5)")
+            sqlx::query(
+                "INSERT INTO users (user_id, username, password_hash, role, active, must_change_password, created_at) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $6)",
+            )
                 .bind(&user.user_id)
                 .bind(&user.username)
                 .bind(&user.password_hash)
                 .bind(user.role.as_str())
+                .bind(i64::from(user.must_change_password))
                 .bind(format_time(user.created_at))
                 .execute(&mut *tx)
                 .await
@@ -150,6 +159,30 @@ impl Store {
         let (count,): (i64,) =
             on_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await?);
         Ok(count)
+    }
+
+    /// Replaces a user's password (and clears `must_change_password`), ending the user's other sessions.
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session_sha256: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, tx => {
+            sqlx::query("UPDATE users SET password_hash = $2, must_change_password = 0 WHERE user_id = $1")
+                .bind(user_id)
+                .bind(password_hash)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND session_sha256 <> $2")
+                .bind(user_id)
+                .bind(keep_session_sha256.unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+            append_audit!(tx, audit);
+        });
+        Ok(())
     }
 
     pub async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError> {

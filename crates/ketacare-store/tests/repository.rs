@@ -31,6 +31,7 @@ async fn add_user(store: &Store, user_id: &str, username: &str, role: Role) {
         username: username.to_owned(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
         role,
+        must_change_password: false,
         created_at: at(0),
     };
     store.insert_user(&user, &event("user.create", None)).await.unwrap();
@@ -95,6 +96,7 @@ async fn users_sessions_and_tokens() {
             username: "alice".to_owned(),
             password_hash: "x".to_owned(),
             role: Role::Admin,
+            must_change_password: true,
             created_at: at(0),
         };
         let error = store.insert_user(&duplicate, &event("user.create", None)).await.unwrap_err();
@@ -114,6 +116,15 @@ async fn users_sessions_and_tokens() {
         assert_eq!(read.user.username, "alice");
         assert_eq!(read.csrf_token, "csrf");
         assert_eq!(read.last_seen_at, ketacare_store::format_time(at(20)));
+        let other = NewSession { session_sha256: "o".repeat(64), ..session.clone() };
+        store.insert_session(&other).await.unwrap();
+        store
+            .set_password("u-1", "new hash", Some(&session.session_sha256), &event("user.password", None))
+            .await
+            .unwrap();
+        assert!(store.session(&other.session_sha256).await.unwrap().is_none(), "other sessions end");
+        let read = store.session(&session.session_sha256).await.unwrap().unwrap();
+        assert_eq!((read.user.password_hash.as_str(), read.user.must_change_password), ("new hash", false));
         store.delete_session(&session.session_sha256).await.unwrap();
         assert!(store.session(&session.session_sha256).await.unwrap().is_none());
 

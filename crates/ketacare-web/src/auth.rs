@@ -1,7 +1,8 @@
 //! Authentication of a request: a bearer API token (`Authorization: Bearer kc_…`) or the session cookie.
 //! A cookie-authenticated request with an unsafe method must also carry the session's CSRF token in
 //! `X-CSRF-Token` (synchroniser token pattern); SameSite=Strict on the cookie is the second layer.
-//! Bearer requests need no CSRF token, since a browser never attaches one by itself.
+//! Bearer requests need no CSRF token, since a browser never attaches one by itself. An account with
+//! a one-time password reaches only its session routes until it changes the password.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -73,6 +74,12 @@ impl FromRequestParts<AppState> for Authenticated {
         } else {
             return Err(AppError::Unauthenticated.into());
         };
+        let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|path| path.as_str().to_owned());
+        if principal.must_change_password
+            && !matches!(route.as_deref(), Some("/api/v1/session" | "/api/v1/session/password"))
+        {
+            return Err(ApiError::PasswordChangeRequired);
+        }
         let actor = principal.actor(&request_id);
         Ok(Authenticated { principal, actor })
     }

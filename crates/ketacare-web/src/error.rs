@@ -20,6 +20,8 @@ pub enum ApiError {
     PreconditionRequired,
     /// A session-authenticated unsafe request without the session's CSRF token.
     CsrfRejected,
+    /// The account has a one-time password and may only change it (or log out).
+    PasswordChangeRequired,
     NotFound,
     MethodNotAllowed,
 }
@@ -103,6 +105,13 @@ impl ApiError {
                 "CSRF token missing or wrong",
                 "send the csrf_token from the login response in the X-CSRF-Token header".to_owned(),
                 Some("X-CSRF-Token".to_owned()),
+            ),
+            ApiError::PasswordChangeRequired => (
+                StatusCode::FORBIDDEN,
+                "password-change-required",
+                "Password change required",
+                "this account has a one-time password: change it with POST /api/v1/session/password first".to_owned(),
+                None,
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "no such route".to_owned(), None),
             ApiError::MethodNotAllowed => (

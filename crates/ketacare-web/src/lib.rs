@@ -71,6 +71,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/session"),
     route("GET", "/api/v1/session"),
     route("DELETE", "/api/v1/session"),
+    route("POST", "/api/v1/session/password"),
     route("POST", "/api/v1/tokens"),
     route("DELETE", "/api/v1/tokens/{token_id}"),
     route("POST", "/api/v1/users"),
@@ -98,6 +99,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
             "/api/v1/session",
             post(session_routes::login).get(session_routes::whoami).delete(session_routes::logout),
         )
+        .route("/api/v1/session/password", post(session_routes::change_password))
         .route("/api/v1/tokens", post(session_routes::create_token))
         .route("/api/v1/tokens/{token_id}", delete(session_routes::revoke_token))
         .route("/api/v1/users", post(session_routes::create_user))

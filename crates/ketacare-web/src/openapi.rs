@@ -81,6 +81,12 @@ pub fn document() -> Value {
                 "get": operation("Who am I", (200, "The caller", schema_ref("Session")), &[401], json!({})),
                 "delete": operation("Log out", (204, "Logged out", Value::Null), &[401, 403], json!({}))
             },
+            "/api/v1/session/password": {
+                "post": operation("Change the caller's password (required first for a one-time password); ends the caller's other sessions",
+                    (204, "Changed", Value::Null), &[401, 403, 422],
+                    json!({ "requestBody": body(json!({ "type": "object", "required": ["current_password", "new_password"],
+                        "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string", "minLength": 12 } } })) }))
+            },
             "/api/v1/tokens": {
                 "post": operation("Create a bearer token scoped to the caller's role (shown once)",
                     (201, "Created", schema_ref("TokenCreated")), &[401, 403, 422],
@@ -168,7 +174,8 @@ pub fn document() -> Value {
                     "username": { "type": "string" }, "password": { "type": "string" } } },
                 "Session": { "type": "object", "properties": {
                     "username": { "type": "string" }, "role": { "$ref": "#/components/schemas/Role" },
-                    "csrf_token": { "type": ["string", "null"] }, "expires_at": { "type": "string" } } },
+                    "csrf_token": { "type": ["string", "null"] }, "expires_at": { "type": "string" },
+                    "password_change_required": { "type": "boolean" } } },
                 "Role": { "type": "string", "enum": ["admin", "prescriber", "nurse", "analyst", "auditor"] },
                 "TokenCreated": { "type": "object", "properties": { "token_id": { "type": "string" }, "token": { "type": "string" },
                     "role": { "$ref": "#/components/schemas/Role" }, "label": { "type": "string" } } },

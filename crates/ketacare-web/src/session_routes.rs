@@ -35,6 +35,7 @@ pub async fn login(
         "role": signed_in.principal.role,
         "csrf_token": signed_in.csrf_token,
         "expires_at": signed_in.expires_at.to_string(),
+        "password_change_required": signed_in.principal.must_change_password,
     });
     let cookie = session_cookie(Some(&signed_in.session_token), max_age, state.config.behind_tls);
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
@@ -46,7 +47,32 @@ pub async fn whoami(caller: Authenticated) -> Json<serde_json::Value> {
         "username": caller.principal.username,
         "role": caller.principal.role,
         "csrf_token": caller.principal.csrf_token,
+        "password_change_required": caller.principal.must_change_password,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordInput {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password; the caller's other sessions end, this one stays.
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let input: PasswordInput = json_body(&body)?;
+    let session = cookie(&headers, SESSION_COOKIE);
+    let request_id = &caller.actor.request_id;
+    state
+        .app
+        .change_password(&caller.principal, request_id, session, &input.current_password, &input.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn logout(
@@ -100,7 +126,13 @@ pub async fn create_user(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let input: UserInput = json_body(&body)?;
-    let account = NewAccount { username: input.username.clone(), password: input.password, role: input.role };
+    // The admin chose this password, so its owner must change it at first login.
+    let account = NewAccount {
+        username: input.username.clone(),
+        password: input.password,
+        role: input.role,
+        must_change_password: true,
+    };
     let user_id = state.app.create_user(Some(&caller.actor), &account).await?;
     let body = json!({ "user_id": user_id, "username": input.username, "role": input.role });
     Ok((StatusCode::CREATED, Json(body)).into_response())

@@ -43,7 +43,12 @@ impl Api {
     async fn new(store: ketacare_store::Store, config: WebConfig) -> Api {
         let app = App::new(store, Protocol::shipped());
         for role in Role::ALL {
-            let account = NewAccount { username: role.as_str().to_owned(), password: password(role), role };
+            let account = NewAccount {
+                username: role.as_str().to_owned(),
+                password: password(role),
+                role,
+                must_change_password: false,
+            };
             app.create_user(None, &account).await.unwrap();
         }
         Api { router: router(app.clone(), config), app }
@@ -156,6 +161,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/session", [200, 200, 200, 200, 200, 200]),
     ("GET", "/api/v1/session", [401, 200, 200, 200, 200, 200]),
     ("DELETE", "/api/v1/session", [401, 204, 204, 204, 204, 204]),
+    ("POST", "/api/v1/session/password", [401, 422, 422, 422, 422, 422]),
     ("POST", "/api/v1/tokens", [401, 201, 201, 201, 201, 201]),
     ("DELETE", "/api/v1/tokens/{token_id}", [401, 404, 404, 404, 404, 404]),
     ("POST", "/api/v1/users", [401, 201, 403, 403, 403, 403]),
@@ -198,6 +204,10 @@ async fn role_by_route_matrix() {
                 let body = match (*method, *template) {
                     ("POST", "/api/v1/session") => Some(json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string()),
                     ("POST", "/api/v1/tokens") => Some(r#"{"label":"matrix"}"#.to_owned()),
+                    // A wrong current password: every role reaches the check, nobody's password changes.
+                    ("POST", "/api/v1/session/password") => {
+                        Some(r#"{"current_password":"wrong","new_password":"a new passphrase"}"#.to_owned())
+                    }
                     ("POST", "/api/v1/users") => Some(
                         json!({ "username": format!("user-{caller_index}-{}", patient_id), "password": "a long enough password",
                                 "role": "nurse" }).to_string(),
@@ -517,6 +527,46 @@ async fn every_error_is_a_problem_even_from_axum_itself() {
             (StatusCode::SERVICE_UNAVAILABLE, Some("urn:ketacare:problem:not-ready"))
         );
         assert_eq!(api.call("GET", "/healthz", &Auth::Anonymous, None, &[]).await.status, StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_one_time_password_allows_nothing_but_changing_it() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let one_time = api.app.bootstrap_admin("root").await.unwrap();
+        let body = json!({ "username": "root", "password": one_time }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&body), &[]).await;
+        assert_eq!(reply.body["password_change_required"], true);
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        let session = cookie.split(';').next().unwrap().strip_prefix("ketacare_session=").unwrap().to_owned();
+        let auth = Auth::Cookie { session, csrf: Some(reply.body["csrf_token"].as_str().unwrap().to_owned()) };
+        let blocked = api.call("GET", "/api/v1/patients", &auth, None, &[]).await;
+        assert_eq!(
+            (blocked.status, blocked.body["type"].as_str()),
+            (StatusCode::FORBIDDEN, Some("urn:ketacare:problem:password-change-required"))
+        );
+        assert_eq!(api.call("GET", "/api/v1/session", &auth, None, &[]).await.status, StatusCode::OK);
+        let change = json!({ "current_password": one_time, "new_password": "a brand new passphrase" }).to_string();
+        let changed = api.call("POST", "/api/v1/session/password", &auth, Some(&change), &[]).await;
+        assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+        assert_eq!(api.call("GET", "/api/v1/patients", &auth, None, &[]).await.status, StatusCode::OK);
+        let created = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                &auth,
+                Some(
+                    &json!({ "username": "newnurse", "password": "chosen by the admin", "role": "nurse" }).to_string(),
+                ),
+                &[],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        let login = json!({ "username": "newnurse", "password": "chosen by the admin" }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&login), &[]).await;
+        assert_eq!(reply.body["password_change_required"], true, "an admin-chosen password is one-time too");
     })
     .await;
 }

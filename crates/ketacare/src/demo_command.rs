@@ -57,8 +57,12 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     let password = app.bootstrap_admin("admin").await?;
     // The seeding clinician's password is random and thrown away: the account only signs the seed data.
     let seeder_password = app.bootstrap_password();
-    let account =
-        NewAccount { username: "demo.prescriber".to_owned(), password: seeder_password, role: Role::Prescriber };
+    let account = NewAccount {
+        username: "demo.prescriber".to_owned(),
+        password: seeder_password,
+        role: Role::Prescriber,
+        must_change_password: true,
+    };
     let user_id = app.create_user(None, &account).await?;
     let actor = Actor { user_id, role: Role::Prescriber, request_id: "demo-seed".to_owned() };
     for ((name, case), given_name) in VIGNETTES.iter().zip(GIVEN_NAMES) {

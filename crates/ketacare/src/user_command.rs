@@ -71,13 +71,20 @@ pub fn run(args: UserArgs) -> anyhow::Result<ExitCode> {
         let role = Role::from(add.role);
         match password {
             Some(password) => {
-                let account = NewAccount { username: add.username.clone(), password, role };
+                let account =
+                    NewAccount { username: add.username.clone(), password, role, must_change_password: false };
                 app.create_user(None, &account).await?;
                 println!("created {} ({})", add.username, role.as_str());
             }
             None => {
                 let password = app.bootstrap_password();
-                let account = NewAccount { username: add.username.clone(), password: password.clone(), role };
+                // Printed on a console: it must be changed at first login.
+                let account = NewAccount {
+                    username: add.username.clone(),
+                    password: password.clone(),
+                    role,
+                    must_change_password: true,
+                };
                 app.create_user(None, &account).await?;
                 println!("created {} ({}) with the one-time password: {password}", add.username, role.as_str());
             }

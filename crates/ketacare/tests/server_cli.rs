@@ -129,7 +129,7 @@ async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm(
         }
         assert_eq!(http(&address, "GET", "/readyz", &[], "").0, 200);
         let login = format!(r#"{{"username":"admin","password":"{password}"}}"#);
-        let (status, head, _) =
+        let (status, head, login_body) =
             http(&address, "POST", "/api/v1/session", &[("Content-Type", "application/json")], &login);
         assert_eq!(status, 200);
         let cookie = head
@@ -140,6 +140,12 @@ async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm(
             .next()
             .unwrap()
             .to_owned();
+        let session: Value = serde_json::from_str(&login_body).unwrap();
+        assert_eq!(session["password_change_required"], true, "the printed password is one-time");
+        let change = format!(r#"{{"current_password":"{password}","new_password":"the admin's own passphrase"}}"#);
+        let csrf = session["csrf_token"].as_str().unwrap();
+        let headers = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf), ("Content-Type", "application/json")];
+        assert_eq!(http(&address, "POST", "/api/v1/session/password", &headers, &change).0, 204);
         let (status, _, body) = http(&address, "GET", "/api/v1/patients?limit=200", &[("Cookie", &cookie)], "");
         assert_eq!(status, 200);
         let patients: Value = serde_json::from_str(&body).unwrap();

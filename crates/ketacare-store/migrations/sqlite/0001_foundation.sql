@@ -8,6 +8,8 @@ CREATE TABLE users (
     password_hash TEXT NOT NULL,          -- Argon2id PHC string
     role          TEXT NOT NULL CHECK (role IN ('admin', 'prescriber', 'nurse', 'analyst', 'auditor')),
     active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    -- Set for generated (one-time) passwords: the account may do nothing but change it.
+    must_change_password INTEGER NOT NULL DEFAULT 0 CHECK (must_change_password IN (0, 1)),
     created_at    TEXT NOT NULL
 );
 
