@@ -173,3 +173,19 @@ async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm(
     })
     .await;
 }
+
+#[test]
+fn the_default_database_is_ketacare_db_in_the_working_directory() {
+    let directory = std::env::temp_dir().join(format!("ketacare-default-db-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(["migrate"])
+        .env_remove("KETACARE_DATABASE_URL")
+        .current_dir(&directory)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1");
+    assert!(directory.join("ketacare.db").exists());
+    std::fs::remove_dir_all(&directory).unwrap();
+}
