@@ -363,8 +363,12 @@ impl App {
         Ok(())
     }
 
-    pub async fn logout(&self, session_token: &str) -> Result<(), AppError> {
-        Ok(self.store.delete_session(&sha256_hex(session_token)).await?)
+    /// Ends the session of `session_token`, audited like the login that began it.
+    pub async fn logout(&self, actor: &Actor, session_token: &str) -> Result<(), AppError> {
+        self.store.delete_session(&sha256_hex(session_token)).await?;
+        let event = self.audit_event(actor, "session.logout", format!("user/{}", actor.user_id), None);
+        self.store.append_audit(&event).await?;
+        Ok(())
     }
 
     /// A new bearer token for the actor, scoped to the actor's role.

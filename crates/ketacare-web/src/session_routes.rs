@@ -77,11 +77,11 @@ pub async fn change_password(
 
 pub async fn logout(
     State(state): State<AppState>,
-    _caller: Authenticated,
+    caller: Authenticated,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        state.app.logout(token).await?;
+        state.app.logout(&caller.actor, token).await?;
     }
     let cookie = session_cookie(None, 0, state.config.behind_tls);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())

@@ -275,6 +275,11 @@ async fn cookie_sessions_need_the_csrf_token_for_unsafe_methods() {
         assert_eq!(logout.status, StatusCode::NO_CONTENT);
         assert!(logout.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
         assert_eq!(api.call("GET", "/api/v1/session", &with, None, &[]).await.status, StatusCode::UNAUTHORIZED);
+        let auditor = api.token(Role::Auditor).await;
+        let events = api.call("GET", "/api/v1/audit/events?limit=1000", &auditor, None, &[]).await;
+        let actions: Vec<&str> =
+            events.body["events"].as_array().unwrap().iter().map(|event| event["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"session.login") && actions.contains(&"session.logout"), "{actions:?}");
 
         let reply = api.call("GET", "/api/v1/session", &Auth::Bearer("kc_forged".to_owned()), None, &[]).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
