@@ -1,16 +1,22 @@
-//! The `ketacare` binary: command-line tools (and, later, the clinic server).
+//! The `ketacare` binary: command-line tools and the clinic server.
 //! Each subcommand lives in its own `<name>_command.rs` with its clap arguments and a `run` function.
 
 mod assess_command;
+mod audit_command;
+mod demo_command;
 mod dose_command;
 mod input;
+mod migrate_command;
 mod plan_command;
 mod protocol_command;
 mod protocol_file;
 mod score_command;
 mod screen_command;
+mod serve_command;
+mod server_args;
 mod session_command;
 mod synth_command;
+mod user_command;
 
 use std::process::ExitCode;
 
@@ -42,6 +48,16 @@ enum Command {
     Screen(screen_command::Args),
     /// Write a seeded synthetic FHIR bulk export with its truth.csv.
     Synth(synth_command::Args),
+    /// Serve the clinic's JSON API.
+    Serve(serve_command::ServeArgs),
+    /// Seed a fresh database with synthetic patients and serve it, printing a one-time admin password.
+    Demo(demo_command::DemoArgs),
+    /// Bring the database schema up to date.
+    Migrate(migrate_command::MigrateArgs),
+    /// Manage accounts.
+    User(user_command::UserArgs),
+    /// Check or export the audit log.
+    Audit(audit_command::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +71,11 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan_command::run(args),
         Command::Screen(args) => screen_command::run(args),
         Command::Synth(args) => synth_command::run(args),
+        Command::Serve(args) => serve_command::run(args),
+        Command::Demo(args) => demo_command::run(args),
+        Command::Migrate(args) => migrate_command::run(args),
+        Command::User(args) => user_command::run(args),
+        Command::Audit(args) => audit_command::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,419 @@
+//! Accounts and authentication: Argon2id passwords (OWASP parameters: 19 MiB, 2 passes, 1 lane, the
+//! argon2 crate's defaults), cookie sessions with idle and absolute expiry and a CSRF token, bearer API
+//! tokens stored hashed, and login throttling per account and per address. Every login is audited.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use jiff::{SignedDuration, Timestamp};
+use ketacare_store::{AuditEvent, NewApiToken, NewSession, NewUser, Role, StoreError, UserRecord};
+
+use crate::policy::{Permission, require};
+use crate::secrets::{new_id, one_time_password, random_hex, sha256_hex};
+use crate::{Actor, App, AppError};
+
+/// How long a cookie session lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Ends a session this long after its last request.
+    pub idle: SignedDuration,
+    /// Ends a session this long after login, however active.
+    pub absolute: SignedDuration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        // OWASP Session Management Cheat Sheet: short idle timeouts for high-value data; a working day absolute.
+        SessionPolicy { idle: SignedDuration::from_mins(30), absolute: SignedDuration::from_hours(12) }
+    }
+}
+
+/// When failed logins lock an account or an address out for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub failures_per_account: u32,
+    pub failures_per_address: u32,
+    /// Failures older than this are forgotten; a lockout lasts this long after the last failure.
+    pub window: SignedDuration,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        ThrottlePolicy { failures_per_account: 5, failures_per_address: 20, window: SignedDuration::from_mins(15) }
+    }
+}
+
+/// Failed logins counted in memory, per account and per address (one process; a restart forgets).
+#[derive(Debug)]
+pub struct LoginThrottle {
+    policy: ThrottlePolicy,
+    failures: Mutex<HashMap<String, (u32, Timestamp)>>,
+}
+
+impl LoginThrottle {
+    pub fn new(policy: ThrottlePolicy) -> LoginThrottle {
+        LoginThrottle { policy, failures: Mutex::new(HashMap::new()) }
+    }
+
+    fn check(&self, keys: &[(String, u32)], now: Timestamp) -> Result<(), AppError> {
+        let failures = self.failures.lock().expect("throttle lock");
+        for (key, limit) in keys {
+            if let Some((count, last)) = failures.get(key) {
+                let until = *last + self.policy.window;
+                if *count >= *limit && now < until {
+                    let retry_after_seconds = u64::try_from((until - now).as_secs()).unwrap_or(1).max(1);
+                    return Err(AppError::Throttled { retry_after_seconds });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_failure(&self, keys: &[(String, u32)], now: Timestamp) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        for (key, _) in keys {
+            let entry = failures.entry(key.clone()).or_insert((0, now));
+            if now - entry.1 > self.policy.window {
+                *entry = (0, now);
+            }
+            entry.0 += 1;
+            entry.1 = now;
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        self.failures.lock().expect("throttle lock").remove(key);
+    }
+}
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    /// Someone other than the account's owner chose or saw the password: it must be changed at first use.
+    pub must_change_password: bool,
+}
+
+/// Who a request is from, once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    /// The session's CSRF token; `None` for a bearer token (which a browser does not send by itself).
+    pub csrf_token: Option<String>,
+    /// Until the (one-time) password is changed, the account may do nothing else.
+    pub must_change_password: bool,
+}
+
+impl Principal {
+    pub fn actor(&self, request_id: &str) -> Actor {
+        Actor { user_id: self.user_id.clone(), role: self.role, request_id: request_id.to_owned() }
+    }
+}
+
+/// A successful login: the session secret for the cookie and the CSRF token for the client.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session_token: String,
+    pub csrf_token: String,
+    pub principal: Principal,
+    pub expires_at: Timestamp,
+}
+
+/// A new API token; the secret is shown once and stored only hashed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenCreated {
+    pub token_id: String,
+    pub token: String,
+    pub role: Role,
+    pub label: String,
+}
+
+const TOKEN_PREFIX: &str = "kc_";
+
+fn hash_password(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| AppError::invalid("password", error))
+}
+
+fn password_matches(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+/// A hash to verify against when the username is unknown, so both cases take as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("ketacare dummy password").unwrap_or_default())
+}
+
+fn validate_username(username: &str) -> Result<(), AppError> {
+    let valid_length = (1..=64).contains(&username.len());
+    let valid_characters = username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if valid_length && valid_characters {
+        Ok(())
+    } else {
+        Err(AppError::invalid("username", "must be 1 to 64 letters, digits, '.', '_', '-' or '@'"))
+    }
+}
+
+fn validate_password(password: &str) -> Result<(), AppError> {
+    // OWASP Authentication Cheat Sheet / NIST SP 800-63B: at least 12 characters, long passphrases allowed.
+    let length = password.chars().count();
+    if (12..=256).contains(&length) {
+        Ok(())
+    } else {
+        Err(AppError::invalid("password", format!("must be 12 to 256 characters, got {length}")))
+    }
+}
+
+fn parse_time(text: &str) -> Result<Timestamp, AppError> {
+    text.parse().map_err(|_| AppError::Storage(StoreError::Corrupt(format!("unreadable time {text:?}"))))
+}
+
+impl App {
+    /// Creates an account; `actor` is `None` for the first-run bootstrap from the command line.
+    pub async fn create_user(&self, actor: Option<&Actor>, account: &NewAccount) -> Result<String, AppError> {
+        let mut event = AuditEvent {
+            occurred_at: self.now(),
+            actor_id: actor.map(|actor| actor.user_id.clone()),
+            actor_role: actor.map(|actor| actor.role.as_str().to_owned()),
+            action: "user.create".to_owned(),
+            resource: format!("user/{}", account.username),
+            patient_id: None,
+            request_id: actor.map(|actor| actor.request_id.clone()),
+            outcome: "success".to_owned(),
+        };
+        if let Some(actor) = actor
+            && let Err(error) = require(actor, Permission::ManageUsers)
+        {
+            return Err(self.audit_failure(event, error).await);
+        }
+        validate_username(&account.username)?;
+        validate_password(&account.password)?;
+        let user = NewUser {
+            user_id: new_id(),
+            username: account.username.clone(),
+            password_hash: hash_password(&account.password)?,
+            role: account.role,
+            must_change_password: account.must_change_password,
+            created_at: self.now(),
+        };
+        if actor.is_none() {
+            event.actor_id = Some("ketacare-cli".to_owned());
+        }
+        self.store.insert_user(&user, &event).await?;
+        Ok(user.user_id)
+    }
+
+    /// A new random password a person can type (about 100 bits), for accounts made at the console.
+    pub fn bootstrap_password(&self) -> String {
+        one_time_password()
+    }
+
+    /// Creates an admin with a random one-time password (for `ketacare demo` and first runs) and returns it.
+    pub async fn bootstrap_admin(&self, username: &str) -> Result<String, AppError> {
+        let password = one_time_password();
+        self.create_user(
+            None,
+            &NewAccount {
+                username: username.to_owned(),
+                password: password.clone(),
+                role: Role::Admin,
+                must_change_password: true,
+            },
+        )
+        .await?;
+        Ok(password)
+    }
+
+    /// Checks a username and password; on success opens a session. `address` is the client's, for throttling.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+        request_id: &str,
+    ) -> Result<SignedIn, AppError> {
+        let now = self.now();
+        let keys = [
+            (format!("account:{username}"), self.throttle.policy.failures_per_account),
+            (format!("address:{address}"), self.throttle.policy.failures_per_address),
+        ];
+        let event = AuditEvent {
+            occurred_at: now,
+            actor_id: None,
+            actor_role: None,
+            action: "session.login".to_owned(),
+            resource: format!("user/{username}"),
+            patient_id: None,
+            request_id: Some(request_id.to_owned()),
+            outcome: "success".to_owned(),
+        };
+        if let Err(error) = self.throttle.check(&keys, now) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let user = self.store.user_by_username(username).await?;
+        let user = match user {
+            Some(user) if user.active && password_matches(password, &user.password_hash) => user,
+            other => {
+                let mut event = event;
+                if other.is_none() {
+                    password_matches(password, dummy_hash());
+                    // An unknown name is often a password typed into the wrong field: keep it out of the log.
+                    event.resource = "user/(unknown)".to_owned();
+                }
+                self.throttle.record_failure(&keys, now);
+                return Err(self.audit_failure(event, AppError::Unauthenticated).await);
+            }
+        };
+        self.throttle.forget(&keys[0].0);
+        let session_token = random_hex(32);
+        let csrf_token = random_hex(32);
+        let expires_at = now + self.sessions.absolute;
+        self.store
+            .insert_session(&NewSession {
+                session_sha256: sha256_hex(&session_token),
+                user_id: user.user_id.clone(),
+                csrf_token: csrf_token.clone(),
+                created_at: now,
+                expires_at,
+            })
+            .await?;
+        let audit = AuditEvent {
+            actor_id: Some(user.user_id.clone()),
+            actor_role: Some(user.role.as_str().to_owned()),
+            ..event
+        };
+        self.store.append_audit(&audit).await?;
+        let principal = principal_of(&user, Some(csrf_token.clone()));
+        Ok(SignedIn { session_token, csrf_token, principal, expires_at })
+    }
+
+    /// The principal of a session cookie's secret, if the session is alive; pushes back its idle expiry.
+    pub async fn authenticate_session(&self, session_token: &str) -> Result<Principal, AppError> {
+        let now = self.now();
+        let session_sha256 = sha256_hex(session_token);
+        let Some(session) = self.store.session(&session_sha256).await? else { return Err(AppError::Unauthenticated) };
+        let expired = now >= parse_time(&session.expires_at)?
+            || now - parse_time(&session.last_seen_at)? >= self.sessions.idle
+            || !session.user.active;
+        if expired {
+            self.store.delete_session(&session_sha256).await?;
+            return Err(AppError::Unauthenticated);
+        }
+        // Write at most once a minute per session, not on every request.
+        if now - parse_time(&session.last_seen_at)? >= SignedDuration::from_mins(1) {
+            self.store.touch_session(&session_sha256, now).await?;
+        }
+        Ok(principal_of(&session.user, Some(session.csrf_token)))
+    }
+
+    /// The principal of a bearer token, unless it is unknown or revoked.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, AppError> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Err(AppError::Unauthenticated);
+        }
+        match self.store.api_token(&sha256_hex(token)).await? {
+            Some(record) if record.revoked_at.is_none() && record.user.active => {
+                Ok(Principal { role: record.role, ..principal_of(&record.user, None) })
+            }
+            _ => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// Changes the caller's password after checking the current one; ends the caller's other sessions
+    /// (keeping `session_token`'s, if the change came through a session).
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        session_token: Option<&str>,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), AppError> {
+        let actor = principal.actor(request_id);
+        let event = self.audit_event(&actor, "user.password", format!("user/{}", principal.username), None);
+        let Some(user) = self.store.user_by_username(&principal.username).await? else {
+            return Err(AppError::Unauthenticated);
+        };
+        if !password_matches(current_password, &user.password_hash) {
+            let error = AppError::invalid("current_password", "is not the account's password");
+            return Err(self.audit_failure(event, error).await);
+        }
+        validate_password(new_password).map_err(|_| {
+            AppError::invalid(
+                "new_password",
+                format!("must be 12 to 256 characters, got {}", new_password.chars().count()),
+            )
+        })?;
+        if new_password == current_password {
+            return Err(AppError::invalid("new_password", "must differ from the current password"));
+        }
+        let hash = hash_password(new_password)?;
+        let keep = session_token.map(sha256_hex);
+        self.store.set_password(&user.user_id, &hash, keep.as_deref(), &event).await?;
+        Ok(())
+    }
+
+    /// Ends the session of `session_token`, audited like the login that began it.
+    pub async fn logout(&self, actor: &Actor, session_token: &str) -> Result<(), AppError> {
+        self.store.delete_session(&sha256_hex(session_token)).await?;
+        let event = self.audit_event(actor, "session.logout", format!("user/{}", actor.user_id), None);
+        self.store.append_audit(&event).await?;
+        Ok(())
+    }
+
+    /// A new bearer token for the actor, scoped to the actor's role.
+    pub async fn create_api_token(&self, actor: &Actor, label: &str) -> Result<TokenCreated, AppError> {
+        let label = label.trim();
+        if label.is_empty() || label.len() > 100 {
+            return Err(AppError::invalid("label", "must be 1 to 100 characters"));
+        }
+        let token = format!("{TOKEN_PREFIX}{}", random_hex(32));
+        let token_id = new_id();
+        let record = NewApiToken {
+            token_id: token_id.clone(),
+            token_sha256: sha256_hex(&token),
+            user_id: actor.user_id.clone(),
+            role: actor.role,
+            label: label.to_owned(),
+            created_at: self.now(),
+        };
+        let event = self.audit_event(actor, "token.create", format!("token/{token_id}"), None);
+        self.store.insert_api_token(&record, &event).await?;
+        Ok(TokenCreated { token_id, token, role: actor.role, label: label.to_owned() })
+    }
+
+    /// Revokes one of the actor's own tokens.
+    pub async fn revoke_api_token(&self, actor: &Actor, token_id: &str) -> Result<(), AppError> {
+        let event = self.audit_event(actor, "token.revoke", format!("token/{token_id}"), None);
+        if self.store.revoke_api_token(token_id, &actor.user_id, &event).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound { resource: "token", id: token_id.to_owned() })
+        }
+    }
+
+    /// Whether any account exists (first-run bootstrap).
+    pub async fn has_users(&self) -> Result<bool, AppError> {
+        Ok(self.store.count_users().await? > 0)
+    }
+}
+
+fn principal_of(user: &UserRecord, csrf_token: Option<String>) -> Principal {
+    Principal {
+        user_id: user.user_id.clone(),
+        username: user.username.clone(),
+        role: user.role,
+        csrf_token,
+        must_change_password: user.must_change_password,
+    }
+}

@@ -1,0 +1,210 @@
+//! Use cases of ketacare: load, decide with the core, write with the store, and audit every read and
+//! write of patient data. This is the only crate where `ketacare-core` and `ketacare-store` meet; the
+//! web layer calls it and never the store. Authorisation is decided here too ([`policy`]), so no caller
+//! can forget it, and every use case takes the [`Actor`] asking.
+
+mod accounts;
+mod assessments;
+mod audit_log;
+mod patients;
+pub mod policy;
+mod secrets;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use ketacare_core::protocol::Protocol;
+use ketacare_store::{AuditEvent, Store, StoreError};
+
+pub use accounts::{LoginThrottle, NewAccount, Principal, SessionPolicy, SignedIn, ThrottlePolicy, TokenCreated};
+pub use assessments::{AssessmentStatusInput, AssessmentView};
+pub use ketacare_store::{AuditChainReport, AuditRecord, Backend, OpenStoreError, Role};
+pub use patients::{
+    DeIdentifiedPatient, PatientAmendmentInput, PatientInput, PatientListQuery, PatientListView, PatientView,
+};
+pub use policy::Permission;
+pub use secrets::sha256_hex;
+
+/// Where the current time comes from: the system clock in service, a fixed one in tests.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Who is asking, for authorisation and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub role: Role,
+    /// Correlates the audit rows of one HTTP request (or CLI run).
+    pub request_id: String,
+}
+
+/// The result of a creating request: the body to send, and whether it was replayed for a retry that
+/// reused an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub resource_id: String,
+    pub body: serde_json::Value,
+    pub replayed: bool,
+}
+
+/// A use case did not do what was asked. Clinical outcomes (ineligible, indeterminate) are not errors:
+/// they are values in the report.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("the {role} role may not {action}")]
+    Forbidden { role: &'static str, action: &'static str },
+    #[error("{resource} {id} not found")]
+    NotFound { resource: &'static str, id: String },
+    /// Bad input: names the offending field (a JSON path, a query parameter or a header).
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    /// Optimistic concurrency: the record is at `current_version`, not the version the caller read.
+    #[error("{resource} {id} changed since it was read: now at version {current_version}")]
+    StaleVersion { resource: &'static str, id: String, current_version: i64 },
+    #[error("Idempotency-Key {key:?} was used before with a different request")]
+    IdempotencyKeyReused { key: String },
+    #[error("{what} already exists")]
+    Duplicate { what: &'static str },
+    #[error("too many failed logins; try again in {retry_after_seconds} s")]
+    Throttled { retry_after_seconds: u64 },
+    #[error("storage failed: {0}")]
+    Storage(#[source] StoreError),
+}
+
+impl AppError {
+    pub(crate) fn invalid(field: &str, problem: impl std::fmt::Display) -> AppError {
+        AppError::Invalid { field: field.to_owned(), problem: problem.to_string() }
+    }
+
+    /// The audit outcome this error stands for.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated | AppError::Forbidden { .. } | AppError::Throttled { .. } => "denied",
+            AppError::NotFound { .. } => "not_found",
+            AppError::Invalid { .. } | AppError::IdempotencyKeyReused { .. } => "invalid",
+            AppError::StaleVersion { .. } | AppError::Duplicate { .. } => "conflict",
+            AppError::Storage(_) => "failure",
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        match error {
+            StoreError::NotFound { resource, id } => AppError::NotFound { resource, id },
+            StoreError::StaleVersion { resource, id, current, .. } => {
+                AppError::StaleVersion { resource, id, current_version: current }
+            }
+            StoreError::Duplicate { what } => AppError::Duplicate { what },
+            other => AppError::Storage(other),
+        }
+    }
+}
+
+/// The application: the store, the site protocol decisions are made under, and the clock.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    protocol: Arc<Protocol>,
+    clock: Clock,
+    sessions: SessionPolicy,
+    throttle: Arc<LoginThrottle>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("App")
+            .field("backend", &self.store.backend())
+            .field("protocol_sha256", &self.protocol.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// An application on `store` deciding under `protocol`, with the system clock.
+    pub fn new(store: Store, protocol: Protocol) -> App {
+        App {
+            store,
+            protocol: Arc::new(protocol),
+            clock: Arc::new(Timestamp::now),
+            sessions: SessionPolicy::default(),
+            throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
+        }
+    }
+
+    /// The same application reading time from `clock` (tests fake only the clock).
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_session_policy(mut self, sessions: SessionPolicy) -> App {
+        self.sessions = sessions;
+        self
+    }
+
+    /// Connects to the database at `url` without migrating it (for `ketacare migrate`, which reports).
+    pub async fn connect(url: &str, protocol: Protocol) -> Result<App, OpenStoreError> {
+        Ok(App::new(Store::connect(url).await?, protocol))
+    }
+
+    /// Opens the database at `url` (migrating it) and returns the application on it.
+    pub async fn open(url: &str, protocol: Protocol) -> Result<App, OpenStoreError> {
+        Ok(App::new(Store::open(url).await?, protocol))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub fn protocol(&self) -> &Protocol {
+        &self.protocol
+    }
+
+    pub fn session_policy(&self) -> SessionPolicy {
+        self.sessions
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+
+    /// Waits for the database connections in use to be returned, then closes them.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Brings the schema up to date; returns the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<i64>, OpenStoreError> {
+        self.store.migrate().await
+    }
+
+    fn audit_event(&self, actor: &Actor, action: &str, resource: String, patient_id: Option<&str>) -> AuditEvent {
+        AuditEvent {
+            occurred_at: self.now(),
+            actor_id: Some(actor.user_id.clone()),
+            actor_role: Some(actor.role.as_str().to_owned()),
+            action: action.to_owned(),
+            resource,
+            patient_id: patient_id.map(str::to_owned),
+            request_id: Some(actor.request_id.clone()),
+            outcome: "success".to_owned(),
+        }
+    }
+
+    /// Records a use case that failed (denied, not found, invalid …) and passes its error on.
+    async fn audit_failure(&self, mut event: AuditEvent, error: AppError) -> AppError {
+        event.outcome = error.outcome().to_owned();
+        if let Err(store_error) = self.store.append_audit(&event).await {
+            tracing::error!(action = %event.action, error = %store_error, "could not audit a failed request");
+        }
+        error
+    }
+}

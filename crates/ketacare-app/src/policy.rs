@@ -1,0 +1,60 @@
+//! Who may do what: the one table of permissions by role. Analysts see de-identified patients only;
+//! auditors see the audit log and no clinical data.
+
+use ketacare_store::Role;
+
+use crate::{Actor, AppError};
+
+/// Something a use case does that not every role may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// List and read patients (analysts: de-identified).
+    ReadPatients,
+    CreatePatients,
+    AmendPatients,
+    RecordAssessments,
+    ReadAssessments,
+    ManageUsers,
+    ReadAudit,
+}
+
+impl Permission {
+    fn action(self) -> &'static str {
+        match self {
+            Permission::ReadPatients => "read patients",
+            Permission::CreatePatients => "create patients",
+            Permission::AmendPatients => "amend patients",
+            Permission::RecordAssessments => "record assessments",
+            Permission::ReadAssessments => "read assessments",
+            Permission::ManageUsers => "manage users",
+            Permission::ReadAudit => "read the audit log",
+        }
+    }
+}
+
+/// Whether `role` has `permission`.
+pub fn allows(role: Role, permission: Permission) -> bool {
+    use Permission::*;
+    use Role::*;
+    match permission {
+        ReadPatients => matches!(role, Admin | Prescriber | Nurse | Analyst),
+        CreatePatients | AmendPatients => matches!(role, Admin | Prescriber | Nurse),
+        RecordAssessments => matches!(role, Prescriber | Nurse),
+        ReadAssessments => matches!(role, Admin | Prescriber | Nurse),
+        ManageUsers => matches!(role, Admin),
+        ReadAudit => matches!(role, Admin | Auditor),
+    }
+}
+
+/// Whether `role` sees patients only de-identified.
+pub fn de_identified_only(role: Role) -> bool {
+    role == Role::Analyst
+}
+
+pub(crate) fn require(actor: &Actor, permission: Permission) -> Result<(), AppError> {
+    if allows(actor.role, permission) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden { role: actor.role.as_str(), action: permission.action() })
+    }
+}

@@ -1,0 +1,212 @@
+//! Persistence of ketacare: one [`Store`] over SQLite (the default, one file, WAL) or PostgreSQL, chosen
+//! by the URL scheme; one set of migrations per backend, applied on open; the hash-chained audit log.
+//! Queries are checked at run time (no sqlx macros), written once with `$N` parameters, which both
+//! backends accept, and run through [`on_pool!`]/[`write_tx!`] so that each is compiled for each backend.
+
+mod audit;
+mod migrate;
+mod patients;
+mod rows;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+mod users;
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
+pub use migrate::Migration;
+pub use patients::{
+    Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
+    PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
+};
+pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
+
+/// The database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One handle to the clinic's database; cheap to clone (it holds a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Opening the database, or bringing its schema up to date, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStoreError {
+    #[error("database URL {url:?} is not supported: expected sqlite://FILE or postgres://…")]
+    UnsupportedUrl { url: String },
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migrate { version: i64, name: &'static str, source: sqlx::Error },
+    #[error(
+        "migration {version} ({name}) was applied with a different text (SHA-256 {applied}); released migrations are never edited"
+    )]
+    MigrationEdited { version: i64, name: &'static str, applied: String },
+    #[error("the database has migration {version}, which this build of ketacare does not know; upgrade ketacare")]
+    UnknownMigration { version: i64 },
+}
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{resource} {id} not found")]
+    NotFound { resource: &'static str, id: String },
+    /// Optimistic concurrency: the row changed since the caller read it.
+    #[error("{resource} {id} is at version {current}, not {expected}")]
+    StaleVersion { resource: &'static str, id: String, expected: i64, current: i64 },
+    /// A unique value (username, pseudonym, idempotency key) is already taken.
+    #[error("{what} already exists")]
+    Duplicate { what: &'static str },
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of either backend.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Runs `$body` in a write transaction bound to `$tx`, committed when the body returns normally
+/// (a `?` inside rolls it back). Write transactions are serialised, because each appends to the audit
+/// chain, whose next link depends on the last one: SQLite by `BEGIN IMMEDIATE`, PostgreSQL by an
+/// advisory transaction lock.
+macro_rules! write_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::Pool::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind($crate::WRITE_LOCK_KEY).execute(&mut *$tx).await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+pub(crate) use write_tx;
+
+/// The PostgreSQL advisory lock that serialises writers of the audit chain ("ketacare" in ASCII).
+pub(crate) const WRITE_LOCK_KEY: i64 = 0x6b65_7461_6361_7265;
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://FILE`, created if missing, or `postgres://…`) and applies
+    /// the migrations it lacks.
+    pub async fn open(url: &str) -> Result<Store, OpenStoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(url: &str) -> Result<Store, OpenStoreError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(OpenStoreError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit is on disk before it is acknowledged, even across power loss.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(OpenStoreError::Connect)?;
+            Ok(Store { pool: Pool::Sqlite(pool) })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(OpenStoreError::Connect)?;
+            Ok(Store { pool: Pool::Postgres(pool) })
+        } else {
+            Err(OpenStoreError::UnsupportedUrl { url: redact_url(url) })
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Answers whether the database takes a query now (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// A URL fit for an error message: the password, if any, replaced by `***`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The current time as stored: RFC 3339 UTC with six fractional digits, so text order is time order.
+pub fn format_time(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_error_messages() {
+        assert_eq!(redact_url("mysql://u:secret@host/db"), "mysql://u:***@host/db");
+        assert_eq!(redact_url("mysql://host/db"), "mysql://host/db");
+    }
+
+    #[test]
+    fn stored_times_have_a_fixed_width() {
+        let at: jiff::Timestamp = "2026-11-28T19:20:31Z".parse().unwrap();
+        assert_eq!(format_time(at), "2026-11-28T19:20:31.000000Z");
+    }
+}

@@ -1,0 +1,100 @@
+//! The schema migrations of each backend, embedded in the binary and applied in order on open and by
+//! `ketacare migrate`. A released migration is never edited: its SHA-256 is recorded when applied and
+//! checked on every open.
+
+use sha2::{Digest as _, Sha256};
+
+use crate::{OpenStoreError, Pool, Store};
+
+/// One embedded migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+const SQLITE_MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/sqlite/0001_foundation.sql") }];
+
+const POSTGRES_MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/postgres/0001_foundation.sql") }];
+
+const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS ketacare_migrations (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+impl Store {
+    /// The migrations this build knows for this store's backend.
+    pub fn known_migrations(&self) -> &'static [Migration] {
+        match self.pool {
+            Pool::Sqlite(_) => SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies the migrations the database lacks, each in its own transaction, and returns their versions.
+    /// Concurrent callers are serialised (SQLite `BEGIN IMMEDIATE`, PostgreSQL advisory lock).
+    pub async fn migrate(&self) -> Result<Vec<i64>, OpenStoreError> {
+        let migrations = self.known_migrations();
+        let mut applied_now = Vec::new();
+        for migration in migrations {
+            let fail = |source| OpenStoreError::Migrate { version: migration.version, name: migration.name, source };
+            let sha256 = sha256_hex(migration.sql);
+            let applied = crate::on_pool!(self, pool => {
+                let begin = match self.pool {
+                    Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+                    Pool::Postgres(_) => "BEGIN",
+                };
+                let mut tx = pool.begin_with(begin).await.map_err(fail)?;
+                sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(CREATE_LEDGER)).await.map_err(fail)?;
+                if matches!(self.pool, Pool::Postgres(_)) {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(crate::WRITE_LOCK_KEY)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(fail)?;
+                }
+                let known: Option<(String,)> = sqlx::query_as("SELECT sha256 FROM ketacare_migrations WHERE version = $1")
+                    .bind(migration.version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+                match known {
+                    Some((applied,)) if applied == sha256 => false,
+                    Some((applied,)) => {
+                        return Err(OpenStoreError::MigrationEdited { version: migration.version, name: migration.name, applied });
+                    }
+                    None => {
+                        sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(migration.sql)).await.map_err(fail)?;
+                        sqlx::query("INSERT INTO ketacare_migrations (version, name, sha256, applied_at) VALUES ($1, $2, $3, $4)")
+                            .bind(migration.version)
+                            .bind(migration.name)
+                            .bind(&sha256)
+                            .bind(crate::format_time(jiff::Timestamp::now()))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(fail)?;
+                        tx.commit().await.map_err(fail)?;
+                        true
+                    }
+                }
+            });
+            if applied {
+                applied_now.push(migration.version);
+            }
+        }
+        let newest_known = migrations.last().map_or(0, |migration| migration.version);
+        let (newest_applied,): (Option<i64>,) = crate::on_pool!(self, pool =>
+            sqlx::query_as("SELECT MAX(version) FROM ketacare_migrations").fetch_one(pool).await.map_err(OpenStoreError::Connect)?);
+        if let Some(version) = newest_applied
+            && version > newest_known
+        {
+            return Err(OpenStoreError::UnknownMigration { version });
+        }
+        Ok(applied_now)
+    }
+}

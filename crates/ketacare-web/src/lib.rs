@@ -1,0 +1,201 @@
+//! The HTTP JSON API of ketacare under `/api/v1` (axum): authentication (cookie sessions with CSRF
+//! protection, bearer tokens), RFC 9457 problem details, ETag/If-Match, Idempotency-Key, the OpenAPI
+//! document, health checks and security headers. Handlers are thin: extract, call one `ketacare-app`
+//! use case, map the result. This crate never touches the store.
+
+mod audit_routes;
+pub mod auth;
+mod error;
+mod input;
+pub mod openapi;
+mod patient_routes;
+mod session_routes;
+mod system_routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use ketacare_app::App;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
+
+/// Largest request body accepted (a case with long histories is a few tens of kB).
+const BODY_LIMIT_BYTES: usize = 1 << 20;
+
+/// How the API is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebConfig {
+    /// Behind TLS (directly or at a proxy): cookies get `Secure` and responses HSTS.
+    pub behind_tls: bool,
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub app: App,
+    pub config: WebConfig,
+}
+
+/// The id of the request being served: the client's `X-Request-Id` if sane, else a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The client's IP address, for login throttling ("unknown" when served without connect info, as in tests).
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub String);
+
+/// One route of the API: its method and path (in OpenAPI template syntax, which axum shares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+const fn route(method: &'static str, path: &'static str) -> Route {
+    Route { method, path }
+}
+
+/// Every route the router serves; the OpenAPI test and the role matrix test iterate this list.
+pub const ROUTES: &[Route] = &[
+    route("GET", "/healthz"),
+    route("GET", "/readyz"),
+    route("GET", "/api/v1/openapi.json"),
+    route("POST", "/api/v1/session"),
+    route("GET", "/api/v1/session"),
+    route("DELETE", "/api/v1/session"),
+    route("POST", "/api/v1/session/password"),
+    route("POST", "/api/v1/tokens"),
+    route("DELETE", "/api/v1/tokens/{token_id}"),
+    route("POST", "/api/v1/users"),
+    route("GET", "/api/v1/patients"),
+    route("POST", "/api/v1/patients"),
+    route("GET", "/api/v1/patients/{patient_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}"),
+    route("GET", "/api/v1/patients/{patient_id}/amendments"),
+    route("GET", "/api/v1/patients/{patient_id}/assessments"),
+    route("POST", "/api/v1/patients/{patient_id}/assessments"),
+    route("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
+    route("GET", "/api/v1/audit/events"),
+    route("GET", "/api/v1/audit/verify"),
+];
+
+/// The router with all routes and middleware, ready to serve or to call with `oneshot` in tests.
+pub fn router(app: App, config: WebConfig) -> Router {
+    let state = AppState { app, config };
+    let mut router = Router::new()
+        .route("/healthz", get(system_routes::healthz))
+        .route("/readyz", get(system_routes::readyz))
+        .route("/api/v1/openapi.json", get(system_routes::openapi))
+        .route(
+            "/api/v1/session",
+            post(session_routes::login).get(session_routes::whoami).delete(session_routes::logout),
+        )
+        .route("/api/v1/session/password", post(session_routes::change_password))
+        .route("/api/v1/tokens", post(session_routes::create_token))
+        .route("/api/v1/tokens/{token_id}", delete(session_routes::revoke_token))
+        .route("/api/v1/users", post(session_routes::create_user))
+        .route("/api/v1/patients", get(patient_routes::list).post(patient_routes::create))
+        .route("/api/v1/patients/{patient_id}", get(patient_routes::get).patch(patient_routes::amend))
+        .route("/api/v1/patients/{patient_id}/amendments", get(patient_routes::amendments))
+        .route(
+            "/api/v1/patients/{patient_id}/assessments",
+            get(patient_routes::assessments).post(patient_routes::record_assessment),
+        )
+        .route(
+            "/api/v1/patients/{patient_id}/assessments/{assessment_id}",
+            get(patient_routes::assessment).patch(patient_routes::set_assessment_status),
+        )
+        .route("/api/v1/audit/events", get(audit_routes::events))
+        .route("/api/v1/audit/verify", get(audit_routes::verify))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(request_id_and_log));
+    for (name, value) in security_headers(config) {
+        router = router.layer(SetResponseHeaderLayer::overriding(name, value));
+    }
+    router.with_state(state)
+}
+
+/// OWASP Secure Headers for a JSON API: nothing may be framed, sniffed, cached or referred.
+fn security_headers(config: WebConfig) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-origin")),
+    ];
+    if config.behind_tls {
+        headers.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000")));
+    }
+    headers
+}
+
+fn new_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{:x}-{:x}", nanos, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Gives each request an id (echoed in `X-Request-Id`), logs one line per request with safe fields
+/// only (method, route template, never the path, which holds ids; status; duration), and turns any
+/// error response not already a problem (axum's own rejections, say) into one.
+async fn request_id_and_log(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map_or_else(new_request_id, str::to_owned);
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    let address = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+    request.extensions_mut().insert(ClientAddress(address));
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
+    let mut response = next.run(request).await;
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        route = route.as_deref().unwrap_or("(unmatched)"),
+        status = response.status().as_u16(),
+        duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    if response.status().as_u16() >= 400
+        && response.headers().get(header::CONTENT_TYPE).is_none_or(|value| value != "application/problem+json")
+    {
+        response = error::problem_from_plain(response).await;
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish
+/// (their writes commit) before returning.
+pub async fn serve(
+    app: App,
+    config: WebConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = router(app, config).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}

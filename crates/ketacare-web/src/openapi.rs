@@ -1,0 +1,219 @@
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`, written by hand here next to the
+//! routes (a test checks that it documents exactly [`crate::ROUTES`]).
+
+use serde_json::{Value, json};
+
+fn problem_responses(statuses: &[u16]) -> serde_json::Map<String, Value> {
+    let mut responses = serde_json::Map::new();
+    for status in statuses {
+        let description = match status {
+            400 => "Bad request",
+            401 => "Authentication required",
+            403 => "Not allowed for this role, or CSRF token missing",
+            404 => "Not found",
+            409 => "Already exists",
+            412 => "If-Match names a version that is no longer current",
+            422 => "Invalid field (the problem's `field` names it)",
+            428 => "If-Match required",
+            429 => "Too many failed logins (Retry-After)",
+            503 => "Not ready",
+            _ => "Error",
+        };
+        responses.insert(
+            status.to_string(),
+            json!({ "description": description,
+                    "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }),
+        );
+    }
+    responses
+}
+
+fn operation(summary: &str, success: (u16, &str, Value), errors: &[u16], extra: Value) -> Value {
+    let mut responses = problem_responses(errors);
+    let (status, description, schema) = success;
+    let content = if schema.is_null() { json!({}) } else { json!({ "application/json": { "schema": schema } }) };
+    responses.insert(status.to_string(), json!({ "description": description, "content": content }));
+    let mut operation = json!({ "summary": summary, "responses": responses });
+    if let Value::Object(extra) = extra {
+        for (key, value) in extra {
+            operation[key] = value;
+        }
+    }
+    operation
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn body(schema: Value) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
+}
+
+fn public() -> Value {
+    json!({ "security": [] })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let patient_id = json!({ "name": "patient_id", "in": "path", "required": true, "schema": { "type": "string" } });
+    let assessment_id =
+        json!({ "name": "assessment_id", "in": "path", "required": true, "schema": { "type": "string" } });
+    let idempotency_key = json!({ "$ref": "#/components/parameters/IdempotencyKey" });
+    let auth_errors: &[u16] = &[401, 403];
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ketacare API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Clinical decision support for ketamine and esketamine therapy. Errors are RFC 9457 problem details. Cookie-authenticated unsafe requests need X-CSRF-Token. See docs/api.md.",
+            "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
+        },
+        "security": [ { "bearerAuth": [] }, { "cookieAuth": [] } ],
+        "paths": {
+            "/healthz": { "get": operation("The process is up", (200, "Up", json!({ "type": "object" })), &[], public()) },
+            "/readyz": { "get": operation("The database answers", (200, "Ready", json!({ "type": "object" })), &[503], public()) },
+            "/api/v1/openapi.json": { "get": operation("This document", (200, "OpenAPI 3.1", json!({ "type": "object" })), &[], public()) },
+            "/api/v1/session": {
+                "post": operation("Log in: sets the HttpOnly session cookie and returns the CSRF token",
+                    (200, "Logged in", schema_ref("Session")), &[401, 422, 429],
+                    json!({ "security": [], "requestBody": body(schema_ref("LoginInput")) })),
+                "get": operation("Who am I", (200, "The caller", schema_ref("Session")), &[401], json!({})),
+                "delete": operation("Log out", (204, "Logged out", Value::Null), &[401, 403], json!({}))
+            },
+            "/api/v1/session/password": {
+                "post": operation("Change the caller's password (required first for a one-time password); ends the caller's other sessions",
+                    (204, "Changed", Value::Null), &[401, 403, 422],
+                    json!({ "requestBody": body(json!({ "type": "object", "required": ["current_password", "new_password"],
+                        "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string", "minLength": 12 } } })) }))
+            },
+            "/api/v1/tokens": {
+                "post": operation("Create a bearer token scoped to the caller's role (shown once)",
+                    (201, "Created", schema_ref("TokenCreated")), &[401, 403, 422],
+                    json!({ "requestBody": body(json!({ "type": "object", "required": ["label"], "properties": { "label": { "type": "string" } } })) }))
+            },
+            "/api/v1/tokens/{token_id}": {
+                "delete": operation("Revoke one of the caller's tokens", (204, "Revoked", Value::Null), &[401, 403, 404],
+                    json!({ "parameters": [ { "name": "token_id", "in": "path", "required": true, "schema": { "type": "string" } } ] }))
+            },
+            "/api/v1/users": {
+                "post": operation("Create an account (admin)", (201, "Created", json!({ "type": "object" })), &[401, 403, 409, 422],
+                    json!({ "requestBody": body(schema_ref("UserInput")) }))
+            },
+            "/api/v1/patients": {
+                "get": operation("List and search patients (analysts: de-identified, search by pseudonym)",
+                    (200, "A page", schema_ref("PatientList")), &[401, 403, 422],
+                    json!({ "parameters": [
+                        { "name": "q", "in": "query", "schema": { "type": "string" }, "description": "Name prefix, MRN or pseudonym" },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } },
+                        { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
+                        { "name": "include_entered_in_error", "in": "query", "schema": { "type": "boolean", "default": false } }
+                    ] })),
+                "post": operation("Create a patient", (201, "Created (Location, ETag)", schema_ref("Patient")), &[401, 403, 422],
+                    json!({ "parameters": [idempotency_key], "requestBody": body(schema_ref("PatientInput")) }))
+            },
+            "/api/v1/patients/{patient_id}": {
+                "get": operation("Read a patient (ETag)", (200, "The patient", json!({ "oneOf": [schema_ref("Patient"), schema_ref("DeIdentifiedPatient")] })),
+                    &[401, 403, 404], json!({ "parameters": [patient_id] })),
+                "patch": operation("Correct a patient: the prior record is kept as an amendment",
+                    (200, "Amended (new ETag)", schema_ref("Patient")), &[401, 403, 404, 412, 422, 428],
+                    json!({ "parameters": [patient_id, { "$ref": "#/components/parameters/IfMatch" }],
+                            "requestBody": body(schema_ref("PatientAmendmentInput")) }))
+            },
+            "/api/v1/patients/{patient_id}/amendments": {
+                "get": operation("A patient's amendments, oldest first", (200, "Amendments", json!({ "type": "object" })),
+                    &[401, 403, 404], json!({ "parameters": [patient_id] }))
+            },
+            "/api/v1/patients/{patient_id}/assessments": {
+                "get": operation("A patient's decisions, oldest first", (200, "Assessments", json!({ "type": "object",
+                        "properties": { "assessments": { "type": "array", "items": schema_ref("Assessment") } } })),
+                    auth_errors, json!({ "parameters": [patient_id] })),
+                "post": operation("Assess a case (contracts/assess.md format) and store the decision",
+                    (201, "The stored decision with the report", schema_ref("Assessment")), &[401, 403, 404, 422],
+                    json!({ "parameters": [patient_id, idempotency_key],
+                            "requestBody": body(json!({ "type": "object", "description": "A case as `ketacare assess` reads it" })) }))
+            },
+            "/api/v1/patients/{patient_id}/assessments/{assessment_id}": {
+                "get": operation("One decision (ETag)", (200, "The assessment", schema_ref("Assessment")), &[401, 403, 404],
+                    json!({ "parameters": [patient_id, assessment_id] })),
+                "patch": operation("Mark a decision entered in error (or active again), with a reason; the decision itself never changes",
+                    (200, "The assessment (new ETag)", schema_ref("Assessment")), &[401, 403, 404, 412, 422, 428],
+                    json!({ "parameters": [patient_id, assessment_id, { "$ref": "#/components/parameters/IfMatch" }],
+                            "requestBody": body(json!({ "type": "object", "required": ["reason", "status"], "additionalProperties": false,
+                                "properties": { "reason": { "type": "string" },
+                                                "status": { "type": "string", "enum": ["active", "entered_in_error"] } } })) }))
+            },
+            "/api/v1/audit/events": {
+                "get": operation("A page of the audit log (admin, auditor)", (200, "Events", json!({ "type": "object" })), &[401, 403, 422],
+                    json!({ "parameters": [
+                        { "name": "after", "in": "query", "schema": { "type": "integer" } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }
+                    ] }))
+            },
+            "/api/v1/audit/verify": {
+                "get": operation("Verify the hash chain of the audit log (admin, auditor)", (200, "The report", schema_ref("AuditChainReport")),
+                    auth_errors, json!({}))
+            }
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": { "type": "http", "scheme": "bearer", "description": "An API token (kc_…) from POST /api/v1/tokens" },
+                "cookieAuth": { "type": "apiKey", "in": "cookie", "name": "ketacare_session" }
+            },
+            "parameters": {
+                "IdempotencyKey": { "name": "Idempotency-Key", "in": "header", "schema": { "type": "string", "maxLength": 255 },
+                    "description": "A retry with the same key and body returns the first answer (Idempotent-Replayed: true)" },
+                "IfMatch": { "name": "If-Match", "in": "header", "required": true, "schema": { "type": "string" },
+                    "description": "The ETag read, e.g. \"v3\"" }
+            },
+            "schemas": {
+                "Problem": { "type": "object", "required": ["type", "title", "status"], "properties": {
+                    "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
+                    "detail": { "type": "string" }, "field": { "type": "string", "description": "The offending field, header or parameter" } } },
+                "LoginInput": { "type": "object", "required": ["username", "password"], "properties": {
+                    "username": { "type": "string" }, "password": { "type": "string" } } },
+                "Session": { "type": "object", "properties": {
+                    "username": { "type": "string" }, "role": { "$ref": "#/components/schemas/Role" },
+                    "csrf_token": { "type": ["string", "null"] }, "expires_at": { "type": "string" },
+                    "password_change_required": { "type": "boolean" } } },
+                "Role": { "type": "string", "enum": ["admin", "prescriber", "nurse", "analyst", "auditor"] },
+                "TokenCreated": { "type": "object", "properties": { "token_id": { "type": "string" }, "token": { "type": "string" },
+                    "role": { "$ref": "#/components/schemas/Role" }, "label": { "type": "string" } } },
+                "UserInput": { "type": "object", "required": ["username", "password", "role"], "properties": {
+                    "username": { "type": "string" }, "password": { "type": "string", "minLength": 12 },
+                    "role": { "$ref": "#/components/schemas/Role" } } },
+                "PatientInput": { "type": "object", "required": ["given_name", "family_name", "birth_date", "sex_at_birth"],
+                    "additionalProperties": false, "properties": {
+                    "mrn": { "type": ["string", "null"] }, "given_name": { "type": "string" }, "family_name": { "type": "string" },
+                    "birth_date": { "type": "string", "format": "date" }, "sex_at_birth": { "type": "string", "enum": ["female", "male"] } } },
+                "PatientAmendmentInput": { "type": "object", "required": ["reason"], "additionalProperties": false, "properties": {
+                    "reason": { "type": "string" }, "mrn": { "type": ["string", "null"] }, "given_name": { "type": "string" },
+                    "family_name": { "type": "string" }, "birth_date": { "type": "string", "format": "date" },
+                    "sex_at_birth": { "type": "string", "enum": ["female", "male"] },
+                    "status": { "type": "string", "enum": ["active", "entered_in_error"] } } },
+                "Patient": { "type": "object", "properties": {
+                    "patient_id": { "type": "string" }, "pseudonym": { "type": "string" }, "mrn": { "type": ["string", "null"] },
+                    "given_name": { "type": "string" }, "family_name": { "type": "string" }, "birth_date": { "type": "string" },
+                    "birth_year": { "type": "integer" }, "sex_at_birth": { "type": "string" },
+                    "status": { "type": "string", "enum": ["active", "entered_in_error"] }, "version": { "type": "integer" },
+                    "created_at": { "type": "string" }, "created_by": { "type": "string" },
+                    "updated_at": { "type": "string" }, "updated_by": { "type": "string" } } },
+                "DeIdentifiedPatient": { "type": "object", "description": "What an analyst sees", "properties": {
+                    "patient_id": { "type": "string" }, "pseudonym": { "type": "string" }, "birth_year": { "type": ["integer", "null"] },
+                    "sex_at_birth": { "type": "string" }, "status": { "type": "string" }, "version": { "type": "integer" } } },
+                "PatientList": { "type": "object", "properties": {
+                    "patients": { "type": "array", "items": { "oneOf": [ { "$ref": "#/components/schemas/Patient" }, { "$ref": "#/components/schemas/DeIdentifiedPatient" } ] } },
+                    "total": { "type": "integer" }, "limit": { "type": "integer" }, "offset": { "type": "integer" } } },
+                "Assessment": { "type": "object", "properties": {
+                    "assessment_id": { "type": "string" }, "patient_id": { "type": "string" }, "as_of": { "type": "string" },
+                    "rules_version": { "type": "string" }, "protocol_sha256": { "type": "string" },
+                    "status": { "type": "string", "enum": ["active", "entered_in_error"] }, "version": { "type": "integer" },
+                    "created_at": { "type": "string" }, "created_by": { "type": "string" },
+                    "report": { "type": "object", "description": "The report of contracts/assess.md, as `ketacare assess` prints it" } } },
+                "AuditChainReport": { "type": "object", "properties": {
+                    "events_checked": { "type": "integer" }, "head_seq": { "type": "integer" }, "head_hash": { "type": "string" },
+                    "first_broken": { "type": ["object", "null"], "properties": { "seq": { "type": "integer" }, "problem": { "type": "string" } } } } }
+            }
+        }
+    })
+}

@@ -1,0 +1,131 @@
+//! `/api/v1/patients` and its sub-resources: thin handlers over the patient and assessment use cases.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ketacare_app::{
+    AssessmentStatusInput, AssessmentView, Created, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView,
+};
+
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::input::{etag, idempotency_key, if_match_version, json_body, query};
+
+fn with_etag(view: PatientView) -> Response {
+    let tag = HeaderValue::from_str(&etag(view.version())).expect("ETags are ASCII");
+    ([(header::ETAG, tag)], Json(view)).into_response()
+}
+
+/// 201 with `Location`; a replayed idempotent answer says so in `Idempotent-Replayed`.
+fn created(location: String, created: Created) -> Response {
+    let mut response = (StatusCode::CREATED, Json(created.body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if created.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let list_query: PatientListQuery = query(raw.as_deref())?;
+    Ok(Json(state.app.list_patients(&caller.actor, &list_query).await?).into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: PatientInput = json_body(&body)?;
+    let result = state.app.create_patient(&caller.actor, &input, idempotency_key(&headers)?).await?;
+    Ok(created(format!("/api/v1/patients/{}", result.resource_id), result))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(with_etag(state.app.get_patient(&caller.actor, &patient_id).await?))
+}
+
+pub async fn amend(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let input: PatientAmendmentInput = json_body(&body)?;
+    Ok(with_etag(state.app.amend_patient(&caller.actor, &patient_id, version, &input).await?))
+}
+
+pub async fn amendments(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let amendments = state.app.patient_amendments(&caller.actor, &patient_id).await?;
+    Ok(Json(serde_json::json!({ "amendments": amendments })).into_response())
+}
+
+pub async fn assessments(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let assessments = state.app.assessments(&caller.actor, &patient_id).await?;
+    Ok(Json(serde_json::json!({ "assessments": assessments })).into_response())
+}
+
+/// The body is a case in the format of contracts/assess.md, as `ketacare assess` reads it.
+pub async fn record_assessment(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let case = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("(body)", "is not UTF-8"))?;
+    let key = idempotency_key(&headers)?;
+    let result = state.app.record_assessment(&caller.actor, &patient_id, case, key).await?;
+    Ok(created(format!("/api/v1/patients/{patient_id}/assessments/{}", result.resource_id), result))
+}
+
+fn assessment_with_etag(view: AssessmentView) -> Response {
+    let tag = HeaderValue::from_str(&etag(view.version)).expect("ETags are ASCII");
+    ([(header::ETAG, tag)], Json(view)).into_response()
+}
+
+pub async fn assessment(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, assessment_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(assessment_with_etag(state.app.get_assessment(&caller.actor, &patient_id, &assessment_id).await?))
+}
+
+/// Marks a decision `entered_in_error` (or `active` again) with a reason; needs `If-Match`.
+pub async fn set_assessment_status(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, assessment_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let input: AssessmentStatusInput = json_body(&body)?;
+    let view = state.app.set_assessment_status(&caller.actor, &patient_id, &assessment_id, version, &input).await?;
+    Ok(assessment_with_etag(view))
+}

@@ -1,0 +1,577 @@
+//! The API through the router (tower `oneshot`, no sockets), on SQLite and, when configured,
+//! PostgreSQL: the vignettes give the CLI's decisions, the role x route matrix, sessions and CSRF,
+//! ETag/If-Match, Idempotency-Key, problem details that name the field, throttling, the OpenAPI
+//! document and the audit trail of every patient-data route.
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use ketacare_app::{App, NewAccount, Role};
+use ketacare_core::protocol::Protocol;
+use ketacare_store::test_support::each_backend;
+use ketacare_web::{ROUTES, WebConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+/// How a test request authenticates.
+#[derive(Clone)]
+enum Auth {
+    Anonymous,
+    Bearer(String),
+    Cookie { session: String, csrf: Option<String> },
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+struct Api {
+    router: Router,
+    app: App,
+}
+
+fn password(role: Role) -> String {
+    format!("correct horse battery {}", role.as_str())
+}
+
+impl Api {
+    async fn new(store: ketacare_store::Store, config: WebConfig) -> Api {
+        let app = App::new(store, Protocol::shipped());
+        for role in Role::ALL {
+            let account = NewAccount {
+                username: role.as_str().to_owned(),
+                password: password(role),
+                role,
+                must_change_password: false,
+            };
+            app.create_user(None, &account).await.unwrap();
+        }
+        Api { router: router(app.clone(), config), app }
+    }
+
+    async fn call(&self, method: &str, path: &str, auth: &Auth, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        match auth {
+            Auth::Anonymous => {}
+            Auth::Bearer(token) => request = request.header(header::AUTHORIZATION, format!("Bearer {token}")),
+            Auth::Cookie { session, csrf } => {
+                request = request.header(header::COOKIE, format!("ketacare_session={session}"));
+                if let Some(csrf) = csrf {
+                    request = request.header("x-csrf-token", csrf);
+                }
+            }
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(Body::from(body.unwrap_or_default().to_owned())).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Reply { status, headers, body }
+    }
+
+    async fn login(&self, role: Role) -> Auth {
+        let body = json!({ "username": role.as_str(), "password": password(role) }).to_string();
+        let reply = self.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        let session = cookie.split(';').next().unwrap().strip_prefix("ketacare_session=").unwrap().to_owned();
+        Auth::Cookie { session, csrf: Some(reply.body["csrf_token"].as_str().unwrap().to_owned()) }
+    }
+
+    async fn token(&self, role: Role) -> Auth {
+        let auth = self.login(role).await;
+        let reply = self.call("POST", "/api/v1/tokens", &auth, Some(r#"{"label":"test"}"#), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        Auth::Bearer(reply.body["token"].as_str().unwrap().to_owned())
+    }
+
+    async fn create_patient(&self, auth: &Auth, given_name: &str) -> String {
+        let body = json!({ "given_name": given_name, "family_name": "Lovelace", "birth_date": "1984-05-02",
+                           "sex_at_birth": "female", "mrn": "MRN-7" });
+        let reply = self.call("POST", "/api/v1/patients", auth, Some(&body.to_string()), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["patient_id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn vignettes_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vignettes")
+}
+
+#[tokio::test]
+async fn the_vignettes_posted_through_the_api_give_the_clis_decisions() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let prescriber = api.token(Role::Prescriber).await;
+        let protocol = Protocol::shipped();
+        let mut names: Vec<String> = std::fs::read_dir(vignettes_dir())
+            .unwrap()
+            .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+            .filter_map(|file| file.strip_suffix(".case.json").map(str::to_owned))
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 13);
+        for name in &names {
+            let patient_id = api.create_patient(&prescriber, name).await;
+            let case = std::fs::read_to_string(vignettes_dir().join(format!("{name}.case.json"))).unwrap();
+            let path = format!("/api/v1/patients/{patient_id}/assessments");
+            let reply = api.call("POST", &path, &prescriber, Some(&case), &[]).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{name}: {:?}", reply.body);
+            // What `ketacare assess` prints: the same parse, engine and renderer.
+            let facts = ketacare_case::parse_case_json(&case, jiff::civil::date(2026, 11, 28)).unwrap();
+            let cli_report = ketacare_case::report_json(&ketacare_core::assess::assess_case(&facts, &protocol));
+            assert_eq!(reply.body["report"], cli_report, "{name}");
+            let expected: Value = serde_json::from_str(
+                &std::fs::read_to_string(vignettes_dir().join(format!("{name}.expected.json"))).unwrap(),
+            )
+            .unwrap();
+            if let Err(difference) = ketacare_case::json_contains(&reply.body["report"], &expected) {
+                panic!("{name}{difference}");
+            }
+            let location = reply.headers[header::LOCATION].to_str().unwrap();
+            let single = api.call("GET", location, &prescriber, None, &[]).await;
+            assert_eq!((single.status, &single.body), (StatusCode::OK, &reply.body), "{name}: Location leads to it");
+            let history = api.call("GET", &path, &prescriber, None, &[]).await;
+            assert_eq!(history.body["assessments"][0]["report"], cli_report, "{name}");
+            assert_eq!(history.body["assessments"][0]["protocol_sha256"], protocol.sha256.as_str());
+        }
+    })
+    .await;
+}
+
+const ANON: usize = 0;
+
+/// Expected status per caller: no login, admin, prescriber, nurse, analyst, auditor.
+const MATRIX: &[(&str, &str, [u16; 6])] = &[
+    ("GET", "/healthz", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/readyz", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/openapi.json", [200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/session", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/session", [401, 200, 200, 200, 200, 200]),
+    ("DELETE", "/api/v1/session", [401, 204, 204, 204, 204, 204]),
+    ("POST", "/api/v1/session/password", [401, 422, 422, 422, 422, 422]),
+    ("POST", "/api/v1/tokens", [401, 201, 201, 201, 201, 201]),
+    ("DELETE", "/api/v1/tokens/{token_id}", [401, 404, 404, 404, 404, 404]),
+    ("POST", "/api/v1/users", [401, 201, 403, 403, 403, 403]),
+    ("GET", "/api/v1/patients", [401, 200, 200, 200, 200, 403]),
+    ("POST", "/api/v1/patients", [401, 201, 201, 201, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}", [401, 200, 200, 200, 200, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/amendments", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/assessments", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/assessments", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 403, 200, 200, 403, 403]),
+    ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
+    ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
+];
+
+#[tokio::test]
+async fn role_by_route_matrix() {
+    let documented: BTreeSet<(&str, &str)> = MATRIX.iter().map(|(method, path, _)| (*method, *path)).collect();
+    let routes: BTreeSet<(&str, &str)> = ROUTES.iter().map(|route| (route.method, route.path)).collect();
+    assert_eq!(documented, routes, "the matrix covers every route");
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let mut callers = vec![Auth::Anonymous];
+        for role in Role::ALL {
+            callers.push(api.token(role).await);
+        }
+        let nurse = callers[3].clone();
+        let case = std::fs::read_to_string(vignettes_dir().join("V1.case.json")).unwrap();
+        let mut failures = Vec::new();
+        for (method, template, expected) in MATRIX {
+            for (caller_index, caller) in callers.iter().enumerate() {
+                // A patient of its own for each call, so amending one does not move another's ETag.
+                let patient_id = api.create_patient(&nurse, "Ada").await;
+                let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token");
+                if template.contains("{assessment_id}") {
+                    let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
+                    path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
+                }
+                let body = match (*method, *template) {
+                    ("POST", "/api/v1/session") => Some(json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string()),
+                    ("POST", "/api/v1/tokens") => Some(r#"{"label":"matrix"}"#.to_owned()),
+                    // A wrong current password: every role reaches the check, nobody's password changes.
+                    ("POST", "/api/v1/session/password") => {
+                        Some(r#"{"current_password":"wrong","new_password":"a new passphrase"}"#.to_owned())
+                    }
+                    ("POST", "/api/v1/users") => Some(
+                        json!({ "username": format!("user-{caller_index}-{}", patient_id), "password": "a long enough password",
+                                "role": "nurse" }).to_string(),
+                    ),
+                    ("POST", "/api/v1/patients") => Some(
+                        json!({ "given_name": "Grace", "family_name": "Hopper", "birth_date": "1906-12-09", "sex_at_birth": "female" })
+                            .to_string(),
+                    ),
+                    ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}") => {
+                        Some(json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string())
+                    }
+                    ("PATCH", _) => Some(json!({ "reason": "typo", "given_name": "Augusta" }).to_string()),
+                    ("POST", _) => Some(case.clone()),
+                    _ => None,
+                };
+                let reply = api.call(method, &path, caller, body.as_deref(), &[("if-match", "\"v1\"")]).await;
+                if reply.status.as_u16() != expected[caller_index] {
+                    failures.push(format!(
+                        "{method} {template} as caller {caller_index}: expected {}, got {} {}",
+                        expected[caller_index], reply.status, reply.body
+                    ));
+                }
+                if caller_index == 4 && reply.status.is_success() && template.contains("/patients") {
+                    let text = reply.body.to_string();
+                    for identifying in ["Lovelace", "Hopper", "1984-05-02", "1906-12-09", "MRN-7", "given_name", "birth_date"] {
+                        assert!(!text.contains(identifying), "analyst saw {identifying} at {method} {template}: {text}");
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert_eq!(ANON, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cookie_sessions_need_the_csrf_token_for_unsafe_methods() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let body = json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&body), &[]).await;
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+        assert!(cookie.contains("; HttpOnly; SameSite=Strict; Max-Age=43200"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "no Secure without TLS: {cookie}");
+
+        let Auth::Cookie { session, csrf } = api.login(Role::Nurse).await else { unreachable!() };
+        let without = Auth::Cookie { session: session.clone(), csrf: None };
+        let wrong = Auth::Cookie { session: session.clone(), csrf: Some("0".repeat(64)) };
+        let patient =
+            json!({ "given_name": "Ada", "family_name": "L", "birth_date": "1984-05-02", "sex_at_birth": "female" })
+                .to_string();
+        for auth in [&without, &wrong] {
+            let reply = api.call("POST", "/api/v1/patients", auth, Some(&patient), &[]).await;
+            assert_eq!((reply.status, reply.body["field"].as_str()), (StatusCode::FORBIDDEN, Some("X-CSRF-Token")));
+        }
+        assert_eq!(
+            api.call("GET", "/api/v1/patients", &without, None, &[]).await.status,
+            StatusCode::OK,
+            "safe methods pass"
+        );
+        let with = Auth::Cookie { session: session.clone(), csrf };
+        assert_eq!(api.call("POST", "/api/v1/patients", &with, Some(&patient), &[]).await.status, StatusCode::CREATED);
+        let logout = api.call("DELETE", "/api/v1/session", &with, None, &[]).await;
+        assert_eq!(logout.status, StatusCode::NO_CONTENT);
+        assert!(logout.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+        assert_eq!(api.call("GET", "/api/v1/session", &with, None, &[]).await.status, StatusCode::UNAUTHORIZED);
+        let auditor = api.token(Role::Auditor).await;
+        let events = api.call("GET", "/api/v1/audit/events?limit=1000", &auditor, None, &[]).await;
+        let actions: Vec<&str> =
+            events.body["events"].as_array().unwrap().iter().map(|event| event["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"session.login") && actions.contains(&"session.logout"), "{actions:?}");
+
+        let reply = api.call("GET", "/api/v1/session", &Auth::Bearer("kc_forged".to_owned()), None, &[]).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn behind_tls_cookies_are_secure_and_hsts_is_sent() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig { behind_tls: true }).await;
+        let body = json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&body), &[]).await;
+        assert!(reply.headers[header::SET_COOKIE].to_str().unwrap().ends_with("; Secure"));
+        assert_eq!(reply.headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn security_headers_and_request_ids_on_every_response() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        for path in ["/healthz", "/api/v1/patients", "/no/such/route"] {
+            let reply = api.call("GET", path, &Auth::Anonymous, None, &[("x-request-id", "abc-123")]).await;
+            for (name, value) in [
+                ("x-content-type-options", "nosniff"),
+                ("x-frame-options", "DENY"),
+                ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+                ("referrer-policy", "no-referrer"),
+                ("cache-control", "no-store"),
+                ("x-request-id", "abc-123"),
+            ] {
+                assert_eq!(reply.headers.get(name).map(|v| v.to_str().unwrap()), Some(value), "{path} {name}");
+            }
+        }
+        let missing = api.call("GET", "/no/such/route", &Auth::Anonymous, None, &[]).await;
+        assert_eq!(
+            (missing.status, missing.body["type"].as_str()),
+            (StatusCode::NOT_FOUND, Some("urn:ketacare:problem:not-found"))
+        );
+        let wrong_method = api.call("PUT", "/healthz", &Auth::Anonymous, None, &[]).await;
+        assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn updates_need_the_current_etag() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let id = api.create_patient(&nurse, "Ada").await;
+        let path = format!("/api/v1/patients/{id}");
+        let read = api.call("GET", &path, &nurse, None, &[]).await;
+        assert_eq!(read.headers[header::ETAG], "\"v1\"");
+        let change = json!({ "reason": "typo at intake", "family_name": "King" }).to_string();
+        let missing = api.call("PATCH", &path, &nurse, Some(&change), &[]).await;
+        assert_eq!(
+            (missing.status, missing.body["field"].as_str()),
+            (StatusCode::PRECONDITION_REQUIRED, Some("If-Match"))
+        );
+        let amended = api.call("PATCH", &path, &nurse, Some(&change), &[("if-match", "\"v1\"")]).await;
+        assert_eq!((amended.status, amended.headers[header::ETAG].to_str().unwrap()), (StatusCode::OK, "\"v2\""));
+        let stale = api.call("PATCH", &path, &nurse, Some(&change), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+        assert_eq!(stale.body["type"], "urn:ketacare:problem:stale-version");
+        let history = api.call("GET", &format!("{path}/amendments"), &nurse, None, &[]).await;
+        let amendment = &history.body["amendments"][0];
+        assert_eq!(amendment["reason"], "typo at intake");
+        assert!(amendment["prior_json"].as_str().unwrap().contains("Lovelace"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_does_not_duplicate() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let body = json!({ "given_name": "Ada", "family_name": "Lovelace", "birth_date": "1984-05-02", "sex_at_birth": "female" })
+            .to_string();
+        let key = [("idempotency-key", "create-ada-1")];
+        let first = api.call("POST", "/api/v1/patients", &nurse, Some(&body), &key).await;
+        let retry = api.call("POST", "/api/v1/patients", &nurse, Some(&body), &key).await;
+        assert_eq!((first.status, retry.status), (StatusCode::CREATED, StatusCode::CREATED));
+        assert_eq!(first.body, retry.body);
+        assert_eq!(retry.headers["idempotent-replayed"], "true");
+        assert_eq!(first.headers[header::LOCATION], retry.headers[header::LOCATION]);
+        let list = api.call("GET", "/api/v1/patients", &nurse, None, &[]).await;
+        assert_eq!(list.body["total"], 1);
+        let other = body.replace("Ada", "Grace");
+        let reused = api.call("POST", "/api/v1/patients", &nurse, Some(&other), &key).await;
+        assert_eq!((reused.status, reused.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn problem_details_name_the_offending_field() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let id = api.create_patient(&nurse, "Ada").await;
+        let case = std::fs::read_to_string(vignettes_dir().join("V1.case.json")).unwrap();
+        let bad_case = case.replace("\"weeks\": 8", "\"weeks\": \"eight\"");
+        let checks: &[(&str, String, Option<String>, &str)] = &[
+            ("POST", "/api/v1/patients".to_owned(), Some(r#"{"family_name":"L","birth_date":"1984-05-02","sex_at_birth":"female"}"#.to_owned()), "given_name"),
+            ("POST", "/api/v1/patients".to_owned(), Some(r#"{"given_name":"A","family_name":"L","birth_date":"02/05/1984","sex_at_birth":"female"}"#.to_owned()), "birth_date"),
+            ("POST", "/api/v1/patients".to_owned(), Some(r#"{"given_name":"A","family_name":"L","birth_date":"1984-05-02","sex_at_birth":"other"}"#.to_owned()), "sex_at_birth"),
+            ("POST", "/api/v1/patients".to_owned(), Some(r#"{"given_name":"A","family_name":"L","birth_date":"1984-05-02","sex_at_birth":"female","nickname":"x"}"#.to_owned()), "nickname"),
+            ("POST", "/api/v1/patients".to_owned(), Some("{not json".to_owned()), "(body)"),
+            ("POST", format!("/api/v1/patients/{id}/assessments"), Some(bad_case), "trials[0].weeks"),
+            ("GET", "/api/v1/patients?limit=0".to_owned(), None, "limit"),
+            ("GET", "/api/v1/patients?limit=ten".to_owned(), None, "limit"),
+            ("PATCH", format!("/api/v1/patients/{id}"), Some(r#"{"given_name":"B"}"#.to_owned()), "reason"),
+        ];
+        for (method, path, body, field) in checks {
+            let reply = api.call(method, path, &nurse, body.as_deref(), &[("if-match", "\"v1\"")]).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {}", reply.body);
+            assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+            assert_eq!(reply.body["field"].as_str(), Some(*field), "{method} {path}: {}", reply.body);
+            assert_eq!(reply.body["status"], 422);
+        }
+        let list = api.call("GET", "/api/v1/patients", &nurse, None, &[]).await;
+        assert_eq!(list.body["total"], 1, "bad input changed nothing");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let wrong = json!({ "username": "nurse", "password": "not the password" }).to_string();
+        for _ in 0..5 {
+            let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&wrong), &[]).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        }
+        let right = json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&right), &[]).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(reply.headers[header::RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_patient_data_route_leaves_an_audit_event() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let auditor = api.token(Role::Auditor).await;
+        let id = api.create_patient(&nurse, "Ada").await;
+        let case = std::fs::read_to_string(vignettes_dir().join("V1.case.json")).unwrap();
+        let patch = json!({ "reason": "typo", "given_name": "Augusta" }).to_string();
+        let recorded = api.call("POST", &format!("/api/v1/patients/{id}/assessments"), &nurse, Some(&case), &[]).await;
+        let assessment =
+            format!("/api/v1/patients/{id}/assessments/{}", recorded.body["assessment_id"].as_str().unwrap());
+        let in_error = json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string();
+        let calls: &[(&str, String, Option<&str>)] = &[
+            ("GET", assessment.clone(), None),
+            ("PATCH", assessment.clone(), Some(&in_error)),
+            ("GET", "/api/v1/patients".to_owned(), None),
+            (
+                "POST",
+                "/api/v1/patients".to_owned(),
+                Some(r#"{"given_name":"G","family_name":"H","birth_date":"1906-12-09","sex_at_birth":"female"}"#),
+            ),
+            ("GET", format!("/api/v1/patients/{id}"), None),
+            ("PATCH", format!("/api/v1/patients/{id}"), Some(&patch)),
+            ("GET", format!("/api/v1/patients/{id}/amendments"), None),
+            ("POST", format!("/api/v1/patients/{id}/assessments"), Some(&case)),
+            ("GET", format!("/api/v1/patients/{id}/assessments"), None),
+            ("GET", "/api/v1/patients/no-such-patient".to_owned(), None),
+        ];
+        for (index, (method, path, body)) in calls.iter().enumerate() {
+            let request_id = format!("audit-check-{index}");
+            let headers = [("x-request-id", request_id.as_str()), ("if-match", "\"v1\"")];
+            api.call(method, path, &nurse, *body, &headers).await;
+        }
+        let events = api.call("GET", "/api/v1/audit/events?limit=1000", &auditor, None, &[]).await;
+        let events = events.body["events"].as_array().unwrap().clone();
+        for (index, (method, path, _)) in calls.iter().enumerate() {
+            let request_id = format!("audit-check-{index}");
+            let event = events.iter().find(|event| event["request_id"] == request_id.as_str());
+            let event = event.unwrap_or_else(|| panic!("{method} {path} left no audit event"));
+            assert_eq!((event["actor_role"].as_str(), event["hash"].as_str().map(str::len)), (Some("nurse"), Some(64)));
+        }
+        let verify = api.call("GET", "/api/v1/audit/verify", &auditor, None, &[]).await;
+        assert_eq!(verify.body["first_broken"], Value::Null);
+        assert!(api.app.verify_audit_chain(None).await.unwrap().events_checked > 10);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_only_those() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let reply = api.call("GET", "/api/v1/openapi.json", &Auth::Anonymous, None, &[]).await;
+        assert_eq!(reply.body["openapi"], "3.1.0");
+        let mut documented = BTreeSet::new();
+        for (path, operations) in reply.body["paths"].as_object().unwrap() {
+            for (method, operation) in operations.as_object().unwrap() {
+                assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let routes: BTreeSet<(String, String)> =
+            ROUTES.iter().map(|route| (route.method.to_owned(), route.path.to_owned())).collect();
+        assert_eq!(documented, routes);
+        // And every listed route is really served (not the 404 or 405 fallback).
+        for route in ROUTES {
+            let path =
+                route.path.replace("{patient_id}", "p").replace("{token_id}", "t").replace("{assessment_id}", "a");
+            let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
+            assert!(
+                !matches!(
+                    reply.body["type"].as_str(),
+                    Some("urn:ketacare:problem:not-found" | "urn:ketacare:problem:method-not-allowed")
+                ) || reply.status == StatusCode::UNAUTHORIZED,
+                "{} {} is not routed: {}",
+                route.method,
+                route.path,
+                reply.body
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_error_is_a_problem_even_from_axum_itself() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let huge = format!("{{\"given_name\":\"{}\"}}", "x".repeat(2 << 20));
+        let too_large = api.call("POST", "/api/v1/patients", &nurse, Some(&huge), &[]).await;
+        assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(too_large.headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(too_large.body["type"], "urn:ketacare:problem:body-too-large");
+        assert!(too_large.headers.contains_key("x-request-id"));
+
+        api.app.close().await;
+        let not_ready = api.call("GET", "/readyz", &Auth::Anonymous, None, &[]).await;
+        assert_eq!(
+            (not_ready.status, not_ready.body["type"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("urn:ketacare:problem:not-ready"))
+        );
+        assert_eq!(api.call("GET", "/healthz", &Auth::Anonymous, None, &[]).await.status, StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_one_time_password_allows_nothing_but_changing_it() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let one_time = api.app.bootstrap_admin("root").await.unwrap();
+        let body = json!({ "username": "root", "password": one_time }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&body), &[]).await;
+        assert_eq!(reply.body["password_change_required"], true);
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        let session = cookie.split(';').next().unwrap().strip_prefix("ketacare_session=").unwrap().to_owned();
+        let auth = Auth::Cookie { session, csrf: Some(reply.body["csrf_token"].as_str().unwrap().to_owned()) };
+        let blocked = api.call("GET", "/api/v1/patients", &auth, None, &[]).await;
+        assert_eq!(
+            (blocked.status, blocked.body["type"].as_str()),
+            (StatusCode::FORBIDDEN, Some("urn:ketacare:problem:password-change-required"))
+        );
+        assert_eq!(api.call("GET", "/api/v1/session", &auth, None, &[]).await.status, StatusCode::OK);
+        let change = json!({ "current_password": one_time, "new_password": "a brand new passphrase" }).to_string();
+        let changed = api.call("POST", "/api/v1/session/password", &auth, Some(&change), &[]).await;
+        assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+        assert_eq!(api.call("GET", "/api/v1/patients", &auth, None, &[]).await.status, StatusCode::OK);
+        let created = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                &auth,
+                Some(
+                    &json!({ "username": "newnurse", "password": "chosen by the admin", "role": "nurse" }).to_string(),
+                ),
+                &[],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        let login = json!({ "username": "newnurse", "password": "chosen by the admin" }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&login), &[]).await;
+        assert_eq!(reply.body["password_change_required"], true, "an admin-chosen password is one-time too");
+    })
+    .await;
+}

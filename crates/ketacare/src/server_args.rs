@@ -1,0 +1,109 @@
+//! Arguments and set-up shared by the commands that use the database or serve: `--database`,
+//! `--bind`, `--protocol`, the async runtime and logging.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use ketacare_app::App;
+
+/// `--database URL` (env `KETACARE_DATABASE_URL`), the same for every command that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long = "database", env = "KETACARE_DATABASE_URL", default_value = "sqlite://ketacare.db")]
+    pub url: String,
+}
+
+/// Where and how to serve.
+#[derive(Debug, Clone, Args)]
+pub struct ServeOptions {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address and port to listen on.
+    #[arg(long, env = "KETACARE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Site protocol TOML (default: the shipped protocol).
+    #[arg(long)]
+    pub protocol: Option<PathBuf>,
+    /// Served behind TLS (here or at a proxy): session cookies get `Secure`, responses HSTS.
+    #[arg(long, env = "KETACARE_BEHIND_TLS")]
+    pub behind_tls: bool,
+}
+
+/// A multi-threaded runtime for the database and server commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Logs to standard error; the log carries no patient data (see ketacare-web's request log).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// Opens (and migrates) the database with the protocol of `--protocol`.
+pub async fn open_app(database: &DatabaseArgs, protocol: Option<&std::path::Path>) -> anyhow::Result<App> {
+    let protocol = crate::protocol_file::load_protocol(protocol)?;
+    App::open(&database.url, protocol)
+        .await
+        .with_context(|| format!("opening the database {}", redacted(&database.url)))
+}
+
+/// The URL without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => match url[scheme_end + 3..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..scheme_end + 3 + colon], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Binds, prints the address, serves until a signal, lets requests in flight finish, closes the database.
+pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
+    let listener =
+        tokio::net::TcpListener::bind(options.bind).await.with_context(|| format!("binding {}", options.bind))?;
+    let address = listener.local_addr()?;
+    println!("ketacare is serving on http://{address} (database {})", redacted(&options.database.url));
+    let config = ketacare_web::WebConfig { behind_tls: options.behind_tls };
+    ketacare_web::serve(app.clone(), config, listener, shutdown_signal()).await.context("serving")?;
+    app.close().await;
+    println!("ketacare stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(redacted("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redacted("sqlite://ketacare.db"), "sqlite://ketacare.db");
+    }
+}

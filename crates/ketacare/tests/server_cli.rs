@@ -1,0 +1,191 @@
+//! The database and server commands through the real binary, on SQLite and (when configured)
+//! PostgreSQL: `migrate`, `user add`, `audit export`, `audit verify` (which names the first broken link), and `demo`
+//! serving real HTTP whose stored decisions equal `ketacare assess`, then shutting down on SIGTERM.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use ketacare_store::test_support::each_backend;
+use serde_json::Value;
+
+fn ketacare(arguments: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(arguments)
+        .env_remove("KETACARE_DATABASE_URL")
+        .env_remove("KETACARE_BIND")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn migrate_user_add_and_audit_verify() {
+    each_backend(|db| async move {
+        let url = db.url.as_str();
+        let migrate = ketacare(&["migrate", "--database", url], "");
+        assert_eq!((migrate.status.code(), text(&migrate.stdout).contains("schema up to date")), (Some(0), true));
+
+        let add = ketacare(
+            &["user", "add", "alice", "--role", "nurse", "--password-stdin", "--database", url],
+            "a long passphrase\n",
+        );
+        assert_eq!(add.status.code(), Some(0), "{}", text(&add.stderr));
+        let again = ketacare(&["user", "add", "alice", "--role", "nurse", "--database", url], "");
+        assert_eq!(again.status.code(), Some(1));
+        assert!(text(&again.stderr).contains("username already exists"), "{}", text(&again.stderr));
+        let generated = ketacare(&["user", "add", "bob", "--role", "admin", "--database", url], "");
+        assert!(text(&generated.stdout).contains("one-time password: "), "{}", text(&generated.stdout));
+
+        let verify = ketacare(&["audit", "verify", "--database", url], "");
+        assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
+        assert!(text(&verify.stdout).starts_with("audit chain intact: 2 events"), "{}", text(&verify.stdout));
+
+        let export = ketacare(&["audit", "export", "--database", url], "");
+        let lines: Vec<Value> = text(&export.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(
+            lines.iter().map(|event| event["action"].as_str().unwrap()).collect::<Vec<_>>(),
+            ["user.create", "user.create"]
+        );
+        assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+        let tail = ketacare(&["audit", "export", "--after", "1", "--database", url], "");
+        assert_eq!(text(&tail.stdout).lines().count(), 1);
+
+        let head: Vec<String> = text(&verify.stdout).split_whitespace().map(str::to_owned).collect();
+        let anchor = format!("{}:{}", head[7], head[9]); // "… head seq N hash H"
+        let anchored = ketacare(&["audit", "verify", "--anchor", &anchor, "--database", url], "");
+        assert_eq!(anchored.status.code(), Some(0), "{}", text(&anchored.stderr));
+
+        // An anchor taken when the log reached seq 3: the tail has since been cut off.
+        let later = format!("3:{}", head[9]);
+        let truncated = ketacare(&["audit", "verify", "--anchor", &later, "--database", url], "");
+        assert_eq!(truncated.status.code(), Some(3));
+        assert!(
+            text(&truncated.stderr).contains("broken at seq 3: the anchored row is missing"),
+            "{}",
+            text(&truncated.stderr)
+        );
+        let malformed = ketacare(&["audit", "verify", "--anchor", "3", "--database", url], "");
+        assert_eq!(malformed.status.code(), Some(1));
+
+        db.store.drop_audit_triggers().await.unwrap();
+        db.store.execute_raw("UPDATE audit_events SET action = 'user.delete' WHERE seq = 2").await.unwrap();
+        let broken = ketacare(&["audit", "verify", "--database", url], "");
+        assert_eq!(broken.status.code(), Some(3));
+        assert_eq!(
+            text(&broken.stderr).trim(),
+            "error: audit chain broken at seq 2: hash does not match the row's content: the row was edited \
+             (1 events verified before it)"
+        );
+    })
+    .await;
+}
+
+/// One HTTP/1.1 request over a plain socket; returns the status and the body.
+fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+#[tokio::test]
+async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm() {
+    each_backend(|db| async move {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+            .args(["demo", "--database", &db.url, "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut password, mut address) = (String::new(), String::new());
+        while address.is_empty() {
+            let mut line = String::new();
+            assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "demo exited early");
+            if let Some(rest) = line.split("one-time password: ").nth(1) {
+                password = rest.trim().to_owned();
+            }
+            if let Some(rest) = line.strip_prefix("ketacare is serving on http://") {
+                address = rest.split(' ').next().unwrap().to_owned();
+            }
+        }
+        assert_eq!(http(&address, "GET", "/readyz", &[], "").0, 200);
+        let login = format!(r#"{{"username":"admin","password":"{password}"}}"#);
+        let (status, head, login_body) =
+            http(&address, "POST", "/api/v1/session", &[("Content-Type", "application/json")], &login);
+        assert_eq!(status, 200);
+        let cookie = head
+            .lines()
+            .find_map(|line| line.strip_prefix("set-cookie: "))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let session: Value = serde_json::from_str(&login_body).unwrap();
+        assert_eq!(session["password_change_required"], true, "the printed password is one-time");
+        let change = format!(r#"{{"current_password":"{password}","new_password":"the admin's own passphrase"}}"#);
+        let csrf = session["csrf_token"].as_str().unwrap();
+        let headers = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf), ("Content-Type", "application/json")];
+        assert_eq!(http(&address, "POST", "/api/v1/session/password", &headers, &change).0, 204);
+        let (status, _, body) = http(&address, "GET", "/api/v1/patients?limit=200", &[("Cookie", &cookie)], "");
+        assert_eq!(status, 200);
+        let patients: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(patients["total"], 13);
+        for patient in patients["patients"].as_array().unwrap() {
+            let name = patient["family_name"].as_str().unwrap().strip_prefix("Vignette ").unwrap();
+            let path = format!("/api/v1/patients/{}/assessments", patient["patient_id"].as_str().unwrap());
+            let (status, _, body) = http(&address, "GET", &path, &[("Cookie", &cookie)], "");
+            assert_eq!(status, 200);
+            let assessments: Value = serde_json::from_str(&body).unwrap();
+            let case = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../vignettes/{name}.case.json"));
+            let cli = ketacare(&["assess", case.to_str().unwrap()], "");
+            let cli_report: Value = serde_json::from_slice(&cli.stdout).unwrap();
+            assert_eq!(assessments["assessments"][0]["report"], cli_report, "{name}: API and CLI differ");
+        }
+        let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(terminated.success());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert!(rest.contains("ketacare stopped"), "{rest}");
+        let verify = ketacare(&["audit", "verify", "--database", &db.url], "");
+        assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
+    })
+    .await;
+}
+
+#[test]
+fn the_default_database_is_ketacare_db_in_the_working_directory() {
+    let directory = std::env::temp_dir().join(format!("ketacare-default-db-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(["migrate"])
+        .env_remove("KETACARE_DATABASE_URL")
+        .current_dir(&directory)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1");
+    assert!(directory.join("ketacare.db").exists());
+    std::fs::remove_dir_all(&directory).unwrap();
+}
