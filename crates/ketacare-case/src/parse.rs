@@ -193,6 +193,16 @@ fn read_patient(mut patient: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(
 
 fn read_episode(mut episode: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
     case.diagnosis = episode.non_empty_string("diagnosis")?.map(str::to_owned);
+    if let Some(code) = &case.diagnosis {
+        if !looks_like_icd10(code) {
+            return Err(episode.error("diagnosis", format!("must be an ICD-10-CM code such as F33.2, got \"{code}\"")));
+        }
+        // KNOWLEDGE §8.2: F31.x is bipolar disorder. A current bipolar diagnosis is that history, so the
+        // BIPOLAR_DISORDER finding cannot be lost because the history list forgot it.
+        if code.starts_with("F31") {
+            case.history.insert(HistoryCondition::BipolarDisorder);
+        }
+    }
     let from_onset = match episode.date("onset_date")? {
         Some(onset) if onset > case.as_of => {
             return Err(episode.error("onset_date", format!("must be on or before as_of {}, got {onset}", case.as_of)));
@@ -220,7 +230,35 @@ fn read_episode(mut episode: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(
         ],
     )?;
     case.psychotic_features = episode.bool("psychotic_features")?;
+    // KNOWLEDGE §8.2: F32.3 and F33.3 are episodes with psychotic features; a case saying otherwise
+    // contradicts itself, and which half is wrong cannot be guessed.
+    if let (Some(code), Some(false)) = (&case.diagnosis, case.psychotic_features) {
+        if code == "F32.3" || code == "F33.3" {
+            return Err(episode.error(
+                "psychotic_features",
+                format!("is false but diagnosis {code} is a depressive episode with psychotic features"),
+            ));
+        }
+    }
     episode.finish()
+}
+
+/// A letter, two characters, and an optional dot with up to four more (F33.2, F32.A, F33.41).
+fn looks_like_icd10(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    let head_ok = bytes.len() >= 3
+        && bytes[0].is_ascii_uppercase()
+        && bytes[1].is_ascii_digit()
+        && (bytes[2].is_ascii_digit() || bytes[2].is_ascii_uppercase());
+    let tail_ok = match &code[3.min(code.len())..] {
+        "" => true,
+        rest => {
+            rest.starts_with('.')
+                && (2..=5).contains(&rest.len())
+                && rest[1..].bytes().all(|byte| byte.is_ascii_digit() || byte.is_ascii_uppercase())
+        }
+    };
+    head_ok && tail_ok
 }
 
 fn read_trial(mut trial: ObjectReader<'_>) -> Result<TrialFacts, InvalidCase> {

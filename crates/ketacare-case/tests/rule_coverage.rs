@@ -108,6 +108,12 @@ fn every_rule_id_is_produced() {
 }
 
 #[test]
+fn a_bipolar_diagnosis_raises_the_bipolar_finding() {
+    let rules = rules_in(&report_for(r#"{"episode":{"diagnosis":"F31.4"}}"#));
+    assert!(rules.iter().any(|rule| rule == "BIPOLAR_DISORDER"), "{rules:?}");
+}
+
+#[test]
 fn every_reason_code_is_produced() {
     let cases: &[(TrialReason, &str)] = &[
         (

@@ -125,6 +125,11 @@ fn malformed_cases_exit_2_naming_the_field() {
         r#"{"patient":{"birth_date":"1990-01-01","age_years":20},"as_of":"2026-11-28"}"#,
         "patient.age_years: is 20 but birth_date gives 36",
     );
+    check(r#"{"episode":{"diagnosis":"major depression"}}"#, "episode.diagnosis: must be an ICD-10-CM code");
+    check(
+        r#"{"episode":{"diagnosis":"F33.3","psychotic_features":false}}"#,
+        "episode.psychotic_features: is false but diagnosis F33.3",
+    );
     check("[1,2]", "(case): must be an object");
     check("{", "(case): is not valid JSON");
 }
