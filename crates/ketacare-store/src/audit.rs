@@ -180,13 +180,13 @@ impl Store {
     /// Appends one event on its own (reads, logins); writes of clinical data append theirs in their own
     /// transaction instead, so that no change is stored without its audit row.
     pub async fn append_audit(&self, event: &AuditEvent) -> Result<AuditRecord, StoreError> {
-        Ok(write_tx!(self, tx => append_audit!(tx, event)))
+        Ok(write_tx!(self, [event], tx => append_audit!(tx, &event)))
     }
 
     /// Appends several events in one transaction (one sync), e.g. one per patient a list showed.
     pub async fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        write_tx!(self, tx => {
-            for event in events {
+        write_tx!(self, [events], tx => {
+            for event in &events {
                 append_audit!(tx, event);
             }
         });
