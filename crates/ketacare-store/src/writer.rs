@@ -11,9 +11,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::Transaction;
 use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Executor as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
@@ -155,27 +155,32 @@ async fn begin_postgres(pool: &PgPool) -> Result<Transaction<'static, Postgres>,
 macro_rules! writer_loop {
     ($name:ident, $batch:ident, $pool_type:ty, $db:ty, $connection:ty, $begin:ident) => {
         /// Runs the jobs of `pending` in one transaction, each in its own savepoint; every job run is
-        /// pushed to `done` with its outcome. An error here is the whole batch's.
+        /// pushed to `done` with its outcome, jobs not run stay in `pending`. An error here is the whole
+        /// batch's.
         async fn $batch(
             pool: &$pool_type,
             pending: &mut std::vec::IntoIter<Job<$connection>>,
             done: &mut Vec<(Reply, Output)>,
         ) -> Result<(), StoreError> {
             let mut tx: Transaction<'static, $db> = $begin(pool).await?;
-            for job in pending.by_ref() {
-                let connection: &mut $connection = &mut tx;
-                if let Err(error) = sqlx::query("SAVEPOINT job").execute(&mut *connection).await {
-                    // Not run; answered with the batch's error.
-                    done.push((job.reply, Err(StoreError::Database(sqlx::Error::WorkerCrashed))));
-                    return Err(error.into());
-                }
+            let connection: &mut $connection = &mut tx;
+            // One round trip per job boundary: the end of one job's savepoint and the start of the
+            // next go together; the last job's savepoint ends with the commit.
+            (&mut *connection).execute("SAVEPOINT job").await?;
+            while let Some(job) = pending.next() {
                 let output = (job.work)(&mut *connection).await;
                 let failed = output.is_err();
                 done.push((job.reply, output));
-                if failed {
-                    sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *connection).await?;
+                let boundary = match (failed, pending.len() > 0) {
+                    (false, false) => None,
+                    (false, true) => Some("RELEASE SAVEPOINT job; SAVEPOINT job"),
+                    (true, false) => Some("ROLLBACK TO SAVEPOINT job"),
+                    (true, true) => Some("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job"),
+                };
+                if let Some(sql) = boundary {
+                    // A query text without arguments: several statements in one round trip on both backends.
+                    (&mut *connection).execute(sql).await?;
                 }
-                sqlx::query("RELEASE SAVEPOINT job").execute(&mut *connection).await?;
             }
             tx.commit().await?;
             Ok(())
