@@ -266,7 +266,7 @@ macro_rules! store_idempotent {
             .bind(response.status_code)
             .bind(&response.response_json)
             .bind(format_time($at))
-            .execute(&mut *$tx)
+            .execute(&mut *$tx.conn)
             .await
             .map_err(duplicate_as("idempotency key"))?;
         }
@@ -336,7 +336,7 @@ impl Store {
             .bind(&patient.sex_at_birth)
             .bind(&at)
             .bind(&patient.created_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await
             .map_err(duplicate_as("patient"))?;
             store_idempotent!(tx, idempotent, patient.created_at);
@@ -406,7 +406,7 @@ impl Store {
         let select = format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE patient_id = $1");
         let at = format_time(amendment.amended_at);
         write_tx!(self, [patient_id, changes, amendment, audit, select, at], tx => {
-            let row = sqlx::query(&select).bind(&patient_id).fetch_optional(&mut *tx).await?;
+            let row = sqlx::query(&select).bind(&patient_id).fetch_optional(&mut *tx.conn).await?;
             let Some(row) = row else {
                 return Err(StoreError::NotFound { resource: "patient", id: patient_id.to_owned() });
             };
@@ -447,7 +447,7 @@ impl Store {
             .bind(next.version)
             .bind(&at)
             .bind(&next.updated_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
             if updated.rows_affected() != 1 {
                 return Err(StoreError::StaleVersion { resource: "patient", id: patient_id.to_owned(), expected: expected_version, current: -1 });
@@ -466,7 +466,7 @@ impl Store {
             .bind(&amendment.reason)
             .bind(&amendment.amended_by)
             .bind(&at)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
             append_audit!(tx, &audit);
             Ok(next)
@@ -523,7 +523,7 @@ impl Store {
             .bind(&assessment.protocol_sha256)
             .bind(format_time(assessment.created_at))
             .bind(&assessment.created_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&assessment.patient_id))?;
             store_idempotent!(tx, idempotent, assessment.created_at);
@@ -570,7 +570,7 @@ impl Store {
             format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE patient_id = $1 AND assessment_id = $2");
         let at = format_time(amendment.amended_at);
         write_tx!(self, [select, patient_id, assessment_id, amendment, audit, at], tx => {
-            let row = sqlx::query(&select).bind(&patient_id).bind(&assessment_id).fetch_optional(&mut *tx).await?;
+            let row = sqlx::query(&select).bind(&patient_id).bind(&assessment_id).fetch_optional(&mut *tx.conn).await?;
             let Some(row) = row else {
                 return Err(StoreError::NotFound { resource: "assessment", id: assessment_id.to_owned() });
             };
@@ -591,7 +591,7 @@ impl Store {
             .bind(expected_version)
             .bind(status.as_str())
             .bind(expected_version + 1)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::json!({ "status": status.as_str() }).to_string();
@@ -608,7 +608,7 @@ impl Store {
             .bind(&amendment.reason)
             .bind(&amendment.amended_by)
             .bind(&at)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
             append_audit!(tx, &audit);
             Ok(StoredAssessment { status, version: expected_version + 1, ..prior })
@@ -629,7 +629,7 @@ impl Store {
             .bind(&result.administered_on)
             .bind(format_time(result.created_at))
             .bind(&result.created_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&result.patient_id))?;
             append_audit!(tx, &audit);

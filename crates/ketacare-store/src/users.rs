@@ -139,7 +139,7 @@ impl Store {
                 .bind(user.role.as_str())
                 .bind(i64::from(user.must_change_password))
                 .bind(format_time(user.created_at))
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await
                 .map_err(duplicate_as("username"))?;
             append_audit!(tx, &audit);
@@ -173,12 +173,12 @@ impl Store {
             sqlx::query("UPDATE users SET password_hash = $2, must_change_password = 0 WHERE user_id = $1")
                 .bind(&user_id)
                 .bind(&password_hash)
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await?;
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND session_sha256 <> $2")
                 .bind(&user_id)
                 .bind(keep_session_sha256.unwrap_or_default())
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await?;
             append_audit!(tx, &audit);
         });
@@ -247,7 +247,7 @@ impl Store {
                 .bind(token.role.as_str())
                 .bind(&token.label)
                 .bind(format_time(token.created_at))
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await?;
             append_audit!(tx, &audit);
         });
@@ -285,7 +285,7 @@ impl Store {
                 .bind(token_id)
                 .bind(user_id)
                 .bind(format_time(audit.occurred_at))
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await?;
             append_audit!(tx, &audit);
             result.rows_affected() == 1

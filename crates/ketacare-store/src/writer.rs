@@ -24,7 +24,14 @@ pub(crate) const MAX_BATCH_JOBS: usize = 256;
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 type Output = Result<Box<dyn Any + Send>, StoreError>;
-type Work<C> = Box<dyn for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, Output> + Send>;
+type Work<C> = Box<dyn for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Output> + Send>;
+
+/// What a job works with: the batch's connection, inside the job's savepoint, and the audit chain's
+/// head as of the start of the job (kept by the writer, so the chain is read once per batch).
+pub(crate) struct JobTx<'c, C> {
+    pub(crate) conn: &'c mut C,
+    pub(crate) head: &'c mut Option<(i64, String)>,
+}
 type Reply = Box<dyn FnOnce(Output) + Send>;
 
 /// The work of one request's transaction, and where its answer goes.
@@ -80,7 +87,7 @@ impl<C: Send + 'static> Queue<C> {
     pub(crate) async fn submit<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T, StoreError>>();
         let work: Work<C> = erase(work);
@@ -98,10 +105,10 @@ fn erase<C, T, F>(work: F) -> Work<C>
 where
     C: Send + 'static,
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    F: for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
 {
-    Box::new(move |connection: &mut C| -> BoxFuture<'_, Output> {
-        Box::pin(async move { work(connection).await.map(|value| Box::new(value) as Box<dyn Any + Send>) })
+    Box::new(move |tx: JobTx<'_, C>| -> BoxFuture<'_, Output> {
+        Box::pin(async move { work(tx).await.map(|value| Box::new(value) as Box<dyn Any + Send>) })
     })
 }
 
@@ -166,10 +173,17 @@ macro_rules! writer_loop {
             let connection: &mut $connection = &mut tx;
             // One round trip per job boundary: the end of one job's savepoint and the start of the
             // next go together; the last job's savepoint ends with the commit.
+            let mut head: Option<(i64, String)> =
+                sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
             (&mut *connection).execute("SAVEPOINT job").await?;
             while let Some(job) = pending.next() {
-                let output = (job.work)(&mut *connection).await;
+                let head_before = head.clone();
+                let output = (job.work)(JobTx { conn: &mut *connection, head: &mut head }).await;
                 let failed = output.is_err();
+                if failed {
+                    // The job's audit rows, if any, are rolled back with its savepoint.
+                    head = head_before;
+                }
                 done.push((job.reply, output));
                 let boundary = match (failed, pending.len() > 0) {
                     (false, false) => None,
