@@ -171,10 +171,11 @@ macro_rules! writer_loop {
         ) -> Result<(), StoreError> {
             let mut tx: Transaction<'static, $db> = $begin(pool).await?;
             let connection: &mut $connection = &mut tx;
-            // One round trip per job boundary: the end of one job's savepoint and the start of the
-            // next go together; the last job's savepoint ends with the commit.
+            // The chain's head, read under the write lock: no other writer moves it until the commit.
             let mut head: Option<(i64, String)> =
                 sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
+            // One round trip per job boundary: the end of one job's savepoint and the start of the
+            // next go together; the last job's savepoint ends with the commit.
             (&mut *connection).execute("SAVEPOINT job").await?;
             while let Some(job) = pending.next() {
                 let head_before = head.clone();
