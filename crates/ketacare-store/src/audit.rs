@@ -127,17 +127,17 @@ pub(crate) fn chain_next(head: Option<(i64, String)>, event: &AuditEvent) -> Aud
     record
 }
 
+/// The chain's last row (seq, hash), read once per batch inside its serialised transaction.
+pub(crate) const AUDIT_HEAD_SQL: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+
 pub(crate) const INSERT_AUDIT_SQL: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, action, \
      resource, patient_id, request_id, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-/// Appends `$event` to the chain inside the open write transaction `$tx`; evaluates to the new record.
+/// Appends `$event` to the chain inside the writer job `$tx` (a [`JobTx`](crate::writer::JobTx)), whose
+/// `head` is the chain's last row as of this point of the batch; evaluates to the new record.
 macro_rules! append_audit {
     ($tx:expr, $event:expr) => {{
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *$tx)
-                .await?;
-        let record = $crate::audit::chain_next(head, $event);
+        let record = $crate::audit::chain_next($tx.head.clone(), $event);
         sqlx::query($crate::audit::INSERT_AUDIT_SQL)
             .bind(record.seq)
             .bind(&record.occurred_at)
@@ -150,8 +150,9 @@ macro_rules! append_audit {
             .bind(&record.outcome)
             .bind(&record.prev_hash)
             .bind(&record.hash)
-            .execute(&mut *$tx)
+            .execute(&mut *$tx.conn)
             .await?;
+        *$tx.head = Some((record.seq, record.hash.clone()));
         record
     }};
 }
@@ -180,13 +181,13 @@ impl Store {
     /// Appends one event on its own (reads, logins); writes of clinical data append theirs in their own
     /// transaction instead, so that no change is stored without its audit row.
     pub async fn append_audit(&self, event: &AuditEvent) -> Result<AuditRecord, StoreError> {
-        Ok(write_tx!(self, tx => append_audit!(tx, event)))
+        Ok(write_tx!(self, [event], tx => append_audit!(tx, &event)))
     }
 
     /// Appends several events in one transaction (one sync), e.g. one per patient a list showed.
     pub async fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        write_tx!(self, tx => {
-            for event in events {
+        write_tx!(self, [events], tx => {
+            for event in &events {
                 append_audit!(tx, event);
             }
         });

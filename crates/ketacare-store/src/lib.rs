@@ -10,8 +10,10 @@ mod rows;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod users;
+mod writer;
 
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -24,6 +26,7 @@ pub use patients::{
     PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
 };
 pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
+pub use writer::WriteStats;
 
 /// The database a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +35,20 @@ pub enum Backend {
     Postgres,
 }
 
-/// One handle to the clinic's database; cheap to clone (it holds a connection pool).
+/// One handle to the clinic's database; cheap to clone (it holds a connection pool and the queue to
+/// its writer task).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    writer: Writer,
+    counters: Arc<writer::Counters>,
+}
+
+/// The queue to the writer task that commits audited writes in batches (`writer.rs`).
+#[derive(Debug, Clone)]
+enum Writer {
+    Sqlite(writer::Queue<sqlx::SqliteConnection>),
+    Postgres(writer::Queue<sqlx::PgConnection>),
 }
 
 #[derive(Debug, Clone)]
@@ -89,30 +102,64 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// Runs `$body` in a write transaction bound to `$tx`, committed when the body returns normally
-/// (a `?` inside rolls it back). Write transactions are serialised, because each appends to the audit
-/// chain, whose next link depends on the last one: SQLite by `BEGIN IMMEDIATE`, PostgreSQL by an
-/// advisory transaction lock.
+/// Runs `$body` as one job of the writer task (see `writer.rs`), with `$tx` bound to the connection of
+/// the batch's transaction inside the job's own SAVEPOINT; evaluates to the body's value once the batch
+/// is committed. A `?` or `return Err(…)` in the body fails this job alone (its savepoint is rolled back).
+/// The job outlives the caller's borrows as far as the compiler knows, so the borrowed values the body
+/// uses are listed in `[…]` and copied into it. Write transactions are serialised, because each appends
+/// to the audit chain, whose next link depends on the last one: SQLite by `BEGIN IMMEDIATE`, PostgreSQL
+/// by an advisory transaction lock.
 macro_rules! write_tx {
-    ($store:expr, $tx:ident => $body:expr) => {
-        match &$store.pool {
-            $crate::Pool::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+    ($store:expr, [$($owned:ident),* $(,)?], $tx:ident => $body:expr) => {{
+        $(let $owned = $crate::JobOwned::job_owned(&$owned);)*
+        match &$store.writer {
+            $crate::Writer::Sqlite(queue) => {
+                queue
+                    .submit(move |$tx| Box::pin(async move { Ok::<_, $crate::StoreError>($body) }))
+                    .await?
             }
-            $crate::Pool::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind($crate::WRITE_LOCK_KEY).execute(&mut *$tx).await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+            $crate::Writer::Postgres(queue) => {
+                queue
+                    .submit(move |$tx| Box::pin(async move { Ok::<_, $crate::StoreError>($body) }))
+                    .await?
             }
         }
-    };
+    }};
 }
 pub(crate) use write_tx;
+
+/// An owned copy of a borrowed argument, to move into a writer job.
+pub(crate) trait JobOwned {
+    type Owned: Send + 'static;
+    fn job_owned(&self) -> Self::Owned;
+}
+
+impl<T: ?Sized + ToOwned> JobOwned for &T
+where
+    T::Owned: Send + 'static,
+{
+    type Owned = T::Owned;
+    fn job_owned(&self) -> T::Owned {
+        (**self).to_owned()
+    }
+}
+
+impl<T: ?Sized + ToOwned> JobOwned for Option<&T>
+where
+    T::Owned: Send + 'static,
+{
+    type Owned = Option<T::Owned>;
+    fn job_owned(&self) -> Option<T::Owned> {
+        self.map(ToOwned::to_owned)
+    }
+}
+
+impl JobOwned for String {
+    type Owned = String;
+    fn job_owned(&self) -> String {
+        self.clone()
+    }
+}
 
 /// The PostgreSQL advisory lock that serialises writers of the audit chain ("ketacare" in ASCII).
 pub(crate) const WRITE_LOCK_KEY: i64 = 0x6b65_7461_6361_7265;
@@ -142,7 +189,9 @@ impl Store {
                 .connect_with(options)
                 .await
                 .map_err(OpenStoreError::Connect)?;
-            Ok(Store { pool: Pool::Sqlite(pool) })
+            let counters = Arc::new(writer::Counters::default());
+            let writer = Writer::Sqlite(writer::spawn_sqlite(pool.clone(), Arc::clone(&counters)));
+            Ok(Store { pool: Pool::Sqlite(pool), writer, counters })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -150,7 +199,9 @@ impl Store {
                 .connect(url)
                 .await
                 .map_err(OpenStoreError::Connect)?;
-            Ok(Store { pool: Pool::Postgres(pool) })
+            let counters = Arc::new(writer::Counters::default());
+            let writer = Writer::Postgres(writer::spawn_postgres(pool.clone(), Arc::clone(&counters)));
+            Ok(Store { pool: Pool::Postgres(pool), writer, counters })
         } else {
             Err(OpenStoreError::UnsupportedUrl { url: redact_url(url) })
         }
@@ -161,6 +212,11 @@ impl Store {
             Pool::Sqlite(_) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// How many write transactions the writer task committed, and how many jobs they carried.
+    pub fn write_stats(&self) -> WriteStats {
+        self.counters.snapshot()
     }
 
     /// Answers whether the database takes a query now (for `/readyz`).

@@ -266,7 +266,7 @@ macro_rules! store_idempotent {
             .bind(response.status_code)
             .bind(&response.response_json)
             .bind(format_time($at))
-            .execute(&mut *$tx)
+            .execute(&mut *$tx.conn)
             .await
             .map_err(duplicate_as("idempotency key"))?;
         }
@@ -320,7 +320,7 @@ impl Store {
         idempotent: Option<&IdempotentResponse>,
     ) -> Result<Patient, StoreError> {
         let at = format_time(patient.created_at);
-        write_tx!(self, tx => {
+        write_tx!(self, [patient, audit, idempotent, at], tx => {
             sqlx::query(
                 "INSERT INTO patients (patient_id, pseudonym, mrn, given_name, family_name, birth_date, birth_year, \
                  sex_at_birth, status, version, created_at, created_by, updated_at, updated_by) \
@@ -336,11 +336,11 @@ impl Store {
             .bind(&patient.sex_at_birth)
             .bind(&at)
             .bind(&patient.created_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await
             .map_err(duplicate_as("patient"))?;
             store_idempotent!(tx, idempotent, patient.created_at);
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
         });
         Ok(Patient {
             patient_id: patient.patient_id.clone(),
@@ -405,8 +405,8 @@ impl Store {
     ) -> Result<Patient, StoreError> {
         let select = format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE patient_id = $1");
         let at = format_time(amendment.amended_at);
-        write_tx!(self, tx => {
-            let row = sqlx::query(&select).bind(patient_id).fetch_optional(&mut *tx).await?;
+        write_tx!(self, [patient_id, changes, amendment, audit, select, at], tx => {
+            let row = sqlx::query(&select).bind(&patient_id).fetch_optional(&mut *tx.conn).await?;
             let Some(row) = row else {
                 return Err(StoreError::NotFound { resource: "patient", id: patient_id.to_owned() });
             };
@@ -435,7 +435,7 @@ impl Store {
                  sex_at_birth = $8, status = $9, version = $10, updated_at = $11, updated_by = $12 \
                  WHERE patient_id = $1 AND version = $2",
             )
-            .bind(patient_id)
+            .bind(&patient_id)
             .bind(expected_version)
             .bind(&next.mrn)
             .bind(&next.given_name)
@@ -447,18 +447,18 @@ impl Store {
             .bind(next.version)
             .bind(&at)
             .bind(&next.updated_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
             if updated.rows_affected() != 1 {
                 return Err(StoreError::StaleVersion { resource: "patient", id: patient_id.to_owned(), expected: expected_version, current: -1 });
             }
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            let new_json = serde_json::to_string(changes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let new_json = serde_json::to_string(&changes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             sqlx::query(
                 "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
                  new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'patient', $1, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(patient_id)
+            .bind(&patient_id)
             .bind(&amendment.amendment_id)
             .bind(prior.version)
             .bind(&prior_json)
@@ -466,9 +466,9 @@ impl Store {
             .bind(&amendment.reason)
             .bind(&amendment.amended_by)
             .bind(&at)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
             Ok(next)
         })
     }
@@ -508,7 +508,7 @@ impl Store {
         audit: &AuditEvent,
         idempotent: Option<&IdempotentResponse>,
     ) -> Result<(), StoreError> {
-        write_tx!(self, tx => {
+        write_tx!(self, [assessment, audit, idempotent], tx => {
             sqlx::query(
                 "INSERT INTO assessments (patient_id, assessment_id, as_of, case_json, decision_json, rules_version, \
                  protocol_sha256, status, version, created_at, created_by) \
@@ -523,11 +523,11 @@ impl Store {
             .bind(&assessment.protocol_sha256)
             .bind(format_time(assessment.created_at))
             .bind(&assessment.created_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&assessment.patient_id))?;
             store_idempotent!(tx, idempotent, assessment.created_at);
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
         });
         Ok(())
     }
@@ -569,8 +569,8 @@ impl Store {
         let select =
             format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE patient_id = $1 AND assessment_id = $2");
         let at = format_time(amendment.amended_at);
-        write_tx!(self, tx => {
-            let row = sqlx::query(&select).bind(patient_id).bind(assessment_id).fetch_optional(&mut *tx).await?;
+        write_tx!(self, [select, patient_id, assessment_id, amendment, audit, at], tx => {
+            let row = sqlx::query(&select).bind(&patient_id).bind(&assessment_id).fetch_optional(&mut *tx.conn).await?;
             let Some(row) = row else {
                 return Err(StoreError::NotFound { resource: "assessment", id: assessment_id.to_owned() });
             };
@@ -586,12 +586,12 @@ impl Store {
             sqlx::query(
                 "UPDATE assessments SET status = $4, version = $5 WHERE patient_id = $1 AND assessment_id = $2 AND version = $3",
             )
-            .bind(patient_id)
-            .bind(assessment_id)
+            .bind(&patient_id)
+            .bind(&assessment_id)
             .bind(expected_version)
             .bind(status.as_str())
             .bind(expected_version + 1)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::json!({ "status": status.as_str() }).to_string();
@@ -599,24 +599,24 @@ impl Store {
                 "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
                  new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'assessment', $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(patient_id)
+            .bind(&patient_id)
             .bind(&amendment.amendment_id)
-            .bind(assessment_id)
+            .bind(&assessment_id)
             .bind(prior.version)
             .bind(&prior_json)
             .bind(&new_json)
             .bind(&amendment.reason)
             .bind(&amendment.amended_by)
             .bind(&at)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
             Ok(StoredAssessment { status, version: expected_version + 1, ..prior })
         })
     }
 
     pub async fn insert_scale_result(&self, result: &NewScaleResult, audit: &AuditEvent) -> Result<(), StoreError> {
-        write_tx!(self, tx => {
+        write_tx!(self, [result, audit], tx => {
             sqlx::query(
                 "INSERT INTO scale_results (patient_id, scale_result_id, scale, answers_json, total, administered_on, \
                  status, version, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'active', 1, $7, $8)",
@@ -629,10 +629,10 @@ impl Store {
             .bind(&result.administered_on)
             .bind(format_time(result.created_at))
             .bind(&result.created_by)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&result.patient_id))?;
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
         });
         Ok(())
     }

@@ -128,7 +128,7 @@ pub(crate) fn duplicate_as(what: &'static str) -> impl Fn(sqlx::Error) -> StoreE
 impl Store {
     /// Adds an account; a taken username is [`StoreError::Duplicate`].
     pub async fn insert_user(&self, user: &NewUser, audit: &AuditEvent) -> Result<(), StoreError> {
-        write_tx!(self, tx => {
+        write_tx!(self, [user, audit], tx => {
             sqlx::query(
                 "INSERT INTO users (user_id, username, password_hash, role, active, must_change_password, created_at) \
                  VALUES ($1, $2, $3, $4, 1, $5, $6)",
@@ -139,10 +139,10 @@ impl Store {
                 .bind(user.role.as_str())
                 .bind(i64::from(user.must_change_password))
                 .bind(format_time(user.created_at))
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await
                 .map_err(duplicate_as("username"))?;
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
         });
         Ok(())
     }
@@ -169,18 +169,18 @@ impl Store {
         keep_session_sha256: Option<&str>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        write_tx!(self, tx => {
+        write_tx!(self, [user_id, password_hash, keep_session_sha256, audit], tx => {
             sqlx::query("UPDATE users SET password_hash = $2, must_change_password = 0 WHERE user_id = $1")
-                .bind(user_id)
-                .bind(password_hash)
-                .execute(&mut *tx)
+                .bind(&user_id)
+                .bind(&password_hash)
+                .execute(&mut *tx.conn)
                 .await?;
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND session_sha256 <> $2")
-                .bind(user_id)
+                .bind(&user_id)
                 .bind(keep_session_sha256.unwrap_or_default())
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await?;
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
         });
         Ok(())
     }
@@ -239,7 +239,7 @@ impl Store {
     }
 
     pub async fn insert_api_token(&self, token: &NewApiToken, audit: &AuditEvent) -> Result<(), StoreError> {
-        write_tx!(self, tx => {
+        write_tx!(self, [token, audit], tx => {
             sqlx::query("INSERT INTO api_tokens (token_id, token_sha256, user_id, role, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(&token.token_id)
                 .bind(&token.token_sha256)
@@ -247,9 +247,9 @@ impl Store {
                 .bind(token.role.as_str())
                 .bind(&token.label)
                 .bind(format_time(token.created_at))
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await?;
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
         });
         Ok(())
     }
@@ -280,14 +280,14 @@ impl Store {
         user_id: &str,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let revoked = write_tx!(self, tx => {
+        let revoked = write_tx!(self, [token_id, user_id, audit], tx => {
             let result = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE token_id = $1 AND user_id = $2 AND revoked_at IS NULL")
                 .bind(token_id)
                 .bind(user_id)
                 .bind(format_time(audit.occurred_at))
-                .execute(&mut *tx)
+                .execute(&mut *tx.conn)
                 .await?;
-            append_audit!(tx, audit);
+            append_audit!(tx, &audit);
             result.rows_affected() == 1
         });
         Ok(revoked)

@@ -455,3 +455,62 @@ async fn every_configured_backend_runs() {
     }
     assert_eq!(*seen.lock().unwrap(), expected);
 }
+
+fn scale_result(patient_id: &str, scale_result_id: &str) -> NewScaleResult {
+    NewScaleResult {
+        patient_id: patient_id.to_owned(),
+        scale_result_id: scale_result_id.to_owned(),
+        scale: "phq9".to_owned(),
+        answers_json: None,
+        total: Some(12),
+        administered_on: "2026-11-28".to_owned(),
+        created_at: at(2),
+        created_by: "u-admin".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_transactions_and_a_failing_one_fails_alone() {
+    each_backend(|db| async move {
+        seeded(&db, &[("p1", "Ada", "Lovelace")]).await;
+        let store = db.store;
+        let before = store.write_stats();
+        let writes = 100;
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..writes {
+            let store = store.clone();
+            tasks.spawn(async move {
+                // Every tenth write names a patient that does not exist: it fails, and only it.
+                let patient_id = if n % 10 == 5 { "nobody" } else { "p1" };
+                let outcome = store
+                    .insert_scale_result(
+                        &scale_result(patient_id, &format!("s{n}")),
+                        &event("scale.create", Some(patient_id)),
+                    )
+                    .await;
+                (n, outcome)
+            });
+        }
+        let mut failed = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let (n, outcome) = joined.unwrap();
+            if n % 10 == 5 {
+                assert!(matches!(outcome, Err(StoreError::NotFound { resource: "patient", .. })), "{n}: {outcome:?}");
+                failed += 1;
+            } else {
+                outcome.unwrap();
+            }
+        }
+        let after = store.write_stats();
+        let jobs = after.jobs - before.jobs;
+        let transactions = after.transactions - before.transactions;
+        assert_eq!(jobs, writes);
+        assert!(transactions < jobs, "{transactions} transactions for {jobs} writes");
+        assert_eq!(store.scale_results("p1").await.unwrap().len() as u64, writes - failed);
+        // The failed jobs left no audit row and no gap: 1 user + 1 patient + the successful writes.
+        let report = store.verify_audit_chain().await.unwrap();
+        assert_eq!(report.first_broken, None);
+        assert_eq!(report.events_checked, 2 + writes - failed);
+    })
+    .await;
+}

@@ -1,0 +1,234 @@
+//! Group commit. Every audited write is a job for the one writer task of its [`Store`](crate::Store):
+//! the writer takes whatever jobs are queued when it is free (up to [`MAX_BATCH_JOBS`]), runs them in one
+//! serialised transaction, each inside its own SAVEPOINT (a failing job rolls back alone and gets its
+//! own error), commits once, and only then answers every job of the batch. So one sync makes a whole
+//! batch durable, and nothing is acknowledged before it is. The jobs append to the audit chain in
+//! queue order inside the transaction, so the chain stays contiguous.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Executor as _, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+
+/// The most jobs one transaction takes.
+pub(crate) const MAX_BATCH_JOBS: usize = 256;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+type Output = Result<Box<dyn Any + Send>, StoreError>;
+type Work<C> = Box<dyn for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Output> + Send>;
+
+/// What a job works with: the batch's connection, inside the job's savepoint, and the audit chain's
+/// head as of the start of the job (kept by the writer, so the chain is read once per batch).
+pub(crate) struct JobTx<'c, C> {
+    pub(crate) conn: &'c mut C,
+    pub(crate) head: &'c mut Option<(i64, String)>,
+}
+type Reply = Box<dyn FnOnce(Output) + Send>;
+
+/// The work of one request's transaction, and where its answer goes.
+pub(crate) struct Job<C> {
+    work: Work<C>,
+    reply: Reply,
+}
+
+/// How many transactions the writer committed, and how many jobs they carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteStats {
+    /// Batches committed.
+    pub transactions: u64,
+    /// Jobs answered after a commit, successful or not.
+    pub jobs: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    transactions: AtomicU64,
+    jobs: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> WriteStats {
+        WriteStats { transactions: self.transactions.load(Ordering::Relaxed), jobs: self.jobs.load(Ordering::Relaxed) }
+    }
+}
+
+/// The queue to the writer task of one backend's connection type.
+#[derive(Debug)]
+pub(crate) struct Queue<C> {
+    sender: mpsc::UnboundedSender<Job<C>>,
+}
+
+impl<C> Clone for Queue<C> {
+    fn clone(&self) -> Self {
+        Queue { sender: self.sender.clone() }
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Database(sqlx::Error::WorkerCrashed)
+}
+
+/// The error every job of a batch gets when the batch's transaction fails as a whole.
+fn batch_failed(error: &StoreError) -> StoreError {
+    StoreError::Database(sqlx::Error::Io(std::io::Error::other(format!("the write transaction failed: {error}"))))
+}
+
+impl<C: Send + 'static> Queue<C> {
+    /// Queues `work` and waits until its batch is committed (or has failed).
+    pub(crate) async fn submit<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel::<Result<T, StoreError>>();
+        let work: Work<C> = erase(work);
+        let reply: Reply = Box::new(move |output: Output| {
+            let typed = output.map(|value| *value.downcast::<T>().expect("a job's output has the job's type"));
+            // The requester may have gone away (client disconnected); the write stands regardless.
+            let _ = answer.send(typed);
+        });
+        self.sender.send(Job { work, reply }).map_err(|_| writer_gone())?;
+        answered.await.map_err(|_| writer_gone())?
+    }
+}
+
+fn erase<C, T, F>(work: F) -> Work<C>
+where
+    C: Send + 'static,
+    T: Send + 'static,
+    F: for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+{
+    Box::new(move |tx: JobTx<'_, C>| -> BoxFuture<'_, Output> {
+        Box::pin(async move { work(tx).await.map(|value| Box::new(value) as Box<dyn Any + Send>) })
+    })
+}
+
+/// The next batch: waits for one job, then takes whatever else is queued, up to the cap.
+async fn next_batch<C>(receiver: &mut mpsc::UnboundedReceiver<Job<C>>) -> Option<Vec<Job<C>>> {
+    let first = receiver.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH_JOBS {
+        match receiver.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Answers every job after a commit (their own outcomes) or a failed batch (the batch's error).
+fn answer_all<C>(done: Vec<(Reply, Output)>, not_run: Vec<Job<C>>, failure: Option<&StoreError>, counters: &Counters) {
+    match failure {
+        None => {
+            counters.transactions.fetch_add(1, Ordering::Relaxed);
+            counters.jobs.fetch_add(done.len() as u64, Ordering::Relaxed);
+            for (reply, output) in done {
+                reply(output);
+            }
+        }
+        Some(error) => {
+            for (reply, _) in done {
+                reply(Err(batch_failed(error)));
+            }
+            for job in not_run {
+                (job.reply)(Err(batch_failed(error)));
+            }
+        }
+    }
+}
+
+/// Opens a batch's transaction on SQLite: `BEGIN IMMEDIATE` takes the write lock at once.
+async fn begin_sqlite(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// Opens a batch's transaction on PostgreSQL, serialised with every other writer by the advisory lock.
+async fn begin_postgres(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(crate::WRITE_LOCK_KEY).execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+/// The writer loop and the running of one batch, once per backend.
+macro_rules! writer_loop {
+    ($name:ident, $batch:ident, $pool_type:ty, $db:ty, $connection:ty, $begin:ident) => {
+        /// Runs the jobs of `pending` in one transaction, each in its own savepoint; every job run is
+        /// pushed to `done` with its outcome, jobs not run stay in `pending`. An error here is the whole
+        /// batch's.
+        async fn $batch(
+            pool: &$pool_type,
+            pending: &mut std::vec::IntoIter<Job<$connection>>,
+            done: &mut Vec<(Reply, Output)>,
+        ) -> Result<(), StoreError> {
+            let mut tx: Transaction<'static, $db> = $begin(pool).await?;
+            let connection: &mut $connection = &mut tx;
+            // The chain's head, read under the write lock: no other writer moves it until the commit.
+            let mut head: Option<(i64, String)> =
+                sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
+            // One round trip per job boundary: the end of one job's savepoint and the start of the
+            // next go together; the last job's savepoint ends with the commit.
+            (&mut *connection).execute("SAVEPOINT job").await?;
+            while let Some(job) = pending.next() {
+                let head_before = head.clone();
+                let output = (job.work)(JobTx { conn: &mut *connection, head: &mut head }).await;
+                let failed = output.is_err();
+                if failed {
+                    // The job's audit rows, if any, are rolled back with its savepoint.
+                    head = head_before;
+                }
+                done.push((job.reply, output));
+                let boundary = match (failed, pending.len() > 0) {
+                    (false, false) => None,
+                    (false, true) => Some("RELEASE SAVEPOINT job; SAVEPOINT job"),
+                    (true, false) => Some("ROLLBACK TO SAVEPOINT job"),
+                    (true, true) => Some("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job"),
+                };
+                if let Some(sql) = boundary {
+                    // A query text without arguments: several statements in one round trip on both backends.
+                    (&mut *connection).execute(sql).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn $name(
+            pool: $pool_type,
+            mut receiver: mpsc::UnboundedReceiver<Job<$connection>>,
+            counters: Arc<Counters>,
+        ) {
+            while let Some(batch) = next_batch(&mut receiver).await {
+                let mut pending = batch.into_iter();
+                let mut done = Vec::new();
+                let result = $batch(&pool, &mut pending, &mut done).await;
+                answer_all(done, pending.collect(), result.as_ref().err(), &counters);
+            }
+        }
+    };
+}
+
+writer_loop!(run_sqlite, batch_sqlite, SqlitePool, Sqlite, SqliteConnection, begin_sqlite);
+writer_loop!(run_postgres, batch_postgres, PgPool, Postgres, PgConnection, begin_postgres);
+
+/// Starts the writer task of a SQLite store.
+pub(crate) fn spawn_sqlite(pool: SqlitePool, counters: Arc<Counters>) -> Queue<SqliteConnection> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(run_sqlite(pool, receiver, counters));
+    Queue { sender }
+}
+
+/// Starts the writer task of a PostgreSQL store.
+pub(crate) fn spawn_postgres(pool: PgPool, counters: Arc<Counters>) -> Queue<PgConnection> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(run_postgres(pool, receiver, counters));
+    Queue { sender }
+}
