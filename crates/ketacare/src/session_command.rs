@@ -229,43 +229,43 @@ fn score_items(object: &mut Object, keys: [&str; 5]) -> Result<[i64; 5], BadInpu
 
 fn read_discharge(object: Option<Object>, zone: &TimeZone) -> Result<DischargeFacts, BadInput> {
     let Some(mut object) = object else { return Ok(DischargeFacts::default()) };
-    let aldrete = match object.object("aldrete")? {
-        None => None,
-        Some(mut score) => {
-            let taken = score.instant("at", zone)?.ok_or_else(|| BadInput::new(&score.path("at"), "is required"))?;
-            let [activity, respiration, circulation, consciousness, spo2] =
-                score_items(&mut score, ["activity", "respiration", "circulation", "consciousness", "spo2"])?;
-            let path = score.path("");
-            score.finish()?;
-            Some((
-                taken,
-                at(
-                    path.trim_end_matches('.'),
-                    AldreteScore::new(activity, respiration, circulation, consciousness, spo2),
-                )?,
-            ))
-        }
-    };
-    let padss = match object.object("padss")? {
-        None => None,
-        Some(mut score) => {
-            let taken = score.instant("at", zone)?.ok_or_else(|| BadInput::new(&score.path("at"), "is required"))?;
-            let [vital_signs, ambulation, nausea_vomiting, pain, bleeding] =
-                score_items(&mut score, ["vital_signs", "ambulation", "nausea_vomiting", "pain", "bleeding"])?;
-            let path = score.path("");
-            score.finish()?;
-            Some((
-                taken,
-                at(
-                    path.trim_end_matches('.'),
-                    PadssScore::new(vital_signs, ambulation, nausea_vomiting, pain, bleeding),
-                )?,
-            ))
-        }
-    };
+    let aldrete = read_recovery_score(
+        &mut object,
+        "aldrete",
+        zone,
+        ["activity", "respiration", "circulation", "consciousness", "spo2"],
+        |[activity, respiration, circulation, consciousness, spo2]| {
+            AldreteScore::new(activity, respiration, circulation, consciousness, spo2)
+        },
+    )?;
+    let padss = read_recovery_score(
+        &mut object,
+        "padss",
+        zone,
+        ["vital_signs", "ambulation", "nausea_vomiting", "pain", "bleeding"],
+        |[vital_signs, ambulation, nausea_vomiting, pain, bleeding]| {
+            PadssScore::new(vital_signs, ambulation, nausea_vomiting, pain, bleeding)
+        },
+    )?;
     let facts = DischargeFacts { escort_present: object.boolean("escort_present")?, aldrete, padss };
     object.finish()?;
     Ok(facts)
+}
+
+/// A five-item recovery score (modified Aldrete or PADSS, KNOWLEDGE §4.5) taken at a clinic-local time.
+fn read_recovery_score<T, E: std::fmt::Display>(
+    object: &mut Object,
+    key: &str,
+    zone: &TimeZone,
+    item_names: [&str; 5],
+    build: impl FnOnce([i64; 5]) -> Result<T, E>,
+) -> Result<Option<(Timestamp, T)>, BadInput> {
+    let Some(mut score) = object.object(key)? else { return Ok(None) };
+    let taken = score.instant("at", zone)?.ok_or_else(|| BadInput::new(&score.path("at"), "is required"))?;
+    let items = score_items(&mut score, item_names)?;
+    let path = score.path("");
+    score.finish()?;
+    Ok(Some((taken, at(path.trim_end_matches('.'), build(items))?)))
 }
 
 fn read_rems(object: Option<Object>) -> Result<(RemsContext, RemsFormEdition), BadInput> {
