@@ -42,6 +42,11 @@ impl<'a> ObjectReader<'a> {
         InvalidCase::new(&self.path_of(key), problem)
     }
 
+    /// An error about the object as a whole (`bp[0]: …`), or `(record)` at the top of a section.
+    pub(crate) fn whole_error(&self, problem: impl std::fmt::Display) -> InvalidCase {
+        InvalidCase::new(if self.path.is_empty() { "(record)" } else { &self.path }, problem)
+    }
+
     pub(crate) fn string(&mut self, key: &'static str) -> Result<Option<&'a str>, InvalidCase> {
         match self.get(key) {
             None => Ok(None),

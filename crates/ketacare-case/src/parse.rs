@@ -49,7 +49,54 @@ pub fn parse_case(value: &Value, today: Date) -> Result<CaseFacts, InvalidCase> 
     let jurisdiction =
         root.choice("jurisdiction", &[("US", Jurisdiction::Us), ("EU", Jurisdiction::Eu)])?.unwrap_or(Jurisdiction::Us);
 
-    let mut case = CaseFacts {
+    let mut case = empty_case(as_of, modalities, jurisdiction);
+
+    if let Some(patient) = root.object("patient")? {
+        read_patient(patient, &mut case)?;
+    }
+    if let Some(episode) = root.object("episode")? {
+        read_episode(episode, &mut case)?;
+    }
+    if let Some(history) = root.array("history")? {
+        for (index, item) in history.iter().enumerate() {
+            case.history.insert(read_history_code(&format!("history[{index}]"), item)?);
+        }
+    }
+    if let Some(concomitant) = root.array("concomitant")? {
+        for (index, item) in concomitant.iter().enumerate() {
+            case.concomitant.insert(read_concomitant_class(&format!("concomitant[{index}]"), item)?);
+        }
+    }
+    if let Some(trials) = root.array("trials")? {
+        for (index, item) in trials.iter().enumerate() {
+            case.trials.push(read_trial(ObjectReader::new(format!("trials[{index}]"), item)?)?);
+        }
+    }
+    if let Some(ect) = root.object("ect")? {
+        read_ect(ect, &mut case)?;
+    }
+    if let Some(readings) = root.array("bp")? {
+        for (index, item) in readings.iter().enumerate() {
+            case.bp_readings.push(read_bp(ObjectReader::new(format!("bp[{index}]"), item)?)?);
+        }
+    }
+    if let Some(scales) = root.object("scales")? {
+        read_scales(scales, &mut case)?;
+    }
+    if let Some(cssrs) = root.object("cssrs")? {
+        case.cssrs = Some(read_cssrs(cssrs)?);
+    }
+    if let Some(overrides) = root.array("overrides")? {
+        for (index, item) in overrides.iter().enumerate() {
+            case.overrides.push(read_override(ObjectReader::new(format!("overrides[{index}]"), item)?)?);
+        }
+    }
+    root.finish()?;
+    Ok(case)
+}
+
+pub(crate) fn empty_case(as_of: Date, modalities: BTreeSet<Modality>, jurisdiction: Jurisdiction) -> CaseFacts {
+    CaseFacts {
         patient_id: None,
         as_of,
         modalities,
@@ -73,86 +120,54 @@ pub fn parse_case(value: &Value, today: Date) -> Result<CaseFacts, InvalidCase> 
         scales: Vec::new(),
         cssrs: None,
         overrides: Vec::new(),
-    };
-
-    if let Some(patient) = root.object("patient")? {
-        read_patient(patient, &mut case)?;
     }
-    if let Some(episode) = root.object("episode")? {
-        read_episode(episode, &mut case)?;
-    }
-    if let Some(history) = root.array("history")? {
-        for (index, item) in history.iter().enumerate() {
-            let path = format!("history[{index}]");
-            let code = item.as_str().ok_or_else(|| InvalidCase::new(&path, "must be a string"))?;
-            let condition = HistoryCondition::parse(code).ok_or_else(|| {
-                let known: Vec<&str> = HistoryCondition::ALL.iter().map(|condition| condition.code()).collect();
-                InvalidCase::new(&path, format!("unknown history code \"{code}\" (known: {})", known.join(", ")))
-            })?;
-            case.history.insert(condition);
-        }
-    }
-    if let Some(concomitant) = root.array("concomitant")? {
-        for (index, item) in concomitant.iter().enumerate() {
-            let path = format!("concomitant[{index}]");
-            let code = item.as_str().ok_or_else(|| InvalidCase::new(&path, "must be a string"))?;
-            let medicine = ConcomitantMedicine::parse(code).ok_or_else(|| {
-                let known: Vec<&str> = ConcomitantMedicine::ALL.iter().map(|medicine| medicine.code()).collect();
-                InvalidCase::new(&path, format!("unknown concomitant class \"{code}\" (known: {})", known.join(", ")))
-            })?;
-            case.concomitant.insert(medicine);
-        }
-    }
-    if let Some(trials) = root.array("trials")? {
-        for (index, item) in trials.iter().enumerate() {
-            case.trials.push(read_trial(ObjectReader::new(format!("trials[{index}]"), item)?)?);
-        }
-    }
-    if let Some(mut ect) = root.object("ect")? {
-        if let Some(courses) = ect.integer("failed_courses")? {
-            if !(0..=100).contains(&courses) {
-                return Err(ect.error("failed_courses", format!("must be a whole number from 0 to 100, got {courses}")));
-            }
-            case.ect_failed_courses = courses as u32;
-        }
-        case.ect_bilateral = ect.bool("bilateral")?.unwrap_or(false);
-        ect.finish()?;
-    }
-    if let Some(readings) = root.array("bp")? {
-        for (index, item) in readings.iter().enumerate() {
-            let mut reading = ObjectReader::new(format!("bp[{index}]"), item)?;
-            let systolic = reading.integer("systolic")?.ok_or_else(|| reading.error("systolic", "is required"))?;
-            let diastolic = reading.integer("diastolic")?.ok_or_else(|| reading.error("diastolic", "is required"))?;
-            let parsed = BloodPressure::parse(systolic, diastolic)
-                .map_err(|error| InvalidCase::new(&format!("bp[{index}]"), error))?;
-            reading.finish()?;
-            case.bp_readings.push(parsed);
-        }
-    }
-    if let Some(scales) = root.object("scales")? {
-        read_scales(scales, &mut case)?;
-    }
-    if let Some(cssrs) = root.object("cssrs")? {
-        case.cssrs = Some(read_cssrs(cssrs)?);
-    }
-    if let Some(overrides) = root.array("overrides")? {
-        for (index, item) in overrides.iter().enumerate() {
-            let mut entry = ObjectReader::new(format!("overrides[{index}]"), item)?;
-            let written_rule = entry.non_empty_string("rule")?.ok_or_else(|| entry.error("rule", "is required"))?;
-            let rule = rule_id(written_rule)
-                .ok_or_else(|| entry.error("rule", format!("unknown rule id \"{written_rule}\"")))?;
-            let by = entry.non_empty_string("by")?.ok_or_else(|| entry.error("by", "is required"))?.to_owned();
-            let reason =
-                entry.non_empty_string("reason")?.ok_or_else(|| entry.error("reason", "is required"))?.to_owned();
-            entry.finish()?;
-            case.overrides.push(Override { rule, by, reason });
-        }
-    }
-    root.finish()?;
-    Ok(case)
 }
 
-fn read_patient(mut patient: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
+pub(crate) fn read_history_code(path: &str, item: &Value) -> Result<HistoryCondition, InvalidCase> {
+    let code = item.as_str().ok_or_else(|| InvalidCase::new(path, "must be a string"))?;
+    HistoryCondition::parse(code).ok_or_else(|| {
+        let known: Vec<&str> = HistoryCondition::ALL.iter().map(|condition| condition.code()).collect();
+        InvalidCase::new(path, format!("unknown history code \"{code}\" (known: {})", known.join(", ")))
+    })
+}
+
+pub(crate) fn read_concomitant_class(path: &str, item: &Value) -> Result<ConcomitantMedicine, InvalidCase> {
+    let code = item.as_str().ok_or_else(|| InvalidCase::new(path, "must be a string"))?;
+    ConcomitantMedicine::parse(code).ok_or_else(|| {
+        let known: Vec<&str> = ConcomitantMedicine::ALL.iter().map(|medicine| medicine.code()).collect();
+        InvalidCase::new(path, format!("unknown concomitant class \"{code}\" (known: {})", known.join(", ")))
+    })
+}
+
+pub(crate) fn read_ect(mut ect: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
+    if let Some(courses) = ect.integer("failed_courses")? {
+        if !(0..=100).contains(&courses) {
+            return Err(ect.error("failed_courses", format!("must be a whole number from 0 to 100, got {courses}")));
+        }
+        case.ect_failed_courses = courses as u32;
+    }
+    case.ect_bilateral = ect.bool("bilateral")?.unwrap_or(false);
+    ect.finish()
+}
+
+pub(crate) fn read_bp(mut reading: ObjectReader<'_>) -> Result<BloodPressure, InvalidCase> {
+    let systolic = reading.integer("systolic")?.ok_or_else(|| reading.error("systolic", "is required"))?;
+    let diastolic = reading.integer("diastolic")?.ok_or_else(|| reading.error("diastolic", "is required"))?;
+    let parsed = BloodPressure::parse(systolic, diastolic).map_err(|error| reading.whole_error(error))?;
+    reading.finish()?;
+    Ok(parsed)
+}
+
+pub(crate) fn read_override(mut entry: ObjectReader<'_>) -> Result<Override, InvalidCase> {
+    let written_rule = entry.non_empty_string("rule")?.ok_or_else(|| entry.error("rule", "is required"))?;
+    let rule = rule_id(written_rule).ok_or_else(|| entry.error("rule", format!("unknown rule id \"{written_rule}\"")))?;
+    let by = entry.non_empty_string("by")?.ok_or_else(|| entry.error("by", "is required"))?.to_owned();
+    let reason = entry.non_empty_string("reason")?.ok_or_else(|| entry.error("reason", "is required"))?.to_owned();
+    entry.finish()?;
+    Ok(Override { rule, by, reason })
+}
+
+pub(crate) fn read_patient(mut patient: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
     case.patient_id = patient.non_empty_string("id")?.map(str::to_owned);
     let from_birth_date = match patient.date("birth_date")? {
         Some(birth_date) => Some(
@@ -191,7 +206,7 @@ fn read_patient(mut patient: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(
     patient.finish()
 }
 
-fn read_episode(mut episode: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
+pub(crate) fn read_episode(mut episode: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
     case.diagnosis = episode.non_empty_string("diagnosis")?.map(str::to_owned);
     if let Some(code) = &case.diagnosis {
         if !looks_like_icd10(code) {
@@ -261,7 +276,7 @@ fn looks_like_icd10(code: &str) -> bool {
     head_ok && tail_ok
 }
 
-fn read_trial(mut trial: ObjectReader<'_>) -> Result<TrialFacts, InvalidCase> {
+pub(crate) fn read_trial(mut trial: ObjectReader<'_>) -> Result<TrialFacts, InvalidCase> {
     let drug = trial.non_empty_string("drug")?.ok_or_else(|| trial.error("drug", "is required"))?.to_owned();
     let daily_dose_mg = match trial.decimal("daily_dose_mg")? {
         Some(dose) => {
@@ -396,7 +411,7 @@ const CASE_SCALES: [ScaleShape; 5] = [
     },
 ];
 
-fn read_scales(mut scales: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
+pub(crate) fn read_scales(mut scales: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(), InvalidCase> {
     for shape in &CASE_SCALES {
         let path = scales.path_of(shape.key);
         let entry = match scales.get(shape.key) {
@@ -430,7 +445,7 @@ fn read_scales(mut scales: ObjectReader<'_>, case: &mut CaseFacts) -> Result<(),
 }
 
 /// The C-SSRS screener (KNOWLEDGE §5.9): the flow is checked by the core (q3–q5 only when q2 is yes).
-fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<CssrsAnswers, InvalidCase> {
+pub(crate) fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<CssrsAnswers, InvalidCase> {
     let responses = CssrsResponses {
         q1: cssrs.bool("q1")?,
         q2: cssrs.bool("q2")?,

@@ -4,6 +4,7 @@
 //! backends accept, and run through [`on_pool!`]/[`write_tx!`] so that each is compiled for each backend.
 
 mod audit;
+mod chart;
 mod migrate;
 mod patients;
 mod rows;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges};
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
 pub use migrate::Migration;
 pub use patients::{

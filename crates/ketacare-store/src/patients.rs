@@ -26,7 +26,7 @@ impl RecordStatus {
         }
     }
 
-    fn parse(text: &str) -> Result<RecordStatus, StoreError> {
+    pub(crate) fn parse(text: &str) -> Result<RecordStatus, StoreError> {
         match text {
             "active" => Ok(RecordStatus::Active),
             "entered_in_error" => Ok(RecordStatus::EnteredInError),
@@ -227,7 +227,7 @@ fn assessment_from_row(row: &impl RowExt) -> Result<StoredAssessment, StoreError
     })
 }
 
-fn scale_result_from_row(row: &impl RowExt) -> Result<StoredScaleResult, StoreError> {
+pub(crate) fn scale_result_from_row(row: &impl RowExt) -> Result<StoredScaleResult, StoreError> {
     Ok(StoredScaleResult {
         patient_id: row.text("patient_id")?,
         scale_result_id: row.text("scale_result_id")?,
@@ -243,7 +243,7 @@ fn scale_result_from_row(row: &impl RowExt) -> Result<StoredScaleResult, StoreEr
 }
 
 /// Maps a foreign-key violation (the patient does not exist) to [`StoreError::NotFound`].
-fn missing_patient(patient_id: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+pub(crate) fn missing_patient(patient_id: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
     move |error| match &error {
         sqlx::Error::Database(database) if database.is_foreign_key_violation() => {
             StoreError::NotFound { resource: "patient", id: patient_id.to_owned() }
@@ -272,6 +272,8 @@ macro_rules! store_idempotent {
         }
     };
 }
+
+pub(crate) use store_idempotent;
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 fn like_prefix(text: &str) -> String {

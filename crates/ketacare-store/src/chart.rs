@@ -1,0 +1,387 @@
+//! The patient's chart as records: episodes, history conditions, concomitant medicines, medication
+//! trials, measurements, blood pressure readings and overrides in `chart_records` (each body one
+//! section of the assess case format, checked by the app before it comes here), and scale results in
+//! `scale_results`. Every chart write stores, in the same transaction, the re-evaluation it caused (an
+//! `assessments` row) and its audit events; a correction keeps the prior record as an amendment.
+
+use serde::Serialize;
+
+use crate::audit::{AuditEvent, append_audit};
+use crate::patients::{
+    AmendmentMeta, IdempotentResponse, NewAssessment, NewScaleResult, RecordStatus, StoredScaleResult,
+    missing_patient, scale_result_from_row, store_idempotent,
+};
+use crate::rows::RowExt;
+use crate::users::duplicate_as;
+use crate::{Store, StoreError, format_time, on_pool, write_tx};
+
+/// A chart record to store.
+#[derive(Debug, Clone)]
+pub struct NewChartRecord {
+    pub patient_id: String,
+    pub record_id: String,
+    /// `episodes`, `history`, `concomitant`, `trials`, `measurements`, `blood_pressures` or `overrides`.
+    pub section: String,
+    /// A trial's episode.
+    pub episode_id: Option<String>,
+    /// The clinical date (YYYY-MM-DD), when the record has one.
+    pub recorded_on: Option<String>,
+    pub body_json: String,
+    pub created_at: jiff::Timestamp,
+    pub created_by: String,
+}
+
+/// A stored chart record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChartRecord {
+    pub patient_id: String,
+    pub record_id: String,
+    pub section: String,
+    pub episode_id: Option<String>,
+    pub recorded_on: Option<String>,
+    pub body_json: String,
+    pub status: RecordStatus,
+    pub version: i64,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+/// The values a chart record takes when amended (all of them: the app merges the change first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChartRecordChanges {
+    pub episode_id: Option<String>,
+    pub recorded_on: Option<String>,
+    pub body_json: String,
+    pub status: RecordStatus,
+}
+
+/// The values a scale result takes when amended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScaleResultChanges {
+    pub answers_json: Option<String>,
+    pub total: Option<i64>,
+    pub administered_on: String,
+    pub status: RecordStatus,
+}
+
+/// What a chart write stores along with the record: the re-evaluation it caused and its audit events
+/// (the record's own and the evaluation's), all in one transaction.
+#[derive(Debug, Clone)]
+pub struct ChartWrite {
+    pub evaluation: NewAssessment,
+    pub audit_events: Vec<AuditEvent>,
+}
+
+const CHART_COLUMNS: &str = "patient_id, record_id, section, episode_id, recorded_on, body_json, status, version, \
+     created_at, created_by, updated_at, updated_by";
+
+const SCALE_COLUMNS: &str = "patient_id, scale_result_id, scale, answers_json, total, administered_on, status, version, \
+     created_at, created_by";
+
+fn chart_record_from_row(row: &impl RowExt) -> Result<ChartRecord, StoreError> {
+    Ok(ChartRecord {
+        patient_id: row.text("patient_id")?,
+        record_id: row.text("record_id")?,
+        section: row.text("section")?,
+        episode_id: row.opt_text("episode_id")?,
+        recorded_on: row.opt_text("recorded_on")?,
+        body_json: row.text("body_json")?,
+        status: RecordStatus::parse(&row.text("status")?)?,
+        version: row.int("version")?,
+        created_at: row.text("created_at")?,
+        created_by: row.text("created_by")?,
+        updated_at: row.text("updated_at")?,
+        updated_by: row.text("updated_by")?,
+    })
+}
+
+/// Inside the open transaction `$tx`: stores the evaluation and appends the audit events of `$write`.
+macro_rules! store_chart_write {
+    ($tx:expr, $write:expr) => {{
+        let evaluation = &$write.evaluation;
+        sqlx::query(
+            "INSERT INTO assessments (patient_id, assessment_id, as_of, case_json, decision_json, rules_version, \
+             protocol_sha256, status, version, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 1, $8, $9)",
+        )
+        .bind(&evaluation.patient_id)
+        .bind(&evaluation.assessment_id)
+        .bind(&evaluation.as_of)
+        .bind(&evaluation.case_json)
+        .bind(&evaluation.decision_json)
+        .bind(&evaluation.rules_version)
+        .bind(&evaluation.protocol_sha256)
+        .bind(format_time(evaluation.created_at))
+        .bind(&evaluation.created_by)
+        .execute(&mut *$tx.conn)
+        .await
+        .map_err(missing_patient(&evaluation.patient_id))?;
+        for event in &$write.audit_events {
+            append_audit!($tx, event);
+        }
+    }};
+}
+
+/// Inside the open transaction `$tx`: the amendment row keeping `$prior` (serialisable) and the change.
+macro_rules! insert_amendment {
+    ($tx:expr, $patient_id:expr, $resource_type:expr, $resource_id:expr, $from_version:expr, $prior:expr, $new:expr, $meta:expr, $at:expr) => {{
+        let prior_json = serde_json::to_string($prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let new_json = serde_json::to_string($new).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        sqlx::query(
+            "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
+             new_json, reason, amended_by, amended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind($patient_id)
+        .bind(&$meta.amendment_id)
+        .bind($resource_type)
+        .bind($resource_id)
+        .bind($from_version)
+        .bind(&prior_json)
+        .bind(&new_json)
+        .bind(&$meta.reason)
+        .bind(&$meta.amended_by)
+        .bind($at)
+        .execute(&mut *$tx.conn)
+        .await?;
+    }};
+}
+
+impl Store {
+    /// Stores a chart record with the evaluation it caused, its audit events and (for a keyed
+    /// request) its idempotent response.
+    pub async fn insert_chart_record(
+        &self,
+        record: &NewChartRecord,
+        write: &ChartWrite,
+        idempotent: Option<&IdempotentResponse>,
+    ) -> Result<ChartRecord, StoreError> {
+        let at = format_time(record.created_at);
+        write_tx!(self, [record, write, idempotent, at], tx => {
+            sqlx::query(
+                "INSERT INTO chart_records (patient_id, record_id, section, episode_id, recorded_on, body_json, status, \
+                 version, created_at, created_by, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'active', 1, $7, $8, $7, $8)",
+            )
+            .bind(&record.patient_id)
+            .bind(&record.record_id)
+            .bind(&record.section)
+            .bind(&record.episode_id)
+            .bind(&record.recorded_on)
+            .bind(&record.body_json)
+            .bind(&at)
+            .bind(&record.created_by)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(missing_patient(&record.patient_id))?;
+            store_chart_write!(tx, write);
+            store_idempotent!(tx, idempotent, record.created_at);
+        });
+        Ok(ChartRecord {
+            patient_id: record.patient_id.clone(),
+            record_id: record.record_id.clone(),
+            section: record.section.clone(),
+            episode_id: record.episode_id.clone(),
+            recorded_on: record.recorded_on.clone(),
+            body_json: record.body_json.clone(),
+            status: RecordStatus::Active,
+            version: 1,
+            created_at: at.clone(),
+            created_by: record.created_by.clone(),
+            updated_at: at,
+            updated_by: record.created_by.clone(),
+        })
+    }
+
+    /// Every chart record of a patient (all sections, entered-in-error ones too), in the order recorded.
+    pub async fn chart_records(&self, patient_id: &str) -> Result<Vec<ChartRecord>, StoreError> {
+        let sql = format!("SELECT {CHART_COLUMNS} FROM chart_records WHERE patient_id = $1 ORDER BY created_at, record_id");
+        on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).bind(patient_id).fetch_all(pool).await?;
+            rows.iter().map(chart_record_from_row).collect()
+        })
+    }
+
+    pub async fn chart_record(&self, patient_id: &str, record_id: &str) -> Result<Option<ChartRecord>, StoreError> {
+        let sql = format!("SELECT {CHART_COLUMNS} FROM chart_records WHERE patient_id = $1 AND record_id = $2");
+        on_pool!(self, pool => {
+            let row = sqlx::query(&sql).bind(patient_id).bind(record_id).fetch_optional(pool).await?;
+            row.as_ref().map(chart_record_from_row).transpose()
+        })
+    }
+
+    /// Changes a chart record if it is still at `expected_version`, keeping the prior record as an
+    /// amendment, and stores the evaluation the change caused.
+    pub async fn amend_chart_record(
+        &self,
+        patient_id: &str,
+        record_id: &str,
+        expected_version: i64,
+        changes: &ChartRecordChanges,
+        amendment: &AmendmentMeta,
+        write: &ChartWrite,
+    ) -> Result<ChartRecord, StoreError> {
+        let select = format!("SELECT {CHART_COLUMNS} FROM chart_records WHERE patient_id = $1 AND record_id = $2");
+        let at = format_time(amendment.amended_at);
+        write_tx!(self, [patient_id, record_id, changes, amendment, write, select, at], tx => {
+            let row = sqlx::query(&select).bind(&patient_id).bind(&record_id).fetch_optional(&mut *tx.conn).await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound { resource: "chart record", id: record_id.to_owned() });
+            };
+            let prior = chart_record_from_row(&row)?;
+            if prior.version != expected_version {
+                return Err(StoreError::StaleVersion {
+                    resource: "chart record",
+                    id: record_id.to_owned(),
+                    expected: expected_version,
+                    current: prior.version,
+                });
+            }
+            let next = ChartRecord {
+                episode_id: changes.episode_id.clone(),
+                recorded_on: changes.recorded_on.clone(),
+                body_json: changes.body_json.clone(),
+                status: changes.status,
+                version: prior.version + 1,
+                updated_at: at.clone(),
+                updated_by: amendment.amended_by.clone(),
+                ..prior.clone()
+            };
+            let updated = sqlx::query(
+                "UPDATE chart_records SET episode_id = $4, recorded_on = $5, body_json = $6, status = $7, version = $8, \
+                 updated_at = $9, updated_by = $10 WHERE patient_id = $1 AND record_id = $2 AND version = $3",
+            )
+            .bind(&patient_id)
+            .bind(&record_id)
+            .bind(expected_version)
+            .bind(&next.episode_id)
+            .bind(&next.recorded_on)
+            .bind(&next.body_json)
+            .bind(next.status.as_str())
+            .bind(next.version)
+            .bind(&at)
+            .bind(&next.updated_by)
+            .execute(&mut *tx.conn)
+            .await?;
+            if updated.rows_affected() != 1 {
+                return Err(StoreError::StaleVersion { resource: "chart record", id: record_id.to_owned(), expected: expected_version, current: -1 });
+            }
+            insert_amendment!(tx, &patient_id, &prior.section, &record_id, prior.version, &prior, &changes, amendment, &at);
+            store_chart_write!(tx, write);
+            Ok(next)
+        })
+    }
+
+    /// Stores a scale result entered on the chart, with the evaluation it caused, its audit events and
+    /// (for a keyed request) its idempotent response.
+    pub async fn insert_chart_scale_result(
+        &self,
+        result: &NewScaleResult,
+        write: &ChartWrite,
+        idempotent: Option<&IdempotentResponse>,
+    ) -> Result<StoredScaleResult, StoreError> {
+        let at = format_time(result.created_at);
+        write_tx!(self, [result, write, idempotent, at], tx => {
+            sqlx::query(
+                "INSERT INTO scale_results (patient_id, scale_result_id, scale, answers_json, total, administered_on, \
+                 status, version, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'active', 1, $7, $8)",
+            )
+            .bind(&result.patient_id)
+            .bind(&result.scale_result_id)
+            .bind(&result.scale)
+            .bind(&result.answers_json)
+            .bind(result.total)
+            .bind(&result.administered_on)
+            .bind(&at)
+            .bind(&result.created_by)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(missing_patient(&result.patient_id))?;
+            store_chart_write!(tx, write);
+            store_idempotent!(tx, idempotent, result.created_at);
+        });
+        Ok(StoredScaleResult {
+            patient_id: result.patient_id.clone(),
+            scale_result_id: result.scale_result_id.clone(),
+            scale: result.scale.clone(),
+            answers_json: result.answers_json.clone(),
+            total: result.total,
+            administered_on: result.administered_on.clone(),
+            status: RecordStatus::Active,
+            version: 1,
+            created_at: at,
+            created_by: result.created_by.clone(),
+        })
+    }
+
+    pub async fn scale_result(
+        &self,
+        patient_id: &str,
+        scale_result_id: &str,
+    ) -> Result<Option<StoredScaleResult>, StoreError> {
+        let sql = format!("SELECT {SCALE_COLUMNS} FROM scale_results WHERE patient_id = $1 AND scale_result_id = $2");
+        on_pool!(self, pool => {
+            let row = sqlx::query(&sql).bind(patient_id).bind(scale_result_id).fetch_optional(pool).await?;
+            row.as_ref().map(scale_result_from_row).transpose()
+        })
+    }
+
+    /// Changes a scale result if it is still at `expected_version`, keeping the prior record as an
+    /// amendment, and stores the evaluation the change caused.
+    pub async fn amend_scale_result(
+        &self,
+        patient_id: &str,
+        scale_result_id: &str,
+        expected_version: i64,
+        changes: &ScaleResultChanges,
+        amendment: &AmendmentMeta,
+        write: &ChartWrite,
+    ) -> Result<StoredScaleResult, StoreError> {
+        let select = format!("SELECT {SCALE_COLUMNS} FROM scale_results WHERE patient_id = $1 AND scale_result_id = $2");
+        let at = format_time(amendment.amended_at);
+        write_tx!(self, [patient_id, scale_result_id, changes, amendment, write, select, at], tx => {
+            let row = sqlx::query(&select).bind(&patient_id).bind(&scale_result_id).fetch_optional(&mut *tx.conn).await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound { resource: "scale result", id: scale_result_id.to_owned() });
+            };
+            let prior = scale_result_from_row(&row)?;
+            if prior.version != expected_version {
+                return Err(StoreError::StaleVersion {
+                    resource: "scale result",
+                    id: scale_result_id.to_owned(),
+                    expected: expected_version,
+                    current: prior.version,
+                });
+            }
+            let next = StoredScaleResult {
+                answers_json: changes.answers_json.clone(),
+                total: changes.total,
+                administered_on: changes.administered_on.clone(),
+                status: changes.status,
+                version: prior.version + 1,
+                ..prior.clone()
+            };
+            let updated = sqlx::query(
+                "UPDATE scale_results SET answers_json = $4, total = $5, administered_on = $6, status = $7, version = $8 \
+                 WHERE patient_id = $1 AND scale_result_id = $2 AND version = $3",
+            )
+            .bind(&patient_id)
+            .bind(&scale_result_id)
+            .bind(expected_version)
+            .bind(&next.answers_json)
+            .bind(next.total)
+            .bind(&next.administered_on)
+            .bind(next.status.as_str())
+            .bind(next.version)
+            .execute(&mut *tx.conn)
+            .await?;
+            if updated.rows_affected() != 1 {
+                return Err(StoreError::StaleVersion { resource: "scale result", id: scale_result_id.to_owned(), expected: expected_version, current: -1 });
+            }
+            insert_amendment!(tx, &patient_id, "scale_result", &scale_result_id, prior.version, &prior, &changes, amendment, &at);
+            store_chart_write!(tx, write);
+            Ok(next)
+        })
+    }
+}
