@@ -6,6 +6,7 @@
 mod accounts;
 mod assessments;
 mod audit_log;
+mod chart;
 mod patients;
 pub mod policy;
 mod secrets;
@@ -18,6 +19,7 @@ use ketacare_store::{AuditEvent, Store, StoreError};
 
 pub use accounts::{LoginThrottle, NewAccount, Principal, SessionPolicy, SignedIn, ThrottlePolicy, TokenCreated};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
+pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
 pub use ketacare_store::{AuditChainReport, AuditRecord, Backend, OpenStoreError, Role};
 pub use patients::{
     DeIdentifiedPatient, PatientAmendmentInput, PatientInput, PatientListQuery, PatientListView, PatientView,

@@ -16,6 +16,12 @@ pub enum Permission {
     ReadAssessments,
     ManageUsers,
     ReadAudit,
+    /// Read the chart and its evaluation (identifying: analysts may not).
+    ReadChart,
+    /// Record and correct chart entries.
+    RecordChart,
+    /// Record and correct overrides: a prescriber's documented decision (contracts/assess.md).
+    RecordOverrides,
 }
 
 impl Permission {
@@ -28,6 +34,9 @@ impl Permission {
             Permission::ReadAssessments => "read assessments",
             Permission::ManageUsers => "manage users",
             Permission::ReadAudit => "read the audit log",
+            Permission::ReadChart => "read the chart",
+            Permission::RecordChart => "record chart entries",
+            Permission::RecordOverrides => "record overrides",
         }
     }
 }
@@ -43,6 +52,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadAssessments => matches!(role, Admin | Prescriber | Nurse),
         ManageUsers => matches!(role, Admin),
         ReadAudit => matches!(role, Admin | Auditor),
+        ReadChart => matches!(role, Admin | Prescriber | Nurse),
+        RecordChart => matches!(role, Prescriber | Nurse),
+        RecordOverrides => matches!(role, Prescriber),
     }
 }
 
