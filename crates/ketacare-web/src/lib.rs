@@ -5,6 +5,7 @@
 
 mod audit_routes;
 pub mod auth;
+mod chart_routes;
 mod error;
 mod input;
 pub mod openapi;
@@ -84,6 +85,12 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/assessments"),
     route("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
     route("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
+    route("GET", "/api/v1/patients/{patient_id}/chart"),
+    route("GET", "/api/v1/patients/{patient_id}/chart/{section}"),
+    route("POST", "/api/v1/patients/{patient_id}/chart/{section}"),
+    route("GET", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}"),
+    route("GET", "/api/v1/patients/{patient_id}/evaluation"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
 ];
@@ -114,6 +121,16 @@ pub fn router(app: App, config: WebConfig) -> Router {
             "/api/v1/patients/{patient_id}/assessments/{assessment_id}",
             get(patient_routes::assessment).patch(patient_routes::set_assessment_status),
         )
+        .route("/api/v1/patients/{patient_id}/chart", get(chart_routes::chart))
+        .route(
+            "/api/v1/patients/{patient_id}/chart/{section}",
+            get(chart_routes::list).post(chart_routes::create),
+        )
+        .route(
+            "/api/v1/patients/{patient_id}/chart/{section}/{record_id}",
+            get(chart_routes::get).patch(chart_routes::amend),
+        )
+        .route("/api/v1/patients/{patient_id}/evaluation", get(chart_routes::evaluation))
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
         .fallback(|| async { ApiError::NotFound })

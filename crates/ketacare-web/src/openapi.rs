@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+mod chart;
+
 fn problem_responses(statuses: &[u16]) -> serde_json::Map<String, Value> {
     let mut responses = serde_json::Map::new();
     for status in statuses {
@@ -56,6 +58,13 @@ fn public() -> Value {
 
 /// The whole document.
 pub fn document() -> Value {
+    let mut document = foundation_document();
+    chart::add_chart_paths(&mut document);
+    document
+}
+
+/// The paths of the foundation (sessions, patients, assessments, audit).
+fn foundation_document() -> Value {
     let patient_id = json!({ "name": "patient_id", "in": "path", "required": true, "schema": { "type": "string" } });
     let assessment_id =
         json!({ "name": "assessment_id", "in": "path", "required": true, "schema": { "type": "string" } });

@@ -174,6 +174,13 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/patients/{patient_id}/assessments", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 403, 200, 200, 403, 403]),
+    // The chart: analysts get 403 (the chart names the birth date), auditors see no clinical data.
+    ("GET", "/api/v1/patients/{patient_id}/chart", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/chart/{section}", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/chart/{section}", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 403, 200, 200, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/evaluation", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
 ];
@@ -201,7 +208,18 @@ async fn role_by_route_matrix() {
                     let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
                     path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
                 }
+                let reading = r#"{"measured_on":"2026-11-01","systolic":128,"diastolic":82}"#;
+                path = path.replace("{section}", "blood_pressures");
+                if template.contains("{record_id}") {
+                    let chart = format!("/api/v1/patients/{patient_id}/chart/blood_pressures");
+                    let recorded = api.call("POST", &chart, &nurse, Some(reading), &[]).await;
+                    path = path.replace("{record_id}", recorded.body["record"]["record_id"].as_str().unwrap());
+                }
                 let body = match (*method, *template) {
+                    ("POST", "/api/v1/patients/{patient_id}/chart/{section}") => Some(reading.to_owned()),
+                    ("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}") => {
+                        Some(json!({ "reason": "misread", "systolic": 126 }).to_string())
+                    }
                     ("POST", "/api/v1/session") => Some(json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string()),
                     ("POST", "/api/v1/tokens") => Some(r#"{"label":"matrix"}"#.to_owned()),
                     // A wrong current password: every role reaches the check, nobody's password changes.
@@ -496,7 +514,8 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
         // And every listed route is really served (not the 404 or 405 fallback).
         for route in ROUTES {
             let path =
-                route.path.replace("{patient_id}", "p").replace("{token_id}", "t").replace("{assessment_id}", "a");
+                route.path.replace("{patient_id}", "p").replace("{token_id}", "t").replace("{assessment_id}", "a")
+                    .replace("{section}", "s").replace("{record_id}", "r");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(

@@ -1,0 +1,507 @@
+//! The chart through the router (tower `oneshot`), on SQLite and, when configured, PostgreSQL: every
+//! vignette entered record by record gives the CLI's decision; a corrected trial changes the decision
+//! and keeps the prior value; stale and missing If-Match, idempotent retries, bad records that name
+//! their field and change nothing, overrides by prescribers only, and the audit trail of every route.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use ketacare_app::{App, NewAccount, Role};
+use ketacare_core::protocol::Protocol;
+use ketacare_store::test_support::each_backend;
+use ketacare_web::{WebConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+struct Api {
+    router: Router,
+}
+
+/// A bearer token of each role, by role.
+struct Tokens(Vec<(Role, String)>);
+
+impl Tokens {
+    fn of(&self, role: Role) -> &str {
+        &self.0.iter().find(|(each, _)| *each == role).expect("every role has a token").1
+    }
+}
+
+
+impl Api {
+    async fn new(store: ketacare_store::Store) -> (Api, Tokens) {
+        let app = App::new(store, Protocol::shipped());
+        let mut tokens = Vec::new();
+        for role in Role::ALL {
+            let password = format!("correct horse battery {}", role.as_str());
+            let account =
+                NewAccount { username: role.as_str().to_owned(), password: password.clone(), role, must_change_password: false };
+            app.create_user(None, &account).await.unwrap();
+        }
+        let api = Api { router: router(app, WebConfig::default()) };
+        for role in Role::ALL {
+            let login = json!({ "username": role.as_str(), "password": format!("correct horse battery {}", role.as_str()) });
+            let reply = api.raw("POST", "/api/v1/session", None, None, Some(&login.to_string()), &[]).await;
+            let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+            let session = cookie.split(';').next().unwrap().to_owned();
+            let csrf = reply.body["csrf_token"].as_str().unwrap().to_owned();
+            let created = api.raw("POST", "/api/v1/tokens", None, Some((&session, &csrf)), Some(r#"{"label":"t"}"#), &[]).await;
+            tokens.push((role, created.body["token"].as_str().unwrap().to_owned()));
+        }
+        (api, Tokens(tokens))
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        cookie: Option<(&str, &str)>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some((session, csrf)) = cookie {
+            request = request.header(header::COOKIE, session).header("x-csrf-token", csrf);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(Body::from(body.unwrap_or_default().to_owned())).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Reply { status, headers, body }
+    }
+
+    async fn call(&self, method: &str, path: &str, token: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+        let text = body.map(Value::to_string);
+        self.raw(method, path, Some(token), None, text.as_deref(), headers).await
+    }
+
+    /// Records an entry and insists it was created; returns the reply body (record and evaluation).
+    async fn record(&self, token: &str, patient_id: &str, section: &str, body: Value) -> Value {
+        let reply = self.call("POST", &format!("/api/v1/patients/{patient_id}/chart/{section}"), token, Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{section} {body}: {}", reply.body);
+        reply.body
+    }
+
+    async fn create_patient(&self, token: &str, birth_date: &str, sex_at_birth: &str) -> String {
+        let body = json!({ "given_name": "Ada", "family_name": "Lovelace", "birth_date": birth_date, "sex_at_birth": sex_at_birth });
+        let reply = self.call("POST", "/api/v1/patients", token, Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["patient_id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn vignettes_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vignettes")
+}
+
+fn vignette(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(vignettes_dir().join(format!("{name}.case.json"))).unwrap()).unwrap()
+}
+
+/// The case with the patient's birth date stated (a chart keeps the birth date, not an age):
+/// `age_years` becomes the birth date giving that age on `as_of`.
+fn with_birth_date(mut case: Value) -> Value {
+    if let Some(age) = case["patient"]["age_years"].as_i64() {
+        let as_of: jiff::civil::Date = case["as_of"].as_str().unwrap().parse().unwrap();
+        let birth = jiff::civil::date(as_of.year() - age as i16, as_of.month(), as_of.day());
+        let patient = case["patient"].as_object_mut().unwrap();
+        patient.remove("age_years");
+        patient.insert("birth_date".to_owned(), json!(birth.to_string()));
+    }
+    case
+}
+
+/// The report `ketacare assess` gives for `case`.
+fn cli_report(case: &Value) -> Value {
+    let facts = ketacare_case::parse_case(case, jiff::civil::date(2026, 11, 28)).unwrap();
+    ketacare_case::report_json(&ketacare_core::assess::assess_case(&facts, &Protocol::shipped()))
+}
+
+/// Enters a vignette's case into a new patient's chart, record by record; returns the patient id.
+async fn enter_vignette(api: &Api, tokens: &Tokens, case: &Value) -> String {
+    let nurse = tokens.of(Role::Nurse);
+    let prescriber = tokens.of(Role::Prescriber);
+    let patient = &case["patient"];
+    let patient_id =
+        api.create_patient(nurse, patient["birth_date"].as_str().unwrap(), patient["sex_at_birth"].as_str().unwrap()).await;
+    let mut episode = case["episode"].clone();
+    if let Some(ect) = case.get("ect") {
+        episode["ect"] = ect.clone();
+    }
+    let episode_id = api.record(nurse, &patient_id, "episodes", episode).await["record"]["record_id"].clone();
+    for code in case["history"].as_array().into_iter().flatten() {
+        api.record(nurse, &patient_id, "history", json!({ "code": code, "noted_on": "2026-10-01" })).await;
+    }
+    for class in case["concomitant"].as_array().into_iter().flatten() {
+        api.record(nurse, &patient_id, "concomitant", json!({ "class": class })).await;
+    }
+    for trial in case["trials"].as_array().into_iter().flatten() {
+        let mut trial = trial.clone();
+        trial["episode_id"] = episode_id.clone();
+        api.record(nurse, &patient_id, "trials", trial).await;
+    }
+    let mut measurement = json!({ "measured_on": "2026-11-01" });
+    for key in ["height_cm", "weight_kg", "pregnant", "breastfeeding"] {
+        if let Some(value) = patient.get(key) {
+            measurement[key] = value.clone();
+        }
+    }
+    api.record(nurse, &patient_id, "measurements", measurement).await;
+    for reading in case["bp"].as_array().into_iter().flatten() {
+        let reading = json!({ "measured_on": "2026-11-20", "systolic": reading["systolic"], "diastolic": reading["diastolic"] });
+        api.record(nurse, &patient_id, "blood_pressures", reading).await;
+    }
+    for (scale, entry) in case["scales"].as_object().into_iter().flatten() {
+        let kind = if entry.is_array() { "items" } else { "total" };
+        let result = json!({ "scale": scale, "administered_on": "2026-11-20", kind: entry });
+        api.record(nurse, &patient_id, "scales", result).await;
+    }
+    if let Some(answers) = case.get("cssrs") {
+        let result = json!({ "scale": "cssrs", "administered_on": "2026-11-20", "answers": answers });
+        api.record(nurse, &patient_id, "scales", result).await;
+    }
+    for entry in case["overrides"].as_array().into_iter().flatten() {
+        api.record(prescriber, &patient_id, "overrides", json!({ "rule": entry["rule"], "reason": entry["reason"] })).await;
+    }
+    patient_id
+}
+
+fn evaluation_path(patient_id: &str, case: &Value) -> String {
+    format!(
+        "/api/v1/patients/{patient_id}/evaluation?as_of={}&modality={}&jurisdiction={}",
+        case["as_of"].as_str().unwrap(),
+        case["modality"].as_str().unwrap_or("both"),
+        case["jurisdiction"].as_str().unwrap_or("US")
+    )
+}
+
+#[tokio::test]
+async fn every_vignette_entered_record_by_record_gives_the_clis_decision() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let prescriber = tokens.of(Role::Prescriber);
+        let mut names: Vec<String> = std::fs::read_dir(vignettes_dir())
+            .unwrap()
+            .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+            .filter_map(|file| file.strip_suffix(".case.json").map(str::to_owned))
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 13);
+        for name in &names {
+            let case = with_birth_date(vignette(name));
+            let patient_id = enter_vignette(&api, &tokens, &case).await;
+            let reply = api.call("GET", &evaluation_path(&patient_id, &case), prescriber, None, &[]).await;
+            assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.body);
+            // The same case as the file, but for the patient id, which is the chart's.
+            let mut expected_case = case.clone();
+            expected_case["patient"]["id"] = json!(patient_id);
+            assert_eq!(reply.body["report"], cli_report(&expected_case), "{name}");
+            let expected: Value = serde_json::from_str(
+                &std::fs::read_to_string(vignettes_dir().join(format!("{name}.expected.json"))).unwrap(),
+            )
+            .unwrap();
+            if let Err(difference) = ketacare_case::json_contains(&reply.body["report"], &expected) {
+                panic!("{name}{difference}");
+            }
+            // The assembled case parses to the same facts as the file.
+            let assembled = ketacare_case::parse_case(&reply.body["case"], jiff::civil::date(2026, 11, 28)).unwrap();
+            let from_file = ketacare_case::parse_case(&expected_case, jiff::civil::date(2026, 11, 28)).unwrap();
+            assert_eq!(assembled, from_file, "{name}");
+            // Every write stored its evaluation.
+            let stored = api.call("GET", &format!("/api/v1/patients/{patient_id}/assessments"), prescriber, None, &[]).await;
+            let assessments = stored.body["assessments"].as_array().unwrap();
+            assert!(assessments.len() >= 3, "{name}: {} evaluations", assessments.len());
+            assert_eq!(assessments.last().unwrap()["protocol_sha256"], Protocol::shipped().sha256.as_str());
+            assert_eq!(assessments.last().unwrap()["rules_version"], ketacare_core::RULES_VERSION);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn amending_a_trial_re_evaluates_and_keeps_the_prior_value() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let case = with_birth_date(vignette("V1"));
+        let patient_id = enter_vignette(&api, &tokens, &case).await;
+        let before = api.call("GET", &evaluation_path(&patient_id, &case), nurse, None, &[]).await;
+        assert_eq!(before.body["report"]["trd"]["label"]["status"], "met");
+        let trials = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart/trials"), nurse, None, &[]).await;
+        let sertraline = &trials.body["records"][0];
+        assert_eq!(sertraline["data"]["drug"], "sertraline");
+        let path = format!("/api/v1/patients/{patient_id}/chart/trials/{}", sertraline["record_id"].as_str().unwrap());
+        let read = api.call("GET", &path, nurse, None, &[]).await;
+        assert_eq!(read.headers[header::ETAG], "\"v1\"");
+
+        // Sertraline was stopped at 3 weeks, not 8: one failure left, TRD no longer met.
+        let change = json!({ "reason": "weeks misread from the referral letter", "weeks": 3 });
+        let missing = api.call("PATCH", &path, nurse, Some(&change), &[]).await;
+        assert_eq!((missing.status, missing.body["field"].as_str()), (StatusCode::PRECONDITION_REQUIRED, Some("If-Match")));
+        let amended = api.call("PATCH", &path, nurse, Some(&change), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(amended.status, StatusCode::OK, "{}", amended.body);
+        assert_eq!(amended.headers[header::ETAG], "\"v2\"");
+        assert_eq!(amended.body["record"]["data"]["weeks"], 3);
+        assert_eq!(amended.body["record"]["data"]["daily_dose_mg"], 150, "fields not named are kept");
+        let report = &amended.body["evaluation"]["report"];
+        assert_ne!(report["trd"]["label"]["status"], "met", "{report}");
+        let sertraline_report = report["trd"]["trials"].as_array().unwrap().iter().find(|t| t["drug"] == "sertraline").unwrap();
+        assert_eq!(sertraline_report["reasons"], json!(["DURATION_SHORT"]));
+
+        let stale = api.call("PATCH", &path, nurse, Some(&change), &[("if-match", "\"v1\"")]).await;
+        assert_eq!((stale.status, stale.body["type"].as_str()), (StatusCode::PRECONDITION_FAILED, Some("urn:ketacare:problem:stale-version")));
+
+        let history = api.call("GET", &format!("/api/v1/patients/{patient_id}/amendments"), nurse, None, &[]).await;
+        let amendment = history.body["amendments"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(amendment["reason"], "weeks misread from the referral letter");
+        assert_eq!(amendment["resource_type"], "trials");
+        let prior: Value = serde_json::from_str(amendment["prior_json"].as_str().unwrap()).unwrap();
+        let prior_body: Value = serde_json::from_str(prior["body_json"].as_str().unwrap()).unwrap();
+        assert_eq!((prior["version"].as_i64(), &prior_body["weeks"]), (Some(1), &json!(8)));
+
+        // Entered in error: the trial leaves the chart, and the record stays readable.
+        let in_error = json!({ "reason": "wrong patient", "status": "entered_in_error" });
+        let marked = api.call("PATCH", &path, nurse, Some(&in_error), &[("if-match", "\"v2\"")]).await;
+        assert_eq!((marked.status, marked.body["record"]["status"].as_str()), (StatusCode::OK, Some("entered_in_error")));
+        let drugs: Vec<&Value> = marked.body["evaluation"]["report"]["trd"]["trials"].as_array().unwrap().iter().map(|t| &t["drug"]).collect();
+        assert_eq!(drugs, [&json!("venlafaxine XR")]);
+        let chart = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart"), nurse, None, &[]).await;
+        assert_eq!(chart.body["trials"].as_array().unwrap().len(), 1);
+        assert_eq!(api.call("GET", &path, nurse, None, &[]).await.status, StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_trial_outside_the_current_episode_does_not_count() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let case = with_birth_date(vignette("V1"));
+        let patient_id = enter_vignette(&api, &tokens, &case).await;
+        // A new episode recorded later becomes the current one: the earlier trials fall outside it.
+        let episode = json!({ "diagnosis": "F33.2", "onset_date": "2026-10-01", "severity": "moderate", "psychotic_features": false });
+        let written = api.record(nurse, &patient_id, "episodes", episode).await;
+        let reasons: Vec<&Value> =
+            written["evaluation"]["report"]["trd"]["trials"].as_array().unwrap().iter().map(|t| &t["reasons"][0]).collect();
+        assert_eq!(reasons, [&json!("OUTSIDE_EPISODE"), &json!("OUTSIDE_EPISODE")]);
+        let chart = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart"), nurse, None, &[]).await;
+        assert_eq!(chart.body["trials"][0]["in_current_episode"], false);
+        assert_eq!(chart.body["episode"]["onset_date"], "2026-10-01");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_records_once() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let patient_id = api.create_patient(nurse, "1984-05-02", "female").await;
+        let path = format!("/api/v1/patients/{patient_id}/chart/blood_pressures");
+        let reading = json!({ "measured_on": "2026-11-20", "systolic": 128, "diastolic": 82 });
+        let key = [("idempotency-key", "bp-1")];
+        let first = api.call("POST", &path, nurse, Some(&reading), &key).await;
+        let retry = api.call("POST", &path, nurse, Some(&reading), &key).await;
+        assert_eq!((first.status, retry.status), (StatusCode::CREATED, StatusCode::CREATED));
+        assert_eq!(first.body, retry.body);
+        assert_eq!(retry.headers["idempotent-replayed"], "true");
+        assert_eq!(first.headers[header::LOCATION], retry.headers[header::LOCATION]);
+        let location = first.headers[header::LOCATION].to_str().unwrap().to_owned();
+        assert_eq!(api.call("GET", &location, nurse, None, &[]).await.body, first.body["record"]);
+        let list = api.call("GET", &path, nurse, None, &[]).await;
+        assert_eq!(list.body["records"].as_array().unwrap().len(), 1);
+        let assessments = api.call("GET", &format!("/api/v1/patients/{patient_id}/assessments"), nurse, None, &[]).await;
+        assert_eq!(assessments.body["assessments"].as_array().unwrap().len(), 1, "one evaluation, not two");
+        let other = json!({ "measured_on": "2026-11-20", "systolic": 140, "diastolic": 82 });
+        let reused = api.call("POST", &path, nurse, Some(&other), &key).await;
+        assert_eq!((reused.status, reused.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_records_name_their_field_and_change_nothing() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let patient_id = api.create_patient(nurse, "1984-05-02", "male").await;
+        let episode = json!({ "diagnosis": "F33.2", "duration_months": 10 });
+        let episode_id = api.record(nurse, &patient_id, "episodes", episode).await["record"]["record_id"].clone();
+        let checks: &[(&str, Value, &str)] = &[
+            ("episodes", json!({ "diagnosis": "depression" }), "diagnosis"),
+            ("episodes", json!({ "diagnosis": "F33.3", "psychotic_features": false }), "psychotic_features"),
+            ("episodes", json!({ "diagnosis": "F33.2", "onset_date": "2099-01-01" }), "onset_date"),
+            ("episodes", json!({ "diagnosis": "F33.2", "ect": { "failed_courses": -1 } }), "ect.failed_courses"),
+            ("episodes", json!({ "diagnosys": "F33.2" }), "diagnosys"),
+            ("history", json!({ "code": "migraine" }), "code"),
+            ("history", json!({ "code": "bipolar_disorder", "clinical_status": "gone" }), "clinical_status"),
+            ("concomitant", json!({ "class": "ssri" }), "class"),
+            ("trials", json!({ "drug": "sertraline", "daily_dose_mg": 100 }), "episode_id"),
+            ("trials", json!({ "episode_id": "nope", "drug": "sertraline" }), "episode_id"),
+            ("trials", json!({ "episode_id": episode_id, "drug": "sertraline", "daily_dose_mg": -5 }), "daily_dose_mg"),
+            ("trials", json!({ "episode_id": episode_id, "drug": "sertraline", "in_current_episode": true }), "in_current_episode"),
+            ("trials", json!({ "episode_id": episode_id, "drug": "sertraline", "improvement_pct": 150 }), "improvement_pct"),
+            ("scales", json!({ "scale": "phq9", "administered_on": "2026-11-01", "items": [1, 2, 3] }), "items"),
+            ("scales", json!({ "scale": "phq9", "administered_on": "2026-11-01", "items": [1, 2, 3, 0, 0, 0, 0, 0, 4] }), "items[8]"),
+            ("scales", json!({ "scale": "madrs", "administered_on": "2026-11-01", "total": 61 }), "total"),
+            ("scales", json!({ "scale": "bdi", "administered_on": "2026-11-01", "total": 10 }), "scale"),
+            ("scales", json!({ "scale": "madrs", "total": 10 }), "administered_on"),
+            ("scales", json!({ "scale": "cssrs", "administered_on": "2026-11-01", "answers": { "q1": true, "q2": false, "q3": true, "q6": false } }), "answers.q3"),
+            ("measurements", json!({ "measured_on": "2026-11-01", "weight_kg": 5 }), "weight_kg"),
+            ("measurements", json!({ "measured_on": "2026-11-01", "pregnant": true }), "pregnant"),
+            ("measurements", json!({ "measured_on": "2026-11-01", "birth_date": "1990-01-01" }), "birth_date"),
+            ("measurements", json!({ "weight_kg": 70 }), "measured_on"),
+            ("blood_pressures", json!({ "measured_on": "2026-11-01", "systolic": 120 }), "diastolic"),
+            ("blood_pressures", json!({ "measured_on": "01/11/2026", "systolic": 120, "diastolic": 80 }), "measured_on"),
+        ];
+        for (section, body, field) in checks {
+            let reply = api.call("POST", &format!("/api/v1/patients/{patient_id}/chart/{section}"), nurse, Some(body), &[]).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{section} {body}: {}", reply.body);
+            assert_eq!(reply.body["field"].as_str(), Some(*field), "{section} {body}: {}", reply.body);
+        }
+        let chart = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart"), nurse, None, &[]).await;
+        for section in ["history", "concomitant", "trials", "bp", "overrides"] {
+            assert_eq!(chart.body[section], json!([]), "bad input changed nothing: {section}");
+        }
+        assert_eq!(chart.body.get("scales"), None);
+        let assessments = api.call("GET", &format!("/api/v1/patients/{patient_id}/assessments"), nurse, None, &[]).await;
+        assert_eq!(assessments.body["assessments"].as_array().unwrap().len(), 1, "only the episode's evaluation");
+        let unknown = api.call("POST", &format!("/api/v1/patients/{patient_id}/chart/allergies"), nurse, Some(&json!({})), &[]).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        let evaluation = api.call("GET", &format!("/api/v1/patients/{patient_id}/evaluation?as_of=28-11-2026"), nurse, None, &[]).await;
+        assert_eq!((evaluation.status, evaluation.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("as_of")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_prescribers_record_overrides_and_they_are_the_author() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let case = with_birth_date(vignette("V8"));
+        let patient_id = enter_vignette(&api, &tokens, &case).await;
+        let before = api.call("GET", &evaluation_path(&patient_id, &case), tokens.of(Role::Prescriber), None, &[]).await;
+        assert_eq!(before.body["report"]["eligibility"]["iv_ketamine"]["status"], "override_required", "{}", before.body["report"]);
+        let path = format!("/api/v1/patients/{patient_id}/chart/overrides");
+        let decision = json!({ "rule": "PSYCHOTIC_FEATURES", "reason": "benefit outweighs risk after review" });
+        let by_nurse = api.call("POST", &path, tokens.of(Role::Nurse), Some(&decision), &[]).await;
+        assert_eq!(by_nurse.status, StatusCode::FORBIDDEN);
+        let with_author = json!({ "rule": "PSYCHOTIC_FEATURES", "reason": "r", "by": "Dr Somebody Else" });
+        let forged = api.call("POST", &path, tokens.of(Role::Prescriber), Some(&with_author), &[]).await;
+        assert_eq!((forged.status, forged.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("by")));
+        let recorded = api.record(tokens.of(Role::Prescriber), &patient_id, "overrides", decision).await;
+        let prescriber_id = recorded["record"]["created_by"].clone();
+        assert_eq!(recorded["record"]["data"]["by"], prescriber_id);
+        let report = &recorded["evaluation"]["report"];
+        assert_eq!(report["eligibility"]["iv_ketamine"]["status"], "eligible", "{report}");
+        // The same as the case file with the override in it.
+        let mut expected_case = case.clone();
+        expected_case["patient"]["id"] = json!(patient_id);
+        expected_case["overrides"] = json!([{ "rule": "PSYCHOTIC_FEATURES", "by": prescriber_id, "reason": "benefit outweighs risk after review" }]);
+        let after = api.call("GET", &evaluation_path(&patient_id, &case), tokens.of(Role::Prescriber), None, &[]).await;
+        assert_eq!(after.body["report"], cli_report(&expected_case));
+        let record = format!("{path}/{}", recorded["record"]["record_id"].as_str().unwrap());
+        let change = json!({ "reason": "wrong patient", "status": "entered_in_error" });
+        let nurse_amends = api.call("PATCH", &record, tokens.of(Role::Nurse), Some(&change), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(nurse_amends.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_latest_reading_day_and_the_latest_scales_make_the_case() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let patient_id = api.create_patient(nurse, "1984-05-02", "female").await;
+        for (day, systolic) in [("2026-11-02", 170), ("2026-11-10", 162), ("2026-11-10", 158), ("2026-11-05", 190)] {
+            let reading = json!({ "measured_on": day, "systolic": systolic, "diastolic": 96 });
+            api.record(nurse, &patient_id, "blood_pressures", reading).await;
+        }
+        for (day, total) in [("2026-11-10", 30), ("2026-11-01", 12)] {
+            api.record(nurse, &patient_id, "scales", json!({ "scale": "madrs", "administered_on": day, "total": total })).await;
+        }
+        for (day, weight) in [("2026-11-10", 70), ("2026-10-01", 90)] {
+            api.record(nurse, &patient_id, "measurements", json!({ "measured_on": day, "weight_kg": weight })).await;
+        }
+        api.record(nurse, &patient_id, "measurements", json!({ "measured_on": "2026-09-01", "height_cm": 165 })).await;
+        let chart = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart"), nurse, None, &[]).await;
+        assert_eq!(chart.body["bp"], json!([{ "systolic": 162, "diastolic": 96 }, { "systolic": 158, "diastolic": 96 }]));
+        assert_eq!(chart.body["scales"], json!({ "madrs": 30 }));
+        assert_eq!((&chart.body["patient"]["weight_kg"], &chart.body["patient"]["height_cm"]), (&json!(70), &json!(165)));
+        assert_eq!(chart.body["patient"]["birth_date"], "1984-05-02");
+        let earlier = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart?as_of=2026-11-05"), nurse, None, &[]).await;
+        assert_eq!(earlier.body["bp"], json!([{ "systolic": 190, "diastolic": 96 }]));
+        assert_eq!(earlier.body["scales"], json!({ "madrs": 12 }));
+        assert_eq!(earlier.body["patient"]["weight_kg"], 90);
+        let evaluation = api.call("GET", &format!("/api/v1/patients/{patient_id}/evaluation"), nurse, None, &[]).await;
+        assert_eq!(evaluation.status, StatusCode::OK);
+        assert!(evaluation.body["report"]["eligibility"].is_object());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_chart_route_leaves_an_audit_event() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let patient_id = api.create_patient(nurse, "1984-05-02", "female").await;
+        let chart = format!("/api/v1/patients/{patient_id}/chart");
+        let reading = json!({ "measured_on": "2026-11-20", "systolic": 128, "diastolic": 82 });
+        let recorded = api.record(nurse, &patient_id, "blood_pressures", reading.clone()).await;
+        let record = format!("{chart}/blood_pressures/{}", recorded["record"]["record_id"].as_str().unwrap());
+        let change = json!({ "reason": "misread", "systolic": 126 });
+        let calls: Vec<(&str, String, Option<&Value>)> = vec![
+            ("GET", chart.clone(), None),
+            ("GET", format!("{chart}/blood_pressures"), None),
+            ("POST", format!("{chart}/blood_pressures"), Some(&reading)),
+            ("GET", record.clone(), None),
+            ("PATCH", record.clone(), Some(&change)),
+            ("GET", format!("/api/v1/patients/{patient_id}/evaluation"), None),
+            ("GET", format!("{chart}/blood_pressures/no-such-record"), None),
+            ("GET", "/api/v1/patients/no-such-patient/chart".to_owned(), None),
+            ("POST", format!("{chart}/trials"), Some(&reading)),
+        ];
+        for (index, (method, path, body)) in calls.iter().enumerate() {
+            let request_id = format!("chart-audit-{index}");
+            api.call(method, path, nurse, *body, &[("x-request-id", &request_id), ("if-match", "\"v1\"")]).await;
+        }
+        let analyst = api.call("GET", &chart, tokens.of(Role::Analyst), None, &[("x-request-id", "chart-audit-analyst")]).await;
+        assert_eq!(analyst.status, StatusCode::FORBIDDEN);
+        let events = api.call("GET", "/api/v1/audit/events?limit=1000", tokens.of(Role::Auditor), None, &[]).await;
+        let events = events.body["events"].as_array().unwrap().clone();
+        for (index, (method, path, _)) in calls.iter().enumerate() {
+            let request_id = format!("chart-audit-{index}");
+            let event = events.iter().find(|event| event["request_id"] == request_id.as_str());
+            let event = event.unwrap_or_else(|| panic!("{method} {path} left no audit event"));
+            assert_eq!(event["actor_role"], "nurse");
+            let text = event.to_string();
+            assert!(!text.contains("128") && !text.contains("1984"), "no clinical values in the audit log: {text}");
+        }
+        let denied = events.iter().find(|event| event["request_id"] == "chart-audit-analyst").expect("the refusal is audited");
+        assert_eq!(denied["outcome"], "denied");
+        let write = events.iter().filter(|event| event["request_id"] == "chart-audit-2").count();
+        assert_eq!(write, 2, "a write audits the record and its evaluation");
+    })
+    .await;
+}
