@@ -183,11 +183,10 @@ fn date_field(body: &Map<String, Value>, key: &str, required: bool, today: Date)
         None | Some(Value::Null) if required => Err(AppError::invalid(key, "is required")),
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => {
-            let date: Date = text
-                .parse()
-                .ok()
-                .filter(|_| text.len() == 10)
-                .ok_or_else(|| AppError::invalid(key, format!("must be a date written YYYY-MM-DD, got \"{text}\"")))?;
+            let date: Date =
+                text.parse().ok().filter(|_| text.len() == 10).ok_or_else(|| {
+                    AppError::invalid(key, format!("must be a date written YYYY-MM-DD, got \"{text}\""))
+                })?;
             if date > today {
                 return Err(AppError::invalid(key, format!("must not be after today ({today})")));
             }
@@ -198,12 +197,7 @@ fn date_field(body: &Map<String, Value>, key: &str, required: bool, today: Date)
 }
 
 /// A word from a closed list, with a default when absent.
-fn choice_field(
-    body: &Map<String, Value>,
-    key: &str,
-    words: &[&str],
-    default: &str,
-) -> Result<String, AppError> {
+fn choice_field(body: &Map<String, Value>, key: &str, words: &[&str], default: &str) -> Result<String, AppError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(default.to_owned()),
         Some(Value::String(word)) if words.contains(&word.as_str()) => Ok(word.clone()),
@@ -221,7 +215,12 @@ fn only_keys(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), AppError
 
 /// `body` without the keys in `record_keys`: the part that is a case section.
 fn case_part(body: &Map<String, Value>, record_keys: &[&str]) -> Value {
-    Value::Object(body.iter().filter(|(key, _)| !record_keys.contains(&key.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(
+        body.iter()
+            .filter(|(key, _)| !record_keys.contains(&key.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 /// Whether a date text (or none) is on or before `as_of`.
@@ -306,13 +305,7 @@ fn current_episode(records: &[ChartRecord], as_of: Date) -> Option<&ChartRecord>
 }
 
 /// Assembles the case of contracts/assess.md from a patient's chart (docs/api.md, "Assembly rules").
-fn assemble_case(
-    patient: &Patient,
-    rows: &ChartRows,
-    as_of: Date,
-    modality: &str,
-    jurisdiction: &str,
-) -> Value {
+fn assemble_case(patient: &Patient, rows: &ChartRows, as_of: Date, modality: &str, jurisdiction: &str) -> Value {
     let active = |section: &'static str| {
         rows.records.iter().filter(move |record| record.section == section && record.status == RecordStatus::Active)
     };
@@ -330,8 +323,10 @@ fn assemble_case(
         active("measurements").filter(|record| on_or_before(record.recorded_on.as_deref(), as_of)).collect();
     measurements.sort_by(|a, b| a.recorded_on.cmp(&b.recorded_on));
     for key in ["height_cm", "weight_kg", "pregnant", "breastfeeding"] {
-        if let Some(value) =
-            measurements.iter().rev().find_map(|record| body_of(record).get(key).filter(|value| !value.is_null()).cloned())
+        if let Some(value) = measurements
+            .iter()
+            .rev()
+            .find_map(|record| body_of(record).get(key).filter(|value| !value.is_null()).cloned())
         {
             patient_section.insert(key.to_owned(), value);
         }
@@ -411,8 +406,8 @@ fn assemble_case(
     if !scales.is_empty() {
         case.insert("scales".to_owned(), Value::Object(scales));
     }
-    if let Some(answers) =
-        latest(CSSRS_KEY).and_then(|result| result.answers_json.as_deref().and_then(|text| serde_json::from_str(text).ok()))
+    if let Some(answers) = latest(CSSRS_KEY)
+        .and_then(|result| result.answers_json.as_deref().and_then(|text| serde_json::from_str(text).ok()))
     {
         case.insert("cssrs".to_owned(), answers);
     }
@@ -520,7 +515,12 @@ impl App {
             only_keys(body, &["scale", "administered_on", "answers"])?;
             let answers = body.get("answers").ok_or_else(|| AppError::invalid("answers", "is required"))?;
             parse_cssrs_section("answers", answers).map_err(|error| invalid_case("", error))?;
-            return Ok(ValidScale { scale_key: key, answers_json: Some(answers.to_string()), total: None, administered_on });
+            return Ok(ValidScale {
+                scale_key: key,
+                answers_json: Some(answers.to_string()),
+                total: None,
+                administered_on,
+            });
         }
         let Some((_, scale)) = CASE_SCALE_KEYS.iter().find(|(name, _)| *name == key) else {
             let known: Vec<&str> = CASE_SCALE_KEYS.iter().map(|(name, _)| *name).chain([CSSRS_KEY]).collect();
@@ -745,7 +745,9 @@ impl App {
             }),
             Err(StoreError::Duplicate { what: "idempotency key" }) => {
                 let key = key.expect("only keyed requests store a key");
-                self.chart_replay(actor, key, &request_sha256).await?.ok_or(AppError::Duplicate { what: "idempotency key" })
+                self.chart_replay(actor, key, &request_sha256)
+                    .await?
+                    .ok_or(AppError::Duplicate { what: "idempotency key" })
             }
             Err(error) => Err(error.into()),
         }
@@ -926,8 +928,10 @@ impl App {
                     }
                 }
                 let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event.clone())?;
-                let stored =
-                    self.store.amend_scale_result(patient_id, record_id, expected_version, &next, &meta, &write).await?;
+                let stored = self
+                    .store
+                    .amend_scale_result(patient_id, record_id, expected_version, &next, &meta, &write)
+                    .await?;
                 Ok(ChartWriteView { record: scale_view(stored), evaluation })
             }
             ChartRow::Record(prior) => {
@@ -958,8 +962,10 @@ impl App {
                     }
                 }
                 let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event.clone())?;
-                let stored =
-                    self.store.amend_chart_record(patient_id, record_id, expected_version, &next, &meta, &write).await?;
+                let stored = self
+                    .store
+                    .amend_chart_record(patient_id, record_id, expected_version, &next, &meta, &write)
+                    .await?;
                 Ok(ChartWriteView { record: record_view(stored)?, evaluation })
             }
         }
@@ -1014,21 +1020,27 @@ impl App {
         }
     }
 
-    async fn assembled_case(&self, actor: &Actor, patient_id: &str, query: &EvaluationQuery) -> Result<Value, AppError> {
+    async fn assembled_case(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        query: &EvaluationQuery,
+    ) -> Result<Value, AppError> {
         require(actor, Permission::ReadChart)?;
         let as_of = match query.as_of.as_deref() {
             None => self.today(),
-            Some(text) => text
-                .parse::<Date>()
-                .ok()
-                .filter(|_| text.len() == 10)
-                .ok_or_else(|| AppError::invalid("as_of", format!("must be a date written YYYY-MM-DD, got \"{text}\"")))?,
+            Some(text) => text.parse::<Date>().ok().filter(|_| text.len() == 10).ok_or_else(|| {
+                AppError::invalid("as_of", format!("must be a date written YYYY-MM-DD, got \"{text}\""))
+            })?,
         };
         let modality = match query.modality.as_deref() {
             None => "both",
             Some(word @ ("both" | "iv_ketamine" | "esketamine")) => word,
             Some(other) => {
-                return Err(AppError::invalid("modality", format!("must be both, iv_ketamine or esketamine, got \"{other}\"")));
+                return Err(AppError::invalid(
+                    "modality",
+                    format!("must be both, iv_ketamine or esketamine, got \"{other}\""),
+                ));
             }
         };
         let jurisdiction = match query.jurisdiction.as_deref() {

@@ -10,8 +10,8 @@ mod sections;
 
 pub use containment::json_contains;
 pub use parse::{InvalidCase, parse_case, parse_case_json};
+pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};
 pub use sections::{
     parse_bp_entry, parse_concomitant_entry, parse_cssrs_section, parse_ect_section, parse_episode_section,
     parse_history_entry, parse_override_entry, parse_patient_section, parse_scales_section, parse_trial_entry,
 };
-pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};

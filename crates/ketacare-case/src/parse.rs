@@ -160,7 +160,8 @@ pub(crate) fn read_bp(mut reading: ObjectReader<'_>) -> Result<BloodPressure, In
 
 pub(crate) fn read_override(mut entry: ObjectReader<'_>) -> Result<Override, InvalidCase> {
     let written_rule = entry.non_empty_string("rule")?.ok_or_else(|| entry.error("rule", "is required"))?;
-    let rule = rule_id(written_rule).ok_or_else(|| entry.error("rule", format!("unknown rule id \"{written_rule}\"")))?;
+    let rule =
+        rule_id(written_rule).ok_or_else(|| entry.error("rule", format!("unknown rule id \"{written_rule}\"")))?;
     let by = entry.non_empty_string("by")?.ok_or_else(|| entry.error("by", "is required"))?.to_owned();
     let reason = entry.non_empty_string("reason")?.ok_or_else(|| entry.error("reason", "is required"))?.to_owned();
     entry.finish()?;

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
 use crate::patients::{
-    AmendmentMeta, IdempotentResponse, NewAssessment, NewScaleResult, RecordStatus, StoredScaleResult,
-    missing_patient, scale_result_from_row, store_idempotent,
+    AmendmentMeta, IdempotentResponse, NewAssessment, NewScaleResult, RecordStatus, StoredScaleResult, missing_patient,
+    scale_result_from_row, store_idempotent,
 };
 use crate::rows::RowExt;
 use crate::users::duplicate_as;
@@ -196,7 +196,8 @@ impl Store {
 
     /// Every chart record of a patient (all sections, entered-in-error ones too), in the order recorded.
     pub async fn chart_records(&self, patient_id: &str) -> Result<Vec<ChartRecord>, StoreError> {
-        let sql = format!("SELECT {CHART_COLUMNS} FROM chart_records WHERE patient_id = $1 ORDER BY created_at, record_id");
+        let sql =
+            format!("SELECT {CHART_COLUMNS} FROM chart_records WHERE patient_id = $1 ORDER BY created_at, record_id");
         on_pool!(self, pool => {
             let rows = sqlx::query(&sql).bind(patient_id).fetch_all(pool).await?;
             rows.iter().map(chart_record_from_row).collect()
@@ -338,7 +339,8 @@ impl Store {
         amendment: &AmendmentMeta,
         write: &ChartWrite,
     ) -> Result<StoredScaleResult, StoreError> {
-        let select = format!("SELECT {SCALE_COLUMNS} FROM scale_results WHERE patient_id = $1 AND scale_result_id = $2");
+        let select =
+            format!("SELECT {SCALE_COLUMNS} FROM scale_results WHERE patient_id = $1 AND scale_result_id = $2");
         let at = format_time(amendment.amended_at);
         write_tx!(self, [patient_id, scale_result_id, changes, amendment, write, select, at], tx => {
             let row = sqlx::query(&select).bind(&patient_id).bind(&scale_result_id).fetch_optional(&mut *tx.conn).await?;

@@ -122,10 +122,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
             get(patient_routes::assessment).patch(patient_routes::set_assessment_status),
         )
         .route("/api/v1/patients/{patient_id}/chart", get(chart_routes::chart))
-        .route(
-            "/api/v1/patients/{patient_id}/chart/{section}",
-            get(chart_routes::list).post(chart_routes::create),
-        )
+        .route("/api/v1/patients/{patient_id}/chart/{section}", get(chart_routes::list).post(chart_routes::create))
         .route(
             "/api/v1/patients/{patient_id}/chart/{section}/{record_id}",
             get(chart_routes::get).patch(chart_routes::amend),

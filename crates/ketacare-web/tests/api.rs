@@ -513,9 +513,13 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
         assert_eq!(documented, routes);
         // And every listed route is really served (not the 404 or 405 fallback).
         for route in ROUTES {
-            let path =
-                route.path.replace("{patient_id}", "p").replace("{token_id}", "t").replace("{assessment_id}", "a")
-                    .replace("{section}", "s").replace("{record_id}", "r");
+            let path = route
+                .path
+                .replace("{patient_id}", "p")
+                .replace("{token_id}", "t")
+                .replace("{assessment_id}", "a")
+                .replace("{section}", "s")
+                .replace("{record_id}", "r");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(

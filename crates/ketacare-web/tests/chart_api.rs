@@ -33,25 +33,30 @@ impl Tokens {
     }
 }
 
-
 impl Api {
     async fn new(store: ketacare_store::Store) -> (Api, Tokens) {
         let app = App::new(store, Protocol::shipped());
         let mut tokens = Vec::new();
         for role in Role::ALL {
             let password = format!("correct horse battery {}", role.as_str());
-            let account =
-                NewAccount { username: role.as_str().to_owned(), password: password.clone(), role, must_change_password: false };
+            let account = NewAccount {
+                username: role.as_str().to_owned(),
+                password: password.clone(),
+                role,
+                must_change_password: false,
+            };
             app.create_user(None, &account).await.unwrap();
         }
         let api = Api { router: router(app, WebConfig::default()) };
         for role in Role::ALL {
-            let login = json!({ "username": role.as_str(), "password": format!("correct horse battery {}", role.as_str()) });
+            let login =
+                json!({ "username": role.as_str(), "password": format!("correct horse battery {}", role.as_str()) });
             let reply = api.raw("POST", "/api/v1/session", None, None, Some(&login.to_string()), &[]).await;
             let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
             let session = cookie.split(';').next().unwrap().to_owned();
             let csrf = reply.body["csrf_token"].as_str().unwrap().to_owned();
-            let created = api.raw("POST", "/api/v1/tokens", None, Some((&session, &csrf)), Some(r#"{"label":"t"}"#), &[]).await;
+            let created =
+                api.raw("POST", "/api/v1/tokens", None, Some((&session, &csrf)), Some(r#"{"label":"t"}"#), &[]).await;
             tokens.push((role, created.body["token"].as_str().unwrap().to_owned()));
         }
         (api, Tokens(tokens))
@@ -88,14 +93,22 @@ impl Api {
         Reply { status, headers, body }
     }
 
-    async fn call(&self, method: &str, path: &str, token: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let text = body.map(Value::to_string);
         self.raw(method, path, Some(token), None, text.as_deref(), headers).await
     }
 
     /// Records an entry and insists it was created; returns the reply body (record and evaluation).
     async fn record(&self, token: &str, patient_id: &str, section: &str, body: Value) -> Value {
-        let reply = self.call("POST", &format!("/api/v1/patients/{patient_id}/chart/{section}"), token, Some(&body), &[]).await;
+        let reply =
+            self.call("POST", &format!("/api/v1/patients/{patient_id}/chart/{section}"), token, Some(&body), &[]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{section} {body}: {}", reply.body);
         reply.body
     }
@@ -140,8 +153,9 @@ async fn enter_vignette(api: &Api, tokens: &Tokens, case: &Value) -> String {
     let nurse = tokens.of(Role::Nurse);
     let prescriber = tokens.of(Role::Prescriber);
     let patient = &case["patient"];
-    let patient_id =
-        api.create_patient(nurse, patient["birth_date"].as_str().unwrap(), patient["sex_at_birth"].as_str().unwrap()).await;
+    let patient_id = api
+        .create_patient(nurse, patient["birth_date"].as_str().unwrap(), patient["sex_at_birth"].as_str().unwrap())
+        .await;
     let mut episode = case["episode"].clone();
     if let Some(ect) = case.get("ect") {
         episode["ect"] = ect.clone();
@@ -166,7 +180,8 @@ async fn enter_vignette(api: &Api, tokens: &Tokens, case: &Value) -> String {
     }
     api.record(nurse, &patient_id, "measurements", measurement).await;
     for reading in case["bp"].as_array().into_iter().flatten() {
-        let reading = json!({ "measured_on": "2026-11-20", "systolic": reading["systolic"], "diastolic": reading["diastolic"] });
+        let reading =
+            json!({ "measured_on": "2026-11-20", "systolic": reading["systolic"], "diastolic": reading["diastolic"] });
         api.record(nurse, &patient_id, "blood_pressures", reading).await;
     }
     for (scale, entry) in case["scales"].as_object().into_iter().flatten() {
@@ -179,7 +194,8 @@ async fn enter_vignette(api: &Api, tokens: &Tokens, case: &Value) -> String {
         api.record(nurse, &patient_id, "scales", result).await;
     }
     for entry in case["overrides"].as_array().into_iter().flatten() {
-        api.record(prescriber, &patient_id, "overrides", json!({ "rule": entry["rule"], "reason": entry["reason"] })).await;
+        api.record(prescriber, &patient_id, "overrides", json!({ "rule": entry["rule"], "reason": entry["reason"] }))
+            .await;
     }
     patient_id
 }
@@ -226,7 +242,8 @@ async fn every_vignette_entered_record_by_record_gives_the_clis_decision() {
             let from_file = ketacare_case::parse_case(&expected_case, jiff::civil::date(2026, 11, 28)).unwrap();
             assert_eq!(assembled, from_file, "{name}");
             // Every write stored its evaluation.
-            let stored = api.call("GET", &format!("/api/v1/patients/{patient_id}/assessments"), prescriber, None, &[]).await;
+            let stored =
+                api.call("GET", &format!("/api/v1/patients/{patient_id}/assessments"), prescriber, None, &[]).await;
             let assessments = stored.body["assessments"].as_array().unwrap();
             assert!(assessments.len() >= 3, "{name}: {} evaluations", assessments.len());
             assert_eq!(assessments.last().unwrap()["protocol_sha256"], Protocol::shipped().sha256.as_str());
@@ -255,7 +272,10 @@ async fn amending_a_trial_re_evaluates_and_keeps_the_prior_value() {
         // Sertraline was stopped at 3 weeks, not 8: one failure left, TRD no longer met.
         let change = json!({ "reason": "weeks misread from the referral letter", "weeks": 3 });
         let missing = api.call("PATCH", &path, nurse, Some(&change), &[]).await;
-        assert_eq!((missing.status, missing.body["field"].as_str()), (StatusCode::PRECONDITION_REQUIRED, Some("If-Match")));
+        assert_eq!(
+            (missing.status, missing.body["field"].as_str()),
+            (StatusCode::PRECONDITION_REQUIRED, Some("If-Match"))
+        );
         let amended = api.call("PATCH", &path, nurse, Some(&change), &[("if-match", "\"v1\"")]).await;
         assert_eq!(amended.status, StatusCode::OK, "{}", amended.body);
         assert_eq!(amended.headers[header::ETAG], "\"v2\"");
@@ -263,11 +283,15 @@ async fn amending_a_trial_re_evaluates_and_keeps_the_prior_value() {
         assert_eq!(amended.body["record"]["data"]["daily_dose_mg"], 150, "fields not named are kept");
         let report = &amended.body["evaluation"]["report"];
         assert_ne!(report["trd"]["label"]["status"], "met", "{report}");
-        let sertraline_report = report["trd"]["trials"].as_array().unwrap().iter().find(|t| t["drug"] == "sertraline").unwrap();
+        let sertraline_report =
+            report["trd"]["trials"].as_array().unwrap().iter().find(|t| t["drug"] == "sertraline").unwrap();
         assert_eq!(sertraline_report["reasons"], json!(["DURATION_SHORT"]));
 
         let stale = api.call("PATCH", &path, nurse, Some(&change), &[("if-match", "\"v1\"")]).await;
-        assert_eq!((stale.status, stale.body["type"].as_str()), (StatusCode::PRECONDITION_FAILED, Some("urn:ketacare:problem:stale-version")));
+        assert_eq!(
+            (stale.status, stale.body["type"].as_str()),
+            (StatusCode::PRECONDITION_FAILED, Some("urn:ketacare:problem:stale-version"))
+        );
 
         let history = api.call("GET", &format!("/api/v1/patients/{patient_id}/amendments"), nurse, None, &[]).await;
         let amendment = history.body["amendments"].as_array().unwrap().last().unwrap().clone();
@@ -280,8 +304,16 @@ async fn amending_a_trial_re_evaluates_and_keeps_the_prior_value() {
         // Entered in error: the trial leaves the chart, and the record stays readable.
         let in_error = json!({ "reason": "wrong patient", "status": "entered_in_error" });
         let marked = api.call("PATCH", &path, nurse, Some(&in_error), &[("if-match", "\"v2\"")]).await;
-        assert_eq!((marked.status, marked.body["record"]["status"].as_str()), (StatusCode::OK, Some("entered_in_error")));
-        let drugs: Vec<&Value> = marked.body["evaluation"]["report"]["trd"]["trials"].as_array().unwrap().iter().map(|t| &t["drug"]).collect();
+        assert_eq!(
+            (marked.status, marked.body["record"]["status"].as_str()),
+            (StatusCode::OK, Some("entered_in_error"))
+        );
+        let drugs: Vec<&Value> = marked.body["evaluation"]["report"]["trd"]["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| &t["drug"])
+            .collect();
         assert_eq!(drugs, [&json!("venlafaxine XR")]);
         let chart = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart"), nurse, None, &[]).await;
         assert_eq!(chart.body["trials"].as_array().unwrap().len(), 1);
@@ -329,11 +361,15 @@ async fn an_idempotent_retry_records_once() {
         assert_eq!(api.call("GET", &location, nurse, None, &[]).await.body, first.body["record"]);
         let list = api.call("GET", &path, nurse, None, &[]).await;
         assert_eq!(list.body["records"].as_array().unwrap().len(), 1);
-        let assessments = api.call("GET", &format!("/api/v1/patients/{patient_id}/assessments"), nurse, None, &[]).await;
+        let assessments =
+            api.call("GET", &format!("/api/v1/patients/{patient_id}/assessments"), nurse, None, &[]).await;
         assert_eq!(assessments.body["assessments"].as_array().unwrap().len(), 1, "one evaluation, not two");
         let other = json!({ "measured_on": "2026-11-20", "systolic": 140, "diastolic": 82 });
         let reused = api.call("POST", &path, nurse, Some(&other), &key).await;
-        assert_eq!((reused.status, reused.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key")));
+        assert_eq!(
+            (reused.status, reused.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key"))
+        );
     })
     .await;
 }
@@ -438,18 +474,31 @@ async fn the_latest_reading_day_and_the_latest_scales_make_the_case() {
             api.record(nurse, &patient_id, "blood_pressures", reading).await;
         }
         for (day, total) in [("2026-11-10", 30), ("2026-11-01", 12)] {
-            api.record(nurse, &patient_id, "scales", json!({ "scale": "madrs", "administered_on": day, "total": total })).await;
+            api.record(
+                nurse,
+                &patient_id,
+                "scales",
+                json!({ "scale": "madrs", "administered_on": day, "total": total }),
+            )
+            .await;
         }
         for (day, weight) in [("2026-11-10", 70), ("2026-10-01", 90)] {
             api.record(nurse, &patient_id, "measurements", json!({ "measured_on": day, "weight_kg": weight })).await;
         }
         api.record(nurse, &patient_id, "measurements", json!({ "measured_on": "2026-09-01", "height_cm": 165 })).await;
         let chart = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart"), nurse, None, &[]).await;
-        assert_eq!(chart.body["bp"], json!([{ "systolic": 162, "diastolic": 96 }, { "systolic": 158, "diastolic": 96 }]));
+        assert_eq!(
+            chart.body["bp"],
+            json!([{ "systolic": 162, "diastolic": 96 }, { "systolic": 158, "diastolic": 96 }])
+        );
         assert_eq!(chart.body["scales"], json!({ "madrs": 30 }));
-        assert_eq!((&chart.body["patient"]["weight_kg"], &chart.body["patient"]["height_cm"]), (&json!(70), &json!(165)));
+        assert_eq!(
+            (&chart.body["patient"]["weight_kg"], &chart.body["patient"]["height_cm"]),
+            (&json!(70), &json!(165))
+        );
         assert_eq!(chart.body["patient"]["birth_date"], "1984-05-02");
-        let earlier = api.call("GET", &format!("/api/v1/patients/{patient_id}/chart?as_of=2026-11-05"), nurse, None, &[]).await;
+        let earlier =
+            api.call("GET", &format!("/api/v1/patients/{patient_id}/chart?as_of=2026-11-05"), nurse, None, &[]).await;
         assert_eq!(earlier.body["bp"], json!([{ "systolic": 190, "diastolic": 96 }]));
         assert_eq!(earlier.body["scales"], json!({ "madrs": 12 }));
         assert_eq!(earlier.body["patient"]["weight_kg"], 90);
@@ -486,7 +535,8 @@ async fn every_chart_route_leaves_an_audit_event() {
             let request_id = format!("chart-audit-{index}");
             api.call(method, path, nurse, *body, &[("x-request-id", &request_id), ("if-match", "\"v1\"")]).await;
         }
-        let analyst = api.call("GET", &chart, tokens.of(Role::Analyst), None, &[("x-request-id", "chart-audit-analyst")]).await;
+        let analyst =
+            api.call("GET", &chart, tokens.of(Role::Analyst), None, &[("x-request-id", "chart-audit-analyst")]).await;
         assert_eq!(analyst.status, StatusCode::FORBIDDEN);
         let events = api.call("GET", "/api/v1/audit/events?limit=1000", tokens.of(Role::Auditor), None, &[]).await;
         let events = events.body["events"].as_array().unwrap().clone();
@@ -498,7 +548,8 @@ async fn every_chart_route_leaves_an_audit_event() {
             let text = event.to_string();
             assert!(!text.contains("128") && !text.contains("1984"), "no clinical values in the audit log: {text}");
         }
-        let denied = events.iter().find(|event| event["request_id"] == "chart-audit-analyst").expect("the refusal is audited");
+        let denied =
+            events.iter().find(|event| event["request_id"] == "chart-audit-analyst").expect("the refusal is audited");
         assert_eq!(denied["outcome"], "denied");
         let write = events.iter().filter(|event| event["request_id"] == "chart-audit-2").count();
         assert_eq!(write, 2, "a write audits the record and its evaluation");
