@@ -16,6 +16,7 @@ use ketacare_core::scales::{Scale, score_scale};
 use ketacare_store::{
     AmendmentMeta, AuditEvent, ChartRecord, ChartRecordChanges, ChartWrite, IdempotentResponse, NewAssessment,
     NewChartRecord, NewScaleResult, Patient, RecordStatus, ScaleResultChanges, StoreError, StoredScaleResult,
+    chart_stamp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -163,6 +164,17 @@ enum ChartRow {
 struct ChartRows {
     records: Vec<ChartRecord>,
     scales: Vec<StoredScaleResult>,
+    /// The store's `chart_stamp` of the chart as read, to refuse a write if another changed it since.
+    stamp: i64,
+}
+
+/// How many times a chart write is tried when another write to the same chart overtakes it: each round
+/// lets at least one of the racing writes through, so this many writers at once all get through.
+const CHART_WRITE_ATTEMPTS: usize = 10;
+
+/// Whether a chart write lost a race with another write to the same chart (and may be tried again).
+fn overtaken(error: &AppError) -> bool {
+    matches!(error, AppError::StaleVersion { resource: "chart", .. })
 }
 
 fn invalid_case(prefix: &str, error: InvalidCase) -> AppError {
@@ -552,11 +564,13 @@ impl App {
         Ok(ValidScale { scale_key: key, answers_json, total, administered_on })
     }
 
-    async fn chart_rows(&self, patient_id: &str) -> Result<ChartRows, AppError> {
-        Ok(ChartRows {
-            records: self.store.chart_records(patient_id).await?,
-            scales: self.store.scale_results(patient_id).await?,
-        })
+    async fn chart_rows(&self, patient: &Patient) -> Result<ChartRows, AppError> {
+        let records = self.store.chart_records(&patient.patient_id).await?;
+        let scales = self.store.scale_results(&patient.patient_id).await?;
+        let record_versions: Vec<i64> = records.iter().map(|record| record.version).collect();
+        let scale_versions: Vec<i64> = scales.iter().map(|result| result.version).collect();
+        let stamp = chart_stamp(patient.version, &record_versions, &scale_versions);
+        Ok(ChartRows { records, scales, stamp })
     }
 
     /// Runs the assembled case through the assess path (parse, engine, render) of `ketacare assess`.
@@ -610,7 +624,10 @@ impl App {
             format!("patient/{}/assessment/{assessment_id}", patient.patient_id),
             Some(&patient.patient_id),
         );
-        Ok((ChartWrite { evaluation, audit_events: vec![record_event, evaluation_event] }, view))
+        Ok((
+            ChartWrite { evaluation, audit_events: vec![record_event, evaluation_event], chart_stamp: rows.stamp },
+            view,
+        ))
     }
 
     async fn existing_patient(&self, patient_id: &str) -> Result<Patient, AppError> {
@@ -633,9 +650,13 @@ impl App {
         let record_id = new_id();
         let resource = format!("patient/{patient_id}/chart/{section}/{record_id}");
         let event = self.audit_event(actor, "chart.create", resource, Some(patient_id));
-        match self.try_create_chart_record(actor, patient_id, section, body, key, &record_id, event.clone()).await {
-            Ok(created) => Ok(created),
-            Err(error) => Err(self.audit_failure(event, error).await),
+        let mut attempt = 1;
+        loop {
+            match self.try_create_chart_record(actor, patient_id, section, body, key, &record_id, event.clone()).await {
+                Ok(created) => return Ok(created),
+                Err(error) if overtaken(&error) && attempt < CHART_WRITE_ATTEMPTS => attempt += 1,
+                Err(error) => return Err(self.audit_failure(event, error).await),
+            }
         }
     }
 
@@ -660,7 +681,7 @@ impl App {
             return Ok(replayed);
         }
         let patient = self.existing_patient(patient_id).await?;
-        let mut rows = self.chart_rows(patient_id).await?;
+        let mut rows = self.chart_rows(&patient).await?;
         let body = as_object(body)?;
         let now = self.now();
         let idempotent = |view: &ChartWriteView| {
@@ -843,9 +864,16 @@ impl App {
     ) -> Result<ChartWriteView, AppError> {
         let resource = format!("patient/{patient_id}/chart/{section}/{record_id}");
         let event = self.audit_event(actor, "chart.amend", resource, Some(patient_id));
-        match self.try_amend_chart_record(actor, patient_id, section, record_id, expected_version, body, &event).await {
-            Ok(view) => Ok(view),
-            Err(error) => Err(self.audit_failure(event, error).await),
+        let mut attempt = 1;
+        loop {
+            match self
+                .try_amend_chart_record(actor, patient_id, section, record_id, expected_version, body, &event)
+                .await
+            {
+                Ok(view) => return Ok(view),
+                Err(error) if overtaken(&error) && attempt < CHART_WRITE_ATTEMPTS => attempt += 1,
+                Err(error) => return Err(self.audit_failure(event, error).await),
+            }
         }
     }
 
@@ -882,7 +910,7 @@ impl App {
             return Err(AppError::invalid("by", "is the prescriber who recorded the override; it cannot change"));
         }
         let patient = self.existing_patient(patient_id).await?;
-        let mut rows = self.chart_rows(patient_id).await?;
+        let mut rows = self.chart_rows(&patient).await?;
         let prior = self.find_row(patient_id, section, record_id).await?;
         if section == ChartSection::Overrides {
             require(actor, Permission::RecordOverrides)?;
@@ -1049,7 +1077,7 @@ impl App {
             Some(other) => return Err(AppError::invalid("jurisdiction", format!("must be US or EU, got \"{other}\""))),
         };
         let patient = self.existing_patient(patient_id).await?;
-        let rows = self.chart_rows(patient_id).await?;
+        let rows = self.chart_rows(&patient).await?;
         Ok(assemble_case(&patient, &rows, as_of, modality, jurisdiction))
     }
 }

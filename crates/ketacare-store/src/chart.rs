@@ -72,6 +72,36 @@ pub struct ScaleResultChanges {
 pub struct ChartWrite {
     pub evaluation: NewAssessment,
     pub audit_events: Vec<AuditEvent>,
+    /// The [`chart_stamp`] of the chart the evaluation was computed from: if another write changed the
+    /// chart since, the write is refused (`StaleVersion` of resource `chart`) and may be retried.
+    pub chart_stamp: i64,
+}
+
+/// A number that grows with every change of a patient's chart: the sum of the versions of the
+/// patient record, its chart records and its scale results (rows are never deleted, an insert adds at
+/// least 1 and an amendment adds 1).
+pub fn chart_stamp(patient_version: i64, record_versions: &[i64], scale_result_versions: &[i64]) -> i64 {
+    patient_version + record_versions.iter().sum::<i64>() + scale_result_versions.iter().sum::<i64>()
+}
+
+const CHART_STAMP_SQL: &str = "SELECT CAST(COALESCE((SELECT version FROM patients WHERE patient_id = $1), 0) \
+     + COALESCE((SELECT SUM(version) FROM chart_records WHERE patient_id = $1), 0) \
+     + COALESCE((SELECT SUM(version) FROM scale_results WHERE patient_id = $1), 0) AS BIGINT)";
+
+/// Inside the open transaction `$tx`, before any change: refuses the write if the chart changed since
+/// its evaluation was computed.
+macro_rules! check_chart_stamp {
+    ($tx:expr, $patient_id:expr, $write:expr) => {{
+        let (current,): (i64,) = sqlx::query_as(CHART_STAMP_SQL).bind($patient_id).fetch_one(&mut *$tx.conn).await?;
+        if current != $write.chart_stamp {
+            return Err(StoreError::StaleVersion {
+                resource: "chart",
+                id: $patient_id.to_owned(),
+                expected: $write.chart_stamp,
+                current,
+            });
+        }
+    }};
 }
 
 const CHART_COLUMNS: &str = "patient_id, record_id, section, episode_id, recorded_on, body_json, status, version, \
@@ -159,6 +189,7 @@ impl Store {
     ) -> Result<ChartRecord, StoreError> {
         let at = format_time(record.created_at);
         write_tx!(self, [record, write, idempotent, at], tx => {
+            check_chart_stamp!(tx, &record.patient_id, write);
             sqlx::query(
                 "INSERT INTO chart_records (patient_id, record_id, section, episode_id, recorded_on, body_json, status, \
                  version, created_at, created_by, updated_at, updated_by) \
@@ -239,6 +270,7 @@ impl Store {
                     current: prior.version,
                 });
             }
+            check_chart_stamp!(tx, &patient_id, write);
             let next = ChartRecord {
                 episode_id: changes.episode_id.clone(),
                 recorded_on: changes.recorded_on.clone(),
@@ -284,6 +316,7 @@ impl Store {
     ) -> Result<StoredScaleResult, StoreError> {
         let at = format_time(result.created_at);
         write_tx!(self, [result, write, idempotent, at], tx => {
+            check_chart_stamp!(tx, &result.patient_id, write);
             sqlx::query(
                 "INSERT INTO scale_results (patient_id, scale_result_id, scale, answers_json, total, administered_on, \
                  status, version, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'active', 1, $7, $8)",
@@ -356,6 +389,7 @@ impl Store {
                     current: prior.version,
                 });
             }
+            check_chart_stamp!(tx, &patient_id, write);
             let next = StoredScaleResult {
                 answers_json: changes.answers_json.clone(),
                 total: changes.total,

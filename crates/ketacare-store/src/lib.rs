@@ -21,7 +21,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
-pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges};
+pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
 pub use migrate::Migration;
 pub use patients::{
     Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,

@@ -26,8 +26,8 @@ fn event(action: &str) -> AuditEvent {
     }
 }
 
-/// The evaluation a write stores, with the record's and the evaluation's audit events.
-fn chart_write(assessment_id: &str) -> ChartWrite {
+/// The evaluation a write stores (computed from the chart at `chart_stamp`), with the record's and the evaluation's audit events.
+fn chart_write(assessment_id: &str, chart_stamp: i64) -> ChartWrite {
     ChartWrite {
         evaluation: NewAssessment {
             patient_id: "p1".to_owned(),
@@ -41,6 +41,7 @@ fn chart_write(assessment_id: &str) -> ChartWrite {
             created_by: "u-nurse".to_owned(),
         },
         audit_events: vec![event("chart.create"), event("chart.evaluate")],
+        chart_stamp,
     }
 }
 
@@ -96,7 +97,14 @@ async fn a_chart_record_is_stored_with_its_evaluation_and_amended_with_history()
     each_backend(|db| async move {
         let store = db.store;
         seeded(&store).await;
-        let stored = store.insert_chart_record(&trial("t1"), &chart_write("a1"), None).await.unwrap();
+        // The patient alone: stamp 1. A write computed from an older chart is refused and stores nothing.
+        let overtaken = store.insert_chart_record(&trial("t0"), &chart_write("a0", 0), None).await;
+        assert!(
+            matches!(overtaken, Err(StoreError::StaleVersion { resource: "chart", current: 1, .. })),
+            "{overtaken:?}"
+        );
+        assert_eq!(store.assessments("p1").await.unwrap().len(), 0);
+        let stored = store.insert_chart_record(&trial("t1"), &chart_write("a1", 1), None).await.unwrap();
         assert_eq!((stored.version, stored.status), (1, RecordStatus::Active));
         assert_eq!(store.chart_records("p1").await.unwrap(), vec![stored.clone()]);
         assert_eq!(store.assessments("p1").await.unwrap().len(), 1);
@@ -106,7 +114,8 @@ async fn a_chart_record_is_stored_with_its_evaluation_and_amended_with_history()
             body_json: r#"{"drug":"sertraline","weeks":3}"#.to_owned(),
             status: RecordStatus::Active,
         };
-        let amended = store.amend_chart_record("p1", "t1", 1, &changes, &meta("m1"), &chart_write("a2")).await.unwrap();
+        let amended =
+            store.amend_chart_record("p1", "t1", 1, &changes, &meta("m1"), &chart_write("a2", 2)).await.unwrap();
         assert_eq!((amended.version, amended.body_json.as_str()), (2, changes.body_json.as_str()));
         assert_eq!(store.chart_record("p1", "t1").await.unwrap(), Some(amended));
         let amendments = store.amendments("p1").await.unwrap();
@@ -114,15 +123,15 @@ async fn a_chart_record_is_stored_with_its_evaluation_and_amended_with_history()
         assert!(amendments[0].prior_json.contains(r#"\"weeks\":8"#), "{}", amendments[0].prior_json);
 
         // A stale change stores nothing: no record change, no amendment, no evaluation.
-        let stale = store.amend_chart_record("p1", "t1", 1, &changes, &meta("m2"), &chart_write("a3")).await;
+        let stale = store.amend_chart_record("p1", "t1", 1, &changes, &meta("m2"), &chart_write("a3", 3)).await;
         assert!(matches!(stale, Err(StoreError::StaleVersion { current: 2, .. })), "{stale:?}");
         assert_eq!(store.amendments("p1").await.unwrap().len(), 1);
         assert_eq!(store.assessments("p1").await.unwrap().len(), 2);
-        let missing = store.amend_chart_record("p1", "nope", 1, &changes, &meta("m3"), &chart_write("a4")).await;
+        let missing = store.amend_chart_record("p1", "nope", 1, &changes, &meta("m3"), &chart_write("a4", 3)).await;
         assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
         let mut other = trial("t2");
         other.patient_id = "no-such-patient".to_owned();
-        let orphan = store.insert_chart_record(&other, &chart_write("a5"), None).await;
+        let orphan = store.insert_chart_record(&other, &chart_write("a5", 0), None).await;
         assert!(matches!(orphan, Err(StoreError::NotFound { resource: "patient", .. })), "{orphan:?}");
         assert_eq!(store.verify_audit_chain().await.unwrap().first_broken, None);
     })
@@ -144,14 +153,15 @@ async fn chart_scale_results_are_amended_with_history() {
             created_at: at(2),
             created_by: "u-nurse".to_owned(),
         };
-        store.insert_chart_scale_result(&result, &chart_write("a1"), None).await.unwrap();
+        store.insert_chart_scale_result(&result, &chart_write("a1", 1), None).await.unwrap();
         let changes = ScaleResultChanges {
             answers_json: None,
             total: Some(12),
             administered_on: "2026-11-21".to_owned(),
             status: RecordStatus::EnteredInError,
         };
-        let amended = store.amend_scale_result("p1", "s1", 1, &changes, &meta("m1"), &chart_write("a2")).await.unwrap();
+        let amended =
+            store.amend_scale_result("p1", "s1", 1, &changes, &meta("m1"), &chart_write("a2", 2)).await.unwrap();
         assert_eq!((amended.version, amended.total, amended.status), (2, Some(12), RecordStatus::EnteredInError));
         assert_eq!(store.scale_result("p1", "s1").await.unwrap(), Some(amended));
         let amendments = store.amendments("p1").await.unwrap();
@@ -166,7 +176,7 @@ async fn chart_records_are_never_deleted() {
     each_backend(|db| async move {
         let store = db.store;
         seeded(&store).await;
-        store.insert_chart_record(&trial("t1"), &chart_write("a1"), None).await.unwrap();
+        store.insert_chart_record(&trial("t1"), &chart_write("a1", 1), None).await.unwrap();
         assert!(store.execute_raw("DELETE FROM chart_records").await.is_err(), "the delete was not refused");
         assert_eq!(store.chart_records("p1").await.unwrap().len(), 1);
         let bad_section = "INSERT INTO chart_records (patient_id, record_id, section, body_json, created_at, created_by, \
