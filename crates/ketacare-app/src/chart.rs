@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use crate::assessments::AssessmentView;
 use crate::patients::idempotency_key;
-use crate::policy::{Permission, require};
+use crate::policy::{Permission, de_identified_only, require};
 use crate::secrets::{new_id, sha256_hex};
 use crate::{Actor, App, AppError, Created};
 
@@ -120,6 +120,9 @@ pub struct ChartEvaluationView {
     pub as_of: String,
     pub rules_version: String,
     pub protocol_sha256: String,
+    /// True for analysts: `case` then has no birth date (an age, 90 for 90 or over), no onset date (a
+    /// duration), and no free text (trial stop reasons, override reasons and authors).
+    pub de_identified: bool,
     /// The case assembled from the chart, as `ketacare assess` would read it.
     pub case: Value,
     /// The report of contracts/assess.md, exactly as `ketacare assess` prints it for that case.
@@ -427,6 +430,41 @@ fn assemble_case(patient: &Patient, rows: &ChartRows, as_of: Date, modality: &st
     let overrides: Vec<Value> = active("overrides").map(|record| Value::Object(body_of(record))).collect();
     case.insert("overrides".to_owned(), Value::Array(overrides));
     Value::Object(case)
+}
+
+/// The case without what identifies the patient (HIPAA Safe Harbor's dates, ages over 89, free text):
+/// the birth date becomes an age (90 for 90 or over), the episode's onset date a duration in completed
+/// months; trial stop reasons and override reasons and authors are dropped.
+fn de_identify_case(mut case: Value) -> Value {
+    let as_of: Option<Date> = case["as_of"].as_str().and_then(|text| text.parse().ok());
+    let whole_units = |from: &str, unit: jiff::Unit| {
+        let from: Date = from.parse().ok()?;
+        let span = from.until((unit, as_of?)).ok()?;
+        Some(if unit == jiff::Unit::Year { i64::from(span.get_years()) } else { i64::from(span.get_months()) })
+    };
+    if let Some(patient) = case.get_mut("patient").and_then(Value::as_object_mut)
+        && let Some(Value::String(birth_date)) = patient.remove("birth_date")
+    {
+        let age = whole_units(&birth_date, jiff::Unit::Year).map(|years| years.min(90));
+        patient.insert("age_years".to_owned(), json!(age));
+    }
+    if let Some(episode) = case.get_mut("episode").and_then(Value::as_object_mut)
+        && let Some(Value::String(onset)) = episode.remove("onset_date")
+    {
+        episode.insert("duration_months".to_owned(), json!(whole_units(&onset, jiff::Unit::Month)));
+    }
+    for trial in case["trials"].as_array_mut().into_iter().flatten() {
+        if let Some(trial) = trial.as_object_mut() {
+            trial.remove("stop_reason");
+        }
+    }
+    for entry in case["overrides"].as_array_mut().into_iter().flatten() {
+        if let Some(entry) = entry.as_object_mut() {
+            entry.remove("by");
+            entry.remove("reason");
+        }
+    }
+    case
 }
 
 impl App {
@@ -1018,6 +1056,8 @@ impl App {
 
     /// The decision on the patient's chart now (or as the query asks), computed on request and not
     /// stored; the decisions stored by chart writes are the patient's assessments.
+    /// Analysts get it de-identified ([`ChartEvaluationView::de_identified`]); the decision itself is
+    /// made on the whole chart.
     pub async fn chart_evaluation(
         &self,
         actor: &Actor,
@@ -1027,14 +1067,17 @@ impl App {
         let resource = format!("patient/{patient_id}/evaluation");
         let event = self.audit_event(actor, "chart.evaluate", resource, Some(patient_id));
         let result = async {
-            let case = self.assembled_case(actor, patient_id, query).await?;
+            require(actor, Permission::ReadEvaluation)?;
+            let case = self.case_of_chart(patient_id, query).await?;
             let report = self.evaluate(&case)?;
+            let de_identified = de_identified_only(actor.role);
             Ok(ChartEvaluationView {
                 patient_id: patient_id.to_owned(),
                 as_of: report["as_of"].as_str().unwrap_or_default().to_owned(),
                 rules_version: ketacare_core::RULES_VERSION.to_owned(),
                 protocol_sha256: self.protocol().sha256.clone(),
-                case,
+                de_identified,
+                case: if de_identified { de_identify_case(case) } else { case },
                 report,
             })
         }
@@ -1055,6 +1098,10 @@ impl App {
         query: &EvaluationQuery,
     ) -> Result<Value, AppError> {
         require(actor, Permission::ReadChart)?;
+        self.case_of_chart(patient_id, query).await
+    }
+
+    async fn case_of_chart(&self, patient_id: &str, query: &EvaluationQuery) -> Result<Value, AppError> {
         let as_of = match query.as_of.as_deref() {
             None => self.today(),
             Some(text) => text.parse::<Date>().ok().filter(|_| text.len() == 10).ok_or_else(|| {

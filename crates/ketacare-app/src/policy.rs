@@ -22,6 +22,8 @@ pub enum Permission {
     RecordChart,
     /// Record and correct overrides: a prescriber's documented decision (contracts/assess.md).
     RecordOverrides,
+    /// Read the decision on a chart (analysts: de-identified).
+    ReadEvaluation,
 }
 
 impl Permission {
@@ -37,6 +39,7 @@ impl Permission {
             Permission::ReadChart => "read the chart",
             Permission::RecordChart => "record chart entries",
             Permission::RecordOverrides => "record overrides",
+            Permission::ReadEvaluation => "read evaluations",
         }
     }
 }
@@ -55,6 +58,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadChart => matches!(role, Admin | Prescriber | Nurse),
         RecordChart => matches!(role, Prescriber | Nurse),
         RecordOverrides => matches!(role, Prescriber),
+        ReadEvaluation => matches!(role, Admin | Prescriber | Nurse | Analyst),
     }
 }
 

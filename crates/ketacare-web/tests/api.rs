@@ -174,13 +174,14 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/patients/{patient_id}/assessments", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 403, 200, 200, 403, 403]),
-    // The chart: analysts get 403 (the chart names the birth date), auditors see no clinical data.
+    // The chart: analysts get 403 (the chart names the birth date) but a de-identified evaluation;
+    // auditors see no clinical data.
     ("GET", "/api/v1/patients/{patient_id}/chart", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/chart/{section}", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/chart/{section}", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 403, 200, 200, 403, 403]),
-    ("GET", "/api/v1/patients/{patient_id}/evaluation", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/evaluation", [401, 200, 200, 200, 200, 403]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
 ];

@@ -344,6 +344,35 @@ async fn a_trial_outside_the_current_episode_does_not_count() {
 }
 
 #[tokio::test]
+async fn analysts_get_the_decision_de_identified() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let case = with_birth_date(vignette("V1"));
+        let patient_id = enter_vignette(&api, &tokens, &case).await;
+        let path = evaluation_path(&patient_id, &case);
+        let prescriber = api.call("GET", &path, tokens.of(Role::Prescriber), None, &[]).await;
+        let analyst = api.call("GET", &path, tokens.of(Role::Analyst), None, &[]).await;
+        assert_eq!(analyst.status, StatusCode::OK, "{}", analyst.body);
+        assert_eq!((&prescriber.body["de_identified"], &analyst.body["de_identified"]), (&json!(false), &json!(true)));
+        assert_eq!(analyst.body["report"], prescriber.body["report"], "the same decision");
+        let patient = &analyst.body["case"]["patient"];
+        assert_eq!((patient.get("birth_date"), &patient["age_years"]), (None, &json!(42)));
+        let episode = &analyst.body["case"]["episode"];
+        assert_eq!((episode.get("onset_date"), &episode["duration_months"]), (None, &json!(10)));
+        let text = analyst.body.to_string();
+        for identifying in ["1984-05-02", "2026-01-28", "Lovelace", "ineffective"] {
+            assert!(!text.contains(identifying), "the analyst saw {identifying}: {text}");
+        }
+        for path in
+            [format!("/api/v1/patients/{patient_id}/chart"), format!("/api/v1/patients/{patient_id}/chart/trials")]
+        {
+            assert_eq!(api.call("GET", &path, tokens.of(Role::Analyst), None, &[]).await.status, StatusCode::FORBIDDEN);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_idempotent_retry_records_once() {
     each_backend(|db| async move {
         let (api, tokens) = Api::new(db.store).await;

@@ -45,7 +45,7 @@ pub(super) fn add_chart_paths(document: &mut Value) {
                             "description": "Plus the fields to change; null removes one" })) }))
         },
         "/api/v1/patients/{patient_id}/evaluation": {
-            "get": operation("The decision on the chart, computed now (not stored)",
+            "get": operation("The decision on the chart, computed now (not stored); analysts get the case de-identified",
                 (200, "The assembled case and its report", schema_ref("ChartEvaluation")), &[401, 403, 404, 422],
                 json!({ "parameters": evaluation_parameters }))
         }
@@ -64,7 +64,8 @@ pub(super) fn add_chart_paths(document: &mut Value) {
             "record": schema_ref("ChartRecord"), "evaluation": schema_ref("Assessment") } },
         "ChartEvaluation": { "type": "object", "properties": {
             "patient_id": { "type": "string" }, "as_of": { "type": "string" }, "rules_version": { "type": "string" },
-            "protocol_sha256": { "type": "string" }, "case": { "type": "object" }, "report": { "type": "object" } } }
+            "protocol_sha256": { "type": "string" }, "de_identified": { "type": "boolean" },
+            "case": { "type": "object" }, "report": { "type": "object" } } }
     });
     for (path, item) in paths.as_object().expect("paths is an object") {
         document["paths"][path] = item.clone();
