@@ -460,6 +460,7 @@ async fn every_patient_data_route_leaves_an_audit_event() {
         let assessment =
             format!("/api/v1/patients/{id}/assessments/{}", recorded.body["assessment_id"].as_str().unwrap());
         let in_error = json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string();
+        let reading = r#"{"measured_on":"2026-11-01","systolic":128,"diastolic":82}"#;
         let calls: &[(&str, String, Option<&str>)] = &[
             ("GET", assessment.clone(), None),
             ("PATCH", assessment.clone(), Some(&in_error)),
@@ -475,6 +476,10 @@ async fn every_patient_data_route_leaves_an_audit_event() {
             ("POST", format!("/api/v1/patients/{id}/assessments"), Some(&case)),
             ("GET", format!("/api/v1/patients/{id}/assessments"), None),
             ("GET", "/api/v1/patients/no-such-patient".to_owned(), None),
+            ("POST", format!("/api/v1/patients/{id}/chart/blood_pressures"), Some(reading)),
+            ("GET", format!("/api/v1/patients/{id}/chart/blood_pressures"), None),
+            ("GET", format!("/api/v1/patients/{id}/chart"), None),
+            ("GET", format!("/api/v1/patients/{id}/evaluation"), None),
         ];
         for (index, (method, path, body)) in calls.iter().enumerate() {
             let request_id = format!("audit-check-{index}");
