@@ -180,9 +180,13 @@ fn overtaken(error: &AppError) -> bool {
     matches!(error, AppError::StaleVersion { resource: "chart", .. })
 }
 
-fn invalid_case(prefix: &str, error: InvalidCase) -> AppError {
-    let field = if prefix.is_empty() { error.path } else { format!("{prefix}.{}", error.path) };
-    AppError::Invalid { field: field.trim_end_matches('.').to_owned(), problem: error.problem }
+/// A record the case reader refused, as the API's error naming the field (`(body)` for the whole record).
+fn invalid_case(error: InvalidCase) -> AppError {
+    let field = match error.path.as_str() {
+        "" | "(record)" => "(body)".to_owned(),
+        path => path.to_owned(),
+    };
+    AppError::Invalid { field, problem: error.problem }
 }
 
 fn as_object(body: &Value) -> Result<Map<String, Value>, AppError> {
@@ -484,10 +488,9 @@ impl App {
         match section {
             ChartSection::Episodes => {
                 if let Some(ect) = body.get("ect").filter(|ect| !ect.is_null()) {
-                    parse_ect_section("ect", ect).map_err(|error| invalid_case("", error))?;
+                    parse_ect_section("ect", ect).map_err(invalid_case)?;
                 }
-                parse_episode_section("", &case_part(&body, &["ect"]), today)
-                    .map_err(|error| invalid_case("", error))?;
+                parse_episode_section("", &case_part(&body, &["ect"]), today).map_err(invalid_case)?;
             }
             ChartSection::History | ChartSection::Concomitant => {
                 let (key, words) = match section {
@@ -500,7 +503,7 @@ impl App {
                     ChartSection::History => parse_history_entry(key, value).map(|_| ()),
                     _ => parse_concomitant_entry(key, value).map(|_| ()),
                 }
-                .map_err(|error| invalid_case("", error))?;
+                .map_err(invalid_case)?;
                 choice_field(&body, "clinical_status", &words, "active")?;
                 recorded_on = date_field(&body, "noted_on", false, today)?;
             }
@@ -519,7 +522,7 @@ impl App {
                 if !known {
                     return Err(AppError::invalid("episode_id", "is not an active episode of this patient"));
                 }
-                parse_trial_entry("", &case_part(&body, &["episode_id"])).map_err(|error| invalid_case("", error))?;
+                parse_trial_entry("", &case_part(&body, &["episode_id"])).map_err(invalid_case)?;
                 episode_id = Some(id);
             }
             ChartSection::Measurements => {
@@ -533,19 +536,19 @@ impl App {
                 }
                 let mut patient_part = case_part(&body, &["measured_on"]);
                 patient_part["sex_at_birth"] = json!(patient.sex_at_birth);
-                parse_patient_section("", &patient_part, today).map_err(|error| invalid_case("", error))?;
+                parse_patient_section("", &patient_part, today).map_err(invalid_case)?;
             }
             ChartSection::BloodPressures => {
                 recorded_on = date_field(&body, "measured_on", true, today)?;
-                parse_bp_entry("", &case_part(&body, &["measured_on"])).map_err(|error| invalid_case("", error))?;
+                parse_bp_entry("", &case_part(&body, &["measured_on"])).map_err(invalid_case)?;
             }
             ChartSection::Overrides => {
+                require(actor, Permission::RecordOverrides)?;
                 if body.contains_key("by") {
                     return Err(AppError::invalid("by", "is the prescriber recording the override; do not send it"));
                 }
-                require(actor, Permission::RecordOverrides)?;
                 body.insert("by".to_owned(), json!(actor.user_id));
-                parse_override_entry("", &Value::Object(body.clone())).map_err(|error| invalid_case("", error))?;
+                parse_override_entry("", &Value::Object(body.clone())).map_err(invalid_case)?;
             }
             ChartSection::Scales => unreachable!("scales are checked by validate_scale"),
         }
@@ -564,7 +567,7 @@ impl App {
         if key == CSSRS_KEY {
             only_keys(body, &["scale", "administered_on", "answers"])?;
             let answers = body.get("answers").ok_or_else(|| AppError::invalid("answers", "is required"))?;
-            parse_cssrs_section("answers", answers).map_err(|error| invalid_case("", error))?;
+            parse_cssrs_section("answers", answers).map_err(invalid_case)?;
             return Ok(ValidScale {
                 scale_key: key,
                 answers_json: Some(answers.to_string()),
