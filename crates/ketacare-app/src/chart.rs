@@ -671,6 +671,25 @@ impl App {
         ))
     }
 
+    /// Checks that a correction of the patient record (birth date, sex, status) still makes a valid case
+    /// with the patient's chart, and returns the decision to store once the correction is: `None` when the
+    /// chart is empty (nothing to decide on yet).
+    pub(crate) async fn evaluation_after_patient_change(
+        &self,
+        actor: &Actor,
+        corrected: &Patient,
+    ) -> Result<Option<(NewAssessment, AuditEvent)>, AppError> {
+        let rows = self.chart_rows(corrected).await?;
+        if rows.records.is_empty() && rows.scales.is_empty() {
+            return Ok(None);
+        }
+        let resource = format!("patient/{}", corrected.patient_id);
+        let patient_event = self.audit_event(actor, "patient.amend", resource, Some(&corrected.patient_id));
+        let (mut write, _) = self.evaluation_write(actor, corrected, &rows, patient_event)?;
+        let evaluation_event = write.audit_events.pop().expect("an evaluation write carries its evaluation event");
+        Ok(Some((write.evaluation, evaluation_event)))
+    }
+
     async fn existing_patient(&self, patient_id: &str) -> Result<Patient, AppError> {
         self.store
             .patient(patient_id)

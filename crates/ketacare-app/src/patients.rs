@@ -372,10 +372,33 @@ impl App {
             return Err(self.audit_failure(event, error).await);
         }
         let (changes, reason) = parse_changes(input, self.today())?;
+        // A correction the engine reads (birth date, sex, status) must still make a valid case with the
+        // patient's chart, and re-evaluates it: checked before the correction is stored, so an invalid
+        // one changes nothing.
+        let touches_decisions = changes.birth_date.is_some()
+            || changes.birth_year.is_some()
+            || changes.sex_at_birth.is_some()
+            || changes.status.is_some();
+        let mut evaluation = None;
+        if touches_decisions && let Some(prior) = self.store.patient(patient_id).await? {
+            let mut corrected = changes.applied_to(prior);
+            corrected.version += 1;
+            match self.evaluation_after_patient_change(actor, &corrected).await {
+                Ok(decision) => evaluation = decision,
+                Err(error) => return Err(self.audit_failure(event, error).await),
+            }
+        }
         let meta =
             AmendmentMeta { amendment_id: new_id(), reason, amended_by: actor.user_id.clone(), amended_at: self.now() };
         match self.store.amend_patient(patient_id, expected_version, &changes, &meta, &event).await {
-            Ok(patient) => Ok(self.view(actor, patient)),
+            Ok(patient) => {
+                // The decision goes in its own transaction right after the correction; a chart write in
+                // between re-evaluates on its own, so the latest stored decision is never older than the chart.
+                if let Some((assessment, evaluation_event)) = evaluation {
+                    self.store.insert_assessment(&assessment, &evaluation_event, None).await?;
+                }
+                Ok(self.view(actor, patient))
+            }
             Err(error) => Err(self.audit_failure(event, error.into()).await),
         }
     }

@@ -88,6 +88,34 @@ pub struct PatientChanges {
     pub status: Option<RecordStatus>,
 }
 
+impl PatientChanges {
+    /// The patient with these fields changed (version and authorship are the store's to set).
+    pub fn applied_to(&self, mut patient: Patient) -> Patient {
+        if let Some(mrn) = &self.mrn {
+            patient.mrn = mrn.clone();
+        }
+        if let Some(value) = &self.given_name {
+            patient.given_name = value.clone();
+        }
+        if let Some(value) = &self.family_name {
+            patient.family_name = value.clone();
+        }
+        if let Some(value) = &self.birth_date {
+            patient.birth_date = value.clone();
+        }
+        if let Some(value) = self.birth_year {
+            patient.birth_year = value;
+        }
+        if let Some(value) = &self.sex_at_birth {
+            patient.sex_at_birth = value.clone();
+        }
+        if let Some(value) = self.status {
+            patient.status = value;
+        }
+        patient
+    }
+}
+
 /// One correction of a clinical record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Amendment {
@@ -421,14 +449,7 @@ impl Store {
                     current: prior.version,
                 });
             }
-            let mut next = prior.clone();
-            if let Some(mrn) = &changes.mrn { next.mrn = mrn.clone(); }
-            if let Some(value) = &changes.given_name { next.given_name = value.clone(); }
-            if let Some(value) = &changes.family_name { next.family_name = value.clone(); }
-            if let Some(value) = &changes.birth_date { next.birth_date = value.clone(); }
-            if let Some(value) = changes.birth_year { next.birth_year = value; }
-            if let Some(value) = &changes.sex_at_birth { next.sex_at_birth = value.clone(); }
-            if let Some(value) = changes.status { next.status = value; }
+            let mut next = changes.applied_to(prior.clone());
             next.version = prior.version + 1;
             next.updated_at = at.clone();
             next.updated_by = amendment.amended_by.clone();

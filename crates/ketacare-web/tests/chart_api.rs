@@ -627,3 +627,38 @@ async fn every_chart_route_leaves_an_audit_event() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn correcting_the_birth_date_re_evaluates_the_chart() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let case = with_birth_date(vignette("V1"));
+        let patient_id = enter_vignette(&api, &tokens, &case).await;
+        let decisions = format!("/api/v1/patients/{patient_id}/assessments");
+        let before = api.call("GET", &decisions, nurse, None, &[]).await.body["assessments"].as_array().unwrap().len();
+        let patient = api.call("GET", &format!("/api/v1/patients/{patient_id}"), nurse, None, &[]).await;
+        let etag = patient.headers[header::ETAG].to_str().unwrap().to_owned();
+
+        // 70 years old: the esketamine day-1 dose now carries the US age warning.
+        let change = json!({ "reason": "birth year misread", "birth_date": "1950-05-02" });
+        let path = format!("/api/v1/patients/{patient_id}");
+        let amended = api.call("PATCH", &path, nurse, Some(&change), &[("if-match", etag.as_str())]).await;
+        assert_eq!(amended.status, StatusCode::OK, "{}", amended.body);
+        let after = api.call("GET", &decisions, nurse, None, &[]).await.body["assessments"].as_array().unwrap().clone();
+        assert_eq!(after.len(), before + 1, "the correction stored a new decision");
+        let warnings = |assessment: &Value| assessment["report"]["dose"]["esketamine"]["warnings"].to_string();
+        assert!(!warnings(&after[after.len() - 2]).contains("age 65"));
+        assert!(warnings(after.last().unwrap()).contains("age 65 or over"), "{}", warnings(after.last().unwrap()));
+
+        // A correction that would make the chart an invalid case is refused and changes nothing.
+        let patient = api.call("GET", &path, nurse, None, &[]).await;
+        let etag = patient.headers[header::ETAG].to_str().unwrap().to_owned();
+        let future = json!({ "reason": "typo", "birth_date": "2090-01-01" });
+        let refused = api.call("PATCH", &path, nurse, Some(&future), &[("if-match", etag.as_str())]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        let unchanged = api.call("GET", &path, nurse, None, &[]).await;
+        assert_eq!(unchanged.body["birth_date"], "1950-05-02");
+    })
+    .await;
+}
