@@ -1,11 +1,13 @@
 //! `ketacare demo`: seeds a fresh database with synthetic patients (the vignettes, each with its
-//! assessment), prints the address and a one-time admin password, then serves.
+//! chart entered record by record), prints the address and a one-time admin password, then serves.
 
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use jiff::civil::Date;
 use ketacare_app::{Actor, App, NewAccount, PatientInput, Role};
+use serde_json::{Value, json};
 
 use crate::server_args::{ServeOptions, init_logging, open_app, runtime, serve};
 
@@ -45,29 +47,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             bail!("the demo needs a fresh database, and this one has accounts; pass another --database");
         }
         let password = seed(&app).await?;
-        println!("demo data: {} synthetic patients, each with an assessment", VIGNETTES.len());
+        println!("demo data: {} synthetic patients, each with a chart and its decisions", VIGNETTES.len());
         println!("log in as user `admin` with the one-time password: {password}");
         serve(app, &args.options).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates the admin (returning its one-time password), a demo prescriber, and the vignette patients.
+/// Creates the admin (returning its one-time password), a demo prescriber and nurse, and the vignette
+/// patients, each with a chart entered record by record (which stores a decision per record).
 async fn seed(app: &App) -> anyhow::Result<String> {
     let password = app.bootstrap_admin("admin").await?;
-    // The seeding clinician's password is random and thrown away: the account only signs the seed data.
-    let seeder_password = app.bootstrap_password();
-    let account = NewAccount {
-        username: "demo.prescriber".to_owned(),
-        password: seeder_password,
-        role: Role::Prescriber,
-        must_change_password: true,
-    };
-    let user_id = app.create_user(None, &account).await?;
-    let actor = Actor { user_id, role: Role::Prescriber, request_id: "demo-seed".to_owned() };
+    let prescriber = seeding_actor(app, "demo.prescriber", Role::Prescriber).await?;
+    let nurse = seeding_actor(app, "demo.nurse", Role::Nurse).await?;
     for ((name, case), given_name) in VIGNETTES.iter().zip(GIVEN_NAMES) {
-        let case_value: serde_json::Value = serde_json::from_str(case).with_context(|| format!("vignette {name}"))?;
-        let patient = &case_value["patient"];
+        let case: Value = serde_json::from_str(case).with_context(|| format!("vignette {name}"))?;
+        let case = with_birth_date(case)?;
+        let patient = &case["patient"];
         let input = PatientInput {
             mrn: Some(format!("DEMO-{name}")),
             given_name: (*given_name).to_owned(),
@@ -75,8 +71,94 @@ async fn seed(app: &App) -> anyhow::Result<String> {
             birth_date: patient["birth_date"].as_str().unwrap_or("1980-01-01").to_owned(),
             sex_at_birth: patient["sex_at_birth"].as_str().unwrap_or("female").to_owned(),
         };
-        let created = app.create_patient(&actor, &input, None).await?;
-        app.record_assessment(&actor, &created.resource_id, case, None).await?;
+        let created = app.create_patient(&nurse, &input, None).await?;
+        enter_case_into_chart(app, &nurse, &prescriber, &created.resource_id, &case)
+            .await
+            .with_context(|| format!("the chart of vignette {name}"))?;
     }
     Ok(password)
+}
+
+/// An account that signs the seed data. Its password is random and thrown away (and must be changed
+/// before use), so nobody can log in as it.
+async fn seeding_actor(app: &App, username: &str, role: Role) -> anyhow::Result<Actor> {
+    let account = NewAccount {
+        username: username.to_owned(),
+        password: app.bootstrap_password(),
+        role,
+        must_change_password: true,
+    };
+    let user_id = app.create_user(None, &account).await?;
+    Ok(Actor { user_id, role, request_id: "demo-seed".to_owned() })
+}
+
+/// The case with its patient's birth date stated (a chart keeps the birth date, not an age):
+/// `age_years` becomes the birth date giving that age on the case's `as_of`.
+fn with_birth_date(mut case: Value) -> anyhow::Result<Value> {
+    if let Some(age_years) = case["patient"]["age_years"].as_i64() {
+        let as_of: Date = case["as_of"].as_str().context("a vignette with an age has as_of")?.parse()?;
+        let birth = as_of.checked_sub(jiff::Span::new().years(age_years))?;
+        let patient = case["patient"].as_object_mut().context("patient is an object")?;
+        patient.remove("age_years");
+        patient.insert("birth_date".to_owned(), json!(birth.to_string()));
+    }
+    Ok(case)
+}
+
+/// Enters a case (in the assess format) into the patient's chart, one record per section entry, as a
+/// clinic would at intake: the nurse records the history, the prescriber the overrides. Records are
+/// dated before the case's `as_of`, so the chart evaluated as of that date is the case.
+async fn enter_case_into_chart(
+    app: &App,
+    nurse: &Actor,
+    prescriber: &Actor,
+    patient_id: &str,
+    case: &Value,
+) -> anyhow::Result<()> {
+    let as_of: Date = case["as_of"].as_str().unwrap_or("2026-11-28").parse()?;
+    let intake = as_of.checked_sub(jiff::Span::new().days(27))?.to_string();
+    let screening = as_of.checked_sub(jiff::Span::new().days(8))?.to_string();
+    let record = |actor: &Actor, section: &'static str, body: Value| {
+        let actor = actor.clone();
+        async move { app.create_chart_record(&actor, patient_id, section, &body, None).await }
+    };
+    let mut episode = case["episode"].clone();
+    if let Some(ect) = case.get("ect") {
+        episode["ect"] = ect.clone();
+    }
+    let episode_id = record(nurse, "episodes", episode).await?.resource_id;
+    for code in case["history"].as_array().into_iter().flatten() {
+        record(nurse, "history", json!({ "code": code, "noted_on": intake })).await?;
+    }
+    for class in case["concomitant"].as_array().into_iter().flatten() {
+        record(nurse, "concomitant", json!({ "class": class })).await?;
+    }
+    for trial in case["trials"].as_array().into_iter().flatten() {
+        let mut trial = trial.clone();
+        trial["episode_id"] = json!(episode_id);
+        record(nurse, "trials", trial).await?;
+    }
+    let mut measurement = json!({ "measured_on": intake });
+    for key in ["height_cm", "weight_kg", "pregnant", "breastfeeding"] {
+        if let Some(value) = case["patient"].get(key) {
+            measurement[key] = value.clone();
+        }
+    }
+    record(nurse, "measurements", measurement).await?;
+    for reading in case["bp"].as_array().into_iter().flatten() {
+        let reading =
+            json!({ "measured_on": screening, "systolic": reading["systolic"], "diastolic": reading["diastolic"] });
+        record(nurse, "blood_pressures", reading).await?;
+    }
+    for (scale, entry) in case["scales"].as_object().into_iter().flatten() {
+        let kind = if entry.is_array() { "items" } else { "total" };
+        record(nurse, "scales", json!({ "scale": scale, "administered_on": screening, kind: entry })).await?;
+    }
+    if let Some(answers) = case.get("cssrs") {
+        record(nurse, "scales", json!({ "scale": "cssrs", "administered_on": screening, "answers": answers })).await?;
+    }
+    for entry in case["overrides"].as_array().into_iter().flatten() {
+        record(prescriber, "overrides", json!({ "rule": entry["rule"], "reason": entry["reason"] })).await?;
+    }
+    Ok(())
 }
