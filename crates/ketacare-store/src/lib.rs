@@ -5,6 +5,7 @@
 
 mod audit;
 mod migrate;
+mod operations;
 mod patients;
 mod rows;
 #[cfg(feature = "test-support")]
@@ -21,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
 pub use migrate::Migration;
+pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{
     Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
     PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
@@ -87,6 +89,9 @@ pub enum StoreError {
     Duplicate { what: &'static str },
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The operation is not available on this backend.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
