@@ -7,6 +7,7 @@ mod accounts;
 mod assessments;
 mod audit_log;
 mod chart;
+mod operations;
 mod patients;
 pub mod policy;
 mod secrets;
@@ -20,7 +21,10 @@ use ketacare_store::{AuditEvent, Store, StoreError};
 pub use accounts::{LoginThrottle, NewAccount, Principal, SessionPolicy, SignedIn, ThrottlePolicy, TokenCreated};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
-pub use ketacare_store::{AuditChainReport, AuditRecord, Backend, OpenStoreError, Role};
+pub use ketacare_store::{
+    AuditChainReport, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck, sqlite_path_of_url,
+};
+pub use operations::check_sqlite_backup;
 pub use patients::{
     DeIdentifiedPatient, PatientAmendmentInput, PatientInput, PatientListQuery, PatientListView, PatientView,
 };

@@ -6,6 +6,7 @@
 mod audit;
 mod chart;
 mod migrate;
+mod operations;
 mod patients;
 mod rows;
 #[cfg(feature = "test-support")]
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
 pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
 pub use migrate::Migration;
+pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{
     Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
     PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
@@ -89,6 +91,9 @@ pub enum StoreError {
     Duplicate { what: &'static str },
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The operation is not available on this backend.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -76,6 +76,17 @@ where
 }
 
 impl Store {
+    /// A writer job that appends `event` to the audit chain and then panics, as a bug in a job would:
+    /// for the test that the writer survives it and rolls the job back alone.
+    pub async fn append_audit_then_panic(&self, event: &crate::AuditEvent) -> Result<(), crate::StoreError> {
+        crate::write_tx!(self, [event], tx => {
+            crate::audit::append_audit!(tx, &event);
+            panic!("a deliberate panic inside a writer job");
+        });
+        #[allow(unreachable_code)]
+        Ok(())
+    }
+
     /// Runs SQL as it is, bypassing the repository: for tests that tamper with the database.
     pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
         match &self.pool {

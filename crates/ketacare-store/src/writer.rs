@@ -3,13 +3,17 @@
 //! serialised transaction, each inside its own SAVEPOINT (a failing job rolls back alone and gets its
 //! own error), commits once, and only then answers every job of the batch. So one sync makes a whole
 //! batch durable, and nothing is acknowledged before it is. The jobs append to the audit chain in
-//! queue order inside the transaction, so the chain stays contiguous.
+//! queue order inside the transaction, so the chain stays contiguous. A job that panics fails alone,
+//! like a job that returns an error: its savepoint is rolled back, its caller gets an error, and the
+//! writer goes on serving.
 
 use std::any::Any;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
@@ -112,6 +116,40 @@ where
     })
 }
 
+/// The error a job gets when it panicked.
+fn job_panicked(panic: &(dyn Any + Send)) -> StoreError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned());
+    StoreError::Database(sqlx::Error::Io(std::io::Error::other(format!("the write job panicked: {message}"))))
+}
+
+/// A future that turns a panic while it is polled into [`Err`] with the panic's payload, so one
+/// job's bug cannot take the writer task, and with it every later write, down.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        // Unwind safety: after a panic the job's future is dropped unpolled, and the state it shares
+        // with the writer (the connection, the audit head) is reset by rolling back its savepoint.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(context))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// Runs one job's work, catching a panic in building or polling its future.
+async fn run_job<C>(work: Work<C>, tx: JobTx<'_, C>) -> Output {
+    CatchUnwind(Box::pin(async move { work(tx).await })).await.unwrap_or_else(|panic| Err(job_panicked(&*panic)))
+}
+
 /// The next batch: waits for one job, then takes whatever else is queued, up to the cap.
 async fn next_batch<C>(receiver: &mut mpsc::UnboundedReceiver<Job<C>>) -> Option<Vec<Job<C>>> {
     let first = receiver.recv().await?;
@@ -179,7 +217,7 @@ macro_rules! writer_loop {
             (&mut *connection).execute("SAVEPOINT job").await?;
             while let Some(job) = pending.next() {
                 let head_before = head.clone();
-                let output = (job.work)(JobTx { conn: &mut *connection, head: &mut head }).await;
+                let output = run_job(job.work, JobTx { conn: &mut *connection, head: &mut head }).await;
                 let failed = output.is_err();
                 if failed {
                     // The job's audit rows, if any, are rolled back with its savepoint.

@@ -3,6 +3,7 @@
 
 mod assess_command;
 mod audit_command;
+mod backup_command;
 mod demo_command;
 mod dose_command;
 mod input;
@@ -10,6 +11,7 @@ mod migrate_command;
 mod plan_command;
 mod protocol_command;
 mod protocol_file;
+mod restore_command;
 mod score_command;
 mod screen_command;
 mod serve_command;
@@ -58,6 +60,10 @@ enum Command {
     User(user_command::UserArgs),
     /// Check or export the audit log.
     Audit(audit_command::AuditArgs),
+    /// Write a consistent copy of a SQLite database while it serves, and check it.
+    Backup(backup_command::BackupArgs),
+    /// Check a backup and put it in place of a SQLite database (stop the server first).
+    Restore(restore_command::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +82,8 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate_command::run(args),
         Command::User(args) => user_command::run(args),
         Command::Audit(args) => audit_command::run(args),
+        Command::Backup(args) => backup_command::run(args),
+        Command::Restore(args) => restore_command::run(args),
     };
     match result {
         Ok(code) => code,
