@@ -130,31 +130,68 @@ pub(crate) fn chain_next(head: Option<(i64, String)>, event: &AuditEvent) -> Aud
 /// The chain's last row (seq, hash), read once per batch inside its serialised transaction.
 pub(crate) const AUDIT_HEAD_SQL: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
 
-pub(crate) const INSERT_AUDIT_SQL: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, action, \
-     resource, patient_id, request_id, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+/// The audit rows a batch appends, held until the batch's end so that they go to the database in one
+/// multi-row INSERT instead of one round trip per event. The head (the chain's last row, stored or
+/// pending) is what the next row links to.
+#[derive(Debug, Default)]
+pub(crate) struct PendingAudit {
+    head: Option<(i64, String)>,
+    rows: Vec<AuditRecord>,
+}
 
-/// Appends `$event` to the chain inside the writer job `$tx` (a [`JobTx`](crate::writer::JobTx)), whose
-/// `head` is the chain's last row as of this point of the batch; evaluates to the new record.
-macro_rules! append_audit {
-    ($tx:expr, $event:expr) => {{
-        let record = $crate::audit::chain_next($tx.head.clone(), $event);
-        sqlx::query($crate::audit::INSERT_AUDIT_SQL)
-            .bind(record.seq)
-            .bind(&record.occurred_at)
-            .bind(&record.actor_id)
-            .bind(&record.actor_role)
-            .bind(&record.action)
-            .bind(&record.resource)
-            .bind(&record.patient_id)
-            .bind(&record.request_id)
-            .bind(&record.outcome)
-            .bind(&record.prev_hash)
-            .bind(&record.hash)
-            .execute(&mut *$tx.conn)
-            .await?;
-        *$tx.head = Some((record.seq, record.hash.clone()));
+impl PendingAudit {
+    /// Starts a batch after the chain's stored head.
+    pub(crate) fn after(head: Option<(i64, String)>) -> PendingAudit {
+        PendingAudit { head, rows: Vec::new() }
+    }
+
+    /// Links `event` to the chain and holds its row for the batch's INSERT.
+    pub(crate) fn append(&mut self, event: &AuditEvent) -> AuditRecord {
+        let record = chain_next(self.head.take(), event);
+        self.head = Some((record.seq, record.hash.clone()));
+        self.rows.push(record.clone());
         record
-    }};
+    }
+
+    /// Where a job starts, to undo its rows if it fails.
+    pub(crate) fn mark(&self) -> (usize, Option<(i64, String)>) {
+        (self.rows.len(), self.head.clone())
+    }
+
+    /// Drops the rows appended since `mark` (the job's savepoint was rolled back).
+    pub(crate) fn undo_to(&mut self, mark: (usize, Option<(i64, String)>)) {
+        self.rows.truncate(mark.0);
+        self.head = mark.1;
+    }
+
+    /// The held rows as one JSON array, the single parameter of [`INSERT_AUDIT_ROWS_SQLITE`] and
+    /// [`INSERT_AUDIT_ROWS_POSTGRES`]; `None` when there are none.
+    pub(crate) fn rows_json(&self) -> Option<String> {
+        (!self.rows.is_empty()).then(|| serde_json::to_string(&self.rows).expect("audit rows serialize"))
+    }
+}
+
+/// Inserts a batch's audit rows, given as one JSON array, in one statement whose text never changes (so
+/// it is prepared once per connection).
+pub(crate) const INSERT_AUDIT_ROWS_SQLITE: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, \
+     action, resource, patient_id, request_id, outcome, prev_hash, hash) \
+     SELECT json_extract(value, '$.seq'), json_extract(value, '$.occurred_at'), json_extract(value, '$.actor_id'), \
+     json_extract(value, '$.actor_role'), json_extract(value, '$.action'), json_extract(value, '$.resource'), \
+     json_extract(value, '$.patient_id'), json_extract(value, '$.request_id'), json_extract(value, '$.outcome'), \
+     json_extract(value, '$.prev_hash'), json_extract(value, '$.hash') FROM json_each($1)";
+
+/// [`INSERT_AUDIT_ROWS_SQLITE`] for PostgreSQL.
+pub(crate) const INSERT_AUDIT_ROWS_POSTGRES: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, \
+     action, resource, patient_id, request_id, outcome, prev_hash, hash) \
+     SELECT seq, occurred_at, actor_id, actor_role, action, resource, patient_id, request_id, outcome, prev_hash, hash \
+     FROM jsonb_to_recordset($1::jsonb) AS row_of_batch (seq BIGINT, occurred_at TEXT, actor_id TEXT, actor_role TEXT, \
+     action TEXT, resource TEXT, patient_id TEXT, request_id TEXT, outcome TEXT, prev_hash TEXT, hash TEXT)";
+
+/// Appends `$event` to the chain inside the writer job `$tx` (a [`JobTx`](crate::writer::JobTx)); the
+/// row is written with the rest of the batch's audit rows before the commit, and is dropped if the job
+/// fails. Evaluates to the new record.
+macro_rules! append_audit {
+    ($tx:expr, $event:expr) => {{ $tx.audit.append($event) }};
 }
 pub(crate) use append_audit;
 

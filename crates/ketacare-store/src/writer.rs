@@ -30,11 +30,11 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type Output = Result<Box<dyn Any + Send>, StoreError>;
 type Work<C> = Box<dyn for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Output> + Send>;
 
-/// What a job works with: the batch's connection, inside the job's savepoint, and the audit chain's
-/// head as of the start of the job (kept by the writer, so the chain is read once per batch).
+/// What a job works with: the batch's connection, inside the job's savepoint, and the batch's audit
+/// rows (the chain is read once per batch, and its new rows are written once, before the commit).
 pub(crate) struct JobTx<'c, C> {
     pub(crate) conn: &'c mut C,
-    pub(crate) head: &'c mut Option<(i64, String)>,
+    pub(crate) audit: &'c mut crate::audit::PendingAudit,
 }
 type Reply = Box<dyn FnOnce(Output) + Send>;
 
@@ -198,7 +198,7 @@ async fn begin_postgres(pool: &PgPool) -> Result<Transaction<'static, Postgres>,
 
 /// The writer loop and the running of one batch, once per backend.
 macro_rules! writer_loop {
-    ($name:ident, $batch:ident, $pool_type:ty, $db:ty, $connection:ty, $begin:ident) => {
+    ($name:ident, $batch:ident, $pool_type:ty, $db:ty, $connection:ty, $begin:ident, $insert_audit_rows:expr) => {
         /// Runs the jobs of `pending` in one transaction, each in its own savepoint; every job run is
         /// pushed to `done` with its outcome, jobs not run stay in `pending`. An error here is the whole
         /// batch's.
@@ -210,18 +210,19 @@ macro_rules! writer_loop {
             let mut tx: Transaction<'static, $db> = $begin(pool).await?;
             let connection: &mut $connection = &mut tx;
             // The chain's head, read under the write lock: no other writer moves it until the commit.
-            let mut head: Option<(i64, String)> =
+            let head: Option<(i64, String)> =
                 sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
+            let mut audit = crate::audit::PendingAudit::after(head);
             // One round trip per job boundary: the end of one job's savepoint and the start of the
             // next go together; the last job's savepoint ends with the commit.
             (&mut *connection).execute("SAVEPOINT job").await?;
             while let Some(job) = pending.next() {
-                let head_before = head.clone();
-                let output = run_job(job.work, JobTx { conn: &mut *connection, head: &mut head }).await;
+                let audit_before = audit.mark();
+                let output = run_job(job.work, JobTx { conn: &mut *connection, audit: &mut audit }).await;
                 let failed = output.is_err();
                 if failed {
-                    // The job's audit rows, if any, are rolled back with its savepoint.
-                    head = head_before;
+                    // The job's audit rows go with its savepoint.
+                    audit.undo_to(audit_before);
                 }
                 done.push((job.reply, output));
                 let boundary = match (failed, pending.len() > 0) {
@@ -234,6 +235,9 @@ macro_rules! writer_loop {
                     // A query text without arguments: several statements in one round trip on both backends.
                     (&mut *connection).execute(sql).await?;
                 }
+            }
+            if let Some(rows_json) = audit.rows_json() {
+                sqlx::query($insert_audit_rows).bind(rows_json).execute(&mut *connection).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -254,8 +258,24 @@ macro_rules! writer_loop {
     };
 }
 
-writer_loop!(run_sqlite, batch_sqlite, SqlitePool, Sqlite, SqliteConnection, begin_sqlite);
-writer_loop!(run_postgres, batch_postgres, PgPool, Postgres, PgConnection, begin_postgres);
+writer_loop!(
+    run_sqlite,
+    batch_sqlite,
+    SqlitePool,
+    Sqlite,
+    SqliteConnection,
+    begin_sqlite,
+    crate::audit::INSERT_AUDIT_ROWS_SQLITE
+);
+writer_loop!(
+    run_postgres,
+    batch_postgres,
+    PgPool,
+    Postgres,
+    PgConnection,
+    begin_postgres,
+    crate::audit::INSERT_AUDIT_ROWS_POSTGRES
+);
 
 /// Starts the writer task of a SQLite store.
 pub(crate) fn spawn_sqlite(pool: SqlitePool, counters: Arc<Counters>) -> Queue<SqliteConnection> {
