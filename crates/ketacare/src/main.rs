@@ -5,7 +5,6 @@ mod assess_command;
 mod audit_command;
 mod demo_command;
 mod dose_command;
-mod input;
 mod migrate_command;
 mod plan_command;
 mod protocol_command;
