@@ -7,6 +7,7 @@ mod audit;
 mod migrate;
 mod patients;
 mod rows;
+mod treatment;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod users;
@@ -24,6 +25,11 @@ pub use migrate::Migration;
 pub use patients::{
     Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
     PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
+};
+pub use treatment::{
+    NewTreatmentPlan, NewTreatmentSession, ScheduledSessionRow, StoredAcknowledgement, StoredAdministration,
+    StoredAlertChange, StoredObservation, StoredTreatmentPlan, StoredTreatmentSession, TreatmentPlanChange,
+    TreatmentSessionRecord,
 };
 pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
 pub use writer::WriteStats;
