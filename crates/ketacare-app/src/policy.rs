@@ -16,6 +16,11 @@ pub enum Permission {
     ReadAssessments,
     ManageUsers,
     ReadAudit,
+    /// Start sessions and record their observations, doses, acknowledgements and REMS forms.
+    RunSessions,
+    ReadSessions,
+    PrescribePlans,
+    ReadPlans,
 }
 
 impl Permission {
@@ -28,6 +33,10 @@ impl Permission {
             Permission::ReadAssessments => "read assessments",
             Permission::ManageUsers => "manage users",
             Permission::ReadAudit => "read the audit log",
+            Permission::RunSessions => "run treatment sessions",
+            Permission::ReadSessions => "read treatment sessions",
+            Permission::PrescribePlans => "prescribe treatment plans",
+            Permission::ReadPlans => "read treatment plans",
         }
     }
 }
@@ -43,6 +52,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadAssessments => matches!(role, Admin | Prescriber | Nurse),
         ManageUsers => matches!(role, Admin),
         ReadAudit => matches!(role, Admin | Auditor),
+        RunSessions => matches!(role, Prescriber | Nurse),
+        ReadSessions | ReadPlans => matches!(role, Admin | Prescriber | Nurse),
+        PrescribePlans => matches!(role, Prescriber),
     }
 }
 

@@ -11,5 +11,5 @@ pub mod session_format;
 
 pub use containment::json_contains;
 pub use parse::{InvalidCase, parse_case, parse_case_json};
-pub use plan_format::{PlanInput, parse_plan_json, plan_report_json};
+pub use plan_format::{PlanInput, parse_plan, parse_plan_json, plan_report_json};
 pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};

@@ -327,6 +327,7 @@ pub fn parse_session(value: &Value) -> Result<SessionInput, InvalidCase> {
     Ok(SessionInput { session, pre_dose, discharge, rems, rems_edition, now })
 }
 
+/// An instant as clinic-local date-time with its UTC offset.
 pub fn local(input: &SessionInput, instant: Timestamp) -> String {
     instant.to_zoned_datetime(input.session.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
@@ -339,6 +340,7 @@ fn gate_status_json(status: &GateStatus) -> Value {
     }
 }
 
+/// One alert as JSON: id, rule, episode, level, summary, detail, action, source, times.
 pub fn alert_json(input: &SessionInput, alert: &Alert) -> Value {
     json!({
         "id": alert.id.to_string(),
@@ -384,20 +386,24 @@ fn rems_json(outcome: &RemsFormOutcome) -> Value {
     }
 }
 
-pub fn session_report_json(input: &SessionInput, report: &SessionReport, protocol: &Protocol, now: Timestamp) -> Value {
-    let changes: Vec<Value> = report
-        .alerts
+/// The changes one observation made, each an alert with its `change` and the observation's `at`, as
+/// `ketacare session check --format json` lists them.
+pub fn alert_changes_json(input: &SessionInput, step: &AlertChanges) -> Vec<Value> {
+    step.changes
         .iter()
-        .flat_map(|step| {
-            step.changes.iter().map(|change| {
-                let mut value = alert_json(input, &change.alert);
-                let object = value.as_object_mut().expect("an object");
-                object.insert("change".to_owned(), json!(change.kind.as_str()));
-                object.insert("at".to_owned(), json!(local(input, step.at)));
-                value
-            })
+        .map(|change| {
+            let mut value = alert_json(input, &change.alert);
+            let object = value.as_object_mut().expect("an object");
+            object.insert("change".to_owned(), json!(change.kind.as_str()));
+            object.insert("at".to_owned(), json!(local(input, step.at)));
+            value
         })
-        .collect();
+        .collect()
+}
+
+/// The engine's view of a session as JSON (`ketacare session check --format json`).
+pub fn session_report_json(input: &SessionInput, report: &SessionReport, protocol: &Protocol, now: Timestamp) -> Value {
+    let changes: Vec<Value> = report.alerts.iter().flat_map(|step| alert_changes_json(input, step)).collect();
     let active: Vec<Value> = report
         .alerts
         .last()

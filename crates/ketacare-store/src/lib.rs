@@ -7,9 +7,9 @@ mod audit;
 mod migrate;
 mod patients;
 mod rows;
-mod treatment;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod treatment;
 mod users;
 mod writer;
 

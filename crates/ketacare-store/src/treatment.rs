@@ -365,7 +365,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn treatment_plan(&self, patient_id: &str, plan_id: &str) -> Result<Option<StoredTreatmentPlan>, StoreError> {
+    pub async fn treatment_plan(
+        &self,
+        patient_id: &str,
+        plan_id: &str,
+    ) -> Result<Option<StoredTreatmentPlan>, StoreError> {
         let sql = format!("SELECT {PLAN_COLUMNS} FROM treatment_plans WHERE patient_id = $1 AND plan_id = $2");
         on_pool!(self, pool => {
             let Some(row) = sqlx::query(&sql).bind(patient_id).bind(plan_id).fetch_optional(pool).await? else {
@@ -401,7 +405,8 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound { resource: "plan", id: plan_id.to_owned() })?;
         let prior_json = serde_json::to_string(&prior).map_err(corrupt)?;
         let new_json = serde_json::to_string(&serde_json::json!({
-            "plan_json": change.plan_json, "status": change.status })).map_err(corrupt)?;
+            "plan_json": change.plan_json, "status": change.status }))
+        .map_err(corrupt)?;
         let at = format_time(amendment.amended_at);
         write_tx!(self, [patient_id, plan_id, change, amendment, audit, at, prior_json, new_json], tx => {
             let updated = sqlx::query(
@@ -677,8 +682,8 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound { resource: "session", id: session_id.to_owned() })?;
         let prior_json = serde_json::to_string(&prior).map_err(corrupt)?;
-        let new_json =
-            serde_json::to_string(&serde_json::json!({ "facts_json": facts_json, "status": status })).map_err(corrupt)?;
+        let new_json = serde_json::to_string(&serde_json::json!({ "facts_json": facts_json, "status": status }))
+            .map_err(corrupt)?;
         let at = format_time(amendment.amended_at);
         write_tx!(self, [patient_id, session_id, facts_json, status, amendment, audit, at, prior_json, new_json], tx => {
             bump_session!(tx, patient_id, session_id, Some(expected_version), 0_i64, at, amendment.amended_by);
