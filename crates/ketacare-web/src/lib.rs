@@ -11,6 +11,8 @@ pub mod openapi;
 mod patient_routes;
 mod session_routes;
 mod system_routes;
+mod treatment_openapi;
+mod treatment_routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -84,6 +86,17 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/assessments"),
     route("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
     route("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/plans"),
+    route("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions"),
+    route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/observations"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
+    route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
 ];
@@ -114,6 +127,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
             "/api/v1/patients/{patient_id}/assessments/{assessment_id}",
             get(patient_routes::assessment).patch(patient_routes::set_assessment_status),
         )
+        .merge(treatment_router())
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
         .fallback(|| async { ApiError::NotFound })
@@ -124,6 +138,22 @@ pub fn router(app: App, config: WebConfig) -> Router {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
     router.with_state(state)
+}
+
+/// The treatment routes (plans, sessions and what is recorded in them), kept apart to ease merging.
+fn treatment_router() -> Router<AppState> {
+    use treatment_routes as t;
+    const SESSION: &str = "/api/v1/patients/{patient_id}/sessions/{session_id}";
+    Router::new()
+        .route("/api/v1/patients/{patient_id}/plans", post(t::create_plan))
+        .route("/api/v1/patients/{patient_id}/plans/{plan_id}", get(t::get_plan).patch(t::amend_plan))
+        .route("/api/v1/patients/{patient_id}/sessions", post(t::start_session))
+        .route(SESSION, get(t::get_session).patch(t::update_session))
+        .route(&format!("{SESSION}/observations"), post(t::record_observation))
+        .route(&format!("{SESSION}/administrations"), post(t::record_administration))
+        .route(&format!("{SESSION}/alerts/{{alert_id}}/acknowledgement"), post(t::acknowledge_alert))
+        .route(&format!("{SESSION}/rems-form"), get(t::rems_form))
+        .route(&format!("{SESSION}/rems-form/submission"), post(t::submit_rems_form))
 }
 
 /// OWASP Secure Headers for a JSON API: nothing may be framed, sniffed, cached or referred.

@@ -174,6 +174,26 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/patients/{patient_id}/assessments", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}", [401, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/plans", [401, 403, 201, 403, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 403, 200, 403, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/observations", [401, 403, 201, 201, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations", [401, 403, 201, 201, 403, 403]),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement",
+        [401, 403, 201, 201, 403, 403],
+    ),
+    ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form", [401, 200, 200, 200, 403, 403]),
+    // The matrix's session is IV, whose REMS form is not required: every role allowed gets as far as 422.
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission",
+        [401, 403, 422, 422, 403, 403],
+    ),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
 ];
@@ -201,7 +221,10 @@ async fn role_by_route_matrix() {
                     let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
                     path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
                 }
-                let body = match (*method, *template) {
+                path = treatment_fixture(&api, &callers[2], &nurse, &patient_id, &path).await;
+                let body = match treatment_body(method, template) {
+                    Some(body) => Some(body),
+                    None => match (*method, *template) {
                     ("POST", "/api/v1/session") => Some(json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string()),
                     ("POST", "/api/v1/tokens") => Some(r#"{"label":"matrix"}"#.to_owned()),
                     // A wrong current password: every role reaches the check, nobody's password changes.
@@ -222,6 +245,7 @@ async fn role_by_route_matrix() {
                     ("PATCH", _) => Some(json!({ "reason": "typo", "given_name": "Augusta" }).to_string()),
                     ("POST", _) => Some(case.clone()),
                     _ => None,
+                    },
                 };
                 let reply = api.call(method, &path, caller, body.as_deref(), &[("if-match", "\"v1\"")]).await;
                 if reply.status.as_u16() != expected[caller_index] {
@@ -495,8 +519,14 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
         assert_eq!(documented, routes);
         // And every listed route is really served (not the 404 or 405 fallback).
         for route in ROUTES {
-            let path =
-                route.path.replace("{patient_id}", "p").replace("{token_id}", "t").replace("{assessment_id}", "a");
+            let path = route
+                .path
+                .replace("{patient_id}", "p")
+                .replace("{token_id}", "t")
+                .replace("{assessment_id}", "a")
+                .replace("{plan_id}", "l")
+                .replace("{session_id}", "s")
+                .replace("{alert_id}", "x");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(
@@ -574,4 +604,61 @@ async fn a_one_time_password_allows_nothing_but_changing_it() {
         assert_eq!(reply.body["password_change_required"], true, "an admin-chosen password is one-time too");
     })
     .await;
+}
+
+/// A treatment session document of docs/sessions.md without observations or `now` (an IV infusion).
+fn treatment_session_body() -> String {
+    json!({ "modality": "iv_racemic_ketamine", "time_zone": "America/New_York",
+            "dose": { "planned_mg": 35, "planned_at": "2026-11-28T13:10" },
+            "pre_dose": { "escort_arranged": true } })
+    .to_string()
+}
+
+fn treatment_plan_body() -> String {
+    json!({ "template": "induction_2x_week_3w", "time_zone": "America/New_York", "first_session": "2026-11-30T09:00" })
+        .to_string()
+}
+
+/// The body the matrix sends to a treatment route, if it is one.
+fn treatment_body(method: &str, template: &str) -> Option<String> {
+    let body = match (method, template.rsplit('/').next().unwrap_or_default()) {
+        ("POST", "plans") => treatment_plan_body(),
+        ("PATCH", "{plan_id}") => json!({ "reason": "patient moved away", "status": "cancelled" }).to_string(),
+        ("POST", "sessions") => treatment_session_body(),
+        ("PATCH", "{session_id}") => json!({ "discharge": { "escort_present": true } }).to_string(),
+        ("POST", "observations") => json!({ "at": "2026-11-28T13:20", "moaas": 4 }).to_string(),
+        ("POST", "administrations") => json!({ "drug": "ketamine", "dose_mg": 35, "lot_number": "KET-1",
+                                               "started_at": "2026-11-28T13:10", "ended_at": "2026-11-28T13:50" })
+        .to_string(),
+        ("POST", "acknowledgement") => json!({ "note": "seen" }).to_string(),
+        ("POST", "submission") => String::new(),
+        _ => return None,
+    };
+    Some(body)
+}
+
+/// Fills `{plan_id}`, `{session_id}` and `{alert_id}` of `path` with a fresh plan, session and alert.
+async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_id: &str, path: &str) -> String {
+    let mut path = path.to_owned();
+    if path.contains("{plan_id}") {
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let plan = api.call("POST", &plans, prescriber, Some(&treatment_plan_body()), &[]).await;
+        assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
+        path = path.replace("{plan_id}", plan.body["plan_id"].as_str().unwrap());
+    }
+    if path.contains("{session_id}") {
+        let sessions = format!("/api/v1/patients/{patient_id}/sessions");
+        let session = api.call("POST", &sessions, nurse, Some(&treatment_session_body()), &[]).await;
+        assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+        let session_id = session.body["session_id"].as_str().unwrap();
+        if path.contains("{alert_id}") {
+            let observations = format!("{sessions}/{session_id}/observations");
+            let sedated = json!({ "at": "2026-11-28T13:30", "moaas": 3 }).to_string();
+            let reply = api.call("POST", &observations, nurse, Some(&sedated), &[]).await;
+            assert_eq!(reply.body["alerts"]["changes"][0]["id"], "SEDATION#1", "{}", reply.body);
+            path = path.replace("{alert_id}", "SEDATION%231");
+        }
+        path = path.replace("{session_id}", session_id);
+    }
+    path
 }
