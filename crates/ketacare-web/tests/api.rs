@@ -465,7 +465,40 @@ async fn every_patient_data_route_leaves_an_audit_event() {
         let assessment =
             format!("/api/v1/patients/{id}/assessments/{}", recorded.body["assessment_id"].as_str().unwrap());
         let in_error = json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string();
+        let prescriber = api.token(Role::Prescriber).await;
+        let plan =
+            treatment_fixture(&api, &prescriber, &nurse, &id, &format!("/api/v1/patients/{id}/plans/{{plan_id}}"))
+                .await;
+        let alert = "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement";
+        let acknowledgement =
+            treatment_fixture(&api, &prescriber, &nurse, &id, &alert.replace("{patient_id}", &id)).await;
+        let session = acknowledgement.split("/alerts/").next().unwrap().to_owned();
+        let (plan_body, session_body) = (treatment_plan_body(), treatment_session_body());
+        let bodies: Vec<Option<String>> = [
+            "plans",
+            "{plan_id}",
+            "sessions",
+            "{session_id}",
+            "observations",
+            "administrations",
+            "acknowledgement",
+            "submission",
+        ]
+        .iter()
+        .map(|last| treatment_body(if last.starts_with('{') { "PATCH" } else { "POST" }, last))
+        .collect();
         let calls: &[(&str, String, Option<&str>)] = &[
+            ("POST", format!("/api/v1/patients/{id}/plans"), Some(&plan_body)),
+            ("GET", plan.clone(), None),
+            ("PATCH", plan.clone(), bodies[1].as_deref()),
+            ("POST", format!("/api/v1/patients/{id}/sessions"), Some(&session_body)),
+            ("GET", session.clone(), None),
+            ("PATCH", session.clone(), bodies[3].as_deref()),
+            ("POST", format!("{session}/observations"), bodies[4].as_deref()),
+            ("POST", format!("{session}/administrations"), bodies[5].as_deref()),
+            ("POST", acknowledgement.clone(), bodies[6].as_deref()),
+            ("GET", format!("{session}/rems-form"), None),
+            ("POST", format!("{session}/rems-form/submission"), None),
             ("GET", assessment.clone(), None),
             ("PATCH", assessment.clone(), Some(&in_error)),
             ("GET", "/api/v1/patients".to_owned(), None),
