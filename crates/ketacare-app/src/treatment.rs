@@ -17,9 +17,9 @@ use ketacare_case::{InvalidCase, parse_plan, plan_report_json};
 use ketacare_core::plan::{SessionStatus, plan};
 use ketacare_core::session::alerts::evaluate;
 use ketacare_store::{
-    AmendmentMeta, IdempotentResponse, NewTreatmentPlan, NewTreatmentSession, ScheduledSessionRow, StoreError,
-    StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation, StoredTreatmentPlan,
-    TreatmentPlanChange, TreatmentSessionRecord,
+    AmendmentMeta, IdempotentResponse, NewTreatmentPlan, NewTreatmentSession, ObservationWrite, ScheduledSessionRow,
+    SessionFactsChange, StoreError, StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation,
+    StoredTreatmentPlan, TreatmentPlanChange, TreatmentSessionRecord,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -706,8 +706,7 @@ impl App {
                     patient_id,
                     session_id,
                     expected_version,
-                    &record.session.facts_json,
-                    &status,
+                    &SessionFactsChange { facts_json: record.session.facts_json.clone(), status },
                     &meta,
                     &event,
                 )
@@ -812,26 +811,18 @@ impl App {
                 },
                 "session_version": record.session.version + 1,
             });
-            let stored = StoredObservation {
-                sequence,
-                observation_json: observation_value.to_string(),
-                recorded_at: ketacare_store::format_time(self.now()),
-                recorded_by: actor.user_id.clone(),
+            let write = ObservationWrite {
+                expected_version: record.session.version,
+                observation: StoredObservation {
+                    sequence,
+                    observation_json: observation_value.to_string(),
+                    recorded_at: ketacare_store::format_time(self.now()),
+                    recorded_by: actor.user_id.clone(),
+                },
+                changes,
             };
             let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
-            match self
-                .store
-                .append_observation(
-                    patient_id,
-                    session_id,
-                    record.session.version,
-                    &stored,
-                    &changes,
-                    &event,
-                    idempotent.as_ref(),
-                )
-                .await
-            {
+            match self.store.append_observation(patient_id, session_id, &write, &event, idempotent.as_ref()).await {
                 Ok(_) => return Ok(Created { resource_id: observation_id, body, replayed: false }),
                 Err(StoreError::StaleVersion { .. }) => continue,
                 Err(error) => {

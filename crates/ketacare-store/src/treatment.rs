@@ -137,6 +137,22 @@ pub struct StoredAdministration {
     pub recorded_by: String,
 }
 
+/// A new observation with the alert changes the engine made for it, judged against the session at
+/// `expected_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservationWrite {
+    pub expected_version: i64,
+    pub observation: StoredObservation,
+    pub changes: Vec<StoredAlertChange>,
+}
+
+/// A session's new facts (the session document without observations) and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionFactsChange {
+    pub facts_json: String,
+    pub status: String,
+}
+
 /// A session with everything recorded in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreatmentSessionRecord {
@@ -618,18 +634,17 @@ impl Store {
     /// Appends an observation and the alert changes the engine made for it, if the session is still at
     /// `expected_version` (the version whose timeline the engine judged the observation against); else
     /// [`StoreError::StaleVersion`], and nothing is written. Returns the session's new version.
-    #[allow(clippy::too_many_arguments)]
     pub async fn append_observation(
         &self,
         patient_id: &str,
         session_id: &str,
-        expected_version: i64,
-        observation: &StoredObservation,
-        changes: &[StoredAlertChange],
+        write: &ObservationWrite,
         audit: &AuditEvent,
         idempotent: Option<&IdempotentResponse>,
     ) -> Result<i64, StoreError> {
-        write_tx!(self, [patient_id, session_id, observation, changes, audit, idempotent], tx => {
+        let expected_version = write.expected_version;
+        write_tx!(self, [patient_id, session_id, write, audit, idempotent], tx => {
+            let ObservationWrite { observation, changes, .. } = &write;
             bump_session!(tx, patient_id, session_id, Some(expected_version), 1_i64, observation.recorded_at, observation.recorded_by);
             sqlx::query(
                 "INSERT INTO session_observations (patient_id, session_id, sequence, observation_json, recorded_at, \
@@ -643,7 +658,7 @@ impl Store {
             .bind(&observation.recorded_by)
             .execute(&mut *tx.conn)
             .await?;
-            for change in &changes {
+            for change in changes {
                 sqlx::query(
                     "INSERT INTO session_alert_changes (patient_id, session_id, sequence, change_index, alert_id, \
                      change_kind, level, alert_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -672,8 +687,7 @@ impl Store {
         patient_id: &str,
         session_id: &str,
         expected_version: i64,
-        facts_json: &str,
-        status: &str,
+        change: &SessionFactsChange,
         amendment: &AmendmentMeta,
         audit: &AuditEvent,
     ) -> Result<StoredTreatmentSession, StoreError> {
@@ -682,16 +696,15 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound { resource: "session", id: session_id.to_owned() })?;
         let prior_json = serde_json::to_string(&prior).map_err(corrupt)?;
-        let new_json = serde_json::to_string(&serde_json::json!({ "facts_json": facts_json, "status": status }))
-            .map_err(corrupt)?;
+        let new_json = serde_json::to_string(change).map_err(corrupt)?;
         let at = format_time(amendment.amended_at);
-        write_tx!(self, [patient_id, session_id, facts_json, status, amendment, audit, at, prior_json, new_json], tx => {
+        write_tx!(self, [patient_id, session_id, change, amendment, audit, at, prior_json, new_json], tx => {
             bump_session!(tx, patient_id, session_id, Some(expected_version), 0_i64, at, amendment.amended_by);
             sqlx::query("UPDATE treatment_sessions SET facts_json = $3, status = $4 WHERE patient_id = $1 AND session_id = $2")
                 .bind(&patient_id)
                 .bind(&session_id)
-                .bind(&facts_json)
-                .bind(&status)
+                .bind(&change.facts_json)
+                .bind(&change.status)
                 .execute(&mut *tx.conn)
                 .await?;
             sqlx::query(
