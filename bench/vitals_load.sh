@@ -52,9 +52,10 @@ run_backend() {
         local threads=2; [ "$clients" -lt 2 ] && threads=1
         local list="$out/$name.sessions.c$clients.txt"; : >"$list"
         for _ in $(seq "$sessions"); do
-            curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$session_facts" \
-                "$base/api/v1/patients/$patient/sessions" | field session_id |
-                sed "s|^|/api/v1/patients/$patient/sessions/|" >>"$list"
+            local session_id
+            session_id=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+                -d "$session_facts" "$base/api/v1/patients/$patient/sessions" | field session_id)
+            echo "/api/v1/patients/$patient/sessions/$session_id" >>"$list"
         done
         local writes reference
         writes=$(wrk -t "$threads" -c "$clients" -d "${seconds}s" -s bench/vitals_load.lua "$base" -- \

@@ -188,10 +188,9 @@ fn session_document(record: &TreatmentSessionRecord) -> Result<Value, AppError> 
             };
         }
         let dose = document.entry("dose").or_insert_with(|| json!({}));
-        dose["given_mg"] = json!(given_mg.normalize().to_string().parse::<f64>().unwrap_or_default());
-        if given_mg.normalize().scale() == 0 {
-            dose["given_mg"] = json!(i64::try_from(given_mg.normalize().mantissa()).unwrap_or_default());
-        }
+        let given_text = given_mg.normalize().to_string();
+        dose["given_mg"] =
+            Value::Number(given_text.parse().map_err(|error| corrupt("administration dose total", error))?);
         dose["lot_number"] = json!(lots.join(", "));
         dose["started_at"] = json!(started);
         dose["ended_at"] = json!(ended);
@@ -618,10 +617,10 @@ impl App {
         &self,
         patient_id: &str,
         session_id: &str,
-        with_alert_log: bool,
+        with_details: bool,
     ) -> Result<TreatmentSessionRecord, AppError> {
         self.store
-            .treatment_session_record(patient_id, session_id, with_alert_log)
+            .treatment_session_record(patient_id, session_id, with_details)
             .await?
             .ok_or_else(|| AppError::NotFound { resource: "session", id: session_id.to_owned() })
     }
@@ -674,7 +673,7 @@ impl App {
             if let Some(key) = changes.keys().find(|key| !UPDATABLE_SESSION_KEYS.contains(&key.as_str())) {
                 return Err(AppError::invalid(key, "is not a field a session update may change"));
             }
-            let mut record = self.session_record(patient_id, session_id, false).await?;
+            let mut record = self.session_record(patient_id, session_id, true).await?;
             let mut facts: Map<String, Value> =
                 serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
             let corrects = status.as_ref().is_some_and(|status| *status != record.session.status)
@@ -856,7 +855,7 @@ impl App {
             return Ok(created);
         }
         let checked = async {
-            let mut record = self.session_record(patient_id, session_id, false).await?;
+            let mut record = self.session_record(patient_id, session_id, true).await?;
             let mut object = parse_object(body)?;
             let drug = optional_string(&mut object, "drug")?.ok_or_else(|| AppError::invalid("drug", "is required"))?;
             let expected_drug = if record.session.modality == "esketamine" { "esketamine" } else { "ketamine" };
@@ -1047,7 +1046,7 @@ impl App {
         if let Err(error) = require(actor, Permission::ReadSessions) {
             return Err(self.audit_failure(event, error).await);
         }
-        let record = match self.session_record(patient_id, session_id, false).await {
+        let record = match self.session_record(patient_id, session_id, true).await {
             Ok(record) => record,
             Err(error) => return Err(self.audit_failure(event, error).await),
         };
@@ -1070,7 +1069,7 @@ impl App {
             return Err(self.audit_failure(event, error).await);
         }
         let result = async {
-            let record = self.session_record(patient_id, session_id, false).await?;
+            let record = self.session_record(patient_id, session_id, true).await?;
             let form = self.session_view(&record)?.rems_form;
             if form["required"] != true {
                 let reason = form["reason"].as_str().unwrap_or("not required").to_owned();
@@ -1086,7 +1085,7 @@ impl App {
             self.store
                 .mark_rems_submitted(patient_id, session_id, expected_version, now, &actor.user_id, &event)
                 .await?;
-            self.session_record(patient_id, session_id, false).await
+            self.session_record(patient_id, session_id, true).await
         }
         .await;
         match result {

@@ -568,13 +568,13 @@ impl Store {
         })
     }
 
-    /// A session with its observations and administrations and, when `with_alert_log`, its alert changes
-    /// and acknowledgements (a new observation needs only the former).
+    /// A session with its observations and, when `with_details`, its administrations, alert changes and
+    /// acknowledgements (judging a new observation needs only the timeline).
     pub async fn treatment_session_record(
         &self,
         patient_id: &str,
         session_id: &str,
-        with_alert_log: bool,
+        with_details: bool,
     ) -> Result<Option<TreatmentSessionRecord>, StoreError> {
         let Some(session) = self.treatment_session(patient_id, session_id).await? else { return Ok(None) };
         on_pool!(self, pool => {
@@ -590,19 +590,19 @@ impl Store {
             .iter()
             .map(observation_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-            let administrations = sqlx::query(
-                "SELECT administration_id, administration_json, lot_number, status, recorded_at, recorded_by \
-                 FROM administrations WHERE patient_id = $1 AND session_id = $2 ORDER BY recorded_at, administration_id",
-            )
-            .bind(patient_id)
-            .bind(session_id)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(administration_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-            let (mut alert_changes, mut acknowledgements) = (Vec::new(), Vec::new());
-            if with_alert_log {
+            let (mut administrations, mut alert_changes, mut acknowledgements) = (Vec::new(), Vec::new(), Vec::new());
+            if with_details {
+                administrations = sqlx::query(
+                    "SELECT administration_id, administration_json, lot_number, status, recorded_at, recorded_by \
+                     FROM administrations WHERE patient_id = $1 AND session_id = $2 ORDER BY recorded_at, administration_id",
+                )
+                .bind(patient_id)
+                .bind(session_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(administration_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
                 alert_changes = sqlx::query(
                     "SELECT sequence, change_index, alert_id, change_kind, level, alert_json FROM session_alert_changes \
                      WHERE patient_id = $1 AND session_id = $2 ORDER BY sequence, change_index",
@@ -645,10 +645,12 @@ impl Store {
         let expected_version = write.expected_version;
         write_tx!(self, [patient_id, session_id, write, audit, idempotent], tx => {
             let ObservationWrite { observation, changes, .. } = &write;
-            bump_session!(tx, patient_id, session_id, Some(expected_version), 1_i64, observation.recorded_at, observation.recorded_by);
-            sqlx::query(
+            // One statement checks the precondition and inserts; the table's trigger raises the session's
+            // version and observation count (one round trip fewer per observation than UPDATE then INSERT).
+            let inserted = sqlx::query(
                 "INSERT INTO session_observations (patient_id, session_id, sequence, observation_json, recorded_at, \
-                 recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
+                 recorded_by) SELECT patient_id, session_id, $3, $4, $5, $6 FROM treatment_sessions \
+                 WHERE patient_id = $1 AND session_id = $2 AND version = $7 AND status = 'active'",
             )
             .bind(&patient_id)
             .bind(&session_id)
@@ -656,8 +658,26 @@ impl Store {
             .bind(&observation.observation_json)
             .bind(&observation.recorded_at)
             .bind(&observation.recorded_by)
+            .bind(expected_version)
             .execute(&mut *tx.conn)
             .await?;
+            if inserted.rows_affected() != 1 {
+                let current: Option<(i64,)> =
+                    sqlx::query_as("SELECT version FROM treatment_sessions WHERE patient_id = $1 AND session_id = $2")
+                        .bind(&patient_id)
+                        .bind(&session_id)
+                        .fetch_optional(&mut *tx.conn)
+                        .await?;
+                return Err(match current {
+                    None => StoreError::NotFound { resource: "session", id: session_id.to_owned() },
+                    Some((current,)) => StoreError::StaleVersion {
+                        resource: "session",
+                        id: session_id.to_owned(),
+                        expected: expected_version,
+                        current,
+                    },
+                });
+            }
             for change in changes {
                 sqlx::query(
                     "INSERT INTO session_alert_changes (patient_id, session_id, sequence, change_index, alert_id, \

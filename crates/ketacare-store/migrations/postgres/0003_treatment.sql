@@ -74,6 +74,17 @@ CREATE TABLE session_observations (
 );
 CREATE TRIGGER session_observations_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON session_observations
     FOR EACH STATEMENT EXECUTE FUNCTION ketacare_refuse_change();
+-- An observation raises its session's version and count in the same statement that inserts it.
+CREATE FUNCTION ketacare_count_observation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE treatment_sessions SET version = version + 1, observation_count = observation_count + 1,
+        updated_at = NEW.recorded_at, updated_by = NEW.recorded_by
+        WHERE patient_id = NEW.patient_id AND session_id = NEW.session_id;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER session_observations_counted AFTER INSERT ON session_observations
+    FOR EACH ROW EXECUTE FUNCTION ketacare_count_observation();
 
 -- What the alert engine did when an observation was entered: raised, escalated, de-escalated, resolved.
 CREATE TABLE session_alert_changes (

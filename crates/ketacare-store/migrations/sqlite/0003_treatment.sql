@@ -76,6 +76,13 @@ CREATE TRIGGER session_observations_no_update BEFORE UPDATE ON session_observati
 BEGIN SELECT RAISE(ABORT, 'observations are append-only'); END;
 CREATE TRIGGER session_observations_no_delete BEFORE DELETE ON session_observations
 BEGIN SELECT RAISE(ABORT, 'observations are append-only'); END;
+-- An observation raises its session's version and count in the same statement that inserts it.
+CREATE TRIGGER session_observations_counted AFTER INSERT ON session_observations
+BEGIN
+    UPDATE treatment_sessions SET version = version + 1, observation_count = observation_count + 1,
+        updated_at = NEW.recorded_at, updated_by = NEW.recorded_by
+        WHERE patient_id = NEW.patient_id AND session_id = NEW.session_id;
+END;
 
 -- What the alert engine did when an observation was entered: raised, escalated, de-escalated, resolved.
 CREATE TABLE session_alert_changes (
