@@ -17,9 +17,9 @@ use ketacare_case::{InvalidCase, parse_plan, plan_report_json};
 use ketacare_core::plan::{SessionStatus, plan};
 use ketacare_core::session::alerts::evaluate;
 use ketacare_store::{
-    AmendmentMeta, IdempotentResponse, NewTreatmentPlan, NewTreatmentSession, ObservationWrite, ScheduledSessionRow,
-    SessionFactsChange, StoreError, StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation,
-    StoredTreatmentPlan, TreatmentPlanChange, TreatmentSessionRecord,
+    AdministrationStatusChange, AmendmentMeta, IdempotentResponse, NewTreatmentPlan, NewTreatmentSession,
+    ObservationWrite, ScheduledSessionRow, SessionFactsChange, StoreError, StoredAcknowledgement, StoredAdministration,
+    StoredAlertChange, StoredObservation, StoredTreatmentPlan, TreatmentPlanChange, TreatmentSessionRecord,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -956,6 +956,58 @@ impl App {
         match self.store.insert_administration(patient_id, session_id, &stored, &event, idempotent.as_ref()).await {
             Ok(()) => Ok(Created { resource_id: administration_id, body, replayed: false }),
             Err(error) => self.created_or_failure(actor, key, &request_sha256, "administration_id", event, error).await,
+        }
+    }
+
+    /// Marks an administration `entered_in_error` (or `active` again) with a `reason`, if the session is
+    /// still at `expected_version`; a wrong dose or lot is corrected this way and recorded anew.
+    pub async fn set_administration_status(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+        administration_id: &str,
+        expected_version: i64,
+        body: &str,
+    ) -> Result<SessionView, AppError> {
+        let resource = format!("patient/{patient_id}/session/{session_id}/administration/{administration_id}");
+        let event = self.audit_event(actor, "administration.amend", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let result = async {
+            let mut object = parse_object(body)?;
+            let reason = reason_of(&mut object)?
+                .ok_or_else(|| AppError::invalid("reason", "a correction needs a reason (1 to 1000 characters)"))?;
+            let status = optional_string(&mut object, "status")?
+                .filter(|status| ["active", "entered_in_error"].contains(&status.as_str()))
+                .ok_or_else(|| AppError::invalid("status", "must be active or entered_in_error"))?;
+            reject_unknown(&object)?;
+            let meta = AmendmentMeta {
+                amendment_id: new_id(),
+                reason,
+                amended_by: actor.user_id.clone(),
+                amended_at: self.now(),
+            };
+            self.store
+                .set_administration_status(
+                    patient_id,
+                    session_id,
+                    &AdministrationStatusChange {
+                        administration_id: administration_id.to_owned(),
+                        expected_version,
+                        status,
+                    },
+                    &meta,
+                    &event,
+                )
+                .await?;
+            self.session_record(patient_id, session_id, true).await
+        }
+        .await;
+        match result {
+            Ok(record) => self.session_view(&record),
+            Err(error) => Err(self.audit_failure(event, error).await),
         }
     }
 

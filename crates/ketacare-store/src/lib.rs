@@ -27,9 +27,9 @@ pub use patients::{
     PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
 };
 pub use treatment::{
-    NewTreatmentPlan, NewTreatmentSession, ObservationWrite, ScheduledSessionRow, SessionFactsChange,
-    StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation, StoredTreatmentPlan,
-    StoredTreatmentSession, TreatmentPlanChange, TreatmentSessionRecord,
+    AdministrationStatusChange, NewTreatmentPlan, NewTreatmentSession, ObservationWrite, ScheduledSessionRow,
+    SessionFactsChange, StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation,
+    StoredTreatmentPlan, StoredTreatmentSession, TreatmentPlanChange, TreatmentSessionRecord,
 };
 pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
 pub use writer::WriteStats;

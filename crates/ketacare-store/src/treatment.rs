@@ -153,6 +153,15 @@ pub struct SessionFactsChange {
     pub status: String,
 }
 
+/// An administration marked `entered_in_error` (or `active` again), read with its session at
+/// `expected_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdministrationStatusChange {
+    pub administration_id: String,
+    pub expected_version: i64,
+    pub status: String,
+}
+
 /// A session with everything recorded in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreatmentSessionRecord {
@@ -775,6 +784,63 @@ impl Store {
             .execute(&mut *tx.conn)
             .await?;
             store_response!(tx, idempotent, administration.recorded_at);
+            append_audit!(tx, &audit);
+        });
+        Ok(())
+    }
+
+    /// Sets an administration's status (`entered_in_error`, or `active` again) if its session is still at
+    /// `expected_version`, keeping the prior record as an amendment; the session's version rises, since the
+    /// dose it records changes.
+    pub async fn set_administration_status(
+        &self,
+        patient_id: &str,
+        session_id: &str,
+        change: &AdministrationStatusChange,
+        amendment: &AmendmentMeta,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let at = format_time(amendment.amended_at);
+        let new_json = serde_json::json!({ "status": change.status }).to_string();
+        let AdministrationStatusChange { administration_id, expected_version, status } = change.clone();
+        write_tx!(self, [patient_id, session_id, amendment, audit, at, new_json], tx => {
+            let row = sqlx::query(
+                "SELECT administration_id, administration_json, lot_number, status, recorded_at, recorded_by \
+                 FROM administrations WHERE patient_id = $1 AND session_id = $2 AND administration_id = $3",
+            )
+            .bind(&patient_id)
+            .bind(&session_id)
+            .bind(&administration_id)
+            .fetch_optional(&mut *tx.conn)
+            .await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound { resource: "administration", id: administration_id.to_owned() });
+            };
+            let prior = administration_from_row(&row)?;
+            bump_session!(tx, patient_id, session_id, Some(expected_version), 0_i64, at, amendment.amended_by);
+            sqlx::query("UPDATE administrations SET status = $4 WHERE patient_id = $1 AND session_id = $2 AND administration_id = $3")
+                .bind(&patient_id)
+                .bind(&session_id)
+                .bind(&administration_id)
+                .bind(&status)
+                .execute(&mut *tx.conn)
+                .await?;
+            let prior_json = serde_json::to_string(&prior).map_err(corrupt)?;
+            sqlx::query(
+                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
+                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'administration', $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&patient_id)
+            .bind(&amendment.amendment_id)
+            .bind(&administration_id)
+            .bind(expected_version)
+            .bind(&prior_json)
+            .bind(&new_json)
+            .bind(&amendment.reason)
+            .bind(&amendment.amended_by)
+            .bind(&at)
+            .execute(&mut *tx.conn)
+            .await?;
             append_audit!(tx, &audit);
         });
         Ok(())

@@ -23,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use ketacare_app::App;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -94,6 +94,7 @@ pub const ROUTES: &[Route] = &[
     route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/observations"),
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations"),
+    route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations/{administration_id}"),
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
     route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form"),
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission"),
@@ -151,6 +152,7 @@ fn treatment_router() -> Router<AppState> {
         .route(SESSION, get(t::get_session).patch(t::update_session))
         .route(&format!("{SESSION}/observations"), post(t::record_observation))
         .route(&format!("{SESSION}/administrations"), post(t::record_administration))
+        .route(&format!("{SESSION}/administrations/{{administration_id}}"), patch(t::set_administration_status))
         .route(&format!("{SESSION}/alerts/{{alert_id}}/acknowledgement"), post(t::acknowledge_alert))
         .route(&format!("{SESSION}/rems-form"), get(t::rems_form))
         .route(&format!("{SESSION}/rems-form/submission"), post(t::submit_rems_form))

@@ -70,6 +70,14 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                             "started_at": { "type": "string", "description": "clinic-local YYYY-MM-DDTHH:MM" },
                             "ended_at": { "type": "string" }, "lot_number": { "type": "string" } } })) }))
         },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations/{administration_id}": {
+            "patch": operation("Mark an administration entered in error (or active again) with a reason; the prior record is kept as an amendment",
+                (200, "The session (new ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, path_parameter("administration_id"), if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["reason", "status"], "additionalProperties": false,
+                            "properties": { "reason": { "type": "string" },
+                                            "status": { "type": "string", "enum": ["active", "entered_in_error"] } } })) }))
+        },
         "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement": {
             "post": operation("Acknowledge an alert (who is the caller); it stays active until the engine resolves it",
                 (201, "The acknowledgement", json!({ "type": "object" })), &[401, 403, 404, 422],

@@ -131,6 +131,22 @@ pub async fn record_administration(
     Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{session_id}"), result))
 }
 
+/// Marks an administration entered in error (or active again) with a reason; needs the session's `If-Match`.
+pub async fn set_administration_status(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id, administration_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view = state
+        .app
+        .set_administration_status(&caller.actor, &patient_id, &session_id, &administration_id, version, text(&body)?)
+        .await?;
+    Ok(with_etag(view.version, view))
+}
+
 pub async fn acknowledge_alert(
     State(state): State<AppState>,
     caller: Authenticated,

@@ -173,6 +173,26 @@ async fn the_esketamine_example_through_the_api_gives_the_clis_check() {
             let given =
                 api.call("POST", &format!("{session}/administrations"), Some(&administration.to_string()), &[]).await;
             assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+            // A wrong lot recorded first, then corrected: marked entered in error (kept), and recorded anew.
+            let mut wrong = administration.clone();
+            wrong["lot_number"] = json!("ESK-WRONG");
+            let recorded = api.call("POST", &format!("{session}/administrations"), Some(&wrong.to_string()), &[]).await;
+            let wrong_id = recorded.body["administration_id"].as_str().unwrap();
+            let version = api.call("GET", &session, None, &[]).await.headers[header::ETAG].to_str().unwrap().to_owned();
+            let mark = json!({ "reason": "lot misread", "status": "entered_in_error" }).to_string();
+            let marked = api
+                .call("PATCH", &format!("{session}/administrations/{wrong_id}"), Some(&mark), &[("if-match", &version)])
+                .await;
+            assert_eq!(marked.status, StatusCode::OK, "{}", marked.body);
+            assert_eq!(marked.body["document"]["dose"]["lot_number"], dose["lot_number"]);
+            let statuses: Vec<(&str, &str)> = marked.body["administrations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["lot_number"].as_str().unwrap(), a["status"].as_str().unwrap()))
+                .filter(|(lot, _)| *lot == "ESK-WRONG")
+                .collect();
+            assert_eq!(statuses, [("ESK-WRONG", "entered_in_error")], "kept, not deleted");
             let changes = post_observations(&api, &session, &observations).await;
 
             let expected = cli_report(&text);
@@ -184,7 +204,7 @@ async fn the_esketamine_example_through_the_api_gives_the_clis_check() {
             assert_eq!(view.body["alert_log"], expected["alerts"]["changes"]);
             assert_eq!(view.body["rems_form"]["status"], "draft");
             assert_eq!(view.body["rems_form"]["due_on"], "2026-12-05");
-            assert_eq!(view.headers[header::ETAG], format!("\"v{}\"", observations.len() + 2));
+            assert_eq!(view.headers[header::ETAG], format!("\"v{}\"", observations.len() + 4));
         }
     })
     .await;
