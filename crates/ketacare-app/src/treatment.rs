@@ -212,7 +212,8 @@ fn session_document(record: &TreatmentSessionRecord) -> Result<Value, AppError> 
 
 fn rebuild(record: &TreatmentSessionRecord) -> Result<(Value, SessionInput), AppError> {
     let document = session_document(record)?;
-    let input = parse_session(&document).map_err(|error| corrupt("stored session", error))?;
+    // Storage errors are logged: name the field only, never its value (it may hold patient data).
+    let input = parse_session(&document).map_err(|error| corrupt("stored session unreadable at", error.path))?;
     Ok((document, input))
 }
 
@@ -284,8 +285,9 @@ impl App {
     fn plan_view(&self, stored: StoredTreatmentPlan) -> Result<PlanView, AppError> {
         let document: Value = serde_json::from_str(&stored.plan_json).map_err(|error| corrupt("plan", error))?;
         let now = self.now();
-        let input = parse_plan(&document, now).map_err(|error| corrupt("stored plan", error))?;
-        let schedule = plan(&input.request, &self.protocol).map_err(|error| corrupt("stored plan", error))?;
+        let input = parse_plan(&document, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
+        let schedule = plan(&input.request, &self.protocol)
+            .map_err(|error| corrupt("stored plan unschedulable at", error.field))?;
         let course = input.course.as_ref().map(|(series, first, phase)| {
             ketacare_core::course::evaluate_course(series, *first, *phase, &self.protocol)
         });
