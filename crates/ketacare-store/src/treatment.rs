@@ -585,24 +585,20 @@ impl Store {
         session_id: &str,
         with_details: bool,
     ) -> Result<Option<TreatmentSessionRecord>, StoreError> {
-        // The session and its timeline in one query (one read per new vital sign, not two): a row per
-        // observation, the session's columns repeated; a session without observations gives one row.
-        let sql = format!(
-            "SELECT {}, o.sequence, o.observation_json, o.recorded_at, o.recorded_by FROM treatment_sessions s \
-             LEFT JOIN session_observations o ON o.patient_id = s.patient_id AND o.session_id = s.session_id \
-             AND o.sequence <= s.observation_count WHERE s.patient_id = $1 AND s.session_id = $2 ORDER BY o.sequence",
-            SESSION_COLUMNS.split(", ").map(|column| format!("s.{column}")).collect::<Vec<_>>().join(", ")
-        );
+        let Some(session) = self.treatment_session(patient_id, session_id).await? else { return Ok(None) };
         on_pool!(self, pool => {
-            let rows = sqlx::query(&sql).bind(patient_id).bind(session_id).fetch_all(pool).await?;
-            let Some(first) = rows.first() else { return Ok(None) };
-            let session = session_from_row(first)?;
-            let mut observations = Vec::with_capacity(rows.len());
-            for row in &rows {
-                if row.opt_int("sequence")?.is_some() {
-                    observations.push(observation_from_row(row)?);
-                }
-            }
+            let observations = sqlx::query(
+                "SELECT sequence, observation_json, recorded_at, recorded_by FROM session_observations \
+                 WHERE patient_id = $1 AND session_id = $2 AND sequence <= $3 ORDER BY sequence",
+            )
+            .bind(patient_id)
+            .bind(session_id)
+            .bind(session.observation_count)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(observation_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
             let (mut administrations, mut alert_changes, mut acknowledgements) = (Vec::new(), Vec::new(), Vec::new());
             if with_details {
                 administrations = sqlx::query(
