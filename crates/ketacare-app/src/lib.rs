@@ -11,6 +11,7 @@ mod operations;
 mod patients;
 pub mod policy;
 mod secrets;
+mod treatment;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use patients::{
 };
 pub use policy::Permission;
 pub use secrets::sha256_hex;
+pub use treatment::{PlanView, SessionView};
 
 /// Where the current time comes from: the system clock in service, a fixed one in tests.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;

@@ -24,6 +24,11 @@ pub enum Permission {
     RecordOverrides,
     /// Read the decision on a chart (analysts: de-identified).
     ReadEvaluation,
+    /// Start sessions and record their observations, doses, acknowledgements and REMS forms.
+    RunSessions,
+    ReadSessions,
+    PrescribePlans,
+    ReadPlans,
 }
 
 impl Permission {
@@ -40,6 +45,10 @@ impl Permission {
             Permission::RecordChart => "record chart entries",
             Permission::RecordOverrides => "record overrides",
             Permission::ReadEvaluation => "read evaluations",
+            Permission::RunSessions => "run treatment sessions",
+            Permission::ReadSessions => "read treatment sessions",
+            Permission::PrescribePlans => "prescribe treatment plans",
+            Permission::ReadPlans => "read treatment plans",
         }
     }
 }
@@ -59,6 +68,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         RecordChart => matches!(role, Prescriber | Nurse),
         RecordOverrides => matches!(role, Prescriber),
         ReadEvaluation => matches!(role, Admin | Prescriber | Nurse | Analyst),
+        RunSessions => matches!(role, Prescriber | Nurse),
+        ReadSessions | ReadPlans => matches!(role, Admin | Prescriber | Nurse),
+        PrescribePlans => matches!(role, Prescriber),
     }
 }
 

@@ -3,7 +3,9 @@
 
 use std::str::FromStr;
 
-use jiff::civil::Date;
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -132,6 +134,30 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
+    /// A non-empty string that must be there.
+    pub(crate) fn required_string(&mut self, key: &'static str) -> Result<&'a str, InvalidCase> {
+        self.non_empty_string(key)?.ok_or_else(|| self.error(key, "is required"))
+    }
+
+    /// A clinic-local date and time written `YYYY-MM-DDTHH:MM`.
+    pub(crate) fn local_datetime(&mut self, key: &'static str) -> Result<Option<DateTime>, InvalidCase> {
+        let path = self.path_of(key);
+        self.non_empty_string(key)?.map(|text| parse_local(&path, text)).transpose()
+    }
+
+    /// A clinic-local date and time, placed in `zone`; a time that does not exist or is ambiguous on a
+    /// daylight-saving day is rejected rather than guessed.
+    pub(crate) fn instant(&mut self, key: &'static str, zone: &TimeZone) -> Result<Option<Timestamp>, InvalidCase> {
+        let path = self.path_of(key);
+        self.local_datetime(key)?.map(|local| place(&path, local, zone)).transpose()
+    }
+
+    /// The clinic's IANA time zone at `time_zone`, looked up in the system tz database (/usr/share/zoneinfo).
+    pub(crate) fn time_zone(&mut self) -> Result<TimeZone, InvalidCase> {
+        let name = self.required_string("time_zone")?;
+        TimeZone::get(name).map_err(|_| self.error("time_zone", format!("unknown time zone \"{name}\"")))
+    }
+
     /// Rejects any key that was not read: a misspelt field must never be silently ignored (reading 13).
     pub(crate) fn finish(self) -> Result<(), InvalidCase> {
         for key in self.object.keys() {
@@ -178,4 +204,28 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::Array(_) => "a list".to_owned(),
         Value::Object(_) => "an object".to_owned(),
     }
+}
+
+/// A clinic-local date and time `YYYY-MM-DDTHH:MM` at `path`.
+pub(crate) fn parse_local(path: &str, text: &str) -> Result<DateTime, InvalidCase> {
+    text.parse::<DateTime>().map_err(|_| {
+        InvalidCase::new(path, format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""))
+    })
+}
+
+/// Places a clinic-local time in `zone`, refusing a time in a daylight-saving gap or fold.
+pub(crate) fn place(path: &str, local: DateTime, zone: &TimeZone) -> Result<Timestamp, InvalidCase> {
+    zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
+        InvalidCase::new(path, format!("{local} does not exist or is ambiguous in the clinic's time zone"))
+    })
+}
+
+/// Reads each element of a list as an object at `path[index]`.
+pub(crate) fn objects<'a>(path: &str, items: &'a [Value]) -> Result<Vec<ObjectReader<'a>>, InvalidCase> {
+    items.iter().enumerate().map(|(index, item)| ObjectReader::new(format!("{path}[{index}]"), item)).collect()
+}
+
+/// Turns a core validation error into an [`InvalidCase`] at `path`.
+pub(crate) fn at<T, E: std::fmt::Display>(path: &str, result: Result<T, E>) -> Result<T, InvalidCase> {
+    result.map_err(|error| InvalidCase::new(path, error))
 }

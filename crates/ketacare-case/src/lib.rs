@@ -5,11 +5,14 @@
 mod containment;
 mod json_reader;
 mod parse;
+mod plan_format;
 mod render;
 mod sections;
+pub mod session_format;
 
 pub use containment::json_contains;
 pub use parse::{InvalidCase, parse_case, parse_case_json};
+pub use plan_format::{PlanInput, parse_plan, parse_plan_json, plan_report_json};
 pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};
 pub use sections::{
     parse_bp_entry, parse_concomitant_entry, parse_cssrs_section, parse_ect_section, parse_episode_section,

@@ -11,6 +11,7 @@ mod patients;
 mod rows;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod treatment;
 mod users;
 mod writer;
 
@@ -28,6 +29,11 @@ pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{
     Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
     PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
+};
+pub use treatment::{
+    AdministrationStatusChange, NewTreatmentPlan, NewTreatmentSession, ObservationWrite, ScheduledSessionRow,
+    SessionFactsChange, StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation,
+    StoredTreatmentPlan, StoredTreatmentSession, TreatmentPlanChange, TreatmentSessionRecord,
 };
 pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
 pub use writer::WriteStats;

@@ -12,6 +12,8 @@ pub mod openapi;
 mod patient_routes;
 mod session_routes;
 mod system_routes;
+mod treatment_openapi;
+mod treatment_routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use ketacare_app::App;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -91,6 +93,18 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}"),
     route("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}"),
     route("GET", "/api/v1/patients/{patient_id}/evaluation"),
+    route("POST", "/api/v1/patients/{patient_id}/plans"),
+    route("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions"),
+    route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/observations"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations"),
+    route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations/{administration_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
+    route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
 ];
@@ -128,6 +142,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
             get(chart_routes::get).patch(chart_routes::amend),
         )
         .route("/api/v1/patients/{patient_id}/evaluation", get(chart_routes::evaluation))
+        .merge(treatment_router())
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
         .fallback(|| async { ApiError::NotFound })
@@ -138,6 +153,23 @@ pub fn router(app: App, config: WebConfig) -> Router {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
     router.with_state(state)
+}
+
+/// The treatment routes (plans, sessions and what is recorded in them), kept apart to ease merging.
+fn treatment_router() -> Router<AppState> {
+    use treatment_routes as t;
+    const SESSION: &str = "/api/v1/patients/{patient_id}/sessions/{session_id}";
+    Router::new()
+        .route("/api/v1/patients/{patient_id}/plans", post(t::create_plan))
+        .route("/api/v1/patients/{patient_id}/plans/{plan_id}", get(t::get_plan).patch(t::amend_plan))
+        .route("/api/v1/patients/{patient_id}/sessions", post(t::start_session))
+        .route(SESSION, get(t::get_session).patch(t::update_session))
+        .route(&format!("{SESSION}/observations"), post(t::record_observation))
+        .route(&format!("{SESSION}/administrations"), post(t::record_administration))
+        .route(&format!("{SESSION}/administrations/{{administration_id}}"), patch(t::set_administration_status))
+        .route(&format!("{SESSION}/alerts/{{alert_id}}/acknowledgement"), post(t::acknowledge_alert))
+        .route(&format!("{SESSION}/rems-form"), get(t::rems_form))
+        .route(&format!("{SESSION}/rems-form/submission"), post(t::submit_rems_form))
 }
 
 /// OWASP Secure Headers for a JSON API: nothing may be framed, sniffed, cached or referred.

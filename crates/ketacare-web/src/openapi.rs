@@ -30,7 +30,7 @@ fn problem_responses(statuses: &[u16]) -> serde_json::Map<String, Value> {
     responses
 }
 
-fn operation(summary: &str, success: (u16, &str, Value), errors: &[u16], extra: Value) -> Value {
+pub(crate) fn operation(summary: &str, success: (u16, &str, Value), errors: &[u16], extra: Value) -> Value {
     let mut responses = problem_responses(errors);
     let (status, description, schema) = success;
     let content = if schema.is_null() { json!({}) } else { json!({ "application/json": { "schema": schema } }) };
@@ -44,11 +44,11 @@ fn operation(summary: &str, success: (u16, &str, Value), errors: &[u16], extra: 
     operation
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn body(schema: Value) -> Value {
+pub(crate) fn body(schema: Value) -> Value {
     json!({ "required": true, "content": { "application/json": { "schema": schema } } })
 }
 
@@ -70,7 +70,7 @@ fn foundation_document() -> Value {
         json!({ "name": "assessment_id", "in": "path", "required": true, "schema": { "type": "string" } });
     let idempotency_key = json!({ "$ref": "#/components/parameters/IdempotencyKey" });
     let auth_errors: &[u16] = &[401, 403];
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "ketacare API",
@@ -224,5 +224,7 @@ fn foundation_document() -> Value {
                     "first_broken": { "type": ["object", "null"], "properties": { "seq": { "type": "integer" }, "problem": { "type": "string" } } } } }
             }
         }
-    })
+    });
+    crate::treatment_openapi::add_treatment_paths(&mut document);
+    document
 }

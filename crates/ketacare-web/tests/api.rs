@@ -182,6 +182,33 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 403, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/evaluation", [401, 200, 200, 200, 200, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/plans", [401, 403, 201, 403, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 403, 200, 403, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/observations", [401, 403, 201, 201, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations", [401, 403, 201, 201, 403, 403]),
+    // Recording the administration raised its session to v2, so the matrix's If-Match "v1" is stale: every
+    // role allowed gets as far as 412 (tests/session_api.rs corrects one with the current ETag).
+    (
+        "PATCH",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations/{administration_id}",
+        [401, 403, 412, 412, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement",
+        [401, 403, 201, 201, 403, 403],
+    ),
+    ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form", [401, 200, 200, 200, 403, 403]),
+    // The matrix's session is IV, whose REMS form is not required: every role allowed gets as far as 422.
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission",
+        [401, 403, 422, 422, 403, 403],
+    ),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
 ];
@@ -216,7 +243,10 @@ async fn role_by_route_matrix() {
                     let recorded = api.call("POST", &chart, &nurse, Some(reading), &[]).await;
                     path = path.replace("{record_id}", recorded.body["record"]["record_id"].as_str().unwrap());
                 }
-                let body = match (*method, *template) {
+                path = treatment_fixture(&api, &callers[2], &nurse, &patient_id, &path).await;
+                let body = match treatment_body(method, template) {
+                    Some(body) => Some(body),
+                    None => match (*method, *template) {
                     ("POST", "/api/v1/patients/{patient_id}/chart/{section}") => Some(reading.to_owned()),
                     ("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}") => {
                         Some(json!({ "reason": "misread", "systolic": 126 }).to_string())
@@ -241,6 +271,7 @@ async fn role_by_route_matrix() {
                     ("PATCH", _) => Some(json!({ "reason": "typo", "given_name": "Augusta" }).to_string()),
                     ("POST", _) => Some(case.clone()),
                     _ => None,
+                    },
                 };
                 let reply = api.call(method, &path, caller, body.as_deref(), &[("if-match", "\"v1\"")]).await;
                 if reply.status.as_u16() != expected[caller_index] {
@@ -461,7 +492,45 @@ async fn every_patient_data_route_leaves_an_audit_event() {
             format!("/api/v1/patients/{id}/assessments/{}", recorded.body["assessment_id"].as_str().unwrap());
         let in_error = json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string();
         let reading = r#"{"measured_on":"2026-11-01","systolic":128,"diastolic":82}"#;
+        let prescriber = api.token(Role::Prescriber).await;
+        let plan =
+            treatment_fixture(&api, &prescriber, &nurse, &id, &format!("/api/v1/patients/{id}/plans/{{plan_id}}"))
+                .await;
+        let alert = "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement";
+        let acknowledgement =
+            treatment_fixture(&api, &prescriber, &nurse, &id, &alert.replace("{patient_id}", &id)).await;
+        let session = acknowledgement.split("/alerts/").next().unwrap().to_owned();
+        let given = "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations/{administration_id}";
+        let administration =
+            treatment_fixture(&api, &prescriber, &nurse, &id, &given.replace("{patient_id}", &id)).await;
+        let correction = treatment_body("PATCH", "{administration_id}");
+        let (plan_body, session_body) = (treatment_plan_body(), treatment_session_body());
+        let bodies: Vec<Option<String>> = [
+            "plans",
+            "{plan_id}",
+            "sessions",
+            "{session_id}",
+            "observations",
+            "administrations",
+            "acknowledgement",
+            "submission",
+        ]
+        .iter()
+        .map(|last| treatment_body(if last.starts_with('{') { "PATCH" } else { "POST" }, last))
+        .collect();
         let calls: &[(&str, String, Option<&str>)] = &[
+            ("POST", format!("/api/v1/patients/{id}/plans"), Some(&plan_body)),
+            ("GET", plan.clone(), None),
+            ("PATCH", plan.clone(), bodies[1].as_deref()),
+            ("POST", format!("/api/v1/patients/{id}/sessions"), Some(&session_body)),
+            ("GET", session.clone(), None),
+            ("PATCH", session.clone(), bodies[3].as_deref()),
+            ("POST", format!("{session}/observations"), bodies[4].as_deref()),
+            ("POST", format!("{session}/administrations"), bodies[5].as_deref()),
+            ("POST", acknowledgement.clone(), bodies[6].as_deref()),
+            ("PATCH", administration.clone(), correction.as_deref()),
+            ("GET", format!("{session}/rems-form"), None),
+            ("POST", format!("{session}/rems-form/submission"), None),
             ("GET", assessment.clone(), None),
             ("PATCH", assessment.clone(), Some(&in_error)),
             ("GET", "/api/v1/patients".to_owned(), None),
@@ -525,7 +594,11 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
                 .replace("{token_id}", "t")
                 .replace("{assessment_id}", "a")
                 .replace("{section}", "s")
-                .replace("{record_id}", "r");
+                .replace("{record_id}", "r")
+                .replace("{plan_id}", "l")
+                .replace("{session_id}", "s")
+                .replace("{alert_id}", "x")
+                .replace("{administration_id}", "d");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(
@@ -603,4 +676,69 @@ async fn a_one_time_password_allows_nothing_but_changing_it() {
         assert_eq!(reply.body["password_change_required"], true, "an admin-chosen password is one-time too");
     })
     .await;
+}
+
+/// A treatment session document of docs/sessions.md without observations or `now` (an IV infusion).
+fn treatment_session_body() -> String {
+    json!({ "modality": "iv_racemic_ketamine", "time_zone": "America/New_York",
+            "dose": { "planned_mg": 35, "planned_at": "2026-11-28T13:10" },
+            "pre_dose": { "escort_arranged": true } })
+    .to_string()
+}
+
+fn treatment_plan_body() -> String {
+    json!({ "template": "induction_2x_week_3w", "time_zone": "America/New_York", "first_session": "2026-11-30T09:00" })
+        .to_string()
+}
+
+/// The body the matrix sends to a treatment route, if it is one.
+fn treatment_body(method: &str, template: &str) -> Option<String> {
+    let body = match (method, template.rsplit('/').next().unwrap_or_default()) {
+        ("POST", "plans") => treatment_plan_body(),
+        ("PATCH", "{plan_id}") => json!({ "reason": "patient moved away", "status": "cancelled" }).to_string(),
+        ("POST", "sessions") => treatment_session_body(),
+        ("PATCH", "{session_id}") => json!({ "discharge": { "escort_present": true } }).to_string(),
+        ("POST", "observations") => json!({ "at": "2026-11-28T13:20", "moaas": 4 }).to_string(),
+        ("POST", "administrations") => json!({ "drug": "ketamine", "dose_mg": 35, "lot_number": "KET-1",
+                                               "started_at": "2026-11-28T13:10", "ended_at": "2026-11-28T13:50" })
+        .to_string(),
+        ("POST", "acknowledgement") => json!({ "note": "seen" }).to_string(),
+        ("PATCH", "{administration_id}") => json!({ "reason": "wrong lot", "status": "entered_in_error" }).to_string(),
+        ("POST", "submission") => String::new(),
+        _ => return None,
+    };
+    Some(body)
+}
+
+/// Fills `{plan_id}`, `{session_id}` and `{alert_id}` of `path` with a fresh plan, session and alert.
+async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_id: &str, path: &str) -> String {
+    let mut path = path.to_owned();
+    if path.contains("{plan_id}") {
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let plan = api.call("POST", &plans, prescriber, Some(&treatment_plan_body()), &[]).await;
+        assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
+        path = path.replace("{plan_id}", plan.body["plan_id"].as_str().unwrap());
+    }
+    if path.contains("{session_id}") {
+        let sessions = format!("/api/v1/patients/{patient_id}/sessions");
+        let session = api.call("POST", &sessions, nurse, Some(&treatment_session_body()), &[]).await;
+        assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+        let session_id = session.body["session_id"].as_str().unwrap();
+        if path.contains("{administration_id}") {
+            let administrations = format!("{sessions}/{session_id}/administrations");
+            let body = treatment_body("POST", "administrations").unwrap();
+            let given = api.call("POST", &administrations, nurse, Some(&body), &[]).await;
+            assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+            path = path.replace("{administration_id}", given.body["administration_id"].as_str().unwrap());
+        }
+        if path.contains("{alert_id}") {
+            let observations = format!("{sessions}/{session_id}/observations");
+            let sedated = json!({ "at": "2026-11-28T13:30", "moaas": 3 }).to_string();
+            let reply = api.call("POST", &observations, nurse, Some(&sedated), &[]).await;
+            assert_eq!(reply.body["alerts"]["changes"][0]["id"], "SEDATION#1", "{}", reply.body);
+            path = path.replace("{alert_id}", "SEDATION%231");
+        }
+        path = path.replace("{session_id}", session_id);
+    }
+    path
 }

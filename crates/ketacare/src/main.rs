@@ -6,7 +6,6 @@ mod audit_command;
 mod backup_command;
 mod demo_command;
 mod dose_command;
-mod input;
 mod migrate_command;
 mod plan_command;
 mod protocol_command;

@@ -1,0 +1,1153 @@
+//! Treatment use cases: plans with their generated schedule, sessions with the engine's view (pre-dose
+//! gate, alerts, discharge readiness, REMS form), vital-sign observations that run the alert engine as
+//! they are entered, drug administrations, alert acknowledgements and REMS form submission.
+//!
+//! The facts are kept in the formats of docs/sessions.md: a session is stored as its document without
+//! observations, each observation as one element of `observations`; reading a session rebuilds the
+//! document and parses it with `ketacare_case::session_format`, exactly as `ketacare session check` does,
+//! so the API and the CLI cannot judge a session differently.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use ketacare_case::session_format::{
+    SessionInput, alert_changes_json, alert_json, check_session, local, parse_observation, parse_session,
+    session_report_json,
+};
+use ketacare_case::{InvalidCase, parse_plan, plan_report_json};
+use ketacare_core::plan::{SessionStatus, plan};
+use ketacare_core::session::alerts::evaluate;
+use ketacare_store::{
+    AdministrationStatusChange, AmendmentMeta, IdempotentResponse, NewTreatmentPlan, NewTreatmentSession,
+    ObservationWrite, ScheduledSessionRow, SessionFactsChange, StoreError, StoredAcknowledgement, StoredAdministration,
+    StoredAlertChange, StoredObservation, StoredTreatmentPlan, TreatmentPlanChange, TreatmentSessionRecord,
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::patients::idempotency_key;
+use crate::policy::{Permission, require};
+use crate::secrets::{new_id, sha256_hex};
+use crate::{Actor, App, AppError, Created};
+
+/// How often an observation is judged again when another write to its session got in first.
+const OBSERVATION_ATTEMPTS: usize = 50;
+
+/// The keys of a session document a session's facts hold (everything but `observations` and `now`).
+const SESSION_FACT_KEYS: &[&str] =
+    &["modality", "care_setting", "time_zone", "dose", "monitoring_ended_at", "pre_dose", "discharge", "rems"];
+
+/// The keys a session update may replace.
+const UPDATABLE_SESSION_KEYS: &[&str] = &["dose", "monitoring_ended_at", "pre_dose", "discharge", "rems"];
+
+/// Esketamine nasal spray: 28 mg per device (KNOWLEDGE §5.2, the label's device strength).
+const ESKETAMINE_MG_PER_DEVICE: i64 = 28;
+
+/// A treatment plan as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanView {
+    pub plan_id: String,
+    pub patient_id: String,
+    pub status: String,
+    /// For `If-Match`.
+    pub version: i64,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+    /// The plan document as posted or last amended (docs/sessions.md).
+    pub plan: Value,
+    /// Each session of the schedule with its status (`scheduled`, `completed`, `missed`, `cancelled`).
+    pub scheduled_sessions: Vec<ScheduledSessionRow>,
+    /// `ketacare plan --format json` of the document, now: the schedule, the measurement plan with due and
+    /// overdue status, and the course evaluation.
+    pub report: Value,
+}
+
+/// A treatment session with the engine's view of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionView {
+    pub session_id: String,
+    pub patient_id: String,
+    /// The scheduled session it fulfils, if any.
+    pub plan_id: Option<String>,
+    pub scheduled_position: Option<i64>,
+    pub status: String,
+    /// For `If-Match`.
+    pub version: i64,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+    /// The session document as recorded (docs/sessions.md), observations included.
+    pub document: Value,
+    /// `ketacare session check --format json` of the document, now.
+    pub report: Value,
+    /// The alert changes as the engine made them when each observation was entered.
+    pub alert_log: Vec<Value>,
+    pub acknowledgements: Vec<StoredAcknowledgement>,
+    pub administrations: Vec<Value>,
+    pub rems_form: Value,
+}
+
+fn invalid(error: InvalidCase) -> AppError {
+    AppError::Invalid { field: error.path, problem: error.problem }
+}
+
+fn corrupt(what: &str, problem: impl std::fmt::Display) -> AppError {
+    AppError::Storage(StoreError::Corrupt(format!("{what}: {problem}")))
+}
+
+fn parse_object(text: &str) -> Result<Map<String, Value>, AppError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(AppError::invalid("(body)", "must be a JSON object")),
+        Err(error) => Err(AppError::invalid("(body)", format!("is not valid JSON: {error}"))),
+    }
+}
+
+fn reason_of(object: &mut Map<String, Value>) -> Result<Option<String>, AppError> {
+    match object.remove("reason") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(reason)) if !reason.trim().is_empty() && reason.len() <= 1000 => {
+            Ok(Some(reason.trim().to_owned()))
+        }
+        Some(_) => Err(AppError::invalid("reason", "must be a string of 1 to 1000 characters")),
+    }
+}
+
+fn optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<String>, AppError> {
+    match object.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if !text.trim().is_empty() => Ok(Some(text)),
+        Some(_) => Err(AppError::invalid(key, "must be a non-empty string")),
+    }
+}
+
+fn reject_unknown(object: &Map<String, Value>) -> Result<(), AppError> {
+    match object.keys().next() {
+        Some(key) => Err(AppError::invalid(key, "is not a known field")),
+        None => Ok(()),
+    }
+}
+
+fn clinic_zone(facts: &Map<String, Value>) -> Result<TimeZone, AppError> {
+    let name = facts.get("time_zone").and_then(Value::as_str).unwrap_or_default();
+    TimeZone::get(name).map_err(|error| corrupt("session time zone", error))
+}
+
+fn local_minute(at: Timestamp, zone: &TimeZone) -> String {
+    at.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M").to_string()
+}
+
+fn scheduled_status(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Given => "completed",
+        SessionStatus::Missed => "missed",
+        SessionStatus::Planned => "scheduled",
+    }
+}
+
+/// The session document of a stored session: its facts, the dose as its administrations record it,
+/// the REMS submission date, and its observations in order.
+fn session_document(record: &TreatmentSessionRecord) -> Result<Value, AppError> {
+    let mut document: Map<String, Value> =
+        serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
+    let zone = clinic_zone(&document)?;
+    let administrations: Vec<Value> = record
+        .administrations
+        .iter()
+        .filter(|administration| administration.status == "active")
+        .map(|administration| serde_json::from_str(&administration.administration_json))
+        .collect::<Result<_, _>>()
+        .map_err(|error| corrupt("administration", error))?;
+    if !administrations.is_empty() {
+        // The administrations are the record of what was given: they set the dose's given amount, lots and
+        // times (first device or infusion start; last device or infusion end).
+        let mut given_mg = Decimal::ZERO;
+        let mut lots: Vec<&str> = Vec::new();
+        let mut started: Option<&str> = None;
+        let mut ended: Option<&str> = None;
+        for administration in &administrations {
+            let dose = administration["dose_mg"].to_string();
+            given_mg += dose.parse::<Decimal>().map_err(|error| corrupt("administration dose", error))?;
+            if let Some(lot) = administration["lot_number"].as_str()
+                && !lots.contains(&lot)
+            {
+                lots.push(lot);
+            }
+            let start = administration["started_at"].as_str();
+            let end = administration["ended_at"].as_str().or(start);
+            started = match (started, start) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            ended = match (ended, end) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let dose = document.entry("dose").or_insert_with(|| json!({}));
+        let given_text = given_mg.normalize().to_string();
+        dose["given_mg"] =
+            Value::Number(given_text.parse().map_err(|error| corrupt("administration dose total", error))?);
+        dose["lot_number"] = json!(lots.join(", "));
+        dose["started_at"] = json!(started);
+        dose["ended_at"] = json!(ended);
+    }
+    if let Some(submitted_at) = &record.session.rems_submitted_at {
+        let at: Timestamp = submitted_at.parse().map_err(|error| corrupt("REMS submission time", error))?;
+        let rems = document.entry("rems").or_insert_with(|| json!({}));
+        rems["submitted_on"] = json!(at.to_zoned_datetime(zone).date().to_string());
+    }
+    let observations: Vec<Value> = record
+        .observations
+        .iter()
+        .map(|observation| serde_json::from_str(&observation.observation_json))
+        .collect::<Result<_, _>>()
+        .map_err(|error| corrupt("observation", error))?;
+    document.insert("observations".to_owned(), Value::Array(observations));
+    Ok(Value::Object(document))
+}
+
+fn rebuild(record: &TreatmentSessionRecord) -> Result<(Value, SessionInput), AppError> {
+    let document = session_document(record)?;
+    // Storage errors are logged: name the field only, never its value (it may hold patient data).
+    let input = parse_session(&document).map_err(|error| corrupt("stored session unreadable at", error.path))?;
+    Ok((document, input))
+}
+
+/// The REMS form of the report with its status: `submitted` once marked, `complete` when nothing required
+/// is missing, else `draft`; `due_on` is the last day to submit (treatment date + 7 days).
+fn rems_form_view(report: &Value, record: &TreatmentSessionRecord) -> Value {
+    let mut form = report["rems_form"].clone();
+    if form["required"] == true {
+        let status = if record.session.rems_submitted_at.is_some() {
+            "submitted"
+        } else if form["complete"] == true {
+            "complete"
+        } else {
+            "draft"
+        };
+        form["status"] = json!(status);
+        form["due_on"] = form["submit_by"].clone();
+        form["submitted_at"] = json!(record.session.rems_submitted_at);
+        form["submitted_by"] = json!(record.session.rems_submitted_by);
+    }
+    form
+}
+
+impl App {
+    fn session_view(&self, record: &TreatmentSessionRecord) -> Result<SessionView, AppError> {
+        let (document, input) = rebuild(record)?;
+        let now = self.now();
+        let report = session_report_json(&input, &check_session(&input, &self.protocol, now), &self.protocol, now);
+        let alert_log = record
+            .alert_changes
+            .iter()
+            .map(|change| serde_json::from_str(&change.alert_json))
+            .collect::<Result<_, _>>()
+            .map_err(|error| corrupt("alert change", error))?;
+        let administrations = record
+            .administrations
+            .iter()
+            .map(|administration| {
+                let mut value: Value = serde_json::from_str(&administration.administration_json)?;
+                value["administration_id"] = json!(administration.administration_id);
+                value["status"] = json!(administration.status);
+                value["recorded_at"] = json!(administration.recorded_at);
+                value["recorded_by"] = json!(administration.recorded_by);
+                Ok(value)
+            })
+            .collect::<Result<_, serde_json::Error>>()
+            .map_err(|error| corrupt("administration", error))?;
+        let session = &record.session;
+        Ok(SessionView {
+            session_id: session.session_id.clone(),
+            patient_id: session.patient_id.clone(),
+            plan_id: session.plan_id.clone(),
+            scheduled_position: session.scheduled_position,
+            status: session.status.clone(),
+            version: session.version,
+            created_at: session.created_at.clone(),
+            created_by: session.created_by.clone(),
+            updated_at: session.updated_at.clone(),
+            updated_by: session.updated_by.clone(),
+            document,
+            rems_form: rems_form_view(&report, record),
+            report,
+            alert_log,
+            acknowledgements: record.acknowledgements.clone(),
+            administrations,
+        })
+    }
+
+    fn plan_view(&self, stored: StoredTreatmentPlan) -> Result<PlanView, AppError> {
+        let document: Value = serde_json::from_str(&stored.plan_json).map_err(|error| corrupt("plan", error))?;
+        let now = self.now();
+        let input = parse_plan(&document, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
+        let schedule = plan(&input.request, &self.protocol)
+            .map_err(|error| corrupt("stored plan unschedulable at", error.field))?;
+        let course = input.course.as_ref().map(|(series, first, phase)| {
+            ketacare_core::course::evaluate_course(series, *first, *phase, &self.protocol)
+        });
+        let report = plan_report_json(&input, &schedule, course.as_ref(), &self.protocol);
+        Ok(PlanView {
+            plan_id: stored.plan_id,
+            patient_id: stored.patient_id,
+            status: stored.status,
+            version: stored.version,
+            created_at: stored.created_at,
+            created_by: stored.created_by,
+            updated_at: stored.updated_at,
+            updated_by: stored.updated_by,
+            plan: document,
+            scheduled_sessions: stored.scheduled,
+            report,
+        })
+    }
+
+    /// A keyed creating request seen before: its first answer (or an error if the body differs).
+    async fn replay_created(
+        &self,
+        actor: &Actor,
+        key: Option<&str>,
+        request_sha256: &str,
+        id_field: &str,
+    ) -> Result<Option<Created>, AppError> {
+        let Some(key) = key else { return Ok(None) };
+        Ok(self.replay(actor, key, request_sha256).await?.map(|mut created| {
+            created.resource_id = created.body[id_field].as_str().unwrap_or_default().to_owned();
+            created
+        }))
+    }
+
+    fn keyed_response(
+        actor: &Actor,
+        key: Option<&str>,
+        request_sha256: &str,
+        body: &Value,
+    ) -> Option<IdempotentResponse> {
+        key.map(|key| IdempotentResponse {
+            actor_id: actor.user_id.clone(),
+            idempotency_key: key.to_owned(),
+            request_sha256: request_sha256.to_owned(),
+            status_code: 201,
+            response_json: body.to_string(),
+        })
+    }
+
+    /// After a store error on a keyed creating request: a concurrent twin stored its answer first.
+    async fn created_or_failure(
+        &self,
+        actor: &Actor,
+        key: Option<&str>,
+        request_sha256: &str,
+        id_field: &str,
+        event: ketacare_store::AuditEvent,
+        error: StoreError,
+    ) -> Result<Created, AppError> {
+        if let StoreError::Duplicate { what: "idempotency key" } = error
+            && let Some(created) = self.replay_created(actor, key, request_sha256, id_field).await?
+        {
+            return Ok(created);
+        }
+        Err(self.audit_failure(event, error.into()).await)
+    }
+
+    /// Prescribes a plan from a plan document (docs/sessions.md, without `now`): generates its schedule and
+    /// stores one scheduled session per planned session.
+    pub async fn create_plan(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        body: &str,
+        key: Option<&str>,
+    ) -> Result<Created, AppError> {
+        let plan_id = new_id();
+        let event =
+            self.audit_event(actor, "plan.create", format!("patient/{patient_id}/plan/{plan_id}"), Some(patient_id));
+        if let Err(error) = require(actor, Permission::PrescribePlans) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let key = idempotency_key(key)?;
+        let request_sha256 = sha256_hex(&format!("plan\n{patient_id}\n{body}"));
+        if let Some(created) = self.replay_created(actor, key, &request_sha256, "plan_id").await? {
+            return Ok(created);
+        }
+        let (document, scheduled) = match self.read_plan_document(body) {
+            Ok(parsed) => parsed,
+            Err(error) => return Err(self.audit_failure(event, error).await),
+        };
+        let now = self.now();
+        let stored = StoredTreatmentPlan {
+            patient_id: patient_id.to_owned(),
+            plan_id: plan_id.clone(),
+            plan_json: document.to_string(),
+            status: "active".to_owned(),
+            version: 1,
+            created_at: ketacare_store::format_time(now),
+            created_by: actor.user_id.clone(),
+            updated_at: ketacare_store::format_time(now),
+            updated_by: actor.user_id.clone(),
+            scheduled: scheduled.clone(),
+        };
+        let new_plan = NewTreatmentPlan {
+            patient_id: patient_id.to_owned(),
+            plan_id: plan_id.clone(),
+            plan_json: stored.plan_json.clone(),
+            scheduled,
+            created_at: now,
+            created_by: actor.user_id.clone(),
+        };
+        let body = serde_json::to_value(self.plan_view(stored)?).expect("a plan view serializes");
+        let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
+        match self.store.insert_treatment_plan(&new_plan, &event, idempotent.as_ref()).await {
+            Ok(()) => Ok(Created { resource_id: plan_id, body, replayed: false }),
+            Err(error) => self.created_or_failure(actor, key, &request_sha256, "plan_id", event, error).await,
+        }
+    }
+
+    /// Parses a plan document and generates its schedule; `now` is the server's, never the document's.
+    fn read_plan_document(&self, body: &str) -> Result<(Value, Vec<ScheduledSessionRow>), AppError> {
+        let object = parse_object(body)?;
+        if object.contains_key("now") {
+            return Err(AppError::invalid("now", "is the server's clock; leave it out"));
+        }
+        let document = Value::Object(object);
+        let input = parse_plan(&document, self.now()).map_err(invalid)?;
+        let schedule =
+            plan(&input.request, &self.protocol).map_err(|error| AppError::invalid(error.field, error.problem))?;
+        let scheduled = schedule
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(position, session)| ScheduledSessionRow {
+                position: i64::try_from(position).unwrap_or(i64::MAX),
+                session_number: session.number.map(i64::from),
+                step: session.step.to_owned(),
+                phase: session.phase.as_str().to_owned(),
+                planned_at: session.at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                status: scheduled_status(session.status).to_owned(),
+                treatment_session_id: None,
+            })
+            .collect();
+        Ok((document, scheduled))
+    }
+
+    pub async fn get_plan(&self, actor: &Actor, patient_id: &str, plan_id: &str) -> Result<PlanView, AppError> {
+        let event =
+            self.audit_event(actor, "plan.read", format!("patient/{patient_id}/plan/{plan_id}"), Some(patient_id));
+        if let Err(error) = require(actor, Permission::ReadPlans) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let Some(stored) = self.store.treatment_plan(patient_id, plan_id).await? else {
+            let error = AppError::NotFound { resource: "plan", id: plan_id.to_owned() };
+            return Err(self.audit_failure(event, error).await);
+        };
+        self.store.append_audit(&event).await?;
+        self.plan_view(stored)
+    }
+
+    /// Amends a plan (a new `plan` document, a new `status`, or both) with a `reason`, if still at
+    /// `expected_version`; cancelling cancels every scheduled session not yet completed.
+    pub async fn amend_plan(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        plan_id: &str,
+        expected_version: i64,
+        body: &str,
+    ) -> Result<PlanView, AppError> {
+        let event =
+            self.audit_event(actor, "plan.amend", format!("patient/{patient_id}/plan/{plan_id}"), Some(patient_id));
+        if let Err(error) = require(actor, Permission::PrescribePlans) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let result = async {
+            let mut object = parse_object(body)?;
+            let reason = reason_of(&mut object)?
+                .ok_or_else(|| AppError::invalid("reason", "a change of a plan needs a reason"))?;
+            let status = optional_string(&mut object, "status")?;
+            if let Some(status) = &status
+                && !["active", "cancelled", "entered_in_error"].contains(&status.as_str())
+            {
+                return Err(AppError::invalid("status", "must be one of active, cancelled, entered_in_error"));
+            }
+            let new_document = object.remove("plan");
+            reject_unknown(&object)?;
+            let Some(prior) = self.store.treatment_plan(patient_id, plan_id).await? else {
+                return Err(AppError::NotFound { resource: "plan", id: plan_id.to_owned() });
+            };
+            let (plan_json, mut scheduled) = match new_document {
+                Some(document) => {
+                    let (document, scheduled) =
+                        self.read_plan_document(&document.to_string()).map_err(|error| match error {
+                            AppError::Invalid { field, problem } => {
+                                AppError::Invalid { field: format!("plan.{field}"), problem }
+                            }
+                            other => other,
+                        })?;
+                    (document.to_string(), scheduled)
+                }
+                None => (prior.plan_json.clone(), prior.scheduled.clone()),
+            };
+            let status = status.unwrap_or(prior.status);
+            if status != "active" {
+                for row in &mut scheduled {
+                    row.status = "cancelled".to_owned();
+                }
+            }
+            let change = TreatmentPlanChange { plan_json, status, scheduled };
+            let meta = AmendmentMeta {
+                amendment_id: new_id(),
+                reason,
+                amended_by: actor.user_id.clone(),
+                amended_at: self.now(),
+            };
+            Ok(self.store.amend_treatment_plan(patient_id, plan_id, expected_version, &change, &meta, &event).await?)
+        }
+        .await;
+        match result {
+            Ok(stored) => self.plan_view(stored),
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+
+    /// Starts a session from a session document without observations (they are posted one at a time), and
+    /// optionally `fulfils: { plan_id, position }`, the scheduled session it is.
+    pub async fn start_session(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        body: &str,
+        key: Option<&str>,
+    ) -> Result<Created, AppError> {
+        let session_id = new_id();
+        let resource = format!("patient/{patient_id}/session/{session_id}");
+        let event = self.audit_event(actor, "session.create", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let key = idempotency_key(key)?;
+        let request_sha256 = sha256_hex(&format!("session\n{patient_id}\n{body}"));
+        if let Some(created) = self.replay_created(actor, key, &request_sha256, "session_id").await? {
+            return Ok(created);
+        }
+        let parsed = (|| {
+            let mut facts = parse_object(body)?;
+            let fulfils = match facts.remove("fulfils") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(mut fulfils)) => {
+                    let plan_id = optional_string(&mut fulfils, "plan_id")?
+                        .ok_or_else(|| AppError::invalid("fulfils.plan_id", "is required"))?;
+                    let position = fulfils
+                        .remove("position")
+                        .and_then(|value| value.as_i64())
+                        .filter(|position| *position >= 0)
+                        .ok_or_else(|| AppError::invalid("fulfils.position", "must be a whole number from 0"))?;
+                    if let Some(key) = fulfils.keys().next() {
+                        return Err(AppError::invalid(&format!("fulfils.{key}"), "is not a known field"));
+                    }
+                    Some((plan_id, position))
+                }
+                Some(_) => return Err(AppError::invalid("fulfils", "must be an object { plan_id, position }")),
+            };
+            for key in ["observations", "now"] {
+                if facts.contains_key(key) {
+                    let problem = if key == "now" {
+                        "is the server's clock; leave it out"
+                    } else {
+                        "are posted one at a time to the session's observations"
+                    };
+                    return Err(AppError::invalid(key, problem));
+                }
+            }
+            if let Some(key) = facts.keys().find(|key| !SESSION_FACT_KEYS.contains(&key.as_str())) {
+                return Err(AppError::invalid(key, "is not a known field"));
+            }
+            let input = parse_session(&Value::Object(facts.clone())).map_err(invalid)?;
+            Ok((facts, fulfils, input))
+        })();
+        let (facts, fulfils, input) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => return Err(self.audit_failure(event, error).await),
+        };
+        let now = self.now();
+        let new_session = NewTreatmentSession {
+            patient_id: patient_id.to_owned(),
+            session_id: session_id.clone(),
+            fulfils: fulfils.clone(),
+            modality: input.session.modality().as_str().to_owned(),
+            facts_json: Value::Object(facts).to_string(),
+            created_at: now,
+            created_by: actor.user_id.clone(),
+        };
+        let at = ketacare_store::format_time(now);
+        let record = TreatmentSessionRecord {
+            session: ketacare_store::StoredTreatmentSession {
+                patient_id: patient_id.to_owned(),
+                session_id: session_id.clone(),
+                plan_id: fulfils.as_ref().map(|(plan_id, _)| plan_id.clone()),
+                scheduled_position: fulfils.as_ref().map(|(_, position)| *position),
+                modality: new_session.modality.clone(),
+                facts_json: new_session.facts_json.clone(),
+                observation_count: 0,
+                rems_submitted_at: None,
+                rems_submitted_by: None,
+                status: "active".to_owned(),
+                version: 1,
+                created_at: at.clone(),
+                created_by: actor.user_id.clone(),
+                updated_at: at,
+                updated_by: actor.user_id.clone(),
+            },
+            observations: Vec::new(),
+            alert_changes: Vec::new(),
+            acknowledgements: Vec::new(),
+            administrations: Vec::new(),
+        };
+        let body = serde_json::to_value(self.session_view(&record)?).expect("a session view serializes");
+        let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
+        match self.store.insert_treatment_session(&new_session, &event, idempotent.as_ref()).await {
+            Ok(()) => Ok(Created { resource_id: session_id, body, replayed: false }),
+            Err(error) => self.created_or_failure(actor, key, &request_sha256, "session_id", event, error).await,
+        }
+    }
+
+    async fn session_record(
+        &self,
+        patient_id: &str,
+        session_id: &str,
+        with_details: bool,
+    ) -> Result<TreatmentSessionRecord, AppError> {
+        self.store
+            .treatment_session_record(patient_id, session_id, with_details)
+            .await?
+            .ok_or_else(|| AppError::NotFound { resource: "session", id: session_id.to_owned() })
+    }
+
+    /// A session with the engine's view of it now.
+    pub async fn get_session(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+    ) -> Result<SessionView, AppError> {
+        let resource = format!("patient/{patient_id}/session/{session_id}");
+        let event = self.audit_event(actor, "session.read", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::ReadSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let record = match self.session_record(patient_id, session_id, true).await {
+            Ok(record) => record,
+            Err(error) => return Err(self.audit_failure(event, error).await),
+        };
+        self.store.append_audit(&event).await?;
+        self.session_view(&record)
+    }
+
+    /// Updates a session's facts (`pre_dose`, `discharge`, `rems`, `dose`, `monitoring_ended_at`) or its
+    /// `status`, if still at `expected_version`. Replacing a value already recorded is a correction and
+    /// needs a `reason`; the prior facts are kept as an amendment either way.
+    pub async fn update_session(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+        expected_version: i64,
+        body: &str,
+    ) -> Result<SessionView, AppError> {
+        let resource = format!("patient/{patient_id}/session/{session_id}");
+        let event = self.audit_event(actor, "session.amend", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let result = async {
+            let mut changes = parse_object(body)?;
+            let reason = reason_of(&mut changes)?;
+            let status = optional_string(&mut changes, "status")?;
+            if let Some(status) = &status
+                && !["active", "entered_in_error"].contains(&status.as_str())
+            {
+                return Err(AppError::invalid("status", "must be active or entered_in_error"));
+            }
+            if let Some(key) = changes.keys().find(|key| !UPDATABLE_SESSION_KEYS.contains(&key.as_str())) {
+                return Err(AppError::invalid(key, "is not a field a session update may change"));
+            }
+            let mut record = self.session_record(patient_id, session_id, true).await?;
+            let mut facts: Map<String, Value> =
+                serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
+            let corrects = status.as_ref().is_some_and(|status| *status != record.session.status)
+                || changes.keys().any(|key| facts.get(key).is_some_and(|prior| !prior.is_null()));
+            let reason = match (reason, corrects) {
+                (Some(reason), _) => reason,
+                (None, false) => "recorded".to_owned(),
+                (None, true) => {
+                    return Err(AppError::invalid("reason", "changing a value already recorded needs a reason"));
+                }
+            };
+            for (key, value) in changes {
+                facts.insert(key, value);
+            }
+            record.session.facts_json = Value::Object(facts).to_string();
+            // The whole session must still read as a document (a dose that now starts after an observation
+            // is fine; an infusion that ends before it starts is not).
+            let document = session_document(&record)?;
+            parse_session(&document).map_err(invalid)?;
+            let status = status.unwrap_or_else(|| record.session.status.clone());
+            let meta = AmendmentMeta {
+                amendment_id: new_id(),
+                reason,
+                amended_by: actor.user_id.clone(),
+                amended_at: self.now(),
+            };
+            self.store
+                .amend_treatment_session(
+                    patient_id,
+                    session_id,
+                    expected_version,
+                    &SessionFactsChange { facts_json: record.session.facts_json.clone(), status },
+                    &meta,
+                    &event,
+                )
+                .await?;
+            self.session_record(patient_id, session_id, true).await
+        }
+        .await;
+        match result {
+            Ok(record) => self.session_view(&record),
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+
+    /// Records one vital-sign set and runs the alert engine on it; the answer holds the alert changes it
+    /// caused and the alerts active after it.
+    ///
+    /// Concurrency: the engine judges the observation against the session's stored timeline at version V,
+    /// and the store writes the observation and its alert changes in one transaction only if the session is
+    /// still at V (the writer task runs jobs one at a time, so the check and the write cannot interleave with
+    /// another write of the session). If another observation (or a dose or facts update) got in first, the
+    /// write changes nothing and this use case reads the session again and judges again, so every stored
+    /// alert change was computed from exactly the timeline it follows. Observations of different sessions
+    /// never conflict.
+    pub async fn record_observation(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+        body: &str,
+        key: Option<&str>,
+    ) -> Result<Created, AppError> {
+        let resource = format!("patient/{patient_id}/session/{session_id}/observations");
+        let event = self.audit_event(actor, "observation.create", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let key = idempotency_key(key)?;
+        let request_sha256 = sha256_hex(&format!("observation\n{patient_id}\n{session_id}\n{body}"));
+        if let Some(created) = self.replay_created(actor, key, &request_sha256, "observation_id").await? {
+            return Ok(created);
+        }
+        let observation_value = match serde_json::from_str::<Value>(body) {
+            Ok(value) => value,
+            Err(error) => {
+                let error = AppError::invalid("(body)", format!("is not valid JSON: {error}"));
+                return Err(self.audit_failure(event, error).await);
+            }
+        };
+        for _attempt in 0..OBSERVATION_ATTEMPTS {
+            let judged = async {
+                let record = self.session_record(patient_id, session_id, false).await?;
+                if record.session.status != "active" {
+                    return Err(AppError::invalid("session", "was entered in error; it takes no observations"));
+                }
+                let (_, input) = rebuild(&record)?;
+                let zone = input.session.time_zone().clone();
+                let observation = parse_observation(&observation_value, &zone).map_err(invalid)?;
+                if let Some(last) = input.session.timeline().entries().last()
+                    && observation.at < last.at
+                {
+                    let problem = format!(
+                        "{} is earlier than the previous observation at {}",
+                        local_minute(observation.at, &zone),
+                        local_minute(last.at, &zone)
+                    );
+                    return Err(AppError::invalid("at", problem));
+                }
+                let step = evaluate(input.session.timeline(), &observation, &self.protocol.alerts);
+                Ok((record, input, step))
+            }
+            .await;
+            let (record, input, step) = match judged {
+                Ok(judged) => judged,
+                Err(error) => return Err(self.audit_failure(event, error).await),
+            };
+            let sequence = record.session.observation_count + 1;
+            let changes_json = alert_changes_json(&input, &step);
+            let changes: Vec<StoredAlertChange> = step
+                .changes
+                .iter()
+                .zip(&changes_json)
+                .enumerate()
+                .map(|(index, (change, value))| StoredAlertChange {
+                    sequence,
+                    change_index: i64::try_from(index).unwrap_or(i64::MAX),
+                    alert_id: change.alert.id.to_string(),
+                    change_kind: change.kind.as_str().to_owned(),
+                    level: change.alert.level.as_str().to_owned(),
+                    alert_json: value.to_string(),
+                })
+                .collect();
+            let observation_id = format!("{session_id}/{sequence}");
+            let body = json!({
+                "observation_id": observation_id,
+                "session_id": session_id,
+                "sequence": sequence,
+                "at": local(&input, step.at),
+                "observation": observation_value,
+                "alerts": {
+                    "changes": changes_json,
+                    "active": step.active.iter().map(|alert| alert_json(&input, alert)).collect::<Vec<_>>(),
+                },
+                "session_version": record.session.version + 1,
+            });
+            let write = ObservationWrite {
+                expected_version: record.session.version,
+                observation: StoredObservation {
+                    sequence,
+                    observation_json: observation_value.to_string(),
+                    recorded_at: ketacare_store::format_time(self.now()),
+                    recorded_by: actor.user_id.clone(),
+                },
+                changes,
+            };
+            let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
+            match self.store.append_observation(patient_id, session_id, &write, &event, idempotent.as_ref()).await {
+                Ok(_) => return Ok(Created { resource_id: observation_id, body, replayed: false }),
+                Err(StoreError::StaleVersion { .. }) => continue,
+                Err(error) => {
+                    return self.created_or_failure(actor, key, &request_sha256, "observation_id", event, error).await;
+                }
+            }
+        }
+        let error = AppError::StaleVersion { resource: "session", id: session_id.to_owned(), current_version: -1 };
+        Err(self.audit_failure(event, error).await)
+    }
+
+    /// Records a drug administration: `drug` (`esketamine` or `ketamine`), `dose_mg`, `lot_number`
+    /// (required), `started_at`, and `device_count` (esketamine, 28 mg each) or `ended_at` (an infusion).
+    pub async fn record_administration(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+        body: &str,
+        key: Option<&str>,
+    ) -> Result<Created, AppError> {
+        let administration_id = new_id();
+        let resource = format!("patient/{patient_id}/session/{session_id}/administration/{administration_id}");
+        let event = self.audit_event(actor, "administration.create", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let key = idempotency_key(key)?;
+        let request_sha256 = sha256_hex(&format!("administration\n{patient_id}\n{session_id}\n{body}"));
+        if let Some(created) = self.replay_created(actor, key, &request_sha256, "administration_id").await? {
+            return Ok(created);
+        }
+        let checked = async {
+            let mut record = self.session_record(patient_id, session_id, true).await?;
+            let mut object = parse_object(body)?;
+            let drug = optional_string(&mut object, "drug")?.ok_or_else(|| AppError::invalid("drug", "is required"))?;
+            let expected_drug = if record.session.modality == "esketamine" { "esketamine" } else { "ketamine" };
+            if drug != expected_drug {
+                return Err(AppError::invalid(
+                    "drug",
+                    format!("must be {expected_drug} in a {} session", record.session.modality),
+                ));
+            }
+            let lot_number = optional_string(&mut object, "lot_number")?
+                .ok_or_else(|| AppError::invalid("lot_number", "is required"))?;
+            let dose_mg = match object.remove("dose_mg") {
+                Some(Value::Number(number)) => number
+                    .to_string()
+                    .parse::<Decimal>()
+                    .ok()
+                    .filter(|dose| *dose > Decimal::ZERO)
+                    .map(|_| number)
+                    .ok_or_else(|| AppError::invalid("dose_mg", "must be a number above 0"))?,
+                _ => return Err(AppError::invalid("dose_mg", "is required (a number above 0)")),
+            };
+            let started_at = optional_string(&mut object, "started_at")?
+                .ok_or_else(|| AppError::invalid("started_at", "is required"))?;
+            let ended_at = optional_string(&mut object, "ended_at")?;
+            let device_count = match object.remove("device_count") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(value.as_i64().filter(|count| (1..=3).contains(count)).ok_or_else(|| {
+                    AppError::invalid("device_count", "must be a whole number of devices from 1 to 3")
+                })?),
+            };
+            reject_unknown(&object)?;
+            if drug == "esketamine" {
+                let Some(count) = device_count else {
+                    return Err(AppError::invalid("device_count", "is required for esketamine"));
+                };
+                if dose_mg.as_i64() != Some(count * ESKETAMINE_MG_PER_DEVICE) {
+                    return Err(AppError::invalid(
+                        "dose_mg",
+                        format!(
+                            "{count} device(s) give {} mg (28 mg each), not {dose_mg}",
+                            count * ESKETAMINE_MG_PER_DEVICE
+                        ),
+                    ));
+                }
+            } else if device_count.is_some() {
+                return Err(AppError::invalid("device_count", "applies to esketamine only"));
+            }
+            let administration = json!({
+                "drug": drug, "dose_mg": dose_mg, "device_count": device_count, "started_at": started_at,
+                "ended_at": ended_at, "lot_number": lot_number,
+            });
+            // Check the times read in the clinic's zone, and that the session still reads with this dose.
+            let zone = clinic_zone(
+                &serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?,
+            )?;
+            for (field, text) in [("started_at", Some(&started_at)), ("ended_at", ended_at.as_ref())] {
+                if let Some(text) = text {
+                    let local: jiff::civil::DateTime = text.parse().map_err(|_| {
+                        AppError::invalid(
+                            field,
+                            format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""),
+                        )
+                    })?;
+                    zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
+                        AppError::invalid(
+                            field,
+                            format!("{local} does not exist or is ambiguous in the clinic's time zone"),
+                        )
+                    })?;
+                }
+            }
+            let stored = StoredAdministration {
+                administration_id: administration_id.clone(),
+                administration_json: administration.to_string(),
+                lot_number,
+                status: "active".to_owned(),
+                recorded_at: ketacare_store::format_time(self.now()),
+                recorded_by: actor.user_id.clone(),
+            };
+            record.administrations.push(stored.clone());
+            parse_session(&session_document(&record)?).map_err(|error| {
+                let field = error.path.strip_prefix("dose.").unwrap_or(&error.path).to_owned();
+                AppError::Invalid { field, problem: error.problem }
+            })?;
+            Ok(stored)
+        }
+        .await;
+        let stored = match checked {
+            Ok(stored) => stored,
+            Err(error) => return Err(self.audit_failure(event, error).await),
+        };
+        let mut body: Value = serde_json::from_str(&stored.administration_json).expect("just written");
+        body["administration_id"] = json!(administration_id);
+        body["session_id"] = json!(session_id);
+        body["recorded_at"] = json!(stored.recorded_at);
+        body["recorded_by"] = json!(stored.recorded_by);
+        let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
+        match self.store.insert_administration(patient_id, session_id, &stored, &event, idempotent.as_ref()).await {
+            Ok(()) => Ok(Created { resource_id: administration_id, body, replayed: false }),
+            Err(error) => self.created_or_failure(actor, key, &request_sha256, "administration_id", event, error).await,
+        }
+    }
+
+    /// Marks an administration `entered_in_error` (or `active` again) with a `reason`, if the session is
+    /// still at `expected_version`; a wrong dose or lot is corrected this way and recorded anew.
+    pub async fn set_administration_status(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+        administration_id: &str,
+        expected_version: i64,
+        body: &str,
+    ) -> Result<SessionView, AppError> {
+        let resource = format!("patient/{patient_id}/session/{session_id}/administration/{administration_id}");
+        let event = self.audit_event(actor, "administration.amend", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let result = async {
+            let mut object = parse_object(body)?;
+            let reason = reason_of(&mut object)?
+                .ok_or_else(|| AppError::invalid("reason", "a correction needs a reason (1 to 1000 characters)"))?;
+            let status = optional_string(&mut object, "status")?
+                .filter(|status| ["active", "entered_in_error"].contains(&status.as_str()))
+                .ok_or_else(|| AppError::invalid("status", "must be active or entered_in_error"))?;
+            reject_unknown(&object)?;
+            let meta = AmendmentMeta {
+                amendment_id: new_id(),
+                reason,
+                amended_by: actor.user_id.clone(),
+                amended_at: self.now(),
+            };
+            self.store
+                .set_administration_status(
+                    patient_id,
+                    session_id,
+                    &AdministrationStatusChange {
+                        administration_id: administration_id.to_owned(),
+                        expected_version,
+                        status,
+                    },
+                    &meta,
+                    &event,
+                )
+                .await?;
+            self.session_record(patient_id, session_id, true).await
+        }
+        .await;
+        match result {
+            Ok(record) => self.session_view(&record),
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+
+    /// Records that the caller saw an alert (`acknowledged_at`, clinic-local, defaults to now; `note`).
+    /// The alert stays active until the engine resolves it.
+    pub async fn acknowledge_alert(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+        alert_id: &str,
+        body: &str,
+        key: Option<&str>,
+    ) -> Result<Created, AppError> {
+        let acknowledgement_id = new_id();
+        let resource = format!("patient/{patient_id}/session/{session_id}/alert/{alert_id}/acknowledgement");
+        let event = self.audit_event(actor, "alert.acknowledge", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let key = idempotency_key(key)?;
+        let request_sha256 = sha256_hex(&format!("acknowledgement\n{patient_id}\n{session_id}\n{alert_id}\n{body}"));
+        if let Some(created) = self.replay_created(actor, key, &request_sha256, "acknowledgement_id").await? {
+            return Ok(created);
+        }
+        let now = self.now();
+        let checked = async {
+            let record = self.session_record(patient_id, session_id, false).await?;
+            let zone = clinic_zone(
+                &serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?,
+            )?;
+            let mut object = if body.trim().is_empty() { Map::new() } else { parse_object(body)? };
+            let note = optional_string(&mut object, "note")?;
+            if note.as_ref().is_some_and(|note| note.len() > 2000) {
+                return Err(AppError::invalid("note", "must be at most 2000 characters"));
+            }
+            let acknowledged_at = match optional_string(&mut object, "acknowledged_at")? {
+                None => now,
+                Some(text) => {
+                    let local: jiff::civil::DateTime = text.parse().map_err(|_| {
+                        AppError::invalid(
+                            "acknowledged_at",
+                            format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""),
+                        )
+                    })?;
+                    zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
+                        AppError::invalid(
+                            "acknowledged_at",
+                            format!("{local} does not exist or is ambiguous in the clinic's time zone"),
+                        )
+                    })?
+                }
+            };
+            reject_unknown(&object)?;
+            Ok(StoredAcknowledgement {
+                acknowledgement_id: acknowledgement_id.clone(),
+                alert_id: alert_id.to_owned(),
+                acknowledged_by: actor.user_id.clone(),
+                acknowledged_at: acknowledged_at.to_zoned_datetime(zone).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                note,
+                recorded_at: ketacare_store::format_time(now),
+            })
+        }
+        .await;
+        let acknowledgement = match checked {
+            Ok(acknowledgement) => acknowledgement,
+            Err(error) => return Err(self.audit_failure(event, error).await),
+        };
+        let mut body = serde_json::to_value(&acknowledgement).expect("an acknowledgement serializes");
+        body["session_id"] = json!(session_id);
+        let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
+        match self
+            .store
+            .insert_alert_acknowledgement(patient_id, session_id, &acknowledgement, &event, idempotent.as_ref())
+            .await
+        {
+            Ok(()) => Ok(Created { resource_id: acknowledgement_id, body, replayed: false }),
+            Err(error) => {
+                self.created_or_failure(actor, key, &request_sha256, "acknowledgement_id", event, error).await
+            }
+        }
+    }
+
+    /// The session's REMS Patient Monitoring Form with its status and due date.
+    pub async fn rems_form(&self, actor: &Actor, patient_id: &str, session_id: &str) -> Result<(i64, Value), AppError> {
+        let resource = format!("patient/{patient_id}/session/{session_id}/rems-form");
+        let event = self.audit_event(actor, "rems_form.read", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::ReadSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let record = match self.session_record(patient_id, session_id, true).await {
+            Ok(record) => record,
+            Err(error) => return Err(self.audit_failure(event, error).await),
+        };
+        self.store.append_audit(&event).await?;
+        let view = self.session_view(&record)?;
+        Ok((view.version, view.rems_form))
+    }
+
+    /// Marks the REMS form submitted, only when it is complete (else the error names the missing fields).
+    pub async fn submit_rems_form(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        session_id: &str,
+        expected_version: i64,
+    ) -> Result<(i64, Value), AppError> {
+        let resource = format!("patient/{patient_id}/session/{session_id}/rems-form");
+        let event = self.audit_event(actor, "rems_form.submit", resource, Some(patient_id));
+        if let Err(error) = require(actor, Permission::RunSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let result = async {
+            let record = self.session_record(patient_id, session_id, true).await?;
+            let form = self.session_view(&record)?.rems_form;
+            if form["required"] != true {
+                let reason = form["reason"].as_str().unwrap_or("not required").to_owned();
+                return Err(AppError::invalid("rems_form", format!("is not required: {reason}")));
+            }
+            let missing: Vec<&str> =
+                form["missing"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if let Some(first) = missing.first() {
+                let problem = format!("the form is incomplete; missing: {}", missing.join(", "));
+                return Err(AppError::invalid(&format!("rems.{first}"), problem));
+            }
+            let now = self.now();
+            self.store
+                .mark_rems_submitted(patient_id, session_id, expected_version, now, &actor.user_id, &event)
+                .await?;
+            self.session_record(patient_id, session_id, true).await
+        }
+        .await;
+        match result {
+            Ok(record) => {
+                let view = self.session_view(&record)?;
+                Ok((view.version, view.rems_form))
+            }
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The OpenAPI paths and schemas of the treatment routes (plans, sessions, observations, administrations,
+//! alert acknowledgements, REMS forms), added to the document of `openapi.rs`; apart to ease merging.
+
+use serde_json::{Value, json};
+
+use crate::openapi::{body, operation, schema_ref};
+
+fn path_parameter(name: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+}
+
+/// Adds the treatment paths and their schemas to `document`.
+pub(crate) fn add_treatment_paths(document: &mut Value) {
+    let patient_id = path_parameter("patient_id");
+    let plan_id = path_parameter("plan_id");
+    let session_id = path_parameter("session_id");
+    let alert_id = json!({ "name": "alert_id", "in": "path", "required": true, "schema": { "type": "string" },
+        "description": "The alert's rule and episode, e.g. BP_HIGH#1 (written BP_HIGH%231 in the path)" });
+    let idempotency_key = json!({ "$ref": "#/components/parameters/IdempotencyKey" });
+    let if_match = json!({ "$ref": "#/components/parameters/IfMatch" });
+    let document_body = |description: &str| body(json!({ "type": "object", "description": description }));
+    let paths = json!({
+        "/api/v1/patients/{patient_id}/plans": {
+            "post": operation("Prescribe a treatment plan (prescriber): a plan document of docs/sessions.md without `now`; generates the scheduled sessions",
+                (201, "The plan with its schedule (Location, ETag)", schema_ref("TreatmentPlan")), &[401, 403, 404, 422],
+                json!({ "parameters": [patient_id, idempotency_key],
+                        "requestBody": document_body("A plan document as `ketacare plan` reads it, without `now`") }))
+        },
+        "/api/v1/patients/{patient_id}/plans/{plan_id}": {
+            "get": operation("A plan with its scheduled sessions and measurement plan status now (ETag)",
+                (200, "The plan", schema_ref("TreatmentPlan")), &[401, 403, 404], json!({ "parameters": [patient_id, plan_id] })),
+            "patch": operation("Amend or cancel a plan with a reason; the prior plan is kept as an amendment",
+                (200, "The plan (new ETag)", schema_ref("TreatmentPlan")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, plan_id, if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["reason"], "additionalProperties": false, "properties": {
+                            "reason": { "type": "string" }, "plan": { "type": "object", "description": "A new plan document" },
+                            "status": { "type": "string", "enum": ["active", "cancelled", "entered_in_error"] } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions": {
+            "post": operation("Start a treatment session: a session document of docs/sessions.md without observations or `now`, optionally `fulfils: { plan_id, position }`",
+                (201, "The session with the engine's view (Location, ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 422],
+                json!({ "parameters": [patient_id, idempotency_key],
+                        "requestBody": document_body("modality, care_setting, time_zone, dose, pre_dose, discharge, rems, monitoring_ended_at, fulfils") }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}": {
+            "get": operation("A session with the engine's view now: pre-dose gate, alerts, discharge readiness, REMS form (ETag)",
+                (200, "The session", schema_ref("TreatmentSession")), &[401, 403, 404], json!({ "parameters": [patient_id, session_id] })),
+            "patch": operation("Update pre-dose, discharge, REMS or dose facts, or mark entered in error; replacing a recorded value needs a reason",
+                (200, "The session (new ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, if_match],
+                        "requestBody": body(json!({ "type": "object", "additionalProperties": false, "properties": {
+                            "reason": { "type": "string" }, "status": { "type": "string", "enum": ["active", "entered_in_error"] },
+                            "pre_dose": { "type": "object" }, "discharge": { "type": "object" }, "rems": { "type": "object" },
+                            "dose": { "type": "object" }, "monitoring_ended_at": { "type": "string" } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/observations": {
+            "post": operation("Record one vital-sign set; runs the alert engine and returns the alerts it raised, escalated, de-escalated or resolved",
+                (201, "The observation with its alert changes", schema_ref("ObservationRecorded")), &[401, 403, 404, 409, 422],
+                json!({ "parameters": [patient_id, session_id, idempotency_key],
+                        "requestBody": document_body("One element of a session document's `observations` (docs/sessions.md)") }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations": {
+            "post": operation("Record a drug administration (lot number required)",
+                (201, "The administration", json!({ "type": "object" })), &[401, 403, 404, 422],
+                json!({ "parameters": [patient_id, session_id, idempotency_key],
+                        "requestBody": body(json!({ "type": "object", "required": ["drug", "dose_mg", "lot_number", "started_at"],
+                            "additionalProperties": false, "properties": {
+                            "drug": { "type": "string", "enum": ["esketamine", "ketamine"] }, "dose_mg": { "type": "number" },
+                            "device_count": { "type": "integer", "minimum": 1, "maximum": 3 },
+                            "started_at": { "type": "string", "description": "clinic-local YYYY-MM-DDTHH:MM" },
+                            "ended_at": { "type": "string" }, "lot_number": { "type": "string" } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations/{administration_id}": {
+            "patch": operation("Mark an administration entered in error (or active again) with a reason; the prior record is kept as an amendment",
+                (200, "The session (new ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, path_parameter("administration_id"), if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["reason", "status"], "additionalProperties": false,
+                            "properties": { "reason": { "type": "string" },
+                                            "status": { "type": "string", "enum": ["active", "entered_in_error"] } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement": {
+            "post": operation("Acknowledge an alert (who is the caller); it stays active until the engine resolves it",
+                (201, "The acknowledgement", json!({ "type": "object" })), &[401, 403, 404, 422],
+                json!({ "parameters": [patient_id, session_id, alert_id, idempotency_key],
+                        "requestBody": body(json!({ "type": "object", "additionalProperties": false, "properties": {
+                            "acknowledged_at": { "type": "string", "description": "clinic-local; default now" },
+                            "note": { "type": "string" } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form": {
+            "get": operation("The session's REMS Patient Monitoring Form: edition, fields, status (draft, complete, submitted), due date (ETag of the session)",
+                (200, "The form", json!({ "type": "object" })), &[401, 403, 404], json!({ "parameters": [patient_id, session_id] }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission": {
+            "post": operation("Mark the REMS form submitted; only a complete form (the error names the missing fields)",
+                (200, "The form, submitted", json!({ "type": "object" })), &[401, 403, 404, 409, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, if_match] }))
+        }
+    });
+    let schemas = json!({
+        "TreatmentPlan": { "type": "object", "properties": {
+            "plan_id": { "type": "string" }, "patient_id": { "type": "string" },
+            "status": { "type": "string", "enum": ["active", "cancelled", "entered_in_error"] }, "version": { "type": "integer" },
+            "plan": { "type": "object" },
+            "scheduled_sessions": { "type": "array", "items": { "type": "object", "properties": {
+                "position": { "type": "integer" }, "session_number": { "type": ["integer", "null"] }, "step": { "type": "string" },
+                "phase": { "type": "string" }, "planned_at": { "type": "string" },
+                "status": { "type": "string", "enum": ["scheduled", "completed", "missed", "cancelled"] },
+                "treatment_session_id": { "type": ["string", "null"] } } } },
+            "report": { "type": "object", "description": "`ketacare plan --format json` now" } } },
+        "TreatmentSession": { "type": "object", "properties": {
+            "session_id": { "type": "string" }, "patient_id": { "type": "string" }, "status": { "type": "string" },
+            "version": { "type": "integer" }, "document": { "type": "object" },
+            "report": { "type": "object", "description": "`ketacare session check --format json` now" },
+            "alert_log": { "type": "array", "items": { "type": "object" } },
+            "acknowledgements": { "type": "array", "items": { "type": "object" } },
+            "administrations": { "type": "array", "items": { "type": "object" } },
+            "rems_form": { "type": "object" } } },
+        "ObservationRecorded": { "type": "object", "properties": {
+            "observation_id": { "type": "string" }, "sequence": { "type": "integer" }, "at": { "type": "string" },
+            "alerts": { "type": "object", "properties": {
+                "changes": { "type": "array", "items": { "type": "object" } },
+                "active": { "type": "array", "items": { "type": "object" } } } },
+            "session_version": { "type": "integer" } } }
+    });
+    if let (Some(target), Value::Object(paths)) = (document["paths"].as_object_mut(), paths) {
+        target.extend(paths);
+    }
+    if let (Some(target), Value::Object(schemas)) = (document["components"]["schemas"].as_object_mut(), schemas) {
+        target.extend(schemas);
+    }
+}

@@ -1,0 +1,182 @@
+//! `/api/v1/patients/{patient_id}/plans` and `…/sessions` with their observations, administrations, alert
+//! acknowledgements and REMS form: thin handlers over the treatment use cases. Bodies are the documents
+//! of docs/sessions.md (read by `ketacare-case` inside the use case), so they are passed on as text.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ketacare_app::Created;
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::input::{etag, idempotency_key, if_match_version};
+
+fn text(body: &Bytes) -> Result<&str, ApiError> {
+    std::str::from_utf8(body).map_err(|_| ApiError::invalid("(body)", "is not UTF-8"))
+}
+
+fn with_etag(version: i64, body: impl Serialize) -> Response {
+    let tag = HeaderValue::from_str(&etag(version)).expect("ETags are ASCII");
+    ([(header::ETAG, tag)], Json(body)).into_response()
+}
+
+/// 201 with `Location` (and `ETag` when the body carries a version); a replayed idempotent answer says so.
+fn created(location: String, created: Created) -> Response {
+    let version = created.body["version"].as_i64();
+    let mut response = (StatusCode::CREATED, Json(created.body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if let Some(version) = version
+        && let Ok(value) = HeaderValue::from_str(&etag(version))
+    {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    if created.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+pub async fn create_plan(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let result = state.app.create_plan(&caller.actor, &patient_id, text(&body)?, idempotency_key(&headers)?).await?;
+    Ok(created(format!("/api/v1/patients/{patient_id}/plans/{}", result.resource_id), result))
+}
+
+pub async fn get_plan(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, plan_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let view = state.app.get_plan(&caller.actor, &patient_id, &plan_id).await?;
+    Ok(with_etag(view.version, view))
+}
+
+pub async fn amend_plan(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, plan_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view = state.app.amend_plan(&caller.actor, &patient_id, &plan_id, version, text(&body)?).await?;
+    Ok(with_etag(view.version, view))
+}
+
+pub async fn start_session(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let result = state.app.start_session(&caller.actor, &patient_id, text(&body)?, idempotency_key(&headers)?).await?;
+    Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{}", result.resource_id), result))
+}
+
+pub async fn get_session(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let view = state.app.get_session(&caller.actor, &patient_id, &session_id).await?;
+    Ok(with_etag(view.version, view))
+}
+
+pub async fn update_session(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view = state.app.update_session(&caller.actor, &patient_id, &session_id, version, text(&body)?).await?;
+    Ok(with_etag(view.version, view))
+}
+
+pub async fn record_observation(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let result = state.app.record_observation(&caller.actor, &patient_id, &session_id, text(&body)?, key).await?;
+    let sequence = result.body["sequence"].as_i64().unwrap_or_default();
+    Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{session_id}#observation-{sequence}"), result))
+}
+
+pub async fn record_administration(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let result = state.app.record_administration(&caller.actor, &patient_id, &session_id, text(&body)?, key).await?;
+    Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{session_id}"), result))
+}
+
+/// Marks an administration entered in error (or active again) with a reason; needs the session's `If-Match`.
+pub async fn set_administration_status(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id, administration_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view = state
+        .app
+        .set_administration_status(&caller.actor, &patient_id, &session_id, &administration_id, version, text(&body)?)
+        .await?;
+    Ok(with_etag(view.version, view))
+}
+
+pub async fn acknowledge_alert(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id, alert_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let result =
+        state.app.acknowledge_alert(&caller.actor, &patient_id, &session_id, &alert_id, text(&body)?, key).await?;
+    Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{session_id}"), result))
+}
+
+pub async fn rems_form(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (version, form) = state.app.rems_form(&caller.actor, &patient_id, &session_id).await?;
+    Ok(with_etag(version, form))
+}
+
+/// Marks the form submitted; needs the session's `If-Match`, and a complete form.
+pub async fn submit_rems_form(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let (version, form) = state.app.submit_rems_form(&caller.actor, &patient_id, &session_id, version).await?;
+    Ok(with_etag(version, form))
+}

@@ -1,0 +1,468 @@
+//! Treatment plans and sessions through the router on SQLite and, when configured, PostgreSQL: the
+//! example sessions of docs/sessions.md replayed one observation at a time give the alerts, discharge and
+//! REMS form of `ketacare session check`; idempotent retries, stale updates, acknowledgements, concurrent
+//! observations, REMS submission and plans with their scheduled sessions.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use jiff::Timestamp;
+use ketacare_app::{App, NewAccount, Role};
+use ketacare_case::session_format::{check_session, parse_session_json, session_report_json};
+use ketacare_core::protocol::Protocol;
+use ketacare_store::test_support::each_backend;
+use ketacare_web::{WebConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+/// The router with a nurse and a prescriber, on a clock fixed at `now`, called with bearer tokens.
+struct Api {
+    router: Router,
+    nurse: String,
+    prescriber: String,
+}
+
+impl Api {
+    async fn new(store: ketacare_store::Store, now: Timestamp) -> Api {
+        let app = App::new(store, Protocol::shipped()).with_clock(Arc::new(move || now));
+        let router = router(app.clone(), WebConfig::default());
+        let mut api = Api { router, nurse: String::new(), prescriber: String::new() };
+        for role in [Role::Nurse, Role::Prescriber] {
+            let password = format!("correct horse battery {}", role.as_str());
+            let account = NewAccount {
+                username: role.as_str().to_owned(),
+                password: password.clone(),
+                role,
+                must_change_password: false,
+            };
+            app.create_user(None, &account).await.unwrap();
+            let login = json!({ "username": role.as_str(), "password": password }).to_string();
+            let reply = api.call_as("", "POST", "/api/v1/session", Some(&login), &[]).await;
+            let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+            let csrf = reply.body["csrf_token"].as_str().unwrap().to_owned();
+            let request = Request::post("/api/v1/tokens")
+                .header(header::COOKIE, cookie)
+                .header("x-csrf-token", csrf)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"label":"test"}"#))
+                .unwrap();
+            let response = api.router.clone().oneshot(request).await.unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let token = serde_json::from_slice::<Value>(&bytes).unwrap()["token"].as_str().unwrap().to_owned();
+            match role {
+                Role::Nurse => api.nurse = token,
+                _ => api.prescriber = token,
+            }
+        }
+        api
+    }
+
+    async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        if !token.is_empty() {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(Body::from(body.unwrap_or_default().to_owned())).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Reply { status, headers, body }
+    }
+
+    /// As the nurse.
+    async fn call(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        self.call_as(&self.nurse, method, path, body, headers).await
+    }
+
+    async fn create_patient(&self) -> String {
+        let body = json!({ "given_name": "Ada", "family_name": "Lovelace", "birth_date": "1984-05-02",
+                           "sex_at_birth": "female" });
+        let reply = self.call("POST", "/api/v1/patients", Some(&body.to_string()), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["patient_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts a session from `facts` and returns its path.
+    async fn start_session(&self, patient_id: &str, facts: &Value) -> String {
+        let reply =
+            self.call("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&facts.to_string()), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        format!("/api/v1/patients/{patient_id}/sessions/{}", reply.body["session_id"].as_str().unwrap())
+    }
+}
+
+fn example(name: &str) -> (String, Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples").join(name);
+    let text = std::fs::read_to_string(path).unwrap();
+    let value = serde_json::from_str(&text).unwrap();
+    (text, value)
+}
+
+/// The example's `now` as an instant (its clock for the server).
+fn example_now(text: &str) -> Timestamp {
+    parse_session_json(text).unwrap().now.unwrap()
+}
+
+/// What `ketacare session check FILE --format json` prints for the example.
+fn cli_report(text: &str) -> Value {
+    let input = parse_session_json(text).unwrap();
+    let protocol = Protocol::shipped();
+    let now = input.now.unwrap();
+    session_report_json(&input, &check_session(&input, &protocol, now), &protocol, now)
+}
+
+/// The example's document without `now` and `observations`, and its observations.
+fn split_example(document: &Value) -> (Value, Vec<Value>) {
+    let mut facts = document.clone();
+    let object = facts.as_object_mut().unwrap();
+    object.remove("now");
+    let observations = object.remove("observations").unwrap().as_array().unwrap().clone();
+    (facts, observations)
+}
+
+/// Posts every observation, returning the alert changes each response reported, in order.
+async fn post_observations(api: &Api, session: &str, observations: &[Value]) -> Vec<Value> {
+    let mut changes = Vec::new();
+    for observation in observations {
+        let reply = api.call("POST", &format!("{session}/observations"), Some(&observation.to_string()), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        changes.extend(reply.body["alerts"]["changes"].as_array().unwrap().iter().cloned());
+    }
+    changes
+}
+
+#[tokio::test]
+async fn the_esketamine_example_through_the_api_gives_the_clis_check() {
+    let (text, document) = example("session-esketamine.json");
+    each_backend(move |db| {
+        let (text, document) = (text.clone(), document.clone());
+        async move {
+            let api = Api::new(db.store, example_now(&text)).await;
+            let patient_id = api.create_patient().await;
+            let (mut facts, observations) = split_example(&document);
+            // The dose given is recorded as an administration (two devices from one lot), not in the facts.
+            let dose = facts["dose"].clone();
+            facts["dose"] = json!({ "planned_mg": dose["planned_mg"], "planned_at": dose["planned_at"] });
+            let session = api.start_session(&patient_id, &facts).await;
+            let administration = json!({ "drug": "esketamine", "dose_mg": 56, "device_count": 2,
+                "lot_number": dose["lot_number"], "started_at": dose["started_at"], "ended_at": dose["ended_at"] });
+            let given =
+                api.call("POST", &format!("{session}/administrations"), Some(&administration.to_string()), &[]).await;
+            assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+            // A wrong lot recorded first, then corrected: marked entered in error (kept), and recorded anew.
+            let mut wrong = administration.clone();
+            wrong["lot_number"] = json!("ESK-WRONG");
+            let recorded = api.call("POST", &format!("{session}/administrations"), Some(&wrong.to_string()), &[]).await;
+            let wrong_id = recorded.body["administration_id"].as_str().unwrap();
+            let version = api.call("GET", &session, None, &[]).await.headers[header::ETAG].to_str().unwrap().to_owned();
+            let mark = json!({ "reason": "lot misread", "status": "entered_in_error" }).to_string();
+            let marked = api
+                .call("PATCH", &format!("{session}/administrations/{wrong_id}"), Some(&mark), &[("if-match", &version)])
+                .await;
+            assert_eq!(marked.status, StatusCode::OK, "{}", marked.body);
+            assert_eq!(marked.body["document"]["dose"]["lot_number"], dose["lot_number"]);
+            let statuses: Vec<(&str, &str)> = marked.body["administrations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["lot_number"].as_str().unwrap(), a["status"].as_str().unwrap()))
+                .filter(|(lot, _)| *lot == "ESK-WRONG")
+                .collect();
+            assert_eq!(statuses, [("ESK-WRONG", "entered_in_error")], "kept, not deleted");
+            let changes = post_observations(&api, &session, &observations).await;
+
+            let expected = cli_report(&text);
+            assert_eq!(Value::Array(changes), expected["alerts"]["changes"], "alert changes as entered");
+            let view = api.call("GET", &session, None, &[]).await;
+            assert_eq!(view.status, StatusCode::OK);
+            assert_eq!(view.body["report"], expected, "the engine's view equals `ketacare session check`");
+            assert_eq!(view.body["report"]["discharge"]["earliest_at"], "2026-11-28T11:10:00-05:00");
+            assert_eq!(view.body["alert_log"], expected["alerts"]["changes"]);
+            assert_eq!(view.body["rems_form"]["status"], "draft");
+            assert_eq!(view.body["rems_form"]["due_on"], "2026-12-05");
+            assert_eq!(view.headers[header::ETAG], format!("\"v{}\"", observations.len() + 4));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_iv_example_through_the_api_gives_the_clis_check() {
+    let (text, document) = example("session-iv.json");
+    each_backend(move |db| {
+        let (text, document) = (text.clone(), document.clone());
+        async move {
+            let api = Api::new(db.store, example_now(&text)).await;
+            let patient_id = api.create_patient().await;
+            let (facts, observations) = split_example(&document);
+            let session = api.start_session(&patient_id, &facts).await;
+            let changes = post_observations(&api, &session, &observations).await;
+            let expected = cli_report(&text);
+            assert_eq!(Value::Array(changes), expected["alerts"]["changes"]);
+            let escalated = &expected["alerts"]["changes"][2];
+            assert_eq!(
+                (escalated["id"].as_str(), escalated["change"].as_str()),
+                (Some("BP_HIGH#1"), Some("escalated"))
+            );
+            let view = api.call("GET", &session, None, &[]).await;
+            assert_eq!(view.body["report"], expected);
+            assert_eq!(view.body["report"]["discharge"]["earliest_at"], "2026-11-28T14:20:00-05:00");
+            assert_eq!(view.body["rems_form"]["required"], false);
+        }
+    })
+    .await;
+}
+
+fn esketamine_start() -> Value {
+    let (_, document) = example("session-esketamine.json");
+    split_example(&document).0
+}
+
+#[tokio::test]
+async fn an_acknowledged_alert_stays_active_until_the_engine_resolves_it() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await;
+        let patient_id = api.create_patient().await;
+        let session = api.start_session(&patient_id, &esketamine_start()).await;
+        let sedated = json!({ "at": "2026-11-28T09:40", "moaas": 3 });
+        let raised = post_observations(&api, &session, &[sedated]).await;
+        assert_eq!((raised[0]["id"].as_str(), raised[0]["change"].as_str()), (Some("SEDATION#1"), Some("raised")));
+
+        let acknowledgement = format!("{session}/alerts/SEDATION%231/acknowledgement");
+        let body = json!({ "acknowledged_at": "2026-11-28T09:41", "note": "at bedside" }).to_string();
+        let reply = api.call("POST", &acknowledgement, Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(reply.body["acknowledged_at"], "2026-11-28T09:41:00-05:00");
+        let view = api.call("GET", &session, None, &[]).await;
+        let active: Vec<&str> = view.body["report"]["alerts"]["active"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(active, ["SEDATION#1"], "acknowledging does not resolve");
+        assert_eq!(view.body["acknowledgements"][0]["note"], "at bedside");
+
+        let unknown = api.call("POST", &format!("{session}/alerts/BP_HIGH%231/acknowledgement"), Some("{}"), &[]).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        let bad = api.call("POST", &acknowledgement, Some(r#"{"acknowledged_at":"soon"}"#), &[]).await;
+        assert_eq!(
+            (bad.status, bad.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("acknowledged_at"))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retried_observation_is_recorded_once_and_a_stale_update_is_refused() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await;
+        let patient_id = api.create_patient().await;
+        let mut facts = esketamine_start();
+        facts.as_object_mut().unwrap().remove("discharge");
+        let session = api.start_session(&patient_id, &facts).await;
+        let observation = json!({ "at": "2026-11-28T09:50", "systolic_mmhg": 162, "diastolic_mmhg": 92 }).to_string();
+        let key = [("idempotency-key", "vitals-0950")];
+        let first = api.call("POST", &format!("{session}/observations"), Some(&observation), &key).await;
+        let retry = api.call("POST", &format!("{session}/observations"), Some(&observation), &key).await;
+        assert_eq!((first.status, retry.status), (StatusCode::CREATED, StatusCode::CREATED));
+        assert_eq!(retry.headers["idempotent-replayed"], "true");
+        assert_eq!(first.body, retry.body);
+        assert_eq!(first.body["alerts"]["changes"][0]["id"], "BP_HIGH#1");
+        let view = api.call("GET", &session, None, &[]).await;
+        assert_eq!(view.body["document"]["observations"].as_array().unwrap().len(), 1);
+        assert_eq!(view.headers[header::ETAG], "\"v2\"");
+
+        // The session moved on to v2 with the observation: an update read at v1 is refused.
+        let discharge = json!({ "discharge": { "escort_present": true } }).to_string();
+        let stale = api.call("PATCH", &session, Some(&discharge), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{}", stale.body);
+        let fresh = api.call("PATCH", &session, Some(&discharge), &[("if-match", "\"v2\"")]).await;
+        assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+        // Replacing what is recorded is a correction: it needs a reason, and the prior value is kept.
+        let again = json!({ "discharge": { "escort_present": false } }).to_string();
+        let no_reason = api.call("PATCH", &session, Some(&again), &[("if-match", "\"v3\"")]).await;
+        assert_eq!(
+            (no_reason.status, no_reason.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let with_reason = json!({ "reason": "escort left", "discharge": { "escort_present": false } }).to_string();
+        let corrected = api.call("PATCH", &session, Some(&with_reason), &[("if-match", "\"v3\"")]).await;
+        assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.body);
+        let amendments = api.call("GET", &format!("/api/v1/patients/{patient_id}/amendments"), None, &[]).await;
+        let mut reasons: Vec<&str> =
+            amendments.body["amendments"].as_array().unwrap().iter().map(|a| a["reason"].as_str().unwrap()).collect();
+        reasons.sort_unstable(); // the clock is fixed, so both carry the same time
+        assert_eq!(reasons, ["escort left", "recorded"]);
+
+        let bad = json!({ "at": "2026-11-28T09:55", "moaas": 7 }).to_string();
+        let refused = api.call("POST", &format!("{session}/observations"), Some(&bad), &[]).await;
+        assert_eq!((refused.status, refused.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("moaas")));
+        let earlier = json!({ "at": "2026-11-28T09:00", "moaas": 5 }).to_string();
+        let refused = api.call("POST", &format!("{session}/observations"), Some(&earlier), &[]).await;
+        assert_eq!((refused.status, refused.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("at")));
+        let no_lot =
+            json!({ "drug": "esketamine", "dose_mg": 56, "device_count": 2, "started_at": "2026-11-28T09:10" });
+        let refused = api.call("POST", &format!("{session}/administrations"), Some(&no_lot.to_string()), &[]).await;
+        assert_eq!(refused.body["field"], "lot_number");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_observations_of_one_session_do_not_race() {
+    each_backend(|db| async move {
+        let api = Arc::new(Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await);
+        let patient_id = api.create_patient().await;
+        let session = api.start_session(&patient_id, &esketamine_start()).await;
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (api, session) = (Arc::clone(&api), session.clone());
+            tasks.push(tokio::spawn(async move {
+                let high = json!({ "at": "2026-11-28T09:50", "systolic_mmhg": 170, "diastolic_mmhg": 95 }).to_string();
+                let reply = api.call("POST", &format!("{session}/observations"), Some(&high), &[]).await;
+                assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+                reply.body["alerts"]["changes"].as_array().unwrap().len()
+            }));
+        }
+        let mut change_count = 0;
+        for task in tasks {
+            change_count += task.await.unwrap();
+        }
+        // Each observation was judged against the timeline it follows: BP_HIGH#1 is raised once, not 16 times.
+        assert_eq!(change_count, 1);
+        let view = api.call("GET", &session, None, &[]).await;
+        assert_eq!(view.body["document"]["observations"].as_array().unwrap().len(), 16);
+        assert_eq!(view.body["alert_log"].as_array().unwrap().len(), 1);
+        assert_eq!(view.headers[header::ETAG], "\"v17\"");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rems_form_is_submitted_only_when_complete() {
+    let (text, document) = example("session-esketamine.json");
+    each_backend(move |db| {
+        let (text, document) = (text.clone(), document.clone());
+        async move {
+            let api = Api::new(db.store, example_now(&text)).await;
+            let patient_id = api.create_patient().await;
+            let (facts, observations) = split_example(&document);
+            let session = api.start_session(&patient_id, &facts).await;
+            post_observations(&api, &session, &observations).await;
+            let form = api.call("GET", &format!("{session}/rems-form"), None, &[]).await;
+            assert_eq!(
+                (form.body["status"].as_str(), form.body["edition"].as_str()),
+                (Some("draft"), Some("respiratory"))
+            );
+            let version = form.headers[header::ETAG].to_str().unwrap().to_owned();
+            let submission = format!("{session}/rems-form/submission");
+            let refused = api.call("POST", &submission, None, &[("if-match", &version)]).await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(refused.body["field"], "rems.monitoring_hcp.email");
+
+            let mut rems = facts["rems"].clone();
+            rems["monitoring_hcp"]["email"] = json!("nurse@clinic.example");
+            let update = json!({ "reason": "email added", "rems": rems }).to_string();
+            let updated = api.call("PATCH", &session, Some(&update), &[("if-match", &version)]).await;
+            assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+            assert_eq!(updated.body["rems_form"]["status"], "complete");
+            let version = updated.headers[header::ETAG].to_str().unwrap().to_owned();
+            let submitted = api.call("POST", &submission, None, &[("if-match", &version)]).await;
+            assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.body);
+            assert_eq!(
+                (submitted.body["status"].as_str(), submitted.body["submission"].as_str()),
+                (Some("submitted"), Some("submitted"))
+            );
+            let version = submitted.headers[header::ETAG].to_str().unwrap().to_owned();
+            let twice = api.call("POST", &submission, None, &[("if-match", &version)]).await;
+            assert_eq!(twice.status, StatusCode::CONFLICT);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_plan_generates_its_scheduled_sessions_and_a_session_fulfils_one() {
+    let (_, mut document) = example("plan-iv.json");
+    document.as_object_mut().unwrap().remove("now");
+    each_backend(move |db| {
+        let document = document.clone();
+        async move {
+            let api = Api::new(db.store, "2026-11-05T17:00:00Z".parse().unwrap()).await;
+            let patient_id = api.create_patient().await;
+            let plans = format!("/api/v1/patients/{patient_id}/plans");
+            let nurse_tries = api.call("POST", &plans, Some(&document.to_string()), &[]).await;
+            assert_eq!(nurse_tries.status, StatusCode::FORBIDDEN, "the prescriber prescribes the plan");
+            let created = api.call_as(&api.prescriber, "POST", &plans, Some(&document.to_string()), &[]).await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+            let scheduled = created.body["scheduled_sessions"].as_array().unwrap().clone();
+            assert_eq!(scheduled.len(), created.body["report"]["sessions"].as_array().unwrap().len());
+            let statuses: Vec<&str> = scheduled.iter().take(3).map(|s| s["status"].as_str().unwrap()).collect();
+            assert_eq!(statuses, ["completed", "completed", "missed"]);
+            let next = scheduled.iter().find(|s| s["status"] == "scheduled").unwrap();
+            let position = next["position"].as_i64().unwrap();
+            let plan = format!("{plans}/{}", created.body["plan_id"].as_str().unwrap());
+
+            let mut facts = json!({ "modality": "iv_racemic_ketamine", "time_zone": "America/New_York",
+                "dose": { "planned_mg": 35, "planned_at": "2026-11-06T09:00" } });
+            facts["fulfils"] = json!({ "plan_id": created.body["plan_id"], "position": position });
+            api.start_session(&patient_id, &facts).await;
+            let read = api.call("GET", &plan, None, &[]).await;
+            let fulfilled = &read.body["scheduled_sessions"][usize::try_from(position).unwrap()];
+            assert_eq!(fulfilled["status"], "completed");
+            assert!(fulfilled["treatment_session_id"].is_string());
+            let twice = api
+                .call("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&facts.to_string()), &[])
+                .await;
+            assert_eq!(twice.status, StatusCode::NOT_FOUND, "a scheduled session is fulfilled once");
+
+            let cancel = json!({ "reason": "patient declined further sessions", "status": "cancelled" }).to_string();
+            let no_match = api.call_as(&api.prescriber, "PATCH", &plan, Some(&cancel), &[]).await;
+            assert_eq!(no_match.status, StatusCode::PRECONDITION_REQUIRED);
+            let cancelled =
+                api.call_as(&api.prescriber, "PATCH", &plan, Some(&cancel), &[("if-match", "\"v1\"")]).await;
+            assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+            let statuses: Vec<&str> = cancelled.body["scheduled_sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["status"].as_str().unwrap())
+                .collect();
+            assert!(statuses.iter().all(|status| ["completed", "cancelled"].contains(status)), "{statuses:?}");
+            assert_eq!(statuses.iter().filter(|status| **status == "completed").count(), 3);
+            let bad = json!({ "reason": "typo", "plan": { "template": "weekly" } }).to_string();
+            let refused = api.call_as(&api.prescriber, "PATCH", &plan, Some(&bad), &[("if-match", "\"v2\"")]).await;
+            assert_eq!(
+                (refused.status, refused.body["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("plan.template"))
+            );
+        }
+    })
+    .await;
+}
