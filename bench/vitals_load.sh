@@ -32,7 +32,8 @@ field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 run_backend() {
     local name="$1" url="$2" port="$3"
     "$bin" demo --database "$url" --bind "127.0.0.1:$port" >"$out/$name.vitals.server.out" 2>"$out/$name.vitals.server.err" &
-    local server=$!
+    server=$!
+    trap 'kill -TERM "$server" 2>/dev/null || true' EXIT   # no server left behind if a step fails
     base="http://127.0.0.1:$port"
     for _ in $(seq 200); do grep -q "serving on" "$out/$name.vitals.server.out" 2>/dev/null && break; sleep 0.1; done
     local password admin_csrf nurse_csrf token patient
