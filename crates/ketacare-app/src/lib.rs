@@ -12,6 +12,7 @@ mod patients;
 pub mod policy;
 mod secrets;
 mod treatment;
+mod worklist;
 
 use std::sync::Arc;
 
@@ -32,6 +33,9 @@ pub use patients::{
 pub use policy::Permission;
 pub use secrets::sha256_hex;
 pub use treatment::{PlanView, SessionView};
+pub use worklist::{
+    WorklistAlert, WorklistPatient, WorklistQuery, WorklistRemsForm, WorklistSelfReport, WorklistSession, WorklistView,
+};
 
 /// Where the current time comes from: the system clock in service, a fixed one in tests.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;

@@ -18,8 +18,9 @@ use ketacare_core::plan::{SessionStatus, plan};
 use ketacare_core::session::alerts::evaluate;
 use ketacare_store::{
     AdministrationStatusChange, AmendmentMeta, IdempotentResponse, NewTreatmentPlan, NewTreatmentSession,
-    ObservationWrite, ScheduledSessionRow, SessionFactsChange, StoreError, StoredAcknowledgement, StoredAdministration,
-    StoredAlertChange, StoredObservation, StoredTreatmentPlan, TreatmentPlanChange, TreatmentSessionRecord,
+    ObservationWrite, RecordStatus, ScheduledSessionRow, SessionFactsChange, StoreError, StoredAcknowledgement,
+    StoredAdministration, StoredAlertChange, StoredObservation, StoredScaleResult, StoredTreatmentPlan,
+    TreatmentPlanChange, TreatmentSessionRecord,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -237,8 +238,32 @@ fn rems_form_view(report: &Value, record: &TreatmentSessionRecord) -> Value {
     form
 }
 
+/// The scales a plan's measurement plan asks for that the chart records (KNOWLEDGE §6: PHQ-9 before each
+/// session and as the weekly self-report, MADRS before session 1 and at the end of induction).
+const CHART_SCALES_IN_MEASUREMENT_PLANS: &[&str] = &["phq9", "madrs"];
+
+/// The plan document with the chart's PHQ-9 and MADRS results added to `measurements_done` (results
+/// entered in error left out; a result already listed at the same time is not repeated).
+fn with_chart_measurements(document: &Value, scale_results: &[StoredScaleResult]) -> Value {
+    let mut document = document.clone();
+    let Some(object) = document.as_object_mut() else { return document };
+    let done = object.entry("measurements_done").or_insert_with(|| json!([]));
+    let Some(done) = done.as_array_mut() else { return document };
+    for result in scale_results {
+        if result.status != RecordStatus::Active || !CHART_SCALES_IN_MEASUREMENT_PLANS.contains(&result.scale.as_str())
+        {
+            continue;
+        }
+        let entry = json!({ "scale": result.scale, "at": format!("{}T00:00", result.administered_on) });
+        if !done.contains(&entry) {
+            done.push(entry);
+        }
+    }
+    document
+}
+
 impl App {
-    fn session_view(&self, record: &TreatmentSessionRecord) -> Result<SessionView, AppError> {
+    pub(crate) fn session_view(&self, record: &TreatmentSessionRecord) -> Result<SessionView, AppError> {
         let (document, input) = rebuild(record)?;
         let now = self.now();
         let report = session_report_json(&input, &check_session(&input, &self.protocol, now), &self.protocol, now);
@@ -282,10 +307,15 @@ impl App {
         })
     }
 
-    fn plan_view(&self, stored: StoredTreatmentPlan) -> Result<PlanView, AppError> {
+    /// The plan with the engine's report now. The measurement plan counts, besides the document's own
+    /// `measurements_done`, the PHQ-9 and MADRS results recorded in the patient's chart (each at the start
+    /// of its `administered_on` day in the plan's zone: a result carries a date, not a time).
+    pub(crate) async fn plan_view(&self, stored: StoredTreatmentPlan) -> Result<PlanView, AppError> {
         let document: Value = serde_json::from_str(&stored.plan_json).map_err(|error| corrupt("plan", error))?;
+        let scale_results = self.store.scale_results(&stored.patient_id).await?;
+        let with_chart = with_chart_measurements(&document, &scale_results);
         let now = self.now();
-        let input = parse_plan(&document, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
+        let input = parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
         let schedule = plan(&input.request, &self.protocol)
             .map_err(|error| corrupt("stored plan unschedulable at", error.field))?;
         let course = input.course.as_ref().map(|(series, first, phase)| {
@@ -400,7 +430,7 @@ impl App {
             created_at: now,
             created_by: actor.user_id.clone(),
         };
-        let body = serde_json::to_value(self.plan_view(stored)?).expect("a plan view serializes");
+        let body = serde_json::to_value(self.plan_view(stored).await?).expect("a plan view serializes");
         let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
         match self.store.insert_treatment_plan(&new_plan, &event, idempotent.as_ref()).await {
             Ok(()) => Ok(Created { resource_id: plan_id, body, replayed: false }),
@@ -446,7 +476,7 @@ impl App {
             return Err(self.audit_failure(event, error).await);
         };
         self.store.append_audit(&event).await?;
-        self.plan_view(stored)
+        self.plan_view(stored).await
     }
 
     /// Amends a plan (a new `plan` document, a new `status`, or both) with a `reason`, if still at
@@ -509,7 +539,7 @@ impl App {
         }
         .await;
         match result {
-            Ok(stored) => self.plan_view(stored),
+            Ok(stored) => self.plan_view(stored).await,
             Err(error) => Err(self.audit_failure(event, error).await),
         }
     }

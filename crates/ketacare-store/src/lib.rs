@@ -13,6 +13,7 @@ mod rows;
 pub mod test_support;
 mod treatment;
 mod users;
+mod worklist;
 mod writer;
 
 use std::str::FromStr as _;
@@ -36,6 +37,7 @@ pub use treatment::{
     StoredTreatmentPlan, StoredTreatmentSession, TreatmentPlanChange, TreatmentSessionRecord,
 };
 pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
+pub use worklist::{OpenAlert, PatientRecordId, ScheduledSessionOfDay};
 pub use writer::WriteStats;
 
 /// The database a [`Store`] runs on.

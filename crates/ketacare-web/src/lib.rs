@@ -14,6 +14,7 @@ mod session_routes;
 mod system_routes;
 mod treatment_openapi;
 mod treatment_routes;
+mod worklist_routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,6 +106,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
     route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form"),
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission"),
+    route("GET", "/api/v1/worklist"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
 ];
@@ -143,6 +145,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         )
         .route("/api/v1/patients/{patient_id}/evaluation", get(chart_routes::evaluation))
         .merge(treatment_router())
+        .route("/api/v1/worklist", get(worklist_routes::worklist))
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
         .fallback(|| async { ApiError::NotFound })

@@ -20,6 +20,20 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
     let if_match = json!({ "$ref": "#/components/parameters/IfMatch" });
     let document_body = |description: &str| body(json!({ "type": "object", "description": description }));
     let paths = json!({
+        "/api/v1/worklist": {
+            "get": operation("The clinic's worklist for a day: sessions scheduled, alerts not acknowledged since their last change (most severe first), self-reports overdue on active plans, REMS forms not submitted due within 7 days or overdue; every patient listed is audited as read",
+                (200, "The worklist", json!({ "type": "object", "required": ["date", "time_zone", "sessions_today", "open_alerts", "overdue_self_reports", "rems_forms_due"],
+                    "properties": { "date": { "type": "string", "format": "date" }, "time_zone": { "type": "string" },
+                        "sessions_today": { "type": "array", "items": { "type": "object" } },
+                        "open_alerts": { "type": "array", "items": { "type": "object" } },
+                        "overdue_self_reports": { "type": "array", "items": { "type": "object" } },
+                        "rems_forms_due": { "type": "array", "items": { "type": "object" } } } })),
+                &[401, 403, 422],
+                json!({ "parameters": [
+                    { "name": "date", "in": "query", "schema": { "type": "string", "format": "date" }, "description": "The clinic's local date; default today in time_zone" },
+                    { "name": "time_zone", "in": "query", "schema": { "type": "string", "default": "UTC" }, "description": "The clinic's IANA time zone" }
+                ] }))
+        },
         "/api/v1/patients/{patient_id}/plans": {
             "post": operation("Prescribe a treatment plan (prescriber): a plan document of docs/sessions.md without `now`; generates the scheduled sessions",
                 (201, "The plan with its schedule (Location, ETag)", schema_ref("TreatmentPlan")), &[401, 403, 404, 422],

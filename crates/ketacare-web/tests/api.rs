@@ -209,6 +209,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission",
         [401, 403, 422, 422, 403, 403],
     ),
+    ("GET", "/api/v1/worklist", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
 ];
@@ -549,6 +550,7 @@ async fn every_patient_data_route_leaves_an_audit_event() {
             ("GET", format!("/api/v1/patients/{id}/chart/blood_pressures"), None),
             ("GET", format!("/api/v1/patients/{id}/chart"), None),
             ("GET", format!("/api/v1/patients/{id}/evaluation"), None),
+            ("GET", "/api/v1/worklist".to_owned(), None),
         ];
         for (index, (method, path, body)) in calls.iter().enumerate() {
             let request_id = format!("audit-check-{index}");

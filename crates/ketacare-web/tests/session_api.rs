@@ -466,3 +466,84 @@ async fn a_plan_generates_its_scheduled_sessions_and_a_session_fulfils_one() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_worklist_shows_the_days_sessions_open_alerts_overdue_self_reports_and_rems_forms_due() {
+    each_backend(|db| async move {
+        // 10:00 in New York on the day of the plan's first session.
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await;
+        let patient_id = api.create_patient().await;
+        let plan = json!({ "template": "induction_2x_week_3w", "time_zone": "America/New_York",
+                           "first_session": "2026-11-28T09:00" });
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let created = api.call_as(&api.prescriber, "POST", &plans, Some(&plan.to_string()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let worklist = "/api/v1/worklist?date=2026-11-28&time_zone=America/New_York";
+
+        let day = api.call("GET", worklist, None, &[]).await;
+        assert_eq!(day.status, StatusCode::OK, "{}", day.body);
+        let sessions = day.body["sessions_today"].as_array().unwrap();
+        assert_eq!(sessions.len(), 1, "{}", day.body);
+        assert_eq!(
+            (
+                sessions[0]["planned_at"].as_str(),
+                sessions[0]["status"].as_str(),
+                sessions[0]["patient"]["family_name"].as_str()
+            ),
+            (Some("2026-11-28T09:00:00-05:00"), Some("scheduled"), Some("Lovelace"))
+        );
+        let overdue = |body: &Value| -> Vec<String> {
+            body["overdue_self_reports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["scale"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // PHQ-9, MADRS and the baseline cognition screen are due before session 1 (09:00); it is 10:00.
+        let mut scales = overdue(&day.body);
+        scales.sort();
+        assert_eq!(scales, ["cognition", "madrs", "phq9"]);
+        assert_eq!(day.body["open_alerts"], json!([]));
+        assert_eq!(day.body["rems_forms_due"], json!([]));
+
+        // A PHQ-9 recorded in the chart today counts for the measurement plan.
+        let phq9 = json!({ "scale": "phq9", "administered_on": "2026-11-28", "items": [2, 2, 3, 2, 2, 2, 2, 3, 0] });
+        let recorded = api
+            .call("POST", &format!("/api/v1/patients/{patient_id}/chart/scales"), Some(&phq9.to_string()), &[])
+            .await;
+        assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.body);
+
+        // An esketamine session with a sedation alert, and its REMS form not yet submitted.
+        let session = api.start_session(&patient_id, &esketamine_start()).await;
+        post_observations(&api, &session, &[json!({ "at": "2026-11-28T09:40", "moaas": 3 })]).await;
+        let day = api.call("GET", worklist, None, &[]).await;
+        let mut scales = overdue(&day.body);
+        scales.sort();
+        assert_eq!(scales, ["cognition", "madrs"]);
+        let alerts = day.body["open_alerts"].as_array().unwrap();
+        assert_eq!(alerts.len(), 1, "{}", day.body);
+        assert_eq!(
+            (alerts[0]["alert_id"].as_str(), alerts[0]["change_kind"].as_str()),
+            (Some("SEDATION#1"), Some("raised"))
+        );
+        let forms = day.body["rems_forms_due"].as_array().unwrap();
+        assert_eq!(forms.len(), 1, "{}", day.body);
+        assert_eq!((forms[0]["status"].as_str(), forms[0]["overdue"].as_bool()), (Some("draft"), Some(false)));
+        assert_eq!(forms[0]["due_on"], "2026-12-05");
+
+        // Acknowledged: off the list until it changes again.
+        let acknowledgement = format!("{session}/alerts/SEDATION%231/acknowledgement");
+        let reply = api.call("POST", &acknowledgement, Some(r#"{"note":"at bedside"}"#), &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let day = api.call("GET", worklist, None, &[]).await;
+        assert_eq!(day.body["open_alerts"], json!([]));
+
+        // Another day: no session planned; a bad date names its field.
+        let next_day = api.call("GET", "/api/v1/worklist?date=2026-11-29&time_zone=America/New_York", None, &[]).await;
+        assert_eq!(next_day.body["sessions_today"], json!([]));
+        let bad = api.call("GET", "/api/v1/worklist?date=tomorrow", None, &[]).await;
+        assert_eq!((bad.status, bad.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("date")));
+    })
+    .await;
+}
