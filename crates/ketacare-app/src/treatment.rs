@@ -238,6 +238,39 @@ fn rems_form_view(report: &Value, record: &TreatmentSessionRecord) -> Value {
     form
 }
 
+/// The plan document with a `given` event for each scheduled session a treatment session fulfilled (at
+/// its planned local time), so the schedule and the measurement plan (which resets the self-report clock
+/// at each treatment) know of sessions given through the API. Events stay in time order.
+fn with_fulfilled_sessions(document: &Value, scheduled: &[ScheduledSessionRow]) -> Value {
+    let mut document = document.clone();
+    let Some(object) = document.as_object_mut() else { return document };
+    let events = object.entry("events").or_insert_with(|| json!([]));
+    let Some(events) = events.as_array_mut() else { return document };
+    let time_of = |event: &Value| -> String {
+        ["given", "missed"]
+            .iter()
+            .find_map(|key| event[key].as_str().map(str::to_owned))
+            .or_else(|| event["relapse"].as_str().map(|date| format!("{date}T00:00")))
+            .unwrap_or_default()
+    };
+    let mut added = false;
+    for row in scheduled {
+        if row.status != "completed" || row.treatment_session_id.is_none() {
+            continue;
+        }
+        // `planned_at` is clinic-local with its offset: its first 16 characters are the local minute.
+        let Some(local_minute) = row.planned_at.get(..16) else { continue };
+        if !events.iter().any(|event| time_of(event) == local_minute) {
+            events.push(json!({ "given": local_minute }));
+            added = true;
+        }
+    }
+    if added {
+        events.sort_by_key(|event| time_of(event));
+    }
+    document
+}
+
 /// The scales a plan's measurement plan asks for that the chart records (KNOWLEDGE §6: PHQ-9 before each
 /// session and as the weekly self-report, MADRS before session 1 and at the end of induction).
 const CHART_SCALES_IN_MEASUREMENT_PLANS: &[&str] = &["phq9", "madrs"];
@@ -313,7 +346,8 @@ impl App {
     pub(crate) async fn plan_view(&self, stored: StoredTreatmentPlan) -> Result<PlanView, AppError> {
         let document: Value = serde_json::from_str(&stored.plan_json).map_err(|error| corrupt("plan", error))?;
         let scale_results = self.store.scale_results(&stored.patient_id).await?;
-        let with_chart = with_chart_measurements(&document, &scale_results);
+        let with_sessions = with_fulfilled_sessions(&document, &stored.scheduled);
+        let with_chart = with_chart_measurements(&with_sessions, &scale_results);
         let now = self.now();
         let input = parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
         let schedule = plan(&input.request, &self.protocol)

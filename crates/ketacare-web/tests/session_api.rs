@@ -532,6 +532,19 @@ async fn the_worklist_shows_the_days_sessions_open_alerts_overdue_self_reports_a
         assert_eq!((forms[0]["status"].as_str(), forms[0]["overdue"].as_bool()), (Some("draft"), Some(false)));
         assert_eq!(forms[0]["due_on"], "2026-12-05");
 
+        // Session 1 given through the API: the plan's schedule counts it as given.
+        let plan_path = format!("{plans}/{}", created.body["plan_id"].as_str().unwrap());
+        let before = api.call("GET", &plan_path, None, &[]).await;
+        assert_eq!(before.body["report"]["sessions"][0]["status"], "planned");
+        let facts = json!({ "modality": "iv_racemic_ketamine", "time_zone": "America/New_York",
+            "dose": { "planned_mg": 35, "planned_at": "2026-11-28T09:00" },
+            "fulfils": { "plan_id": created.body["plan_id"], "position": 0 } });
+        api.start_session(&patient_id, &facts).await;
+        let after = api.call("GET", &plan_path, None, &[]).await;
+        assert_eq!(after.body["report"]["sessions"][0]["status"], "given", "{}", after.body["report"]["sessions"][0]);
+        let day = api.call("GET", worklist, None, &[]).await;
+        assert_eq!(day.body["sessions_today"][0]["status"], "completed");
+
         // Acknowledged: off the list until it changes again.
         let acknowledgement = format!("{session}/alerts/SEDATION%231/acknowledgement");
         let reply = api.call("POST", &acknowledgement, Some(r#"{"note":"at bedside"}"#), &[]).await;
