@@ -48,6 +48,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         let password = seed(&app).await?;
         println!("demo data: {} synthetic patients, each with a chart and its decisions", VIGNETTES.len());
+        println!("today (America/New_York): an esketamine session in progress with open alerts, an IV plan starting");
         println!("log in as user `admin` with the one-time password: {password}");
         serve(app, &args.options).await
     })?;
@@ -60,6 +61,7 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     let password = app.bootstrap_admin("admin").await?;
     let prescriber = seeding_actor(app, "demo.prescriber", Role::Prescriber).await?;
     let nurse = seeding_actor(app, "demo.nurse", Role::Nurse).await?;
+    let mut patient_ids = std::collections::HashMap::new();
     for ((name, case), given_name) in VIGNETTES.iter().zip(GIVEN_NAMES) {
         let case: Value = serde_json::from_str(case).with_context(|| format!("vignette {name}"))?;
         let case = with_birth_date(case)?;
@@ -75,8 +77,75 @@ async fn seed(app: &App) -> anyhow::Result<String> {
         enter_case_into_chart(app, &nurse, &prescriber, &created.resource_id, &case)
             .await
             .with_context(|| format!("the chart of vignette {name}"))?;
+        patient_ids.insert(*name, created.resource_id);
     }
+    let treated = &patient_ids["V5"];
+    let planned = &patient_ids["V1"];
+    seed_treatment(app, &nurse, &prescriber, treated, planned).await.context("the demo's treatment sessions")?;
     Ok(password)
+}
+
+/// The demo clinic's time zone.
+const DEMO_TIME_ZONE: &str = "America/New_York";
+
+/// A clinic-local minute `minutes_from_now` away from `now`, as the session and plan documents write it.
+fn local_minute(now: jiff::Timestamp, minutes_from_now: i64) -> anyhow::Result<String> {
+    let zone = jiff::tz::TimeZone::get(DEMO_TIME_ZONE)?;
+    let at = now.checked_add(jiff::Span::new().minutes(minutes_from_now))?;
+    Ok(at.to_zoned_datetime(zone).strftime("%Y-%m-%dT%H:%M").to_string())
+}
+
+/// The treatment steps of the pathway, relative to now so the worklist has something on it whatever the
+/// day: `treated` (V5) is in an esketamine session that started 100 minutes ago, with sedation,
+/// blood-pressure and dissociation alerts nobody has acknowledged and a REMS form still missing the monitoring
+/// nurse's e-mail; `planned` (V1) has an IV induction plan starting in an hour.
+async fn seed_treatment(
+    app: &App,
+    nurse: &Actor,
+    prescriber: &Actor,
+    treated: &str,
+    planned: &str,
+) -> anyhow::Result<()> {
+    let now = app.now();
+    let at = |minutes: i64| local_minute(now, minutes);
+    let plan = json!({ "template": "esketamine_trd", "time_zone": DEMO_TIME_ZONE, "first_session": at(-90)? });
+    let plan = app.create_plan(prescriber, treated, &plan.to_string(), None).await?;
+    let facts = json!({
+        "modality": "esketamine", "care_setting": "outpatient", "time_zone": DEMO_TIME_ZONE,
+        "fulfils": { "plan_id": plan.resource_id, "position": 0 },
+        "dose": { "planned_mg": 56, "planned_at": at(-90)? },
+        "pre_dose": { "phq9_item9": 0, "can_become_pregnant": false, "last_food_at": at(-300)?,
+                      "last_liquid_at": at(-200)?, "escort_arranged": true, "rems_patient_enrolled": true },
+        "rems": {
+            "edition": "respiratory",
+            "patient": { "first_name": "Emery", "last_name": "Vignette V5", "birth_date": "1968-03-14", "sex": "female",
+                         "first_treatment": true },
+            "medication": { "benzodiazepines": false, "non_benzodiazepine_sedative_hypnotics": false,
+                            "psychostimulants": false, "maois": false, "opioids": false, "other_sedating_drugs": false },
+            "monitoring_hcp": { "name": "demo.nurse", "phone": "555-0100" },
+            "setting": { "name": "ketacare demo clinic", "address": "1 Example Street" },
+            "serious_adverse_events": "none"
+        }
+    });
+    let session = app.start_session(nurse, treated, &facts.to_string(), None).await?.resource_id;
+    let observations = [
+        json!({ "at": at(-100)?, "systolic_mmhg": 128, "diastolic_mmhg": 78, "heart_rate_bpm": 72, "spo2_percent": 98,
+                "respiratory_rate_per_min": 14, "moaas": 5, "cadss_total": 0, "crisis_symptoms": [] }),
+        json!({ "at": at(-94)?, "systolic_mmhg": 126, "diastolic_mmhg": 80 }),
+        json!({ "at": at(-75)?, "moaas": 4, "spo2_percent": 97 }),
+        json!({ "at": at(-60)?, "moaas": 3, "spo2_percent": 97, "adverse_events": ["nausea"] }),
+        json!({ "at": at(-50)?, "systolic_mmhg": 162, "diastolic_mmhg": 92, "heart_rate_bpm": 88, "spo2_percent": 97,
+                "cadss_total": 18, "crisis_symptoms": [] }),
+    ];
+    let administration = json!({ "drug": "esketamine", "dose_mg": 56, "lot_number": "DEMO-ESK-0001",
+                                 "started_at": at(-90)?, "device_count": 2 });
+    app.record_administration(nurse, treated, &session, &administration.to_string(), None).await?;
+    for observation in observations {
+        app.record_observation(nurse, treated, &session, &observation.to_string(), None).await?;
+    }
+    let plan = json!({ "template": "induction_2x_week_3w", "time_zone": DEMO_TIME_ZONE, "first_session": at(60)? });
+    app.create_plan(prescriber, planned, &plan.to_string(), None).await?;
+    Ok(())
 }
 
 /// An account that signs the seed data. Its password is random and thrown away (and must be changed

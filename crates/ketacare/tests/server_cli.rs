@@ -176,6 +176,22 @@ async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm(
             cli_report["patient_id"] = json!(patient_id);
             assert_eq!(evaluation["report"], cli_report, "{name}: API and CLI differ");
         }
+        // The clinic's day: V5's esketamine session in progress with three alerts and its REMS form to file.
+        let (status, _, body) =
+            http(&address, "GET", "/api/v1/worklist?time_zone=America/New_York", &[("Cookie", &cookie)], "");
+        assert_eq!(status, 200, "{body}");
+        let worklist: Value = serde_json::from_str(&body).unwrap();
+        let mut alerts: Vec<&str> = worklist["open_alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|alert| alert["alert_id"].as_str().unwrap())
+            .collect();
+        alerts.sort_unstable();
+        assert_eq!(alerts, ["BP_HIGH#1", "DISSOCIATION#1", "SEDATION#1"], "{worklist}");
+        assert_eq!(worklist["rems_forms_due"][0]["patient"]["family_name"], "Vignette V5", "{worklist}");
+        let missing = worklist["rems_forms_due"][0]["missing"].as_array().unwrap();
+        assert!(missing.contains(&json!("monitoring_hcp.email")), "{worklist}");
         let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
         assert!(terminated.success());
         let status = child.wait().unwrap();
