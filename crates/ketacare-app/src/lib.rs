@@ -32,7 +32,7 @@ pub use patients::{
 };
 pub use policy::Permission;
 pub use secrets::sha256_hex;
-pub use treatment::{PlanView, SessionView};
+pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{
     WorklistAlert, WorklistPatient, WorklistQuery, WorklistRemsForm, WorklistSelfReport, WorklistSession, WorklistView,
 };

@@ -91,6 +91,24 @@ pub struct SessionView {
     pub rems_form: Value,
 }
 
+/// A treatment session in a patient's list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub modality: String,
+    pub care_setting: Value,
+    /// The planned dose time, clinic-local.
+    pub planned_at: Value,
+    pub plan_id: Option<String>,
+    pub scheduled_position: Option<i64>,
+    pub status: String,
+    pub version: i64,
+    pub observation_count: i64,
+    pub rems_submitted_at: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
 fn invalid(error: InvalidCase) -> AppError {
     AppError::Invalid { field: error.path, problem: error.problem }
 }
@@ -511,6 +529,60 @@ impl App {
         };
         self.store.append_audit(&event).await?;
         self.plan_view(stored).await
+    }
+
+    /// A patient's plans, oldest first, each with its schedule and the engine's report now.
+    pub async fn plans(&self, actor: &Actor, patient_id: &str) -> Result<Vec<PlanView>, AppError> {
+        let event = self.audit_event(actor, "plan.list", format!("patient/{patient_id}/plans"), Some(patient_id));
+        if let Err(error) = require(actor, Permission::ReadPlans) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        if self.store.patient(patient_id).await?.is_none() {
+            let error = AppError::NotFound { resource: "patient", id: patient_id.to_owned() };
+            return Err(self.audit_failure(event, error).await);
+        }
+        let stored = self.store.treatment_plans_of(patient_id).await?;
+        self.store.append_audit(&event).await?;
+        let mut views = Vec::with_capacity(stored.len());
+        for plan in stored {
+            views.push(self.plan_view(plan).await?);
+        }
+        Ok(views)
+    }
+
+    /// A patient's treatment sessions, oldest first, as summaries (`GET …/sessions/{id}` has the rest).
+    pub async fn sessions(&self, actor: &Actor, patient_id: &str) -> Result<Vec<SessionSummary>, AppError> {
+        let event = self.audit_event(actor, "session.list", format!("patient/{patient_id}/sessions"), Some(patient_id));
+        if let Err(error) = require(actor, Permission::ReadSessions) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        if self.store.patient(patient_id).await?.is_none() {
+            let error = AppError::NotFound { resource: "patient", id: patient_id.to_owned() };
+            return Err(self.audit_failure(event, error).await);
+        }
+        let stored = self.store.treatment_sessions_of(patient_id).await?;
+        self.store.append_audit(&event).await?;
+        stored
+            .into_iter()
+            .map(|session| {
+                let facts: Value =
+                    serde_json::from_str(&session.facts_json).map_err(|error| corrupt("session facts", error))?;
+                Ok(SessionSummary {
+                    planned_at: facts["dose"]["planned_at"].clone(),
+                    care_setting: facts.get("care_setting").cloned().unwrap_or_else(|| json!("outpatient")),
+                    session_id: session.session_id,
+                    modality: session.modality,
+                    plan_id: session.plan_id,
+                    scheduled_position: session.scheduled_position,
+                    status: session.status,
+                    version: session.version,
+                    observation_count: session.observation_count,
+                    rems_submitted_at: session.rems_submitted_at,
+                    created_at: session.created_at,
+                    created_by: session.created_by,
+                })
+            })
+            .collect()
     }
 
     /// Amends a plan (a new `plan` document, a new `status`, or both) with a `reason`, if still at

@@ -922,3 +922,43 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound { resource: "session", id: session_id.to_owned() })
     }
 }
+
+impl Store {
+    /// A patient's plans (with their schedules), oldest first.
+    pub async fn treatment_plans_of(&self, patient_id: &str) -> Result<Vec<StoredTreatmentPlan>, StoreError> {
+        let sql =
+            format!("SELECT {PLAN_COLUMNS} FROM treatment_plans WHERE patient_id = $1 ORDER BY created_at, plan_id");
+        on_pool!(self, pool => {
+            let plans = sqlx::query(&sql).bind(patient_id).fetch_all(pool).await?;
+            let rows = sqlx::query(
+                "SELECT plan_id, position, session_number, step, phase, planned_at, status, treatment_session_id \
+                 FROM scheduled_sessions WHERE patient_id = $1 ORDER BY plan_id, position",
+            )
+            .bind(patient_id)
+            .fetch_all(pool)
+            .await?;
+            let mut schedules: std::collections::HashMap<String, Vec<ScheduledSessionRow>> = std::collections::HashMap::new();
+            for row in &rows {
+                schedules.entry(row.text("plan_id")?).or_default().push(scheduled_from_row(row)?);
+            }
+            plans
+                .iter()
+                .map(|row| {
+                    let scheduled = schedules.remove(&row.text("plan_id")?).unwrap_or_default();
+                    plan_from_row(row, scheduled)
+                })
+                .collect()
+        })
+    }
+
+    /// A patient's treatment sessions, oldest first (without their observations).
+    pub async fn treatment_sessions_of(&self, patient_id: &str) -> Result<Vec<StoredTreatmentSession>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM treatment_sessions WHERE patient_id = $1 ORDER BY created_at, session_id"
+        );
+        on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).bind(patient_id).fetch_all(pool).await?;
+            rows.iter().map(session_from_row).collect()
+        })
+    }
+}

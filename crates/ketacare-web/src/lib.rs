@@ -94,9 +94,11 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}"),
     route("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}"),
     route("GET", "/api/v1/patients/{patient_id}/evaluation"),
+    route("GET", "/api/v1/patients/{patient_id}/plans"),
     route("POST", "/api/v1/patients/{patient_id}/plans"),
     route("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
     route("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
+    route("GET", "/api/v1/patients/{patient_id}/sessions"),
     route("POST", "/api/v1/patients/{patient_id}/sessions"),
     route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
     route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
@@ -163,9 +165,9 @@ fn treatment_router() -> Router<AppState> {
     use treatment_routes as t;
     const SESSION: &str = "/api/v1/patients/{patient_id}/sessions/{session_id}";
     Router::new()
-        .route("/api/v1/patients/{patient_id}/plans", post(t::create_plan))
+        .route("/api/v1/patients/{patient_id}/plans", get(t::list_plans).post(t::create_plan))
         .route("/api/v1/patients/{patient_id}/plans/{plan_id}", get(t::get_plan).patch(t::amend_plan))
-        .route("/api/v1/patients/{patient_id}/sessions", post(t::start_session))
+        .route("/api/v1/patients/{patient_id}/sessions", get(t::list_sessions).post(t::start_session))
         .route(SESSION, get(t::get_session).patch(t::update_session))
         .route(&format!("{SESSION}/observations"), post(t::record_observation))
         .route(&format!("{SESSION}/administrations"), post(t::record_administration))

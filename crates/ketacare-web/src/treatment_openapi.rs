@@ -35,6 +35,9 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                 ] }))
         },
         "/api/v1/patients/{patient_id}/plans": {
+            "get": operation("A patient's plans, oldest first, each with its schedule and report now",
+                (200, "Plans", json!({ "type": "object", "properties": { "plans": { "type": "array", "items": schema_ref("TreatmentPlan") } } })),
+                &[401, 403, 404], json!({ "parameters": [patient_id] })),
             "post": operation("Prescribe a treatment plan (prescriber): a plan document of docs/sessions.md without `now`; generates the scheduled sessions",
                 (201, "The plan with its schedule (Location, ETag)", schema_ref("TreatmentPlan")), &[401, 403, 404, 422],
                 json!({ "parameters": [patient_id, idempotency_key],
@@ -51,6 +54,9 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                             "status": { "type": "string", "enum": ["active", "cancelled", "entered_in_error"] } } })) }))
         },
         "/api/v1/patients/{patient_id}/sessions": {
+            "get": operation("A patient's treatment sessions, oldest first, as summaries (session id, modality, planned time, status, observation count, REMS submission)",
+                (200, "Sessions", json!({ "type": "object", "properties": { "sessions": { "type": "array", "items": { "type": "object" } } } })),
+                &[401, 403, 404], json!({ "parameters": [patient_id] })),
             "post": operation("Start a treatment session: a session document of docs/sessions.md without observations or `now`, optionally `fulfils: { plan_id, position }`",
                 (201, "The session with the engine's view (Location, ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 422],
                 json!({ "parameters": [patient_id, idempotency_key],

@@ -53,6 +53,24 @@ pub async fn create_plan(
     Ok(created(format!("/api/v1/patients/{patient_id}/plans/{}", result.resource_id), result))
 }
 
+pub async fn list_plans(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let plans = state.app.plans(&caller.actor, &patient_id).await?;
+    Ok(Json(serde_json::json!({ "plans": plans })).into_response())
+}
+
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let sessions = state.app.sessions(&caller.actor, &patient_id).await?;
+    Ok(Json(serde_json::json!({ "sessions": sessions })).into_response())
+}
+
 pub async fn get_plan(
     State(state): State<AppState>,
     caller: Authenticated,

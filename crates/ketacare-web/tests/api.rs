@@ -182,7 +182,9 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/chart/{section}/{record_id}", [401, 403, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/evaluation", [401, 200, 200, 200, 200, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/plans", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/plans", [401, 403, 201, 403, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/sessions", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 403, 200, 403, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/sessions", [401, 403, 201, 201, 403, 403]),
@@ -551,6 +553,8 @@ async fn every_patient_data_route_leaves_an_audit_event() {
             ("GET", format!("/api/v1/patients/{id}/chart"), None),
             ("GET", format!("/api/v1/patients/{id}/evaluation"), None),
             ("GET", "/api/v1/worklist".to_owned(), None),
+            ("GET", format!("/api/v1/patients/{id}/plans"), None),
+            ("GET", format!("/api/v1/patients/{id}/sessions"), None),
         ];
         for (index, (method, path, body)) in calls.iter().enumerate() {
             let request_id = format!("audit-check-{index}");

@@ -544,6 +544,13 @@ async fn the_worklist_shows_the_days_sessions_open_alerts_overdue_self_reports_a
         assert_eq!(after.body["report"]["sessions"][0]["status"], "given", "{}", after.body["report"]["sessions"][0]);
         let day = api.call("GET", worklist, None, &[]).await;
         assert_eq!(day.body["sessions_today"][0]["status"], "completed");
+        let listed = api.call("GET", &format!("/api/v1/patients/{patient_id}/sessions"), None, &[]).await;
+        let mut modalities: Vec<&str> =
+            listed.body["sessions"].as_array().unwrap().iter().map(|s| s["modality"].as_str().unwrap()).collect();
+        modalities.sort_unstable(); // both started at the test clock's one instant
+        assert_eq!(modalities, ["esketamine", "iv_racemic_ketamine"], "{}", listed.body);
+        let plans = api.call("GET", &plans, None, &[]).await;
+        assert_eq!(plans.body["plans"][0]["report"]["sessions"][0]["status"], "given");
 
         // Acknowledged: off the list until it changes again.
         let acknowledgement = format!("{session}/alerts/SEDATION%231/acknowledgement");
