@@ -4,6 +4,7 @@
 //! backends accept, and run through [`on_pool!`]/[`write_tx!`] so that each is compiled for each backend.
 
 mod audit;
+mod login_failures;
 mod migrate;
 mod operations;
 mod patients;
@@ -21,6 +22,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
+pub use login_failures::LoginFailures;
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{

@@ -14,11 +14,15 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/sqlite/0001_foundation.sql") }];
+const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/sqlite/0001_foundation.sql") },
+    Migration { version: 4, name: "operations", sql: include_str!("../migrations/sqlite/0004_operations.sql") },
+];
 
-const POSTGRES_MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/postgres/0001_foundation.sql") }];
+const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/postgres/0001_foundation.sql") },
+    Migration { version: 4, name: "operations", sql: include_str!("../migrations/postgres/0004_operations.sql") },
+];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS ketacare_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL)";
