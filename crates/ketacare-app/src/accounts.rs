@@ -2,13 +2,10 @@
 //! argon2 crate's defaults), cookie sessions with idle and absolute expiry and a CSRF token, bearer API
 //! tokens stored hashed, and login throttling per account and per address. Every login is audited.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use jiff::{SignedDuration, Timestamp};
-use ketacare_store::{AuditEvent, NewApiToken, NewSession, NewUser, Role, StoreError, UserRecord};
+use ketacare_store::{AuditEvent, NewApiToken, NewSession, NewUser, Role, Store, StoreError, UserRecord};
 
 use crate::policy::{Permission, require};
 use crate::secrets::{new_id, one_time_password, random_hex, sha256_hex};
@@ -45,24 +42,23 @@ impl Default for ThrottlePolicy {
     }
 }
 
-/// Failed logins counted in memory, per account and per address (one process; a restart forgets).
+/// Failed logins per account and per address, counted in the database (`login_failures`, keyed by the
+/// SHA-256 of the key, never the name typed), so a restart or a second server process does not reset them.
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
-    failures: Mutex<HashMap<String, (u32, Timestamp)>>,
 }
 
 impl LoginThrottle {
     pub fn new(policy: ThrottlePolicy) -> LoginThrottle {
-        LoginThrottle { policy, failures: Mutex::new(HashMap::new()) }
+        LoginThrottle { policy }
     }
 
-    fn check(&self, keys: &[(String, u32)], now: Timestamp) -> Result<(), AppError> {
-        let failures = self.failures.lock().expect("throttle lock");
+    async fn check(&self, store: &Store, keys: &[(String, u32)], now: Timestamp) -> Result<(), AppError> {
         for (key, limit) in keys {
-            if let Some((count, last)) = failures.get(key) {
-                let until = *last + self.policy.window;
-                if *count >= *limit && now < until {
+            if let Some(counted) = store.login_failures(&sha256_hex(key)).await? {
+                let until = parse_time(&counted.last_failure_at)? + self.policy.window;
+                if counted.failures >= i64::from(*limit) && now < until {
                     let retry_after_seconds = u64::try_from((until - now).as_secs()).unwrap_or(1).max(1);
                     return Err(AppError::Throttled { retry_after_seconds });
                 }
@@ -71,20 +67,15 @@ impl LoginThrottle {
         Ok(())
     }
 
-    fn record_failure(&self, keys: &[(String, u32)], now: Timestamp) {
-        let mut failures = self.failures.lock().expect("throttle lock");
+    async fn record_failure(&self, store: &Store, keys: &[(String, u32)], now: Timestamp) -> Result<(), AppError> {
         for (key, _) in keys {
-            let entry = failures.entry(key.clone()).or_insert((0, now));
-            if now - entry.1 > self.policy.window {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
-            entry.1 = now;
+            store.record_login_failure(&sha256_hex(key), now, now - self.policy.window).await?;
         }
+        Ok(())
     }
 
-    fn forget(&self, key: &str) {
-        self.failures.lock().expect("throttle lock").remove(key);
+    async fn forget(&self, store: &Store, key: &str) -> Result<(), AppError> {
+        Ok(store.forget_login_failures(&sha256_hex(key)).await?)
     }
 }
 
@@ -257,7 +248,7 @@ impl App {
             request_id: Some(request_id.to_owned()),
             outcome: "success".to_owned(),
         };
-        if let Err(error) = self.throttle.check(&keys, now) {
+        if let Err(error) = self.throttle.check(&self.store, &keys, now).await {
             return Err(self.audit_failure(event, error).await);
         }
         let user = self.store.user_by_username(username).await?;
@@ -265,16 +256,20 @@ impl App {
             Some(user) if user.active && password_matches(password, &user.password_hash) => user,
             other => {
                 let mut event = event;
-                if other.is_none() {
-                    password_matches(password, dummy_hash());
-                    // An unknown name is often a password typed into the wrong field: keep it out of the log.
-                    event.resource = "user/(unknown)".to_owned();
+                match &other {
+                    // The claimed account, so its owner's failed logins can be reviewed together.
+                    Some(user) => event.actor_id = Some(user.user_id.clone()),
+                    None => {
+                        password_matches(password, dummy_hash());
+                        // An unknown name is often a password typed into the wrong field: keep it out of the log.
+                        event.resource = "user/(unknown)".to_owned();
+                    }
                 }
-                self.throttle.record_failure(&keys, now);
+                self.throttle.record_failure(&self.store, &keys, now).await?;
                 return Err(self.audit_failure(event, AppError::Unauthenticated).await);
             }
         };
-        self.throttle.forget(&keys[0].0);
+        self.throttle.forget(&self.store, &keys[0].0).await?;
         let session_token = random_hex(32);
         let csrf_token = random_hex(32);
         let expires_at = now + self.sessions.absolute;
@@ -298,16 +293,22 @@ impl App {
     }
 
     /// The principal of a session cookie's secret, if the session is alive; pushes back its idle expiry.
-    pub async fn authenticate_session(&self, session_token: &str) -> Result<Principal, AppError> {
+    /// A refused cookie (unknown, expired, or of an inactive account) is audited as `auth.session`, `denied`.
+    pub async fn authenticate_session(&self, session_token: &str, request_id: &str) -> Result<Principal, AppError> {
         let now = self.now();
         let session_sha256 = sha256_hex(session_token);
-        let Some(session) = self.store.session(&session_sha256).await? else { return Err(AppError::Unauthenticated) };
+        let Some(session) = self.store.session(&session_sha256).await? else {
+            return Err(self.audit_refused_credential("auth.session", "session/(unknown)", None, request_id).await);
+        };
         let expired = now >= parse_time(&session.expires_at)?
             || now - parse_time(&session.last_seen_at)? >= self.sessions.idle
             || !session.user.active;
         if expired {
             self.store.delete_session(&session_sha256).await?;
-            return Err(AppError::Unauthenticated);
+            let resource = format!("user/{}", session.user.username);
+            return Err(self
+                .audit_refused_credential("auth.session", &resource, Some(&session.user.user_id), request_id)
+                .await);
         }
         // Write at most once a minute per session, not on every request.
         if now - parse_time(&session.last_seen_at)? >= SignedDuration::from_mins(1) {
@@ -316,17 +317,44 @@ impl App {
         Ok(principal_of(&session.user, Some(session.csrf_token)))
     }
 
-    /// The principal of a bearer token, unless it is unknown or revoked.
-    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, AppError> {
-        if !token.starts_with(TOKEN_PREFIX) {
-            return Err(AppError::Unauthenticated);
-        }
-        match self.store.api_token(&sha256_hex(token)).await? {
+    /// The principal of a bearer token, unless it is unknown or revoked (or its account inactive); a
+    /// refused token is audited as `auth.token`, `denied`, naming the token and its owner when known.
+    pub async fn authenticate_token(&self, token: &str, request_id: &str) -> Result<Principal, AppError> {
+        let record =
+            if token.starts_with(TOKEN_PREFIX) { self.store.api_token(&sha256_hex(token)).await? } else { None };
+        match record {
             Some(record) if record.revoked_at.is_none() && record.user.active => {
                 Ok(Principal { role: record.role, ..principal_of(&record.user, None) })
             }
-            _ => Err(AppError::Unauthenticated),
+            Some(record) => {
+                let resource = format!("token/{}", record.token_id);
+                Err(self
+                    .audit_refused_credential("auth.token", &resource, Some(&record.user.user_id), request_id)
+                    .await)
+            }
+            None => Err(self.audit_refused_credential("auth.token", "token/(unknown)", None, request_id).await),
         }
+    }
+
+    /// Audits a refused session cookie or bearer token (never the secret itself) and returns the error.
+    async fn audit_refused_credential(
+        &self,
+        action: &str,
+        resource: &str,
+        user_id: Option<&str>,
+        request_id: &str,
+    ) -> AppError {
+        let event = AuditEvent {
+            occurred_at: self.now(),
+            actor_id: user_id.map(str::to_owned),
+            actor_role: None,
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            patient_id: None,
+            request_id: Some(request_id.to_owned()),
+            outcome: "success".to_owned(),
+        };
+        self.audit_failure(event, AppError::Unauthenticated).await
     }
 
     /// Changes the caller's password after checking the current one; ends the caller's other sessions

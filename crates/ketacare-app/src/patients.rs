@@ -60,6 +60,8 @@ pub struct PatientListQuery {
     pub q: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// The `next_cursor` of the previous page: the page after it (keyset pagination; not with `offset`).
+    pub cursor: Option<String>,
     #[serde(default)]
     pub include_entered_in_error: bool,
 }
@@ -99,6 +101,32 @@ pub struct PatientListView {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+    /// Pass as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The version tag of page cursors, so their format can change without misreading old ones.
+const CURSOR_PREFIX: &str = "c1";
+
+/// An opaque cursor for the page after `patient_id`. It holds only the id (which every role that lists
+/// patients sees anyway), never a name: an analyst's cursor must not carry identifying data.
+fn encode_cursor(patient_id: &str) -> String {
+    let hex: String = patient_id.bytes().map(|byte| format!("{byte:02x}")).collect();
+    format!("{CURSOR_PREFIX}{hex}")
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, AppError> {
+    let invalid = || AppError::invalid("cursor", "is not a cursor this server gave out; pass next_cursor as it came");
+    let hex = cursor.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 256 {
+        return Err(invalid());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| invalid())?;
+    String::from_utf8(bytes).map_err(|_| invalid())
 }
 
 struct ValidPatient {
@@ -330,6 +358,10 @@ impl App {
         if offset < 0 {
             return Err(AppError::invalid("offset", format!("must not be negative, got {offset}")));
         }
+        let after_patient_id = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        if after_patient_id.is_some() && offset != 0 {
+            return Err(AppError::invalid("cursor", "cannot be combined with offset"));
+        }
         let search_text = query.q.as_deref().map(str::trim).filter(|text| !text.is_empty());
         if de_identified_only(actor.role) && search_text.is_some_and(|text| !text.starts_with("KC-")) {
             return Err(AppError::invalid("q", "analysts search by pseudonym (KC-…) only"));
@@ -340,7 +372,9 @@ impl App {
             limit,
             offset,
         };
-        let page = self.store.search_patients(&search).await?;
+        let page = self.store.search_patients_after(&search, after_patient_id.as_deref()).await?;
+        let next_cursor =
+            if page.more { page.patients.last().map(|patient| encode_cursor(&patient.patient_id)) } else { None };
         // One row per patient shown, so "who saw this patient" includes lists; one row for an empty page.
         let events: Vec<_> = if page.patients.is_empty() {
             vec![event]
@@ -356,7 +390,7 @@ impl App {
         };
         self.store.append_audit_batch(&events).await?;
         let patients = page.patients.into_iter().map(|patient| self.view(actor, patient)).collect();
-        Ok(PatientListView { patients, total: page.total, limit, offset })
+        Ok(PatientListView { patients, total: page.total, limit, offset, next_cursor })
     }
 
     /// Corrects a patient read at `expected_version`; the prior record is kept as an amendment.
@@ -421,5 +455,19 @@ impl App {
         let amendments = self.store.amendments(patient_id).await?;
         self.store.append_audit(&event).await?;
         Ok(amendments)
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::{decode_cursor, encode_cursor};
+
+    #[test]
+    fn cursors_round_trip_and_foreign_ones_are_refused() {
+        let id = "3f2a9c1e-0000-4000-8000-000000000001";
+        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        for foreign in ["", "c1", "c1zz", "c1abc", "x1616263", "Lovelace"] {
+            assert!(decode_cursor(foreign).is_err(), "{foreign:?}");
+        }
     }
 }

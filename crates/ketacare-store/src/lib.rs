@@ -5,6 +5,7 @@
 
 mod audit;
 mod chart;
+mod login_failures;
 mod migrate;
 mod operations;
 mod patients;
@@ -25,6 +26,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
 pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
+pub use login_failures::LoginFailures;
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{

@@ -18,12 +18,14 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/sqlite/0001_foundation.sql") },
     Migration { version: 2, name: "chart", sql: include_str!("../migrations/sqlite/0002_chart.sql") },
     Migration { version: 3, name: "treatment", sql: include_str!("../migrations/sqlite/0003_treatment.sql") },
+    Migration { version: 4, name: "operations", sql: include_str!("../migrations/sqlite/0004_operations.sql") },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/postgres/0001_foundation.sql") },
     Migration { version: 2, name: "chart", sql: include_str!("../migrations/postgres/0002_chart.sql") },
     Migration { version: 3, name: "treatment", sql: include_str!("../migrations/postgres/0003_treatment.sql") },
+    Migration { version: 4, name: "operations", sql: include_str!("../migrations/postgres/0004_operations.sql") },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS ketacare_migrations (

@@ -147,6 +147,8 @@ pub struct PatientPage {
     pub patients: Vec<Patient>,
     /// Matches in all, across pages.
     pub total: i64,
+    /// More matches follow the last patient of this page (in name order).
+    pub more: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -400,27 +402,47 @@ impl Store {
 
     /// A page of patients by name, MRN or pseudonym, ordered by family name, given name and id.
     pub async fn search_patients(&self, search: &PatientSearch) -> Result<PatientPage, StoreError> {
+        self.search_patients_after(search, None).await
+    }
+
+    /// Like [`Store::search_patients`], from just after the patient `after_patient_id` in the list's order
+    /// (family name, given name, id): keyset pagination, which neither skips nor repeats a patient when
+    /// others are added between pages. The position is that patient's current names; an unknown id
+    /// gives an empty page.
+    pub async fn search_patients_after(
+        &self,
+        search: &PatientSearch,
+        after_patient_id: Option<&str>,
+    ) -> Result<PatientPage, StoreError> {
         let query = search.query.as_deref().map(str::trim).unwrap_or_default();
         let filter = "WHERE ($1 = '' OR lower(family_name) LIKE $2 ESCAPE '\\' OR lower(given_name) LIKE $2 ESCAPE '\\' \
                       OR mrn = $1 OR pseudonym = $1) AND ($3 = 1 OR status = 'active')";
+        // Row values compare in the same collation as ORDER BY on each backend, so the two agree.
+        let after = "AND ($6 = '' OR (family_name, given_name, patient_id) > \
+                     (SELECT c.family_name, c.given_name, c.patient_id FROM patients c WHERE c.patient_id = $6))";
         let page_sql = format!(
-            "SELECT {PATIENT_COLUMNS} FROM patients {filter} ORDER BY family_name, given_name, patient_id LIMIT $4 OFFSET $5"
+            "SELECT {PATIENT_COLUMNS} FROM patients {filter} {after} ORDER BY family_name, given_name, patient_id LIMIT $4 OFFSET $5"
         );
         let count_sql = format!("SELECT COUNT(*) FROM patients {filter}");
         let include = i64::from(search.include_entered_in_error);
         let pattern = like_prefix(query);
+        let after_patient_id = after_patient_id.unwrap_or_default();
         on_pool!(self, pool => {
+            // One more than asked for, to know whether another page follows.
             let rows = sqlx::query(&page_sql)
                 .bind(query)
                 .bind(&pattern)
                 .bind(include)
-                .bind(search.limit)
+                .bind(search.limit.saturating_add(1))
                 .bind(search.offset)
+                .bind(after_patient_id)
                 .fetch_all(pool)
                 .await?;
             let (total,): (i64,) = sqlx::query_as(&count_sql).bind(query).bind(&pattern).bind(include).fetch_one(pool).await?;
-            let patients = rows.iter().map(patient_from_row).collect::<Result<Vec<_>, _>>()?;
-            Ok(PatientPage { patients, total })
+            let mut patients = rows.iter().map(patient_from_row).collect::<Result<Vec<_>, _>>()?;
+            let more = patients.len() as i64 > search.limit;
+            patients.truncate(usize::try_from(search.limit).unwrap_or(0));
+            Ok(PatientPage { patients, total, more })
         })
     }
 

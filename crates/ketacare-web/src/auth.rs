@@ -60,9 +60,9 @@ impl FromRequestParts<AppState> for Authenticated {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
         let principal = if let Some(token) = bearer {
-            state.app.authenticate_token(token.trim()).await?
+            state.app.authenticate_token(token.trim(), &request_id).await?
         } else if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-            let principal = state.app.authenticate_session(token).await?;
+            let principal = state.app.authenticate_session(token, &request_id).await?;
             if is_unsafe(&parts.method) {
                 let sent = parts.headers.get("x-csrf-token").and_then(|value| value.to_str().ok());
                 let expected = principal.csrf_token.as_deref();

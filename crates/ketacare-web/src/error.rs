@@ -24,6 +24,10 @@ pub enum ApiError {
     PasswordChangeRequired,
     NotFound,
     MethodNotAllowed,
+    /// The request was not answered within the server's request timeout.
+    Timeout {
+        after_seconds: u64,
+    },
 }
 
 impl From<AppError> for ApiError {
@@ -114,6 +118,16 @@ impl ApiError {
                 None,
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "no such route".to_owned(), None),
+            ApiError::Timeout { after_seconds } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Request timed out",
+                format!(
+                    "no answer within {after_seconds} s; a write that was under way may still have been stored: \
+                     read the record, or retry with the same Idempotency-Key"
+                ),
+                None,
+            ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",

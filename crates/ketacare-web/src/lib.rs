@@ -18,13 +18,13 @@ mod worklist_routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, patch, post};
 use ketacare_app::App;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -35,10 +35,22 @@ pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
 const BODY_LIMIT_BYTES: usize = 1 << 20;
 
 /// How the API is served.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct WebConfig {
     /// Behind TLS (directly or at a proxy): cookies get `Secure` and responses HSTS.
     pub behind_tls: bool,
+    /// A request not answered within this gets 503 (`timeout`); see [`DEFAULT_REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+}
+
+/// How long a request may take by default: far above any normal answer (milliseconds), short enough
+/// that a stuck request does not hold a client forever.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { behind_tls: false, request_timeout: DEFAULT_REQUEST_TIMEOUT }
+    }
 }
 
 /// What every handler can reach.
@@ -153,6 +165,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_requests))
         .layer(middleware::from_fn(request_id_and_log));
     for (name, value) in security_headers(config) {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
@@ -237,6 +250,16 @@ async fn request_id_and_log(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Answers 503 (`timeout`) for a request not answered within `limit`. The handler's future is dropped,
+/// which never cuts a transaction in half: a write already handed to the store's writer is committed
+/// by the writer regardless (its answer is then discarded), and one not yet handed over is not written.
+async fn time_out_slow_requests(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout { after_seconds: limit.as_secs() }.into_response(),
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish

@@ -116,6 +116,7 @@ fn foundation_document() -> Value {
                         { "name": "q", "in": "query", "schema": { "type": "string" }, "description": "Name prefix, MRN or pseudonym" },
                         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } },
                         { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
+                        { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "The next_cursor of the previous page (not with offset)" },
                         { "name": "include_entered_in_error", "in": "query", "schema": { "type": "boolean", "default": false } }
                     ] })),
                 "post": operation("Create a patient", (201, "Created (Location, ETag)", schema_ref("Patient")), &[401, 403, 422],
@@ -212,7 +213,8 @@ fn foundation_document() -> Value {
                     "sex_at_birth": { "type": "string" }, "status": { "type": "string" }, "version": { "type": "integer" } } },
                 "PatientList": { "type": "object", "properties": {
                     "patients": { "type": "array", "items": { "oneOf": [ { "$ref": "#/components/schemas/Patient" }, { "$ref": "#/components/schemas/DeIdentifiedPatient" } ] } },
-                    "total": { "type": "integer" }, "limit": { "type": "integer" }, "offset": { "type": "integer" } } },
+                    "total": { "type": "integer" }, "limit": { "type": "integer" }, "offset": { "type": "integer" },
+                    "next_cursor": { "type": ["string", "null"], "description": "Opaque; pass as cursor for the next page, null on the last page" } } },
                 "Assessment": { "type": "object", "properties": {
                     "assessment_id": { "type": "string" }, "patient_id": { "type": "string" }, "as_of": { "type": "string" },
                     "rules_version": { "type": "string" }, "protocol_sha256": { "type": "string" },

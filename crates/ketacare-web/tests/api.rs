@@ -344,7 +344,7 @@ async fn cookie_sessions_need_the_csrf_token_for_unsafe_methods() {
 #[tokio::test]
 async fn behind_tls_cookies_are_secure_and_hsts_is_sent() {
     each_backend(|db| async move {
-        let api = Api::new(db.store, WebConfig { behind_tls: true }).await;
+        let api = Api::new(db.store, WebConfig { behind_tls: true, ..WebConfig::default() }).await;
         let body = json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string();
         let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&body), &[]).await;
         assert!(reply.headers[header::SET_COOKIE].to_str().unwrap().ends_with("; Secure"));

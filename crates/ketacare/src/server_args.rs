@@ -30,6 +30,9 @@ pub struct ServeOptions {
     /// Served behind TLS (here or at a proxy): session cookies get `Secure`, responses HSTS.
     #[arg(long, env = "KETACARE_BEHIND_TLS")]
     pub behind_tls: bool,
+    /// A request not answered within this many seconds gets 503 (a write under way still commits).
+    #[arg(long, env = "KETACARE_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_seconds: u64,
 }
 
 /// A multi-threaded runtime for the database and server commands.
@@ -90,7 +93,10 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(options.bind).await.with_context(|| format!("binding {}", options.bind))?;
     let address = listener.local_addr()?;
     println!("ketacare is serving on http://{address} (database {})", redacted(&options.database.url));
-    let config = ketacare_web::WebConfig { behind_tls: options.behind_tls };
+    let config = ketacare_web::WebConfig {
+        behind_tls: options.behind_tls,
+        request_timeout: std::time::Duration::from_secs(options.request_timeout_seconds),
+    };
     ketacare_web::serve(app.clone(), config, listener, shutdown_signal()).await.context("serving")?;
     app.close().await;
     println!("ketacare stopped");

@@ -112,15 +112,21 @@ async fn a_backup_taken_under_writes_restores_every_acknowledged_write() {
         assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
         assert_eq!(written(&restored_url).await.len(), in_backup.len());
 
-        // A backup whose audit log was edited is refused.
-        let tampered = directory.path().join("tampered.db");
-        std::fs::copy(&backup, &tampered).unwrap();
-        let store = Store::connect(&format!("sqlite://{}", tampered.display())).await.unwrap();
+        // A database whose audit log was edited: its backup is reported as failing (exit 3), and restoring
+        // that backup is refused.
+        let edited = directory.path().join("edited.db");
+        std::fs::copy(&backup, &edited).unwrap();
+        let edited_url = format!("sqlite://{}", edited.display());
+        let store = Store::connect(&edited_url).await.unwrap();
         store.drop_audit_triggers().await.unwrap();
         store.execute_raw("UPDATE audit_events SET outcome = 'denied' WHERE seq = 2").await.unwrap();
         store.close().await;
-        let refused =
-            ketacare(&["restore", "--input", tampered.to_str().unwrap(), "--database", &restored_url, "--force"]);
+        let tampered = directory.path().join("tampered.db");
+        let tampered_path = tampered.to_str().unwrap();
+        let reported = ketacare(&["backup", "--database", &edited_url, "--output", tampered_path]);
+        assert_eq!(reported.status.code(), Some(3), "{}", text(&reported.stderr));
+        assert!(text(&reported.stderr).contains("audit chain broken at seq 2"), "{}", text(&reported.stderr));
+        let refused = ketacare(&["restore", "--input", tampered_path, "--database", &restored_url, "--force"]);
         assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
         assert!(text(&refused.stderr).contains("audit chain broken at seq 2"), "{}", text(&refused.stderr));
 

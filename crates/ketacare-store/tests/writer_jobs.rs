@@ -1,5 +1,6 @@
-//! The group-commit writer survives a job that panics: the job fails alone (its savepoint rolled back,
-//! its caller answered with an error), the jobs batched with it commit, and later writes are served.
+//! The group-commit writer's jobs: one that panics fails alone (its savepoint rolled back, its caller
+//! answered with an error) while the jobs batched with it commit and later writes are served; and a
+//! job whose caller stops waiting (a request timed out, a client went away) still commits whole.
 
 use ketacare_store::AuditEvent;
 use ketacare_store::test_support::each_backend;
@@ -55,6 +56,25 @@ async fn a_panicking_job_fails_alone_and_the_writer_keeps_serving() {
         let report = store.verify_audit_chain().await.unwrap();
         assert_eq!(report.first_broken, None);
         assert_eq!(report.events_checked, writes - panicked + 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_queued_write_commits_though_its_caller_stopped_waiting() {
+    each_backend(|db| async move {
+        let store = db.store;
+        // A zero timeout polls the write once (which queues it) and then gives up on it, as the
+        // request timeout does with a handler.
+        let gave_up =
+            tokio::time::timeout(std::time::Duration::ZERO, store.append_audit(&event("write/abandoned".to_owned())))
+                .await;
+        assert!(gave_up.is_err(), "the caller stopped waiting");
+        // The next write is queued behind it, so once it is answered the abandoned one has been committed.
+        store.append_audit(&event("write/next".to_owned())).await.unwrap();
+        let resources: Vec<String> =
+            store.audit_events(0, 10).await.unwrap().into_iter().map(|event| event.resource).collect();
+        assert_eq!(resources, ["write/abandoned", "write/next"]);
     })
     .await;
 }
