@@ -130,65 +130,29 @@ pub(crate) fn chain_next(head: Option<(i64, String)>, event: &AuditEvent) -> Aud
 /// The chain's last row (seq, hash), read once per batch inside its serialised transaction.
 pub(crate) const AUDIT_HEAD_SQL: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
 
-/// Rows per INSERT when the writer flushes a batch's audit rows: 64 × 11 parameters stays under
-/// SQLite's oldest limit of 999 parameters per statement.
-pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 64;
-
-/// `INSERT INTO audit_events … VALUES (…), (…)` for `rows` rows.
-pub(crate) fn insert_audit_rows_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, action, resource, patient_id, request_id, \
-         outcome, prev_hash, hash) VALUES ",
-    );
-    for row in 0..rows {
-        let first = row * 11;
-        let placeholders: Vec<String> = (1..=11).map(|column| format!("${}", first + column)).collect();
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        sql.push_str(&placeholders.join(", "));
-        sql.push(')');
-    }
-    sql
-}
-
-/// Inserts already chained audit rows, a few per statement, on the connection of a batch's transaction.
-macro_rules! insert_audit_rows {
-    ($connection:expr, $records:expr) => {{
-        for chunk in $records.chunks($crate::audit::AUDIT_ROWS_PER_INSERT) {
-            let sql = $crate::audit::insert_audit_rows_sql(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for record in chunk {
-                query = query
-                    .bind(record.seq)
-                    .bind(&record.occurred_at)
-                    .bind(&record.actor_id)
-                    .bind(&record.actor_role)
-                    .bind(&record.action)
-                    .bind(&record.resource)
-                    .bind(&record.patient_id)
-                    .bind(&record.request_id)
-                    .bind(&record.outcome)
-                    .bind(&record.prev_hash)
-                    .bind(&record.hash);
-            }
-            query.execute(&mut *$connection).await?;
-        }
-    }};
-}
-pub(crate) use insert_audit_rows;
+pub(crate) const INSERT_AUDIT_SQL: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, action, \
+     resource, patient_id, request_id, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// Appends `$event` to the chain inside the writer job `$tx` (a [`JobTx`](crate::writer::JobTx)), whose
-/// `head` is the chain's last row as of this point of the batch; evaluates to the new record. The row is
-/// computed now and queued in the job's `pending_audit`; the writer inserts the batch's queued rows in a
-/// few multi-row INSERTs before the commit (a job that fails has its queued rows dropped with its
-/// savepoint), which saves a round trip per job.
+/// `head` is the chain's last row as of this point of the batch; evaluates to the new record.
 macro_rules! append_audit {
     ($tx:expr, $event:expr) => {{
         let record = $crate::audit::chain_next($tx.head.clone(), $event);
+        sqlx::query($crate::audit::INSERT_AUDIT_SQL)
+            .bind(record.seq)
+            .bind(&record.occurred_at)
+            .bind(&record.actor_id)
+            .bind(&record.actor_role)
+            .bind(&record.action)
+            .bind(&record.resource)
+            .bind(&record.patient_id)
+            .bind(&record.request_id)
+            .bind(&record.outcome)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .execute(&mut *$tx.conn)
+            .await?;
         *$tx.head = Some((record.seq, record.hash.clone()));
-        $tx.pending_audit.push(record.clone());
         record
     }};
 }

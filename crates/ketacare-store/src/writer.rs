@@ -3,9 +3,7 @@
 //! serialised transaction, each inside its own SAVEPOINT (a failing job rolls back alone and gets its
 //! own error), commits once, and only then answers every job of the batch. So one sync makes a whole
 //! batch durable, and nothing is acknowledged before it is. The jobs append to the audit chain in
-//! queue order inside the transaction, so the chain stays contiguous: each job chains its rows as it
-//! runs (the head is kept here), and the rows of the jobs that stood are inserted together, a few
-//! multi-row INSERTs just before the commit, rather than one round trip per row. A job that panics fails alone,
+//! queue order inside the transaction, so the chain stays contiguous. A job that panics fails alone,
 //! like a job that returns an error: its savepoint is rolled back, its caller gets an error, and the
 //! writer goes on serving.
 
@@ -22,7 +20,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::{Executor as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{AuditRecord, StoreError};
+use crate::StoreError;
 
 /// The most jobs one transaction takes.
 pub(crate) const MAX_BATCH_JOBS: usize = 256;
@@ -37,8 +35,6 @@ type Work<C> = Box<dyn for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Output> + S
 pub(crate) struct JobTx<'c, C> {
     pub(crate) conn: &'c mut C,
     pub(crate) head: &'c mut Option<(i64, String)>,
-    /// The batch's audit rows not yet inserted; the writer inserts them just before the commit.
-    pub(crate) pending_audit: &'c mut Vec<AuditRecord>,
 }
 type Reply = Box<dyn FnOnce(Output) + Send>;
 
@@ -219,17 +215,13 @@ macro_rules! writer_loop {
             // One round trip per job boundary: the end of one job's savepoint and the start of the
             // next go together; the last job's savepoint ends with the commit.
             (&mut *connection).execute("SAVEPOINT job").await?;
-            let mut pending_audit: Vec<AuditRecord> = Vec::new();
             while let Some(job) = pending.next() {
                 let head_before = head.clone();
-                let audit_rows_before = pending_audit.len();
-                let job_tx = JobTx { conn: &mut *connection, head: &mut head, pending_audit: &mut pending_audit };
-                let output = run_job(job.work, job_tx).await;
+                let output = run_job(job.work, JobTx { conn: &mut *connection, head: &mut head }).await;
                 let failed = output.is_err();
                 if failed {
-                    // The job's audit rows, if any, go with its savepoint.
+                    // The job's audit rows, if any, are rolled back with its savepoint.
                     head = head_before;
-                    pending_audit.truncate(audit_rows_before);
                 }
                 done.push((job.reply, output));
                 let boundary = match (failed, pending.len() > 0) {
@@ -243,8 +235,6 @@ macro_rules! writer_loop {
                     (&mut *connection).execute(sql).await?;
                 }
             }
-            // The audit rows of every job that stood, in chain order, in a few statements.
-            crate::audit::insert_audit_rows!(connection, pending_audit);
             tx.commit().await?;
             Ok(())
         }
