@@ -132,12 +132,19 @@ macro_rules! write_tx {
         match &$store.writer {
             $crate::Writer::Sqlite(queue) => {
                 queue
-                    .submit(move |$tx| Box::pin(async move { Ok::<_, $crate::StoreError>($body) }))
+                    .submit(move |$tx| {
+                        // A fresh copy per run: a batch in which a job fails is run again.
+                        $(let $owned = ::std::clone::Clone::clone(&$owned);)*
+                        Box::pin(async move { Ok::<_, $crate::StoreError>($body) })
+                    })
                     .await?
             }
             $crate::Writer::Postgres(queue) => {
                 queue
-                    .submit(move |$tx| Box::pin(async move { Ok::<_, $crate::StoreError>($body) }))
+                    .submit(move |$tx| {
+                        $(let $owned = ::std::clone::Clone::clone(&$owned);)*
+                        Box::pin(async move { Ok::<_, $crate::StoreError>($body) })
+                    })
                     .await?
             }
         }
@@ -147,13 +154,13 @@ pub(crate) use write_tx;
 
 /// An owned copy of a borrowed argument, to move into a writer job.
 pub(crate) trait JobOwned {
-    type Owned: Send + 'static;
+    type Owned: Send + Clone + 'static;
     fn job_owned(&self) -> Self::Owned;
 }
 
 impl<T: ?Sized + ToOwned> JobOwned for &T
 where
-    T::Owned: Send + 'static,
+    T::Owned: Send + Clone + 'static,
 {
     type Owned = T::Owned;
     fn job_owned(&self) -> T::Owned {
@@ -163,7 +170,7 @@ where
 
 impl<T: ?Sized + ToOwned> JobOwned for Option<&T>
 where
-    T::Owned: Send + 'static,
+    T::Owned: Send + Clone + 'static,
 {
     type Owned = Option<T::Owned>;
     fn job_owned(&self) -> Option<T::Owned> {

@@ -803,7 +803,7 @@ impl Store {
         let at = format_time(amendment.amended_at);
         let new_json = serde_json::json!({ "status": change.status }).to_string();
         let AdministrationStatusChange { administration_id, expected_version, status } = change.clone();
-        write_tx!(self, [patient_id, session_id, amendment, audit, at, new_json], tx => {
+        write_tx!(self, [patient_id, session_id, amendment, audit, at, new_json, administration_id, status], tx => {
             let row = sqlx::query(
                 "SELECT administration_id, administration_json, lot_number, status, recorded_at, recorded_by \
                  FROM administrations WHERE patient_id = $1 AND session_id = $2 AND administration_id = $3",

@@ -1,7 +1,9 @@
 //! Group commit. Every audited write is a job for the one writer task of its [`Store`](crate::Store):
 //! the writer takes whatever jobs are queued when it is free (up to [`MAX_BATCH_JOBS`]), runs them in one
-//! serialised transaction, each inside its own SAVEPOINT (a failing job rolls back alone and gets its
-//! own error), commits once, and only then answers every job of the batch. So one sync makes a whole
+//! serialised transaction, commits once, and only then answers every job of the batch. A batch first
+//! runs without savepoints (a round trip per job fewer); if a job fails, that transaction is rolled back
+//! and the batch runs again with each job inside its own SAVEPOINT, so a failing job rolls back alone
+//! and gets its own error (jobs are `Fn` so they can run twice; only the committed run counts). So one sync makes a whole
 //! batch durable, and nothing is acknowledged before it is. The jobs append to the audit chain in
 //! queue order inside the transaction, so the chain stays contiguous. A job that panics fails alone,
 //! like a job that returns an error: its savepoint is rolled back, its caller gets an error, and the
@@ -28,7 +30,8 @@ pub(crate) const MAX_BATCH_JOBS: usize = 256;
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 type Output = Result<Box<dyn Any + Send>, StoreError>;
-type Work<C> = Box<dyn for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Output> + Send>;
+/// A job's work: `Fn`, not `FnOnce`, because a batch in which a job fails is run again with savepoints.
+type Work<C> = Box<dyn for<'c> Fn(JobTx<'c, C>) -> BoxFuture<'c, Output> + Send>;
 
 /// What a job works with: the batch's connection, inside the job's savepoint, and the batch's audit
 /// rows (the chain is read once per batch, and its new rows are written once, before the commit).
@@ -91,7 +94,7 @@ impl<C: Send + 'static> Queue<C> {
     pub(crate) async fn submit<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: for<'c> Fn(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T, StoreError>>();
         let work: Work<C> = erase(work);
@@ -109,10 +112,11 @@ fn erase<C, T, F>(work: F) -> Work<C>
 where
     C: Send + 'static,
     T: Send + 'static,
-    F: for<'c> FnOnce(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    F: for<'c> Fn(JobTx<'c, C>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
 {
     Box::new(move |tx: JobTx<'_, C>| -> BoxFuture<'_, Output> {
-        Box::pin(async move { work(tx).await.map(|value| Box::new(value) as Box<dyn Any + Send>) })
+        let future = work(tx);
+        Box::pin(async move { future.await.map(|value| Box::new(value) as Box<dyn Any + Send>) })
     })
 }
 
@@ -146,7 +150,7 @@ impl<F: Future> Future for CatchUnwind<F> {
 }
 
 /// Runs one job's work, catching a panic in building or polling its future.
-async fn run_job<C>(work: Work<C>, tx: JobTx<'_, C>) -> Output {
+async fn run_job<C>(work: &mut Work<C>, tx: JobTx<'_, C>) -> Output {
     CatchUnwind(Box::pin(async move { work(tx).await })).await.unwrap_or_else(|panic| Err(job_panicked(&*panic)))
 }
 
@@ -163,22 +167,20 @@ async fn next_batch<C>(receiver: &mut mpsc::UnboundedReceiver<Job<C>>) -> Option
     Some(batch)
 }
 
-/// Answers every job after a commit (their own outcomes) or a failed batch (the batch's error).
-fn answer_all<C>(done: Vec<(Reply, Output)>, not_run: Vec<Job<C>>, failure: Option<&StoreError>, counters: &Counters) {
-    match failure {
-        None => {
+/// Answers every job of a batch: after its commit, each with its own outcome; after a failed batch,
+/// each with the batch's error (nothing of it was committed).
+fn answer_all<C>(batch: Vec<Job<C>>, result: Result<Vec<Output>, StoreError>, counters: &Counters) {
+    match result {
+        Ok(outputs) => {
             counters.transactions.fetch_add(1, Ordering::Relaxed);
-            counters.jobs.fetch_add(done.len() as u64, Ordering::Relaxed);
-            for (reply, output) in done {
-                reply(output);
+            counters.jobs.fetch_add(outputs.len() as u64, Ordering::Relaxed);
+            for (job, output) in batch.into_iter().zip(outputs) {
+                (job.reply)(output);
             }
         }
-        Some(error) => {
-            for (reply, _) in done {
-                reply(Err(batch_failed(error)));
-            }
-            for job in not_run {
-                (job.reply)(Err(batch_failed(error)));
+        Err(error) => {
+            for job in batch {
+                (job.reply)(Err(batch_failed(&error)));
             }
         }
     }
@@ -198,34 +200,61 @@ async fn begin_postgres(pool: &PgPool) -> Result<Transaction<'static, Postgres>,
 
 /// The writer loop and the running of one batch, once per backend.
 macro_rules! writer_loop {
-    ($name:ident, $batch:ident, $pool_type:ty, $db:ty, $connection:ty, $begin:ident, $insert_audit_rows:expr) => {
-        /// Runs the jobs of `pending` in one transaction, each in its own savepoint; every job run is
-        /// pushed to `done` with its outcome, jobs not run stay in `pending`. An error here is the whole
-        /// batch's.
-        async fn $batch(
-            pool: &$pool_type,
-            pending: &mut std::vec::IntoIter<Job<$connection>>,
-            done: &mut Vec<(Reply, Output)>,
-        ) -> Result<(), StoreError> {
+    ($name:ident, $fast:ident, $safe:ident, $pool_type:ty, $db:ty, $connection:ty, $begin:ident, $insert_audit_rows:expr) => {
+        /// Runs every job of the batch in one transaction with no savepoints (one round trip per job
+        /// fewer), and commits: `Ok(Some(outputs))`. If a job fails, the transaction is rolled back and
+        /// nothing is answered yet: `Ok(None)`, and the batch is run again by the savepoint path. An error
+        /// here is the whole batch's.
+        async fn $fast(pool: &$pool_type, jobs: &mut [Job<$connection>]) -> Result<Option<Vec<Output>>, StoreError> {
             let mut tx: Transaction<'static, $db> = $begin(pool).await?;
             let connection: &mut $connection = &mut tx;
             // The chain's head, read under the write lock: no other writer moves it until the commit.
             let head: Option<(i64, String)> =
                 sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
             let mut audit = crate::audit::PendingAudit::after(head);
+            let mut outputs = Vec::with_capacity(jobs.len());
+            for job in jobs.iter_mut() {
+                let output = run_job(&mut job.work, JobTx { conn: &mut *connection, audit: &mut audit }).await;
+                if output.is_err() {
+                    break;
+                }
+                outputs.push(output);
+            }
+            if outputs.len() < jobs.len() {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            if let Some(rows_json) = audit.rows_json() {
+                sqlx::query($insert_audit_rows).bind(rows_json).execute(&mut *connection).await?;
+            }
+            tx.commit().await?;
+            Ok(Some(outputs))
+        }
+
+        /// Runs the jobs of the batch in one transaction, each in its own savepoint, so that a failing
+        /// job is rolled back alone and gets its own error; commits, and returns every job's outcome. An
+        /// error here is the whole batch's.
+        async fn $safe(pool: &$pool_type, jobs: &mut [Job<$connection>]) -> Result<Vec<Output>, StoreError> {
+            let mut tx: Transaction<'static, $db> = $begin(pool).await?;
+            let connection: &mut $connection = &mut tx;
+            let head: Option<(i64, String)> =
+                sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
+            let mut audit = crate::audit::PendingAudit::after(head);
+            let mut outputs = Vec::with_capacity(jobs.len());
             // One round trip per job boundary: the end of one job's savepoint and the start of the
             // next go together; the last job's savepoint ends with the commit.
             (&mut *connection).execute("SAVEPOINT job").await?;
-            while let Some(job) = pending.next() {
+            let job_count = jobs.len();
+            for (index, job) in jobs.iter_mut().enumerate() {
                 let audit_before = audit.mark();
-                let output = run_job(job.work, JobTx { conn: &mut *connection, audit: &mut audit }).await;
+                let output = run_job(&mut job.work, JobTx { conn: &mut *connection, audit: &mut audit }).await;
                 let failed = output.is_err();
                 if failed {
                     // The job's audit rows go with its savepoint.
                     audit.undo_to(audit_before);
                 }
-                done.push((job.reply, output));
-                let boundary = match (failed, pending.len() > 0) {
+                outputs.push(output);
+                let boundary = match (failed, index + 1 < job_count) {
                     (false, false) => None,
                     (false, true) => Some("RELEASE SAVEPOINT job; SAVEPOINT job"),
                     (true, false) => Some("ROLLBACK TO SAVEPOINT job"),
@@ -240,7 +269,7 @@ macro_rules! writer_loop {
                 sqlx::query($insert_audit_rows).bind(rows_json).execute(&mut *connection).await?;
             }
             tx.commit().await?;
-            Ok(())
+            Ok(outputs)
         }
 
         async fn $name(
@@ -248,11 +277,13 @@ macro_rules! writer_loop {
             mut receiver: mpsc::UnboundedReceiver<Job<$connection>>,
             counters: Arc<Counters>,
         ) {
-            while let Some(batch) = next_batch(&mut receiver).await {
-                let mut pending = batch.into_iter();
-                let mut done = Vec::new();
-                let result = $batch(&pool, &mut pending, &mut done).await;
-                answer_all(done, pending.collect(), result.as_ref().err(), &counters);
+            while let Some(mut batch) = next_batch(&mut receiver).await {
+                let result = match $fast(&pool, &mut batch).await {
+                    Ok(Some(outputs)) => Ok(outputs),
+                    Ok(None) => $safe(&pool, &mut batch).await,
+                    Err(error) => Err(error),
+                };
+                answer_all(batch, result, &counters);
             }
         }
     };
@@ -260,6 +291,7 @@ macro_rules! writer_loop {
 
 writer_loop!(
     run_sqlite,
+    batch_sqlite_fast,
     batch_sqlite,
     SqlitePool,
     Sqlite,
@@ -269,6 +301,7 @@ writer_loop!(
 );
 writer_loop!(
     run_postgres,
+    batch_postgres_fast,
     batch_postgres,
     PgPool,
     Postgres,
