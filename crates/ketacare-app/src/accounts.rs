@@ -7,6 +7,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use jiff::{SignedDuration, Timestamp};
 use ketacare_store::{AuditEvent, NewApiToken, NewSession, NewUser, Role, Store, StoreError, UserRecord};
 
+use crate::credential_flood::Refusal;
 use crate::policy::{Permission, require};
 use crate::secrets::{new_id, one_time_password, random_hex, sha256_hex};
 use crate::{Actor, App, AppError};
@@ -294,11 +295,18 @@ impl App {
 
     /// The principal of a session cookie's secret, if the session is alive; pushes back its idle expiry.
     /// A refused cookie (unknown, expired, or of an inactive account) is audited as `auth.session`, `denied`.
-    pub async fn authenticate_session(&self, session_token: &str, request_id: &str) -> Result<Principal, AppError> {
+    pub async fn authenticate_session(
+        &self,
+        session_token: &str,
+        request_id: &str,
+        client_address: &str,
+    ) -> Result<Principal, AppError> {
         let now = self.now();
         let session_sha256 = sha256_hex(session_token);
         let Some(session) = self.store.session(&session_sha256).await? else {
-            return Err(self.audit_refused_credential("auth.session", "session/(unknown)", None, request_id).await);
+            return Err(self
+                .audit_refused_credential("auth.session", "session/(unknown)", None, request_id, client_address)
+                .await);
         };
         let expired = now >= parse_time(&session.expires_at)?
             || now - parse_time(&session.last_seen_at)? >= self.sessions.idle
@@ -307,7 +315,13 @@ impl App {
             self.store.delete_session(&session_sha256).await?;
             let resource = format!("user/{}", session.user.username);
             return Err(self
-                .audit_refused_credential("auth.session", &resource, Some(&session.user.user_id), request_id)
+                .audit_refused_credential(
+                    "auth.session",
+                    &resource,
+                    Some(&session.user.user_id),
+                    request_id,
+                    client_address,
+                )
                 .await);
         }
         // Write at most once a minute per session, not on every request.
@@ -319,7 +333,12 @@ impl App {
 
     /// The principal of a bearer token, unless it is unknown or revoked (or its account inactive); a
     /// refused token is audited as `auth.token`, `denied`, naming the token and its owner when known.
-    pub async fn authenticate_token(&self, token: &str, request_id: &str) -> Result<Principal, AppError> {
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        request_id: &str,
+        client_address: &str,
+    ) -> Result<Principal, AppError> {
         let record =
             if token.starts_with(TOKEN_PREFIX) { self.store.api_token(&sha256_hex(token)).await? } else { None };
         match record {
@@ -329,10 +348,18 @@ impl App {
             Some(record) => {
                 let resource = format!("token/{}", record.token_id);
                 Err(self
-                    .audit_refused_credential("auth.token", &resource, Some(&record.user.user_id), request_id)
+                    .audit_refused_credential(
+                        "auth.token",
+                        &resource,
+                        Some(&record.user.user_id),
+                        request_id,
+                        client_address,
+                    )
                     .await)
             }
-            None => Err(self.audit_refused_credential("auth.token", "token/(unknown)", None, request_id).await),
+            None => Err(self
+                .audit_refused_credential("auth.token", "token/(unknown)", None, request_id, client_address)
+                .await),
         }
     }
 
@@ -343,7 +370,30 @@ impl App {
         resource: &str,
         user_id: Option<&str>,
         request_id: &str,
+        client_address: &str,
     ) -> AppError {
+        // Past its limit, an address's refused credentials are answered 429 and not audited one by one;
+        // valid credentials from it are never held back (a clinic's staff may share one address).
+        if let Some(retry_after_seconds) = self.credential_flood.throttled(client_address, self.now()) {
+            return AppError::Throttled { retry_after_seconds };
+        }
+        if self.credential_flood.refused(client_address, self.now()) == Refusal::AuditAndMarkThrottled {
+            // The address reached its limit: said once, then its attempts are refused unaudited until
+            // the window ends (the address itself is not patient data; it stays out of the log anyway).
+            let throttled = AuditEvent {
+                occurred_at: self.now(),
+                actor_id: None,
+                actor_role: None,
+                action: "auth.throttled".to_owned(),
+                resource: "credentials/(address over its limit)".to_owned(),
+                patient_id: None,
+                request_id: Some(request_id.to_owned()),
+                outcome: "denied".to_owned(),
+            };
+            if let Err(error) = self.store.append_audit(&throttled).await {
+                tracing::error!(error = %error, "could not audit a credential throttle");
+            }
+        }
         let event = AuditEvent {
             occurred_at: self.now(),
             actor_id: user_id.map(str::to_owned),

@@ -7,6 +7,7 @@ mod accounts;
 mod assessments;
 mod audit_log;
 mod chart;
+mod credential_flood;
 mod operations;
 mod patients;
 pub mod policy;
@@ -122,6 +123,7 @@ pub struct App {
     clock: Clock,
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
+    credential_flood: Arc<credential_flood::CredentialFlood>,
 }
 
 impl std::fmt::Debug for App {
@@ -143,6 +145,7 @@ impl App {
             clock: Arc::new(Timestamp::now),
             sessions: SessionPolicy::default(),
             throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
+            credential_flood: Arc::default(),
         }
     }
 

@@ -64,13 +64,13 @@ async fn every_refused_login_cookie_and_token_is_audited() {
         assert!(unauthenticated(app.login("nobody", PASSWORD, "10.0.0.2", "r-unknown").await));
         assert!(unauthenticated(app.login("nurse", "wrong password", "10.0.0.2", "r-wrong").await));
         assert!(unauthenticated(app.login("retired", PASSWORD, "10.0.0.2", "r-inactive").await));
-        assert!(unauthenticated(app.authenticate_token("kc_0000", "r-bad-token").await));
-        assert!(unauthenticated(app.authenticate_token("not-a-token", "r-garbage-token").await));
-        assert!(unauthenticated(app.authenticate_session(&session.session_token, "r-inactive-session").await));
-        assert!(unauthenticated(app.authenticate_session("feedface", "r-bad-cookie").await));
-        let nurse = app.authenticate_token(&token.token, "r-ok").await.unwrap();
+        assert!(unauthenticated(app.authenticate_token("kc_0000", "r-bad-token", "test").await));
+        assert!(unauthenticated(app.authenticate_token("not-a-token", "r-garbage-token", "test").await));
+        assert!(unauthenticated(app.authenticate_session(&session.session_token, "r-inactive-session", "test").await));
+        assert!(unauthenticated(app.authenticate_session("feedface", "r-bad-cookie", "test").await));
+        let nurse = app.authenticate_token(&token.token, "r-ok", "test").await.unwrap();
         app.revoke_api_token(&nurse.actor("r-revoke"), &token.token_id).await.unwrap();
-        assert!(unauthenticated(app.authenticate_token(&token.token, "r-revoked").await));
+        assert!(unauthenticated(app.authenticate_token(&token.token, "r-revoked", "test").await));
         for attempt in 0..4 {
             let _ = app.login("nurse", "wrong password", "10.0.0.3", &format!("r-more-{attempt}")).await;
         }

@@ -262,27 +262,30 @@ async fn logins_sessions_tokens_and_throttling() {
         assert_eq!(logins, [denied("user/nurse"), denied("user/(unknown)")], "unknown names stay out of the log");
 
         let signed_in = app.login("nurse", &nurse_password, "10.0.0.9", "r").await.unwrap();
-        assert_eq!(app.authenticate_session(&signed_in.session_token, "r").await.unwrap().role, Role::Nurse);
+        assert_eq!(app.authenticate_session(&signed_in.session_token, "r", "test").await.unwrap().role, Role::Nurse);
         fixture.advance(SignedDuration::from_mins(29));
-        assert!(app.authenticate_session(&signed_in.session_token, "r").await.is_ok(), "active within the idle limit");
+        assert!(
+            app.authenticate_session(&signed_in.session_token, "r", "test").await.is_ok(),
+            "active within the idle limit"
+        );
         fixture.advance(SignedDuration::from_mins(31));
-        let idle = app.authenticate_session(&signed_in.session_token, "r").await;
+        let idle = app.authenticate_session(&signed_in.session_token, "r", "test").await;
         assert!(matches!(idle, Err(AppError::Unauthenticated)), "idle expiry");
 
         let signed_in = app.login("nurse", &nurse_password, "10.0.0.9", "r").await.unwrap();
         for _ in 0..47 {
             fixture.advance(SignedDuration::from_mins(15));
-            app.authenticate_session(&signed_in.session_token, "r").await.unwrap();
+            app.authenticate_session(&signed_in.session_token, "r", "test").await.unwrap();
         }
         fixture.advance(SignedDuration::from_mins(15));
-        let absolute = app.authenticate_session(&signed_in.session_token, "r").await;
+        let absolute = app.authenticate_session(&signed_in.session_token, "r", "test").await;
         assert!(matches!(absolute, Err(AppError::Unauthenticated)), "absolute expiry after 12 h");
 
         let actor = fixture.actor(Role::Nurse).await;
         let token = app.create_api_token(&actor, "ward tablet").await.unwrap();
-        assert_eq!(app.authenticate_token(&token.token, "r").await.unwrap().role, Role::Nurse);
+        assert_eq!(app.authenticate_token(&token.token, "r", "test").await.unwrap().role, Role::Nurse);
         app.revoke_api_token(&actor, &token.token_id).await.unwrap();
-        assert!(matches!(app.authenticate_token(&token.token, "r").await, Err(AppError::Unauthenticated)));
+        assert!(matches!(app.authenticate_token(&token.token, "r", "test").await, Err(AppError::Unauthenticated)));
 
         for _ in 0..5 {
             let _ = app.login("prescriber", "wrong password!", "10.0.0.7", "r").await;
@@ -363,9 +366,12 @@ async fn a_one_time_password_must_be_changed_and_the_change_ends_other_sessions(
         app.change_password(&first.principal, "r", Some(&first.session_token), &one_time, "a new passphrase")
             .await
             .unwrap();
-        let kept = app.authenticate_session(&first.session_token, "r").await.unwrap();
+        let kept = app.authenticate_session(&first.session_token, "r", "test").await.unwrap();
         assert!(!kept.must_change_password);
-        assert!(matches!(app.authenticate_session(&second.session_token, "r").await, Err(AppError::Unauthenticated)));
+        assert!(matches!(
+            app.authenticate_session(&second.session_token, "r", "test").await,
+            Err(AppError::Unauthenticated)
+        ));
         assert!(app.login("root", &one_time, "10.0.0.2", "r").await.is_err());
         assert!(app.login("root", "a new passphrase", "10.0.0.2", "r").await.is_ok());
     })

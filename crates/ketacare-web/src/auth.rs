@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use ketacare_app::{Actor, AppError, Principal};
 
 use crate::error::ApiError;
-use crate::{AppState, RequestId};
+use crate::{AppState, ClientAddress, RequestId};
 
 /// The cookie holding the session secret.
 pub const SESSION_COOKIE: &str = "ketacare_session";
@@ -54,15 +54,16 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let request_id = parts.extensions.get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+        let address = parts.extensions.get::<ClientAddress>().map_or_else(|| "unknown".to_owned(), |a| a.0.clone());
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
         let principal = if let Some(token) = bearer {
-            state.app.authenticate_token(token.trim(), &request_id).await?
+            state.app.authenticate_token(token.trim(), &request_id, &address).await?
         } else if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-            let principal = state.app.authenticate_session(token, &request_id).await?;
+            let principal = state.app.authenticate_session(token, &request_id, &address).await?;
             if is_unsafe(&parts.method) {
                 let sent = parts.headers.get("x-csrf-token").and_then(|value| value.to_str().ok());
                 let expected = principal.csrf_token.as_deref();

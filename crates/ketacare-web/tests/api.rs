@@ -465,6 +465,30 @@ async fn problem_details_name_the_offending_field() {
 }
 
 #[tokio::test]
+async fn a_client_spraying_bad_tokens_is_throttled_and_cannot_flood_the_audit_log() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let auditor = api.token(Role::Auditor).await;
+        let mut statuses = Vec::new();
+        for attempt in 0..45 {
+            let forged = Auth::Bearer(format!("kc_forged{attempt}"));
+            statuses.push(api.call("GET", "/api/v1/patients", &forged, None, &[]).await.status.as_u16());
+        }
+        assert!(statuses[..30].iter().all(|status| *status == 401), "{statuses:?}");
+        assert!(statuses[30..].iter().all(|status| *status == 429), "{statuses:?}");
+        let reply = api.call("GET", "/api/v1/patients", &Auth::Bearer("kc_forged".to_owned()), None, &[]).await;
+        assert!(reply.headers[header::RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() > 0);
+        // The audit log holds each audited refusal and the one crossing of the limit.
+        let events = api.app.export_audit_events(0, 10_000).await.unwrap();
+        let count = |action: &str| events.iter().filter(|event| event.action == action).count();
+        assert_eq!((count("auth.token"), count("auth.throttled")), (30, 1), "one row per audited refusal, then one");
+        // Valid credentials from the same address are not held back (staff may share one address).
+        assert_eq!(api.call("GET", "/api/v1/audit/verify", &auditor, None, &[]).await.status.as_u16(), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn failed_logins_are_throttled() {
     each_backend(|db| async move {
         let api = Api::new(db.store, WebConfig::default()).await;
