@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use ketacare_app::{ChartRecordView, ChartWriteView, EvaluationQuery};
 use serde_json::Value;
@@ -12,12 +12,8 @@ use serde_json::Value;
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::input::{etag, idempotency_key, if_match_version, json_body, query};
-
-fn with_etag(version: i64, body: impl serde::Serialize) -> Response {
-    let tag = HeaderValue::from_str(&etag(version)).expect("ETags are ASCII");
-    ([(header::ETAG, tag)], Json(body)).into_response()
-}
+use crate::input::{idempotency_key, if_match_version, json_body, query};
+use crate::responses::{self, with_etag};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -30,14 +26,7 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let created = state.app.create_chart_record(&caller.actor, &patient_id, &section, &input, key).await?;
     let location = format!("/api/v1/patients/{patient_id}/chart/{section}/{}", created.resource_id);
-    let mut response = (StatusCode::CREATED, Json(created.body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response.headers_mut().insert(header::ETAG, HeaderValue::from_static("\"v1\""));
-    if created.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    let response = responses::created(location, created);
     Ok(response)
 }
 

@@ -10,6 +10,7 @@ mod error;
 mod input;
 pub mod openapi;
 mod patient_routes;
+mod responses;
 mod session_routes;
 mod system_routes;
 mod treatment_openapi;

@@ -3,32 +3,18 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use ketacare_app::{
-    AssessmentStatusInput, AssessmentView, Created, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView,
-};
+use ketacare_app::{AssessmentStatusInput, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView};
 
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::input::{etag, idempotency_key, if_match_version, json_body, query};
+use crate::input::{idempotency_key, if_match_version, json_body, query};
+use crate::responses::{created, with_etag};
 
-fn with_etag(view: PatientView) -> Response {
-    let tag = HeaderValue::from_str(&etag(view.version())).expect("ETags are ASCII");
-    ([(header::ETAG, tag)], Json(view)).into_response()
-}
-
-/// 201 with `Location`; a replayed idempotent answer says so in `Idempotent-Replayed`.
-fn created(location: String, created: Created) -> Response {
-    let mut response = (StatusCode::CREATED, Json(created.body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    if created.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response
+fn patient_with_etag(view: PatientView) -> Response {
+    with_etag(view.version(), view)
 }
 
 pub async fn list(
@@ -56,7 +42,7 @@ pub async fn get(
     caller: Authenticated,
     Path(patient_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(with_etag(state.app.get_patient(&caller.actor, &patient_id).await?))
+    Ok(patient_with_etag(state.app.get_patient(&caller.actor, &patient_id).await?))
 }
 
 pub async fn amend(
@@ -68,7 +54,7 @@ pub async fn amend(
 ) -> Result<Response, ApiError> {
     let version = if_match_version(&headers)?;
     let input: PatientAmendmentInput = json_body(&body)?;
-    Ok(with_etag(state.app.amend_patient(&caller.actor, &patient_id, version, &input).await?))
+    Ok(patient_with_etag(state.app.amend_patient(&caller.actor, &patient_id, version, &input).await?))
 }
 
 pub async fn amendments(
@@ -103,17 +89,15 @@ pub async fn record_assessment(
     Ok(created(format!("/api/v1/patients/{patient_id}/assessments/{}", result.resource_id), result))
 }
 
-fn assessment_with_etag(view: AssessmentView) -> Response {
-    let tag = HeaderValue::from_str(&etag(view.version)).expect("ETags are ASCII");
-    ([(header::ETAG, tag)], Json(view)).into_response()
-}
-
 pub async fn assessment(
     State(state): State<AppState>,
     caller: Authenticated,
     Path((patient_id, assessment_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(assessment_with_etag(state.app.get_assessment(&caller.actor, &patient_id, &assessment_id).await?))
+    Ok({
+        let view = state.app.get_assessment(&caller.actor, &patient_id, &assessment_id).await?;
+        with_etag(view.version, view)
+    })
 }
 
 /// Marks a decision `entered_in_error` (or `active` again) with a reason; needs `If-Match`.
@@ -127,5 +111,5 @@ pub async fn set_assessment_status(
     let version = if_match_version(&headers)?;
     let input: AssessmentStatusInput = json_body(&body)?;
     let view = state.app.set_assessment_status(&caller.actor, &patient_id, &assessment_id, version, &input).await?;
-    Ok(assessment_with_etag(view))
+    Ok(with_etag(view.version, view))
 }

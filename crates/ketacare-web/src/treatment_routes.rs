@@ -5,41 +5,17 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use ketacare_app::Created;
-use serde::Serialize;
 
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::input::{etag, idempotency_key, if_match_version};
+use crate::input::{idempotency_key, if_match_version};
+use crate::responses::{created, with_etag};
 
 fn text(body: &Bytes) -> Result<&str, ApiError> {
     std::str::from_utf8(body).map_err(|_| ApiError::invalid("(body)", "is not UTF-8"))
-}
-
-fn with_etag(version: i64, body: impl Serialize) -> Response {
-    let tag = HeaderValue::from_str(&etag(version)).expect("ETags are ASCII");
-    ([(header::ETAG, tag)], Json(body)).into_response()
-}
-
-/// 201 with `Location` (and `ETag` when the body carries a version); a replayed idempotent answer says so.
-fn created(location: String, created: Created) -> Response {
-    let version = created.body["version"].as_i64();
-    let mut response = (StatusCode::CREATED, Json(created.body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    if let Some(version) = version
-        && let Ok(value) = HeaderValue::from_str(&etag(version))
-    {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    if created.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response
 }
 
 pub async fn create_plan(
