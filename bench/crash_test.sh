@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Crash test: a write storm over HTTP (parallel writers posting assessments, each with its own
-# Idempotency-Key), the server killed with SIGKILL at a random moment, many cycles; then every write
+# Crash test: a write storm over HTTP (parallel writers posting assessments and vital signs, each with
+# its own Idempotency-Key), the server killed with SIGKILL at a random moment, many cycles; then every write
 # the server acknowledged (201) must be readable, the audit chain must verify and (SQLite) the
 # database must pass its integrity check.
 # Usage: bench/crash_test.sh [CYCLES] [WRITERS] [sqlite|postgres]     (defaults: 10 8 sqlite)
@@ -51,8 +51,29 @@ token=$(curl -s -b "$out/jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: applica
 patient=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/patients?limit=1" | sed 's/.*"patient_id":"\([0-9a-f]*\)".*/\1/')
 kill -TERM "$server"; wait "$server" || true
 
+# Odd writers post vital signs (each to a session of its own, started per cycle); even writers post
+# assessments. Acknowledged observations are counted per session and checked against what is stored.
+vitals_writer() {
+    local id="$1" cycle="$2" n=0 key code session minute
+    session=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        -d '{"modality":"iv_racemic_ketamine","time_zone":"America/New_York","dose":{"planned_mg":35,"planned_at":"2026-11-20T08:00"}}' \
+        "$base/api/v1/patients/$patient/sessions" | sed -n 's/.*"session_id":"\([0-9a-f]*\)".*/\1/p')
+    [ -n "$session" ] || return 0
+    while :; do
+        n=$((n + 1)); key="v$id-c$cycle-$n"
+        minute=$(printf '2026-11-20T%02d:%02d' $(((8 * 60 + n) / 60 % 24)) $(((8 * 60 + n) % 60)))
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
+            -H "Idempotency-Key: $key" -H 'Content-Type: application/json' \
+            -d "{\"at\":\"$minute\",\"systolic_mmhg\":$((120 + n % 50)),\"diastolic_mmhg\":80,\"heart_rate_bpm\":72}" \
+            "$base/api/v1/patients/$patient/sessions/$session/observations" || true)
+        [ "$code" = 201 ] && echo "$session" >>"$out/vitals.$id"
+        [ "$n" -lt 900 ] || return 0   # stay within one day of clinic time
+    done
+}
+
 writer() {
     local id="$1" cycle="$2" n=0 key code
+    if [ $((id % 2)) = 1 ]; then vitals_writer "$id" "$cycle"; return; fi
     while :; do
         n=$((n + 1)); key="w$id-c$cycle-$n"
         code=$(curl -s -o "$out/resp.$id" -w '%{http_code}' -H "Authorization: Bearer $token" \
@@ -85,10 +106,20 @@ while read -r key assessment; do
         "$base/api/v1/patients/$patient/assessments/$assessment")
     [ "$code" = 200 ] || { missing=$((missing + 1)); echo "missing: $key $assessment ($code)"; }
 done <"$out/acks"
+cat "$out"/vitals.* >"$out/vitals" 2>/dev/null || : >"$out/vitals"
+observations=$(wc -l <"$out/vitals")
+acknowledged=$((acknowledged + observations))
+while read -r count session; do
+    stored=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/patients/$patient/sessions" \
+        | tr '{' '\n' | grep "\"session_id\":\"$session\"" | sed -n 's/.*"observation_count":\([0-9]*\).*/\1/p')
+    if [ "${stored:-0}" -lt "$count" ]; then
+        missing=$((missing + count - ${stored:-0})); echo "missing: $((count - ${stored:-0})) observations of session $session"
+    fi
+done < <(sort "$out/vitals" | uniq -c)
 kill -TERM "$server"; wait "$server" || true
 "$bin" audit verify --database "$url"
 if [ "$backend" = sqlite ]; then
     echo "integrity_check: $(sqlite3 "$out/crash.db" 'PRAGMA integrity_check')"
 fi
-echo "$backend: $cycles kill -9 cycles, $writers writers, $acknowledged acknowledged writes, $missing missing"
+echo "$backend: $cycles kill -9 cycles, $writers writers, $acknowledged acknowledged writes ($observations of them vital signs), $missing missing"
 [ "$missing" = 0 ]
