@@ -289,6 +289,60 @@ fn with_fulfilled_sessions(document: &Value, scheduled: &[ScheduledSessionRow]) 
     document
 }
 
+/// The outcome scales a course is judged on from the chart, in order of preference (KNOWLEDGE §6: MADRS
+/// is the clinician-rated primary outcome; PHQ-9 the self-report).
+const CHART_COURSE_SCALES: &[&str] = &["madrs", "phq9"];
+
+/// The plan document with a `course` built from the chart when it has none: the totals of the first scale
+/// of [`CHART_COURSE_SCALES`] the chart has results of (entered-in-error ones left out), the date of the
+/// first `given` event as the first treatment, and the phase from the schedule: `maintenance` once a
+/// maintenance session is completed, `induction_complete` once every induction session is, else
+/// `induction`. No results, no course.
+fn with_chart_course(
+    document: &Value,
+    scheduled: &[ScheduledSessionRow],
+    scale_results: &[StoredScaleResult],
+) -> Value {
+    let mut document = document.clone();
+    let Some(object) = document.as_object_mut() else { return document };
+    if object.contains_key("course") {
+        return document;
+    }
+    let totals_of = |scale: &str| -> Vec<Value> {
+        scale_results
+            .iter()
+            .filter(|result| result.status == RecordStatus::Active && result.scale == scale)
+            .filter_map(|result| result.total.map(|total| json!({ "date": result.administered_on, "total": total })))
+            .collect()
+    };
+    let Some((scale, totals)) =
+        CHART_COURSE_SCALES.iter().map(|scale| (*scale, totals_of(scale))).find(|(_, totals)| !totals.is_empty())
+    else {
+        return document;
+    };
+    let first_given = object.get("events").and_then(Value::as_array).and_then(|events| {
+        events.iter().find_map(|event| event["given"].as_str().and_then(|at| at.get(..10)).map(str::to_owned))
+    });
+    let completed = |phase: &str| scheduled.iter().any(|row| row.phase == phase && row.status == "completed");
+    let induction_done = scheduled
+        .iter()
+        .filter(|row| row.phase == "induction" && row.status != "cancelled")
+        .all(|row| row.status == "completed" || row.status == "missed");
+    let phase = if completed("maintenance") {
+        "maintenance"
+    } else if induction_done && completed("induction") {
+        "induction_complete"
+    } else {
+        "induction"
+    };
+    let mut course = json!({ "scale": scale, "phase": phase, "totals": totals });
+    if let Some(first_given) = first_given {
+        course["first_treatment_date"] = json!(first_given);
+    }
+    object.insert("course".to_owned(), course);
+    document
+}
+
 /// The scales a plan's measurement plan asks for that the chart records (KNOWLEDGE §6: PHQ-9 before each
 /// session and as the weekly self-report, MADRS before session 1 and at the end of induction).
 const CHART_SCALES_IN_MEASUREMENT_PLANS: &[&str] = &["phq9", "madrs"];
@@ -365,7 +419,11 @@ impl App {
         let document: Value = serde_json::from_str(&stored.plan_json).map_err(|error| corrupt("plan", error))?;
         let scale_results = self.store.scale_results(&stored.patient_id).await?;
         let with_sessions = with_fulfilled_sessions(&document, &stored.scheduled);
-        let with_chart = with_chart_measurements(&with_sessions, &scale_results);
+        let with_chart = with_chart_course(
+            &with_chart_measurements(&with_sessions, &scale_results),
+            &stored.scheduled,
+            &scale_results,
+        );
         let now = self.now();
         let input = parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
         let schedule = plan(&input.request, &self.protocol)

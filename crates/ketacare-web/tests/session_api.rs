@@ -567,3 +567,47 @@ async fn the_worklist_shows_the_days_sessions_open_alerts_overdue_self_reports_a
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_plan_judges_the_course_on_the_charts_scale_results_as_the_cli_does() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await;
+        let patient_id = api.create_patient().await;
+        let plan = json!({ "template": "induction_2x_week_3w", "time_zone": "America/New_York",
+            "first_session": "2026-11-16T09:00",
+            "events": [ { "given": "2026-11-16T09:00" }, { "given": "2026-11-19T09:00" } ] });
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let created = api.call_as(&api.prescriber, "POST", &plans, Some(&plan.to_string()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.body["report"]["course"], Value::Null, "no scale results yet, no course");
+
+        let scales = format!("/api/v1/patients/{patient_id}/chart/scales");
+        for (date, total) in [("2026-11-14", 34), ("2026-11-26", 14)] {
+            let result = json!({ "scale": "madrs", "administered_on": date, "total": total }).to_string();
+            assert_eq!(api.call("POST", &scales, Some(&result), &[]).await.status, StatusCode::CREATED);
+        }
+        let plan_path = format!("{plans}/{}", created.body["plan_id"].as_str().unwrap());
+        let read = api.call("GET", &plan_path, None, &[]).await;
+        let course = &read.body["report"]["course"];
+        assert_eq!(
+            (course["status"].as_str(), course["recommendation"].as_str()),
+            (Some("response"), Some("continue"))
+        );
+
+        // The CLI, given the same plan with the course written out, says the same.
+        let mut file = plan.clone();
+        file["now"] = json!("2026-11-28T10:00");
+        file["course"] = json!({ "scale": "madrs", "phase": "induction", "first_treatment_date": "2026-11-16",
+            "totals": [ { "date": "2026-11-14", "total": 34 }, { "date": "2026-11-26", "total": 14 } ] });
+        let protocol = Protocol::shipped();
+        let input = ketacare_case::parse_plan(&file, "2026-11-28T15:00:00Z".parse().unwrap()).unwrap();
+        let schedule = ketacare_core::plan::plan(&input.request, &protocol).unwrap();
+        let cli_course = input
+            .course
+            .as_ref()
+            .map(|(series, first, phase)| ketacare_core::course::evaluate_course(series, *first, *phase, &protocol));
+        let cli = ketacare_case::plan_report_json(&input, &schedule, cli_course.as_ref(), &protocol);
+        assert_eq!(course, &cli["course"]);
+    })
+    .await;
+}
