@@ -495,3 +495,80 @@ fn principal_of(user: &UserRecord, csrf_token: Option<String>) -> Principal {
         must_change_password: user.must_change_password,
     }
 }
+
+/// An account as an admin sees it (never its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserView {
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub created_at: String,
+}
+
+fn user_view(user: UserRecord) -> UserView {
+    UserView {
+        user_id: user.user_id,
+        username: user.username,
+        role: user.role,
+        active: user.active,
+        must_change_password: user.must_change_password,
+        created_at: user.created_at,
+    }
+}
+
+/// A change of an account: its role, whether it is active, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeInput {
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+impl App {
+    /// Every account, for an admin.
+    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>, AppError> {
+        let event = self.audit_event(actor, "user.list", "users".to_owned(), None);
+        if let Err(error) = require(actor, Permission::ManageUsers) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        let users = self.store.users().await?;
+        self.store.append_audit(&event).await?;
+        Ok(users.into_iter().map(user_view).collect())
+    }
+
+    /// Changes an account's role or deactivates (reactivates) it, for an admin; either ends its sessions
+    /// and revokes its tokens. An admin may not deactivate or demote their own account, so a clinic cannot
+    /// lock its last admin out by mistake.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        input: &UserChangeInput,
+    ) -> Result<UserView, AppError> {
+        let event = self.audit_event(actor, "user.update", format!("user/{user_id}"), None);
+        if let Err(error) = require(actor, Permission::ManageUsers) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        if input.role.is_none() && input.active.is_none() {
+            return Err(AppError::invalid("(body)", "give role, active or both"));
+        }
+        if user_id == actor.user_id
+            && (input.active == Some(false) || input.role.is_some_and(|role| role != Role::Admin))
+        {
+            let field = if input.active == Some(false) { "active" } else { "role" };
+            return Err(AppError::invalid(field, "an admin may not deactivate or demote their own account"));
+        }
+        let Some(current) = self.store.users().await?.into_iter().find(|user| user.user_id == user_id) else {
+            let error = AppError::NotFound { resource: "user", id: user_id.to_owned() };
+            return Err(self.audit_failure(event, error).await);
+        };
+        let role = input.role.unwrap_or(current.role);
+        let active = input.active.unwrap_or(current.active);
+        match self.store.update_user(user_id, role, active, &event).await {
+            Ok(user) => Ok(user_view(user)),
+            Err(error) => Err(self.audit_failure(event, error.into()).await),
+        }
+    }
+}

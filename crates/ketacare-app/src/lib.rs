@@ -21,7 +21,10 @@ use jiff::Timestamp;
 use ketacare_core::protocol::Protocol;
 use ketacare_store::{AuditEvent, Store, StoreError};
 
-pub use accounts::{LoginThrottle, NewAccount, Principal, SessionPolicy, SignedIn, ThrottlePolicy, TokenCreated};
+pub use accounts::{
+    LoginThrottle, NewAccount, Principal, SessionPolicy, SignedIn, ThrottlePolicy, TokenCreated, UserChangeInput,
+    UserView,
+};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
 pub use ketacare_store::{

@@ -293,3 +293,49 @@ impl Store {
         Ok(revoked)
     }
 }
+
+impl Store {
+    /// Every account, by username.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
+        on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            rows.iter().map(user_from_row).collect()
+        })
+    }
+
+    /// Changes an account's role and whether it is active. Either change ends the account's sessions
+    /// and revokes its API tokens (a token's role was chosen under the old one), in the same transaction.
+    pub async fn update_user(
+        &self,
+        user_id: &str,
+        role: Role,
+        active: bool,
+        audit: &AuditEvent,
+    ) -> Result<UserRecord, StoreError> {
+        let select = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.user_id = $1");
+        let role_text = role.as_str().to_owned();
+        write_tx!(self, [user_id, audit, select, role_text], tx => {
+            let Some(row) = sqlx::query(&select).bind(&user_id).fetch_optional(&mut *tx.conn).await? else {
+                return Err(StoreError::NotFound { resource: "user", id: user_id.to_owned() });
+            };
+            let prior = user_from_row(&row)?;
+            if prior.role != role || prior.active != active {
+                sqlx::query("UPDATE users SET role = $2, active = $3 WHERE user_id = $1")
+                    .bind(&user_id)
+                    .bind(&role_text)
+                    .bind(i64::from(active))
+                    .execute(&mut *tx.conn)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&user_id).execute(&mut *tx.conn).await?;
+                sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(&user_id)
+                    .bind(format_time(audit.occurred_at))
+                    .execute(&mut *tx.conn)
+                    .await?;
+            }
+            append_audit!(tx, &audit);
+            Ok(UserRecord { role, active, ..prior })
+        })
+    }
+}

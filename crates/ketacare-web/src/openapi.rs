@@ -106,8 +106,20 @@ fn foundation_document() -> Value {
                     json!({ "parameters": [ { "name": "token_id", "in": "path", "required": true, "schema": { "type": "string" } } ] }))
             },
             "/api/v1/users": {
+                "get": operation("Every account, by username (admin); never a password hash",
+                    (200, "Accounts", json!({ "type": "object", "properties": { "users": { "type": "array", "items": { "type": "object",
+                        "properties": { "user_id": { "type": "string" }, "username": { "type": "string" }, "role": { "type": "string" },
+                            "active": { "type": "boolean" }, "must_change_password": { "type": "boolean" }, "created_at": { "type": "string" } } } } } })),
+                    &[401, 403], json!({})),
                 "post": operation("Create an account (admin)", (201, "Created", json!({ "type": "object" })), &[401, 403, 409, 422],
                     json!({ "requestBody": body(schema_ref("UserInput")) }))
+            },
+            "/api/v1/users/{user_id}": {
+                "patch": operation("Change an account's role or (de)activate it (admin); ends its sessions and revokes its tokens. An admin may not deactivate or demote themself",
+                    (200, "The account", json!({ "type": "object" })), &[401, 403, 404, 422],
+                    json!({ "parameters": [ { "name": "user_id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                            "requestBody": body(json!({ "type": "object", "additionalProperties": false,
+                                "properties": { "role": { "type": "string", "enum": ["admin", "prescriber", "nurse", "analyst", "auditor"] }, "active": { "type": "boolean" } } })) }))
             },
             "/api/v1/patients": {
                 "get": operation("List and search patients (analysts: de-identified, search by pseudonym)",

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ketacare_app::{NewAccount, Role};
+use ketacare_app::{NewAccount, Role, UserChangeInput};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -136,4 +136,20 @@ pub async fn create_user(
     let user_id = state.app.create_user(Some(&caller.actor), &account).await?;
     let body = json!({ "user_id": user_id, "username": input.username, "role": input.role });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn list_users(State(state): State<AppState>, caller: Authenticated) -> Result<Response, ApiError> {
+    let users = state.app.list_users(&caller.actor).await?;
+    Ok(Json(json!({ "users": users })).into_response())
+}
+
+/// `{role?, active?}`: an admin changes an account's role or (de)activates it.
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: UserChangeInput = json_body(&body)?;
+    Ok(Json(state.app.update_user(&caller.actor, &user_id, &input).await?).into_response())
 }

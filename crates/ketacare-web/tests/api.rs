@@ -164,7 +164,10 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/session/password", [401, 422, 422, 422, 422, 422]),
     ("POST", "/api/v1/tokens", [401, 201, 201, 201, 201, 201]),
     ("DELETE", "/api/v1/tokens/{token_id}", [401, 404, 404, 404, 404, 404]),
+    ("GET", "/api/v1/users", [401, 200, 403, 403, 403, 403]),
     ("POST", "/api/v1/users", [401, 201, 403, 403, 403, 403]),
+    // No such account: the admin gets as far as 404; nobody else that far.
+    ("PATCH", "/api/v1/users/{user_id}", [401, 404, 403, 403, 403, 403]),
     ("GET", "/api/v1/patients", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/patients", [401, 201, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}", [401, 200, 200, 200, 200, 403]),
@@ -234,7 +237,8 @@ async fn role_by_route_matrix() {
             for (caller_index, caller) in callers.iter().enumerate() {
                 // A patient of its own for each call, so amending one does not move another's ETag.
                 let patient_id = api.create_patient(&nurse, "Ada").await;
-                let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token");
+                let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token")
+                    .replace("{user_id}", "no-such-user");
                 if template.contains("{assessment_id}") {
                     let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
                     path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
@@ -268,6 +272,7 @@ async fn role_by_route_matrix() {
                         json!({ "given_name": "Grace", "family_name": "Hopper", "birth_date": "1906-12-09", "sex_at_birth": "female" })
                             .to_string(),
                     ),
+                    ("PATCH", "/api/v1/users/{user_id}") => Some(r#"{"active":false}"#.to_owned()),
                     ("PATCH", "/api/v1/patients/{patient_id}/assessments/{assessment_id}") => {
                         Some(json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string())
                     }
@@ -489,6 +494,54 @@ async fn a_client_spraying_bad_tokens_is_throttled_and_cannot_flood_the_audit_lo
 }
 
 #[tokio::test]
+async fn an_admin_lists_accounts_and_deactivates_or_demotes_one_which_ends_its_access() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let admin = api.login(Role::Admin).await;
+        let nurse = api.token(Role::Nurse).await;
+        let listed = api.call("GET", "/api/v1/users", &admin, None, &[]).await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        assert!(!listed.body.to_string().contains("argon2"), "never a password hash");
+        let user_id = |username: &str| {
+            listed.body["users"].as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["user_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (nurse_id, admin_id) = (user_id("nurse"), user_id("admin"));
+        assert_eq!(api.call("GET", "/api/v1/patients", &nurse, None, &[]).await.status, StatusCode::OK);
+
+        let deactivate = format!("/api/v1/users/{nurse_id}");
+        let reply = api.call("PATCH", &deactivate, &admin, Some(r#"{"active":false}"#), &[]).await;
+        assert_eq!((reply.status, reply.body["active"].as_bool()), (StatusCode::OK, Some(false)), "{}", reply.body);
+        assert_eq!(api.call("GET", "/api/v1/patients", &nurse, None, &[]).await.status, StatusCode::UNAUTHORIZED);
+
+        let prescriber = api.token(Role::Prescriber).await;
+        let prescriber_id = user_id("prescriber");
+        let demote = format!("/api/v1/users/{prescriber_id}");
+        let reply = api.call("PATCH", &demote, &admin, Some(r#"{"role":"analyst"}"#), &[]).await;
+        assert_eq!(reply.body["role"], "analyst");
+        assert_eq!(
+            api.call("GET", "/api/v1/patients", &prescriber, None, &[]).await.status,
+            StatusCode::UNAUTHORIZED,
+            "a role change revokes the tokens made under the old role"
+        );
+
+        let own = format!("/api/v1/users/{admin_id}");
+        let refused = api.call("PATCH", &own, &admin, Some(r#"{"active":false}"#), &[]).await;
+        assert_eq!(
+            (refused.status, refused.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("active"))
+        );
+        let empty = api.call("PATCH", &deactivate, &admin, Some("{}"), &[]).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let unknown_role = api.call("PATCH", &deactivate, &admin, Some(r#"{"role":"janitor"}"#), &[]).await;
+        assert_eq!(unknown_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn failed_logins_are_throttled() {
     each_backend(|db| async move {
         let api = Api::new(db.store, WebConfig::default()).await;
@@ -628,7 +681,8 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
                 .replace("{plan_id}", "l")
                 .replace("{session_id}", "s")
                 .replace("{alert_id}", "x")
-                .replace("{administration_id}", "d");
+                .replace("{administration_id}", "d")
+                .replace("{user_id}", "u");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(
