@@ -127,6 +127,8 @@ pub struct App {
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
     credential_flood: Arc<credential_flood::CredentialFlood>,
+    /// The clinic's IANA time zone: the worklist's day when a request names none.
+    clinic_time_zone: String,
 }
 
 impl std::fmt::Debug for App {
@@ -149,6 +151,7 @@ impl App {
             sessions: SessionPolicy::default(),
             throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
             credential_flood: Arc::default(),
+            clinic_time_zone: "UTC".to_owned(),
         }
     }
 
@@ -156,6 +159,20 @@ impl App {
     pub fn with_clock(mut self, clock: Clock) -> App {
         self.clock = clock;
         self
+    }
+
+    /// The same application in the clinic's IANA time zone (`America/New_York`); an unknown name is
+    /// [`AppError::Invalid`].
+    pub fn with_clinic_time_zone(mut self, name: &str) -> Result<App, AppError> {
+        jiff::tz::TimeZone::get(name)
+            .map_err(|_| AppError::invalid("time_zone", format!("is not an IANA time zone name, got {name:?}")))?;
+        self.clinic_time_zone = name.to_owned();
+        Ok(self)
+    }
+
+    /// The clinic's IANA time zone.
+    pub fn clinic_time_zone(&self) -> &str {
+        &self.clinic_time_zone
     }
 
     pub fn with_session_policy(mut self, sessions: SessionPolicy) -> App {

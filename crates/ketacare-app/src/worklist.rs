@@ -23,7 +23,7 @@ const REMS_DEADLINE_HORIZON_DAYS: i64 = 7;
 pub struct WorklistQuery {
     /// `YYYY-MM-DD`, the clinic's local date; default today in `time_zone`.
     pub date: Option<String>,
-    /// The clinic's IANA time zone; default UTC.
+    /// An IANA time zone; default the clinic's (`ketacare serve --time-zone`, default UTC).
     pub time_zone: Option<String>,
 }
 
@@ -112,8 +112,12 @@ fn level_rank(level: &str) -> u8 {
     }
 }
 
-fn parse_query(query: &WorklistQuery, now: jiff::Timestamp) -> Result<(Date, TimeZone, String), AppError> {
-    let zone_name = query.time_zone.clone().unwrap_or_else(|| "UTC".to_owned());
+fn parse_query(
+    query: &WorklistQuery,
+    now: jiff::Timestamp,
+    clinic_time_zone: &str,
+) -> Result<(Date, TimeZone, String), AppError> {
+    let zone_name = query.time_zone.clone().unwrap_or_else(|| clinic_time_zone.to_owned());
     let zone = TimeZone::get(&zone_name)
         .map_err(|_| AppError::invalid("time_zone", format!("is not an IANA time zone name, got {zone_name:?}")))?;
     let date = match &query.date {
@@ -133,7 +137,7 @@ impl App {
         if let Err(error) = require(actor, Permission::ReadSessions) {
             return Err(self.audit_failure(event, error).await);
         }
-        let (date, _zone, zone_name) = match parse_query(query, self.now()) {
+        let (date, _zone, zone_name) = match parse_query(query, self.now(), &self.clinic_time_zone) {
             Ok(parsed) => parsed,
             Err(error) => return Err(self.audit_failure(event, error).await),
         };

@@ -46,9 +46,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if app.has_users().await? {
             bail!("the demo needs a fresh database, and this one has accounts; pass another --database");
         }
-        let password = seed(&app).await?;
+        jiff::tz::TimeZone::get(&args.options.time_zone).context("--time-zone")?;
+        let password = seed(&app, &args.options.time_zone).await?;
         println!("demo data: {} synthetic patients, each with a chart and its decisions", VIGNETTES.len());
-        println!("today (America/New_York): an esketamine session in progress with open alerts, an IV plan starting");
+        println!(
+            "today ({}): an esketamine session in progress with open alerts, an IV plan starting",
+            args.options.time_zone
+        );
         println!("log in as user `admin` with the one-time password: {password}");
         serve(app, &args.options).await
     })?;
@@ -57,7 +61,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 /// Creates the admin (returning its one-time password), a demo prescriber and nurse, and the vignette
 /// patients, each with a chart entered record by record (which stores a decision per record).
-async fn seed(app: &App) -> anyhow::Result<String> {
+async fn seed(app: &App, time_zone: &str) -> anyhow::Result<String> {
     let password = app.bootstrap_admin("admin").await?;
     let prescriber = seeding_actor(app, "demo.prescriber", Role::Prescriber).await?;
     let nurse = seeding_actor(app, "demo.nurse", Role::Nurse).await?;
@@ -81,16 +85,15 @@ async fn seed(app: &App) -> anyhow::Result<String> {
     }
     let treated = &patient_ids["V5"];
     let planned = &patient_ids["V1"];
-    seed_treatment(app, &nurse, &prescriber, treated, planned).await.context("the demo's treatment sessions")?;
+    seed_treatment(app, &nurse, &prescriber, treated, planned, time_zone)
+        .await
+        .context("the demo's treatment sessions")?;
     Ok(password)
 }
 
-/// The demo clinic's time zone.
-const DEMO_TIME_ZONE: &str = "America/New_York";
-
 /// A clinic-local minute `minutes_from_now` away from `now`, as the session and plan documents write it.
-fn local_minute(now: jiff::Timestamp, minutes_from_now: i64) -> anyhow::Result<String> {
-    let zone = jiff::tz::TimeZone::get(DEMO_TIME_ZONE)?;
+fn local_minute(zone_name: &str, now: jiff::Timestamp, minutes_from_now: i64) -> anyhow::Result<String> {
+    let zone = jiff::tz::TimeZone::get(zone_name)?;
     let at = now.checked_add(jiff::Span::new().minutes(minutes_from_now))?;
     Ok(at.to_zoned_datetime(zone).strftime("%Y-%m-%dT%H:%M").to_string())
 }
@@ -105,13 +108,15 @@ async fn seed_treatment(
     prescriber: &Actor,
     treated: &str,
     planned: &str,
+    time_zone: &str,
 ) -> anyhow::Result<()> {
     let now = app.now();
-    let at = |minutes: i64| local_minute(now, minutes);
-    let plan = json!({ "template": "esketamine_trd", "time_zone": DEMO_TIME_ZONE, "first_session": at(-90)? });
+    let zone = time_zone;
+    let at = |minutes: i64| local_minute(zone, now, minutes);
+    let plan = json!({ "template": "esketamine_trd", "time_zone": zone, "first_session": at(-90)? });
     let plan = app.create_plan(prescriber, treated, &plan.to_string(), None).await?;
     let facts = json!({
-        "modality": "esketamine", "care_setting": "outpatient", "time_zone": DEMO_TIME_ZONE,
+        "modality": "esketamine", "care_setting": "outpatient", "time_zone": zone,
         "fulfils": { "plan_id": plan.resource_id, "position": 0 },
         "dose": { "planned_mg": 56, "planned_at": at(-90)? },
         "pre_dose": { "phq9_item9": 0, "can_become_pregnant": false, "last_food_at": at(-300)?,
@@ -143,7 +148,7 @@ async fn seed_treatment(
     for observation in observations {
         app.record_observation(nurse, treated, &session, &observation.to_string(), None).await?;
     }
-    let plan = json!({ "template": "induction_2x_week_3w", "time_zone": DEMO_TIME_ZONE, "first_session": at(60)? });
+    let plan = json!({ "template": "induction_2x_week_3w", "time_zone": zone, "first_session": at(60)? });
     app.create_plan(prescriber, planned, &plan.to_string(), None).await?;
     Ok(())
 }

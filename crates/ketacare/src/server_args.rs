@@ -30,6 +30,9 @@ pub struct ServeOptions {
     /// Served behind TLS (here or at a proxy): session cookies get `Secure`, responses HSTS.
     #[arg(long, env = "KETACARE_BEHIND_TLS")]
     pub behind_tls: bool,
+    /// The clinic's IANA time zone: the worklist's day when a request names none (and the demo's data).
+    #[arg(long = "time-zone", env = "KETACARE_TIME_ZONE", default_value = "UTC")]
+    pub time_zone: String,
     /// A request not answered within this many seconds gets 503 (a write under way still commits).
     #[arg(long, env = "KETACARE_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_seconds: u64,
@@ -89,6 +92,7 @@ pub async fn shutdown_signal() {
 
 /// Binds, prints the address, serves until a signal, lets requests in flight finish, closes the database.
 pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
+    let app = app.with_clinic_time_zone(&options.time_zone).context("--time-zone")?;
     let listener =
         tokio::net::TcpListener::bind(options.bind).await.with_context(|| format!("binding {}", options.bind))?;
     let address = listener.local_addr()?;

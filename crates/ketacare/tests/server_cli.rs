@@ -110,7 +110,7 @@ fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
 async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm() {
     each_backend(|db| async move {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
-            .args(["demo", "--database", &db.url, "--bind", "127.0.0.1:0"])
+            .args(["demo", "--database", &db.url, "--bind", "127.0.0.1:0", "--time-zone", "America/New_York"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -177,10 +177,10 @@ async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm(
             assert_eq!(evaluation["report"], cli_report, "{name}: API and CLI differ");
         }
         // The clinic's day: V5's esketamine session in progress with three alerts and its REMS form to file.
-        let (status, _, body) =
-            http(&address, "GET", "/api/v1/worklist?time_zone=America/New_York", &[("Cookie", &cookie)], "");
+        let (status, _, body) = http(&address, "GET", "/api/v1/worklist", &[("Cookie", &cookie)], "");
         assert_eq!(status, 200, "{body}");
         let worklist: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(worklist["time_zone"], "America/New_York", "the clinic's zone is the worklist's default");
         let mut alerts: Vec<&str> = worklist["open_alerts"]
             .as_array()
             .unwrap()
