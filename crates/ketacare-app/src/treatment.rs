@@ -256,14 +256,13 @@ fn rems_form_view(report: &Value, record: &TreatmentSessionRecord) -> Value {
     form
 }
 
-/// The plan document with a `given` event for each scheduled session a treatment session fulfilled (at
+/// Adds to the plan document a `given` event for each scheduled session a treatment session fulfilled (at
 /// its planned local time), so the schedule and the measurement plan (which resets the self-report clock
 /// at each treatment) know of sessions given through the API. Events stay in time order.
-fn with_fulfilled_sessions(document: &Value, scheduled: &[ScheduledSessionRow]) -> Value {
-    let mut document = document.clone();
-    let Some(object) = document.as_object_mut() else { return document };
+fn add_fulfilled_sessions(document: &mut Value, scheduled: &[ScheduledSessionRow]) {
+    let Some(object) = document.as_object_mut() else { return };
     let events = object.entry("events").or_insert_with(|| json!([]));
-    let Some(events) = events.as_array_mut() else { return document };
+    let Some(events) = events.as_array_mut() else { return };
     let time_of = |event: &Value| -> String {
         ["given", "missed"]
             .iter()
@@ -286,27 +285,21 @@ fn with_fulfilled_sessions(document: &Value, scheduled: &[ScheduledSessionRow]) 
     if added {
         events.sort_by_key(|event| time_of(event));
     }
-    document
 }
 
 /// The outcome scales a course is judged on from the chart, in order of preference (KNOWLEDGE §6: MADRS
 /// is the clinician-rated primary outcome; PHQ-9 the self-report).
 const CHART_COURSE_SCALES: &[&str] = &["madrs", "phq9"];
 
-/// The plan document with a `course` built from the chart when it has none: the totals of the first scale
+/// Adds to the plan document a `course` built from the chart when it has none: the totals of the first scale
 /// of [`CHART_COURSE_SCALES`] the chart has results of (entered-in-error ones left out), the date of the
 /// first `given` event as the first treatment, and the phase from the schedule: `maintenance` once a
 /// maintenance session is completed, `induction_complete` once every induction session is, else
 /// `induction`. No results, no course.
-fn with_chart_course(
-    document: &Value,
-    scheduled: &[ScheduledSessionRow],
-    scale_results: &[StoredScaleResult],
-) -> Value {
-    let mut document = document.clone();
-    let Some(object) = document.as_object_mut() else { return document };
+fn add_chart_course(document: &mut Value, scheduled: &[ScheduledSessionRow], scale_results: &[StoredScaleResult]) {
+    let Some(object) = document.as_object_mut() else { return };
     if object.contains_key("course") {
-        return document;
+        return;
     }
     let totals_of = |scale: &str| -> Vec<Value> {
         scale_results
@@ -318,7 +311,7 @@ fn with_chart_course(
     let Some((scale, totals)) =
         CHART_COURSE_SCALES.iter().map(|scale| (*scale, totals_of(scale))).find(|(_, totals)| !totals.is_empty())
     else {
-        return document;
+        return;
     };
     let first_given = object.get("events").and_then(Value::as_array).and_then(|events| {
         events.iter().find_map(|event| event["given"].as_str().and_then(|at| at.get(..10)).map(str::to_owned))
@@ -340,20 +333,18 @@ fn with_chart_course(
         course["first_treatment_date"] = json!(first_given);
     }
     object.insert("course".to_owned(), course);
-    document
 }
 
 /// The scales a plan's measurement plan asks for that the chart records (KNOWLEDGE §6: PHQ-9 before each
 /// session and as the weekly self-report, MADRS before session 1 and at the end of induction).
 const CHART_SCALES_IN_MEASUREMENT_PLANS: &[&str] = &["phq9", "madrs"];
 
-/// The plan document with the chart's PHQ-9 and MADRS results added to `measurements_done` (results
+/// Adds the chart's PHQ-9 and MADRS results to the plan document's `measurements_done` (results
 /// entered in error left out; a result already listed at the same time is not repeated).
-fn with_chart_measurements(document: &Value, scale_results: &[StoredScaleResult]) -> Value {
-    let mut document = document.clone();
-    let Some(object) = document.as_object_mut() else { return document };
+fn add_chart_measurements(document: &mut Value, scale_results: &[StoredScaleResult]) {
+    let Some(object) = document.as_object_mut() else { return };
     let done = object.entry("measurements_done").or_insert_with(|| json!([]));
-    let Some(done) = done.as_array_mut() else { return document };
+    let Some(done) = done.as_array_mut() else { return };
     for result in scale_results {
         if result.status != RecordStatus::Active || !CHART_SCALES_IN_MEASUREMENT_PLANS.contains(&result.scale.as_str())
         {
@@ -364,7 +355,6 @@ fn with_chart_measurements(document: &Value, scale_results: &[StoredScaleResult]
             done.push(entry);
         }
     }
-    document
 }
 
 impl App {
@@ -418,12 +408,12 @@ impl App {
     pub(crate) async fn plan_view(&self, stored: StoredTreatmentPlan) -> Result<PlanView, AppError> {
         let document: Value = serde_json::from_str(&stored.plan_json).map_err(|error| corrupt("plan", error))?;
         let scale_results = self.store.scale_results(&stored.patient_id).await?;
-        let with_sessions = with_fulfilled_sessions(&document, &stored.scheduled);
-        let with_chart = with_chart_course(
-            &with_chart_measurements(&with_sessions, &scale_results),
-            &stored.scheduled,
-            &scale_results,
-        );
+        // The document as judged: the plan's own, with what the server knows besides (one copy; the view
+        // shows the plan as posted).
+        let mut with_chart = document.clone();
+        add_fulfilled_sessions(&mut with_chart, &stored.scheduled);
+        add_chart_measurements(&mut with_chart, &scale_results);
+        add_chart_course(&mut with_chart, &stored.scheduled, &scale_results);
         let now = self.now();
         let input = parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
         let schedule = plan(&input.request, &self.protocol)
