@@ -1123,7 +1123,7 @@ impl App {
         self.case_of_chart(patient_id, query).await
     }
 
-    async fn case_of_chart(&self, patient_id: &str, query: &EvaluationQuery) -> Result<Value, AppError> {
+    pub(crate) async fn case_of_chart(&self, patient_id: &str, query: &EvaluationQuery) -> Result<Value, AppError> {
         let as_of = match query.as_of.as_deref() {
             None => self.today(),
             Some(text) => text.parse::<Date>().ok().filter(|_| text.len() == 10).ok_or_else(|| {

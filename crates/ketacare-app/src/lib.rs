@@ -12,6 +12,7 @@ mod operations;
 mod patients;
 pub mod policy;
 mod secrets;
+mod session_safety;
 mod treatment;
 mod worklist;
 
@@ -36,6 +37,7 @@ pub use patients::{
 };
 pub use policy::Permission;
 pub use secrets::sha256_hex;
+pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
 pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{
     WorklistAlert, WorklistPatient, WorklistQuery, WorklistRemsForm, WorklistSelfReport, WorklistSession, WorklistView,
@@ -82,6 +84,10 @@ pub enum AppError {
     IdempotencyKeyReused { key: String },
     #[error("{what} already exists")]
     Duplicate { what: &'static str },
+    /// A clinical rule refuses the write (a hold of the pre-dose gate, a dose hard stop, a time after the
+    /// server's clock): names the field and the rule.
+    #[error("{field}: {problem} ({rule_id})")]
+    Refused { field: String, rule_id: String, problem: String },
     #[error("too many failed logins; try again in {retry_after_seconds} s")]
     Throttled { retry_after_seconds: u64 },
     #[error("storage failed: {0}")]
@@ -99,6 +105,7 @@ impl AppError {
             AppError::Unauthenticated | AppError::Forbidden { .. } | AppError::Throttled { .. } => "denied",
             AppError::NotFound { .. } => "not_found",
             AppError::Invalid { .. } | AppError::IdempotencyKeyReused { .. } => "invalid",
+            AppError::Refused { .. } => "refused",
             AppError::StaleVersion { .. } | AppError::Duplicate { .. } => "conflict",
             AppError::Storage(_) => "failure",
         }

@@ -29,6 +29,12 @@ pub enum Permission {
     ReadSessions,
     PrescribePlans,
     ReadPlans,
+    /// Sign dose orders: what nurses administer against.
+    PrescribeDoses,
+    /// Override an overridable pre-dose hold, or a dose that differs from its order, with a reason.
+    OverrideSessionHolds,
+    /// Sign a discharged session, which locks it.
+    SignSessions,
 }
 
 impl Permission {
@@ -49,6 +55,9 @@ impl Permission {
             Permission::ReadSessions => "read treatment sessions",
             Permission::PrescribePlans => "prescribe treatment plans",
             Permission::ReadPlans => "read treatment plans",
+            Permission::PrescribeDoses => "sign dose orders",
+            Permission::OverrideSessionHolds => "override a session's holds",
+            Permission::SignSessions => "sign sessions",
         }
     }
 }
@@ -70,7 +79,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadEvaluation => matches!(role, Admin | Prescriber | Nurse | Analyst),
         RunSessions => matches!(role, Prescriber | Nurse),
         ReadSessions | ReadPlans => matches!(role, Admin | Prescriber | Nurse),
-        PrescribePlans => matches!(role, Prescriber),
+        PrescribePlans | PrescribeDoses | OverrideSessionHolds | SignSessions => matches!(role, Prescriber),
     }
 }
 

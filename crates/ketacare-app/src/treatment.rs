@@ -18,9 +18,9 @@ use ketacare_core::plan::{SessionStatus, plan};
 use ketacare_core::session::alerts::evaluate;
 use ketacare_store::{
     AdministrationStatusChange, AmendmentMeta, IdempotentResponse, NewTreatmentPlan, NewTreatmentSession,
-    ObservationWrite, RecordStatus, ScheduledSessionRow, SessionFactsChange, StoreError, StoredAcknowledgement,
-    StoredAdministration, StoredAlertChange, StoredObservation, StoredScaleResult, StoredTreatmentPlan,
-    TreatmentPlanChange, TreatmentSessionRecord,
+    ObservationWrite, RecordStatus, ScheduledSessionRow, SessionFactsChange, SessionStage, StoreError,
+    StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation, StoredScaleResult,
+    StoredSessionOverride, StoredTreatmentPlan, TreatmentPlanChange, TreatmentSessionRecord,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -40,9 +40,6 @@ const SESSION_FACT_KEYS: &[&str] =
 
 /// The keys a session update may replace.
 const UPDATABLE_SESSION_KEYS: &[&str] = &["dose", "monitoring_ended_at", "pre_dose", "discharge", "rems"];
-
-/// Esketamine nasal spray: 28 mg per device (KNOWLEDGE §5.2, the label's device strength).
-const ESKETAMINE_MG_PER_DEVICE: i64 = 28;
 
 /// A treatment plan as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,15 +70,32 @@ pub struct SessionView {
     /// The scheduled session it fulfils, if any.
     pub plan_id: Option<String>,
     pub scheduled_position: Option<i64>,
+    /// The record's status: `active` or `entered_in_error`.
     pub status: String,
+    /// Where the session is: `in_progress`, `monitoring`, `discharged` or `locked`.
+    pub stage: SessionStage,
+    /// The prescriber's dose order it gives, as signed.
+    pub order: Option<Value>,
     /// For `If-Match`.
     pub version: i64,
     pub created_at: String,
     pub created_by: String,
     pub updated_at: String,
     pub updated_by: String,
-    /// The session document as recorded (docs/sessions.md), observations included.
+    pub discharged_at: Option<String>,
+    pub discharged_by: Option<String>,
+    pub signed_at: Option<String>,
+    pub signed_by: Option<String>,
+    /// The session document as judged (docs/sessions.md): the surviving observations in time order, and
+    /// the chart's pre-dose facts where the session records none.
     pub document: Value,
+    /// Where each pre-dose value the chart supplied came from.
+    pub pre_dose_sources: Vec<Value>,
+    /// Every observation as entered, with its status (`active` or `entered_in_error`) and any late-entry
+    /// reason or correction.
+    pub observation_log: Vec<Value>,
+    /// Prescribers' overrides of overridable holds.
+    pub overrides: Vec<StoredSessionOverride>,
     /// `ketacare session check --format json` of the document, now.
     pub report: Value,
     /// The alert changes as the engine made them when each observation was entered.
@@ -102,6 +116,7 @@ pub struct SessionSummary {
     pub plan_id: Option<String>,
     pub scheduled_position: Option<i64>,
     pub status: String,
+    pub stage: SessionStage,
     pub version: i64,
     pub observation_count: i64,
     pub rems_submitted_at: Option<String>,
@@ -113,11 +128,11 @@ fn invalid(error: InvalidCase) -> AppError {
     AppError::Invalid { field: error.path, problem: error.problem }
 }
 
-fn corrupt(what: &str, problem: impl std::fmt::Display) -> AppError {
+pub(crate) fn corrupt(what: &str, problem: impl std::fmt::Display) -> AppError {
     AppError::Storage(StoreError::Corrupt(format!("{what}: {problem}")))
 }
 
-fn parse_object(text: &str) -> Result<Map<String, Value>, AppError> {
+pub(crate) fn parse_object(text: &str) -> Result<Map<String, Value>, AppError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(AppError::invalid("(body)", "must be a JSON object")),
@@ -125,7 +140,7 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, AppError> {
     }
 }
 
-fn reason_of(object: &mut Map<String, Value>) -> Result<Option<String>, AppError> {
+pub(crate) fn reason_of(object: &mut Map<String, Value>) -> Result<Option<String>, AppError> {
     match object.remove("reason") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(reason)) if !reason.trim().is_empty() && reason.len() <= 1000 => {
@@ -135,7 +150,7 @@ fn reason_of(object: &mut Map<String, Value>) -> Result<Option<String>, AppError
     }
 }
 
-fn optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<String>, AppError> {
+pub(crate) fn optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<String>, AppError> {
     match object.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if !text.trim().is_empty() => Ok(Some(text)),
@@ -143,19 +158,19 @@ fn optional_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<
     }
 }
 
-fn reject_unknown(object: &Map<String, Value>) -> Result<(), AppError> {
+pub(crate) fn reject_unknown(object: &Map<String, Value>) -> Result<(), AppError> {
     match object.keys().next() {
         Some(key) => Err(AppError::invalid(key, "is not a known field")),
         None => Ok(()),
     }
 }
 
-fn clinic_zone(facts: &Map<String, Value>) -> Result<TimeZone, AppError> {
+pub(crate) fn clinic_zone(facts: &Map<String, Value>) -> Result<TimeZone, AppError> {
     let name = facts.get("time_zone").and_then(Value::as_str).unwrap_or_default();
     TimeZone::get(name).map_err(|error| corrupt("session time zone", error))
 }
 
-fn local_minute(at: Timestamp, zone: &TimeZone) -> String {
+pub(crate) fn local_minute(at: Timestamp, zone: &TimeZone) -> String {
     at.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M").to_string()
 }
 
@@ -169,10 +184,21 @@ fn scheduled_status(status: SessionStatus) -> &'static str {
 
 /// The session document of a stored session: its facts, the dose as its administrations record it,
 /// the REMS submission date, and its observations in order.
-fn session_document(record: &TreatmentSessionRecord) -> Result<Value, AppError> {
+fn session_document(record: &TreatmentSessionRecord, chart_pre_dose: &Map<String, Value>) -> Result<Value, AppError> {
     let mut document: Map<String, Value> =
         serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
     let zone = clinic_zone(&document)?;
+    if !chart_pre_dose.is_empty() {
+        // The chart's values fill what the session has not recorded; the session's newer values win.
+        let pre_dose = document.entry("pre_dose").or_insert_with(|| json!({}));
+        if let Some(pre_dose) = pre_dose.as_object_mut() {
+            for (key, value) in chart_pre_dose {
+                if pre_dose.get(key).is_none_or(Value::is_null) {
+                    pre_dose.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
     let administrations: Vec<Value> = record
         .administrations
         .iter()
@@ -219,18 +245,40 @@ fn session_document(record: &TreatmentSessionRecord) -> Result<Value, AppError> 
         let rems = document.entry("rems").or_insert_with(|| json!({}));
         rems["submitted_on"] = json!(at.to_zoned_datetime(zone).date().to_string());
     }
-    let observations: Vec<Value> = record
-        .observations
-        .iter()
-        .map(|observation| serde_json::from_str(&observation.observation_json))
-        .collect::<Result<_, _>>()
-        .map_err(|error| corrupt("observation", error))?;
+    let observations: Vec<Value> =
+        surviving_observations(record)?.into_iter().map(|(_, observation)| observation).collect();
     document.insert("observations".to_owned(), Value::Array(observations));
     Ok(Value::Object(document))
 }
 
-fn rebuild(record: &TreatmentSessionRecord) -> Result<(Value, SessionInput), AppError> {
-    let document = session_document(record)?;
+/// The observations not entered in error, in time order (entry order among equal times), with their
+/// sequence numbers. Times are clinic-local minutes, which sort as text (ambiguous local times are refused).
+fn surviving_observations(record: &TreatmentSessionRecord) -> Result<Vec<(i64, Value)>, AppError> {
+    let mut observations: Vec<(i64, Value)> = record
+        .observations
+        .iter()
+        .filter(|observation| observation.correction.is_none())
+        .map(|observation| {
+            serde_json::from_str(&observation.observation_json).map(|value| (observation.sequence, value))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|error| corrupt("observation", error))?;
+    observations.sort_by(|(a_sequence, a), (b_sequence, b)| {
+        a["at"].as_str().cmp(&b["at"].as_str()).then(a_sequence.cmp(b_sequence))
+    });
+    Ok(observations)
+}
+
+/// The sequence numbers of the surviving observations, in the order the session document lists them.
+pub(crate) fn surviving_observation_sequences(record: &TreatmentSessionRecord) -> Result<Vec<i64>, AppError> {
+    Ok(surviving_observations(record)?.into_iter().map(|(sequence, _)| sequence).collect())
+}
+
+pub(crate) fn rebuild(
+    record: &TreatmentSessionRecord,
+    chart_pre_dose: &Map<String, Value>,
+) -> Result<(Value, SessionInput), AppError> {
+    let document = session_document(record, chart_pre_dose)?;
     // Storage errors are logged: name the field only, never its value (it may hold patient data).
     let input = parse_session(&document).map_err(|error| corrupt("stored session unreadable at", error.path))?;
     Ok((document, input))
@@ -358,8 +406,69 @@ fn add_chart_measurements(document: &mut Value, scale_results: &[StoredScaleResu
 }
 
 impl App {
-    pub(crate) fn session_view(&self, record: &TreatmentSessionRecord) -> Result<SessionView, AppError> {
-        let (document, input) = rebuild(record)?;
+    /// The session with the engine's view of it now, the chart's pre-dose facts filled in.
+    pub(crate) async fn session_view_with_chart(
+        &self,
+        record: &TreatmentSessionRecord,
+    ) -> Result<SessionView, AppError> {
+        let (chart_pre_dose, sources) = self.chart_pre_dose(&record.session.patient_id).await?;
+        let order = match &record.session.order_id {
+            Some(order_id) => self
+                .store
+                .dose_order(&record.session.patient_id, order_id)
+                .await?
+                .map(|order| {
+                    serde_json::from_str::<Value>(&order.order_json).map(|mut value| {
+                        value["order_id"] = json!(order.order_id);
+                        value["status"] = json!(order.status);
+                        value["signed_by"] = json!(order.signed_by);
+                        value["signed_at"] = json!(order.signed_at);
+                        value
+                    })
+                })
+                .transpose()
+                .map_err(|error| corrupt("dose order", error))?,
+            None => None,
+        };
+        self.session_view(record, &chart_pre_dose, sources, order)
+    }
+
+    fn session_view(
+        &self,
+        record: &TreatmentSessionRecord,
+        chart_pre_dose: &Map<String, Value>,
+        chart_sources: Vec<Value>,
+        order: Option<Value>,
+    ) -> Result<SessionView, AppError> {
+        let (document, input) = rebuild(record, chart_pre_dose)?;
+        // Only the chart values the session did not record itself were used.
+        let pre_dose_sources: Vec<Value> = {
+            let facts: Value =
+                serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
+            chart_sources
+                .into_iter()
+                .filter(|source| {
+                    let key = source["field"].as_str().unwrap_or_default().trim_start_matches("pre_dose.");
+                    facts["pre_dose"][key].is_null()
+                })
+                .collect()
+        };
+        let observation_log = record
+            .observations
+            .iter()
+            .map(|observation| {
+                Ok(json!({
+                    "sequence": observation.sequence,
+                    "observation": serde_json::from_str::<Value>(&observation.observation_json)?,
+                    "status": if observation.correction.is_some() { "entered_in_error" } else { "active" },
+                    "recorded_at": observation.recorded_at,
+                    "recorded_by": observation.recorded_by,
+                    "late_entry_reason": observation.late_entry_reason,
+                    "correction": observation.correction,
+                }))
+            })
+            .collect::<Result<Vec<Value>, serde_json::Error>>()
+            .map_err(|error| corrupt("observation", error))?;
         let now = self.now();
         let report = session_report_json(&input, &check_session(&input, &self.protocol, now), &self.protocol, now);
         let alert_log = record
@@ -388,12 +497,21 @@ impl App {
             plan_id: session.plan_id.clone(),
             scheduled_position: session.scheduled_position,
             status: session.status.clone(),
+            stage: session.stage,
+            order,
             version: session.version,
             created_at: session.created_at.clone(),
             created_by: session.created_by.clone(),
             updated_at: session.updated_at.clone(),
             updated_by: session.updated_by.clone(),
+            discharged_at: session.discharged_at.clone(),
+            discharged_by: session.discharged_by.clone(),
+            signed_at: session.signed_at.clone(),
+            signed_by: session.signed_by.clone(),
             document,
+            pre_dose_sources,
+            observation_log,
+            overrides: record.overrides.clone(),
             rems_form: rems_form_view(&report, record),
             report,
             alert_log,
@@ -438,7 +556,7 @@ impl App {
     }
 
     /// A keyed creating request seen before: its first answer (or an error if the body differs).
-    async fn replay_created(
+    pub(crate) async fn replay_created(
         &self,
         actor: &Actor,
         key: Option<&str>,
@@ -452,7 +570,7 @@ impl App {
         }))
     }
 
-    fn keyed_response(
+    pub(crate) fn keyed_response(
         actor: &Actor,
         key: Option<&str>,
         request_sha256: &str,
@@ -468,7 +586,7 @@ impl App {
     }
 
     /// After a store error on a keyed creating request: a concurrent twin stored its answer first.
-    async fn created_or_failure(
+    pub(crate) async fn created_or_failure(
         &self,
         actor: &Actor,
         key: Option<&str>,
@@ -623,6 +741,7 @@ impl App {
                     plan_id: session.plan_id,
                     scheduled_position: session.scheduled_position,
                     status: session.status,
+                    stage: session.stage,
                     version: session.version,
                     observation_count: session.observation_count,
                     rems_submitted_at: session.rems_submitted_at,
@@ -737,6 +856,7 @@ impl App {
                 }
                 Some(_) => return Err(AppError::invalid("fulfils", "must be an object { plan_id, position }")),
             };
+            let order_id = optional_string(&mut facts, "order_id")?;
             for key in ["observations", "now"] {
                 if facts.contains_key(key) {
                     let problem = if key == "now" {
@@ -750,11 +870,14 @@ impl App {
             if let Some(key) = facts.keys().find(|key| !SESSION_FACT_KEYS.contains(&key.as_str())) {
                 return Err(AppError::invalid(key, "is not a known field"));
             }
-            let input = parse_session(&Value::Object(facts.clone())).map_err(invalid)?;
-            Ok((facts, fulfils, input))
+            Ok((facts, fulfils, order_id))
         })();
-        let (facts, fulfils, input) = match parsed {
-            Ok(parsed) => parsed,
+        let checked = match parsed {
+            Ok((facts, fulfils, order_id)) => self.check_new_session(patient_id, facts, fulfils, order_id).await,
+            Err(error) => Err(error),
+        };
+        let (facts, fulfils, order_id, input) = match checked {
+            Ok(checked) => checked,
             Err(error) => return Err(self.audit_failure(event, error).await),
         };
         let now = self.now();
@@ -762,6 +885,7 @@ impl App {
             patient_id: patient_id.to_owned(),
             session_id: session_id.clone(),
             fulfils: fulfils.clone(),
+            order_id: order_id.clone(),
             modality: input.session.modality().as_str().to_owned(),
             facts_json: Value::Object(facts).to_string(),
             created_at: now,
@@ -780,6 +904,13 @@ impl App {
                 rems_submitted_at: None,
                 rems_submitted_by: None,
                 status: "active".to_owned(),
+                order_id,
+                stage: SessionStage::InProgress,
+                alert_revision: 0,
+                discharged_at: None,
+                discharged_by: None,
+                signed_at: None,
+                signed_by: None,
                 version: 1,
                 created_at: at.clone(),
                 created_by: actor.user_id.clone(),
@@ -790,8 +921,10 @@ impl App {
             alert_changes: Vec::new(),
             acknowledgements: Vec::new(),
             administrations: Vec::new(),
+            overrides: Vec::new(),
         };
-        let body = serde_json::to_value(self.session_view(&record)?).expect("a session view serializes");
+        let body =
+            serde_json::to_value(self.session_view_with_chart(&record).await?).expect("a session view serializes");
         let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
         match self.store.insert_treatment_session(&new_session, &event, idempotent.as_ref()).await {
             Ok(()) => Ok(Created { resource_id: session_id, body, replayed: false }),
@@ -799,7 +932,73 @@ impl App {
         }
     }
 
-    async fn session_record(
+    /// Checks a new session's facts: the prescriber's order it gives (`order_id`, required), whose dose
+    /// becomes `dose.planned_mg` (a different planned dose is refused), times not after the server's clock.
+    async fn check_new_session(
+        &self,
+        patient_id: &str,
+        mut facts: Map<String, Value>,
+        fulfils: Option<(String, i64)>,
+        order_id: Option<String>,
+    ) -> Result<(Map<String, Value>, Option<(String, i64)>, Option<String>, SessionInput), AppError> {
+        let modality = facts.get("modality").and_then(Value::as_str).unwrap_or_default().to_owned();
+        // Without `order_id`, the patient's one active order of the session's modality.
+        let order_id = match order_id {
+            Some(order_id) => order_id,
+            None => {
+                let active: Vec<String> = self
+                    .store
+                    .dose_orders_of(patient_id)
+                    .await?
+                    .into_iter()
+                    .filter(|order| order.status == "active" && order.modality == modality)
+                    .map(|order| order.order_id)
+                    .collect();
+                match active.as_slice() {
+                    [only] => only.clone(),
+                    [] => {
+                        return Err(AppError::Refused {
+                            field: "order_id".to_owned(),
+                            rule_id: "NO_PRESCRIBER_ORDER".to_owned(),
+                            problem: format!(
+                                "a session gives a prescriber's dose order, and the patient has no active {modality} order"
+                            ),
+                        });
+                    }
+                    _ => {
+                        return Err(AppError::invalid(
+                            "order_id",
+                            format!("the patient has {} active {modality} orders: name the one given", active.len()),
+                        ));
+                    }
+                }
+            }
+        };
+        let (_, order) = self.active_order(patient_id, &order_id, &modality).await?;
+        let dose = facts.entry("dose").or_insert_with(|| json!({}));
+        let Some(dose) = dose.as_object_mut() else { return Err(AppError::invalid("dose", "must be an object")) };
+        match dose.get("planned_mg") {
+            None | Some(Value::Null) => {
+                dose.insert("planned_mg".to_owned(), order["dose_mg"].clone());
+            }
+            Some(planned) => {
+                let planned: Option<Decimal> = planned.as_number().and_then(|number| number.to_string().parse().ok());
+                let ordered: Option<Decimal> = order["dose_mg"].to_string().parse().ok();
+                if planned.is_none() || planned != ordered {
+                    return Err(AppError::Refused {
+                        field: "dose.planned_mg".to_owned(),
+                        rule_id: "DOSE_DIFFERS_FROM_ORDER".to_owned(),
+                        problem: format!("the planned dose must be the {} mg of order {order_id}", order["dose_mg"]),
+                    });
+                }
+            }
+        }
+        let input = parse_session(&Value::Object(facts.clone())).map_err(invalid)?;
+        self.refuse_future_session_times(&input)?;
+        Ok((facts, fulfils, Some(order_id), input))
+    }
+
+    pub(crate) async fn session_record(
         &self,
         patient_id: &str,
         session_id: &str,
@@ -828,7 +1027,7 @@ impl App {
             Err(error) => return Err(self.audit_failure(event, error).await),
         };
         self.store.append_audit(&event).await?;
-        self.session_view(&record)
+        self.session_view_with_chart(&record).await
     }
 
     /// Updates a session's facts (`pre_dose`, `discharge`, `rems`, `dose`, `monitoring_ended_at`) or its
@@ -851,6 +1050,12 @@ impl App {
             let mut changes = parse_object(body)?;
             let reason = reason_of(&mut changes)?;
             let status = optional_string(&mut changes, "status")?;
+            let slot_status = optional_string(&mut changes, "slot_status")?;
+            if let Some(slot_status) = &slot_status
+                && !["scheduled", "missed"].contains(&slot_status.as_str())
+            {
+                return Err(AppError::invalid("slot_status", "must be scheduled or missed"));
+            }
             if let Some(status) = &status
                 && !["active", "entered_in_error"].contains(&status.as_str())
             {
@@ -863,23 +1068,46 @@ impl App {
             let mut facts: Map<String, Value> =
                 serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
             let corrects = status.as_ref().is_some_and(|status| *status != record.session.status)
-                || changes.keys().any(|key| facts.get(key).is_some_and(|prior| !prior.is_null()));
+                || changes.keys().any(|key| facts.get(key).is_some_and(|prior| !prior.is_null()))
+                || record.session.stage.is_closed();
             let reason = match (reason, corrects) {
                 (Some(reason), _) => reason,
                 (None, false) => "recorded".to_owned(),
                 (None, true) => {
-                    return Err(AppError::invalid("reason", "changing a value already recorded needs a reason"));
+                    return Err(AppError::invalid(
+                        "reason",
+                        "changing a value already recorded, or anything in a discharged or signed session, needs a reason",
+                    ));
                 }
             };
+            let entering_in_error =
+                status.as_deref() == Some("entered_in_error") && record.session.status != "entered_in_error";
+            if slot_status.is_some() && !entering_in_error {
+                return Err(AppError::invalid("slot_status", "is given only when the session is entered in error"));
+            }
             for (key, value) in changes {
                 facts.insert(key, value);
             }
             record.session.facts_json = Value::Object(facts).to_string();
             // The whole session must still read as a document (a dose that now starts after an observation
             // is fine; an infusion that ends before it starts is not).
-            let document = session_document(&record)?;
-            parse_session(&document).map_err(invalid)?;
+            let document = session_document(&record, &Map::new())?;
+            let input = parse_session(&document).map_err(invalid)?;
+            self.refuse_future_session_times(&input)?;
+            if let Some(order_id) = &record.session.order_id {
+                let (_, order) = self.order_of_session(patient_id, order_id).await?;
+                let ordered: Option<Decimal> = order["dose_mg"].to_string().parse().ok();
+                if Some(input.session.dose().planned_mg.get()) != ordered {
+                    return Err(AppError::Refused {
+                        field: "dose.planned_mg".to_owned(),
+                        rule_id: "DOSE_DIFFERS_FROM_ORDER".to_owned(),
+                        problem: format!("the planned dose is the {} mg of order {order_id}; a prescriber changes the order", order["dose_mg"]),
+                    });
+                }
+            }
             let status = status.unwrap_or_else(|| record.session.status.clone());
+            let freed_slot_status =
+                entering_in_error.then(|| slot_status.unwrap_or_else(|| "scheduled".to_owned()));
             let meta = AmendmentMeta {
                 amendment_id: new_id(),
                 reason,
@@ -891,7 +1119,7 @@ impl App {
                     patient_id,
                     session_id,
                     expected_version,
-                    &SessionFactsChange { facts_json: record.session.facts_json.clone(), status },
+                    &SessionFactsChange { facts_json: record.session.facts_json.clone(), status, freed_slot_status },
                     &meta,
                     &event,
                 )
@@ -900,7 +1128,7 @@ impl App {
         }
         .await;
         match result {
-            Ok(record) => self.session_view(&record),
+            Ok(record) => self.session_view_with_chart(&record).await,
             Err(error) => Err(self.audit_failure(event, error).await),
         }
     }
@@ -933,27 +1161,41 @@ impl App {
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "observation_id").await? {
             return Ok(created);
         }
-        let observation_value = match serde_json::from_str::<Value>(body) {
-            Ok(value) => value,
-            Err(error) => {
-                let error = AppError::invalid("(body)", format!("is not valid JSON: {error}"));
-                return Err(self.audit_failure(event, error).await);
+        // `late_entry_reason` is about the entry, not the observation: it is kept beside it.
+        let (observation_value, late_entry_reason) = match parse_object(body).and_then(|mut object| {
+            let reason = optional_string(&mut object, "late_entry_reason")?;
+            if reason.as_ref().is_some_and(|reason| reason.len() > 1000) {
+                return Err(AppError::invalid("late_entry_reason", "must be at most 1000 characters"));
             }
+            Ok((Value::Object(object), reason))
+        }) {
+            Ok(parsed) => parsed,
+            Err(error) => return Err(self.audit_failure(event, error).await),
         };
         for _attempt in 0..OBSERVATION_ATTEMPTS {
             let judged = async {
-                let record = self.session_record(patient_id, session_id, false).await?;
+                let late = late_entry_reason.is_some();
+                let record = self.session_record(patient_id, session_id, late).await?;
                 if record.session.status != "active" {
                     return Err(AppError::invalid("session", "was entered in error; it takes no observations"));
                 }
-                let (_, input) = rebuild(&record)?;
+                if record.session.stage.is_closed() && !late {
+                    return Err(AppError::invalid(
+                        "late_entry_reason",
+                        "the session is discharged or signed: an observation added now is a late entry with a reason",
+                    ));
+                }
+                let (_, input) = rebuild(&record, &Map::new())?;
                 let zone = input.session.time_zone().clone();
                 let observation = parse_observation(&observation_value, &zone).map_err(invalid)?;
+                self.refuse_future("at", observation.at)?;
                 if let Some(last) = input.session.timeline().entries().last()
                     && observation.at < last.at
+                    && !late
                 {
                     let problem = format!(
-                        "{} is earlier than the previous observation at {}",
+                        "{} is earlier than the previous observation at {}: enter it as a late entry with a \
+                         late_entry_reason, or mark the wrong observation entered in error",
                         local_minute(observation.at, &zone),
                         local_minute(last.at, &zone)
                     );
@@ -968,21 +1210,42 @@ impl App {
                 Err(error) => return Err(self.audit_failure(event, error).await),
             };
             let sequence = record.session.observation_count + 1;
+            let now_text = ketacare_store::format_time(self.now());
+            let new_observation = StoredObservation {
+                sequence,
+                observation_json: observation_value.to_string(),
+                recorded_at: now_text.clone(),
+                recorded_by: actor.user_id.clone(),
+                late_entry_reason: late_entry_reason.clone(),
+                correction: None,
+            };
             let changes_json = alert_changes_json(&input, &step);
-            let changes: Vec<StoredAlertChange> = step
-                .changes
-                .iter()
-                .zip(&changes_json)
-                .enumerate()
-                .map(|(index, (change, value))| StoredAlertChange {
-                    sequence,
-                    change_index: i64::try_from(index).unwrap_or(i64::MAX),
-                    alert_id: change.alert.id.to_string(),
-                    change_kind: change.kind.as_str().to_owned(),
-                    level: change.alert.level.as_str().to_owned(),
-                    alert_json: value.to_string(),
-                })
-                .collect();
+            // A late entry is judged in time order: the whole session is replayed with it, as a new revision.
+            let (changes, replaces_alert_log) = if late_entry_reason.is_some() {
+                let mut with_it = record.clone();
+                with_it.observations.push(new_observation.clone());
+                match self.replayed_alert_log(&with_it) {
+                    Ok(log) => (log, true),
+                    Err(error) => return Err(self.audit_failure(event, error).await),
+                }
+            } else {
+                let changes = step
+                    .changes
+                    .iter()
+                    .zip(&changes_json)
+                    .enumerate()
+                    .map(|(index, (change, value))| StoredAlertChange {
+                        sequence,
+                        change_index: i64::try_from(index).unwrap_or(i64::MAX),
+                        alert_id: change.alert.id.to_string(),
+                        change_kind: change.kind.as_str().to_owned(),
+                        level: change.alert.level.as_str().to_owned(),
+                        alert_json: value.to_string(),
+                        changed_at: now_text.clone(),
+                    })
+                    .collect();
+                (changes, false)
+            };
             let observation_id = format!("{session_id}/{sequence}");
             let body = json!({
                 "observation_id": observation_id,
@@ -990,6 +1253,7 @@ impl App {
                 "sequence": sequence,
                 "at": local(&input, step.at),
                 "observation": observation_value,
+                "late_entry_reason": late_entry_reason,
                 "alerts": {
                     "changes": changes_json,
                     "active": step.active.iter().map(|alert| alert_json(&input, alert)).collect::<Vec<_>>(),
@@ -998,13 +1262,9 @@ impl App {
             });
             let write = ObservationWrite {
                 expected_version: record.session.version,
-                observation: StoredObservation {
-                    sequence,
-                    observation_json: observation_value.to_string(),
-                    recorded_at: ketacare_store::format_time(self.now()),
-                    recorded_by: actor.user_id.clone(),
-                },
+                observation: new_observation,
                 changes,
+                replaces_alert_log,
             };
             let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
             match self.store.append_observation(patient_id, session_id, &write, &event, idempotent.as_ref()).await {
@@ -1042,6 +1302,12 @@ impl App {
         }
         let checked = async {
             let mut record = self.session_record(patient_id, session_id, true).await?;
+            if record.session.status != "active" {
+                return Err(AppError::invalid("session", "was entered in error; it takes no doses"));
+            }
+            if record.session.stage.is_closed() {
+                return Err(AppError::invalid("session", "is discharged or signed; it takes no doses"));
+            }
             let mut object = parse_object(body)?;
             let drug = optional_string(&mut object, "drug")?.ok_or_else(|| AppError::invalid("drug", "is required"))?;
             let expected_drug = if record.session.modality == "esketamine" { "esketamine" } else { "ketamine" };
@@ -1068,27 +1334,24 @@ impl App {
             let ended_at = optional_string(&mut object, "ended_at")?;
             let device_count = match object.remove("device_count") {
                 None | Some(Value::Null) => None,
-                Some(value) => Some(value.as_i64().filter(|count| (1..=3).contains(count)).ok_or_else(|| {
-                    AppError::invalid("device_count", "must be a whole number of devices from 1 to 3")
-                })?),
+                Some(value) => Some(
+                    value
+                        .as_u64()
+                        .and_then(|count| u32::try_from(count).ok())
+                        .filter(|count| *count >= 1)
+                        .ok_or_else(|| AppError::invalid("device_count", "must be a whole number of devices from 1"))?,
+                ),
             };
             reject_unknown(&object)?;
             if drug == "esketamine" {
-                let Some(count) = device_count else {
+                if device_count.is_none() {
                     return Err(AppError::invalid("device_count", "is required for esketamine"));
-                };
-                if dose_mg.as_i64() != Some(count * ESKETAMINE_MG_PER_DEVICE) {
-                    return Err(AppError::invalid(
-                        "dose_mg",
-                        format!(
-                            "{count} device(s) give {} mg (28 mg each), not {dose_mg}",
-                            count * ESKETAMINE_MG_PER_DEVICE
-                        ),
-                    ));
                 }
             } else if device_count.is_some() {
                 return Err(AppError::invalid("device_count", "applies to esketamine only"));
             }
+            let new_dose_mg: Decimal =
+                dose_mg.to_string().parse().map_err(|_| AppError::invalid("dose_mg", "must be a number above 0"))?;
             let administration = json!({
                 "drug": drug, "dose_mg": dose_mg, "device_count": device_count, "started_at": started_at,
                 "ended_at": ended_at, "lot_number": lot_number,
@@ -1105,14 +1368,16 @@ impl App {
                             format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""),
                         )
                     })?;
-                    zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
+                    let at = zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
                         AppError::invalid(
                             field,
                             format!("{local} does not exist or is ambiguous in the clinic's time zone"),
                         )
                     })?;
+                    self.refuse_future(field, at)?;
                 }
             }
+            let expected_version = record.session.version;
             let stored = StoredAdministration {
                 administration_id: administration_id.clone(),
                 administration_json: administration.to_string(),
@@ -1122,14 +1387,16 @@ impl App {
                 recorded_by: actor.user_id.clone(),
             };
             record.administrations.push(stored.clone());
-            parse_session(&session_document(&record)?).map_err(|error| {
+            parse_session(&session_document(&record, &Map::new())?).map_err(|error| {
                 let field = error.path.strip_prefix("dose.").unwrap_or(&error.path).to_owned();
                 AppError::Invalid { field, problem: error.problem }
             })?;
-            Ok(stored)
+            // The gate, the hard stops and the order, judged with this administration in the record.
+            self.check_administration_allowed(&record, new_dose_mg, device_count).await?;
+            Ok((stored, expected_version))
         }
         .await;
-        let stored = match checked {
+        let (stored, expected_version) = match checked {
             Ok(stored) => stored,
             Err(error) => return Err(self.audit_failure(event, error).await),
         };
@@ -1139,7 +1406,11 @@ impl App {
         body["recorded_at"] = json!(stored.recorded_at);
         body["recorded_by"] = json!(stored.recorded_by);
         let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
-        match self.store.insert_administration(patient_id, session_id, &stored, &event, idempotent.as_ref()).await {
+        match self
+            .store
+            .insert_administration(patient_id, session_id, Some(expected_version), &stored, &event, idempotent.as_ref())
+            .await
+        {
             Ok(()) => Ok(Created { resource_id: administration_id, body, replayed: false }),
             Err(error) => self.created_or_failure(actor, key, &request_sha256, "administration_id", event, error).await,
         }
@@ -1192,7 +1463,7 @@ impl App {
         }
         .await;
         match result {
-            Ok(record) => self.session_view(&record),
+            Ok(record) => self.session_view_with_chart(&record).await,
             Err(error) => Err(self.audit_failure(event, error).await),
         }
     }
@@ -1239,12 +1510,14 @@ impl App {
                             format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""),
                         )
                     })?;
-                    zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
+                    let at = zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
                         AppError::invalid(
                             "acknowledged_at",
                             format!("{local} does not exist or is ambiguous in the clinic's time zone"),
                         )
-                    })?
+                    })?;
+                    self.refuse_future("acknowledged_at", at)?;
+                    at
                 }
             };
             reject_unknown(&object)?;
@@ -1289,7 +1562,7 @@ impl App {
             Err(error) => return Err(self.audit_failure(event, error).await),
         };
         self.store.append_audit(&event).await?;
-        let view = self.session_view(&record)?;
+        let view = self.session_view_with_chart(&record).await?;
         Ok((view.version, view.rems_form))
     }
 
@@ -1308,7 +1581,8 @@ impl App {
         }
         let result = async {
             let record = self.session_record(patient_id, session_id, true).await?;
-            let form = self.session_view(&record)?.rems_form;
+            let view = self.session_view_with_chart(&record).await?;
+            let form = view.rems_form;
             if form["required"] != true {
                 let reason = form["reason"].as_str().unwrap_or("not required").to_owned();
                 return Err(AppError::invalid("rems_form", format!("is not required: {reason}")));
@@ -1319,6 +1593,34 @@ impl App {
                 let problem = format!("the form is incomplete; missing: {}", missing.join(", "));
                 return Err(AppError::invalid(&format!("rems.{first}"), problem));
             }
+            // The form attests monitoring that has happened: its end recorded and not after now, and the
+            // REMS minimum met (KNOWLEDGE §4.1, §4.2: at least 120 min from the first device).
+            let input = parse_session(&view.document).map_err(invalid)?;
+            let Some(monitoring_ended_at) = input.session.monitoring_ended_at() else {
+                return Err(AppError::Refused {
+                    field: "monitoring_ended_at".to_owned(),
+                    rule_id: "REMS_MONITORING_NOT_ENDED".to_owned(),
+                    problem: "the form is submitted after monitoring ends (discharge the patient first)".to_owned(),
+                });
+            };
+            if monitoring_ended_at > self.now() {
+                return Err(AppError::Refused {
+                    field: "monitoring_ended_at".to_owned(),
+                    rule_id: "REMS_MONITORING_NOT_ENDED".to_owned(),
+                    problem: format!(
+                        "monitoring ends at {monitoring_ended_at}, after the server's clock: it has not happened yet"
+                    ),
+                });
+            }
+            let problems: Vec<&str> =
+                form["problems"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if !problems.is_empty() {
+                return Err(AppError::Refused {
+                    field: "rems_form".to_owned(),
+                    rule_id: "REMS_MINIMUM_OBSERVATION".to_owned(),
+                    problem: format!("the form cannot be submitted: {}", problems.join("; ")),
+                });
+            }
             let now = self.now();
             self.store
                 .mark_rems_submitted(patient_id, session_id, expected_version, now, &actor.user_id, &event)
@@ -1328,7 +1630,7 @@ impl App {
         .await;
         match result {
             Ok(record) => {
-                let view = self.session_view(&record)?;
+                let view = self.session_view_with_chart(&record).await?;
                 Ok((view.version, view.rems_form))
             }
             Err(error) => Err(self.audit_failure(event, error).await),

@@ -160,7 +160,7 @@ impl App {
         for session in self.store.sessions_with_rems_form_unsubmitted().await? {
             let record = self.store.treatment_session_record(&session.patient_id, &session.record_id, true).await?;
             let Some(record) = record else { continue };
-            let form = self.session_view(&record)?.rems_form;
+            let form = self.session_view_with_chart(&record).await?.rems_form;
             let due_on = form["due_on"].as_str().and_then(|text| text.parse::<Date>().ok());
             if form["required"] != true || form["status"] == "submitted" {
                 continue;

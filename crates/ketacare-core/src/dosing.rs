@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::patient::{AgeYears, HeightCm, Jurisdiction, SexAtBirth, WeightKg};
@@ -243,22 +244,10 @@ pub fn iv_ketamine_dose(facts: IvDoseFacts, prescription: IvPrescription, settin
         WeightBasisRule::Adjusted => (WeightBasis::Adjusted, adjusted_kg.expect("sex checked above")),
     };
     let dose_mg = prescription.mg_per_kg * basis_kg;
-    let mut hard_stops = Vec::new();
-    // KNOWLEDGE §3.3 hard stops: > 1.0 mg/kg, or an infusion shorter than 40 min.
-    if prescription.mg_per_kg > settings.iv_max_mg_per_kg.value {
-        hard_stops.push(format!(
-            "{} mg/kg is above the maximum of {} mg/kg",
-            prescription.mg_per_kg.normalize(),
-            settings.iv_max_mg_per_kg.value.normalize()
-        ));
-    }
-    if prescription.duration_min < Decimal::from(settings.iv_min_duration_min.value) {
-        hard_stops.push(format!(
-            "an infusion over {} min is shorter than the minimum of {} min",
-            prescription.duration_min.normalize(),
-            settings.iv_min_duration_min.value
-        ));
-    }
+    let mut hard_stops: Vec<String> = iv_hard_stops(prescription.mg_per_kg, prescription.duration_min, settings)
+        .into_iter()
+        .map(|stop| stop.problem)
+        .collect();
     if let Some(entered) = prescription.entered_dose_mg {
         let tolerance = dose_mg * settings.iv_double_check_tolerance_pct.value / Decimal::ONE_HUNDRED;
         if (entered - dose_mg).abs() > tolerance {
@@ -298,6 +287,90 @@ pub fn iv_ketamine_dose(facts: IvDoseFacts, prescription: IvPrescription, settin
         hard_stops,
         warnings,
     }))
+}
+
+/// A dose that must not be given: the rule, the field of the dose it concerns, and why. The CLI's
+/// `ketacare dose` and the server's orders and administrations go through the same checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoseHardStop {
+    pub rule_id: &'static str,
+    pub field: &'static str,
+    pub problem: String,
+}
+
+/// The IV hard stops of KNOWLEDGE §3.3 (PROJECT DEFAULT): more than `iv_max_mg_per_kg` (1.0 mg/kg, the
+/// highest studied dose [FAVA-2018-DOSE]) or an infusion shorter than `iv_min_duration_min` (40 min).
+pub fn iv_hard_stops(mg_per_kg: Decimal, duration_min: Decimal, settings: &DosingSettings) -> Vec<DoseHardStop> {
+    let mut stops = Vec::new();
+    if mg_per_kg > settings.iv_max_mg_per_kg.value {
+        stops.push(DoseHardStop {
+            rule_id: "IV_MAX_MG_PER_KG",
+            field: "dose_mg",
+            problem: format!(
+                "{} mg/kg is above the maximum of {} mg/kg",
+                round_half_up(mg_per_kg, 3).normalize(),
+                settings.iv_max_mg_per_kg.value.normalize()
+            ),
+        });
+    }
+    if duration_min < Decimal::from(settings.iv_min_duration_min.value) {
+        stops.push(DoseHardStop {
+            rule_id: "IV_MIN_INFUSION_MIN",
+            field: "infusion_min",
+            problem: format!(
+                "an infusion over {} min is shorter than the minimum of {} min",
+                round_half_up(duration_min, 1).normalize(),
+                settings.iv_min_duration_min.value
+            ),
+        });
+    }
+    stops
+}
+
+/// The esketamine hard stops of KNOWLEDGE §3.5: whole devices of the protocol's device size, the device
+/// count matching the dose, at most the protocol maximum, and the maximum only after a prior lower dose.
+pub fn esketamine_hard_stops(
+    dose_mg: Decimal,
+    device_count: Option<u32>,
+    highest_prior_dose_mg: Option<u32>,
+    settings: &DosingSettings,
+) -> Vec<DoseHardStop> {
+    let device_mg = Decimal::from(settings.esketamine_device_mg.value);
+    let mut stops = Vec::new();
+    let whole_mg = if dose_mg.fract().is_zero() && dose_mg > Decimal::ZERO { dose_mg.to_u32() } else { None };
+    match whole_mg {
+        None => stops.push(DoseHardStop {
+            rule_id: "ESKETAMINE_DEVICE_MULTIPLE",
+            field: "dose_mg",
+            problem: format!("{} mg is not a whole number of {} mg devices", dose_mg.normalize(), device_mg),
+        }),
+        Some(mg) => {
+            if let Err(problems) = check_esketamine_dose(mg, highest_prior_dose_mg, settings) {
+                for problem in problems {
+                    let rule_id = match problem {
+                        EsketamineDoseProblem::NotADeviceMultiple { .. } => "ESKETAMINE_DEVICE_MULTIPLE",
+                        EsketamineDoseProblem::AboveMaximum { .. } => "ESKETAMINE_MAX_MG",
+                        EsketamineDoseProblem::MaximumBeforePriorLowerDose { .. } => "ESKETAMINE_MAX_AFTER_LOWER_DOSE",
+                    };
+                    stops.push(DoseHardStop { rule_id, field: "dose_mg", problem: problem.to_string() });
+                }
+            }
+        }
+    }
+    if let Some(count) = device_count
+        && Decimal::from(count) * device_mg != dose_mg
+    {
+        stops.push(DoseHardStop {
+            rule_id: "ESKETAMINE_DEVICE_COUNT",
+            field: "device_count",
+            problem: format!(
+                "{count} device(s) of {device_mg} mg give {} mg, not {} mg",
+                Decimal::from(count) * device_mg,
+                dose_mg.normalize()
+            ),
+        });
+    }
+    stops
 }
 
 /// The esketamine Day 1 dose (KNOWLEDGE §3.5; assess contract reading 12).

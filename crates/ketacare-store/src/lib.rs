@@ -10,6 +10,7 @@ mod migrate;
 mod operations;
 mod patients;
 mod rows;
+mod session_safety;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod treatment;
@@ -33,10 +34,12 @@ pub use patients::{
     Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
     PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
 };
+pub use session_safety::{ObservationCorrectionWrite, SessionDischarge, StoredDoseOrder, StoredSessionOverride};
 pub use treatment::{
-    AdministrationStatusChange, NewTreatmentPlan, NewTreatmentSession, ObservationWrite, ScheduledSessionRow,
-    SessionFactsChange, StoredAcknowledgement, StoredAdministration, StoredAlertChange, StoredObservation,
-    StoredTreatmentPlan, StoredTreatmentSession, TreatmentPlanChange, TreatmentSessionRecord,
+    AdministrationStatusChange, NewTreatmentPlan, NewTreatmentSession, ObservationCorrection, ObservationWrite,
+    ScheduledSessionRow, SessionFactsChange, SessionStage, StoredAcknowledgement, StoredAdministration,
+    StoredAlertChange, StoredObservation, StoredTreatmentPlan, StoredTreatmentSession, TreatmentPlanChange,
+    TreatmentSessionRecord,
 };
 pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
 pub use worklist::{OpenAlert, PatientRecordId, ScheduledSessionOfDay};

@@ -19,6 +19,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "chart", sql: include_str!("../migrations/sqlite/0002_chart.sql") },
     Migration { version: 3, name: "treatment", sql: include_str!("../migrations/sqlite/0003_treatment.sql") },
     Migration { version: 4, name: "operations", sql: include_str!("../migrations/sqlite/0004_operations.sql") },
+    Migration {
+        version: 5,
+        name: "session_enforcement",
+        sql: include_str!("../migrations/sqlite/0005_session_enforcement.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -26,6 +31,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "chart", sql: include_str!("../migrations/postgres/0002_chart.sql") },
     Migration { version: 3, name: "treatment", sql: include_str!("../migrations/postgres/0003_treatment.sql") },
     Migration { version: 4, name: "operations", sql: include_str!("../migrations/postgres/0004_operations.sql") },
+    Migration {
+        version: 5,
+        name: "session_enforcement",
+        sql: include_str!("../migrations/postgres/0005_session_enforcement.sql"),
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS ketacare_migrations (

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::audit::{AuditEvent, append_audit};
 use crate::patients::{AmendmentMeta, IdempotentResponse};
 use crate::rows::RowExt;
+use crate::session_safety::{StoredSessionOverride, override_from_row, replace_alert_log};
 use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
 
@@ -62,12 +63,51 @@ pub struct TreatmentPlanChange {
     pub scheduled: Vec<ScheduledSessionRow>,
 }
 
+/// Where a session is in its clinical course (beside its record status, active or entered in error):
+/// started, dose given and being monitored, discharged by a clinician, signed and locked by a prescriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStage {
+    InProgress,
+    Monitoring,
+    Discharged,
+    Locked,
+}
+
+impl SessionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::InProgress => "in_progress",
+            SessionStage::Monitoring => "monitoring",
+            SessionStage::Discharged => "discharged",
+            SessionStage::Locked => "locked",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<SessionStage, StoreError> {
+        match text {
+            "in_progress" => Ok(SessionStage::InProgress),
+            "monitoring" => Ok(SessionStage::Monitoring),
+            "discharged" => Ok(SessionStage::Discharged),
+            "locked" => Ok(SessionStage::Locked),
+            other => Err(StoreError::Corrupt(format!("unknown session stage {other:?}"))),
+        }
+    }
+
+    /// Discharged or locked: the session is over, and changes to it are amendments with a reason.
+    pub fn is_closed(self) -> bool {
+        matches!(self, SessionStage::Discharged | SessionStage::Locked)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTreatmentSession {
     pub patient_id: String,
     pub session_id: String,
     /// The scheduled session this one fulfils: (plan id, position).
     pub fulfils: Option<(String, i64)>,
+    /// The prescriber's dose order the session gives.
+    pub order_id: Option<String>,
     pub modality: String,
     pub facts_json: String,
     pub created_at: jiff::Timestamp,
@@ -88,6 +128,14 @@ pub struct StoredTreatmentSession {
     pub rems_submitted_by: Option<String>,
     /// `active` or `entered_in_error`.
     pub status: String,
+    pub order_id: Option<String>,
+    pub stage: SessionStage,
+    /// The current revision of the alert log (a correction replays the alerts as a new revision).
+    pub alert_revision: i64,
+    pub discharged_at: Option<String>,
+    pub discharged_by: Option<String>,
+    pub signed_at: Option<String>,
+    pub signed_by: Option<String>,
     pub version: i64,
     pub created_at: String,
     pub created_by: String,
@@ -103,6 +151,18 @@ pub struct StoredObservation {
     pub observation_json: String,
     pub recorded_at: String,
     pub recorded_by: String,
+    /// Why it was entered with a time earlier than the observation before it.
+    pub late_entry_reason: Option<String>,
+    /// Set when the observation was marked entered in error: it no longer counts.
+    pub correction: Option<ObservationCorrection>,
+}
+
+/// An observation marked entered in error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservationCorrection {
+    pub reason: String,
+    pub corrected_by: String,
+    pub corrected_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,6 +175,8 @@ pub struct StoredAlertChange {
     pub change_kind: String,
     pub level: String,
     pub alert_json: String,
+    /// When the server recorded the change (an observation's entry, or the replay after a correction).
+    pub changed_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,7 +205,10 @@ pub struct StoredAdministration {
 pub struct ObservationWrite {
     pub expected_version: i64,
     pub observation: StoredObservation,
+    /// The alert changes the observation made; when `replaces_alert_log`, the whole replayed log of the
+    /// session's next revision (a late entry is judged in time order by a replay).
     pub changes: Vec<StoredAlertChange>,
+    pub replaces_alert_log: bool,
 }
 
 /// A session's new facts (the session document without observations) and status.
@@ -151,6 +216,9 @@ pub struct ObservationWrite {
 pub struct SessionFactsChange {
     pub facts_json: String,
     pub status: String,
+    /// When the session is entered in error: what its scheduled session returns to (`scheduled` or
+    /// `missed`), freed for a corrected session.
+    pub freed_slot_status: Option<String>,
 }
 
 /// An administration marked `entered_in_error` (or `active` again), read with its session at
@@ -170,14 +238,15 @@ pub struct TreatmentSessionRecord {
     pub alert_changes: Vec<StoredAlertChange>,
     pub acknowledgements: Vec<StoredAcknowledgement>,
     pub administrations: Vec<StoredAdministration>,
+    pub overrides: Vec<StoredSessionOverride>,
 }
 
 const PLAN_COLUMNS: &str =
     "patient_id, plan_id, plan_json, status, version, created_at, created_by, updated_at, updated_by";
 
 const SESSION_COLUMNS: &str = "patient_id, session_id, plan_id, scheduled_position, modality, facts_json, \
-     observation_count, rems_submitted_at, rems_submitted_by, status, version, created_at, created_by, updated_at, \
-     updated_by";
+     observation_count, rems_submitted_at, rems_submitted_by, status, order_id, stage, alert_revision, discharged_at, \
+     discharged_by, signed_at, signed_by, version, created_at, created_by, updated_at, updated_by";
 
 fn plan_from_row(row: &impl RowExt, scheduled: Vec<ScheduledSessionRow>) -> Result<StoredTreatmentPlan, StoreError> {
     Ok(StoredTreatmentPlan {
@@ -218,6 +287,13 @@ fn session_from_row(row: &impl RowExt) -> Result<StoredTreatmentSession, StoreEr
         rems_submitted_at: row.opt_text("rems_submitted_at")?,
         rems_submitted_by: row.opt_text("rems_submitted_by")?,
         status: row.text("status")?,
+        order_id: row.opt_text("order_id")?,
+        stage: SessionStage::parse(&row.text("stage")?)?,
+        alert_revision: row.int("alert_revision")?,
+        discharged_at: row.opt_text("discharged_at")?,
+        discharged_by: row.opt_text("discharged_by")?,
+        signed_at: row.opt_text("signed_at")?,
+        signed_by: row.opt_text("signed_by")?,
         version: row.int("version")?,
         created_at: row.text("created_at")?,
         created_by: row.text("created_by")?,
@@ -232,6 +308,15 @@ fn observation_from_row(row: &impl RowExt) -> Result<StoredObservation, StoreErr
         observation_json: row.text("observation_json")?,
         recorded_at: row.text("recorded_at")?,
         recorded_by: row.text("recorded_by")?,
+        late_entry_reason: row.opt_text("late_entry_reason")?,
+        correction: match row.opt_text("correction_reason")? {
+            None => None,
+            Some(reason) => Some(ObservationCorrection {
+                reason,
+                corrected_by: row.text("corrected_by")?,
+                corrected_at: row.text("corrected_at")?,
+            }),
+        },
     })
 }
 
@@ -243,6 +328,7 @@ fn alert_change_from_row(row: &impl RowExt) -> Result<StoredAlertChange, StoreEr
         change_kind: row.text("change_kind")?,
         level: row.text("level")?,
         alert_json: row.text("alert_json")?,
+        changed_at: row.text("changed_at")?,
     })
 }
 
@@ -323,6 +409,30 @@ macro_rules! insert_scheduled {
         .await?
     };
 }
+
+/// Inserts one alert change into the session's alert log at `$revision` and `$position`.
+macro_rules! insert_alert_change {
+    ($tx:expr, $patient_id:expr, $session_id:expr, $revision:expr, $position:expr, $change:expr) => {
+        sqlx::query(
+            "INSERT INTO session_alert_log (patient_id, session_id, revision, log_position, sequence, change_index, \
+             alert_id, change_kind, level, alert_json, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&$patient_id)
+        .bind(&$session_id)
+        .bind($revision)
+        .bind($position)
+        .bind($change.sequence)
+        .bind($change.change_index)
+        .bind(&$change.alert_id)
+        .bind(&$change.change_kind)
+        .bind(&$change.level)
+        .bind(&$change.alert_json)
+        .bind(&$change.changed_at)
+        .execute(&mut *$tx.conn)
+        .await?
+    };
+}
+pub(crate) use insert_alert_change;
 
 /// Raises a session's version (and, for an observation, its count) if it is still at `$expected`
 /// (`None`: whatever it is); a session that moved on is [`StoreError::StaleVersion`].
@@ -514,8 +624,9 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound { resource: "plan", id: plan_id.to_owned() })
     }
 
-    /// Starts a session; when it fulfils a scheduled session, that one becomes `completed` in the same
-    /// transaction (it must still be `scheduled`).
+    /// Starts a session; when it fulfils a scheduled session, the session claims it in the same transaction
+    /// (it must be `scheduled` and unclaimed, or claimed by a session entered in error); it becomes
+    /// `completed` when the session is discharged.
     pub async fn insert_treatment_session(
         &self,
         session: &NewTreatmentSession,
@@ -527,8 +638,8 @@ impl Store {
             let (plan_id, position) = session.fulfils.clone().unzip();
             sqlx::query(
                 "INSERT INTO treatment_sessions (patient_id, session_id, plan_id, scheduled_position, modality, facts_json, \
-                 observation_count, status, version, created_at, created_by, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, 'active', 1, $7, $8, $7, $8)",
+                 observation_count, status, order_id, stage, version, created_at, created_by, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 'active', $9, 'in_progress', 1, $7, $8, $7, $8)",
             )
             .bind(&session.patient_id)
             .bind(&session.session_id)
@@ -538,13 +649,18 @@ impl Store {
             .bind(&session.facts_json)
             .bind(&at)
             .bind(&session.created_by)
+            .bind(&session.order_id)
             .execute(&mut *tx.conn)
             .await
             .map_err(missing("patient", &session.patient_id))?;
             if let (Some(plan_id), Some(position)) = (plan_id, position) {
                 let updated = sqlx::query(
-                    "UPDATE scheduled_sessions SET status = 'completed', treatment_session_id = $4 \
-                     WHERE patient_id = $1 AND plan_id = $2 AND position = $3 AND status = 'scheduled'",
+                    "UPDATE scheduled_sessions SET treatment_session_id = $4 \
+                     WHERE patient_id = $1 AND plan_id = $2 AND position = $3 AND status = 'scheduled' \
+                     AND (treatment_session_id IS NULL OR EXISTS (SELECT 1 FROM treatment_sessions earlier \
+                       WHERE earlier.patient_id = scheduled_sessions.patient_id \
+                       AND earlier.session_id = scheduled_sessions.treatment_session_id \
+                       AND earlier.status = 'entered_in_error'))",
                 )
                 .bind(&session.patient_id)
                 .bind(&plan_id)
@@ -554,7 +670,7 @@ impl Store {
                 .await?;
                 if updated.rows_affected() != 1 {
                     return Err(StoreError::NotFound {
-                        resource: "scheduled session still scheduled",
+                        resource: "scheduled session still open",
                         id: format!("{plan_id}/{position}"),
                     });
                 }
@@ -588,8 +704,13 @@ impl Store {
         let Some(session) = self.treatment_session(patient_id, session_id).await? else { return Ok(None) };
         on_pool!(self, pool => {
             let observations = sqlx::query(
-                "SELECT sequence, observation_json, recorded_at, recorded_by FROM session_observations \
-                 WHERE patient_id = $1 AND session_id = $2 AND sequence <= $3 ORDER BY sequence",
+                "SELECT observation.sequence, observation.observation_json, observation.recorded_at, \
+                 observation.recorded_by, observation.late_entry_reason, correction.reason AS correction_reason, \
+                 correction.corrected_by, correction.corrected_at FROM session_observations observation \
+                 LEFT JOIN observation_corrections correction ON correction.patient_id = observation.patient_id \
+                 AND correction.session_id = observation.session_id AND correction.sequence = observation.sequence \
+                 WHERE observation.patient_id = $1 AND observation.session_id = $2 AND observation.sequence <= $3 \
+                 ORDER BY observation.sequence",
             )
             .bind(patient_id)
             .bind(session_id)
@@ -599,7 +720,8 @@ impl Store {
             .iter()
             .map(observation_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-            let (mut administrations, mut alert_changes, mut acknowledgements) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut administrations, mut alert_changes, mut acknowledgements, mut overrides) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             if with_details {
                 administrations = sqlx::query(
                     "SELECT administration_id, administration_json, lot_number, status, recorded_at, recorded_by \
@@ -613,11 +735,13 @@ impl Store {
                 .map(administration_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
                 alert_changes = sqlx::query(
-                    "SELECT sequence, change_index, alert_id, change_kind, level, alert_json FROM session_alert_changes \
-                     WHERE patient_id = $1 AND session_id = $2 ORDER BY sequence, change_index",
+                    "SELECT sequence, change_index, alert_id, change_kind, level, alert_json, changed_at \
+                     FROM session_alert_log WHERE patient_id = $1 AND session_id = $2 AND revision = $3 \
+                     ORDER BY log_position",
                 )
                 .bind(patient_id)
                 .bind(session_id)
+                .bind(session.alert_revision)
                 .fetch_all(pool)
                 .await?
                 .iter()
@@ -635,8 +759,26 @@ impl Store {
                 .iter()
                 .map(acknowledgement_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
+                overrides = sqlx::query(
+                    "SELECT override_id, item, reason, recorded_by, recorded_at FROM session_overrides \
+                     WHERE patient_id = $1 AND session_id = $2 ORDER BY recorded_at, override_id",
+                )
+                .bind(patient_id)
+                .bind(session_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(override_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
             }
-            Ok(Some(TreatmentSessionRecord { session, observations, alert_changes, acknowledgements, administrations }))
+            Ok(Some(TreatmentSessionRecord {
+                session,
+                observations,
+                alert_changes,
+                acknowledgements,
+                administrations,
+                overrides,
+            }))
         })
     }
 
@@ -658,7 +800,7 @@ impl Store {
             // version and observation count (one round trip fewer per observation than UPDATE then INSERT).
             let inserted = sqlx::query(
                 "INSERT INTO session_observations (patient_id, session_id, sequence, observation_json, recorded_at, \
-                 recorded_by) SELECT patient_id, session_id, $3, $4, $5, $6 FROM treatment_sessions \
+                 recorded_by, late_entry_reason) SELECT patient_id, session_id, $3, $4, $5, $6, $8 FROM treatment_sessions \
                  WHERE patient_id = $1 AND session_id = $2 AND version = $7 AND status = 'active'",
             )
             .bind(&patient_id)
@@ -668,6 +810,7 @@ impl Store {
             .bind(&observation.recorded_at)
             .bind(&observation.recorded_by)
             .bind(expected_version)
+            .bind(&observation.late_entry_reason)
             .execute(&mut *tx.conn)
             .await?;
             if inserted.rows_affected() != 1 {
@@ -687,21 +830,22 @@ impl Store {
                     },
                 });
             }
-            for change in changes {
-                sqlx::query(
-                    "INSERT INTO session_alert_changes (patient_id, session_id, sequence, change_index, alert_id, \
-                     change_kind, level, alert_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            if write.replaces_alert_log {
+                replace_alert_log!(tx, patient_id, session_id, changes);
+            } else if !changes.is_empty() {
+                let (revision, next_position): (i64, i64) = sqlx::query_as(
+                    "SELECT session.alert_revision, COALESCE((SELECT MAX(log.log_position) + 1 FROM session_alert_log log \
+                     WHERE log.patient_id = session.patient_id AND log.session_id = session.session_id \
+                     AND log.revision = session.alert_revision), 0) FROM treatment_sessions session \
+                     WHERE session.patient_id = $1 AND session.session_id = $2",
                 )
                 .bind(&patient_id)
                 .bind(&session_id)
-                .bind(change.sequence)
-                .bind(change.change_index)
-                .bind(&change.alert_id)
-                .bind(&change.change_kind)
-                .bind(&change.level)
-                .bind(&change.alert_json)
-                .execute(&mut *tx.conn)
+                .fetch_one(&mut *tx.conn)
                 .await?;
+                for (offset, change) in changes.iter().enumerate() {
+                    insert_alert_change!(tx, patient_id, session_id, revision, next_position + i64::try_from(offset).unwrap_or(0), change);
+                }
             }
             store_response!(tx, idempotent, observation.recorded_at);
             append_audit!(tx, &audit);
@@ -736,6 +880,17 @@ impl Store {
                 .bind(&change.status)
                 .execute(&mut *tx.conn)
                 .await?;
+            if let Some(slot_status) = &change.freed_slot_status {
+                sqlx::query(
+                    "UPDATE scheduled_sessions SET status = $3, treatment_session_id = NULL \
+                     WHERE patient_id = $1 AND treatment_session_id = $2 AND status IN ('scheduled', 'completed')",
+                )
+                .bind(&patient_id)
+                .bind(&session_id)
+                .bind(slot_status)
+                .execute(&mut *tx.conn)
+                .await?;
+            }
             sqlx::query(
                 "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
                  new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'treatment_session', $3, $4, $5, $6, $7, $8, $9)",
@@ -758,18 +913,29 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound { resource: "session", id: session_id.to_owned() })
     }
 
-    /// Records an administration; it raises the session's version, since the dose it records changes what
-    /// the engine sees (an observation judged before it is judged again).
+    /// Records an administration if the session is still at `expected_version` (the version whose gate and
+    /// order the app judged; `None`: any); it raises the session's version, since the dose it records changes
+    /// what the engine sees (an observation judged before it is judged again), and moves a session in
+    /// progress to monitoring.
     pub async fn insert_administration(
         &self,
         patient_id: &str,
         session_id: &str,
+        expected_version: Option<i64>,
         administration: &StoredAdministration,
         audit: &AuditEvent,
         idempotent: Option<&IdempotentResponse>,
     ) -> Result<(), StoreError> {
         write_tx!(self, [patient_id, session_id, administration, audit, idempotent], tx => {
-            bump_session!(tx, patient_id, session_id, None::<i64>, 0_i64, administration.recorded_at, administration.recorded_by);
+            bump_session!(tx, patient_id, session_id, expected_version, 0_i64, administration.recorded_at, administration.recorded_by);
+            sqlx::query(
+                "UPDATE treatment_sessions SET stage = 'monitoring' WHERE patient_id = $1 AND session_id = $2 \
+                 AND stage = 'in_progress'",
+            )
+            .bind(&patient_id)
+            .bind(&session_id)
+            .execute(&mut *tx.conn)
+            .await?;
             sqlx::query(
                 "INSERT INTO administrations (patient_id, administration_id, session_id, administration_json, lot_number, \
                  status, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7)",
@@ -858,8 +1024,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         write_tx!(self, [patient_id, session_id, acknowledgement, audit, idempotent], tx => {
             let raised: Option<(i64,)> = sqlx::query_as(
-                "SELECT sequence FROM session_alert_changes WHERE patient_id = $1 AND session_id = $2 AND alert_id = $3 \
-                 AND change_kind = 'raised'",
+                "SELECT sequence FROM session_alert_log WHERE patient_id = $1 AND session_id = $2 AND alert_id = $3 \
+                 AND change_kind = 'raised' LIMIT 1",
             )
             .bind(&patient_id)
             .bind(&session_id)

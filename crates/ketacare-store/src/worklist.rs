@@ -78,23 +78,22 @@ impl Store {
     /// most severe first is the app's to sort; here by time of change.
     pub async fn open_alerts(&self) -> Result<Vec<OpenAlert>, StoreError> {
         let sql = "SELECT latest.patient_id, latest.session_id, latest.alert_id, latest.change_kind, latest.level, \
-                   latest.alert_json, observation.recorded_at \
-                   FROM session_alert_changes latest \
+                   latest.alert_json, latest.changed_at \
+                   FROM session_alert_log latest \
                    JOIN treatment_sessions session \
                      ON session.patient_id = latest.patient_id AND session.session_id = latest.session_id \
-                   JOIN session_observations observation ON observation.patient_id = latest.patient_id \
-                     AND observation.session_id = latest.session_id AND observation.sequence = latest.sequence \
+                     AND latest.revision = session.alert_revision \
                    WHERE session.status = 'active' AND latest.change_kind <> 'resolved' \
-                   AND NOT EXISTS (SELECT 1 FROM session_alert_changes later \
+                   AND NOT EXISTS (SELECT 1 FROM session_alert_log later \
                      WHERE later.patient_id = latest.patient_id AND later.session_id = latest.session_id \
-                     AND later.alert_id = latest.alert_id AND (later.sequence > latest.sequence \
-                       OR (later.sequence = latest.sequence AND later.change_index > latest.change_index))) \
+                     AND later.revision = latest.revision AND later.alert_id = latest.alert_id \
+                     AND later.log_position > latest.log_position) \
                    AND NOT EXISTS (SELECT 1 FROM alert_acknowledgements acknowledgement \
                      WHERE acknowledgement.patient_id = latest.patient_id \
                      AND acknowledgement.session_id = latest.session_id \
                      AND acknowledgement.alert_id = latest.alert_id \
-                     AND acknowledgement.recorded_at >= observation.recorded_at) \
-                   ORDER BY observation.recorded_at, latest.patient_id, latest.alert_id";
+                     AND acknowledgement.recorded_at >= latest.changed_at) \
+                   ORDER BY latest.changed_at, latest.patient_id, latest.alert_id";
         on_pool!(self, pool => {
             let rows = sqlx::query(sql).fetch_all(pool).await?;
             rows.iter()
@@ -106,7 +105,7 @@ impl Store {
                         change_kind: row.text("change_kind")?,
                         level: row.text("level")?,
                         alert_json: row.text("alert_json")?,
-                        changed_at: row.text("recorded_at")?,
+                        changed_at: row.text("changed_at")?,
                     })
                 })
                 .collect()

@@ -73,6 +73,7 @@ fn new_session(session_id: &str) -> NewTreatmentSession {
         patient_id: "p1".to_owned(),
         session_id: session_id.to_owned(),
         fulfils: Some(("plan-1".to_owned(), 0)),
+        order_id: None,
         modality: "esketamine".to_owned(),
         facts_json: r#"{"modality":"esketamine"}"#.to_owned(),
         created_at: at(3),
@@ -88,7 +89,10 @@ fn observation_write(expected_version: i64, sequence: i64) -> ObservationWrite {
             observation_json: r#"{"at":"2026-11-30T09:40","moaas":3}"#.to_owned(),
             recorded_at: "2026-11-30T14:40:00.000000Z".to_owned(),
             recorded_by: "u-nurse".to_owned(),
+            late_entry_reason: None,
+            correction: None,
         },
+        replaces_alert_log: false,
         changes: vec![StoredAlertChange {
             sequence,
             change_index: 0,
@@ -96,6 +100,7 @@ fn observation_write(expected_version: i64, sequence: i64) -> ObservationWrite {
             change_kind: "raised".to_owned(),
             level: "warning".to_owned(),
             alert_json: "{}".to_owned(),
+            changed_at: "2026-11-30T14:40:00.000000Z".to_owned(),
         }],
     }
 }
@@ -106,10 +111,11 @@ async fn observations_are_written_only_on_the_version_they_were_judged_against()
         let store = db.store;
         seeded(&store).await;
         store.insert_treatment_session(&new_session("s1"), &event("session.create"), None).await.unwrap();
-        let fulfilled = store.treatment_plan("p1", "plan-1").await.unwrap().unwrap();
+        // Starting a session claims its slot; the slot is completed only when the session is discharged.
+        let claimed = store.treatment_plan("p1", "plan-1").await.unwrap().unwrap();
         assert_eq!(
-            (fulfilled.scheduled[0].status.as_str(), fulfilled.scheduled[0].treatment_session_id.as_deref()),
-            ("completed", Some("s1"))
+            (claimed.scheduled[0].status.as_str(), claimed.scheduled[0].treatment_session_id.as_deref()),
+            ("scheduled", Some("s1"))
         );
         let again = store.insert_treatment_session(&new_session("s2"), &event("session.create"), None).await;
         assert!(matches!(again, Err(StoreError::NotFound { .. })), "{again:?}");
@@ -126,7 +132,10 @@ async fn observations_are_written_only_on_the_version_they_were_judged_against()
             recorded_at: "2026-11-30T14:41:00.000000Z".to_owned(),
             recorded_by: "u-nurse".to_owned(),
         };
-        store.insert_administration("p1", "s1", &administration, &event("administration.create"), None).await.unwrap();
+        store
+            .insert_administration("p1", "s1", Some(2), &administration, &event("administration.create"), None)
+            .await
+            .unwrap();
         let record = store.treatment_session_record("p1", "s1", true).await.unwrap().unwrap();
         assert_eq!((record.session.version, record.session.observation_count), (3, 1));
         assert_eq!((record.observations.len(), record.alert_changes.len(), record.administrations.len()), (1, 1, 1));
@@ -149,7 +158,8 @@ async fn treatment_rows_are_never_deleted() {
             "DELETE FROM treatment_sessions",
             "DELETE FROM session_observations",
             "UPDATE session_observations SET observation_json = '{}'",
-            "DELETE FROM session_alert_changes",
+            "DELETE FROM session_alert_log",
+            "UPDATE session_alert_log SET level = 'info'",
         ] {
             assert!(store.execute_raw(sql).await.is_err(), "{sql} was not refused");
         }

@@ -41,6 +41,14 @@ impl ApiError {
         ApiError::Invalid { field: field.into(), problem: problem.into() }
     }
 
+    /// The rule a clinical refusal names.
+    fn rule_id(&self) -> Option<&str> {
+        match self {
+            ApiError::App(AppError::Refused { rule_id, .. }) => Some(rule_id),
+            _ => None,
+        }
+    }
+
     /// Status, problem slug, title, detail and field.
     fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Option<String>) {
         match self {
@@ -58,6 +66,13 @@ impl ApiError {
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "invalid-field",
                         "Invalid field",
+                        problem.clone(),
+                        Some(field.clone()),
+                    ),
+                    AppError::Refused { field, problem, .. } => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "clinical-refusal",
+                        "Refused by a clinical rule",
                         problem.clone(),
                         Some(field.clone()),
                     ),
@@ -160,6 +175,9 @@ impl IntoResponse for ApiError {
         });
         if let Some(field) = field {
             body["field"] = json!(field);
+        }
+        if let Some(rule_id) = self.rule_id() {
+            body["rule_id"] = json!(rule_id);
         }
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();

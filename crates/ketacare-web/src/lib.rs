@@ -192,6 +192,12 @@ fn treatment_router() -> Router<AppState> {
         .route(&format!("{SESSION}/alerts/{{alert_id}}/acknowledgement"), post(t::acknowledge_alert))
         .route(&format!("{SESSION}/rems-form"), get(t::rems_form))
         .route(&format!("{SESSION}/rems-form/submission"), post(t::submit_rems_form))
+        .route("/api/v1/patients/{patient_id}/orders", get(t::list_orders).post(t::create_order))
+        .route("/api/v1/patients/{patient_id}/orders/{order_id}", patch(t::set_order_status))
+        .route(&format!("{SESSION}/overrides"), post(t::record_session_override))
+        .route(&format!("{SESSION}/observations/{{sequence}}"), patch(t::correct_observation))
+        .route(&format!("{SESSION}/discharge"), post(t::discharge_session))
+        .route(&format!("{SESSION}/signature"), post(t::sign_session))
 }
 
 /// OWASP Secure Headers for a JSON API: nothing may be framed, sniffed, cached or referred.

@@ -174,3 +174,94 @@ pub async fn submit_rems_form(
     let (version, form) = state.app.submit_rems_form(&caller.actor, &patient_id, &session_id, version).await?;
     Ok(with_etag(version, form))
 }
+
+/// Signs a dose order (prescribers).
+pub async fn create_order(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let result = state.app.create_order(&caller.actor, &patient_id, text(&body)?, idempotency_key(&headers)?).await?;
+    let location = format!("/api/v1/patients/{patient_id}/orders/{}", result.resource_id);
+    Ok(created(location, result))
+}
+
+pub async fn list_orders(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(patient_id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.app.orders(&caller.actor, &patient_id).await?).into_response())
+}
+
+/// Discontinues an order or marks it entered in error, with a reason; needs the order's `If-Match`.
+pub async fn set_order_status(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, order_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view = state.app.set_order_status(&caller.actor, &patient_id, &order_id, version, text(&body)?).await?;
+    Ok(with_etag(view.version, view))
+}
+
+/// A prescriber's override of an overridable hold, with a reason; needs the session's `If-Match`.
+pub async fn record_session_override(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view =
+        state.app.record_session_override(&caller.actor, &patient_id, &session_id, version, text(&body)?).await?;
+    Ok(with_etag(view.version, view))
+}
+
+/// Marks one observation entered in error, with a reason; needs the session's `If-Match`.
+pub async fn correct_observation(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id, sequence)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let sequence: i64 = sequence
+        .parse()
+        .ok()
+        .filter(|sequence| *sequence >= 1)
+        .ok_or_else(|| ApiError::invalid("sequence", "must be a whole number from 1"))?;
+    let view =
+        state.app.correct_observation(&caller.actor, &patient_id, &session_id, sequence, version, text(&body)?).await?;
+    Ok(with_etag(view.version, view))
+}
+
+/// Discharges a session in monitoring once the engine says the patient is ready; needs `If-Match`.
+pub async fn discharge_session(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view = state.app.discharge_session(&caller.actor, &patient_id, &session_id, version).await?;
+    Ok(with_etag(view.version, view))
+}
+
+/// Signs a discharged session (prescribers), which locks it; needs `If-Match`.
+pub async fn sign_session(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let version = if_match_version(&headers)?;
+    let view = state.app.sign_session(&caller.actor, &patient_id, &session_id, version).await?;
+    Ok(with_etag(view.version, view))
+}

@@ -195,7 +195,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 403, 200, 200, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/observations", [401, 403, 201, 201, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/administrations", [401, 403, 201, 201, 403, 403]),
-    // Recording the administration raised its session to v2, so the matrix's If-Match "v1" is stale: every
+    // The pre-dose readings and the administration raised its session past v1, so the matrix's If-Match "v1" is stale: every
     // role allowed gets as far as 412 (tests/session_api.rs corrects one with the current ETag).
     (
         "PATCH",
@@ -766,7 +766,7 @@ async fn a_one_time_password_allows_nothing_but_changing_it() {
 fn treatment_session_body() -> String {
     json!({ "modality": "iv_racemic_ketamine", "time_zone": "America/New_York",
             "dose": { "planned_mg": 35, "planned_at": "2026-11-28T13:10" },
-            "pre_dose": { "escort_arranged": true } })
+            "pre_dose": { "escort_arranged": true, "phq9_item9": 0, "can_become_pregnant": false } })
     .to_string()
 }
 
@@ -803,11 +803,34 @@ async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_i
         assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
         path = path.replace("{plan_id}", plan.body["plan_id"].as_str().unwrap());
     }
+    if path.contains("/sessions") {
+        // A session gives a prescriber's order: 0.5 mg/kg of a 70 kg patient (35 mg) over 40 min.
+        let measurement = json!({ "measured_on": "2026-11-01", "height_cm": 175, "weight_kg": 70 }).to_string();
+        let chart = format!("/api/v1/patients/{patient_id}/chart/measurements");
+        let measured = api.call("POST", &chart, nurse, Some(&measurement), &[]).await;
+        assert_eq!(measured.status, StatusCode::CREATED, "{}", measured.body);
+        let orders = format!("/api/v1/patients/{patient_id}/orders");
+        let signed = api.call("GET", &orders, prescriber, None, &[]).await;
+        if signed.body.as_array().is_none_or(Vec::is_empty) {
+            let order = json!({ "modality": "iv_racemic_ketamine" }).to_string();
+            let ordered = api.call("POST", &orders, prescriber, Some(&order), &[]).await;
+            assert_eq!(ordered.status, StatusCode::CREATED, "{}", ordered.body);
+        }
+    }
     if path.contains("{session_id}") {
         let sessions = format!("/api/v1/patients/{patient_id}/sessions");
         let session = api.call("POST", &sessions, nurse, Some(&treatment_session_body()), &[]).await;
         assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
         let session_id = session.body["session_id"].as_str().unwrap();
+        if path.contains("/administrations") {
+            // The gate's two pre-dose readings first (the session's version rises with each).
+            let observations = format!("{sessions}/{session_id}/observations");
+            for at in ["2026-11-28T13:00", "2026-11-28T13:06"] {
+                let reading = json!({ "at": at, "systolic_mmhg": 124, "diastolic_mmhg": 78 }).to_string();
+                let reply = api.call("POST", &observations, nurse, Some(&reading), &[]).await;
+                assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            }
+        }
         if path.contains("{administration_id}") {
             let administrations = format!("{sessions}/{session_id}/administrations");
             let body = treatment_body("POST", "administrations").unwrap();

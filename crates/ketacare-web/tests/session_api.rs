@@ -27,6 +27,7 @@ struct Reply {
 /// The router with a nurse and a prescriber, on a clock fixed at `now`, called with bearer tokens.
 struct Api {
     router: Router,
+    now: Timestamp,
     nurse: String,
     prescriber: String,
 }
@@ -35,7 +36,7 @@ impl Api {
     async fn new(store: ketacare_store::Store, now: Timestamp) -> Api {
         let app = App::new(store, Protocol::shipped()).with_clock(Arc::new(move || now));
         let router = router(app.clone(), WebConfig::default());
-        let mut api = Api { router, nurse: String::new(), prescriber: String::new() };
+        let mut api = Api { router, now, nurse: String::new(), prescriber: String::new() };
         for role in [Role::Nurse, Role::Prescriber] {
             let password = format!("correct horse battery {}", role.as_str());
             let account = NewAccount {
@@ -106,8 +107,53 @@ impl Api {
         reply.body["patient_id"].as_str().unwrap().to_owned()
     }
 
-    /// Starts a session from `facts` and returns its path.
+    /// The prescriber signs an order for the session's modality and planned dose (IV: on a weight recorded
+    /// in the chart so that 0.5 mg/kg gives the planned dose); returns its id.
+    async fn order_for(&self, patient_id: &str, facts: &Value) -> String {
+        let planned: f64 = facts["dose"]["planned_mg"].as_f64().unwrap_or(56.0);
+        let order = if facts["modality"] == "esketamine" {
+            json!({ "modality": "esketamine", "dose_mg": planned })
+        } else {
+            let measurement = json!({ "measured_on": "2026-11-01", "height_cm": 175, "weight_kg": planned * 2.0 });
+            let reply = self
+                .call(
+                    "POST",
+                    &format!("/api/v1/patients/{patient_id}/chart/measurements"),
+                    Some(&measurement.to_string()),
+                    &[],
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            json!({ "modality": "iv_racemic_ketamine", "mg_per_kg": 0.5, "infusion_min": 40 })
+        };
+        let reply = self
+            .call_as(
+                &self.prescriber,
+                "POST",
+                &format!("/api/v1/patients/{patient_id}/orders"),
+                Some(&order.to_string()),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["order_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts a session from `facts` under a prescriber's order (signed here unless the facts name one)
+    /// and returns its path.
     async fn start_session(&self, patient_id: &str, facts: &Value) -> String {
+        let mut facts = facts.clone();
+        // The end of monitoring is recorded once it has happened: a later one is refused.
+        if let (Some(zone), Some(ended)) = (facts["time_zone"].as_str(), facts["monitoring_ended_at"].as_str()) {
+            let local: jiff::civil::DateTime = ended.parse().unwrap();
+            let ended = jiff::tz::TimeZone::get(zone).unwrap().to_timestamp(local).unwrap();
+            if ended > self.now {
+                facts.as_object_mut().unwrap().remove("monitoring_ended_at");
+            }
+        }
+        if facts.get("order_id").is_none() {
+            facts["order_id"] = json!(self.order_for(patient_id, &facts).await);
+        }
         let reply =
             self.call("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&facts.to_string()), &[]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
@@ -168,22 +214,33 @@ async fn the_esketamine_example_through_the_api_gives_the_clis_check() {
             let dose = facts["dose"].clone();
             facts["dose"] = json!({ "planned_mg": dose["planned_mg"], "planned_at": dose["planned_at"] });
             let session = api.start_session(&patient_id, &facts).await;
+            // The pre-dose readings first: the gate allows no dose without them.
+            let started = dose["started_at"].as_str().unwrap();
+            let pre_dose_count = observations.iter().take_while(|o| o["at"].as_str().unwrap() <= started).count();
+            let mut changes = post_observations(&api, &session, &observations[..pre_dose_count]).await;
             let administration = json!({ "drug": "esketamine", "dose_mg": 56, "device_count": 2,
                 "lot_number": dose["lot_number"], "started_at": dose["started_at"], "ended_at": dose["ended_at"] });
-            let given =
-                api.call("POST", &format!("{session}/administrations"), Some(&administration.to_string()), &[]).await;
-            assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
             // A wrong lot recorded first, then corrected: marked entered in error (kept), and recorded anew.
             let mut wrong = administration.clone();
             wrong["lot_number"] = json!("ESK-WRONG");
             let recorded = api.call("POST", &format!("{session}/administrations"), Some(&wrong.to_string()), &[]).await;
+            assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.body);
             let wrong_id = recorded.body["administration_id"].as_str().unwrap();
+            // A second 56 mg on top of the first is more than the order and the 84 mg maximum: refused.
+            let twice =
+                api.call("POST", &format!("{session}/administrations"), Some(&administration.to_string()), &[]).await;
+            assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", twice.body);
+            assert_eq!(twice.body["rule_id"], "ESKETAMINE_MAX_MG", "{}", twice.body);
             let version = api.call("GET", &session, None, &[]).await.headers[header::ETAG].to_str().unwrap().to_owned();
             let mark = json!({ "reason": "lot misread", "status": "entered_in_error" }).to_string();
             let marked = api
                 .call("PATCH", &format!("{session}/administrations/{wrong_id}"), Some(&mark), &[("if-match", &version)])
                 .await;
             assert_eq!(marked.status, StatusCode::OK, "{}", marked.body);
+            let given =
+                api.call("POST", &format!("{session}/administrations"), Some(&administration.to_string()), &[]).await;
+            assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+            let marked = api.call("GET", &session, None, &[]).await;
             assert_eq!(marked.body["document"]["dose"]["lot_number"], dose["lot_number"]);
             let statuses: Vec<(&str, &str)> = marked.body["administrations"]
                 .as_array()
@@ -193,7 +250,7 @@ async fn the_esketamine_example_through_the_api_gives_the_clis_check() {
                 .filter(|(lot, _)| *lot == "ESK-WRONG")
                 .collect();
             assert_eq!(statuses, [("ESK-WRONG", "entered_in_error")], "kept, not deleted");
-            let changes = post_observations(&api, &session, &observations).await;
+            changes.extend(post_observations(&api, &session, &observations[pre_dose_count..]).await);
 
             let expected = cli_report(&text);
             assert_eq!(Value::Array(changes), expected["alerts"]["changes"], "alert changes as entered");
@@ -435,10 +492,13 @@ async fn a_plan_generates_its_scheduled_sessions_and_a_session_fulfils_one() {
             api.start_session(&patient_id, &facts).await;
             let read = api.call("GET", &plan, None, &[]).await;
             let fulfilled = &read.body["scheduled_sessions"][usize::try_from(position).unwrap()];
-            assert_eq!(fulfilled["status"], "completed");
+            // Claimed by the session; it becomes completed when the session is discharged.
+            assert_eq!(fulfilled["status"], "scheduled");
             assert!(fulfilled["treatment_session_id"].is_string());
+            let mut again = facts.clone();
+            again["order_id"] = json!(api.order_for(&patient_id, &facts).await);
             let twice = api
-                .call("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&facts.to_string()), &[])
+                .call("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&again.to_string()), &[])
                 .await;
             assert_eq!(twice.status, StatusCode::NOT_FOUND, "a scheduled session is fulfilled once");
 
@@ -455,7 +515,11 @@ async fn a_plan_generates_its_scheduled_sessions_and_a_session_fulfils_one() {
                 .map(|s| s["status"].as_str().unwrap())
                 .collect();
             assert!(statuses.iter().all(|status| ["completed", "cancelled"].contains(status)), "{statuses:?}");
-            assert_eq!(statuses.iter().filter(|status| **status == "completed").count(), 3);
+            assert_eq!(
+                statuses.iter().filter(|status| **status == "completed").count(),
+                2,
+                "the two given in the document; the session in progress does not complete its slot"
+            );
             let bad = json!({ "reason": "typo", "plan": { "template": "weekly" } }).to_string();
             let refused = api.call_as(&api.prescriber, "PATCH", &plan, Some(&bad), &[("if-match", "\"v2\"")]).await;
             assert_eq!(
@@ -532,7 +596,8 @@ async fn the_worklist_shows_the_days_sessions_open_alerts_overdue_self_reports_a
         assert_eq!((forms[0]["status"].as_str(), forms[0]["overdue"].as_bool()), (Some("draft"), Some(false)));
         assert_eq!(forms[0]["due_on"], "2026-12-05");
 
-        // Session 1 given through the API: the plan's schedule counts it as given.
+        // Session 1 started through the API: it claims its slot; the plan counts it as given only once the
+        // session is discharged (the session test file follows a session to discharge).
         let plan_path = format!("{plans}/{}", created.body["plan_id"].as_str().unwrap());
         let before = api.call("GET", &plan_path, None, &[]).await;
         assert_eq!(before.body["report"]["sessions"][0]["status"], "planned");
@@ -541,16 +606,17 @@ async fn the_worklist_shows_the_days_sessions_open_alerts_overdue_self_reports_a
             "fulfils": { "plan_id": created.body["plan_id"], "position": 0 } });
         api.start_session(&patient_id, &facts).await;
         let after = api.call("GET", &plan_path, None, &[]).await;
-        assert_eq!(after.body["report"]["sessions"][0]["status"], "given", "{}", after.body["report"]["sessions"][0]);
+        assert_eq!(after.body["report"]["sessions"][0]["status"], "planned", "{}", after.body["report"]["sessions"][0]);
+        assert!(after.body["scheduled_sessions"][0]["treatment_session_id"].is_string());
         let day = api.call("GET", worklist, None, &[]).await;
-        assert_eq!(day.body["sessions_today"][0]["status"], "completed");
+        assert_eq!(day.body["sessions_today"][0]["status"], "scheduled");
         let listed = api.call("GET", &format!("/api/v1/patients/{patient_id}/sessions"), None, &[]).await;
         let mut modalities: Vec<&str> =
             listed.body["sessions"].as_array().unwrap().iter().map(|s| s["modality"].as_str().unwrap()).collect();
         modalities.sort_unstable(); // both started at the test clock's one instant
         assert_eq!(modalities, ["esketamine", "iv_racemic_ketamine"], "{}", listed.body);
         let plans = api.call("GET", &plans, None, &[]).await;
-        assert_eq!(plans.body["plans"][0]["report"]["sessions"][0]["status"], "given");
+        assert_eq!(plans.body["plans"][0]["report"]["sessions"][0]["status"], "planned");
 
         // Acknowledged: off the list until it changes again.
         let acknowledgement = format!("{session}/alerts/SEDATION%231/acknowledgement");

@@ -115,8 +115,12 @@ async fn seed_treatment(
     let at = |minutes: i64| local_minute(zone, now, minutes);
     let plan = json!({ "template": "esketamine_trd", "time_zone": zone, "first_session": at(-90)? });
     let plan = app.create_plan(prescriber, treated, &plan.to_string(), None).await?;
+    // The prescriber's order the nurse gives, signed before any session.
+    let order = json!({ "modality": "esketamine", "dose_mg": 56, "plan_id": plan.resource_id });
+    let order = app.create_order(prescriber, treated, &order.to_string(), None).await?.resource_id;
+    seed_signed_session(app, nurse, prescriber, treated, &order, zone).await?;
     let facts = json!({
-        "modality": "esketamine", "care_setting": "outpatient", "time_zone": zone,
+        "modality": "esketamine", "care_setting": "outpatient", "time_zone": zone, "order_id": order,
         "fulfils": { "plan_id": plan.resource_id, "position": 0 },
         "dose": { "planned_mg": 56, "planned_at": at(-90)? },
         "pre_dose": { "phq9_item9": 0, "can_become_pregnant": false, "last_food_at": at(-300)?,
@@ -124,7 +128,7 @@ async fn seed_treatment(
         "rems": {
             "edition": "respiratory",
             "patient": { "first_name": "Emery", "last_name": "Vignette V5", "birth_date": "1968-03-14", "sex": "female",
-                         "first_treatment": true },
+                         "first_treatment": true, "enrolled": true },
             "medication": { "benzodiazepines": false, "non_benzodiazepine_sedative_hypnotics": false,
                             "psychostimulants": false, "maois": false, "opioids": false, "other_sedating_drugs": false },
             "monitoring_hcp": { "name": "demo.nurse", "phone": "555-0100" },
@@ -144,12 +148,94 @@ async fn seed_treatment(
     ];
     let administration = json!({ "drug": "esketamine", "dose_mg": 56, "lot_number": "DEMO-ESK-0001",
                                  "started_at": at(-90)?, "device_count": 2 });
+    // The two pre-dose readings come first: the gate allows no dose without them.
+    let [pre_dose @ .., _, _, _] = &observations;
+    for observation in pre_dose {
+        app.record_observation(nurse, treated, &session, &observation.to_string(), None).await?;
+    }
     app.record_administration(nurse, treated, &session, &administration.to_string(), None).await?;
-    for observation in observations {
+    for observation in &observations[pre_dose.len()..] {
         app.record_observation(nurse, treated, &session, &observation.to_string(), None).await?;
     }
     let plan = json!({ "template": "induction_2x_week_3w", "time_zone": zone, "first_session": at(60)? });
     app.create_plan(prescriber, planned, &plan.to_string(), None).await?;
+    Ok(())
+}
+
+/// A session three days ago under the same order, from the pre-dose checks to discharge, sign-off and the
+/// submitted REMS form: what a finished session looks like.
+async fn seed_signed_session(
+    app: &App,
+    nurse: &Actor,
+    prescriber: &Actor,
+    treated: &str,
+    order: &str,
+    zone: &str,
+) -> anyhow::Result<()> {
+    let now = app.now();
+    let days_ago = 3 * 24 * 60;
+    let at = |minutes: i64| local_minute(zone, now, minutes - days_ago);
+    let facts = json!({
+        "modality": "esketamine", "care_setting": "outpatient", "time_zone": zone, "order_id": order,
+        "dose": { "planned_at": at(0)? },
+        "pre_dose": { "phq9_item9": 0, "cssrs_risk": "none", "can_become_pregnant": false, "last_food_at": at(-300)?,
+                      "last_liquid_at": at(-200)?, "escort_arranged": true, "rems_patient_enrolled": true },
+        "discharge": { "escort_present": true },
+        "rems": {
+            "edition": "respiratory",
+            "patient": { "first_name": "Emery", "last_name": "Vignette V5", "birth_date": "1968-03-14", "sex": "female",
+                         "first_treatment": true, "enrolled": true },
+            "medication": { "benzodiazepines": false, "non_benzodiazepine_sedative_hypnotics": false,
+                            "psychostimulants": false, "maois": false, "opioids": false, "other_sedating_drugs": false },
+            "monitoring_hcp": { "name": "demo.nurse", "phone": "555-0100", "email": "nurse@clinic.example" },
+            "setting": { "name": "ketacare demo clinic", "address": "1 Example Street" },
+            "serious_adverse_events": "none"
+        }
+    });
+    let session = app.start_session(nurse, treated, &facts.to_string(), None).await?.resource_id;
+    let observe = |minutes: i64, values: Value| -> anyhow::Result<String> {
+        let mut observation = values;
+        observation["at"] = json!(at(minutes)?);
+        Ok(observation.to_string())
+    };
+    for (minutes, values) in [
+        (
+            -12,
+            json!({ "systolic_mmhg": 124, "diastolic_mmhg": 78, "heart_rate_bpm": 70, "spo2_percent": 98,
+                      "respiratory_rate_per_min": 14, "moaas": 5, "cadss_total": 0, "crisis_symptoms": [] }),
+        ),
+        (-5, json!({ "systolic_mmhg": 122, "diastolic_mmhg": 76 })),
+    ] {
+        app.record_observation(nurse, treated, &session, &observe(minutes, values)?, None).await?;
+    }
+    let administration = json!({ "drug": "esketamine", "dose_mg": 56, "lot_number": "DEMO-ESK-0001",
+                                 "started_at": at(0)?, "device_count": 2 });
+    app.record_administration(nurse, treated, &session, &administration.to_string(), None).await?;
+    for (minutes, values) in [
+        (
+            40,
+            json!({ "systolic_mmhg": 138, "diastolic_mmhg": 84, "heart_rate_bpm": 80, "spo2_percent": 97,
+                     "respiratory_rate_per_min": 14, "moaas": 4, "cadss_total": 8, "crisis_symptoms": [] }),
+        ),
+        (
+            90,
+            json!({ "systolic_mmhg": 128, "diastolic_mmhg": 80, "heart_rate_bpm": 74, "spo2_percent": 98,
+                     "respiratory_rate_per_min": 14, "moaas": 5, "cadss_total": 2, "crisis_symptoms": [] }),
+        ),
+        (
+            120,
+            json!({ "systolic_mmhg": 126, "diastolic_mmhg": 78, "heart_rate_bpm": 72, "spo2_percent": 98,
+                      "respiratory_rate_per_min": 14, "moaas": 5, "cadss_total": 0, "crisis_symptoms": [] }),
+        ),
+    ] {
+        app.record_observation(nurse, treated, &session, &observe(minutes, values)?, None).await?;
+    }
+    let update = json!({ "monitoring_ended_at": at(125)? });
+    let version = app.get_session(nurse, treated, &session).await?.version;
+    let view = app.update_session(nurse, treated, &session, version, &update.to_string()).await?;
+    let view = app.discharge_session(nurse, treated, &session, view.version).await?;
+    let view = app.sign_session(prescriber, treated, &session, view.version).await?;
+    app.submit_rems_form(nurse, treated, &session, view.version).await?;
     Ok(())
 }
 

@@ -535,6 +535,9 @@ pub fn assess_discharge(
             criteria.push(sedation(post_dose, "KNOWLEDGE §4.5 PROJECT DEFAULT IV rule: MOAA/S = 5"));
             criteria.push(dissociation(before_dose, post_dose, settings));
             criteria.push(recovery_score(facts, dose.ended_at, now, settings));
+            // KNOWLEDGE §4.3 / §4.5: BP and heart rate back within safe limits after the infusion; only a
+            // post-dose blood pressure counts.
+            criteria.push(alert_criterion(&VITAL_SIGNS, entries, post_dose_start, alert_settings));
         }
     }
     criteria.push(escort(facts));

@@ -218,61 +218,66 @@ fn check_suicidality(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
     let item9_from = scales.phq9_item9_screen_from.value;
     let item12_from = scales.qids_sr16_item12_screen_from.value;
     let positive = item9.is_some_and(|score| score >= item9_from) || item12.is_some_and(|score| score >= item12_from);
-    if !positive {
-        if item9.is_none() && item12.is_none() {
-            return item(
-                GateItemId::SuicidalityScreen,
-                GateStatus::Indeterminate { missing: vec!["phq9_item9"] },
-                "neither PHQ-9 item 9 nor QIDS item 12 is recorded for this session",
-                screen_source,
-            );
-        }
-        return item(
-            GateItemId::SuicidalityScreen,
-            GateStatus::Pass,
-            "suicidal-ideation item below the screening threshold",
-            screen_source,
-        );
-    }
     let trigger = match (item9, item12) {
-        (Some(score), _) if score >= item9_from => format!("PHQ-9 item 9 = {score}"),
-        (_, Some(score)) => format!("QIDS item 12 = {score}"),
-        _ => unreachable!("positive implies one item is at or above its threshold"),
+        (Some(score), _) if score >= item9_from => format!("PHQ-9 item 9 = {score}; "),
+        (_, Some(score)) if score >= item12_from => format!("QIDS item 12 = {score}; "),
+        _ => String::new(),
     };
+    // KNOWLEDGE §5.9 PROJECT DEFAULT: a recorded C-SSRS risk counts whatever PHQ-9 item 9 says: high risk blocks
+    // the session start, moderate risk needs prescriber review before dosing (classes from the protocol).
     match facts.cssrs_risk {
-        None => item(
-            GateItemId::SuicidalityScreen,
-            GateStatus::Indeterminate { missing: vec!["cssrs_risk"] },
-            format!("{trigger}: a C-SSRS screen is needed before dosing"),
-            screen_source,
-        ),
         Some(CssrsRisk::High) => {
             let (status, source) = class_hold(protocol, "SUICIDE_RISK_HIGH");
-            item(
+            return item(
                 GateItemId::SuicidalityScreen,
                 status,
                 format!(
-                    "{trigger}; C-SSRS high risk: do not start, page the prescriber, follow the local crisis protocol"
+                    "{trigger}C-SSRS high risk: do not start, page the prescriber, follow the local crisis protocol"
                 ),
                 source,
-            )
+            );
         }
         Some(CssrsRisk::Moderate) => {
             let (status, source) = class_hold(protocol, "SUICIDE_RISK_MODERATE");
-            item(
+            return item(
                 GateItemId::SuicidalityScreen,
                 status,
-                format!("{trigger}; C-SSRS moderate risk: prescriber review before dosing"),
+                format!("{trigger}C-SSRS moderate risk: prescriber review before dosing"),
                 source,
-            )
+            );
         }
-        Some(risk) => item(
-            GateItemId::SuicidalityScreen,
-            GateStatus::Pass,
-            format!("{trigger}; C-SSRS {} risk", risk.as_str()),
-            "KNOWLEDGE §5.9: low risk does not block dosing",
-        ),
+        Some(risk) => {
+            return item(
+                GateItemId::SuicidalityScreen,
+                GateStatus::Pass,
+                format!("{trigger}C-SSRS {} risk", risk.as_str()),
+                "KNOWLEDGE §5.9: low risk does not block dosing",
+            );
+        }
+        None => {}
     }
+    if positive {
+        return item(
+            GateItemId::SuicidalityScreen,
+            GateStatus::Indeterminate { missing: vec!["cssrs_risk"] },
+            format!("{}: a C-SSRS screen is needed before dosing", trigger.trim_end_matches("; ")),
+            screen_source,
+        );
+    }
+    if item9.is_none() && item12.is_none() {
+        return item(
+            GateItemId::SuicidalityScreen,
+            GateStatus::Indeterminate { missing: vec!["phq9_item9"] },
+            "neither PHQ-9 item 9 nor QIDS item 12 nor a C-SSRS is recorded for this session",
+            screen_source,
+        );
+    }
+    item(
+        GateItemId::SuicidalityScreen,
+        GateStatus::Pass,
+        "suicidal-ideation item below the screening threshold",
+        screen_source,
+    )
 }
 
 fn check_pregnancy(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {

@@ -197,6 +197,10 @@ pub struct SessionSettings {
     pub iv_fasting_required: Setting<bool>,
     pub pregnancy_test_policy: Setting<PregnancyTestPolicy>,
     pub escort_required: Setting<bool>,
+    /// How far after the server's clock a clinical time may be (device clocks drift); later is refused.
+    pub max_clock_skew_min: Setting<i64>,
+    /// How old a chart PHQ-9 item 9 or C-SSRS may be for the gate to use it (days before the dose).
+    pub chart_screen_max_age_days: Setting<i64>,
 }
 
 impl SessionSettings {
@@ -209,6 +213,8 @@ impl SessionSettings {
             pregnancy_test_policy: section
                 .take_choice("pregnancy_test_policy", &["required_if_can_become_pregnant", "not_required"])?,
             escort_required: section.take_bool("escort_required")?,
+            max_clock_skew_min: section.take_integer_in("max_clock_skew_min", 0, 15)?,
+            chart_screen_max_age_days: section.take_integer_in("chart_screen_max_age_days", 0, 90)?,
         };
         section.finish()?;
         Ok(settings)
