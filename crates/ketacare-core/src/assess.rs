@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use crate::dosing::{
     EsketamineStartResult, IvDoseFacts, IvDoseResult, IvPrescription, esketamine_start_dose, iv_ketamine_dose,
 };
+use crate::drugs::resolve_drug_name;
 use crate::eligibility::{
     ConcomitantMedicine, EligibilityFacts, HistoryCondition, ModalityEligibility, Override, StandardTreatmentWeeks,
     assess_eligibility,
@@ -20,7 +21,7 @@ use crate::scales::{
     assess_cssrs, score_scale, severity_of_total,
 };
 use crate::staging::{EpisodeDurationMonths, EpisodeSeverity, StagingAssessment, StagingFacts, assess_staging};
-use crate::trd::{TrdAssessment, TrialFacts, TrialRole, assess_trd};
+use crate::trd::{TrdAssessment, TrialFacts, assess_trd, is_augmentation_trial};
 
 /// Everything the engine knows about one patient at one date, already validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,9 +164,13 @@ pub fn assess_case(case: &CaseFacts, protocol: &Protocol) -> AssessmentReport {
 }
 
 /// Weeks of antidepressant-role trials in the current episode, adequate or not, unknown drugs included,
-/// augmentation not (assess contract reading 14).
+/// augmentation not (assess contract reading 14). An augmentation agent is augmentation whatever its
+/// `role` says (lithium without a role is reported `AUGMENTATION_ONLY`, so its weeks do not count either).
 pub fn standard_treatment_weeks(trials: &[TrialFacts]) -> StandardTreatmentWeeks {
-    let counted = trials.iter().filter(|trial| trial.role == TrialRole::Antidepressant && trial.in_current_episode);
+    let counted = trials.iter().filter(|trial| {
+        trial.in_current_episode
+            && !is_augmentation_trial(trial.role, resolve_drug_name(&trial.drug_as_written).as_ref())
+    });
     let mut known_weeks = Decimal::ZERO;
     let mut trials_without_weeks = 0;
     for trial in counted {

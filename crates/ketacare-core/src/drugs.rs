@@ -6,6 +6,8 @@
 
 use rust_decimal::Decimal;
 
+use crate::drug_names::{DrugNameReading, read_drug_name};
+
 /// The fine pharmacological class used by the distinct-classes TRD test (KNOWLEDGE §1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DrugClass {
@@ -101,7 +103,8 @@ pub struct DrugEntry {
     pub rxcui_products: &'static [&'static str],
     /// Minimum adequate daily dose in mg (KNOWLEDGE §1.3); `None` where KNOWLEDGE gives none.
     pub min_daily_dose_mg: Option<Decimal>,
-    /// Brand and other names that resolve to this ingredient, lower case.
+    /// Brand and other names that resolve to this ingredient, lower case. A name may have several words
+    /// (`prozac weekly`, `s-ketamine`); `drug_names.rs` matches them word for word, never by part of a word.
     pub other_names: &'static [&'static str],
 }
 
@@ -136,8 +139,24 @@ macro_rules! drug {
 pub static DRUGS: &[DrugEntry] = &[
     // SSRI — KNOWLEDGE §1.3/§1.4
     drug!("citalopram", Ssri, Antidepressant, Some("N06AB04"), Some("2556"), mg(20), ["celexa", "cipramil"]),
-    drug!("escitalopram", Ssri, Antidepressant, Some("N06AB10"), Some("321988"), mg(10), ["lexapro", "cipralex"]),
-    drug!("fluoxetine", Ssri, Antidepressant, Some("N06AB03"), Some("4493"), mg(20), ["prozac", "sarafem"]),
+    drug!(
+        "escitalopram",
+        Ssri,
+        Antidepressant,
+        Some("N06AB10"),
+        Some("321988"),
+        mg(10),
+        ["lexapro", "cipralex", "s-citalopram"]
+    ),
+    drug!(
+        "fluoxetine",
+        Ssri,
+        Antidepressant,
+        Some("N06AB03"),
+        Some("4493"),
+        mg(20),
+        ["prozac", "sarafem", "prozac weekly"]
+    ),
     // KNOWLEDGE §1.3: fluvoxamine 100 is a PROJECT DEFAULT (UTD lower bound 50 equals the start dose).
     drug!("fluvoxamine", Ssri, Antidepressant, Some("N06AB08"), Some("42355"), mg(100), ["luvox", "faverin"]),
     // KNOWLEDGE §1.3: paroxetine IR 20; CR/ER 25 (see `formulation_minimum`).
@@ -153,8 +172,24 @@ pub static DRUGS: &[DrugEntry] = &[
     drug!("sertraline", Ssri, Antidepressant, Some("N06AB06"), Some("36437"), mg(50), ["zoloft", "lustral"]),
     // SNRI
     drug!("venlafaxine", Snri, Antidepressant, Some("N06AX16"), Some("39786"), mg(75), ["effexor", "efexor"]),
-    drug!("desvenlafaxine", Snri, Antidepressant, Some("N06AX23"), Some("734064"), mg(50), ["pristiq", "khedezla"]),
-    drug!("duloxetine", Snri, Antidepressant, Some("N06AX21"), Some("72625"), mg(60), ["cymbalta", "drizalma"]),
+    drug!(
+        "desvenlafaxine",
+        Snri,
+        Antidepressant,
+        Some("N06AX23"),
+        Some("734064"),
+        mg(50),
+        ["pristiq", "khedezla", "o-desmethylvenlafaxine", "o-desmethyl-venlafaxine"]
+    ),
+    drug!(
+        "duloxetine",
+        Snri,
+        Antidepressant,
+        Some("N06AX21"),
+        Some("72625"),
+        mg(60),
+        ["cymbalta", "drizalma", "irenka"]
+    ),
     drug!("levomilnacipran", Snri, Antidepressant, Some("N06AX28"), None, mg(40), ["fetzima"]),
     drug!("milnacipran", Snri, Antidepressant, Some("N06AX17"), None, mg(100), ["savella", "ixel"]),
     // NDRI — bupropion 300; hydrobromide salt 348 (see `formulation_minimum`).
@@ -165,7 +200,7 @@ pub static DRUGS: &[DrugEntry] = &[
         Some("N06AX12"),
         Some("42347"),
         mg(300),
-        ["wellbutrin", "aplenzin", "forfivo", "zyban"]
+        ["wellbutrin", "aplenzin", "forfivo", "zyban", "budeprion", "elontril"]
     ),
     // NaSSA
     drug!(
@@ -187,18 +222,18 @@ pub static DRUGS: &[DrugEntry] = &[
         Some("N06AX05"),
         Some("10737"),
         mg(200),
-        ["desyrel", "oleptro", "molipaxin"]
+        ["desyrel", "oleptro", "molipaxin", "trittico"]
     ),
     drug!("nefazodone", Sari, Antidepressant, Some("N06AX06"), Some("31565"), mg(300), ["serzone"]),
     // Multimodal: vortioxetine 10 is a PROJECT DEFAULT; vilazodone 20 UNCONFIRMED (KNOWLEDGE §1.3).
     drug!("vortioxetine", Sms, Antidepressant, Some("N06AX26"), None, mg(10), ["trintellix", "brintellix"]),
     drug!("vilazodone", Spari, Antidepressant, Some("N06AX24"), None, mg(20), ["viibryd"]),
     // TCA
-    drug!("amitriptyline", Tca, Antidepressant, Some("N06AA09"), Some("704"), mg(150), ["elavil"]),
+    drug!("amitriptyline", Tca, Antidepressant, Some("N06AA09"), Some("704"), mg(150), ["elavil", "endep"]),
     drug!("clomipramine", Tca, Antidepressant, Some("N06AA04"), Some("2597"), mg(100), ["anafranil"]),
     drug!("desipramine", Tca, Antidepressant, Some("N06AA01"), Some("3247"), mg(150), ["norpramin"]),
-    drug!("doxepin", Tca, Antidepressant, Some("N06AA12"), Some("3638"), mg(100), ["sinequan"]),
-    drug!("imipramine", Tca, Antidepressant, Some("N06AA02"), Some("5691"), mg(150), ["tofranil"]),
+    drug!("doxepin", Tca, Antidepressant, Some("N06AA12"), Some("3638"), mg(100), ["sinequan", "silenor"]),
+    drug!("imipramine", Tca, Antidepressant, Some("N06AA02"), Some("5691"), mg(150), ["tofranil", "tofranil-pm"]),
     // KNOWLEDGE §1.3: nortriptyline 50 mg (or a therapeutic plasma level, which a clinician may attest).
     drug!("nortriptyline", Tca, Antidepressant, Some("N06AA10"), Some("7531"), mg(50), ["pamelor", "aventyl"]),
     drug!("protriptyline", Tca, Antidepressant, Some("N06AA11"), Some("8886"), mg(15), ["vivactil"]),
@@ -215,7 +250,7 @@ pub static DRUGS: &[DrugEntry] = &[
     drug!("moclobemide", Rima, Antidepressant, Some("N06AG02"), None, mg(300), ["aurorix", "manerix"]),
     drug!("agomelatine", Melatonergic, Antidepressant, Some("N06AX22"), None, mg(25), ["valdoxan"]),
     // NMDA antagonists: the treatments ketacare manages (KNOWLEDGE §1.4).
-    drug!("esketamine", NmdaAntagonist, Ketamine, Some("N06AX27"), None, None, ["spravato"]),
+    drug!("esketamine", NmdaAntagonist, Ketamine, Some("N06AX27"), None, None, ["spravato", "s-ketamine"]),
     DrugEntry {
         ingredient: "ketamine",
         class: DrugClass::NmdaAntagonist,
@@ -245,84 +280,50 @@ pub static DRUGS: &[DrugEntry] = &[
     drug!("liothyronine", Augmentation, Augmentation, None, None, None, ["cytomel", "t3"]),
 ];
 
-/// Words that name a salt, a dosage form or a release profile: dropped before matching the ingredient.
-const SALT_AND_FORM_WORDS: &[&str] = &[
-    "hydrochloride",
-    "hcl",
-    "hydrobromide",
-    "hbr",
-    "sodium",
-    "mesylate",
-    "maleate",
-    "succinate",
-    "oxalate",
-    "besylate",
-    "sulfate",
-    "sulphate",
-    "citrate",
-    "fumarate",
-    "tartrate",
-    "carbonate",
-    "hydrochlorid",
-    "tablet",
-    "tablets",
-    "capsule",
-    "capsules",
-    "oral",
-    "solution",
-    "transdermal",
-    "patch",
-    "nasal",
-    "spray",
-    "injection",
-    "odt",
-    "ir",
-    "sr",
-    "xr",
-    "xl",
-    "er",
-    "cr",
-    "la",
-    "dr",
-    "extended",
-    "controlled",
-    "sustained",
-    "modified",
-    "immediate",
-    "delayed",
-    "release",
-    "mg",
+/// Fixed combinations that contain a knowledge-base ingredient, and the partners they pair it with.
+/// KNOWLEDGE §1.2 counts one ingredient per trial and says nothing of combinations, so a name that
+/// mentions one of these resolves to nothing rather than to one of its parts (PROJECT DEFAULT).
+pub const COMBINATION_NAMES: &[&str] = &[
+    // olanzapine and fluoxetine
+    "symbyax",
+    // dextromethorphan and bupropion
+    "auvelity",
+    "dextromethorphan",
+    // naltrexone and bupropion (for weight)
+    "contrave",
+    "mysimba",
+    "naltrexone",
+    // chlordiazepoxide and amitriptyline
+    "limbitrol",
+    "chlordiazepoxide",
+    // perphenazine and amitriptyline
+    "triavil",
+    "etrafon",
+    "perphenazine",
+    // olanzapine and samidorphan
+    "lybalvi",
+    "samidorphan",
 ];
 
-/// Release forms after which paroxetine's minimum is 25 mg (assess contract reading 7).
-const EXTENDED_RELEASE_WORDS: &[&str] = &["cr", "er", "xr", "xl", "extended", "controlled"];
-
-/// Resolves a drug as written by a clinician ("Lexapro", "venlafaxine XR", "bupropion hydrobromide")
-/// to its ingredient, or `None` when it is not in the knowledge base.
+/// Resolves a drug as written by a clinician or an EHR ("Lexapro", "venlafaxine XR",
+/// "sertraline 50mg tabs", "escitalopram (as oxalate)", "sertraline 50 MG Oral Tablet [Zoloft]") to its
+/// ingredient, or `None` when it names no knowledge-base ingredient, names two, or carries a word that
+/// is not a strength, a dose form, a salt or a brand (see `drug_names.rs`).
 pub fn resolve_drug_name(written: &str) -> Option<ResolvedDrug> {
-    let lowered = written.to_lowercase();
-    let words: Vec<&str> =
-        lowered.split(|character: char| !(character.is_alphanumeric())).filter(|word| !word.is_empty()).collect();
-    let name_words: Vec<&str> = words
-        .iter()
-        .copied()
-        .filter(|word| !SALT_AND_FORM_WORDS.contains(word) && !word.chars().all(|c| c.is_ascii_digit()))
-        .collect();
-    if name_words.is_empty() {
-        return None;
-    }
-    let name = name_words.join(" ");
-    let entry = DRUGS.iter().find(|entry| entry.ingredient == name || entry.other_names.contains(&name.as_str()))?;
-    Some(ResolvedDrug { entry, min_daily_dose_mg: formulation_minimum(entry, &words) })
+    let reading = read_drug_name(written);
+    let entry = reading.ingredient_of_name()?;
+    Some(ResolvedDrug { entry, min_daily_dose_mg: formulation_minimum(entry, &reading) })
 }
 
-/// The minimum adequate dose for the formulation named by `words` (assess contract reading 7).
-fn formulation_minimum(entry: &DrugEntry, words: &[&str]) -> Option<Decimal> {
+/// The minimum adequate daily dose of `entry` in the formulation a reading names: the
+/// formulation-specific minimum where KNOWLEDGE §1.3 gives one (assess contract reading 7), else the
+/// ingredient's.
+pub fn formulation_minimum(entry: &DrugEntry, reading: &DrugNameReading) -> Option<Decimal> {
     match entry.ingredient {
         // KNOWLEDGE §1.3: paroxetine CR 25 mg (brand "Paxil CR" included).
-        "paroxetine" if words.iter().any(|word| EXTENDED_RELEASE_WORDS.contains(word)) => mg(25),
+        "paroxetine" if reading.extended_release => mg(25),
         // KNOWLEDGE §1.3: bupropion hydrobromide 348 mg (Aplenzin is the HBr salt).
-        "bupropion" if words.iter().any(|word| matches!(*word, "hydrobromide" | "hbr" | "aplenzin")) => mg(348),
+        "bupropion" if reading.hydrobromide => mg(348),
         _ => entry.min_daily_dose_mg,
     }
 }
@@ -335,10 +336,7 @@ pub fn minimum_dose_in_text(entry: &DrugEntry, text: &str) -> Option<Decimal> {
     if !matches!(entry.ingredient, "paroxetine" | "bupropion") {
         return entry.min_daily_dose_mg;
     }
-    let lowered = text.to_lowercase();
-    let words: Vec<&str> =
-        lowered.split(|character: char| !character.is_alphanumeric()).filter(|word| !word.is_empty()).collect();
-    formulation_minimum(entry, &words)
+    formulation_minimum(entry, &read_drug_name(text))
 }
 
 /// Looks an ingredient up by its exact knowledge-base name.
@@ -351,16 +349,12 @@ pub fn drug_by_rxcui(code: &str) -> Option<&'static DrugEntry> {
     DRUGS.iter().find(|entry| entry.rxcui_ingredient == Some(code) || entry.rxcui_products.contains(&code))
 }
 
-/// The first knowledge-base drug whose ingredient or other name appears in `text` as a whole word
-/// (case-insensitive; words are runs of letters and digits), in the order the words appear.
-/// Used by the population screen on `text` and `display` fields ("Sertraline 50 MG Oral Tablet" → sertraline).
+/// The one knowledge-base drug named in `text` as whole words, other words allowed (case-insensitive).
+/// Used by the population screen on `text` and `display` fields ("Sertraline 50 MG Oral Tablet" →
+/// sertraline; screen contract reading 14). Read by the same reader as [`resolve_drug_name`]: two
+/// ingredients, a related molecule (`R-ketamine`) or a combination partner give `None`.
 pub fn drug_named_in_text(text: &str) -> Option<&'static DrugEntry> {
-    text.split(|character: char| !character.is_alphanumeric()).filter(|word| word.len() >= 2).find_map(|word| {
-        DRUGS.iter().find(|entry| {
-            entry.ingredient.eq_ignore_ascii_case(word)
-                || entry.other_names.iter().any(|name| name.eq_ignore_ascii_case(word))
-        })
-    })
+    read_drug_name(text).ingredient_in_text()
 }
 
 /// The position of `entry` in [`DRUGS`] (a compact handle for per-patient event lists).
@@ -417,7 +411,7 @@ mod tests {
 
     #[test]
     fn unknown_names_do_not_resolve() {
-        for written in ["", "XR", "aspirin", "sertralin", "venlafaxine sertraline"] {
+        for written in ["", "XR", "aspirin", "sertralin", "venlafaxine sertraline", "sertraline daily"] {
             assert!(resolve_drug_name(written).is_none(), "{written}");
         }
     }
@@ -451,15 +445,31 @@ mod tests {
         assert_eq!(minimum_dose_in_text(paroxetine, "paroxetine 20 MG Oral Tablet"), Some(Decimal::from(20)));
     }
 
-    #[test]
-    fn every_name_is_unique_across_the_knowledge_base() {
-        let mut names: Vec<&str> = DRUGS
+    /// Every name of the knowledge base and of its combinations, as the reader tokenises it.
+    fn every_name_as_tokens() -> Vec<(String, Vec<String>)> {
+        DRUGS
             .iter()
             .flat_map(|entry| std::iter::once(entry.ingredient).chain(entry.other_names.iter().copied()))
-            .collect();
+            .chain(COMBINATION_NAMES.iter().copied())
+            .map(|name| (name.to_owned(), crate::drug_names::words_of_name(name)))
+            .collect()
+    }
+
+    #[test]
+    fn every_name_is_unique_across_the_knowledge_base() {
+        let mut names: Vec<Vec<String>> = every_name_as_tokens().into_iter().map(|(_, tokens)| tokens).collect();
         let count = names.len();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), count);
+        assert_eq!(names.len(), count, "two names read as the same words");
+    }
+
+    #[test]
+    fn no_name_starts_with_a_number_or_a_strength_form_or_salt_word() {
+        for (name, tokens) in every_name_as_tokens() {
+            let first = tokens.first().unwrap_or_else(|| panic!("{name:?} has no word"));
+            assert!(!first.starts_with(|c: char| c.is_ascii_digit()), "{name} starts with a number");
+            assert!(!crate::drug_names::is_noise_word(first), "{name} starts with a noise word");
+        }
     }
 }

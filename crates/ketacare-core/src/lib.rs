@@ -6,6 +6,7 @@
 pub mod assess;
 pub mod course;
 pub mod dosing;
+pub mod drug_names;
 pub mod drugs;
 pub mod eligibility;
 pub mod outcomes;

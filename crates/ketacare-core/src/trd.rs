@@ -373,10 +373,16 @@ fn count_status(definite: usize, open: usize) -> TrdStatus {
     }
 }
 
+/// Whether a trial is an augmentation trial (KNOWLEDGE §1.2): its `role` says so, or its drug is an
+/// augmentation agent of the knowledge base (lithium, liothyronine, the antipsychotics) whatever the
+/// role says. Such a trial is `AUGMENTATION_ONLY` and its weeks are not standard treatment (reading 14).
+pub fn is_augmentation_trial(role: TrialRole, drug: Option<&ResolvedDrug>) -> bool {
+    role == TrialRole::Augmentation || drug.is_some_and(|drug| drug.entry.role == DrugRole::Augmentation)
+}
+
 fn assess_trial(trial: &TrialFacts, threshold: FailureThreshold, min_weeks: Decimal) -> TrialAssessment {
     let drug = resolve_drug_name(&trial.drug_as_written);
-    let is_augmentation = trial.role == TrialRole::Augmentation
-        || drug.as_ref().is_some_and(|drug| drug.entry.role == DrugRole::Augmentation);
+    let is_augmentation = is_augmentation_trial(trial.role, drug.as_ref());
     let mut reasons = Vec::new();
     let mut missing = Vec::new();
 

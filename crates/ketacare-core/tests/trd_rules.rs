@@ -1,6 +1,7 @@
 //! TRD rules through the core's public API: one `check` per rule family, one line per case
 //! (KNOWLEDGE §1.1–§1.3, §1.6; assess contract readings 4–7).
 
+use ketacare_core::assess::standard_treatment_weeks;
 use ketacare_core::protocol::{Protocol, SHIPPED_PROTOCOL_TOML};
 use ketacare_core::trd::{Adherence, ImprovementPct, TrdStatus, TrialFacts, TrialQuantity, TrialRole, assess_trd};
 use rust_decimal::Decimal;
@@ -165,4 +166,36 @@ fn closely_related_pairs_are_flagged_and_still_count() {
     ];
     let trd = assess_trd(&trials, &Protocol::shipped().trd);
     assert!(trd.trials[0].reasons.is_empty());
+}
+
+/// Checks the weeks of standard treatment over a list of trials (assess contract reading 14):
+/// antidepressant trials of the current episode, unknown drugs included, augmentation not.
+fn check_standard_weeks(trials: &[TrialFacts], known_weeks: i64, trials_without_weeks: usize) {
+    let weeks = standard_treatment_weeks(trials);
+    let names: Vec<&str> = trials.iter().map(|trial| trial.drug_as_written.as_str()).collect();
+    assert_eq!(
+        (weeks.known_weeks, weeks.trials_without_weeks),
+        (Decimal::from(known_weeks), trials_without_weeks),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn augmentation_weeks_are_not_standard_treatment() {
+    let weeks = |drug: &str, weeks: &str| trial(drug, Some("100"), Some(weeks), Some("10"));
+    let augmenting =
+        |drug: &str, weeks_held: &str| TrialFacts { role: TrialRole::Augmentation, ..weeks(drug, weeks_held) };
+    let earlier = |drug: &str, weeks_held: &str| TrialFacts { in_current_episode: false, ..weeks(drug, weeks_held) };
+    check_standard_weeks(&[weeks("sertraline", "8"), weeks("venlafaxine XR", "10")], 18, 0);
+    // An augmentation agent without a role is augmentation-only, and its weeks do not count.
+    check_standard_weeks(&[weeks("sertraline", "8"), weeks("lithium", "10")], 8, 0);
+    check_standard_weeks(&[weeks("sertraline", "8"), weeks("lithium carbonate 300 mg caps", "10")], 8, 0);
+    check_standard_weeks(&[weeks("sertraline", "8"), weeks("Seroquel XR", "20")], 8, 0);
+    check_standard_weeks(&[weeks("sertraline", "8"), trial("Cytomel", Some("25"), None, None)], 8, 0);
+    check_standard_weeks(&[weeks("sertraline", "8"), augmenting("aripiprazole", "10")], 8, 0);
+    check_standard_weeks(&[weeks("sertraline", "8"), augmenting("bupropion", "10")], 8, 0);
+    // Unknown drugs count; trials outside the episode do not; a trial without weeks is counted as unknown.
+    check_standard_weeks(&[weeks("sertraline", "8"), weeks("notadrug", "4")], 12, 0);
+    check_standard_weeks(&[weeks("sertraline", "8"), earlier("fluoxetine", "30")], 8, 0);
+    check_standard_weeks(&[weeks("sertraline", "8"), trial("fluoxetine", Some("20"), None, None)], 8, 1);
 }

@@ -793,6 +793,37 @@ mod tests {
         assert_eq!(event.daily_dose_mg, None);
     }
 
+    /// The ingredient a request's medication text resolves to: read by the core's one drug-name reader
+    /// (`ketacare_core::drug_names`), with other words around the name allowed (reading 14).
+    fn check_medication_text(text: &str, expected: Option<&str>) {
+        let line = format!(
+            r#"{{"resourceType":"MedicationRequest","status":"active","subject":{{"reference":"Patient/p"}},"authoredOn":"2020-01-01","medicationCodeableConcept":{{"text":"{text}"}}}}"#
+        );
+        let ingredient = match extract(&line) {
+            LineFact::Drug { event, .. } => Some(event.entry().ingredient),
+            _ => None,
+        };
+        assert_eq!(ingredient, expected, "{text}");
+    }
+
+    #[test]
+    fn medication_text_is_read_as_case_trials_are() {
+        check_medication_text("sertraline 50 MG Oral Tablet", Some("sertraline"));
+        check_medication_text("Remeron SolTab 15 mg", Some("mirtazapine"));
+        check_medication_text("escitalopram (as oxalate) 10 mg", Some("escitalopram"));
+        check_medication_text("Emsam 6 mg/24 hr transdermal system", Some("selegiline"));
+        check_medication_text(
+            "24 HR desvenlafaxine 50 MG Extended Release Oral Tablet [Pristiq]",
+            Some("desvenlafaxine"),
+        );
+        check_medication_text("sertraline for sleep", Some("sertraline"));
+        check_medication_text("sertralinex 50 mg", None);
+        check_medication_text("olanzapine and fluoxetine", None);
+        check_medication_text("Celexa (escitalopram)", None);
+        check_medication_text("levo-milnacipran 40 mg", None);
+        check_medication_text("dextromethorphan-bupropion ER tablet", None);
+    }
+
     #[test]
     fn skipped_types_and_statuses_yield_nothing() {
         for line in [
