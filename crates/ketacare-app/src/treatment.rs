@@ -13,7 +13,7 @@ use ketacare_case::session_format::{
     SessionInput, alert_changes_json, alert_json, check_session, local, parse_observation, parse_session,
     session_report_json,
 };
-use ketacare_case::{InvalidCase, parse_plan, plan_report_json};
+use ketacare_case::{InvalidCase, parse_plan, plan_report_json, read_json_document};
 use ketacare_core::plan::{SessionStatus, plan};
 use ketacare_core::session::alerts::evaluate;
 use ketacare_store::{
@@ -118,10 +118,10 @@ fn corrupt(what: &str, problem: impl std::fmt::Display) -> AppError {
 }
 
 fn parse_object(text: &str) -> Result<Map<String, Value>, AppError> {
-    match serde_json::from_str::<Value>(text) {
+    match read_json_document(text.as_bytes()) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(AppError::invalid("(body)", "must be a JSON object")),
-        Err(error) => Err(AppError::invalid("(body)", format!("is not valid JSON: {error}"))),
+        Err(error) => Err(invalid(error.into_invalid_case("(body)"))),
     }
 }
 
@@ -933,10 +933,10 @@ impl App {
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "observation_id").await? {
             return Ok(created);
         }
-        let observation_value = match serde_json::from_str::<Value>(body) {
+        let observation_value = match read_json_document(body.as_bytes()) {
             Ok(value) => value,
             Err(error) => {
-                let error = AppError::invalid("(body)", format!("is not valid JSON: {error}"));
+                let error = invalid(error.into_invalid_case("(body)"));
                 return Err(self.audit_failure(event, error).await);
             }
         };

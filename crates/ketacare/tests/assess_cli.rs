@@ -201,3 +201,71 @@ fn a_site_protocol_changes_the_decision_and_its_hash() {
     );
     std::fs::remove_dir_all(&directory).unwrap();
 }
+
+fn ketacare_bytes(arguments: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_key_given_twice_is_a_malformed_case() {
+    let output = ketacare(&["assess", "-"], Some(r#"{"history":["aneurysmal_vascular_disease"],"history":[]}"#));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("malformed case: history: is given more than once"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_case_that_is_not_utf8_exits_2_naming_the_byte_offset() {
+    let mut case = br#"{"patient":{"id":"caf"#.to_vec();
+    case.push(0xE9);
+    case.extend_from_slice(br#""}}"#);
+    let output = ketacare_bytes(&["assess", "-"], &case);
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("(case): is not UTF-8: byte 21 (0xe9)"), "{stderr}");
+
+    let path = std::env::temp_dir().join(format!("ketacare-not-utf8-{}.json", std::process::id()));
+    std::fs::write(&path, &case).unwrap();
+    let output = ketacare(&["assess", path.to_str().unwrap()], None);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn batch_mode_answers_a_bad_line_with_an_error_line_and_goes_on() {
+    let case = |name: &str| {
+        let case: Value =
+            serde_json::from_str(&std::fs::read_to_string(vignettes_dir().join(format!("{name}.case.json"))).unwrap())
+                .unwrap();
+        serde_json::to_vec(&case).unwrap()
+    };
+    let mut batch = Vec::new();
+    batch.extend_from_slice(&case("V1"));
+    batch.extend_from_slice(b"\n{\"patient\":{\"id\":\"\xff\"}}\n");
+    batch.extend_from_slice(b"{\"history\":[\n");
+    batch.extend_from_slice(b"{\"history\":[\"aneurysmal_vascular_disease\"],\"history\":[]}\n");
+    batch.extend_from_slice(&case("V2"));
+    batch.push(b'\n');
+    let output = ketacare_bytes(&["assess", "--batch", "-"], &batch);
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["trd"]["label"]["status"], "met");
+    assert_eq!(lines[1]["line"], 2);
+    assert!(lines[1]["error"].as_str().unwrap().contains("is not UTF-8: byte 18 (0xff)"), "{}", lines[1]);
+    assert_eq!(lines[2]["line"], 3);
+    assert!(lines[2]["error"].as_str().unwrap().starts_with("(case): is not valid JSON"), "{}", lines[2]);
+    assert_eq!(lines[3]["line"], 4);
+    assert!(lines[3]["error"].as_str().unwrap().starts_with("history: is given more than once"), "{}", lines[3]);
+    assert!(lines[4]["eligibility"].is_object(), "{}", lines[4]);
+}
