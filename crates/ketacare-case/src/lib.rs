@@ -19,4 +19,4 @@ pub use sections::{
     parse_bp_entry, parse_concomitant_entry, parse_cssrs_section, parse_ect_section, parse_episode_section,
     parse_history_entry, parse_override_entry, parse_patient_section, parse_scales_section, parse_trial_entry,
 };
-pub use strict_json::{InvalidJson, read_json_document, read_utf8_text};
+pub use strict_json::{InexactNumber, InvalidJson, exact_decimal, read_json_document, read_utf8_text};

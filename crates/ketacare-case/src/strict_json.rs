@@ -2,11 +2,14 @@
 //! observation, plan) and every API body becomes a `serde_json::Value` here and nowhere else. It refuses
 //! what `serde_json::from_str` lets through or leaves to chance: a key given twice in an object (the last
 //! one used to win silently, so `"history"` given twice could drop a contraindication), bytes that are
-//! not UTF-8 (named by their offset), and text after the value.
+//! not UTF-8 (named by their offset), and text after the value. Numbers keep their text (serde_json's
+//! `arbitrary_precision`) and must be exact decimals ([`exact_decimal`]): a number with more digits
+//! than a decimal keeps is refused by its path, never rounded into a threshold decision.
 
 use std::fmt;
 use std::fmt::Write as _;
 
+use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
@@ -52,6 +55,88 @@ pub fn read_json_document(bytes: &[u8]) -> Result<Value, InvalidJson> {
     };
     deserializer.end().map_err(|error| InvalidJson::whole(format!("has text after the JSON value: {error}")))?;
     Ok(value)
+}
+
+/// A JSON number that no decimal holds exactly; the message names the number and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InexactNumber {
+    #[error("must have at most {MAX_SIGNIFICANT_DIGITS} significant digits to be read exactly, got {text}")]
+    TooManyDigits { text: String },
+    #[error("must have at most {MAX_SIGNIFICANT_DIGITS} digits after the decimal point to be read exactly, got {text}")]
+    TooSmall { text: String },
+    #[error("must be less than 79228162514264337593543950336 in size to be read exactly, got {text}")]
+    TooLarge { text: String },
+    #[error("must be a JSON number, got {text}")]
+    NotANumber { text: String },
+}
+
+/// The most significant digits a `rust_decimal::Decimal` keeps for any value (its 96-bit mantissa holds
+/// every 28-digit integer, and some of 29 digits).
+const MAX_SIGNIFICANT_DIGITS: usize = 28;
+
+/// The exact decimal a JSON number's text stands for (`160.0000000000000001`, `1.6e2`, `-0.5`), with
+/// trailing zeros dropped (`8.0` is `8`). A number needing more than 28 significant digits, more than 28
+/// decimal places or more than 96 bits is refused rather than rounded.
+pub fn exact_decimal(number: &Number) -> Result<Decimal, InexactNumber> {
+    decimal_of_text(number.as_str())
+}
+
+fn decimal_of_text(text: &str) -> Result<Decimal, InexactNumber> {
+    let not_a_number = || InexactNumber::NotANumber { text: text.to_owned() };
+    let too_small = || InexactNumber::TooSmall { text: text.to_owned() };
+    let too_large = || InexactNumber::TooLarge { text: text.to_owned() };
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || mantissa.ends_with('.') {
+        return Err(not_a_number());
+    }
+    // An exponent longer than any decimal could use is clamped: it only decides too large or too small.
+    let exponent: i128 = match exponent {
+        None => 0,
+        Some(exponent) => {
+            let negative_exponent = exponent.starts_with('-');
+            let magnitude = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            if magnitude.is_empty() || !all_digits(magnitude) {
+                return Err(not_a_number());
+            }
+            let magnitude = magnitude.parse::<i128>().unwrap_or(i128::from(u32::MAX)).min(i128::from(u32::MAX));
+            if negative_exponent { -magnitude } else { magnitude }
+        }
+    };
+    let digits = format!("{whole}{fraction}");
+    let significant = digits.trim_start_matches('0');
+    if significant.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
+    let kept = significant.trim_end_matches('0');
+    if kept.len() > MAX_SIGNIFICANT_DIGITS {
+        return Err(InexactNumber::TooManyDigits { text: text.to_owned() });
+    }
+    // The value is `kept` x 10^-scale.
+    let mut scale = fraction.len() as i128 - exponent - (significant.len() - kept.len()) as i128;
+    if scale > MAX_SIGNIFICANT_DIGITS as i128 {
+        return Err(too_small());
+    }
+    let mut mantissa: i128 = kept.parse().map_err(|_| not_a_number())?;
+    while scale < 0 {
+        mantissa = mantissa.checked_mul(10).filter(|value| *value < 1 << 96).ok_or_else(too_large)?;
+        scale += 1;
+    }
+    if mantissa >= 1 << 96 {
+        return Err(too_large());
+    }
+    if negative {
+        mantissa = -mantissa;
+    }
+    Decimal::try_from_i128_with_scale(mantissa, scale as u32).map_err(|_| too_large())
 }
 
 /// The UTF-8 check of [`read_json_document`] alone, for a body passed on as text: the error names the
@@ -178,9 +263,13 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
         let mut next_key = map.next_key::<String>()?;
         if next_key.as_deref() == Some(NUMBER_TOKEN) {
             let text: String = map.next_value()?;
-            return match text.parse::<Number>() {
-                Ok(number) => Ok(Value::Number(number)),
-                Err(_) => Err(self.state.refuse(format!("must be a JSON number, got {text}"))),
+            let number = match text.parse::<Number>() {
+                Ok(number) => number,
+                Err(_) => return Err(self.state.refuse(format!("must be a JSON number, got {text}"))),
+            };
+            return match exact_decimal(&number) {
+                Ok(_) => Ok(Value::Number(number)),
+                Err(inexact) => Err(self.state.refuse(inexact.to_string())),
             };
         }
         while let Some(key) = next_key {
@@ -228,5 +317,68 @@ mod tests {
         check(b"\"caf\xe9\"", "(document): is not UTF-8: byte 4 (0xe9) starts an invalid sequence");
         check(b"[\"\xff\"]", "(document): is not UTF-8: byte 2 (0xff) starts an invalid sequence");
         check(b"[\"\xe2\x82", "(document): is not UTF-8: byte 2 (0xe2) starts an invalid sequence");
+        // Numbers keep their text, and must be exact decimals.
+        check(b"[160.0000000000000001, 1.6e2, -0, 1E+2]", "[160.0000000000000001,1.6e+2,-0,1e+2]");
+        check(
+            b"{\"a\":[0.12345678901234567890123456789]}",
+            "a[0]: must have at most 28 significant digits to be read exactly, got 0.12345678901234567890123456789",
+        );
+        check(
+            b"{\"a\":1e400}",
+            "a: must be less than 79228162514264337593543950336 in size to be read exactly, got 1e+400",
+        );
+        check(b"{\"a\":1e-29}", "a: must have at most 28 digits after the decimal point to be read exactly, got 1e-29");
+    }
+
+    fn decimal(text: &str) -> String {
+        match decimal_of_text(text) {
+            Ok(decimal) => decimal.to_string(),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn exact_decimals_from_number_text() {
+        let cases = [
+            ("0", "0"),
+            ("-0", "0"),
+            ("0.000", "0"),
+            ("8.0", "8"),
+            ("160.0000000000000001", "160.0000000000000001"),
+            ("1.600000000000000001e2", "160.0000000000000001"),
+            ("16000e-2", "160"),
+            ("1.5E3", "1500"),
+            ("1.5e+3", "1500"),
+            ("-0.75", "-0.75"),
+            ("25e-28", "0.0000000000000000000000000025"),
+            ("25e-29", "must have at most 28 digits after the decimal point to be read exactly, got 25e-29"),
+            ("1e-28", "0.0000000000000000000000000001"),
+            ("1e-29", "must have at most 28 digits after the decimal point to be read exactly, got 1e-29"),
+            ("1000000000000000000000000000000e-30", "1"),
+            ("9999999999999999999999999999", "9999999999999999999999999999"),
+            (
+                "79228162514264337593543950335",
+                "must have at most 28 significant digits to be read exactly, got 79228162514264337593543950335",
+            ),
+            ("7922816251426433759354395033e1", "79228162514264337593543950330"),
+            (
+                "7922816251426433759354395034e1",
+                "must be less than 79228162514264337593543950336 in size to be read exactly, got 7922816251426433759354395034e1",
+            ),
+            (
+                "1e99999999999999999999",
+                "must be less than 79228162514264337593543950336 in size to be read exactly, got 1e99999999999999999999",
+            ),
+            (
+                "1e-99999999999999999999",
+                "must have at most 28 digits after the decimal point to be read exactly, got 1e-99999999999999999999",
+            ),
+            ("0e999999", "0"),
+            ("1.", "must be a JSON number, got 1."),
+            ("abc", "must be a JSON number, got abc"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(decimal(text), expected, "{text}");
+        }
     }
 }

@@ -269,3 +269,29 @@ fn batch_mode_answers_a_bad_line_with_an_error_line_and_goes_on() {
     assert!(lines[3]["error"].as_str().unwrap().starts_with("history: is given more than once"), "{}", lines[3]);
     assert!(lines[4]["eligibility"].is_object(), "{}", lines[4]);
 }
+
+/// Numbers are read from their text as exact decimals: a hair over 160 cm at 76.8 kg is a BMI just
+/// under 30 (actual weight), and a number with more digits than a decimal keeps is refused by name.
+#[test]
+fn numbers_are_read_exactly_or_refused() {
+    let basis = |height: &str| {
+        let case = format!(
+            r#"{{"modality":"iv_ketamine","patient":{{"sex_at_birth":"female","height_cm":{height},"weight_kg":76.8}}}}"#
+        );
+        let output = ketacare(&["assess", "-"], Some(&case));
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["dose"]["iv_ketamine"]["basis"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(basis("160"), "ideal");
+    assert_eq!(basis("160.0000000000000001"), "actual");
+    let output = ketacare(&["assess", "-"], Some(r#"{"patient":{"height_cm":160.00000000000000000000000000001}}"#));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "patient.height_cm: must have at most 28 significant digits to be read exactly, got 160.00000000000000000000000000001"
+        ),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
