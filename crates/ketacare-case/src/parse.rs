@@ -451,7 +451,8 @@ pub(crate) fn read_scales(mut scales: ObjectReader<'_>, case: &mut CaseFacts) ->
     scales.finish()
 }
 
-/// The C-SSRS screener (KNOWLEDGE §5.9): the flow is checked by the core (q3–q5 only when q2 is yes).
+/// The C-SSRS screener (KNOWLEDGE §5.9): the flow is checked by the core (a yes to q3–q5 needs q2 not to
+/// be no). An unanswered question (absent or `null`) is missing data: the assessment names it.
 pub(crate) fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<CssrsAnswers, InvalidCase> {
     let responses = CssrsResponses {
         q1: cssrs.bool("q1")?,

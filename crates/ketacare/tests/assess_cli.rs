@@ -111,7 +111,6 @@ fn malformed_cases_exit_2_naming_the_field() {
         r#"{"scales":{"hamd17":[0,0,0,3,0,0,0,0,0,0,0,0,0,0,0,0,0]}}"#,
         "scales.hamd17[3]: must be a whole number from 0 to 2, got 3",
     );
-    check(r#"{"cssrs":{"q1":true,"q2":true,"q6":false}}"#, "cssrs.q3: is missing");
     check(r#"{"cssrs":{"q1":true,"q2":false,"q4":true,"q6":false}}"#, "cssrs.q4: answered yes but q2 is no");
     check(
         r#"{"overrides":[{"rule":"PREGNANT","by":"x","reason":"y"}]}"#,
@@ -294,4 +293,54 @@ fn numbers_are_read_exactly_or_refused() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// An incomplete C-SSRS screener is missing data, not a malformed case: the report names the answers
+/// that could change the risk, and a yes that already means high risk stays high.
+#[test]
+fn an_incomplete_cssrs_is_indeterminate_naming_what_is_missing() {
+    let check = |cssrs: &str, status: &str, missing: &[&str], rules: &[&str]| {
+        let case = format!(
+            r#"{{"as_of":"2026-11-28","modality":"iv_ketamine",
+                "patient":{{"age_years":40,"sex_at_birth":"male","height_cm":180,"weight_kg":80}},
+                "episode":{{"onset_date":"2026-01-01","psychotic_features":false}},
+                "trials":[{{"drug":"sertraline","daily_dose_mg":150,"weeks":12,"improvement_pct":10}},
+                          {{"drug":"bupropion","daily_dose_mg":300,"weeks":16,"improvement_pct":10}}],
+                "bp":[{{"systolic":120,"diastolic":80}}],
+                "cssrs":{cssrs}}}"#
+        );
+        let output = ketacare(&["assess", "-"], Some(&case));
+        assert_eq!(output.status.code(), Some(0), "{cssrs}: {}", String::from_utf8_lossy(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let eligibility = &report["eligibility"]["iv_ketamine"];
+        let got_missing: Vec<&str> =
+            eligibility["missing"].as_array().unwrap().iter().map(|item| item.as_str().unwrap()).collect();
+        let got_rules: Vec<&str> = eligibility["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|finding| finding["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            (eligibility["status"].as_str().unwrap(), got_missing.as_slice(), got_rules.as_slice()),
+            (status, missing, rules),
+            "{cssrs}"
+        );
+    };
+    check(r#"{"q1":false,"q2":false,"q6":false}"#, "eligible", &[], &[]);
+    check("{}", "indeterminate", &["cssrs.q1", "cssrs.q2", "cssrs.q6"], &[]);
+    check(
+        r#"{"q1":true,"q2":false,"q6":true}"#,
+        "override_required",
+        &["cssrs.q6_within_3_months"],
+        &["SUICIDE_RISK_MODERATE"],
+    );
+    check(r#"{"q1":true,"q2":true,"q6":false}"#, "indeterminate", &["cssrs.q3", "cssrs.q4", "cssrs.q5"], &[]);
+    check(
+        r#"{"q1":true,"q2":true,"q3":false,"q4":true,"q5":false,"q6":true}"#,
+        "ineligible",
+        &[],
+        &["SUICIDE_RISK_HIGH"],
+    );
+    check(r#"{"q2":true,"q5":true}"#, "ineligible", &[], &["SUICIDE_RISK_HIGH"]);
 }
