@@ -28,6 +28,9 @@ pub use accounts::{
 };
 pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
+/// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
+/// the way the clinical documents are.
+pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
 pub use ketacare_store::{
     AuditChainReport, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck, sqlite_path_of_url,
 };

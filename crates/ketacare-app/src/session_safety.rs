@@ -11,6 +11,7 @@ use ketacare_core::dosing::{
     round_half_up,
 };
 use ketacare_core::patient::{HeightCm, SexAtBirth, WeightKg};
+use ketacare_core::scales::cssrs::{ScreenedRisk, SuicideRisk};
 use ketacare_core::session::alerts::replay;
 use ketacare_core::session::gate::{GateItem, GateStatus};
 use ketacare_store::{
@@ -25,7 +26,9 @@ use crate::chart::EvaluationQuery;
 use crate::patients::idempotency_key;
 use crate::policy::{Permission, require};
 use crate::secrets::{new_id, sha256_hex};
-use crate::treatment::{corrupt, optional_string, parse_object, reason_of, reject_unknown};
+use crate::treatment::{
+    corrupt, decimal_number, decimal_value, optional_string, parse_object, reason_of, reject_unknown,
+};
 use crate::{Actor, App, AppError, Created};
 
 /// The override item that lets an administration differ from its order (a prescriber's decision).
@@ -72,19 +75,11 @@ fn hard_stop_refusal(stops: &[DoseHardStop]) -> AppError {
 fn decimal_field(object: &mut Map<String, Value>, key: &str) -> Result<Option<Decimal>, AppError> {
     match object.remove(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => {
-            let text = number.to_string();
-            text.parse::<Decimal>()
-                .or_else(|_| Decimal::from_scientific(&text))
-                .map(Some)
-                .map_err(|_| AppError::invalid(key, format!("must be a finite number, got {text}")))
-        }
+        Some(value @ Value::Number(_)) => decimal_value(&value)
+            .map(Some)
+            .ok_or_else(|| AppError::invalid(key, format!("must be an exact number, got {value}"))),
         Some(_) => Err(AppError::invalid(key, "must be a number")),
     }
-}
-
-fn number(value: Decimal) -> Value {
-    serde_json::from_str(&value.normalize().to_string()).unwrap_or(Value::Null)
 }
 
 /// The gate items that still stop a dose once the prescriber's overrides are applied.
@@ -274,8 +269,7 @@ impl App {
                 }
                 let case = self.case_of_chart(patient_id, &EvaluationQuery::default()).await?;
                 let patient = &case["patient"];
-                let decimal_of =
-                    |key: &str| patient[key].as_number().and_then(|number| number.to_string().parse().ok());
+                let decimal_of = |key: &str| decimal_value(&patient[key]);
                 let height = decimal_of("height_cm").and_then(|cm| HeightCm::parse(cm).ok());
                 let weight = decimal_of("weight_kg").and_then(|kg| WeightKg::parse(kg).ok());
                 let sex_at_birth = match patient["sex_at_birth"].as_str() {
@@ -305,14 +299,14 @@ impl App {
                 };
                 json!({
                     "modality": modality,
-                    "mg_per_kg": number(mg_per_kg),
-                    "infusion_min": number(infusion_min),
-                    "dose_mg": number(round_half_up(dose.dose_mg, 1)),
+                    "mg_per_kg": decimal_number(mg_per_kg),
+                    "infusion_min": decimal_number(infusion_min),
+                    "dose_mg": decimal_number(round_half_up(dose.dose_mg, 1)),
                     "basis": dose.basis.as_str(),
-                    "basis_kg": number(round_half_up(dose.basis_kg, 2)),
-                    "bmi": number(round_half_up(dose.bmi, 2)),
-                    "pump_rate_ml_per_h": number(round_half_up(dose.pump_rate_ml_per_h, 1)),
-                    "bag_volume_ml": number(dose.bag_volume_ml),
+                    "basis_kg": decimal_number(round_half_up(dose.basis_kg, 2)),
+                    "bmi": decimal_number(round_half_up(dose.bmi, 2)),
+                    "pump_rate_ml_per_h": decimal_number(round_half_up(dose.pump_rate_ml_per_h, 1)),
+                    "bag_volume_ml": decimal_number(dose.bag_volume_ml),
                     "warnings": dose.warnings,
                 })
             }
@@ -328,9 +322,9 @@ impl App {
                 let device_mg = Decimal::from(settings.esketamine_device_mg.value);
                 json!({
                     "modality": modality,
-                    "dose_mg": number(dose_mg),
-                    "device_mg": number(device_mg),
-                    "device_count": number(dose_mg / device_mg),
+                    "dose_mg": decimal_number(dose_mg),
+                    "device_mg": decimal_number(device_mg),
+                    "device_count": decimal_number(dose_mg / device_mg),
                 })
             }
             other => {
@@ -791,7 +785,17 @@ impl App {
         if let Some((result, risk)) = results.iter().rev().filter(|result| result.scale == "cssrs").find_map(|result| {
             let answers = answers(result)?;
             let parsed = ketacare_case::parse_cssrs_section("cssrs", &answers).ok()?;
-            Some((result, ketacare_core::scales::cssrs::assess_cssrs(&parsed).risk))
+            // An incomplete screen counts for the level its answers already reach when that blocks
+            // (moderate or high); otherwise the gate asks for a screen rather than guess.
+            let risk = match ketacare_core::scales::cssrs::assess_cssrs(&parsed).risk {
+                ScreenedRisk::Level(risk) => risk,
+                ScreenedRisk::Indeterminate {
+                    at_least: at_least @ (SuicideRisk::High | SuicideRisk::Moderate),
+                    ..
+                } => at_least,
+                ScreenedRisk::Indeterminate { .. } => return None,
+            };
+            Some((result, risk))
         }) {
             values.insert("cssrs_risk".to_owned(), json!(risk.as_str()));
             sources.push(json!({ "field": "pre_dose.cssrs_risk", "value": risk.as_str(),
@@ -832,7 +836,7 @@ impl App {
             problem: "the session carries no prescriber's dose order; a dose is given against one".to_owned(),
         })?;
         let (_, order) = self.active_order(&record.session.patient_id, order_id, &record.session.modality).await?;
-        let ordered_mg: Decimal = order["dose_mg"].to_string().parse().map_err(|error| corrupt("order dose", error))?;
+        let ordered_mg = decimal_value(&order["dose_mg"]).ok_or_else(|| corrupt("order dose", "is not a number"))?;
         let overridden = record.overrides.iter().any(|override_record| override_record.item == DOSE_DIFFERS_FROM_ORDER);
         let dose = input.session.dose();
         let differs = |problem: String| -> Result<(), AppError> {
@@ -865,8 +869,8 @@ impl App {
                 ))?;
             }
         } else {
-            let basis_kg: Decimal =
-                order["basis_kg"].to_string().parse().map_err(|error| corrupt("order basis", error))?;
+            let basis_kg =
+                decimal_value(&order["basis_kg"]).ok_or_else(|| corrupt("order basis", "is not a number"))?;
             let infusion_min = match (dose.started_at, dose.ended_at) {
                 (Some(started), Some(ended)) => {
                     Some(Decimal::from(ended.duration_since(started).as_secs()) / Decimal::from(60))
@@ -889,8 +893,8 @@ impl App {
                     ordered_mg.normalize()
                 ))?;
             }
-            let ordered_min: Decimal =
-                order["infusion_min"].to_string().parse().map_err(|error| corrupt("order minutes", error))?;
+            let ordered_min =
+                decimal_value(&order["infusion_min"]).ok_or_else(|| corrupt("order minutes", "is not a number"))?;
             if let Some(minutes) = infusion_min
                 && minutes < ordered_min
             {
@@ -911,8 +915,7 @@ pub(crate) fn given_mg(record: &TreatmentSessionRecord) -> Result<Decimal, AppEr
     for administration in record.administrations.iter().filter(|administration| administration.status == "active") {
         let value: Value = serde_json::from_str(&administration.administration_json)
             .map_err(|error| corrupt("administration", error))?;
-        total +=
-            value["dose_mg"].to_string().parse::<Decimal>().map_err(|error| corrupt("administration dose", error))?;
+        total += decimal_value(&value["dose_mg"]).ok_or_else(|| corrupt("administration dose", "is not a number"))?;
     }
     Ok(total)
 }

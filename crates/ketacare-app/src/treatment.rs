@@ -13,7 +13,7 @@ use ketacare_case::session_format::{
     SessionInput, alert_changes_json, alert_json, check_session, local, parse_observation, parse_session,
     session_report_json,
 };
-use ketacare_case::{InvalidCase, parse_plan, plan_report_json};
+use ketacare_case::{InvalidCase, exact_decimal, parse_plan, plan_report_json, read_json_document};
 use ketacare_core::plan::{SessionStatus, plan};
 use ketacare_core::session::alerts::evaluate;
 use ketacare_store::{
@@ -133,11 +133,21 @@ pub(crate) fn corrupt(what: &str, problem: impl std::fmt::Display) -> AppError {
 }
 
 pub(crate) fn parse_object(text: &str) -> Result<Map<String, Value>, AppError> {
-    match serde_json::from_str::<Value>(text) {
+    match read_json_document(text.as_bytes()) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(AppError::invalid("(body)", "must be a JSON object")),
-        Err(error) => Err(AppError::invalid("(body)", format!("is not valid JSON: {error}"))),
+        Err(error) => Err(invalid(error.into_invalid_case("(body)"))),
     }
+}
+
+/// A JSON number read exactly as a decimal (no binary float on the way).
+pub(crate) fn decimal_value(value: &Value) -> Option<Decimal> {
+    value.as_number().and_then(|number| exact_decimal(number).ok())
+}
+
+/// A decimal as a JSON number, in its shortest exact form.
+pub(crate) fn decimal_number(value: Decimal) -> Value {
+    serde_json::from_str(&value.normalize().to_string()).unwrap_or(Value::Null)
 }
 
 pub(crate) fn reason_of(object: &mut Map<String, Value>) -> Result<Option<String>, AppError> {
@@ -214,8 +224,8 @@ fn session_document(record: &TreatmentSessionRecord, chart_pre_dose: &Map<String
         let mut started: Option<&str> = None;
         let mut ended: Option<&str> = None;
         for administration in &administrations {
-            let dose = administration["dose_mg"].to_string();
-            given_mg += dose.parse::<Decimal>().map_err(|error| corrupt("administration dose", error))?;
+            given_mg += decimal_value(&administration["dose_mg"])
+                .ok_or_else(|| corrupt("administration dose", "is not a number"))?;
             if let Some(lot) = administration["lot_number"].as_str()
                 && !lots.contains(&lot)
             {
@@ -982,8 +992,8 @@ impl App {
                 dose.insert("planned_mg".to_owned(), order["dose_mg"].clone());
             }
             Some(planned) => {
-                let planned: Option<Decimal> = planned.as_number().and_then(|number| number.to_string().parse().ok());
-                let ordered: Option<Decimal> = order["dose_mg"].to_string().parse().ok();
+                let planned = decimal_value(planned);
+                let ordered = decimal_value(&order["dose_mg"]);
                 if planned.is_none() || planned != ordered {
                     return Err(AppError::Refused {
                         field: "dose.planned_mg".to_owned(),
@@ -1096,7 +1106,7 @@ impl App {
             self.refuse_future_session_times(&input)?;
             if let Some(order_id) = &record.session.order_id {
                 let (_, order) = self.order_of_session(patient_id, order_id).await?;
-                let ordered: Option<Decimal> = order["dose_mg"].to_string().parse().ok();
+                let ordered = decimal_value(&order["dose_mg"]);
                 if Some(input.session.dose().planned_mg.get()) != ordered {
                     return Err(AppError::Refused {
                         field: "dose.planned_mg".to_owned(),
@@ -1161,7 +1171,8 @@ impl App {
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "observation_id").await? {
             return Ok(created);
         }
-        // `late_entry_reason` is about the entry, not the observation: it is kept beside it.
+        // `late_entry_reason` is about the entry, not the observation: it is kept beside it. The body is
+        // read by the one strict reader (duplicate keys refused).
         let (observation_value, late_entry_reason) = match parse_object(body).and_then(|mut object| {
             let reason = optional_string(&mut object, "late_entry_reason")?;
             if reason.as_ref().is_some_and(|reason| reason.len() > 1000) {
@@ -1319,16 +1330,15 @@ impl App {
             }
             let lot_number = optional_string(&mut object, "lot_number")?
                 .ok_or_else(|| AppError::invalid("lot_number", "is required"))?;
-            let dose_mg = match object.remove("dose_mg") {
-                Some(Value::Number(number)) => number
-                    .to_string()
-                    .parse::<Decimal>()
-                    .ok()
+            let new_dose_mg = match object.remove("dose_mg") {
+                None | Some(Value::Null) => {
+                    return Err(AppError::invalid("dose_mg", "is required (a number above 0)"));
+                }
+                Some(value) => decimal_value(&value)
                     .filter(|dose| *dose > Decimal::ZERO)
-                    .map(|_| number)
                     .ok_or_else(|| AppError::invalid("dose_mg", "must be a number above 0"))?,
-                _ => return Err(AppError::invalid("dose_mg", "is required (a number above 0)")),
             };
+            let dose_mg = decimal_number(new_dose_mg);
             let started_at = optional_string(&mut object, "started_at")?
                 .ok_or_else(|| AppError::invalid("started_at", "is required"))?;
             let ended_at = optional_string(&mut object, "ended_at")?;
@@ -1350,8 +1360,7 @@ impl App {
             } else if device_count.is_some() {
                 return Err(AppError::invalid("device_count", "applies to esketamine only"));
             }
-            let new_dose_mg: Decimal =
-                dose_mg.to_string().parse().map_err(|_| AppError::invalid("dose_mg", "must be a number above 0"))?;
+
             let administration = json!({
                 "drug": drug, "dose_mg": dose_mg, "device_count": device_count, "started_at": started_at,
                 "ended_at": ended_at, "lot_number": lot_number,

@@ -1,8 +1,6 @@
 //! Walking a `serde_json::Value` object key by key, with the dotted path of every value at hand,
 //! so that every error names its field and every unknown key is rejected.
 
-use std::str::FromStr;
-
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
@@ -10,6 +8,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use crate::parse::InvalidCase;
+use crate::strict_json::exact_decimal;
 
 /// One JSON object being read; [`ObjectReader::finish`] rejects keys nobody asked for.
 #[derive(Debug)]
@@ -75,9 +74,7 @@ impl<'a> ObjectReader<'a> {
     pub(crate) fn decimal(&mut self, key: &'static str) -> Result<Option<Decimal>, InvalidCase> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(number)) => decimal_of(number)
-                .map(Some)
-                .ok_or_else(|| self.error(key, format!("must be a finite number, got {number}"))),
+            Some(Value::Number(number)) => exact_decimal(number).map(Some).map_err(|inexact| self.error(key, inexact)),
             Some(other) => Err(self.error(key, format!("must be a number, got {}", describe(other)))),
         }
     }
@@ -171,19 +168,6 @@ impl<'a> ObjectReader<'a> {
 
 fn display_path(path: &str) -> String {
     if path.is_empty() { "(case)".to_owned() } else { path.to_owned() }
-}
-
-/// A JSON number as an exact decimal (the shortest text that round-trips).
-pub(crate) fn decimal_of(number: &serde_json::Number) -> Option<Decimal> {
-    if let Some(integer) = number.as_i64() {
-        return Some(Decimal::from(integer));
-    }
-    let float = number.as_f64()?;
-    if !float.is_finite() {
-        return None;
-    }
-    let text = float.to_string();
-    Decimal::from_str(&text).ok().or_else(|| Decimal::from_scientific(&text).ok())
 }
 
 pub(crate) fn parse_date(text: &str) -> Option<Date> {

@@ -9,12 +9,14 @@ mod plan_format;
 mod render;
 mod sections;
 pub mod session_format;
+mod strict_json;
 
 pub use containment::json_contains;
-pub use parse::{InvalidCase, parse_case, parse_case_json};
+pub use parse::{InvalidCase, parse_case, parse_case_bytes, parse_case_json};
 pub use plan_format::{PlanInput, parse_plan, parse_plan_json, plan_report_json};
 pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};
 pub use sections::{
     parse_bp_entry, parse_concomitant_entry, parse_cssrs_section, parse_ect_section, parse_episode_section,
     parse_history_entry, parse_override_entry, parse_patient_section, parse_scales_section, parse_trial_entry,
 };
+pub use strict_json::{InexactNumber, InvalidJson, exact_decimal, read_json_document, read_utf8_text};

@@ -14,6 +14,7 @@ use ketacare_core::trd::{Adherence, ImprovementPct, TrialFacts, TrialQuantity, T
 use serde_json::Value;
 
 use crate::json_reader::{ObjectReader, describe};
+use crate::strict_json::read_json_document;
 
 /// A malformed case: the field path and what was wrong (`trials[1].daily_dose_mg: must be a positive number, got -5`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +30,15 @@ impl InvalidCase {
     }
 }
 
-/// Parses a case from JSON text. `today` is the default `as_of`.
+/// Parses a case from JSON text, read by the strict reader ([`read_json_document`]: a key given twice
+/// is malformed). `today` is the default `as_of`.
 pub fn parse_case_json(text: &str, today: Date) -> Result<CaseFacts, InvalidCase> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|error| InvalidCase::new("(case)", format!("is not valid JSON: {error}")))?;
+    parse_case_bytes(text.as_bytes(), today)
+}
+
+/// Parses a case from bytes that should be UTF-8 JSON text (a file or one line of a batch, as read).
+pub fn parse_case_bytes(bytes: &[u8], today: Date) -> Result<CaseFacts, InvalidCase> {
+    let value = read_json_document(bytes).map_err(|error| error.into_invalid_case("(case)"))?;
     parse_case(&value, today)
 }
 
@@ -445,7 +451,8 @@ pub(crate) fn read_scales(mut scales: ObjectReader<'_>, case: &mut CaseFacts) ->
     scales.finish()
 }
 
-/// The C-SSRS screener (KNOWLEDGE §5.9): the flow is checked by the core (q3–q5 only when q2 is yes).
+/// The C-SSRS screener (KNOWLEDGE §5.9): the flow is checked by the core (a yes to q3–q5 needs q2 not to
+/// be no). An unanswered question (absent or `null`) is missing data: the assessment names it.
 pub(crate) fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<CssrsAnswers, InvalidCase> {
     let responses = CssrsResponses {
         q1: cssrs.bool("q1")?,

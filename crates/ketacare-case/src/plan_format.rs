@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::json_reader::{ObjectReader, at, objects, parse_local, place};
 use crate::parse::InvalidCase;
+use crate::strict_json::read_json_document;
 
 /// Everything read from a plan file.
 #[derive(Debug)]
@@ -86,9 +87,10 @@ fn read_course(
     Ok(Some((series, first_treatment_date, phase)))
 }
 
-/// Reads a plan file (docs/sessions.md); `clock` is `now` when the file gives none.
-pub fn parse_plan_json(text: &str, clock: Timestamp) -> Result<PlanInput, InvalidCase> {
-    let value: Value = serde_json::from_str(text).map_err(|error| InvalidCase::new("(file)", error))?;
+/// Reads a plan file's bytes (docs/sessions.md) with the strict reader; `clock` is `now` when the file
+/// gives none.
+pub fn parse_plan_json(bytes: &[u8], clock: Timestamp) -> Result<PlanInput, InvalidCase> {
+    let value = read_json_document(bytes).map_err(|error| error.into_invalid_case("(file)"))?;
     parse_plan(&value, clock)
 }
 

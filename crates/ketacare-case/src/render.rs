@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use ketacare_core::assess::AssessmentReport;
 use ketacare_core::dosing::{EsketamineStartResult, IvDoseResult, round_half_up};
 use ketacare_core::eligibility::{Finding, ModalityEligibility};
-use ketacare_core::scales::SuicideItemFlag;
+use ketacare_core::scales::{ScreenedRisk, SuicideItemFlag};
 use ketacare_core::staging::MsmResult;
 use ketacare_core::trd::{TrdStatus, TrialAssessment};
 use rust_decimal::Decimal;
@@ -52,7 +52,15 @@ struct ScaleView {
 
 #[derive(Serialize)]
 struct CssrsView {
+    /// The level, or `indeterminate` when unanswered questions could change it.
     risk: &'static str,
+    /// For an indeterminate screen: the level the given answers reach and the highest still possible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_least: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_most: Option<&'static str>,
+    /// The unanswered questions that could change the level, as case paths (`cssrs.q6_within_3_months`).
+    missing: Vec<String>,
     decided_by: Option<&'static str>,
     action: &'static str,
 }
@@ -275,10 +283,21 @@ fn report_view(report: &AssessmentReport) -> ReportView<'_> {
                 error: result.error.as_ref().map(ToString::to_string),
             })
             .collect(),
-        cssrs: report.cssrs.map(|screen| CssrsView {
-            risk: screen.risk.as_str(),
-            decided_by: screen.decided_by,
-            action: screen.risk.action(),
+        cssrs: report.cssrs.as_ref().map(|screen| {
+            let (at_least, at_most) = match &screen.risk {
+                ScreenedRisk::Level(_) => (None, None),
+                ScreenedRisk::Indeterminate { at_least, at_most, .. } => {
+                    (Some(at_least.as_str()), Some(at_most.as_str()))
+                }
+            };
+            CssrsView {
+                risk: screen.risk.as_str(),
+                at_least,
+                at_most,
+                missing: screen.risk.missing().iter().map(|question| format!("cssrs.{question}")).collect(),
+                decided_by: screen.decided_by,
+                action: screen.risk.action(),
+            }
         }),
         trd: TrdView {
             failure_threshold: trd.failure_threshold.as_str(),
@@ -411,7 +430,16 @@ pub fn report_text(report: &AssessmentReport) -> String {
         let _ = writeln!(out, "  {:<24} {reading}{prorated}", format!("{}:", scale.scale.title()));
     }
     if let Some(screen) = &report.cssrs {
-        let _ = writeln!(out, "  C-SSRS screener:         {} risk: {}", screen.risk.as_str(), screen.risk.action());
+        let reading = match &screen.risk {
+            ScreenedRisk::Level(level) => format!("{} risk", level.as_str()),
+            ScreenedRisk::Indeterminate { at_least, at_most, missing } => format!(
+                "indeterminate risk ({} to {}; unanswered: {})",
+                at_least.as_str(),
+                at_most.as_str(),
+                missing.join(", ")
+            ),
+        };
+        let _ = writeln!(out, "  C-SSRS screener:         {reading}: {}", screen.risk.action());
         citations.push("Scales: KNOWLEDGE §5.1-§5.5, C-SSRS §5.9");
     } else if !report.scales.is_empty() {
         citations.push("Scales: KNOWLEDGE §5.1-§5.5");

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::json_reader::{ObjectReader, at, objects};
 use crate::parse::InvalidCase;
+use crate::strict_json::read_json_document;
 
 /// Everything read from a session file.
 #[derive(Debug)]
@@ -278,9 +279,9 @@ fn read_rems(object: Option<ObjectReader<'_>>) -> Result<(RemsContext, RemsFormE
     Ok((context, edition))
 }
 
-/// Reads a session file (docs/sessions.md).
-pub fn parse_session_json(text: &str) -> Result<SessionInput, InvalidCase> {
-    let value: Value = serde_json::from_str(text).map_err(|error| InvalidCase::new("(file)", error))?;
+/// Reads a session file's bytes (docs/sessions.md) with the strict reader.
+pub fn parse_session_json(bytes: &[u8]) -> Result<SessionInput, InvalidCase> {
+    let value = read_json_document(bytes).map_err(|error| error.into_invalid_case("(file)"))?;
     parse_session(&value)
 }
 

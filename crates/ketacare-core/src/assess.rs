@@ -123,7 +123,7 @@ pub fn assess_case(case: &CaseFacts, protocol: &Protocol) -> AssessmentReport {
         concomitant: case.concomitant.clone(),
         bp_readings: case.bp_readings.clone(),
         suicide_item_screen_required,
-        cssrs_risk: cssrs.map(|screen| screen.risk),
+        cssrs_risk: cssrs.as_ref().map(|screen| screen.risk.clone()),
         overrides: case.overrides.clone(),
     };
     let trd_status = trd.gating_status(protocol.trd.eligibility_definition.value);

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use crate::patient::{AgeYears, BloodPressure, Modality, SexAtBirth};
 use crate::protocol::{InvalidProtocol, SectionReader, Setting};
-use crate::scales::SuicideRisk;
+use crate::scales::{ScreenedRisk, SuicideRisk};
 use crate::trd::TrdStatus;
 
 /// How a finding acts on eligibility (KNOWLEDGE §0 rule classes).
@@ -305,6 +305,15 @@ pub const RULE_IDS: &[&str] = &[
     "STANDARD_TREATMENT_UNDER_6_MONTHS",
 ];
 
+/// The suicide-risk rule a C-SSRS level raises, if any (none and low raise none).
+fn suicide_finding(level: SuicideRisk) -> Option<&'static str> {
+    match level {
+        SuicideRisk::High => Some("SUICIDE_RISK_HIGH"),
+        SuicideRisk::Moderate => Some("SUICIDE_RISK_MODERATE"),
+        SuicideRisk::Low | SuicideRisk::None => None,
+    }
+}
+
 /// Looks a rule id up, returning the `'static` spelling (for overrides read from input).
 pub fn rule_id(written: &str) -> Option<&'static str> {
     RULE_IDS.iter().copied().find(|rule| *rule == written)
@@ -324,8 +333,8 @@ pub struct EligibilityFacts {
     pub bp_readings: Vec<BloodPressure>,
     /// PHQ-9 item 9 or QIDS-SR16 item 12 is positive, or unknown in a non-zero total (KNOWLEDGE §5.1, §5.3).
     pub suicide_item_screen_required: bool,
-    /// `None` when no C-SSRS screener was recorded.
-    pub cssrs_risk: Option<SuicideRisk>,
+    /// `None` when no C-SSRS screener was recorded; indeterminate when unanswered questions leave it open.
+    pub cssrs_risk: Option<ScreenedRisk>,
     pub overrides: Vec<Override>,
 }
 
@@ -570,27 +579,44 @@ pub fn assess_eligibility(
         );
     }
 
-    // KNOWLEDGE §5.1, §5.3: item 9 / item 12 ≥1 → a C-SSRS screen before dosing; §5.9 risk levels.
-    match facts.cssrs_risk {
+    // KNOWLEDGE §5.1, §5.3: item 9 / item 12 ≥1 → a C-SSRS screen before dosing; §5.9 risk levels. An
+    // incomplete screener gives the finding of the level its answers already reach, and is missing data
+    // when its unanswered questions could still raise the level to another finding.
+    match &facts.cssrs_risk {
         None if facts.suicide_item_screen_required => add(
             "SUICIDE_SCREEN_REQUIRED",
             settings.class_of("SUICIDE_SCREEN_REQUIRED"),
             "PHQ-9 item 9 or QIDS item 12 is positive (or not known) and no C-SSRS screener is recorded".to_owned(),
             "KNOWLEDGE §5.1, §5.3, §5.9",
         ),
-        Some(SuicideRisk::High) => add(
-            "SUICIDE_RISK_HIGH",
-            settings.class_of("SUICIDE_RISK_HIGH"),
-            "C-SSRS high risk: do not start; page the prescriber and follow the local crisis protocol".to_owned(),
-            "KNOWLEDGE §5.9",
-        ),
-        Some(SuicideRisk::Moderate) => add(
-            "SUICIDE_RISK_MODERATE",
-            settings.class_of("SUICIDE_RISK_MODERATE"),
-            "C-SSRS moderate risk: prescriber review before dosing".to_owned(),
-            "KNOWLEDGE §5.9",
-        ),
-        _ => {}
+        None => {}
+        Some(risk) => {
+            let open_to = match risk {
+                ScreenedRisk::Indeterminate { at_most, missing: unanswered, .. }
+                    if suicide_finding(*at_most) != suicide_finding(risk.at_least()) =>
+                {
+                    missing.extend(unanswered.iter().map(|question| format!("cssrs.{question}")));
+                    format!(" (at least; could be {} until {} is answered)", at_most.as_str(), unanswered.join(", "))
+                }
+                _ => String::new(),
+            };
+            match risk.at_least() {
+                SuicideRisk::High => add(
+                    "SUICIDE_RISK_HIGH",
+                    settings.class_of("SUICIDE_RISK_HIGH"),
+                    "C-SSRS high risk: do not start; page the prescriber and follow the local crisis protocol"
+                        .to_owned(),
+                    "KNOWLEDGE §5.9",
+                ),
+                SuicideRisk::Moderate => add(
+                    "SUICIDE_RISK_MODERATE",
+                    settings.class_of("SUICIDE_RISK_MODERATE"),
+                    format!("C-SSRS moderate risk{open_to}: prescriber review before dosing"),
+                    "KNOWLEDGE §5.9",
+                ),
+                SuicideRisk::Low | SuicideRisk::None => {}
+            }
+        }
     }
 
     let minimum_weeks = Decimal::from(settings.standard_treatment_min_weeks.value);

@@ -9,7 +9,7 @@ use ketacare_core::eligibility::{
 };
 use ketacare_core::patient::{AgeYears, BloodPressure, Modality, SexAtBirth};
 use ketacare_core::protocol::Protocol;
-use ketacare_core::scales::SuicideRisk;
+use ketacare_core::scales::{ScreenedRisk, SuicideRisk};
 use ketacare_core::trd::TrdStatus;
 use rust_decimal::Decimal;
 
@@ -91,17 +91,21 @@ fn suicide_screen_rules() {
     check(
         |f| {
             f.suicide_item_screen_required = true;
-            f.cssrs_risk = Some(SuicideRisk::Low);
+            f.cssrs_risk = Some(ScreenedRisk::Level(SuicideRisk::Low));
         },
         Eligible,
         &[],
     );
     check(
-        |f| f.cssrs_risk = Some(SuicideRisk::Moderate),
+        |f| f.cssrs_risk = Some(ScreenedRisk::Level(SuicideRisk::Moderate)),
         OverrideRequired,
         &[("SUICIDE_RISK_MODERATE", "blocking_relative")],
     );
-    check(|f| f.cssrs_risk = Some(SuicideRisk::High), Ineligible, &[("SUICIDE_RISK_HIGH", "absolute")]);
+    check(
+        |f| f.cssrs_risk = Some(ScreenedRisk::Level(SuicideRisk::High)),
+        Ineligible,
+        &[("SUICIDE_RISK_HIGH", "absolute")],
+    );
 }
 
 #[test]

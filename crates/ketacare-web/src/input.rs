@@ -2,22 +2,32 @@
 //! (a JSON path such as `trials[1].weeks`, a query parameter, or a header).
 
 use axum::http::HeaderMap;
+use ketacare_app::{InvalidJson, read_json_document, read_utf8_text};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Decodes a JSON body; a bad one names the path of the offending field.
+/// Decodes a JSON body. It is read first by the strict reader (ketacare-case's, through ketacare-app), like every clinical
+/// document: not UTF-8, text after the value, or a key given twice anywhere is refused, naming the
+/// repeated key's path. A bad field names its path.
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let value = read_json_document(body).map_err(invalid_json)?;
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
-        let message = inner.to_string();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::invalid("(body)", format!("is not valid JSON: {message}"));
-        }
+        let message = error.into_inner().to_string();
         ApiError::invalid(field_of(&path, &message), message)
     })
+}
+
+/// A body that is passed on as text (a clinical document the use case reads with ketacare-case).
+pub fn text_body(body: &[u8]) -> Result<&str, ApiError> {
+    read_utf8_text(body).map_err(invalid_json)
+}
+
+/// A strict-reader refusal as a 422 naming the field, or `(body)` for the body as a whole.
+fn invalid_json(error: InvalidJson) -> ApiError {
+    let error = error.into_invalid_case("(body)");
+    ApiError::invalid(error.path, error.problem)
 }
 
 /// Decodes a query string; a bad one names the parameter.

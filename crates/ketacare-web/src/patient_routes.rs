@@ -10,7 +10,7 @@ use ketacare_app::{AssessmentStatusInput, PatientAmendmentInput, PatientInput, P
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::input::{idempotency_key, if_match_version, json_body, query};
+use crate::input::{idempotency_key, if_match_version, json_body, query, text_body};
 use crate::responses::{created, with_etag};
 
 fn patient_with_etag(view: PatientView) -> Response {
@@ -83,7 +83,7 @@ pub async fn record_assessment(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let case = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("(body)", "is not UTF-8"))?;
+    let case = text_body(&body)?;
     let key = idempotency_key(&headers)?;
     let result = state.app.record_assessment(&caller.actor, &patient_id, case, key).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/assessments/{}", result.resource_id), result))

@@ -11,12 +11,8 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::input::{idempotency_key, if_match_version};
+use crate::input::{idempotency_key, if_match_version, text_body};
 use crate::responses::{created, with_etag};
-
-fn text(body: &Bytes) -> Result<&str, ApiError> {
-    std::str::from_utf8(body).map_err(|_| ApiError::invalid("(body)", "is not UTF-8"))
-}
 
 pub async fn create_plan(
     State(state): State<AppState>,
@@ -25,7 +21,8 @@ pub async fn create_plan(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = state.app.create_plan(&caller.actor, &patient_id, text(&body)?, idempotency_key(&headers)?).await?;
+    let result =
+        state.app.create_plan(&caller.actor, &patient_id, text_body(&body)?, idempotency_key(&headers)?).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/plans/{}", result.resource_id), result))
 }
 
@@ -64,7 +61,7 @@ pub async fn amend_plan(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let version = if_match_version(&headers)?;
-    let view = state.app.amend_plan(&caller.actor, &patient_id, &plan_id, version, text(&body)?).await?;
+    let view = state.app.amend_plan(&caller.actor, &patient_id, &plan_id, version, text_body(&body)?).await?;
     Ok(with_etag(view.version, view))
 }
 
@@ -75,7 +72,8 @@ pub async fn start_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = state.app.start_session(&caller.actor, &patient_id, text(&body)?, idempotency_key(&headers)?).await?;
+    let result =
+        state.app.start_session(&caller.actor, &patient_id, text_body(&body)?, idempotency_key(&headers)?).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{}", result.resource_id), result))
 }
 
@@ -96,7 +94,7 @@ pub async fn update_session(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let version = if_match_version(&headers)?;
-    let view = state.app.update_session(&caller.actor, &patient_id, &session_id, version, text(&body)?).await?;
+    let view = state.app.update_session(&caller.actor, &patient_id, &session_id, version, text_body(&body)?).await?;
     Ok(with_etag(view.version, view))
 }
 
@@ -108,7 +106,7 @@ pub async fn record_observation(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let result = state.app.record_observation(&caller.actor, &patient_id, &session_id, text(&body)?, key).await?;
+    let result = state.app.record_observation(&caller.actor, &patient_id, &session_id, text_body(&body)?, key).await?;
     let sequence = result.body["sequence"].as_i64().unwrap_or_default();
     Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{session_id}#observation-{sequence}"), result))
 }
@@ -121,7 +119,8 @@ pub async fn record_administration(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let result = state.app.record_administration(&caller.actor, &patient_id, &session_id, text(&body)?, key).await?;
+    let result =
+        state.app.record_administration(&caller.actor, &patient_id, &session_id, text_body(&body)?, key).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{session_id}"), result))
 }
 
@@ -136,7 +135,14 @@ pub async fn set_administration_status(
     let version = if_match_version(&headers)?;
     let view = state
         .app
-        .set_administration_status(&caller.actor, &patient_id, &session_id, &administration_id, version, text(&body)?)
+        .set_administration_status(
+            &caller.actor,
+            &patient_id,
+            &session_id,
+            &administration_id,
+            version,
+            text_body(&body)?,
+        )
         .await?;
     Ok(with_etag(view.version, view))
 }
@@ -150,7 +156,7 @@ pub async fn acknowledge_alert(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let result =
-        state.app.acknowledge_alert(&caller.actor, &patient_id, &session_id, &alert_id, text(&body)?, key).await?;
+        state.app.acknowledge_alert(&caller.actor, &patient_id, &session_id, &alert_id, text_body(&body)?, key).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{session_id}"), result))
 }
 
@@ -183,7 +189,8 @@ pub async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let result = state.app.create_order(&caller.actor, &patient_id, text(&body)?, idempotency_key(&headers)?).await?;
+    let result =
+        state.app.create_order(&caller.actor, &patient_id, text_body(&body)?, idempotency_key(&headers)?).await?;
     let location = format!("/api/v1/patients/{patient_id}/orders/{}", result.resource_id);
     Ok(created(location, result))
 }
@@ -193,7 +200,8 @@ pub async fn list_orders(
     caller: Authenticated,
     Path(patient_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.app.orders(&caller.actor, &patient_id).await?).into_response())
+    let orders = state.app.orders(&caller.actor, &patient_id).await?;
+    Ok(Json(serde_json::json!({ "orders": orders })).into_response())
 }
 
 /// Discontinues an order or marks it entered in error, with a reason; needs the order's `If-Match`.
@@ -205,7 +213,7 @@ pub async fn set_order_status(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let version = if_match_version(&headers)?;
-    let view = state.app.set_order_status(&caller.actor, &patient_id, &order_id, version, text(&body)?).await?;
+    let view = state.app.set_order_status(&caller.actor, &patient_id, &order_id, version, text_body(&body)?).await?;
     Ok(with_etag(view.version, view))
 }
 
@@ -219,7 +227,7 @@ pub async fn record_session_override(
 ) -> Result<Response, ApiError> {
     let version = if_match_version(&headers)?;
     let view =
-        state.app.record_session_override(&caller.actor, &patient_id, &session_id, version, text(&body)?).await?;
+        state.app.record_session_override(&caller.actor, &patient_id, &session_id, version, text_body(&body)?).await?;
     Ok(with_etag(view.version, view))
 }
 
@@ -237,8 +245,10 @@ pub async fn correct_observation(
         .ok()
         .filter(|sequence| *sequence >= 1)
         .ok_or_else(|| ApiError::invalid("sequence", "must be a whole number from 1"))?;
-    let view =
-        state.app.correct_observation(&caller.actor, &patient_id, &session_id, sequence, version, text(&body)?).await?;
+    let view = state
+        .app
+        .correct_observation(&caller.actor, &patient_id, &session_id, sequence, version, text_body(&body)?)
+        .await?;
     Ok(with_etag(view.version, view))
 }
 

@@ -469,6 +469,61 @@ async fn problem_details_name_the_offending_field() {
     .await;
 }
 
+/// Every body is read by the one strict reader: a key given twice anywhere, or text after the JSON
+/// value, is a 422 naming where, for typed bodies, cases, chart records and treatment documents alike.
+#[tokio::test]
+async fn a_key_given_twice_or_text_after_the_body_is_refused_naming_where() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let prescriber = api.token(Role::Prescriber).await;
+        let id = api.create_patient(&nurse, "Ada").await;
+        let observations = treatment_fixture(
+            &api,
+            &prescriber,
+            &nurse,
+            &id,
+            "/api/v1/patients/{id}/sessions/{session_id}/observations",
+        )
+        .await
+        .replace("{id}", &id);
+        let patient = r#"{"given_name":"A","family_name":"L","birth_date":"1984-05-02","sex_at_birth":"female"}"#;
+        let checks: &[(&Auth, String, String, &str)] = &[
+            (&nurse, "/api/v1/patients".to_owned(), format!("{patient} {patient}"), "(body)"),
+            (&nurse, "/api/v1/patients".to_owned(), format!("{patient}x"), "(body)"),
+            (&nurse, "/api/v1/patients".to_owned(), patient.replacen('{', r#"{"given_name":"B","#, 1), "given_name"),
+            (
+                &nurse,
+                format!("/api/v1/patients/{id}/assessments"),
+                r#"{"history":["aneurysmal_vascular_disease"],"history":[]}"#.to_owned(),
+                "history",
+            ),
+            (
+                &nurse,
+                format!("/api/v1/patients/{id}/chart/blood_pressures"),
+                r#"{"measured_on":"2026-11-20","systolic":190,"systolic":128,"diastolic":82}"#.to_owned(),
+                "systolic",
+            ),
+            (
+                &prescriber,
+                format!("/api/v1/patients/{id}/plans"),
+                treatment_plan_body().replacen('{', r#"{"time_zone":"Europe/Paris","#, 1),
+                "time_zone",
+            ),
+            (&nurse, observations.clone(), r#"{"at":"2026-11-28T13:20","moaas":4,"moaas":1}"#.to_owned(), "moaas"),
+            (&nurse, observations, r#"{"at":"2026-11-28T13:20","moaas":4} {}"#.to_owned(), "(body)"),
+        ];
+        for (auth, path, body, field) in checks {
+            let reply = api.call("POST", path, auth, Some(body), &[]).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "POST {path} {body}: {}", reply.body);
+            assert_eq!(reply.body["field"].as_str(), Some(*field), "POST {path} {body}: {}", reply.body);
+        }
+        let list = api.call("GET", "/api/v1/patients", &nurse, None, &[]).await;
+        assert_eq!(list.body["total"], 1, "refused bodies changed nothing");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_client_spraying_bad_tokens_is_throttled_and_cannot_flood_the_audit_log() {
     each_backend(|db| async move {
@@ -811,7 +866,7 @@ async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_i
         assert_eq!(measured.status, StatusCode::CREATED, "{}", measured.body);
         let orders = format!("/api/v1/patients/{patient_id}/orders");
         let signed = api.call("GET", &orders, prescriber, None, &[]).await;
-        if signed.body.as_array().is_none_or(Vec::is_empty) {
+        if signed.body["orders"].as_array().is_none_or(Vec::is_empty) {
             let order = json!({ "modality": "iv_racemic_ketamine" }).to_string();
             let ordered = api.call("POST", &orders, prescriber, Some(&order), &[]).await;
             assert_eq!(ordered.status, StatusCode::CREATED, "{}", ordered.body);

@@ -170,12 +170,12 @@ fn example(name: &str) -> (String, Value) {
 
 /// The example's `now` as an instant (its clock for the server).
 fn example_now(text: &str) -> Timestamp {
-    parse_session_json(text).unwrap().now.unwrap()
+    parse_session_json(text.as_bytes()).unwrap().now.unwrap()
 }
 
 /// What `ketacare session check FILE --format json` prints for the example.
 fn cli_report(text: &str) -> Value {
-    let input = parse_session_json(text).unwrap();
+    let input = parse_session_json(text.as_bytes()).unwrap();
     let protocol = Protocol::shipped();
     let now = input.now.unwrap();
     session_report_json(&input, &check_session(&input, &protocol, now), &protocol, now)

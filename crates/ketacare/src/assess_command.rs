@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use jiff::ZonedDateTime;
-use ketacare_case::{parse_case_json, report_text, write_report_json, write_report_json_pretty};
+use ketacare_case::{parse_case_bytes, report_text, write_report_json, write_report_json_pretty};
 use ketacare_core::assess::assess_case;
 
 use crate::protocol_file::load_protocol;
@@ -46,8 +46,8 @@ pub fn run(args: AssessArgs) -> anyhow::Result<ExitCode> {
         return run_batch(batch, &protocol, today);
     }
     let path = args.case.expect("clap requires a case without --batch");
-    let text = read_input(&path)?;
-    let case = match parse_case_json(&text, today) {
+    let bytes = read_input(&path)?;
+    let case = match parse_case_bytes(&bytes, today) {
         Ok(case) => case,
         Err(error) => {
             eprintln!("error: malformed case: {error}");
@@ -66,13 +66,14 @@ pub fn run(args: AssessArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_input(path: &PathBuf) -> anyhow::Result<String> {
+/// The case's bytes as they are: whether they are UTF-8 JSON is the case reader's question (exit 2).
+fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading the case from standard input")?;
-        Ok(text)
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("reading the case from standard input")?;
+        Ok(bytes)
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("reading case {}", path.display()))
+        std::fs::read(path).with_context(|| format!("reading case {}", path.display()))
     }
 }
 
@@ -89,12 +90,14 @@ fn run_batch(
     };
     let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     let mut malformed = 0usize;
-    for (index, line) in reader.lines().enumerate() {
+    // Lines are split as bytes: a line that is not UTF-8 is one malformed case, not the end of the run.
+    for (index, line) in reader.split(b'\n').enumerate() {
         let line = line.with_context(|| format!("reading line {}", index + 1))?;
-        if line.trim().is_empty() {
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match parse_case_json(&line, today) {
+        match parse_case_bytes(line, today) {
             Ok(case) => write_report_json(&assess_case(&case, protocol), &mut out)?,
             Err(error) => {
                 malformed += 1;

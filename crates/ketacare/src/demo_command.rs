@@ -67,7 +67,7 @@ async fn seed(app: &App, time_zone: &str) -> anyhow::Result<String> {
     let nurse = seeding_actor(app, "demo.nurse", Role::Nurse).await?;
     let mut patient_ids = std::collections::HashMap::new();
     for ((name, case), given_name) in VIGNETTES.iter().zip(GIVEN_NAMES) {
-        let case: Value = serde_json::from_str(case).with_context(|| format!("vignette {name}"))?;
+        let case = ketacare_case::read_json_document(case.as_bytes()).with_context(|| format!("vignette {name}"))?;
         let case = with_birth_date(case)?;
         let patient = &case["patient"];
         let input = PatientInput {

@@ -36,12 +36,12 @@ pub enum OutputFormat {
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let PlanArgs { file, format, protocol: protocol_path } = args;
     let protocol = crate::protocol_file::load_protocol(protocol_path.as_deref())?;
-    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let bad_input = |error: &dyn std::fmt::Display| {
         eprintln!("error: {error}");
         ExitCode::from(EXIT_BAD_INPUT)
     };
-    let input = match parse_plan_json(&text, Timestamp::now()) {
+    let input = match parse_plan_json(&bytes, Timestamp::now()) {
         Ok(input) => input,
         Err(error) => return Ok(bad_input(&error)),
     };

@@ -9,7 +9,8 @@ use ketacare_core::protocol::Protocol;
 
 use crate::protocol_file::load_protocol;
 use ketacare_core::scales::{
-    Phq9Total, Scale, ScaleScore, SuicideItemFlag, answer_item_name, phq9::phq9_difficulty_label, score_scale,
+    Phq9Total, Scale, ScaleScore, ScreenedRisk, SuicideItemFlag, answer_item_name, phq9::phq9_difficulty_label,
+    score_scale,
 };
 use serde_json::{Value, json};
 
@@ -128,6 +129,8 @@ fn render_json(score: &ScaleScore, protocol: &Protocol) -> Value {
         }),
         ScaleScore::Cssrs(screen) => json!({
             "risk": screen.risk.as_str(),
+            "at_least": screen.risk.at_least().as_str(),
+            "missing": screen.risk.missing(),
             "decided_by": screen.decided_by,
             "action": screen.risk.action(),
         }),
@@ -196,7 +199,17 @@ fn render_text(score: &ScaleScore) -> String {
         }
         ScaleScore::Cssrs(screen) => {
             let decided_by = screen.decided_by.map(|question| format!(" (by {question})")).unwrap_or_default();
-            format!("{title}: risk {}{decided_by}\naction: {}\n", screen.risk.as_str(), screen.risk.action())
+            let open = match &screen.risk {
+                ScreenedRisk::Level(_) => String::new(),
+                ScreenedRisk::Indeterminate { at_least, at_most, missing } => format!(
+                    ": at least {}{decided_by}, could be {} (unanswered: {})",
+                    at_least.as_str(),
+                    at_most.as_str(),
+                    missing.join(", ")
+                ),
+            };
+            let decided_by = if open.is_empty() { decided_by } else { String::new() };
+            format!("{title}: risk {}{decided_by}{open}\naction: {}\n", screen.risk.as_str(), screen.risk.action())
         }
         ScaleScore::Gad7(_) | ScaleScore::Madrs(_) | ScaleScore::Cadss23(_) | ScaleScore::BprsPositive(_) => {
             format!("{headline}\n")

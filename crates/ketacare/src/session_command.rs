@@ -51,8 +51,8 @@ pub enum OutputFormat {
 pub fn run(args: SessionArgs) -> anyhow::Result<ExitCode> {
     let SessionAction::Check(args) = args.action;
     let protocol = crate::protocol_file::load_protocol(args.protocol.as_deref())?;
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let input = match parse_session_json(&text) {
+    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let input = match parse_session_json(&bytes) {
         Ok(input) => input,
         Err(error) => {
             eprintln!("error: {error}");

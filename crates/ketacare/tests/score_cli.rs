@@ -56,6 +56,19 @@ fn valid_answers_print_the_score() {
     );
     // VIGNETTES V1: Q1 yes, Q2 no, Q6 no → low risk → proceed.
     check(&["cssrs", "y", "n", "-", "-", "-", "n"], 0, "C-SSRS screener: risk low (by q1)\naction: proceed\n", "");
+    // An unanswered question is missing data, named when it could change the level.
+    check(
+        &["cssrs", "y", "n", "-", "-", "-", "y"],
+        0,
+        "C-SSRS screener: risk indeterminate: at least moderate (by q6), could be high (unanswered: q6_within_3_months)\naction: complete the screener; prescriber review before dosing\n",
+        "",
+    );
+    check(
+        &["cssrs", "y", "y", "n", "y", "-", "-"],
+        0,
+        "C-SSRS screener: risk high (by q4)\naction: block session start, page the prescriber, follow the local crisis protocol\n",
+        "",
+    );
 }
 
 #[test]

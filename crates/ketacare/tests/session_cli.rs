@@ -220,3 +220,39 @@ fn the_documented_output_is_the_real_output() {
         assert!(docs.contains(&stdout), "docs/sessions.md is out of date for {command:?}");
     }
 }
+
+#[test]
+fn session_and_plan_files_are_read_strictly() {
+    let twice = "is given more than once; a key may appear only once in an object";
+    check_rejected(
+        &["session", "check"],
+        "twice",
+        r#"{"modality":"esketamine","modality":"iv_racemic_ketamine"}"#,
+        &format!("error: modality: {twice}\n"),
+    );
+    check_rejected(
+        &["plan"],
+        "twice",
+        r#"{"template":"induction_2x_week_3w","events":[{"given":"2026-11-02T09:00","given":"2026-11-03T09:00"}]}"#,
+        &format!("error: events[0].given: {twice}\n"),
+    );
+    check_rejected(
+        &["plan"],
+        "trailing",
+        "{}\n{}",
+        "error: (file): has text after the JSON value: trailing characters at line 2 column 1\n",
+    );
+    for command in [&["session", "check"][..], &["plan"][..]] {
+        let path = std::env::temp_dir().join(format!("ketacare-{}-not-utf8-{}.json", std::process::id(), command[0]));
+        std::fs::write(&path, b"{\"time_zone\":\"\xff\"}").unwrap();
+        let mut args = command.to_vec();
+        args.push(path.to_str().unwrap());
+        let (code, stdout, stderr) = run(&args);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            (code, stdout.as_str(), stderr.as_str()),
+            (2, "", "error: (file): is not UTF-8: byte 14 (0xff) starts an invalid sequence\n"),
+            "{command:?}"
+        );
+    }
+}

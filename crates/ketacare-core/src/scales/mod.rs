@@ -22,7 +22,7 @@ use crate::protocol::{InvalidProtocol, SectionReader, Setting};
 
 pub use bprs_positive::{BprsPositiveScore, score_bprs_positive};
 pub use cadss::{Cadss6Score, Cadss23Score, score_cadss6, score_cadss23};
-pub use cssrs::{CssrsAnswers, CssrsResponses, CssrsScreen, SuicideRisk, assess_cssrs, score_cssrs};
+pub use cssrs::{CssrsAnswers, CssrsResponses, CssrsScreen, ScreenedRisk, SuicideRisk, assess_cssrs, score_cssrs};
 pub use gad7::{Gad7Score, score_gad7};
 pub use hamd17::{Hamd17Score, Hamd17SeverityBands, score_hamd17};
 pub use madrs::{MadrsScore, score_madrs};
