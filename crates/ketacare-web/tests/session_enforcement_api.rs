@@ -1,0 +1,689 @@
+//! The server enforces what the engine decides, through the router on SQLite and, when configured,
+//! PostgreSQL: every refusal (a gate hold, a hard stop, a dose that differs from its order, a nurse
+//! ordering, a time after the server's clock, an early REMS submission, a discharge before the patient is
+//! ready, a change to a signed session) is a 422 or 403 that names its field and rule, and each test reads
+//! the session back to see that nothing was stored. Corrections replay the alerts and the worklist follows;
+//! a session entered in error frees its scheduled session.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use jiff::Timestamp;
+use ketacare_app::{App, NewAccount, Role};
+use ketacare_case::session_format::{check_session, parse_session, session_report_json};
+use ketacare_core::protocol::Protocol;
+use ketacare_store::test_support::each_backend;
+use ketacare_web::{WebConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const ZONE: &str = "America/New_York";
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    etag: Option<String>,
+    body: Value,
+}
+
+/// The router on a clock the test moves, with a nurse, a second nurse and a prescriber.
+struct Api {
+    router: Router,
+    clock: Arc<Mutex<Timestamp>>,
+    nurse: String,
+    other_nurse: String,
+    prescriber: String,
+}
+
+impl Api {
+    async fn new(store: ketacare_store::Store, now: &str) -> Api {
+        let clock = Arc::new(Mutex::new(now.parse::<Timestamp>().unwrap()));
+        let read = clock.clone();
+        let app = App::new(store, Protocol::shipped()).with_clock(Arc::new(move || *read.lock().unwrap()));
+        let router = router(app.clone(), WebConfig::default());
+        let mut api =
+            Api { router, clock, nurse: String::new(), other_nurse: String::new(), prescriber: String::new() };
+        for (username, role) in [("nurse", Role::Nurse), ("nurse2", Role::Nurse), ("prescriber", Role::Prescriber)] {
+            let password = format!("correct horse battery {username}");
+            let account = NewAccount {
+                username: username.to_owned(),
+                password: password.clone(),
+                role,
+                must_change_password: false,
+            };
+            app.create_user(None, &account).await.unwrap();
+            let login = json!({ "username": username, "password": password }).to_string();
+            let request = Request::post("/api/v1/session")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(login))
+                .unwrap();
+            let response = api.router.clone().oneshot(request).await.unwrap();
+            let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let csrf = serde_json::from_slice::<Value>(&bytes).unwrap()["csrf_token"].as_str().unwrap().to_owned();
+            let request = Request::post("/api/v1/tokens")
+                .header(header::COOKIE, cookie)
+                .header("x-csrf-token", csrf)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"label":"test"}"#))
+                .unwrap();
+            let response = api.router.clone().oneshot(request).await.unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let token = serde_json::from_slice::<Value>(&bytes).unwrap()["token"].as_str().unwrap().to_owned();
+            match username {
+                "nurse" => api.nurse = token,
+                "nurse2" => api.other_nurse = token,
+                _ => api.prescriber = token,
+            }
+        }
+        api
+    }
+
+    fn set_clock(&self, now: &str) {
+        *self.clock.lock().unwrap() = now.parse().unwrap();
+    }
+
+    async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(etag) = if_match {
+            request = request.header(header::IF_MATCH, etag);
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let text = body.map(Value::to_string).unwrap_or_default();
+        let response = self.router.clone().oneshot(request.body(Body::from(text)).unwrap()).await.unwrap();
+        let status = response.status();
+        let etag = response.headers().get(header::ETAG).map(|value| value.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Reply { status, etag, body }
+    }
+
+    async fn nurse(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.call_as(&self.nurse, method, path, body, None).await
+    }
+
+    async fn prescriber(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.call_as(&self.prescriber, method, path, body, None).await
+    }
+
+    /// A patient with a height and weight in the chart.
+    async fn patient(&self, sex_at_birth: &str, height_cm: u32, weight_kg: u32) -> String {
+        let body = json!({ "given_name": "Ada", "family_name": "Lovelace", "birth_date": "1970-05-02",
+                           "sex_at_birth": sex_at_birth });
+        let reply = self.nurse("POST", "/api/v1/patients", Some(&body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let patient_id = reply.body["patient_id"].as_str().unwrap().to_owned();
+        let measurement = json!({ "measured_on": "2026-11-01", "height_cm": height_cm, "weight_kg": weight_kg });
+        let reply =
+            self.nurse("POST", &format!("/api/v1/patients/{patient_id}/chart/measurements"), Some(&measurement)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        patient_id
+    }
+
+    async fn order(&self, patient_id: &str, order: Value) -> String {
+        let reply = self.prescriber("POST", &format!("/api/v1/patients/{patient_id}/orders"), Some(&order)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["order_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts a session and returns its path.
+    async fn session(&self, patient_id: &str, facts: Value) -> String {
+        let reply = self.nurse("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&facts)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        format!("/api/v1/patients/{patient_id}/sessions/{}", reply.body["session_id"].as_str().unwrap())
+    }
+
+    async fn observe(&self, session: &str, observation: Value) -> Reply {
+        self.nurse("POST", &format!("{session}/observations"), Some(&observation)).await
+    }
+
+    async fn observed(&self, session: &str, observation: Value) {
+        let reply = self.observe(session, observation).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    async fn read(&self, session: &str) -> Reply {
+        let reply = self.nurse("GET", session, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply
+    }
+}
+
+/// The problem's rule and field.
+fn refusal(reply: &Reply) -> (StatusCode, &str, &str) {
+    (reply.status, reply.body["rule_id"].as_str().unwrap_or("-"), reply.body["field"].as_str().unwrap_or("-"))
+}
+
+fn esketamine_facts(planned_at: &str, pre_dose: Value) -> Value {
+    json!({ "modality": "esketamine", "care_setting": "outpatient", "time_zone": ZONE,
+            "dose": { "planned_at": planned_at }, "pre_dose": pre_dose,
+            "discharge": { "escort_present": true },
+            "rems": {
+                "edition": "respiratory",
+                "patient": { "first_name": "Ada", "last_name": "Lovelace", "birth_date": "1970-05-02", "sex": "male",
+                             "first_treatment": true, "enrolled": true },
+                "medication": { "benzodiazepines": false, "non_benzodiazepine_sedative_hypnotics": false,
+                                "psychostimulants": false, "maois": false, "opioids": false, "other_sedating_drugs": false },
+                "monitoring_hcp": { "name": "nurse", "phone": "555-0100", "email": "nurse@clinic.example" },
+                "setting": { "name": "clinic", "address": "1 Example Street" },
+                "serious_adverse_events": "none" } })
+}
+
+fn ready_pre_dose() -> Value {
+    json!({ "phq9_item9": 0, "last_food_at": "2026-11-28T05:00", "last_liquid_at": "2026-11-28T08:00",
+            "escort_arranged": true, "rems_patient_enrolled": true })
+}
+
+fn bp(at: &str, systolic: u32, diastolic: u32) -> Value {
+    json!({ "at": at, "systolic_mmhg": systolic, "diastolic_mmhg": diastolic })
+}
+
+fn esketamine_dose(started_at: &str) -> Value {
+    json!({ "drug": "esketamine", "dose_mg": 56, "device_count": 2, "lot_number": "ESK-1", "started_at": started_at })
+}
+
+fn settled(at: &str) -> Value {
+    json!({ "at": at, "systolic_mmhg": 126, "diastolic_mmhg": 78, "heart_rate_bpm": 72, "spo2_percent": 98,
+            "respiratory_rate_per_min": 14, "moaas": 5, "cadss_total": 0, "crisis_symptoms": [] })
+}
+
+#[tokio::test]
+async fn an_overridable_gate_hold_refuses_the_dose_until_a_prescriber_overrides_it_with_a_reason() {
+    each_backend(|db| async move {
+        // 10:00 in New York.
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z").await;
+        let patient_id = api.patient("male", 180, 80).await;
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        // Pregnancy potential comes from the chart (male sex at birth); the session records none.
+        let session = api.session(&patient_id, esketamine_facts("2026-11-28T09:50", ready_pre_dose())).await;
+        api.observed(&session, bp("2026-11-28T09:40", 150, 95)).await;
+        api.observed(&session, bp("2026-11-28T09:46", 152, 96)).await;
+
+        let before = api.read(&session).await;
+        assert_eq!(before.body["report"]["gate"]["items"][2]["status"], "pass", "{}", before.body["report"]["gate"]);
+        assert_eq!(before.body["pre_dose_sources"][0]["field"], "pre_dose.can_become_pregnant");
+        let refused = api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("09:50"))).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        let refused =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
+        assert_eq!(
+            refusal(&refused),
+            (StatusCode::UNPROCESSABLE_ENTITY, "GATE_HOLD_NEEDS_PRESCRIBER_OVERRIDE", "gate.BP"),
+            "{}",
+            refused.body
+        );
+        let after = api.read(&session).await;
+        assert_eq!(after.body["administrations"], json!([]), "nothing stored");
+        assert_eq!(
+            (after.etag.as_deref(), after.body["stage"].as_str()),
+            (before.etag.as_deref(), Some("in_progress"))
+        );
+
+        let etag = after.etag.unwrap();
+        let item = json!({ "item": "BP", "reason": "benefit outweighs risk; BP rechecked" });
+        let by_nurse = api.call_as(&api.nurse, "POST", &format!("{session}/overrides"), Some(&item), Some(&etag)).await;
+        assert_eq!(by_nurse.status, StatusCode::FORBIDDEN, "{}", by_nurse.body);
+        let no_reason = json!({ "item": "BP" });
+        let unreasoned =
+            api.call_as(&api.prescriber, "POST", &format!("{session}/overrides"), Some(&no_reason), Some(&etag)).await;
+        assert_eq!(
+            (unreasoned.status, unreasoned.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let passing = json!({ "item": "ESCORT", "reason": "not held" });
+        let nothing =
+            api.call_as(&api.prescriber, "POST", &format!("{session}/overrides"), Some(&passing), Some(&etag)).await;
+        assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY, "a passing item has nothing to override");
+        let overridden =
+            api.call_as(&api.prescriber, "POST", &format!("{session}/overrides"), Some(&item), Some(&etag)).await;
+        assert_eq!(overridden.status, StatusCode::OK, "{}", overridden.body);
+        assert_eq!(overridden.body["overrides"][0]["item"], "BP");
+
+        let given =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
+        assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+        assert_eq!(api.read(&session).await.body["stage"], "monitoring");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_hold_that_cannot_be_overridden_refuses_the_dose_and_the_override() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z").await;
+        let patient_id = api.patient("male", 180, 80).await;
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        // KNOWLEDGE §5.9: a recorded C-SSRS high risk blocks whatever PHQ-9 item 9 says; the chart has it.
+        let cssrs = json!({ "scale": "cssrs", "administered_on": "2026-11-27",
+            "answers": { "q1": true, "q2": true, "q3": true, "q4": true, "q5": false, "q6": false } });
+        let chart = format!("/api/v1/patients/{patient_id}/chart/scales");
+        let recorded = api.nurse("POST", &chart, Some(&cssrs)).await;
+        assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.body);
+        let session = api.session(&patient_id, esketamine_facts("2026-11-28T09:50", ready_pre_dose())).await;
+        api.observed(&session, bp("2026-11-28T09:40", 186, 114)).await;
+        api.observed(&session, bp("2026-11-28T09:46", 184, 112)).await;
+        let before = api.read(&session).await;
+        let items: Vec<(&str, &str)> = before.body["report"]["gate"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| (item["item"].as_str().unwrap(), item["status"].as_str().unwrap()))
+            .collect();
+        assert!(items.contains(&("SUICIDALITY_SCREEN", "hold")) && items.contains(&("BP", "hold")), "{items:?}");
+        assert!(before.body["pre_dose_sources"].to_string().contains("C-SSRS"), "{}", before.body["pre_dose_sources"]);
+
+        let refused =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
+        assert_eq!(refusal(&refused).0, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refusal(&refused).1, "GATE_HOLD", "{}", refused.body);
+        let etag = before.etag.clone().unwrap();
+        for item in ["BP", "SUICIDALITY_SCREEN"] {
+            let body = json!({ "item": item, "reason": "the patient insists" });
+            let reply =
+                api.call_as(&api.prescriber, "POST", &format!("{session}/overrides"), Some(&body), Some(&etag)).await;
+            assert_eq!(
+                refusal(&reply),
+                (StatusCode::UNPROCESSABLE_ENTITY, "GATE_HOLD", "item"),
+                "{item}: {}",
+                reply.body
+            );
+        }
+        let after = api.read(&session).await;
+        assert_eq!((after.body["administrations"].clone(), after.body["overrides"].clone()), (json!([]), json!([])));
+        assert_eq!(after.etag, before.etag, "nothing stored");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn iv_doses_beyond_the_hard_stops_or_the_order_are_refused_and_nurses_cannot_order() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T19:00:00Z").await;
+        // 82 kg at 180 cm: BMI 25.3, so the dose is on actual weight; 0.5 mg/kg = 41 mg.
+        let patient_id = api.patient("male", 180, 82).await;
+        let orders = format!("/api/v1/patients/{patient_id}/orders");
+        let by_nurse = api.nurse("POST", &orders, Some(&json!({ "modality": "iv_racemic_ketamine" }))).await;
+        assert_eq!(by_nurse.status, StatusCode::FORBIDDEN, "{}", by_nurse.body);
+        for (order, rule) in [
+            (json!({ "modality": "iv_racemic_ketamine", "mg_per_kg": 1.5 }), "IV_MAX_MG_PER_KG"),
+            (json!({ "modality": "iv_racemic_ketamine", "infusion_min": 5 }), "IV_MIN_INFUSION_MIN"),
+            (json!({ "modality": "esketamine", "dose_mg": 84 }), "ESKETAMINE_MAX_AFTER_LOWER_DOSE"),
+            (json!({ "modality": "esketamine", "dose_mg": 50 }), "ESKETAMINE_DEVICE_MULTIPLE"),
+        ] {
+            let reply = api.prescriber("POST", &orders, Some(&order)).await;
+            assert_eq!(
+                (reply.status, reply.body["rule_id"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(rule)),
+                "{order}"
+            );
+        }
+        assert_eq!(api.nurse("GET", &orders, None).await.body["orders"], json!([]), "no order stored");
+        let order_id = api.order(&patient_id, json!({ "modality": "iv_racemic_ketamine" })).await;
+        let listed = api.nurse("GET", &orders, None).await;
+        assert_eq!(listed.body["orders"][0]["order"]["dose_mg"], json!(41), "{}", listed.body);
+
+        let facts = |planned_mg: Option<u32>| {
+            let mut dose = json!({ "planned_at": "2026-11-28T13:10" });
+            if let Some(mg) = planned_mg {
+                dose["planned_mg"] = json!(mg);
+            }
+            json!({ "modality": "iv_racemic_ketamine", "time_zone": ZONE, "order_id": order_id, "dose": dose,
+                    "pre_dose": { "phq9_item9": 0, "escort_arranged": true } })
+        };
+        let sessions = format!("/api/v1/patients/{patient_id}/sessions");
+        let planned_by_nurse = api.nurse("POST", &sessions, Some(&facts(Some(60)))).await;
+        assert_eq!(
+            refusal(&planned_by_nurse),
+            (StatusCode::UNPROCESSABLE_ENTITY, "DOSE_DIFFERS_FROM_ORDER", "dose.planned_mg")
+        );
+        let session = api.session(&patient_id, facts(None)).await;
+        assert_eq!(api.read(&session).await.body["document"]["dose"]["planned_mg"], json!(41));
+        api.observed(&session, bp("2026-11-28T13:00", 124, 78)).await;
+        api.observed(&session, bp("2026-11-28T13:06", 122, 76)).await;
+        let before = api.read(&session).await;
+        let infusion = |dose_mg: u32, ended_at: &str| {
+            json!({ "drug": "ketamine", "dose_mg": dose_mg, "lot_number": "KET-1", "started_at": "2026-11-28T13:10",
+                    "ended_at": ended_at })
+        };
+        for (dose, ended_at, rule, field) in [
+            // 400 mg over 5 minutes for 82 kg (4.9 mg/kg): both hard stops; the first named.
+            (400, "2026-11-28T13:15", "IV_MAX_MG_PER_KG", "dose_mg"),
+            (41, "2026-11-28T13:30", "IV_MIN_INFUSION_MIN", "ended_at"),
+            (45, "2026-11-28T13:50", "DOSE_DIFFERS_FROM_ORDER", "dose_mg"),
+        ] {
+            let reply = api.nurse("POST", &format!("{session}/administrations"), Some(&infusion(dose, ended_at))).await;
+            assert_eq!(refusal(&reply), (StatusCode::UNPROCESSABLE_ENTITY, rule, field), "{dose} mg: {}", reply.body);
+        }
+        let after = api.read(&session).await;
+        assert_eq!((after.body["administrations"].clone(), after.etag.clone()), (json!([]), before.etag));
+        let given =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&infusion(41, "2026-11-28T13:50"))).await;
+        assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn clinical_times_after_the_servers_clock_are_refused_and_change_nothing() {
+    each_backend(|db| async move {
+        // 10:00 in New York.
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z").await;
+        let patient_id = api.patient("male", 180, 80).await;
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        let session = api.session(&patient_id, esketamine_facts("2026-11-28T09:50", ready_pre_dose())).await;
+        api.observed(&session, bp("2026-11-28T09:40", 186, 114)).await;
+        api.observed(&session, bp("2026-11-28T09:45", 188, 112)).await;
+        let before = api.read(&session).await;
+        assert_eq!(before.body["report"]["alerts"]["active"][0]["level"], "critical");
+        // 23:30 typed for 11:30 (and 10:03, beyond the 2-minute skew): refused, and the critical alert stays.
+        for at in ["2026-11-28T23:30", "2026-11-28T10:03"] {
+            let typo = api.observe(&session, bp(at, 120, 80)).await;
+            assert_eq!(refusal(&typo), (StatusCode::UNPROCESSABLE_ENTITY, "TIME_AFTER_SERVER_CLOCK", "at"), "{at}");
+        }
+        let after = api.read(&session).await;
+        assert_eq!(
+            (after.etag.clone(), after.body["report"]["alerts"].clone()),
+            (before.etag, before.body["report"]["alerts"].clone())
+        );
+        assert_eq!(after.body["observation_log"].as_array().unwrap().len(), 2);
+        // Within the skew is accepted; the next real reading is not blocked by a typo.
+        api.observed(&session, bp("2026-11-28T10:01", 170, 100)).await;
+
+        let etag = api.read(&session).await.etag.unwrap();
+        for (field, change) in [
+            ("monitoring_ended_at", json!({ "monitoring_ended_at": "2026-11-28T12:00" })),
+            (
+                "discharge.aldrete.at",
+                json!({ "reason": "score added", "discharge": { "escort_present": true, "aldrete": { "at": "2026-11-28T11:00",
+                "activity": 2, "respiration": 2, "circulation": 2, "consciousness": 2, "spo2": 2 } } }),
+            ),
+        ] {
+            let reply = api.call_as(&api.nurse, "PATCH", &session, Some(&change), Some(&etag)).await;
+            assert_eq!(
+                refusal(&reply),
+                (StatusCode::UNPROCESSABLE_ENTITY, "TIME_AFTER_SERVER_CLOCK", field),
+                "{}",
+                reply.body
+            );
+        }
+        let future_dose =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T11:00"))).await;
+        assert_eq!(refusal(&future_dose).1, "TIME_AFTER_SERVER_CLOCK", "{}", future_dose.body);
+        let alert =
+            api.read(&session).await.body["report"]["alerts"]["active"][0]["id"].as_str().unwrap().replace('#', "%23");
+        let acknowledgement = json!({ "acknowledged_at": "2026-11-28T12:00" });
+        let late_ack =
+            api.nurse("POST", &format!("{session}/alerts/{alert}/acknowledgement"), Some(&acknowledgement)).await;
+        assert_eq!(
+            refusal(&late_ack),
+            (StatusCode::UNPROCESSABLE_ENTITY, "TIME_AFTER_SERVER_CLOCK", "acknowledged_at")
+        );
+        let last = api.read(&session).await;
+        assert_eq!(last.etag.as_deref(), Some(etag.as_str()), "none of the refused writes changed the session");
+        assert_eq!(last.body["acknowledgements"], json!([]));
+    })
+    .await;
+}
+
+/// An esketamine session from pre-dose checks to a settled patient: dose at 09:50, settled from 11:00.
+async fn settled_esketamine_session(api: &Api, patient_id: &str, fulfils: Option<Value>) -> String {
+    let mut facts = esketamine_facts("2026-11-28T09:50", ready_pre_dose());
+    if let Some(fulfils) = fulfils {
+        facts["fulfils"] = fulfils;
+    }
+    let session = api.session(patient_id, facts).await;
+    api.observed(&session, settled("2026-11-28T09:40")).await;
+    api.observed(&session, bp("2026-11-28T09:46", 124, 78)).await;
+    let given =
+        api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
+    assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+    api.observed(
+        &session,
+        json!({ "at": "2026-11-28T10:30", "systolic_mmhg": 150, "diastolic_mmhg": 90, "moaas": 4,
+                                   "cadss_total": 10, "spo2_percent": 97 }),
+    )
+    .await;
+    api.observed(&session, settled("2026-11-28T11:00")).await;
+    session
+}
+
+#[tokio::test]
+async fn a_rems_form_is_submitted_only_after_the_monitoring_it_attests() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T16:05:00Z").await; // 11:05 in New York
+        let patient_id = api.patient("male", 180, 80).await;
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        let session = settled_esketamine_session(&api, &patient_id, None).await;
+        let read = api.read(&session).await;
+        let submission = format!("{session}/rems-form/submission");
+        let etag = read.etag.unwrap();
+        // Without the end of monitoring the form lacks its duration.
+        let early = api.call_as(&api.nurse, "POST", &submission, None, Some(&etag)).await;
+        assert_eq!(
+            (early.status, early.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("rems.session.duration_min")),
+            "{}",
+            early.body
+        );
+        // An end one minute ahead of the clock (within the allowed skew) has not happened yet.
+        let ahead = json!({ "monitoring_ended_at": "2026-11-28T11:06" });
+        let patched = api.call_as(&api.nurse, "PATCH", &session, Some(&ahead), Some(&etag)).await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        let etag = patched.etag.unwrap();
+        let not_yet = api.call_as(&api.nurse, "POST", &submission, None, Some(&etag)).await;
+        assert_eq!(
+            refusal(&not_yet),
+            (StatusCode::UNPROCESSABLE_ENTITY, "REMS_MONITORING_NOT_ENDED", "monitoring_ended_at"),
+            "{}",
+            not_yet.body
+        );
+        // Monitoring recorded as ended at 11:00: 70 minutes after the first device, short of the 120.
+        let ended = json!({ "monitoring_ended_at": "2026-11-28T11:00", "reason": "ended at 11:00" });
+        let patched = api.call_as(&api.nurse, "PATCH", &session, Some(&ended), Some(&etag)).await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        let etag = patched.etag.unwrap();
+        let short = api.call_as(&api.nurse, "POST", &submission, None, Some(&etag)).await;
+        assert_eq!(
+            refusal(&short),
+            (StatusCode::UNPROCESSABLE_ENTITY, "REMS_MINIMUM_OBSERVATION", "rems_form"),
+            "{}",
+            short.body
+        );
+        assert_eq!(api.read(&session).await.body["rems_form"]["status"], "draft", "not submitted");
+
+        api.set_clock("2026-11-28T18:00:00Z"); // 13:00
+        let correction = json!({ "monitoring_ended_at": "2026-11-28T11:55", "reason": "monitoring went on to 11:55" });
+        let corrected = api.call_as(&api.nurse, "PATCH", &session, Some(&correction), Some(&etag)).await;
+        assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.body);
+        let submitted = api.call_as(&api.nurse, "POST", &submission, None, corrected.etag.as_deref()).await;
+        assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.body);
+        assert_eq!(submitted.body["status"], "submitted");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_correction_replays_the_alerts_and_the_worklist_follows() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:30:00Z").await; // 10:30 in New York
+        let patient_id = api.patient("male", 180, 80).await;
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        let session = api.session(&patient_id, esketamine_facts("2026-11-28T09:50", ready_pre_dose())).await;
+        api.observed(&session, bp("2026-11-28T09:40", 124, 78)).await;
+        api.observed(&session, bp("2026-11-28T09:46", 126, 80)).await;
+        let given =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
+        assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+        api.observed(&session, bp("2026-11-28T10:00", 186, 114)).await;
+        api.observed(&session, bp("2026-11-28T10:05", 188, 112)).await;
+        let worklist = "/api/v1/worklist?date=2026-11-28&time_zone=America/New_York";
+        let open = |reply: &Reply| -> Vec<(String, String)> {
+            reply.body["open_alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|alert| {
+                    (alert["alert_id"].as_str().unwrap().to_owned(), alert["level"].as_str().unwrap().to_owned())
+                })
+                .collect()
+        };
+        let critical = ("BP_HIGH#1".to_owned(), "critical".to_owned());
+        assert!(open(&api.nurse("GET", worklist, None).await).contains(&critical));
+
+        // A mistyped reading (118/76 for 188/112) resolves the alert, and the worklist loses it.
+        api.observed(&session, bp("2026-11-28T10:10", 118, 76)).await;
+        assert!(!open(&api.nurse("GET", worklist, None).await).iter().any(|(id, _)| id == "BP_HIGH#1"));
+
+        let etag = api.read(&session).await.etag.unwrap();
+        let correct = json!({ "status": "entered_in_error", "reason": "mistyped: was 188/112" });
+        let observation = format!("{session}/observations/5");
+        let by_other = api.call_as(&api.other_nurse, "PATCH", &observation, Some(&correct), Some(&etag)).await;
+        assert_eq!(by_other.status, StatusCode::FORBIDDEN, "only its recorder or a prescriber: {}", by_other.body);
+        let unreasoned = json!({ "status": "entered_in_error" });
+        let no_reason = api.call_as(&api.nurse, "PATCH", &observation, Some(&unreasoned), Some(&etag)).await;
+        assert_eq!(
+            (no_reason.status, no_reason.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let corrected = api.call_as(&api.nurse, "PATCH", &observation, Some(&correct), Some(&etag)).await;
+        assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.body);
+        let log = &corrected.body["observation_log"][4];
+        assert_eq!(
+            (log["status"].as_str(), log["correction"]["reason"].as_str()),
+            (Some("entered_in_error"), Some("mistyped: was 188/112"))
+        );
+        let active = &corrected.body["report"]["alerts"]["active"];
+        assert!(
+            active.as_array().unwrap().iter().any(|alert| alert["id"] == "BP_HIGH#1" && alert["level"] == "critical"),
+            "{active}"
+        );
+        assert!(open(&api.nurse("GET", worklist, None).await).contains(&critical), "the worklist follows the replay");
+
+        // A late reading (earlier than the last one) needs a reason, and is judged in time order.
+        let late = bp("2026-11-28T10:03", 190, 116);
+        assert_eq!(api.observe(&session, late.clone()).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let mut with_reason = late.clone();
+        with_reason["late_entry_reason"] = json!("reading from the paper chart during the surge");
+        let entered = api.observe(&session, with_reason).await;
+        assert_eq!(entered.status, StatusCode::CREATED, "{}", entered.body);
+
+        // The stored alert log is a fresh replay of the surviving observations, as `ketacare session check`.
+        let view = api.read(&session).await;
+        let input = parse_session(&view.body["document"]).unwrap();
+        let protocol = Protocol::shipped();
+        let now: Timestamp = "2026-11-28T15:30:00Z".parse().unwrap();
+        let report = session_report_json(&input, &check_session(&input, &protocol, now), &protocol, now);
+        assert_eq!(view.body["alert_log"], report["alerts"]["changes"]);
+        assert_eq!(view.body["report"], report);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_entered_in_error_frees_its_scheduled_session_for_the_corrected_one() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:30:00Z").await;
+        let patient_id = api.patient("male", 180, 80).await;
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let plan = json!({ "template": "esketamine_trd", "time_zone": ZONE, "first_session": "2026-11-28T09:50" });
+        let created = api.prescriber("POST", &plans, Some(&plan)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let plan_id = created.body["plan_id"].as_str().unwrap().to_owned();
+        let plan_path = format!("{plans}/{plan_id}");
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56, "plan_id": plan_id })).await;
+        let fulfils = json!({ "plan_id": plan_id, "position": 0 });
+        let mut facts = esketamine_facts("2026-11-28T09:50", ready_pre_dose());
+        facts["fulfils"] = fulfils.clone();
+        let wrong = api.session(&patient_id, facts.clone()).await;
+        let twice = api.nurse("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&facts)).await;
+        assert_eq!(twice.status, StatusCode::NOT_FOUND, "a claimed slot is taken once: {}", twice.body);
+
+        let etag = api.read(&wrong).await.etag.unwrap();
+        let void = json!({ "status": "entered_in_error", "reason": "started for the wrong patient", "slot_status": "scheduled" });
+        let voided = api.call_as(&api.nurse, "PATCH", &wrong, Some(&void), Some(&etag)).await;
+        assert_eq!(voided.status, StatusCode::OK, "{}", voided.body);
+        let slot = &api.nurse("GET", &plan_path, None).await.body["scheduled_sessions"][0];
+        assert_eq!((slot["status"].as_str(), slot["treatment_session_id"].as_str()), (Some("scheduled"), None));
+        let refused = api.observe(&wrong, bp("2026-11-28T09:40", 124, 78)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "a voided session takes nothing");
+
+        let corrected = api.session(&patient_id, facts).await;
+        let slot = &api.nurse("GET", &plan_path, None).await.body["scheduled_sessions"][0];
+        assert_eq!(slot["treatment_session_id"].as_str(), corrected.rsplit('/').next());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn discharge_needs_a_ready_patient_and_sign_off_locks_the_session() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T16:05:00Z").await; // 11:05, 75 minutes after the dose
+        let patient_id = api.patient("male", 180, 80).await;
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let plan = json!({ "template": "esketamine_trd", "time_zone": ZONE, "first_session": "2026-11-28T09:50" });
+        let plan_id = api.prescriber("POST", &plans, Some(&plan)).await.body["plan_id"].as_str().unwrap().to_owned();
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        let session =
+            settled_esketamine_session(&api, &patient_id, Some(json!({ "plan_id": plan_id, "position": 0 }))).await;
+        let etag = api.read(&session).await.etag.unwrap();
+        let early = api.call_as(&api.nurse, "POST", &format!("{session}/discharge"), None, Some(&etag)).await;
+        assert_eq!(
+            refusal(&early),
+            (StatusCode::UNPROCESSABLE_ENTITY, "DISCHARGE_NOT_READY", "discharge"),
+            "{}",
+            early.body
+        );
+        assert!(early.body["detail"].as_str().unwrap().contains("MINIMUM_OBSERVATION"), "{}", early.body);
+        assert_eq!(api.read(&session).await.body["stage"], "monitoring");
+
+        api.set_clock("2026-11-28T16:55:00Z"); // 11:55, 125 minutes after the dose
+        let discharged = api.call_as(&api.nurse, "POST", &format!("{session}/discharge"), None, Some(&etag)).await;
+        assert_eq!(discharged.status, StatusCode::OK, "{}", discharged.body);
+        assert_eq!(discharged.body["stage"], "discharged");
+        assert_eq!(discharged.body["document"]["monitoring_ended_at"], "2026-11-28T11:55");
+        let plan = api.nurse("GET", &format!("{plans}/{plan_id}"), None).await;
+        assert_eq!(plan.body["scheduled_sessions"][0]["status"], "completed", "the slot completes at discharge");
+        assert_eq!(plan.body["report"]["sessions"][0]["status"], "given");
+
+        let etag = discharged.etag.unwrap();
+        let by_nurse = api.call_as(&api.nurse, "POST", &format!("{session}/signature"), None, Some(&etag)).await;
+        assert_eq!(by_nurse.status, StatusCode::FORBIDDEN);
+        let signed = api.call_as(&api.prescriber, "POST", &format!("{session}/signature"), None, Some(&etag)).await;
+        assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+        assert_eq!((signed.body["stage"].as_str(), signed.body["signed_by"].is_string()), (Some("locked"), true));
+
+        // After sign-off: changes need a reason, doses are refused, readings are late entries.
+        let etag = signed.etag.unwrap();
+        let change = json!({ "discharge": { "escort_present": true } });
+        let unreasoned = api.call_as(&api.nurse, "PATCH", &session, Some(&change), Some(&etag)).await;
+        assert_eq!(
+            (unreasoned.status, unreasoned.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let dose =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
+        assert_eq!(dose.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let reading = api.observe(&session, settled("2026-11-28T11:50")).await;
+        assert_eq!(
+            (reading.status, reading.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("late_entry_reason"))
+        );
+        let after = api.read(&session).await;
+        assert_eq!(after.etag.as_deref(), Some(etag.as_str()), "nothing stored");
+    })
+    .await;
+}
