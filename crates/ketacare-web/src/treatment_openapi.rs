@@ -70,6 +70,7 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                 json!({ "parameters": [patient_id, session_id, if_match],
                         "requestBody": body(json!({ "type": "object", "additionalProperties": false, "properties": {
                             "reason": { "type": "string" }, "status": { "type": "string", "enum": ["active", "entered_in_error"] },
+                            "slot_status": { "type": "string", "enum": ["scheduled", "missed"] },
                             "pre_dose": { "type": "object" }, "discharge": { "type": "object" }, "rems": { "type": "object" },
                             "dose": { "type": "object" }, "monitoring_ended_at": { "type": "string" } } })) }))
         },
@@ -86,7 +87,7 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                         "requestBody": body(json!({ "type": "object", "required": ["drug", "dose_mg", "lot_number", "started_at"],
                             "additionalProperties": false, "properties": {
                             "drug": { "type": "string", "enum": ["esketamine", "ketamine"] }, "dose_mg": { "type": "number" },
-                            "device_count": { "type": "integer", "minimum": 1, "maximum": 3 },
+                            "device_count": { "type": "integer", "minimum": 1 },
                             "started_at": { "type": "string", "description": "clinic-local YYYY-MM-DDTHH:MM" },
                             "ended_at": { "type": "string" }, "lot_number": { "type": "string" } } })) }))
         },
@@ -111,8 +112,56 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                 (200, "The form", json!({ "type": "object" })), &[401, 403, 404], json!({ "parameters": [patient_id, session_id] }))
         },
         "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission": {
-            "post": operation("Mark the REMS form submitted; only a complete form (the error names the missing fields)",
+            "post": operation("Mark the REMS form submitted: only a complete form (the error names the missing fields), after the monitoring it attests ended (not after now) and with the REMS minimum met",
                 (200, "The form, submitted", json!({ "type": "object" })), &[401, 403, 404, 409, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, if_match] }))
+        },
+        "/api/v1/patients/{patient_id}/orders": {
+            "get": operation("A patient's dose orders, oldest first",
+                (200, "Orders", json!({ "type": "object", "properties": { "orders": { "type": "array", "items": schema_ref("DoseOrder") } } })),
+                &[401, 403, 404], json!({ "parameters": [patient_id] })),
+            "post": operation("Sign a dose order (prescriber): IV from mg/kg and infusion minutes on the chart's height, weight and sex at birth, or an esketamine dose; refused at a hard stop (422 clinical-refusal with rule_id)",
+                (201, "The order (Location)", schema_ref("DoseOrder")), &[401, 403, 404, 422],
+                json!({ "parameters": [patient_id, idempotency_key],
+                        "requestBody": body(json!({ "type": "object", "required": ["modality"], "additionalProperties": false, "properties": {
+                            "modality": { "type": "string", "enum": ["iv_racemic_ketamine", "esketamine"] },
+                            "mg_per_kg": { "type": "number", "description": "IV; protocol default 0.5" },
+                            "infusion_min": { "type": "number", "description": "IV; protocol default 40" },
+                            "dose_mg": { "type": "number", "description": "esketamine: whole devices" },
+                            "plan_id": { "type": "string" } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/orders/{order_id}": {
+            "patch": operation("Discontinue an order or mark it entered in error (prescriber), with a reason",
+                (200, "The order (new ETag)", schema_ref("DoseOrder")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, path_parameter("order_id"), if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["reason", "status"], "additionalProperties": false,
+                            "properties": { "reason": { "type": "string" },
+                                            "status": { "type": "string", "enum": ["discontinued", "entered_in_error"] } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/overrides": {
+            "post": operation("Override one overridable hold of the pre-dose gate, or a dose that differs from its order (prescriber), with a reason; a hold that cannot be overridden is refused",
+                (200, "The session (new ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["item", "reason"], "additionalProperties": false,
+                            "properties": { "item": { "type": "string", "description": "a gate item (BP, PREGNANCY, FASTING, SUICIDALITY_SCREEN) or DOSE_DIFFERS_FROM_ORDER" },
+                                            "reason": { "type": "string" } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/observations/{sequence}": {
+            "patch": operation("Mark an observation entered in error with a reason (its recorder or a prescriber); the alerts are replayed from the remaining observations as a new revision",
+                (200, "The session (new ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, path_parameter("sequence"), if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["reason", "status"], "additionalProperties": false,
+                            "properties": { "reason": { "type": "string" },
+                                            "status": { "type": "string", "enum": ["entered_in_error"] } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/discharge": {
+            "post": operation("Discharge a session in monitoring once the engine says the patient is ready; records the end of monitoring and completes its scheduled session",
+                (200, "The session (new ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, session_id, if_match] }))
+        },
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/signature": {
+            "post": operation("Sign a discharged session (prescriber), which locks it: later changes are amendments with a reason",
+                (200, "The session (new ETag)", schema_ref("TreatmentSession")), &[401, 403, 404, 412, 422, 428],
                 json!({ "parameters": [patient_id, session_id, if_match] }))
         }
     });
@@ -127,8 +176,18 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                 "status": { "type": "string", "enum": ["scheduled", "completed", "missed", "cancelled"] },
                 "treatment_session_id": { "type": ["string", "null"] } } } },
             "report": { "type": "object", "description": "`ketacare plan --format json` now" } } },
+        "DoseOrder": { "type": "object", "properties": {
+            "order_id": { "type": "string" }, "patient_id": { "type": "string" }, "plan_id": { "type": ["string", "null"] },
+            "modality": { "type": "string", "enum": ["iv_racemic_ketamine", "esketamine"] },
+            "status": { "type": "string", "enum": ["active", "discontinued", "entered_in_error"] },
+            "version": { "type": "integer" }, "signed_by": { "type": "string" }, "signed_at": { "type": "string" },
+            "order": { "type": "object", "description": "dose_mg; IV: mg_per_kg, infusion_min, basis, basis_kg, bmi, pump_rate_ml_per_h; esketamine: device_mg, device_count" } } },
         "TreatmentSession": { "type": "object", "properties": {
             "session_id": { "type": "string" }, "patient_id": { "type": "string" }, "status": { "type": "string" },
+            "stage": { "type": "string", "enum": ["in_progress", "monitoring", "discharged", "locked"] },
+            "order": { "type": ["object", "null"] }, "overrides": { "type": "array", "items": { "type": "object" } },
+            "pre_dose_sources": { "type": "array", "items": { "type": "object" } },
+            "observation_log": { "type": "array", "items": { "type": "object" } },
             "version": { "type": "integer" }, "document": { "type": "object" },
             "report": { "type": "object", "description": "`ketacare session check --format json` now" },
             "alert_log": { "type": "array", "items": { "type": "object" } },

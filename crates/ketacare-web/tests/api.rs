@@ -214,6 +214,20 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/patients/{patient_id}/sessions/{session_id}/rems-form/submission",
         [401, 403, 422, 422, 403, 403],
     ),
+    ("GET", "/api/v1/patients/{patient_id}/orders", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/orders", [401, 403, 201, 403, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/orders/{order_id}", [401, 403, 200, 403, 403, 403]),
+    // The session has no pre-dose BP yet: the BP item is indeterminate, which no override lifts.
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/overrides", [401, 403, 422, 403, 403, 403]),
+    // Recording the observation raised the session past v1: the roles allowed get as far as 412.
+    (
+        "PATCH",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/observations/{sequence}",
+        [401, 403, 412, 412, 403, 403],
+    ),
+    // A session in progress (no dose yet) is not discharged, nor signed.
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/discharge", [401, 403, 422, 422, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/signature", [401, 403, 422, 403, 403, 403]),
     ("GET", "/api/v1/worklist", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
@@ -843,7 +857,11 @@ fn treatment_body(method: &str, template: &str) -> Option<String> {
         .to_string(),
         ("POST", "acknowledgement") => json!({ "note": "seen" }).to_string(),
         ("PATCH", "{administration_id}") => json!({ "reason": "wrong lot", "status": "entered_in_error" }).to_string(),
-        ("POST", "submission") => String::new(),
+        ("POST", "submission" | "discharge" | "signature") => String::new(),
+        ("POST", "orders") => json!({ "modality": "iv_racemic_ketamine" }).to_string(),
+        ("PATCH", "{order_id}") => json!({ "reason": "stopped", "status": "discontinued" }).to_string(),
+        ("POST", "overrides") => json!({ "item": "BP", "reason": "benefit outweighs risk" }).to_string(),
+        ("PATCH", "{sequence}") => json!({ "reason": "mistyped", "status": "entered_in_error" }).to_string(),
         _ => return None,
     };
     Some(body)
@@ -858,7 +876,7 @@ async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_i
         assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
         path = path.replace("{plan_id}", plan.body["plan_id"].as_str().unwrap());
     }
-    if path.contains("/sessions") {
+    if path.contains("/sessions") || path.contains("/orders") {
         // A session gives a prescriber's order: 0.5 mg/kg of a 70 kg patient (35 mg) over 40 min.
         let measurement = json!({ "measured_on": "2026-11-01", "height_cm": 175, "weight_kg": 70 }).to_string();
         let chart = format!("/api/v1/patients/{patient_id}/chart/measurements");
@@ -871,6 +889,8 @@ async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_i
             let ordered = api.call("POST", &orders, prescriber, Some(&order), &[]).await;
             assert_eq!(ordered.status, StatusCode::CREATED, "{}", ordered.body);
         }
+        let signed = api.call("GET", &orders, prescriber, None, &[]).await;
+        path = path.replace("{order_id}", signed.body["orders"][0]["order_id"].as_str().unwrap());
     }
     if path.contains("{session_id}") {
         let sessions = format!("/api/v1/patients/{patient_id}/sessions");
@@ -899,6 +919,13 @@ async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_i
             let reply = api.call("POST", &observations, nurse, Some(&sedated), &[]).await;
             assert_eq!(reply.body["alerts"]["changes"][0]["id"], "SEDATION#1", "{}", reply.body);
             path = path.replace("{alert_id}", "SEDATION%231");
+        }
+        if path.contains("{sequence}") {
+            let observations = format!("{sessions}/{session_id}/observations");
+            let reading = json!({ "at": "2026-11-28T13:20", "moaas": 4 }).to_string();
+            let reply = api.call("POST", &observations, nurse, Some(&reading), &[]).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            path = path.replace("{sequence}", "1");
         }
         path = path.replace("{session_id}", session_id);
     }
