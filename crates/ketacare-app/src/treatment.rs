@@ -55,6 +55,8 @@ pub struct PlanView {
     pub updated_by: String,
     /// The plan document as posted or last amended (docs/sessions.md).
     pub plan: Value,
+    /// Why the prescriber started it beside an active plan of the same modality.
+    pub concurrent_plan_reason: Option<String>,
     /// Each session of the schedule with its status (`scheduled`, `completed`, `missed`, `cancelled`).
     pub scheduled_sessions: Vec<ScheduledSessionRow>,
     /// `ketacare plan --format json` of the document, now: the schedule, the measurement plan with due and
@@ -560,6 +562,7 @@ impl App {
             updated_at: stored.updated_at,
             updated_by: stored.updated_by,
             plan: document,
+            concurrent_plan_reason: stored.concurrent_plan_reason,
             scheduled_sessions: stored.scheduled,
             report,
         })
@@ -633,7 +636,39 @@ impl App {
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "plan_id").await? {
             return Ok(created);
         }
-        let (document, scheduled) = match self.read_plan_document(body) {
+        let checked = async {
+            let mut object = parse_object(body)?;
+            let concurrent_plan_reason = optional_string(&mut object, "concurrent_plan_reason")?;
+            if concurrent_plan_reason.as_ref().is_some_and(|reason| reason.len() > 1000) {
+                return Err(AppError::invalid("concurrent_plan_reason", "must be at most 1000 characters"));
+            }
+            let (document, scheduled, modality) = self.read_plan_document(&Value::Object(object).to_string())?;
+            // One active plan per modality for a patient, unless the prescriber says why (a reason kept with it).
+            if concurrent_plan_reason.is_none() {
+                for plan in self.store.treatment_plans_of(patient_id).await? {
+                    if plan.status != "active" {
+                        continue;
+                    }
+                    let template = serde_json::from_str::<Value>(&plan.plan_json)
+                        .map_err(|error| corrupt("plan", error))?["template"]
+                        .as_str()
+                        .and_then(|name| name.parse::<ketacare_core::plan::Template>().ok());
+                    if template.is_some_and(|template| template.modality() == modality) {
+                        return Err(AppError::Refused {
+                            field: "template".to_owned(),
+                            rule_id: "ONE_ACTIVE_PLAN_PER_MODALITY".to_owned(),
+                            problem: format!(
+                                "plan {} is active for this modality: cancel it, or give concurrent_plan_reason",
+                                plan.plan_id
+                            ),
+                        });
+                    }
+                }
+            }
+            Ok((document, scheduled, concurrent_plan_reason))
+        }
+        .await;
+        let (document, scheduled, concurrent_plan_reason) = match checked {
             Ok(parsed) => parsed,
             Err(error) => return Err(self.audit_failure(event, error).await),
         };
@@ -648,6 +683,7 @@ impl App {
             created_by: actor.user_id.clone(),
             updated_at: ketacare_store::format_time(now),
             updated_by: actor.user_id.clone(),
+            concurrent_plan_reason: concurrent_plan_reason.clone(),
             scheduled: scheduled.clone(),
         };
         let new_plan = NewTreatmentPlan {
@@ -655,6 +691,7 @@ impl App {
             plan_id: plan_id.clone(),
             plan_json: stored.plan_json.clone(),
             scheduled,
+            concurrent_plan_reason,
             created_at: now,
             created_by: actor.user_id.clone(),
         };
@@ -667,7 +704,10 @@ impl App {
     }
 
     /// Parses a plan document and generates its schedule; `now` is the server's, never the document's.
-    fn read_plan_document(&self, body: &str) -> Result<(Value, Vec<ScheduledSessionRow>), AppError> {
+    fn read_plan_document(
+        &self,
+        body: &str,
+    ) -> Result<(Value, Vec<ScheduledSessionRow>, ketacare_core::session::Modality), AppError> {
         let object = parse_object(body)?;
         if object.contains_key("now") {
             return Err(AppError::invalid("now", "is the server's clock; leave it out"));
@@ -690,7 +730,7 @@ impl App {
                 treatment_session_id: None,
             })
             .collect();
-        Ok((document, scheduled))
+        Ok((document, scheduled, input.request.template.modality()))
     }
 
     pub async fn get_plan(&self, actor: &Actor, patient_id: &str, plan_id: &str) -> Result<PlanView, AppError> {
@@ -794,7 +834,7 @@ impl App {
             };
             let (plan_json, mut scheduled) = match new_document {
                 Some(document) => {
-                    let (document, scheduled) =
+                    let (document, scheduled, _) =
                         self.read_plan_document(&document.to_string()).map_err(|error| match error {
                             AppError::Invalid { field, problem } => {
                                 AppError::Invalid { field: format!("plan.{field}"), problem }

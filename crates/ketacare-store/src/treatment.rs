@@ -35,6 +35,8 @@ pub struct NewTreatmentPlan {
     pub plan_id: String,
     pub plan_json: String,
     pub scheduled: Vec<ScheduledSessionRow>,
+    /// Why the prescriber started it beside an active plan of the same modality.
+    pub concurrent_plan_reason: Option<String>,
     pub created_at: jiff::Timestamp,
     pub created_by: String,
 }
@@ -51,6 +53,7 @@ pub struct StoredTreatmentPlan {
     pub created_by: String,
     pub updated_at: String,
     pub updated_by: String,
+    pub concurrent_plan_reason: Option<String>,
     pub scheduled: Vec<ScheduledSessionRow>,
 }
 
@@ -241,8 +244,8 @@ pub struct TreatmentSessionRecord {
     pub overrides: Vec<StoredSessionOverride>,
 }
 
-const PLAN_COLUMNS: &str =
-    "patient_id, plan_id, plan_json, status, version, created_at, created_by, updated_at, updated_by";
+const PLAN_COLUMNS: &str = "patient_id, plan_id, plan_json, status, version, created_at, created_by, updated_at, updated_by, \
+     concurrent_plan_reason";
 
 const SESSION_COLUMNS: &str = "patient_id, session_id, plan_id, scheduled_position, modality, facts_json, \
      observation_count, rems_submitted_at, rems_submitted_by, status, order_id, stage, alert_revision, discharged_at, \
@@ -259,6 +262,7 @@ fn plan_from_row(row: &impl RowExt, scheduled: Vec<ScheduledSessionRow>) -> Resu
         created_by: row.text("created_by")?,
         updated_at: row.text("updated_at")?,
         updated_by: row.text("updated_by")?,
+        concurrent_plan_reason: row.opt_text("concurrent_plan_reason")?,
         scheduled,
     })
 }
@@ -481,13 +485,14 @@ impl Store {
         write_tx!(self, [plan, audit, idempotent, at], tx => {
             sqlx::query(
                 "INSERT INTO treatment_plans (patient_id, plan_id, plan_json, status, version, created_at, created_by, \
-                 updated_at, updated_by) VALUES ($1, $2, $3, 'active', 1, $4, $5, $4, $5)",
+                 updated_at, updated_by, concurrent_plan_reason) VALUES ($1, $2, $3, 'active', 1, $4, $5, $4, $5, $6)",
             )
             .bind(&plan.patient_id)
             .bind(&plan.plan_id)
             .bind(&plan.plan_json)
             .bind(&at)
             .bind(&plan.created_by)
+            .bind(&plan.concurrent_plan_reason)
             .execute(&mut *tx.conn)
             .await
             .map_err(missing("patient", &plan.patient_id))?;

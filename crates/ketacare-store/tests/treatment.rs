@@ -53,6 +53,7 @@ async fn seeded(store: &ketacare_store::Store) {
         patient_id: "p1".to_owned(),
         plan_id: "plan-1".to_owned(),
         plan_json: "{}".to_owned(),
+        concurrent_plan_reason: None,
         scheduled: vec![ScheduledSessionRow {
             position: 0,
             session_number: Some(1),

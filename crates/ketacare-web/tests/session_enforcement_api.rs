@@ -604,6 +604,16 @@ async fn a_session_entered_in_error_frees_its_scheduled_session_for_the_correcte
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         let plan_id = created.body["plan_id"].as_str().unwrap().to_owned();
         let plan_path = format!("{plans}/{plan_id}");
+        // One active plan per modality, unless the prescriber says why.
+        let second = api.prescriber("POST", &plans, Some(&plan)).await;
+        assert_eq!(refusal(&second), (StatusCode::UNPROCESSABLE_ENTITY, "ONE_ACTIVE_PLAN_PER_MODALITY", "template"));
+        let mut beside = plan.clone();
+        beside["concurrent_plan_reason"] = json!("second course agreed at the case conference");
+        let allowed = api.prescriber("POST", &plans, Some(&beside)).await;
+        assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.body);
+        assert_eq!(allowed.body["concurrent_plan_reason"], beside["concurrent_plan_reason"]);
+        let iv = json!({ "template": "induction_2x_week_3w", "time_zone": ZONE, "first_session": "2026-11-30T09:00" });
+        assert_eq!(api.prescriber("POST", &plans, Some(&iv)).await.status, StatusCode::CREATED, "another modality");
         api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56, "plan_id": plan_id })).await;
         let fulfils = json!({ "plan_id": plan_id, "position": 0 });
         let mut facts = esketamine_facts("2026-11-28T09:50", ready_pre_dose());

@@ -96,5 +96,7 @@ ALTER TABLE treatment_sessions ADD COLUMN discharged_at TEXT;
 ALTER TABLE treatment_sessions ADD COLUMN discharged_by TEXT REFERENCES users (user_id);
 ALTER TABLE treatment_sessions ADD COLUMN signed_at TEXT;
 ALTER TABLE treatment_sessions ADD COLUMN signed_by TEXT REFERENCES users (user_id);
+-- Why a prescriber started a plan beside an active one of the same modality (one is the rule).
+ALTER TABLE treatment_plans ADD COLUMN concurrent_plan_reason TEXT;
 -- Why an observation was entered with a time earlier than the one before it.
 ALTER TABLE session_observations ADD COLUMN late_entry_reason TEXT;
