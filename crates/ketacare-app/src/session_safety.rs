@@ -5,7 +5,7 @@
 //! entered in error with the alerts replayed, and the session's stages (discharge, sign-off that locks it).
 
 use jiff::{SignedDuration, Timestamp};
-use ketacare_case::session_format::{SessionInput, alert_changes_json, check_session};
+use ketacare_case::session_format::{SessionInput, alert_changes_json, alert_json, check_session};
 use ketacare_core::dosing::{
     DoseHardStop, IvDoseFacts, IvDoseResult, IvPrescription, esketamine_hard_stops, iv_hard_stops, iv_ketamine_dose,
     round_half_up,
@@ -604,6 +604,14 @@ impl App {
         &self,
         record: &TreatmentSessionRecord,
     ) -> Result<Vec<StoredAlertChange>, AppError> {
+        Ok(self.replayed_alerts(record)?.0)
+    }
+
+    /// The replayed alert log and the alerts active at its end (as the session report shows them).
+    pub(crate) fn replayed_alerts(
+        &self,
+        record: &TreatmentSessionRecord,
+    ) -> Result<(Vec<StoredAlertChange>, Vec<Value>), AppError> {
         let (_, input) = crate::treatment::rebuild(record, &Map::new())?;
         let order = crate::treatment::surviving_observation_sequences(record)?;
         let steps = replay(input.session.timeline(), &self.protocol.alerts);
@@ -635,7 +643,11 @@ impl App {
                 });
             }
         }
-        Ok(log)
+        let active = steps
+            .last()
+            .map(|step| step.active.iter().map(|alert| alert_json(&input, alert)).collect())
+            .unwrap_or_default();
+        Ok((log, active))
     }
 
     /// Discharges a session in monitoring (a nurse or prescriber) once the engine says the patient is ready;

@@ -1270,13 +1270,23 @@ impl App {
                 late_entry_reason: late_entry_reason.clone(),
                 correction: None,
             };
-            let changes_json = alert_changes_json(&input, &step);
-            // A late entry is judged in time order: the whole session is replayed with it, as a new revision.
+            let mut changes_json = alert_changes_json(&input, &step);
+            let mut active_json: Vec<Value> = step.active.iter().map(|alert| alert_json(&input, alert)).collect();
+            // A late entry is judged in time order: the whole session is replayed with it, as a new revision,
+            // and the answer gives the changes the replay made at it and the alerts active at the end.
             let (changes, replaces_alert_log) = if late_entry_reason.is_some() {
                 let mut with_it = record.clone();
                 with_it.observations.push(new_observation.clone());
-                match self.replayed_alert_log(&with_it) {
-                    Ok(log) => (log, true),
+                match self.replayed_alerts(&with_it) {
+                    Ok((log, active)) => {
+                        changes_json = log
+                            .iter()
+                            .filter(|change| change.sequence == sequence)
+                            .filter_map(|change| serde_json::from_str(&change.alert_json).ok())
+                            .collect();
+                        active_json = active;
+                        (log, true)
+                    }
                     Err(error) => return Err(self.audit_failure(event, error).await),
                 }
             } else {
@@ -1307,7 +1317,7 @@ impl App {
                 "late_entry_reason": late_entry_reason,
                 "alerts": {
                     "changes": changes_json,
-                    "active": step.active.iter().map(|alert| alert_json(&input, alert)).collect::<Vec<_>>(),
+                    "active": active_json,
                 },
                 "session_version": record.session.version + 1,
             });

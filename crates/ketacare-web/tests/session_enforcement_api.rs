@@ -580,6 +580,10 @@ async fn a_correction_replays_the_alerts_and_the_worklist_follows() {
         with_reason["late_entry_reason"] = json!("reading from the paper chart during the surge");
         let entered = api.observe(&session, with_reason).await;
         assert_eq!(entered.status, StatusCode::CREATED, "{}", entered.body);
+        // Judged in time order: at 10:03 the alert raised at 10:00 goes on (no change of its own; the 10:05
+        // reading confirms it), and the answer shows the alerts active at the end of the replay.
+        assert_eq!(entered.body["alerts"]["changes"], json!([]), "{}", entered.body);
+        assert_eq!(entered.body["alerts"]["active"][0]["level"], "critical", "{}", entered.body);
 
         // The stored alert log is a fresh replay of the surviving observations, as `ketacare session check`.
         let view = api.read(&session).await;
