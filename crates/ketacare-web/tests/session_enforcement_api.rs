@@ -701,3 +701,149 @@ async fn discharge_needs_a_ready_patient_and_sign_off_locks_the_session() {
     })
     .await;
 }
+
+/// One generated observation: minutes after 10:00 and the values measured.
+#[derive(Debug, Clone)]
+struct GeneratedObservation {
+    minute: i64,
+    blood_pressure: Option<(u32, u32)>,
+    heart_rate_bpm: Option<u32>,
+    spo2_percent: Option<u32>,
+    moaas: Option<u32>,
+}
+
+/// A session: observations in time order, the order they are entered in (late entries carry a reason), and
+/// which are then marked entered in error, in what order.
+#[derive(Debug, Clone)]
+struct GeneratedSession {
+    observations: Vec<GeneratedObservation>,
+    entry_order: Vec<usize>,
+    corrections: Vec<usize>,
+}
+
+fn generated_sessions() -> impl proptest::strategy::Strategy<Value = GeneratedSession> {
+    use proptest::prelude::*;
+    let observation = (
+        1_i64..12,
+        proptest::option::weighted(0.8, (100_u32..215, 20_u32..90)),
+        proptest::option::of(40_u32..140),
+        proptest::option::of(88_u32..101),
+        proptest::option::of(0_u32..6),
+    );
+    proptest::collection::vec(observation, 2..10)
+        .prop_flat_map(|raw| {
+            let mut minute = 0;
+            let observations: Vec<GeneratedObservation> = raw
+                .into_iter()
+                .map(|(gap, blood_pressure, heart_rate_bpm, spo2_percent, moaas)| {
+                    minute += gap;
+                    GeneratedObservation {
+                        minute,
+                        blood_pressure: blood_pressure
+                            .map(|(systolic, pulse)| (systolic, systolic - pulse.min(systolic - 40))),
+                        heart_rate_bpm,
+                        spo2_percent,
+                        moaas,
+                    }
+                })
+                .collect();
+            let count = observations.len();
+            (
+                Just(observations),
+                Just((0..count).collect::<Vec<_>>()).prop_shuffle(),
+                proptest::sample::subsequence((0..count).collect::<Vec<_>>(), 0..count).prop_shuffle(),
+            )
+        })
+        .prop_map(|(observations, entry_order, corrections)| GeneratedSession {
+            observations,
+            entry_order,
+            corrections,
+        })
+}
+
+fn observation_json(observation: &GeneratedObservation) -> Value {
+    let at = jiff::civil::datetime(2026, 11, 28, 10, 0, 0, 0) + jiff::Span::new().minutes(observation.minute);
+    let mut value = json!({ "at": at.strftime("%Y-%m-%dT%H:%M").to_string() });
+    if let Some((systolic, diastolic)) = observation.blood_pressure {
+        value["systolic_mmhg"] = json!(systolic);
+        value["diastolic_mmhg"] = json!(diastolic);
+    }
+    for (key, measured) in [
+        ("heart_rate_bpm", observation.heart_rate_bpm),
+        ("spo2_percent", observation.spo2_percent),
+        ("moaas", observation.moaas),
+    ] {
+        if let Some(measured) = measured {
+            value[key] = json!(measured);
+        }
+    }
+    value
+}
+
+/// The stored alert log and the session's report must equal a fresh `ketacare session check` of the
+/// surviving observations, whatever order they were entered in and whichever were corrected.
+async fn check_against_a_fresh_replay(api: &Api, session: &str, now: Timestamp) -> Result<(), String> {
+    let view = api.read(session).await;
+    let input = parse_session(&view.body["document"]).map_err(|error| format!("{}: {}", error.path, error.problem))?;
+    let protocol = Protocol::shipped();
+    let report = session_report_json(&input, &check_session(&input, &protocol, now), &protocol, now);
+    if view.body["alert_log"] != report["alerts"]["changes"] {
+        return Err(format!("stored {} != replay {}", view.body["alert_log"], report["alerts"]["changes"]));
+    }
+    if view.body["report"]["alerts"] != report["alerts"] {
+        return Err("the session's report differs from a fresh check".to_owned());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_stored_alerts_always_equal_a_fresh_replay_of_the_surviving_observations() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    each_backend(|db| async move {
+        let now: Timestamp = "2026-11-28T20:00:00Z".parse().unwrap(); // 15:00 in New York
+        let api = Api::new(db.store, "2026-11-28T20:00:00Z").await;
+        let patient_id = api.patient("male", 180, 80).await;
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        let strategy = generated_sessions();
+        // A fixed seed, so a failure is repeatable; every failing case is reported, not only the first.
+        let mut runner = TestRunner::deterministic();
+        let mut failures = Vec::new();
+        for case in 0..24 {
+            let generated = strategy.new_tree(&mut runner).unwrap().current();
+            let session = api.session(&patient_id, esketamine_facts("2026-11-28T10:00", ready_pre_dose())).await;
+            let mut entered_minutes: Vec<i64> = Vec::new();
+            let mut sequence_of = vec![0_usize; generated.observations.len()];
+            for (entry, &index) in generated.entry_order.iter().enumerate() {
+                let observation = &generated.observations[index];
+                let mut body = observation_json(observation);
+                if entered_minutes.iter().any(|minute| *minute > observation.minute) {
+                    body["late_entry_reason"] = json!("from the paper chart");
+                }
+                let reply = api.observe(&session, body).await;
+                if reply.status != StatusCode::CREATED {
+                    failures.push(format!("case {case}: entry {entry} refused: {}", reply.body));
+                }
+                entered_minutes.push(observation.minute);
+                sequence_of[index] = entry + 1;
+            }
+            if let Err(problem) = check_against_a_fresh_replay(&api, &session, now).await {
+                failures.push(format!("case {case} after entry: {problem} ({generated:?})"));
+            }
+            for &index in &generated.corrections {
+                let etag = api.read(&session).await.etag.unwrap();
+                let path = format!("{session}/observations/{}", sequence_of[index]);
+                let body = json!({ "status": "entered_in_error", "reason": "generated correction" });
+                let reply = api.call_as(&api.nurse, "PATCH", &path, Some(&body), Some(&etag)).await;
+                if reply.status != StatusCode::OK {
+                    failures.push(format!("case {case}: correction refused: {}", reply.body));
+                }
+                if let Err(problem) = check_against_a_fresh_replay(&api, &session, now).await {
+                    failures.push(format!("case {case} after correcting {index}: {problem} ({generated:?})"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    })
+    .await;
+}
