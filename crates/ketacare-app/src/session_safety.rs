@@ -775,6 +775,34 @@ impl App {
             sources.push(json!({ "field": "pre_dose.can_become_pregnant", "value": false,
                 "source": "chart: sex at birth male" }));
         }
+        // The latest measurement that says whether the patient is pregnant, and the latest chart BP.
+        let mut records = self.store.chart_records(patient_id).await?;
+        records.retain(|record| record.status == RecordStatus::Active);
+        records.sort_by(|a, b| a.recorded_on.cmp(&b.recorded_on).then(a.created_at.cmp(&b.created_at)));
+        let body = |record: &ketacare_store::ChartRecord| -> Value {
+            serde_json::from_str(&record.body_json).unwrap_or(Value::Null)
+        };
+        if let Some(record) = records
+            .iter()
+            .rev()
+            .find(|record| record.section == "measurements" && body(record)["pregnant"].is_boolean())
+            .filter(|record| body(record)["pregnant"] == json!(true))
+        {
+            // A recorded pregnancy holds the gate as a positive test would (KNOWLEDGE §2.1, §2.3).
+            values.insert("pregnancy_test".to_owned(), json!("positive"));
+            sources.push(json!({ "field": "pre_dose.pregnancy_test", "value": "positive",
+                "source": format!("chart: pregnant recorded on {} (record {})",
+                    record.recorded_on.as_deref().unwrap_or("?"), record.record_id) }));
+        }
+        if let Some(record) = records.iter().rev().find(|record| record.section == "blood_pressures") {
+            // Shown for comparison only: the gate classifies this session's own two pre-dose readings
+            // (KNOWLEDGE §2.4), and the alert baseline is the session's first reading.
+            let reading = body(record);
+            sources.push(json!({ "field": "chart_baseline_bp", "used_by_gate": false,
+                "value": format!("{}/{}", reading["systolic"], reading["diastolic"]),
+                "source": format!("chart: blood pressure of {} (record {})",
+                    record.recorded_on.as_deref().unwrap_or("?"), record.record_id) }));
+        }
         let max_age_days = self.protocol.session.chart_screen_max_age_days.value;
         let today = self.today();
         let oldest = today.checked_sub(jiff::Span::new().days(max_age_days)).unwrap_or(today);

@@ -312,6 +312,8 @@ fn rems_form_view(report: &Value, record: &TreatmentSessionRecord) -> Value {
         form["due_on"] = form["submit_by"].clone();
         form["submitted_at"] = json!(record.session.rems_submitted_at);
         form["submitted_by"] = json!(record.session.rems_submitted_by);
+        // A prescriber's decision to proceed despite a hold belongs with the monitoring record.
+        form["prescriber_overrides"] = json!(record.overrides);
     }
     form
 }
@@ -459,9 +461,9 @@ impl App {
                 serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
             chart_sources
                 .into_iter()
-                .filter(|source| {
-                    let key = source["field"].as_str().unwrap_or_default().trim_start_matches("pre_dose.");
-                    facts["pre_dose"][key].is_null()
+                .filter(|source| match source["field"].as_str().unwrap_or_default().strip_prefix("pre_dose.") {
+                    Some(key) => facts["pre_dose"][key].is_null(),
+                    None => true,
                 })
                 .collect()
         };

@@ -216,6 +216,7 @@ async fn an_overridable_gate_hold_refuses_the_dose_until_a_prescriber_overrides_
         let before = api.read(&session).await;
         assert_eq!(before.body["report"]["gate"]["items"][2]["status"], "pass", "{}", before.body["report"]["gate"]);
         assert_eq!(before.body["pre_dose_sources"][0]["field"], "pre_dose.can_become_pregnant");
+        assert_eq!(before.body["pre_dose_sources"].as_array().unwrap().len(), 1, "{}", before.body["pre_dose_sources"]);
         let refused = api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("09:50"))).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
         let refused =
@@ -257,6 +258,38 @@ async fn an_overridable_gate_hold_refuses_the_dose_until_a_prescriber_overrides_
             api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
         assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
         assert_eq!(api.read(&session).await.body["stage"], "monitoring");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_gate_takes_a_recorded_pregnancy_from_the_chart_and_the_session_may_record_a_newer_value() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z").await;
+        let patient_id = api.patient("female", 165, 60).await;
+        let chart = format!("/api/v1/patients/{patient_id}/chart/measurements");
+        let pregnant = json!({ "measured_on": "2026-11-20", "pregnant": true });
+        assert_eq!(api.nurse("POST", &chart, Some(&pregnant)).await.status, StatusCode::CREATED);
+        let bp_record = json!({ "measured_on": "2026-11-20", "systolic": 132, "diastolic": 84 });
+        let bp_chart = format!("/api/v1/patients/{patient_id}/chart/blood_pressures");
+        assert_eq!(api.nurse("POST", &bp_chart, Some(&bp_record)).await.status, StatusCode::CREATED);
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+        let mut pre_dose = ready_pre_dose();
+        pre_dose["can_become_pregnant"] = json!(true);
+        let session = api.session(&patient_id, esketamine_facts("2026-11-28T09:50", pre_dose)).await;
+        let read = api.read(&session).await;
+        let pregnancy = &read.body["report"]["gate"]["items"][2];
+        assert_eq!((pregnancy["item"].as_str(), pregnancy["status"].as_str()), (Some("PREGNANCY"), Some("hold")));
+        let sources = read.body["pre_dose_sources"].to_string();
+        assert!(sources.contains("pregnant recorded on 2026-11-20") && sources.contains("132/84"), "{sources}");
+        // A negative test recorded at the session is the newer value: it wins over the chart.
+        let change = json!({ "pre_dose": { "phq9_item9": 0, "last_food_at": "2026-11-28T05:00",
+            "last_liquid_at": "2026-11-28T08:00", "escort_arranged": true, "rems_patient_enrolled": true,
+            "can_become_pregnant": true, "pregnancy_test": "negative" }, "reason": "test done at the clinic" });
+        let patched = api.call_as(&api.nurse, "PATCH", &session, Some(&change), read.etag.as_deref()).await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        assert_eq!(patched.body["report"]["gate"]["items"][2]["status"], "pass");
+        assert!(!patched.body["pre_dose_sources"].to_string().contains("pregnant recorded"));
     })
     .await;
 }
