@@ -571,4 +571,48 @@ impl App {
             Err(error) => Err(self.audit_failure(event, error.into()).await),
         }
     }
+
+    /// Resets an account's password to a new one-time password, returned once (an admin through the API,
+    /// or the console with `actor` None): the account must change it at its next login, and its sessions and
+    /// API tokens end. An admin resets their own password by changing it instead.
+    pub async fn reset_password(&self, actor: Option<&Actor>, user_id: &str) -> Result<String, AppError> {
+        let mut event = match actor {
+            Some(actor) => self.audit_event(actor, "user.password_reset", format!("user/{user_id}"), None),
+            None => AuditEvent {
+                occurred_at: self.now(),
+                actor_id: None,
+                actor_role: Some("console".to_owned()),
+                action: "user.password_reset".to_owned(),
+                resource: format!("user/{user_id}"),
+                patient_id: None,
+                request_id: None,
+                outcome: "success".to_owned(),
+            },
+        };
+        if let Some(actor) = actor {
+            if let Err(error) = require(actor, Permission::ManageUsers) {
+                return Err(self.audit_failure(event, error).await);
+            }
+            if actor.user_id == user_id {
+                let error = AppError::invalid("user_id", "change your own password with POST /api/v1/session/password");
+                return Err(self.audit_failure(event, error).await);
+            }
+        }
+        let password = one_time_password();
+        let hash = hash_password(&password)?;
+        match self.store.reset_password(user_id, &hash, &event).await {
+            Ok(true) => Ok(password),
+            Ok(false) => {
+                event.outcome = "not_found".to_owned();
+                self.store.append_audit(&event).await?;
+                Err(AppError::NotFound { resource: "user", id: user_id.to_owned() })
+            }
+            Err(error) => Err(self.audit_failure(event, error.into()).await),
+        }
+    }
+
+    /// The id of the account named `username`, for the console.
+    pub async fn user_id_of(&self, username: &str) -> Result<Option<String>, AppError> {
+        Ok(self.store.user_by_username(username).await?.map(|user| user.user_id))
+    }
 }

@@ -338,4 +338,33 @@ impl Store {
             Ok(UserRecord { role, active, ..prior })
         })
     }
+
+    /// Resets an account's password to a one-time one (which must be changed at the next login): ends all
+    /// its sessions and revokes all its API tokens, in one transaction. `false` when no such account.
+    pub async fn reset_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let found = write_tx!(self, [user_id, password_hash, audit], tx => {
+            let updated = sqlx::query("UPDATE users SET password_hash = $2, must_change_password = 1 WHERE user_id = $1")
+                .bind(&user_id)
+                .bind(&password_hash)
+                .execute(&mut *tx.conn)
+                .await?;
+            let found = updated.rows_affected() == 1;
+            if found {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&user_id).execute(&mut *tx.conn).await?;
+                sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(&user_id)
+                    .bind(format_time(audit.occurred_at))
+                    .execute(&mut *tx.conn)
+                    .await?;
+                append_audit!(tx, &audit);
+            }
+            found
+        });
+        Ok(found)
+    }
 }

@@ -94,6 +94,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/users"),
     route("POST", "/api/v1/users"),
     route("PATCH", "/api/v1/users/{user_id}"),
+    route("POST", "/api/v1/users/{user_id}/password-reset"),
     route("GET", "/api/v1/patients"),
     route("POST", "/api/v1/patients"),
     route("GET", "/api/v1/patients/{patient_id}"),
@@ -151,6 +152,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/tokens/{token_id}", delete(session_routes::revoke_token))
         .route("/api/v1/users", get(session_routes::list_users).post(session_routes::create_user))
         .route("/api/v1/users/{user_id}", patch(session_routes::update_user))
+        .route("/api/v1/users/{user_id}/password-reset", post(session_routes::reset_password))
         .route("/api/v1/patients", get(patient_routes::list).post(patient_routes::create))
         .route("/api/v1/patients/{patient_id}", get(patient_routes::get).patch(patient_routes::amend))
         .route("/api/v1/patients/{patient_id}/amendments", get(patient_routes::amendments))

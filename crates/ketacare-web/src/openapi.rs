@@ -121,6 +121,12 @@ fn foundation_document() -> Value {
                             "requestBody": body(json!({ "type": "object", "additionalProperties": false,
                                 "properties": { "role": { "type": "string", "enum": ["admin", "prescriber", "nurse", "analyst", "auditor"] }, "active": { "type": "boolean" } } })) }))
             },
+            "/api/v1/users/{user_id}/password-reset": {
+                "post": operation("Reset another account's password to a one-time password, returned once (admin); the account must change it at its next login, and its sessions and tokens end",
+                    (200, "The one-time password", json!({ "type": "object", "properties": { "user_id": { "type": "string" },
+                        "one_time_password": { "type": "string" }, "must_change_password": { "type": "boolean" } } })), &[401, 403, 404, 422],
+                    json!({ "parameters": [ { "name": "user_id", "in": "path", "required": true, "schema": { "type": "string" } } ] }))
+            },
             "/api/v1/patients": {
                 "get": operation("List and search patients (analysts: de-identified, search by pseudonym)",
                     (200, "A page", schema_ref("PatientList")), &[401, 403, 422],

@@ -153,3 +153,14 @@ pub async fn update_user(
     let input: UserChangeInput = json_body(&body)?;
     Ok(Json(state.app.update_user(&caller.actor, &user_id, &input).await?).into_response())
 }
+
+/// An admin resets another account's password: the answer holds a one-time password, shown once.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let password = state.app.reset_password(Some(&caller.actor), &user_id).await?;
+    let body = serde_json::json!({ "user_id": user_id, "one_time_password": password, "must_change_password": true });
+    Ok(Json(body).into_response())
+}

@@ -168,6 +168,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/users", [401, 201, 403, 403, 403, 403]),
     // No such account: the admin gets as far as 404; nobody else that far.
     ("PATCH", "/api/v1/users/{user_id}", [401, 404, 403, 403, 403, 403]),
+    ("POST", "/api/v1/users/{user_id}/password-reset", [401, 404, 403, 403, 403, 403]),
     ("GET", "/api/v1/patients", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/patients", [401, 201, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}", [401, 200, 200, 200, 200, 403]),
@@ -930,4 +931,38 @@ async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_i
         path = path.replace("{session_id}", session_id);
     }
     path
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_password_to_a_one_time_one_and_the_account_s_tokens_end() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let admin = api.token(Role::Admin).await;
+        let nurse = api.token(Role::Nurse).await;
+        let users = api.call("GET", "/api/v1/users", &admin, None, &[]).await;
+        let user_id = |name: &str| -> String {
+            users.body["users"].as_array().unwrap().iter().find(|user| user["username"] == name).unwrap()["user_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (nurse_id, admin_id) = (user_id("nurse"), user_id("admin"));
+        let by_nurse = api.call("POST", &format!("/api/v1/users/{admin_id}/password-reset"), &nurse, None, &[]).await;
+        assert_eq!(by_nurse.status, StatusCode::FORBIDDEN);
+        let own = api.call("POST", &format!("/api/v1/users/{admin_id}/password-reset"), &admin, None, &[]).await;
+        assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY, "an admin changes their own password instead");
+        let reset = api.call("POST", &format!("/api/v1/users/{nurse_id}/password-reset"), &admin, None, &[]).await;
+        assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+        let one_time = reset.body["one_time_password"].as_str().unwrap();
+        assert_eq!(api.call("GET", "/api/v1/patients", &nurse, None, &[]).await.status, StatusCode::UNAUTHORIZED);
+        let login = json!({ "username": "nurse", "password": one_time }).to_string();
+        let reply = api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&login), &[]).await;
+        assert_eq!((reply.status, reply.body["password_change_required"].as_bool()), (StatusCode::OK, Some(true)));
+        let old = json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string();
+        assert_eq!(
+            api.call("POST", "/api/v1/session", &Auth::Anonymous, Some(&old), &[]).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    })
+    .await;
 }

@@ -43,10 +43,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     runtime()?.block_on(async {
         let app = open_app(&args.options.database, args.options.protocol.as_deref()).await?;
-        if app.has_users().await? {
-            bail!("the demo needs a fresh database, and this one has accounts; pass another --database");
-        }
         jiff::tz::TimeZone::get(&args.options.time_zone).context("--time-zone")?;
+        if app.has_users().await? {
+            // A second run serves the demo database it made before, with a new one-time admin password (the
+            // first run's may be lost); a database that is not a demo's is never touched.
+            let (Some(_), Some(admin)) = (app.user_id_of("demo.nurse").await?, app.user_id_of("admin").await?) else {
+                bail!(
+                    "this database has accounts and is not a ketacare demo database; pass another --database \
+                     (e.g. --database sqlite://demo.db)"
+                );
+            };
+            let password = app.reset_password(None, &admin).await?;
+            println!("serving the existing demo database; to start afresh, stop and delete it (and its -wal and -shm files) or pass --database sqlite://another.db");
+            println!("log in as user `admin` with the new one-time password: {password}");
+            return serve(app, &args.options).await;
+        }
         let password = seed(&app, &args.options.time_zone).await?;
         println!("demo data: {} synthetic patients, each with a chart and its decisions", VIGNETTES.len());
         println!(

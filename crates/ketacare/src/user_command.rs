@@ -1,6 +1,8 @@
 //! `ketacare user add NAME --role ROLE`: creates an account from the console (the first admin, or
 //! any account without going through the API). The password is read from standard input with
-//! `--password-stdin`, or else generated and printed once.
+//! `--password-stdin`, or else generated and printed once. `ketacare user reset-password NAME` gives an
+//! account a new one-time password (printed once) and ends its sessions and tokens: the way back in when
+//! the only admin's password is lost.
 
 use std::io::BufRead as _;
 use std::process::ExitCode;
@@ -21,6 +23,16 @@ pub struct UserArgs {
 enum UserCommand {
     /// Create an account.
     Add(AddArgs),
+    /// Give an account a new one-time password (printed once; it must be changed at the next login).
+    ResetPassword(ResetPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+struct ResetPasswordArgs {
+    /// The login name.
+    username: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -58,7 +70,10 @@ struct AddArgs {
 }
 
 pub fn run(args: UserArgs) -> anyhow::Result<ExitCode> {
-    let UserCommand::Add(add) = args.command;
+    let add = match args.command {
+        UserCommand::Add(add) => add,
+        UserCommand::ResetPassword(reset) => return reset_password(reset),
+    };
     let password = if add.password_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
@@ -89,6 +104,21 @@ pub fn run(args: UserArgs) -> anyhow::Result<ExitCode> {
                 println!("created {} ({}) with the one-time password: {password}", add.username, role.as_str());
             }
         }
+        app.close().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let app = open_app(&args.database, None).await?;
+        let Some(user_id) = app.user_id_of(&args.username).await? else {
+            app.close().await;
+            anyhow::bail!("no account named {}", args.username);
+        };
+        let password = app.reset_password(None, &user_id).await?;
+        println!("{}: new one-time password (change it at the next login): {password}", args.username);
         app.close().await;
         anyhow::Ok(())
     })?;

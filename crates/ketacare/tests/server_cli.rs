@@ -46,31 +46,41 @@ async fn migrate_user_add_and_audit_verify() {
         let generated = ketacare(&["user", "add", "bob", "--role", "admin", "--database", url], "");
         assert!(text(&generated.stdout).contains("one-time password: "), "{}", text(&generated.stdout));
 
+        // The console gives an account a new one-time password; a name that is no account is an error.
+        let reset = ketacare(&["user", "reset-password", "alice", "--database", url], "");
+        assert!(text(&reset.stdout).contains("alice: new one-time password"), "{}", text(&reset.stderr));
+        let unknown = ketacare(&["user", "reset-password", "nobody", "--database", url], "");
+        assert_eq!(unknown.status.code(), Some(1));
+        // A database with accounts that is not a demo's is never taken over by `demo`.
+        let demo = ketacare(&["demo", "--database", url, "--bind", "127.0.0.1:0"], "");
+        assert_eq!(demo.status.code(), Some(1));
+        assert!(text(&demo.stderr).contains("not a ketacare demo database"), "{}", text(&demo.stderr));
+
         let verify = ketacare(&["audit", "verify", "--database", url], "");
         assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
-        assert!(text(&verify.stdout).starts_with("audit chain intact: 2 events"), "{}", text(&verify.stdout));
+        assert!(text(&verify.stdout).starts_with("audit chain intact: 3 events"), "{}", text(&verify.stdout));
 
         let export = ketacare(&["audit", "export", "--database", url], "");
         let lines: Vec<Value> = text(&export.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
         assert_eq!(
             lines.iter().map(|event| event["action"].as_str().unwrap()).collect::<Vec<_>>(),
-            ["user.create", "user.create"]
+            ["user.create", "user.create", "user.password_reset"]
         );
         assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
         let tail = ketacare(&["audit", "export", "--after", "1", "--database", url], "");
-        assert_eq!(text(&tail.stdout).lines().count(), 1);
+        assert_eq!(text(&tail.stdout).lines().count(), 2);
 
         let head: Vec<String> = text(&verify.stdout).split_whitespace().map(str::to_owned).collect();
         let anchor = format!("{}:{}", head[7], head[9]); // "… head seq N hash H"
         let anchored = ketacare(&["audit", "verify", "--anchor", &anchor, "--database", url], "");
         assert_eq!(anchored.status.code(), Some(0), "{}", text(&anchored.stderr));
 
-        // An anchor taken when the log reached seq 3: the tail has since been cut off.
-        let later = format!("3:{}", head[9]);
+        // An anchor taken when the log reached seq 4: the tail has since been cut off.
+        let later = format!("4:{}", head[9]);
         let truncated = ketacare(&["audit", "verify", "--anchor", &later, "--database", url], "");
         assert_eq!(truncated.status.code(), Some(3));
         assert!(
-            text(&truncated.stderr).contains("broken at seq 3: the anchored row is missing"),
+            text(&truncated.stderr).contains("broken at seq 4: the anchored row is missing"),
             "{}",
             text(&truncated.stderr)
         );
@@ -106,27 +116,50 @@ fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
     (status, head.to_owned(), body.to_owned())
 }
 
+/// A running `ketacare demo`: the child, its output, the one-time password it printed, its address and
+/// everything it printed before serving.
+struct RunningDemo {
+    child: std::process::Child,
+    stdout: BufReader<std::process::ChildStdout>,
+    password: String,
+    address: String,
+    printed: String,
+}
+
+fn start_demo(database_url: &str) -> RunningDemo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(["demo", "--database", database_url, "--bind", "127.0.0.1:0", "--time-zone", "America/New_York"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut password, mut address, mut printed) = (String::new(), String::new(), String::new());
+    while address.is_empty() {
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "demo exited early: {printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.split("one-time password: ").nth(1) {
+            password = rest.trim().to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("ketacare is serving on http://") {
+            address = rest.split(' ').next().unwrap().to_owned();
+        }
+    }
+    RunningDemo { child, stdout, password, address, printed }
+}
+
+/// Logs in over HTTP; returns the status and the login's JSON.
+fn log_in(address: &str, username: &str, password: &str) -> (u16, Value) {
+    let login = json!({ "username": username, "password": password }).to_string();
+    let (status, _, body) = http(address, "POST", "/api/v1/session", &[("Content-Type", "application/json")], &login);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
 #[tokio::test]
 async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm() {
     each_backend(|db| async move {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
-            .args(["demo", "--database", &db.url, "--bind", "127.0.0.1:0", "--time-zone", "America/New_York"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (mut password, mut address) = (String::new(), String::new());
-        while address.is_empty() {
-            let mut line = String::new();
-            assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "demo exited early");
-            if let Some(rest) = line.split("one-time password: ").nth(1) {
-                password = rest.trim().to_owned();
-            }
-            if let Some(rest) = line.strip_prefix("ketacare is serving on http://") {
-                address = rest.split(' ').next().unwrap().to_owned();
-            }
-        }
+        let RunningDemo { mut child, mut stdout, password, address, .. } = start_demo(&db.url);
         assert_eq!(http(&address, "GET", "/readyz", &[], "").0, 200);
         let login = format!(r#"{{"username":"admin","password":"{password}"}}"#);
         let (status, head, login_body) =
@@ -201,6 +234,20 @@ async fn demo_serves_the_vignettes_with_the_clis_decisions_and_stops_on_sigterm(
         assert!(rest.contains("ketacare stopped"), "{rest}");
         let verify = ketacare(&["audit", "verify", "--database", &db.url], "");
         assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
+
+        // The README's first command run again: it serves the same demo database with a new one-time
+        // admin password (the changed one no longer works), and says how to start afresh.
+        let mut again = start_demo(&db.url);
+        assert!(again.printed.contains("serving the existing demo database"), "{}", again.printed);
+        assert_ne!(again.password, password);
+        assert_eq!(log_in(&again.address, "admin", "the admin's own passphrase").0, 401);
+        let (status, session) = log_in(&again.address, "admin", &again.password);
+        assert_eq!((status, session["password_change_required"].as_bool()), (200, Some(true)), "{session}");
+        let terminated = Command::new("kill").args(["-TERM", &again.child.id().to_string()]).status().unwrap();
+        assert!(terminated.success());
+        assert!(again.child.wait().unwrap().success());
+        let mut rest = String::new();
+        again.stdout.read_to_string(&mut rest).unwrap();
     })
     .await;
 }
