@@ -245,6 +245,26 @@ impl App {
     }
 
     /// Records a use case that failed (denied, not found, invalid …) and passes its error on.
+    /// Refuses, audited as `action` on `resource`, a caller whose role lacks `permission`: the web layer
+    /// calls it before it reads anything of a request (body, query, `If-Match`, `Idempotency-Key`), so a role
+    /// without the permission always gets 403, never a validation error. The use case checks again.
+    pub async fn authorize(
+        &self,
+        actor: &Actor,
+        permission: Permission,
+        action: &str,
+        resource: String,
+        patient_id: Option<&str>,
+    ) -> Result<(), AppError> {
+        match policy::require(actor, permission) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let event = self.audit_event(actor, action, resource, patient_id);
+                Err(self.audit_failure(event, error).await)
+            }
+        }
+    }
+
     async fn audit_failure(&self, mut event: AuditEvent, error: AppError) -> AppError {
         event.outcome = error.outcome().to_owned();
         if let Err(store_error) = self.store.append_audit(&event).await {

@@ -5,6 +5,8 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use ketacare_app::Permission;
+
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
@@ -22,6 +24,7 @@ pub async fn events(
     caller: Authenticated,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    state.app.authorize(&caller.actor, Permission::ReadAudit, "audit.read", "audit".to_owned(), None).await?;
     let page: EventsQuery = query(raw.as_deref())?;
     let events = state.app.audit_events(&caller.actor, page.after.unwrap_or(0), page.limit.unwrap_or(100)).await?;
     Ok(Json(serde_json::json!({ "events": events })).into_response())

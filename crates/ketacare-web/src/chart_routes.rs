@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use ketacare_app::{ChartRecordView, ChartWriteView, EvaluationQuery};
+use ketacare_app::{ChartRecordView, ChartWriteView, EvaluationQuery, Permission};
 use serde_json::Value;
 
 use crate::AppState;
@@ -22,6 +22,17 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let permission = if section == "overrides" { Permission::RecordOverrides } else { Permission::RecordChart };
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            permission,
+            "chart.create",
+            format!("patient/{patient_id}/chart/{section}"),
+            Some(&patient_id),
+        )
+        .await?;
     let input: Value = json_body(&body)?;
     let key = idempotency_key(&headers)?;
     let created = state.app.create_chart_record(&caller.actor, &patient_id, &section, &input, key).await?;
@@ -56,6 +67,17 @@ pub async fn amend(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let permission = if section == "overrides" { Permission::RecordOverrides } else { Permission::RecordChart };
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            permission,
+            "chart.amend",
+            format!("patient/{patient_id}/chart/{section}/{record_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let input: Value = json_body(&body)?;
     let view: ChartWriteView =
@@ -70,6 +92,16 @@ pub async fn chart(
     Path(patient_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::ReadChart,
+            "chart.read",
+            format!("patient/{patient_id}/chart"),
+            Some(&patient_id),
+        )
+        .await?;
     let evaluation_query: EvaluationQuery = query(raw.as_deref())?;
     Ok(Json(state.app.patient_chart(&caller.actor, &patient_id, &evaluation_query).await?).into_response())
 }
@@ -81,6 +113,16 @@ pub async fn evaluation(
     Path(patient_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::ReadEvaluation,
+            "chart.evaluate",
+            format!("patient/{patient_id}/evaluation"),
+            Some(&patient_id),
+        )
+        .await?;
     let evaluation_query: EvaluationQuery = query(raw.as_deref())?;
     Ok(Json(state.app.chart_evaluation(&caller.actor, &patient_id, &evaluation_query).await?).into_response())
 }

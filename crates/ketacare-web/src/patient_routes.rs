@@ -5,7 +5,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use ketacare_app::{AssessmentStatusInput, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView};
+use ketacare_app::{
+    AssessmentStatusInput, PatientAmendmentInput, PatientInput, PatientListQuery, PatientView, Permission,
+};
 
 use crate::AppState;
 use crate::auth::Authenticated;
@@ -22,6 +24,7 @@ pub async fn list(
     caller: Authenticated,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    state.app.authorize(&caller.actor, Permission::ReadPatients, "patient.list", "patients".to_owned(), None).await?;
     let list_query: PatientListQuery = query(raw.as_deref())?;
     Ok(Json(state.app.list_patients(&caller.actor, &list_query).await?).into_response())
 }
@@ -32,6 +35,10 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(&caller.actor, Permission::CreatePatients, "patient.create", "patient".to_owned(), None)
+        .await?;
     let input: PatientInput = json_body(&body)?;
     let result = state.app.create_patient(&caller.actor, &input, idempotency_key(&headers)?).await?;
     Ok(created(format!("/api/v1/patients/{}", result.resource_id), result))
@@ -52,6 +59,16 @@ pub async fn amend(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::AmendPatients,
+            "patient.amend",
+            format!("patient/{patient_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let input: PatientAmendmentInput = json_body(&body)?;
     Ok(patient_with_etag(state.app.amend_patient(&caller.actor, &patient_id, version, &input).await?))
@@ -83,6 +100,16 @@ pub async fn record_assessment(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RecordAssessments,
+            "assessment.create",
+            format!("patient/{patient_id}/assessments"),
+            Some(&patient_id),
+        )
+        .await?;
     let case = text_body(&body)?;
     let key = idempotency_key(&headers)?;
     let result = state.app.record_assessment(&caller.actor, &patient_id, case, key).await?;
@@ -108,6 +135,16 @@ pub async fn set_assessment_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RecordAssessments,
+            "assessment.amend",
+            format!("patient/{patient_id}/assessment/{assessment_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let input: AssessmentStatusInput = json_body(&body)?;
     let view = state.app.set_assessment_status(&caller.actor, &patient_id, &assessment_id, version, &input).await?;

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ketacare_app::{NewAccount, Role, UserChangeInput};
+use ketacare_app::{NewAccount, Permission, Role, UserChangeInput};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -125,6 +125,7 @@ pub async fn create_user(
     caller: Authenticated,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state.app.authorize(&caller.actor, Permission::ManageUsers, "user.create", "users".to_owned(), None).await?;
     let input: UserInput = json_body(&body)?;
     // The admin chose this password, so its owner must change it at first login.
     let account = NewAccount {
@@ -150,6 +151,7 @@ pub async fn update_user(
     Path(user_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state.app.authorize(&caller.actor, Permission::ManageUsers, "user.update", format!("user/{user_id}"), None).await?;
     let input: UserChangeInput = json_body(&body)?;
     Ok(Json(state.app.update_user(&caller.actor, &user_id, &input).await?).into_response())
 }

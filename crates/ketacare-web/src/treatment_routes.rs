@@ -8,6 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use ketacare_app::Permission;
+
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
@@ -21,6 +23,16 @@ pub async fn create_plan(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::PrescribePlans,
+            "plan.create",
+            format!("patient/{patient_id}/plans"),
+            Some(&patient_id),
+        )
+        .await?;
     let result =
         state.app.create_plan(&caller.actor, &patient_id, text_body(&body)?, idempotency_key(&headers)?).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/plans/{}", result.resource_id), result))
@@ -60,6 +72,16 @@ pub async fn amend_plan(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::PrescribePlans,
+            "plan.amend",
+            format!("patient/{patient_id}/plan/{plan_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let view = state.app.amend_plan(&caller.actor, &patient_id, &plan_id, version, text_body(&body)?).await?;
     Ok(with_etag(view.version, view))
@@ -72,6 +94,16 @@ pub async fn start_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "session.create",
+            format!("patient/{patient_id}/sessions"),
+            Some(&patient_id),
+        )
+        .await?;
     let result =
         state.app.start_session(&caller.actor, &patient_id, text_body(&body)?, idempotency_key(&headers)?).await?;
     Ok(created(format!("/api/v1/patients/{patient_id}/sessions/{}", result.resource_id), result))
@@ -93,6 +125,16 @@ pub async fn update_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "session.amend",
+            format!("patient/{patient_id}/session/{session_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let view = state.app.update_session(&caller.actor, &patient_id, &session_id, version, text_body(&body)?).await?;
     Ok(with_etag(view.version, view))
@@ -105,6 +147,16 @@ pub async fn record_observation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "observation.create",
+            format!("patient/{patient_id}/session/{session_id}/observations"),
+            Some(&patient_id),
+        )
+        .await?;
     let key = idempotency_key(&headers)?;
     let result = state.app.record_observation(&caller.actor, &patient_id, &session_id, text_body(&body)?, key).await?;
     let sequence = result.body["sequence"].as_i64().unwrap_or_default();
@@ -118,6 +170,16 @@ pub async fn record_administration(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "administration.create",
+            format!("patient/{patient_id}/session/{session_id}/administrations"),
+            Some(&patient_id),
+        )
+        .await?;
     let key = idempotency_key(&headers)?;
     let result =
         state.app.record_administration(&caller.actor, &patient_id, &session_id, text_body(&body)?, key).await?;
@@ -132,6 +194,16 @@ pub async fn set_administration_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "administration.amend",
+            format!("patient/{patient_id}/session/{session_id}/administration/{administration_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let view = state
         .app
@@ -154,6 +226,16 @@ pub async fn acknowledge_alert(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "alert.acknowledge",
+            format!("patient/{patient_id}/session/{session_id}/alert/{alert_id}/acknowledgement"),
+            Some(&patient_id),
+        )
+        .await?;
     let key = idempotency_key(&headers)?;
     let result =
         state.app.acknowledge_alert(&caller.actor, &patient_id, &session_id, &alert_id, text_body(&body)?, key).await?;
@@ -176,6 +258,16 @@ pub async fn submit_rems_form(
     Path((patient_id, session_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "rems_form.submit",
+            format!("patient/{patient_id}/session/{session_id}/rems-form"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let (version, form) = state.app.submit_rems_form(&caller.actor, &patient_id, &session_id, version).await?;
     Ok(with_etag(version, form))
@@ -189,6 +281,16 @@ pub async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::PrescribeDoses,
+            "order.create",
+            format!("patient/{patient_id}/orders"),
+            Some(&patient_id),
+        )
+        .await?;
     let result =
         state.app.create_order(&caller.actor, &patient_id, text_body(&body)?, idempotency_key(&headers)?).await?;
     let location = format!("/api/v1/patients/{patient_id}/orders/{}", result.resource_id);
@@ -212,6 +314,16 @@ pub async fn set_order_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::PrescribeDoses,
+            "order.amend",
+            format!("patient/{patient_id}/order/{order_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let view = state.app.set_order_status(&caller.actor, &patient_id, &order_id, version, text_body(&body)?).await?;
     Ok(with_etag(view.version, view))
@@ -225,6 +337,16 @@ pub async fn record_session_override(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::OverrideSessionHolds,
+            "session.override",
+            format!("patient/{patient_id}/session/{session_id}/overrides"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let view =
         state.app.record_session_override(&caller.actor, &patient_id, &session_id, version, text_body(&body)?).await?;
@@ -239,6 +361,16 @@ pub async fn correct_observation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "observation.amend",
+            format!("patient/{patient_id}/session/{session_id}/observation/{sequence}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let sequence: i64 = sequence
         .parse()
@@ -259,6 +391,16 @@ pub async fn discharge_session(
     Path((patient_id, session_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RunSessions,
+            "session.discharge",
+            format!("patient/{patient_id}/session/{session_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let view = state.app.discharge_session(&caller.actor, &patient_id, &session_id, version).await?;
     Ok(with_etag(view.version, view))
@@ -271,6 +413,16 @@ pub async fn sign_session(
     Path((patient_id, session_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::SignSessions,
+            "session.sign",
+            format!("patient/{patient_id}/session/{session_id}"),
+            Some(&patient_id),
+        )
+        .await?;
     let version = if_match_version(&headers)?;
     let view = state.app.sign_session(&caller.actor, &patient_id, &session_id, version).await?;
     Ok(with_etag(view.version, view))

@@ -6,6 +6,8 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use ketacare_app::WorklistQuery;
 
+use ketacare_app::Permission;
+
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
@@ -16,6 +18,7 @@ pub async fn worklist(
     caller: Authenticated,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    state.app.authorize(&caller.actor, Permission::ReadSessions, "worklist.read", "worklist".to_owned(), None).await?;
     let worklist_query: WorklistQuery = query(raw.as_deref())?;
     Ok(Json(state.app.worklist(&caller.actor, &worklist_query).await?).into_response())
 }

@@ -966,3 +966,51 @@ async fn an_admin_resets_a_password_to_a_one_time_one_and_the_account_s_tokens_e
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_role_without_the_permission_gets_403_whatever_the_request_holds() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let mut callers = vec![Auth::Anonymous];
+        for role in Role::ALL {
+            callers.push(api.token(role).await);
+        }
+        let nurse = callers[3].clone();
+        let patient_id = api.create_patient(&nurse, "Ada").await;
+        // Everything a request can get wrong at once: a broken body, a bad If-Match, an over-long
+        // Idempotency-Key, and query parameters that do not parse.
+        let long_key = "k".repeat(300);
+        let headers = [("if-match", "garbage"), ("idempotency-key", long_key.as_str())];
+        let mut failures = Vec::new();
+        for (method, template, expected) in MATRIX {
+            if template.starts_with("/api/v1/session") {
+                continue; // logging in and out concern the caller's own session, not a permission
+            }
+            let path = template
+                .replace("{patient_id}", &patient_id)
+                .replace(['{', '}'], "")
+                .replace("section", "blood_pressures");
+            let path = format!("{path}?date=not-a-date&limit=-5&as_of=never&after=x");
+            for (caller_index, caller) in callers.iter().enumerate() {
+                if !matches!(expected[caller_index], 401 | 403) {
+                    continue;
+                }
+                let body = (*method != "GET").then_some(r#"{"broken":"#);
+                let reply = api.call(method, &path, caller, body, &headers).await;
+                if reply.status.as_u16() != expected[caller_index] {
+                    failures.push(format!(
+                        "{method} {template} as caller {caller_index}: expected {}, got {} {}",
+                        expected[caller_index], reply.status, reply.body
+                    ));
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} routes answered before checking the role:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    })
+    .await;
+}
