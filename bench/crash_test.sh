@@ -49,6 +49,9 @@ change_password "$out/jar" "$csrf" "storm test password" "storm test passphrase"
 token=$(curl -s -b "$out/jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
     -d '{"label":"storm"}' "$base/api/v1/tokens" | sed 's/.*"token":"\(kc_[0-9a-f]*\)".*/\1/')
 patient=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/patients?limit=1" | sed 's/.*"patient_id":"\([0-9a-f]*\)".*/\1/')
+# Sessions give a prescriber's order (storm is a prescriber; 0.5 mg/kg on the chart's weight).
+curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"modality":"iv_racemic_ketamine"}' "$base/api/v1/patients/$patient/orders" >/dev/null
 kill -TERM "$server"; wait "$server" || true
 
 # Odd writers post vital signs (each to a session of its own, started per cycle); even writers post
@@ -56,7 +59,7 @@ kill -TERM "$server"; wait "$server" || true
 vitals_writer() {
     local id="$1" cycle="$2" n=0 key code session minute
     session=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-        -d '{"modality":"iv_racemic_ketamine","time_zone":"America/New_York","dose":{"planned_mg":35,"planned_at":"2026-11-20T08:00"}}' \
+        -d '{"modality":"iv_racemic_ketamine","time_zone":"America/New_York","dose":{"planned_at":"2026-11-20T08:00"}}' \
         "$base/api/v1/patients/$patient/sessions" | sed -n 's/.*"session_id":"\([0-9a-f]*\)".*/\1/p')
     [ -n "$session" ] || return 0
     while :; do

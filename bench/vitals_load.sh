@@ -18,7 +18,8 @@ out=bench/out; mkdir -p "$out"
 pg_server="${KETACARE_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
 observation='{"at":"2026-11-28T13:20","systolic_mmhg":150,"diastolic_mmhg":85,"heart_rate_bpm":80,"spo2_percent":97,"respiratory_rate_per_min":14,"moaas":5,"cadss_total":2}'
 printf '%s' "$observation" >"$out/observation.json"
-session_facts='{"modality":"iv_racemic_ketamine","time_zone":"America/New_York","dose":{"planned_mg":35,"planned_at":"2026-11-28T13:10"},"pre_dose":{"escort_arranged":true}}'
+# The planned dose comes from the prescriber's order signed below (the server refuses another).
+session_facts='{"modality":"iv_racemic_ketamine","time_zone":"America/New_York","dose":{"planned_at":"2026-11-28T13:10"},"pre_dose":{"escort_arranged":true}}'
 
 # Replaces a one-time password before the account may do anything else.
 change_password() {
@@ -42,13 +43,16 @@ run_backend() {
         -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/api/v1/session" | field csrf_token)
     change_password "$out/admin.jar" "$admin_csrf" "$password" "admin bench passphrase"
     curl -sf -b "$out/admin.jar" -H "X-CSRF-Token: $admin_csrf" -H 'Content-Type: application/json' \
-        -d '{"username":"vitals","password":"vitals load password","role":"nurse"}' "$base/api/v1/users" >/dev/null
+        -d '{"username":"vitals","password":"vitals load password","role":"prescriber"}' "$base/api/v1/users" >/dev/null
     nurse_csrf=$(curl -s -c "$out/vitals.jar" -H 'Content-Type: application/json' \
         -d '{"username":"vitals","password":"vitals load password"}' "$base/api/v1/session" | field csrf_token)
     change_password "$out/vitals.jar" "$nurse_csrf" "vitals load password" "vitals load passphrase"
     token=$(curl -s -b "$out/vitals.jar" -H "X-CSRF-Token: $nurse_csrf" -H 'Content-Type: application/json' \
         -d '{"label":"vitals"}' "$base/api/v1/tokens" | field token)
     patient=$(curl -s -H "Authorization: Bearer $token" "$base/api/v1/patients?limit=1" | field patient_id)
+    # Sessions give a prescriber's order (0.5 mg/kg on the chart's weight).
+    curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        -d '{"modality":"iv_racemic_ketamine"}' "$base/api/v1/patients/$patient/orders" >/dev/null
     for clients in 1 16 100; do
         local threads=2; [ "$clients" -lt 2 ] && threads=1
         local list="$out/$name.sessions.c$clients.txt"; : >"$list"

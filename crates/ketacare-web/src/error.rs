@@ -24,6 +24,8 @@ pub enum ApiError {
     PasswordChangeRequired,
     NotFound,
     MethodNotAllowed,
+    /// A body that does not say it is JSON (415).
+    UnsupportedMediaType,
     /// The request was not answered within the server's request timeout.
     Timeout {
         after_seconds: u64,
@@ -133,6 +135,13 @@ impl ApiError {
                 None,
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "no such route".to_owned(), None),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "a request body of the API is JSON: send Content-Type: application/json".to_owned(),
+                Some("Content-Type".to_owned()),
+            ),
             ApiError::Timeout { after_seconds } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",

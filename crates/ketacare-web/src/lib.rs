@@ -6,6 +6,7 @@
 mod audit_routes;
 pub mod auth;
 mod chart_routes;
+mod content_type;
 mod error;
 mod input;
 pub mod openapi;
@@ -177,6 +178,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/audit/verify", get(audit_routes::verify))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(content_type::require_json_bodies))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_requests))
         .layer(middleware::from_fn(request_id_and_log));

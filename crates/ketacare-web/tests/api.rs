@@ -1014,3 +1014,32 @@ async fn a_role_without_the_permission_gets_403_whatever_the_request_holds() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_refused_before_it_is_read() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let login = json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string();
+        // What a cross-site form can send without a preflight: a login CSRF if it were read.
+        for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+            let mut request = Request::builder().method("POST").uri("/api/v1/session");
+            if let Some(content_type) = content_type {
+                request = request.header(header::CONTENT_TYPE, content_type);
+            }
+            let response = api.router.clone().oneshot(request.body(Body::from(login.clone())).unwrap()).await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
+            assert!(response.headers().get(header::SET_COOKIE).is_none());
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let problem: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(problem["field"], "Content-Type", "{problem}");
+        }
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/v1/session")
+            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(Body::from(login))
+            .unwrap();
+        assert_eq!(api.router.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+    })
+    .await;
+}
