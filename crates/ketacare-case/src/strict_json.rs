@@ -183,6 +183,19 @@ impl ReadState {
 /// number's text as the value (rust_decimal reads it the same way).
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
+/// Refuses a string holding a control character other than tab, line feed and carriage return: NUL and
+/// its kind are never clinical text, PostgreSQL refuses NUL, and they hide text from a person reading it.
+fn refuse_control_characters<E: de::Error>(state: &mut ReadState, text: &str) -> Result<(), E> {
+    match text.chars().find(|character| character.is_control() && !matches!(character, '\t' | '\n' | '\r')) {
+        Some(character) => Err(state.refuse(format!(
+            "must not contain control characters, found U+{:04X} at character {}",
+            u32::from(character),
+            text.chars().position(|other| other == character).unwrap_or(0) + 1
+        ))),
+        None => Ok(()),
+    }
+}
+
 struct ValueSeed<'s> {
     state: &'s mut ReadState,
 }
@@ -226,10 +239,12 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Value, E> {
+        refuse_control_characters(self.state, text)?;
         Ok(Value::String(text.to_owned()))
     }
 
     fn visit_string<E: de::Error>(self, text: String) -> Result<Value, E> {
+        refuse_control_characters(self.state, &text)?;
         Ok(Value::String(text))
     }
 
@@ -310,6 +325,15 @@ mod tests {
         check(br#"[{"x":1},{"x":2,"x":3}]"#, "[1].x: is given more than once; a key may appear only once in an object");
         check(br#"{"a":{},"a":{}}"#, "a: is given more than once; a key may appear only once in an object");
         check(br#"{"a":1,"b":{"a":1}}"#, r#"{"a":1,"b":{"a":1}}"#);
+        // Control characters: tab, line feed and carriage return are text; NUL, ESC, DEL and C1 are not.
+        check(br#"{"note":"line one\nline two\ttabbed\r"}"#, r#"{"note":"line one\nline two\ttabbed\r"}"#);
+        check(br#"{"name":"A\u0000B"}"#, "name: must not contain control characters, found U+0000 at character 2");
+        check(
+            br#"{"x":[{"y":"\u001b[31m"}]}"#,
+            "x[0].y: must not contain control characters, found U+001B at character 1",
+        );
+        check("{\"z\":\"a\u{7f}\"}".as_bytes(), "z: must not contain control characters, found U+007F at character 2");
+        check("{\"z\":\"\u{85}\"}".as_bytes(), "z: must not contain control characters, found U+0085 at character 1");
         check(br#"{} {}"#, "(document): has text after the JSON value: trailing characters at line 1 column 4");
         check(br#"{"#, "(document): is not valid JSON: EOF while parsing an object at line 1 column 1");
         check(b"", "(document): is not valid JSON: EOF while parsing a value at line 1 column 0");

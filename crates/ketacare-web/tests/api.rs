@@ -1043,3 +1043,24 @@ async fn a_body_that_is_not_declared_json_is_refused_before_it_is_read() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn control_characters_in_text_are_refused_naming_the_field_on_both_backends() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let body = json!({ "given_name": "Ada\u{0}", "family_name": "Lovelace", "birth_date": "1984-05-02",
+                           "sex_at_birth": "female" })
+        .to_string();
+        let reply = api.call("POST", "/api/v1/patients", &nurse, Some(&body), &[]).await;
+        assert_eq!(
+            (reply.status, reply.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("given_name")),
+            "{}",
+            reply.body
+        );
+        let listed = api.call("GET", "/api/v1/patients", &nurse, None, &[]).await;
+        assert_eq!(listed.body["total"], 0, "nothing stored");
+    })
+    .await;
+}
