@@ -202,10 +202,9 @@ fn date_field(body: &Map<String, Value>, key: &str, required: bool, today: Date)
         None | Some(Value::Null) if required => Err(AppError::invalid(key, "is required")),
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => {
-            let date: Date =
-                text.parse().ok().filter(|_| text.len() == 10).ok_or_else(|| {
-                    AppError::invalid(key, format!("must be a date written YYYY-MM-DD, got \"{text}\""))
-                })?;
+            let date: Date = ketacare_case::read_calendar_date(text).ok_or_else(|| {
+                AppError::invalid(key, format!("must be a date written YYYY-MM-DD from 1900, got \"{text}\""))
+            })?;
             if date > today {
                 return Err(AppError::invalid(key, format!("must not be after today ({today})")));
             }
@@ -1126,7 +1125,7 @@ impl App {
     pub(crate) async fn case_of_chart(&self, patient_id: &str, query: &EvaluationQuery) -> Result<Value, AppError> {
         let as_of = match query.as_of.as_deref() {
             None => self.today(),
-            Some(text) => text.parse::<Date>().ok().filter(|_| text.len() == 10).ok_or_else(|| {
+            Some(text) => ketacare_case::read_calendar_date(text).ok_or_else(|| {
                 AppError::invalid("as_of", format!("must be a date written YYYY-MM-DD, got \"{text}\""))
             })?,
         };

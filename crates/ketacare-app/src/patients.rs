@@ -146,9 +146,9 @@ fn name(field: &str, value: &str) -> Result<String, AppError> {
 }
 
 fn birth_date(value: &str, today: Date) -> Result<Date, AppError> {
-    let date: Date =
-        value.parse().map_err(|_| AppError::invalid("birth_date", format!("{value:?} is not a YYYY-MM-DD date")))?;
-    if date > today || date.year() < 1900 {
+    let date: Date = ketacare_case::read_calendar_date(value)
+        .ok_or_else(|| AppError::invalid("birth_date", format!("{value:?} is not a YYYY-MM-DD date from 1900")))?;
+    if date > today {
         return Err(AppError::invalid("birth_date", format!("{value} is not a plausible birth date")));
     }
     Ok(date)

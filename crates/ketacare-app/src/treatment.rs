@@ -1423,7 +1423,7 @@ impl App {
             )?;
             for (field, text) in [("started_at", Some(&started_at)), ("ended_at", ended_at.as_ref())] {
                 if let Some(text) = text {
-                    let local: jiff::civil::DateTime = text.parse().map_err(|_| {
+                    let local: jiff::civil::DateTime = ketacare_case::read_local_date_time(text).ok_or_else(|| {
                         AppError::invalid(
                             field,
                             format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""),
@@ -1565,7 +1565,7 @@ impl App {
             let acknowledged_at = match optional_string(&mut object, "acknowledged_at")? {
                 None => now,
                 Some(text) => {
-                    let local: jiff::civil::DateTime = text.parse().map_err(|_| {
+                    let local: jiff::civil::DateTime = ketacare_case::read_local_date_time(&text).ok_or_else(|| {
                         AppError::invalid(
                             "acknowledged_at",
                             format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""),

@@ -122,9 +122,8 @@ fn parse_query(
         .map_err(|_| AppError::invalid("time_zone", format!("is not an IANA time zone name, got {zone_name:?}")))?;
     let date = match &query.date {
         None => now.to_zoned_datetime(zone.clone()).date(),
-        Some(text) => text
-            .parse::<Date>()
-            .map_err(|_| AppError::invalid("date", format!("must be a date YYYY-MM-DD, got {text:?}")))?,
+        Some(text) => ketacare_case::read_calendar_date(text)
+            .ok_or_else(|| AppError::invalid("date", format!("must be a date YYYY-MM-DD, got {text:?}")))?,
     };
     Ok((date, zone, zone_name))
 }

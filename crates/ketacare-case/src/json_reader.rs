@@ -171,10 +171,38 @@ fn display_path(path: &str) -> String {
 }
 
 pub(crate) fn parse_date(text: &str) -> Option<Date> {
-    if text.len() != 10 {
+    read_calendar_date(text)
+}
+
+/// The years a clinical date may fall in: a birth date, an onset, a visit or a plan (a year 0001 or 9999
+/// is a typing error, not a date).
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i16> = 1900..=2199;
+
+/// The one reading of a calendar date for every document and API field: exactly `YYYY-MM-DD` (not the
+/// ISO basic `19800101`, not a date-time), a real date, in [`PLAUSIBLE_YEARS`].
+pub fn read_calendar_date(text: &str) -> Option<Date> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(index, byte)| if index == 4 || index == 7 { *byte == b'-' } else { byte.is_ascii_digit() });
+    let date = text.parse::<Date>().ok().filter(|_| shaped)?;
+    PLAUSIBLE_YEARS.contains(&date.year()).then_some(date)
+}
+
+/// The one reading of a clinic-local date and time: exactly `YYYY-MM-DDTHH:MM` (no seconds, no offset
+/// and no `Z`: the clinic's zone places it), in [`PLAUSIBLE_YEARS`].
+pub fn read_local_date_time(text: &str) -> Option<DateTime> {
+    let bytes = text.as_bytes();
+    let shaped =
+        bytes.len() == 16 && bytes[10] == b'T' && bytes[13] == b':' && read_calendar_date(&text[..10]).is_some();
+    let digits =
+        |range: std::ops::Range<usize>| bytes.get(range).is_some_and(|part| part.iter().all(u8::is_ascii_digit));
+    if !shaped || !digits(11..13) || !digits(14..16) {
         return None;
     }
-    text.parse::<Date>().ok()
+    text.parse::<DateTime>().ok()
 }
 
 /// A short description of a JSON value for error messages (never the whole value: no patient data).
@@ -192,8 +220,11 @@ pub(crate) fn describe(value: &Value) -> String {
 
 /// A clinic-local date and time `YYYY-MM-DDTHH:MM` at `path`.
 pub(crate) fn parse_local(path: &str, text: &str) -> Result<DateTime, InvalidCase> {
-    text.parse::<DateTime>().map_err(|_| {
-        InvalidCase::new(path, format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"{text}\""))
+    read_local_date_time(text).ok_or_else(|| {
+        InvalidCase::new(
+            path,
+            format!("must be a clinic-local date and time YYYY-MM-DDTHH:MM (no offset), got \"{text}\""),
+        )
     })
 }
 

@@ -12,6 +12,7 @@ pub mod session_format;
 mod strict_json;
 
 pub use containment::json_contains;
+pub use json_reader::{PLAUSIBLE_YEARS, read_calendar_date, read_local_date_time};
 pub use parse::{InvalidCase, parse_case, parse_case_bytes, parse_case_json};
 pub use plan_format::{PlanInput, parse_plan, parse_plan_json, plan_report_json};
 pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};

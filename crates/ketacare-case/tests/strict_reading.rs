@@ -81,3 +81,36 @@ fn a_key_given_twice_in_a_session_or_plan_document_is_malformed() {
     let trailing = format!("{plan}\n{{}}");
     assert_eq!(parse_plan_json(trailing.as_bytes(), now).unwrap_err().path, "(file)");
 }
+
+/// One date reading for every field: exactly `YYYY-MM-DD` in the plausible years, and clinic-local times
+/// exactly `YYYY-MM-DDTHH:MM` with no offset (each line: text, accepted as a date, accepted as a local time).
+#[test]
+fn dates_and_local_times_are_read_one_strict_way() {
+    let table: &[(&str, bool, bool)] = &[
+        ("1984-05-02", true, false),
+        ("19840502", false, false),
+        ("1984-5-2", false, false),
+        ("0001-01-01", false, false),
+        ("1899-12-31", false, false),
+        ("2199-12-31", true, false),
+        ("2200-01-01", false, false),
+        ("1984-02-30", false, false),
+        ("1984-05-02T10:00", false, true),
+        ("1984-05-02T10:00:00", false, false),
+        ("1984-05-02T10:00Z", false, false),
+        ("1984-05-02T10:00+05:00", false, false),
+        ("1984-05-02 10:00", false, false),
+        ("0001-05-02T10:00", false, false),
+        ("9999-05-02T10:00", false, false),
+        ("1984-05-02T25:00", false, false),
+    ];
+    let failures: Vec<String> = table
+        .iter()
+        .filter(|(text, date, local)| {
+            ketacare_case::read_calendar_date(text).is_some() != *date
+                || ketacare_case::read_local_date_time(text).is_some() != *local
+        })
+        .map(|(text, date, local)| format!("{text}: expected date {date}, local time {local}"))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1064,3 +1064,40 @@ async fn control_characters_in_text_are_refused_naming_the_field_on_both_backend
     })
     .await;
 }
+
+#[tokio::test]
+async fn dates_outside_one_strict_reading_are_refused_naming_the_field() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let mut failures = Vec::new();
+        for birth_date in ["19800101", "0001-01-01", "1980-01-01T00:00", "2999-01-01"] {
+            let body = json!({ "given_name": "Ada", "family_name": "Lovelace", "birth_date": birth_date,
+                               "sex_at_birth": "female" })
+            .to_string();
+            let reply = api.call("POST", "/api/v1/patients", &nurse, Some(&body), &[]).await;
+            if (reply.status, reply.body["field"].as_str()) != (StatusCode::UNPROCESSABLE_ENTITY, Some("birth_date")) {
+                failures.push(format!("birth_date {birth_date}: {} {}", reply.status, reply.body));
+            }
+        }
+        let patient_id = api.create_patient(&nurse, "Ada").await;
+        for measured_on in ["0001-01-01", "20261101"] {
+            let body = json!({ "measured_on": measured_on, "weight_kg": 70 }).to_string();
+            let reply = api.call("POST", &format!("/api/v1/patients/{patient_id}/chart/measurements"), &nurse, Some(&body), &[]).await;
+            if (reply.status, reply.body["field"].as_str()) != (StatusCode::UNPROCESSABLE_ENTITY, Some("measured_on")) {
+                failures.push(format!("measured_on {measured_on}: {} {}", reply.status, reply.body));
+            }
+        }
+        let prescriber = api.token(Role::Prescriber).await;
+        for first_session in ["0001-01-01T09:00", "2026-11-30T09:00+05:00", "2026-11-30T09:00Z"] {
+            let body = json!({ "template": "induction_2x_week_3w", "time_zone": "America/New_York", "first_session": first_session }).to_string();
+            let reply = api.call("POST", &format!("/api/v1/patients/{patient_id}/plans"), &prescriber, Some(&body), &[]).await;
+            if (reply.status, reply.body["field"].as_str()) != (StatusCode::UNPROCESSABLE_ENTITY, Some("first_session")) {
+                failures.push(format!("first_session {first_session}: {} {}", reply.status, reply.body));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert_eq!(api.call("GET", "/api/v1/patients", &nurse, None, &[]).await.body["total"], 1, "only the valid patient");
+    })
+    .await;
+}

@@ -197,7 +197,7 @@ fn bad_plan_files_name_the_field() {
     check(
         "first",
         r#"{ "template": "esketamine_trd", "time_zone": "America/New_York", "first_session": "Monday" }"#,
-        "error: first_session: must be a clinic-local date and time YYYY-MM-DDTHH:MM, got \"Monday\"\n",
+        "error: first_session: must be a clinic-local date and time YYYY-MM-DDTHH:MM (no offset), got \"Monday\"\n",
     );
 }
 
