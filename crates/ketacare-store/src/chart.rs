@@ -154,11 +154,16 @@ macro_rules! store_chart_write {
     }};
 }
 
-/// Inside the open transaction `$tx`: the amendment row keeping `$prior` (serialisable) and the change.
+/// Inside the open transaction `$tx`: the amendment row keeping `$prior` (serialisable) and the change;
+/// with `json:` first, `$prior` and `$new` are the JSON texts already.
 macro_rules! insert_amendment {
     ($tx:expr, $patient_id:expr, $resource_type:expr, $resource_id:expr, $from_version:expr, $prior:expr, $new:expr, $meta:expr, $at:expr) => {{
         let prior_json = serde_json::to_string($prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let new_json = serde_json::to_string($new).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        $crate::chart::insert_amendment!(json: $tx, $patient_id, $resource_type, $resource_id, $from_version, &prior_json, &new_json, $meta, $at);
+    }};
+    (json: $tx:expr, $patient_id:expr, $resource_type:expr, $resource_id:expr, $from_version:expr, $prior_json:expr, $new_json:expr, $meta:expr, $at:expr) => {{
+        let (prior_json, new_json): (&str, &str) = ($prior_json, $new_json);
         sqlx::query(
             "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
              new_json, reason, amended_by, amended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -168,8 +173,8 @@ macro_rules! insert_amendment {
         .bind($resource_type)
         .bind($resource_id)
         .bind($from_version)
-        .bind(&prior_json)
-        .bind(&new_json)
+        .bind(prior_json)
+        .bind(new_json)
         .bind(&$meta.reason)
         .bind(&$meta.amended_by)
         .bind($at)
@@ -177,6 +182,7 @@ macro_rules! insert_amendment {
         .await?;
     }};
 }
+pub(crate) use insert_amendment;
 
 impl Store {
     /// Stores a chart record with the evaluation it caused, its audit events and (for a keyed

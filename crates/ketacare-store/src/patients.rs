@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
+use crate::chart::insert_amendment;
 use crate::rows::RowExt;
 use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
@@ -499,20 +500,7 @@ impl Store {
             }
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::to_string(&changes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            sqlx::query(
-                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
-                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'patient', $1, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&patient_id)
-            .bind(&amendment.amendment_id)
-            .bind(prior.version)
-            .bind(&prior_json)
-            .bind(&new_json)
-            .bind(&amendment.reason)
-            .bind(&amendment.amended_by)
-            .bind(&at)
-            .execute(&mut *tx.conn)
-            .await?;
+            insert_amendment!(json: tx, &patient_id, "patient", &patient_id, prior.version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
             Ok(next)
         })
@@ -640,21 +628,7 @@ impl Store {
             .await?;
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::json!({ "status": status.as_str() }).to_string();
-            sqlx::query(
-                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
-                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'assessment', $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&patient_id)
-            .bind(&amendment.amendment_id)
-            .bind(&assessment_id)
-            .bind(prior.version)
-            .bind(&prior_json)
-            .bind(&new_json)
-            .bind(&amendment.reason)
-            .bind(&amendment.amended_by)
-            .bind(&at)
-            .execute(&mut *tx.conn)
-            .await?;
+            insert_amendment!(json: tx, &patient_id, "assessment", &assessment_id, prior.version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
             Ok(StoredAssessment { status, version: expected_version + 1, ..prior })
         })

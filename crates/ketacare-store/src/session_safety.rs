@@ -7,9 +7,10 @@
 use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
+use crate::chart::insert_amendment;
 use crate::patients::{AmendmentMeta, IdempotentResponse};
 use crate::rows::RowExt;
-use crate::treatment::{StoredAlertChange, insert_alert_change};
+use crate::treatment::{StoredAlertChange, bump_session, insert_alert_change};
 use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
 
@@ -90,41 +91,6 @@ pub(crate) fn override_from_row(row: &impl RowExt) -> Result<StoredSessionOverri
         recorded_by: row.text("recorded_by")?,
         recorded_at: row.text("recorded_at")?,
     })
-}
-
-/// Raises the session's version if it is still at `$expected`, else fails the job with
-/// [`StoreError::StaleVersion`] (or `NotFound`).
-macro_rules! bump_session_version {
-    ($tx:expr, $patient_id:expr, $session_id:expr, $expected:expr, $at:expr, $by:expr) => {{
-        let updated = sqlx::query(
-            "UPDATE treatment_sessions SET version = version + 1, updated_at = $4, updated_by = $5 \
-             WHERE patient_id = $1 AND session_id = $2 AND version = $3",
-        )
-        .bind(&$patient_id)
-        .bind(&$session_id)
-        .bind($expected)
-        .bind(&$at)
-        .bind(&$by)
-        .execute(&mut *$tx.conn)
-        .await?;
-        if updated.rows_affected() != 1 {
-            let current: Option<(i64,)> =
-                sqlx::query_as("SELECT version FROM treatment_sessions WHERE patient_id = $1 AND session_id = $2")
-                    .bind(&$patient_id)
-                    .bind(&$session_id)
-                    .fetch_optional(&mut *$tx.conn)
-                    .await?;
-            return Err(match current {
-                None => StoreError::NotFound { resource: "session", id: $session_id.to_owned() },
-                Some((current,)) => StoreError::StaleVersion {
-                    resource: "session",
-                    id: $session_id.to_owned(),
-                    expected: $expected,
-                    current,
-                },
-            });
-        }
-    }};
 }
 
 /// Raises the session's alert revision and inserts `$log` (the whole replayed log, in time order) as it.
@@ -248,21 +214,7 @@ impl Store {
                     current: -1,
                 });
             }
-            sqlx::query(
-                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
-                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'dose_order', $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&patient_id)
-            .bind(&amendment.amendment_id)
-            .bind(&order_id)
-            .bind(expected_version)
-            .bind(&prior_json)
-            .bind(&new_json)
-            .bind(&amendment.reason)
-            .bind(&amendment.amended_by)
-            .bind(&at)
-            .execute(&mut *tx.conn)
-            .await?;
+            insert_amendment!(json: tx, &patient_id, "dose_order", &order_id, expected_version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
         });
         self.dose_order(patient_id, order_id)
@@ -299,7 +251,7 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         write_tx!(self, [patient_id, session_id, override_record, audit], tx => {
-            bump_session_version!(tx, patient_id, session_id, expected_version, override_record.recorded_at, override_record.recorded_by);
+            bump_session!(tx, patient_id, session_id, Some(expected_version), 0_i64, override_record.recorded_at, override_record.recorded_by);
             sqlx::query(
                 "INSERT INTO session_overrides (patient_id, override_id, session_id, item, reason, recorded_by, recorded_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -329,7 +281,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let at = format_time(write.corrected_at);
         write_tx!(self, [patient_id, session_id, write, audit, at], tx => {
-            bump_session_version!(tx, patient_id, session_id, write.expected_version, at, write.corrected_by);
+            bump_session!(tx, patient_id, session_id, Some(write.expected_version), 0_i64, at, write.corrected_by);
             sqlx::query(
                 "INSERT INTO observation_corrections (patient_id, session_id, sequence, reason, corrected_by, corrected_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -360,7 +312,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let at = format_time(discharge.discharged_at);
         write_tx!(self, [patient_id, session_id, discharge, audit, at], tx => {
-            bump_session_version!(tx, patient_id, session_id, discharge.expected_version, at, discharge.discharged_by);
+            bump_session!(tx, patient_id, session_id, Some(discharge.expected_version), 0_i64, at, discharge.discharged_by);
             let updated = sqlx::query(
                 "UPDATE treatment_sessions SET stage = 'discharged', discharged_at = $3, discharged_by = $4, facts_json = $5 \
                  WHERE patient_id = $1 AND session_id = $2 AND stage = 'monitoring' AND status = 'active'",
@@ -400,7 +352,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let at = format_time(signed_at);
         write_tx!(self, [patient_id, session_id, signed_by, audit, at], tx => {
-            bump_session_version!(tx, patient_id, session_id, expected_version, at, signed_by);
+            bump_session!(tx, patient_id, session_id, Some(expected_version), 0_i64, at, signed_by);
             let updated = sqlx::query(
                 "UPDATE treatment_sessions SET stage = 'locked', signed_at = $3, signed_by = $4 \
                  WHERE patient_id = $1 AND session_id = $2 AND stage = 'discharged' AND status = 'active'",

@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
+use crate::chart::insert_amendment;
 use crate::patients::{AmendmentMeta, IdempotentResponse};
 use crate::rows::RowExt;
 use crate::session_safety::{StoredSessionOverride, override_from_row, replace_alert_log};
@@ -473,6 +474,7 @@ macro_rules! bump_session {
         }
     }};
 }
+pub(crate) use bump_session;
 
 impl Store {
     pub async fn insert_treatment_plan(
@@ -607,21 +609,7 @@ impl Store {
             .bind(i64::try_from(change.scheduled.len()).unwrap_or(i64::MAX))
             .execute(&mut *tx.conn)
             .await?;
-            sqlx::query(
-                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
-                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'treatment_plan', $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&patient_id)
-            .bind(&amendment.amendment_id)
-            .bind(&plan_id)
-            .bind(expected_version)
-            .bind(&prior_json)
-            .bind(&new_json)
-            .bind(&amendment.reason)
-            .bind(&amendment.amended_by)
-            .bind(&at)
-            .execute(&mut *tx.conn)
-            .await?;
+            insert_amendment!(json: tx, &patient_id, "treatment_plan", &plan_id, expected_version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
         });
         self.treatment_plan(patient_id, plan_id)
@@ -896,21 +884,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await?;
             }
-            sqlx::query(
-                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
-                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'treatment_session', $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&patient_id)
-            .bind(&amendment.amendment_id)
-            .bind(&session_id)
-            .bind(expected_version)
-            .bind(&prior_json)
-            .bind(&new_json)
-            .bind(&amendment.reason)
-            .bind(&amendment.amended_by)
-            .bind(&at)
-            .execute(&mut *tx.conn)
-            .await?;
+            insert_amendment!(json: tx, &patient_id, "treatment_session", &session_id, expected_version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
         });
         self.treatment_session(patient_id, session_id)
@@ -997,21 +971,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await?;
             let prior_json = serde_json::to_string(&prior).map_err(corrupt)?;
-            sqlx::query(
-                "INSERT INTO amendments (patient_id, amendment_id, resource_type, resource_id, from_version, prior_json, \
-                 new_json, reason, amended_by, amended_at) VALUES ($1, $2, 'administration', $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&patient_id)
-            .bind(&amendment.amendment_id)
-            .bind(&administration_id)
-            .bind(expected_version)
-            .bind(&prior_json)
-            .bind(&new_json)
-            .bind(&amendment.reason)
-            .bind(&amendment.amended_by)
-            .bind(&at)
-            .execute(&mut *tx.conn)
-            .await?;
+            insert_amendment!(json: tx, &patient_id, "administration", &administration_id, expected_version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
         });
         Ok(())
