@@ -413,7 +413,7 @@ pub fn report_text(report: &AssessmentReport) -> String {
             trd.distinct_classes.classes.join(", ")
         }
     );
-    citations.push("TRD: KNOWLEDGE §1.1-§1.3, §1.6");
+    citations.push("TRD: clinical-reference §1.1-§1.3, §1.6");
     let msm = match &report.staging.msm {
         MsmResult::Scored { score, band, .. } => format!("{score} ({})", band.as_str()),
         MsmResult::NotApplicable => "not applicable (no antidepressant failure)".to_owned(),
@@ -440,14 +440,14 @@ pub fn report_text(report: &AssessmentReport) -> String {
             ),
         };
         let _ = writeln!(out, "  C-SSRS screener:         {reading}: {}", screen.risk.action());
-        citations.push("Scales: KNOWLEDGE §5.1-§5.5, C-SSRS §5.9");
+        citations.push("Scales: clinical-reference §5.1-§5.5, C-SSRS §5.9");
     } else if !report.scales.is_empty() {
-        citations.push("Scales: KNOWLEDGE §5.1-§5.5");
+        citations.push("Scales: clinical-reference §5.1-§5.5");
     }
     let _ = writeln!(out, "  Maudsley staging (MSM):  {msm}");
     let _ = writeln!(out, "  Thase-Rush stage:        {}", report.staging.thase_rush.stage);
     let _ = writeln!(out, "  MGH-s score:             {:.1}", report.staging.mgh_s.score.round_dp(1));
-    citations.push("Staging: KNOWLEDGE §1.5.1 (MSM), §1.5.2 (Thase-Rush), §1.5.4 (MGH-s)");
+    citations.push("Staging: clinical-reference §1.5.1 (MSM), §1.5.2 (Thase-Rush), §1.5.4 (MGH-s)");
     for eligibility in &report.eligibility {
         let _ = writeln!(
             out,
@@ -477,7 +477,7 @@ pub fn report_text(report: &AssessmentReport) -> String {
             for warning in &dose.warnings {
                 let _ = writeln!(out, "    warning: {warning}");
             }
-            citations.push("IV dose: KNOWLEDGE §3.1-§3.3");
+            citations.push("IV dose: clinical-reference §3.1-§3.3");
         }
         Some(IvDoseResult::Indeterminate { missing }) => {
             let _ = writeln!(out, "  IV ketamine dose: indeterminate (missing: {})", missing.join(", "));
@@ -490,7 +490,7 @@ pub fn report_text(report: &AssessmentReport) -> String {
             for warning in warnings {
                 let _ = writeln!(out, "    warning: {warning}");
             }
-            citations.push("Esketamine dose: KNOWLEDGE §3.5");
+            citations.push("Esketamine dose: clinical-reference §3.5");
         }
         Some(EsketamineStartResult::Indeterminate { missing }) => {
             let _ = writeln!(out, "  Esketamine day 1: indeterminate (missing: {})", missing.join(", "));

@@ -140,53 +140,53 @@ pub fn evaluate_course(
     }
     let (recommendation, reason, source) = match (&status, phase) {
         (CourseStatus::Indeterminate { .. }, _) => {
-            (Recommendation::None, "not enough data to evaluate the course", "KNOWLEDGE §5.10")
+            (Recommendation::None, "not enough data to evaluate the course", "clinical-reference §5.10")
         }
         (CourseStatus::Relapse, _) => (
             Recommendation::ReturnToMoreFrequentSchedule,
             "relapse: return to the previous, more frequent schedule and review with the prescriber",
-            "KNOWLEDGE §5.10 relapse definition (UNCONFIRMED); §3.5 return to the previous schedule [JNJ-MISSED]",
+            "clinical-reference §5.10 relapse definition (UNCONFIRMED); §3.5 return to the previous schedule [JNJ-MISSED]",
         ),
         (CourseStatus::LostResponse, CoursePhase::Maintenance) => (
             Recommendation::ReturnToMoreFrequentSchedule,
             "worsening in maintenance after an earlier response: consider returning to the previous, more \
              frequent schedule",
-            "KNOWLEDGE §3.5: with worsening in maintenance, consider the previous schedule [JNJ-MISSED]",
+            "clinical-reference §3.5: with worsening in maintenance, consider the previous schedule [JNJ-MISSED]",
         ),
         (_, CoursePhase::Induction { complete: false }) => (
             Recommendation::Continue,
             "induction in progress: complete the series before judging benefit",
-            "KNOWLEDGE §3.4 / §3.5: evaluate after the series / at the end of week 4",
+            "clinical-reference §3.4 / §3.5: evaluate after the series / at the end of week 4",
         ),
         (CourseStatus::NonResponse | CourseStatus::LostResponse, CoursePhase::Induction { complete: true }) => (
             Recommendation::Reassess,
             "no response at the end of induction: evaluate therapeutic benefit before continuing",
-            "KNOWLEDGE §3.5: at the end of week 4 evaluate therapeutic benefit to decide on continuation [ONA-SPR]",
+            "clinical-reference §3.5: at the end of week 4 evaluate therapeutic benefit to decide on continuation [ONA-SPR]",
         ),
         (CourseStatus::PartialResponse, CoursePhase::Induction { complete: true }) => (
             Recommendation::Reassess,
             "partial response at the end of induction: review benefit with the prescriber before maintenance",
-            "KNOWLEDGE §3.5 / §5.10: partial response 25-49 % (PROJECT DEFAULT)",
+            "clinical-reference §3.5 / §5.10: partial response 25-49 % (PROJECT DEFAULT)",
         ),
         (_, CoursePhase::Induction { complete: true }) => (
             Recommendation::Continue,
             "response at the end of induction: continue into maintenance",
-            "KNOWLEDGE §3.4 / §3.5: maintenance after a response in induction",
+            "clinical-reference §3.4 / §3.5: maintenance after a response in induction",
         ),
         (CourseStatus::SustainedRemission, CoursePhase::Maintenance) => (
             Recommendation::Taper,
             "sustained remission: taper to the least frequent schedule that keeps it",
-            "KNOWLEDGE §3.5: individualise to the least frequent schedule that keeps remission [HCP-SPR-TRD]; §3.4 taper",
+            "clinical-reference §3.5: individualise to the least frequent schedule that keeps remission [HCP-SPR-TRD]; §3.4 taper",
         ),
         (CourseStatus::Remission | CourseStatus::Response, CoursePhase::Maintenance) => (
             Recommendation::Continue,
             "response or remission holds: continue the current schedule",
-            "KNOWLEDGE §3.5 maintenance",
+            "clinical-reference §3.5 maintenance",
         ),
         (CourseStatus::PartialResponse | CourseStatus::NonResponse, CoursePhase::Maintenance) => (
             Recommendation::Reassess,
             "no response in maintenance: reassess the treatment with the prescriber",
-            "KNOWLEDGE §5.10 / §3.5",
+            "clinical-reference §5.10 / §3.5",
         ),
     };
     reasons.push(reason.to_owned());

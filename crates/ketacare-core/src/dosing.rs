@@ -289,6 +289,16 @@ pub fn iv_ketamine_dose(facts: IvDoseFacts, prescription: IvPrescription, settin
     }))
 }
 
+/// Every rule id a dose hard stop can carry ([`iv_hard_stops`], [`esketamine_hard_stops`]).
+pub const DOSE_HARD_STOP_RULE_IDS: &[&str] = &[
+    "IV_MAX_MG_PER_KG",
+    "IV_MIN_INFUSION_MIN",
+    "ESKETAMINE_DEVICE_MULTIPLE",
+    "ESKETAMINE_DEVICE_COUNT",
+    "ESKETAMINE_MAX_MG",
+    "ESKETAMINE_MAX_AFTER_LOWER_DOSE",
+];
+
 /// A dose that must not be given: the rule, the field of the dose it concerns, and why. The CLI's
 /// `ketacare dose` and the server's orders and administrations go through the same checks.
 #[derive(Debug, Clone, PartialEq, Eq)]

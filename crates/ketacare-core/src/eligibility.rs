@@ -142,52 +142,67 @@ impl HistoryCondition {
         use HistoryCondition::*;
         use RuleClass::*;
         match self {
-            AneurysmalVascularDisease => {
-                ("aneurysmal_vascular_disease", "ANEURYSMAL_VASCULAR_DISEASE", Absolute, "KNOWLEDGE §2.1, §2.3")
-            }
+            AneurysmalVascularDisease => (
+                "aneurysmal_vascular_disease",
+                "ANEURYSMAL_VASCULAR_DISEASE",
+                Absolute,
+                "clinical-reference §2.1, §2.3",
+            ),
             ArteriovenousMalformation => {
-                ("arteriovenous_malformation", "ARTERIOVENOUS_MALFORMATION", Absolute, "KNOWLEDGE §2.1, §2.3")
+                ("arteriovenous_malformation", "ARTERIOVENOUS_MALFORMATION", Absolute, "clinical-reference §2.1, §2.3")
             }
             IntracerebralHemorrhage => {
-                ("intracerebral_hemorrhage", "INTRACEREBRAL_HEMORRHAGE", Absolute, "KNOWLEDGE §2.1, §2.3")
+                ("intracerebral_hemorrhage", "INTRACEREBRAL_HEMORRHAGE", Absolute, "clinical-reference §2.1, §2.3")
             }
             KetamineHypersensitivity => {
-                ("ketamine_hypersensitivity", "KETAMINE_HYPERSENSITIVITY", Absolute, "KNOWLEDGE §2.1, §2.3")
+                ("ketamine_hypersensitivity", "KETAMINE_HYPERSENSITIVITY", Absolute, "clinical-reference §2.1, §2.3")
             }
-            BipolarDisorder => ("bipolar_disorder", "BIPOLAR_DISORDER", BlockingRelative, "KNOWLEDGE §2.3"),
-            PrimaryPsychoticDisorder => {
-                ("primary_psychotic_disorder", "PRIMARY_PSYCHOTIC_DISORDER", BlockingRelative, "KNOWLEDGE §2.3")
-            }
-            SubstanceUseDisorderCurrent => {
-                ("substance_use_disorder_current", "SUBSTANCE_USE_DISORDER", BlockingRelative, "KNOWLEDGE §2.1, §2.3")
-            }
-            KetamineMisuse => ("ketamine_misuse", "KETAMINE_MISUSE", BlockingRelative, "KNOWLEDGE §2.1, §2.3"),
-            RecentCardiovascularEvent => {
-                ("recent_cardiovascular_event", "RECENT_CARDIOVASCULAR_EVENT", BlockingRelative, "KNOWLEDGE §2.3")
-            }
+            BipolarDisorder => ("bipolar_disorder", "BIPOLAR_DISORDER", BlockingRelative, "clinical-reference §2.3"),
+            PrimaryPsychoticDisorder => (
+                "primary_psychotic_disorder",
+                "PRIMARY_PSYCHOTIC_DISORDER",
+                BlockingRelative,
+                "clinical-reference §2.3",
+            ),
+            SubstanceUseDisorderCurrent => (
+                "substance_use_disorder_current",
+                "SUBSTANCE_USE_DISORDER",
+                BlockingRelative,
+                "clinical-reference §2.1, §2.3",
+            ),
+            KetamineMisuse => ("ketamine_misuse", "KETAMINE_MISUSE", BlockingRelative, "clinical-reference §2.1, §2.3"),
+            RecentCardiovascularEvent => (
+                "recent_cardiovascular_event",
+                "RECENT_CARDIOVASCULAR_EVENT",
+                BlockingRelative,
+                "clinical-reference §2.3",
+            ),
             HypertensiveEncephalopathy => {
-                ("hypertensive_encephalopathy", "HYPERTENSIVE_ENCEPHALOPATHY", Warning, "KNOWLEDGE §2.1, §2.3")
+                ("hypertensive_encephalopathy", "HYPERTENSIVE_ENCEPHALOPATHY", Warning, "clinical-reference §2.1, §2.3")
             }
             RaisedIntracranialPressure => (
                 "raised_intracranial_pressure",
                 "RAISED_INTRACRANIAL_PRESSURE",
                 BlockingRelative,
-                "KNOWLEDGE §2.1, §2.3",
+                "clinical-reference §2.1, §2.3",
             ),
-            HepaticImpairmentModerate => {
-                ("hepatic_impairment_moderate", "HEPATIC_IMPAIRMENT_MODERATE", Warning, "KNOWLEDGE §2.1, §2.3, §3.5")
-            }
+            HepaticImpairmentModerate => (
+                "hepatic_impairment_moderate",
+                "HEPATIC_IMPAIRMENT_MODERATE",
+                Warning,
+                "clinical-reference §2.1, §2.3, §3.5",
+            ),
             HepaticImpairmentSevere => (
                 "hepatic_impairment_severe",
                 "HEPATIC_IMPAIRMENT_SEVERE",
                 BlockingRelative,
-                "KNOWLEDGE §2.1, §2.3, §3.5",
+                "clinical-reference §2.1, §2.3, §3.5",
             ),
             UnstableRespiratoryDisease => (
                 "unstable_respiratory_disease",
                 "UNSTABLE_RESPIRATORY_DISEASE",
                 BlockingRelative,
-                "KNOWLEDGE §2.1, §2.3",
+                "clinical-reference §2.1, §2.3",
             ),
         }
     }
@@ -452,7 +467,7 @@ pub fn assess_eligibility(
             "AGE_UNDER_18",
             RuleClass::Absolute,
             format!("age {} is under {}: adult use only", age.years(), settings.adult_age_years.value),
-            "KNOWLEDGE §2.3",
+            "clinical-reference §2.3",
         ),
         Some(age) if i64::from(age.years()) >= settings.older_adult_age_years.value => add(
             "AGE_65_PLUS",
@@ -462,7 +477,7 @@ pub fn assess_eligibility(
                 age.years(),
                 settings.older_adult_age_years.value
             ),
-            "KNOWLEDGE §2.3 [YALE-BP-2024]",
+            "clinical-reference §2.3 [YALE-BP-2024]",
         ),
         Some(_) => {}
     }
@@ -473,14 +488,14 @@ pub fn assess_eligibility(
             "TRD_NOT_MET",
             settings.class_of("TRD_NOT_MET"),
             "treatment-resistant depression is not met under the protocol's definition; consider an adequate trial from another class".to_owned(),
-            "KNOWLEDGE §1.1",
+            "clinical-reference §1.1",
         ),
         TrdStatus::Indeterminate => {
             add(
                 "TRD_INDETERMINATE",
                 RuleClass::Warning,
                 "treatment resistance cannot be decided until the missing trial data is recorded".to_owned(),
-                "KNOWLEDGE §1.1, §1.6",
+                "clinical-reference §1.1, §1.6",
             );
             missing.push("trial data needed to decide TRD (see trd.trials)".to_owned());
         }
@@ -498,14 +513,14 @@ pub fn assess_eligibility(
             "PREGNANCY",
             RuleClass::BlockingRelative,
             "pregnant: not recommended (fetal-harm signal); refer to perinatal psychiatry".to_owned(),
-            "KNOWLEDGE §2.1, §2.3",
+            "clinical-reference §2.1, §2.3",
         ),
         Some(false) => {}
         None if facts.sex_at_birth != Some(SexAtBirth::Male) => add(
             "PREGNANCY_UNKNOWN",
             settings.class_of("PREGNANCY_UNKNOWN"),
             "pregnancy status not recorded: confirm before dosing".to_owned(),
-            "KNOWLEDGE §2.1, §7",
+            "clinical-reference §2.1, §7",
         ),
         None => {}
     }
@@ -514,7 +529,7 @@ pub fn assess_eligibility(
             "BREASTFEEDING",
             RuleClass::BlockingRelative,
             "breastfeeding: not recommended".to_owned(),
-            "KNOWLEDGE §2.1, §2.3",
+            "clinical-reference §2.1, §2.3",
         );
     }
     match facts.psychotic_features {
@@ -523,7 +538,7 @@ pub fn assess_eligibility(
             RuleClass::BlockingRelative,
             "current episode with psychotic features: only if benefit outweighs risk (excluded from ELEKT-D)"
                 .to_owned(),
-            "KNOWLEDGE §2.1, §2.3",
+            "clinical-reference §2.1, §2.3",
         ),
         Some(false) => {}
         None => missing.push("episode.psychotic_features".to_owned()),
@@ -542,7 +557,7 @@ pub fn assess_eligibility(
                         "screening BP {shown} is above {}/{}: prescriber must weigh benefit against risk, or reschedule",
                         settings.bp_elevated_systolic_above.value, settings.bp_elevated_diastolic_above.value
                     ),
-                    "KNOWLEDGE §2.4",
+                    "clinical-reference §2.4",
                 ),
                 BloodPressureBand::Severe => add(
                     "BP_SEVERE",
@@ -551,7 +566,7 @@ pub fn assess_eligibility(
                         "screening BP {shown} is at or above {}/{}: do not dose this session; refer for BP management",
                         settings.bp_severe_systolic_from.value, settings.bp_severe_diastolic_from.value
                     ),
-                    "KNOWLEDGE §2.4",
+                    "clinical-reference §2.4",
                 ),
             }
         }
@@ -564,7 +579,7 @@ pub fn assess_eligibility(
             "MAOI_OR_PSYCHOSTIMULANT",
             RuleClass::Warning,
             "takes an MAOI or a psychostimulant: larger blood-pressure rise expected".to_owned(),
-            "KNOWLEDGE §2.1, §2.3",
+            "clinical-reference §2.1, §2.3",
         );
     }
     if [ConcomitantMedicine::Benzodiazepine, ConcomitantMedicine::Opioid, ConcomitantMedicine::OtherCnsDepressant]
@@ -575,7 +590,7 @@ pub fn assess_eligibility(
             "CNS_DEPRESSANT",
             RuleClass::Warning,
             "takes a CNS depressant: more sedation and respiratory depression; monitor closely".to_owned(),
-            "KNOWLEDGE §2.1, §2.3",
+            "clinical-reference §2.1, §2.3",
         );
     }
 
@@ -587,7 +602,7 @@ pub fn assess_eligibility(
             "SUICIDE_SCREEN_REQUIRED",
             settings.class_of("SUICIDE_SCREEN_REQUIRED"),
             "PHQ-9 item 9 or QIDS item 12 is positive (or not known) and no C-SSRS screener is recorded".to_owned(),
-            "KNOWLEDGE §5.1, §5.3, §5.9",
+            "clinical-reference §5.1, §5.3, §5.9",
         ),
         None => {}
         Some(risk) => {
@@ -606,13 +621,13 @@ pub fn assess_eligibility(
                     settings.class_of("SUICIDE_RISK_HIGH"),
                     "C-SSRS high risk: do not start; page the prescriber and follow the local crisis protocol"
                         .to_owned(),
-                    "KNOWLEDGE §5.9",
+                    "clinical-reference §5.9",
                 ),
                 SuicideRisk::Moderate => add(
                     "SUICIDE_RISK_MODERATE",
                     settings.class_of("SUICIDE_RISK_MODERATE"),
                     format!("C-SSRS moderate risk{open_to}: prescriber review before dosing"),
-                    "KNOWLEDGE §5.9",
+                    "clinical-reference §5.9",
                 ),
                 SuicideRisk::Low | SuicideRisk::None => {}
             }
@@ -634,7 +649,7 @@ pub fn assess_eligibility(
                 treatment_weeks.known_weeks.normalize(),
                 minimum_weeks
             ),
-            "KNOWLEDGE §2.3",
+            "clinical-reference §2.3",
         );
     }
 

@@ -138,21 +138,21 @@ pub fn template_steps(template: Template, iv_maintenance_taper: bool, protocol: 
             phase: Phase::Maintenance,
             cadence: Cadence::EveryWeeks(1),
             sessions: 4,
-            source: "KNOWLEDGE §3.4: maintenance weekly x1 month [CAN-ECT-KET]",
+            source: "clinical-reference §3.4: maintenance weekly x1 month [CAN-ECT-KET]",
         },
         Step {
             name: "maintenance every 2 weeks for 2 months",
             phase: Phase::Maintenance,
             cadence: Cadence::EveryWeeks(2),
             sessions: 4,
-            source: "KNOWLEDGE §3.4: every 2 weeks x2 months [CAN-ECT-KET]",
+            source: "clinical-reference §3.4: every 2 weeks x2 months [CAN-ECT-KET]",
         },
         Step {
             name: "maintenance monthly for 3 months",
             phase: Phase::Maintenance,
             cadence: Cadence::Monthly,
             sessions: 3,
-            source: "KNOWLEDGE §3.4: monthly x3 months [CAN-ECT-KET]",
+            source: "clinical-reference §3.4: monthly x3 months [CAN-ECT-KET]",
         },
     ];
     let mut steps = match template {
@@ -161,14 +161,14 @@ pub fn template_steps(template: Template, iv_maintenance_taper: bool, protocol: 
             phase: Phase::Induction,
             cadence: Cadence::TwiceWeekly,
             sessions: 6,
-            source: "KNOWLEDGE §3.4 PROJECT DEFAULT induction_2x_week_3w: 6 sessions >=48 h apart [ELEKT-D]",
+            source: "clinical-reference §3.4 PROJECT DEFAULT induction_2x_week_3w: 6 sessions >=48 h apart [ELEKT-D]",
         }],
         Template::IvInduction3xWeek2w => vec![Step {
             name: "induction Monday/Wednesday/Friday for 2 weeks",
             phase: Phase::Induction,
             cadence: Cadence::MondayWednesdayFriday,
             sessions: 6,
-            source: "KNOWLEDGE §3.4 PROJECT DEFAULT induction_3x_week_2w: 6 sessions Mon/Wed/Fri [MURROUGH-2013b]",
+            source: "clinical-reference §3.4 PROJECT DEFAULT induction_3x_week_2w: 6 sessions Mon/Wed/Fri [MURROUGH-2013b]",
         }],
         Template::EsketamineTrd => {
             let settings = &protocol.schedule;
@@ -178,21 +178,21 @@ pub fn template_steps(template: Template, iv_maintenance_taper: bool, protocol: 
                     phase: Phase::Induction,
                     cadence: Cadence::TwiceWeekly,
                     sessions: 8,
-                    source: "KNOWLEDGE §3.5: weeks 1-4 twice weekly [ONA-SPR]",
+                    source: "clinical-reference §3.5: weeks 1-4 twice weekly [ONA-SPR]",
                 },
                 Step {
                     name: "maintenance weeks 5-8 weekly",
                     phase: Phase::Maintenance,
                     cadence: Cadence::EveryWeeks(1),
                     sessions: 4,
-                    source: "KNOWLEDGE §3.5: weeks 5-8 once weekly [ONA-SPR]",
+                    source: "clinical-reference §3.5: weeks 5-8 once weekly [ONA-SPR]",
                 },
                 Step {
                     name: "maintenance week 9 onwards",
                     phase: Phase::Maintenance,
                     cadence: Cadence::EveryWeeks(settings.esketamine_week9_interval_weeks.value),
                     sessions: u32::try_from(settings.esketamine_week9_sessions.value).unwrap_or(0),
-                    source: "KNOWLEDGE §3.5: from week 9 every 2 weeks or weekly, least frequent that keeps response",
+                    source: "clinical-reference §3.5: from week 9 every 2 weeks or weekly, least frequent that keeps response",
                 },
             ];
         }
@@ -439,18 +439,18 @@ impl Walker<'_> {
         let (text, source) = match (self.esketamine, phase) {
             (true, Phase::Induction) => (
                 format!("session on {date} missed during weeks 1-4: continue the current schedule"),
-                "KNOWLEDGE §3.5 missed sessions [JNJ-MISSED]",
+                "clinical-reference §3.5 missed sessions [JNJ-MISSED]",
             ),
             (true, Phase::Maintenance) => (
                 format!(
                     "session on {date} missed during maintenance: if depression is worsening, consider returning \
                      to the previous, more frequent schedule"
                 ),
-                "KNOWLEDGE §3.5 missed sessions [JNJ-MISSED]",
+                "clinical-reference §3.5 missed sessions [JNJ-MISSED]",
             ),
             (false, _) => (
                 format!("infusion on {date} missed: made up, the step keeps its number of infusions"),
-                "KNOWLEDGE §3.4 PROJECT DEFAULT: the series keeps its number of infusions",
+                "clinical-reference §3.4 PROJECT DEFAULT: the series keeps its number of infusions",
             ),
         };
         self.notes.push(PlanNote { text, source });
@@ -467,7 +467,7 @@ impl Walker<'_> {
         self.restart_at = Some(add_days(date.to_datetime(time_of_day.time()), 1));
         self.notes.push(PlanNote {
             text: format!("relapse on {date}: from \"{from}\" back to \"{}\" ({})", to.name, to.cadence.describe()),
-            source: "KNOWLEDGE §3.5: with worsening, return to the previous (more frequent) schedule [JNJ-MISSED]",
+            source: "clinical-reference §3.5: with worsening, return to the previous (more frequent) schedule [JNJ-MISSED]",
         });
     }
 }
@@ -575,7 +575,7 @@ fn measurement_plan(
             format!("before session {number}"),
             shift(&session.at, -day)?,
             session.at.clone(),
-            "KNOWLEDGE §7: PHQ-9 item 9 / C-SSRS every session; PROJECT DEFAULT: PHQ-9 before each session",
+            "clinical-reference §7: PHQ-9 item 9 / C-SSRS every session; PROJECT DEFAULT: PHQ-9 before each session",
         );
         let next = counted.get(index + 1).map(|next| shift(&next.at, -day)).transpose()?;
         let mut due = shift(&session.at, Span::new().days(interval_days))?;
@@ -588,7 +588,7 @@ fn measurement_plan(
                 format!("self-report {interval_days} days after session {number} (each treatment resets the clock)"),
                 shift(&due, -day)?,
                 due.clone(),
-                "PROJECT DEFAULT: self-report clock reset by each treatment (PRODUCT step 5)",
+                "clinical-reference §5.10 PROJECT DEFAULT: self-report clock reset by each treatment",
             );
             if next.is_none() {
                 break;
@@ -604,7 +604,7 @@ fn measurement_plan(
         "baseline, before session 1".to_owned(),
         shift(&first.at, Span::new().days(-7))?,
         first.at.clone(),
-        "KNOWLEDGE §3.4 PROJECT DEFAULT: re-assessment before session 1",
+        "clinical-reference §3.4 PROJECT DEFAULT: re-assessment before session 1",
     );
     let after = |number: usize| -> Result<(ZonedDateTime, ZonedDateTime), InvalidPlan> {
         let session = counted[number - 1];
@@ -626,7 +626,7 @@ fn measurement_plan(
             format!("after session {after_session}"),
             opens,
             due,
-            "KNOWLEDGE §3.4 PROJECT DEFAULT: re-assessment after session 3",
+            "clinical-reference §3.4 PROJECT DEFAULT: re-assessment after session 3",
         );
     }
     if counted.len() >= induction_sessions && induction_sessions > 0 {
@@ -637,9 +637,9 @@ fn measurement_plan(
             opens,
             due,
             if request.template.modality() == Modality::Esketamine {
-                "KNOWLEDGE §3.5: evaluate therapeutic benefit at the end of week 4 [ONA-SPR]"
+                "clinical-reference §3.5: evaluate therapeutic benefit at the end of week 4 [ONA-SPR]"
             } else {
-                "KNOWLEDGE §3.4 PROJECT DEFAULT: re-assessment after the series"
+                "clinical-reference §3.4 PROJECT DEFAULT: re-assessment after the series"
             },
         );
     }
@@ -651,7 +651,7 @@ fn measurement_plan(
         "baseline, before session 1".to_owned(),
         shift(&first.at, Span::new().days(-14))?,
         first.at.clone(),
-        "KNOWLEDGE §7 PROJECT DEFAULT: cognitive screen at baseline",
+        "clinical-reference §7 PROJECT DEFAULT: cognitive screen at baseline",
     );
     let maintenance: Vec<&&PlannedSession> =
         counted.iter().filter(|session| session.phase == Phase::Maintenance).collect();
@@ -661,13 +661,13 @@ fn measurement_plan(
                 PlannedScale::UrinarySymptoms,
                 settings.urinary_screen_interval_months.value,
                 "urinary symptoms",
-                "KNOWLEDGE §7: LUTS questionnaire each month of maintenance",
+                "clinical-reference §7: LUTS questionnaire each month of maintenance",
             ),
             (
                 PlannedScale::Cognition,
                 settings.cognition_screen_interval_months.value,
                 "cognitive screen",
-                "KNOWLEDGE §7 PROJECT DEFAULT: cognitive screen every 3 months of maintenance",
+                "clinical-reference §7 PROJECT DEFAULT: cognitive screen every 3 months of maintenance",
             ),
         ];
         for (scale, months, what, source) in screens {

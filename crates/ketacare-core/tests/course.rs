@@ -26,7 +26,7 @@ fn check(scale: OutcomeScale, totals: &[(i64, u8)], phase: CoursePhase, expected
         "{totals:?} in {phase:?}: {:?}",
         evaluation.reasons
     );
-    assert!(evaluation.source.starts_with("KNOWLEDGE"));
+    assert!(evaluation.source.starts_with("clinical-reference"));
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn a_missed_esketamine_session_in_weeks_1_to_4_keeps_the_schedule() {
     let dates = |schedule: &Schedule| schedule.sessions.iter().map(|session| session.at.date()).collect::<Vec<_>>();
     assert_eq!(dates(&with), dates(&without), "the calendar does not move");
     assert_eq!(with.sessions.iter().filter(|session| session.status.as_str() == "planned").count(), 8 + 4 + 6 - 2);
-    assert_eq!(with.notes[0].source, "KNOWLEDGE §3.5 missed sessions [JNJ-MISSED]");
+    assert_eq!(with.notes[0].source, "clinical-reference §3.5 missed sessions [JNJ-MISSED]");
 }
 
 #[test]

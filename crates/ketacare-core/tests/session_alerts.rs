@@ -218,7 +218,7 @@ fn an_alert_is_raised_once_escalated_resolved_and_reopened_as_a_new_episode() {
     let escalated = &replayed[4].changes[0].alert;
     assert_eq!(replayed[4].changes[0].kind.as_str(), "escalated");
     assert_eq!(escalated.recommended_action, "pause infusion, notify prescriber");
-    assert!(escalated.source.starts_with("KNOWLEDGE §4.4"), "{}", escalated.source);
+    assert!(escalated.source.starts_with("clinical-reference §4.4"), "{}", escalated.source);
     assert_eq!(escalated.raised_at, at(10));
     assert!(replayed[2].changes.is_empty(), "a repeated warning is not raised again");
     assert_eq!(replayed[2].active.len(), 2);

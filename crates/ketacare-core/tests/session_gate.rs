@@ -44,7 +44,11 @@ fn check_session(session: &Session, facts: &PreDoseFacts, item: GateItemId, expe
         other => other.as_str().to_owned(),
     };
     assert_eq!(shown, expected, "{item:?}: {}", found.reason);
-    assert!(found.source.contains("KNOWLEDGE") || found.source.contains("PROJECT DEFAULT"), "{}", found.source);
+    assert!(
+        found.source.contains("clinical-reference") || found.source.contains("PROJECT DEFAULT"),
+        "{}",
+        found.source
+    );
 }
 
 #[test]

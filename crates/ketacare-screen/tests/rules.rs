@@ -86,6 +86,23 @@ fn only_courses_of_one_episode_count_together() {
     check(&["label"], patient(240), "p not_trd courses=1");
 }
 
+#[test]
+fn two_courses_of_one_ingredient_in_an_episode_are_one_failed_trial() {
+    // Sertraline 0-90, switched to bupropion (one fill, too short to be adequate) at day 60; a second
+    // course of `second` from day 150, switched to mirtazapine at day 220. Each sertraline course
+    // "fails", but one ingredient is one trial (docs/screening.md, readings the code takes).
+    let patient = |second: &str, dose: f64| {
+        let mut lines = vec![condition("p", "F33.1", 0)];
+        lines.extend(monthly_course("p", "sertraline", 0, 3, Some(50.0)));
+        lines.push(dispense("p", "bupropion", 60, 30, Some(300.0)));
+        lines.extend(monthly_course("p", second, 150, 3, Some(dose)));
+        lines.push(dispense("p", "mirtazapine", 220, 30, Some(15.0)));
+        lines
+    };
+    check(&["label"], patient("sertraline", 50.0), "p not_trd courses=1");
+    check(&["label"], patient("escitalopram", 10.0), &format!("p trd {} courses=2", at(220)));
+}
+
 /// Sertraline from day 0 (dose, days), escitalopram switched in at day `switch`, bupropion 60 days later.
 fn adequacy_patient(sertraline_days: i32, sertraline_dose: Option<f64>, switch: i32) -> Vec<String> {
     let mut lines = vec![condition("p", "F32.2", 0)];

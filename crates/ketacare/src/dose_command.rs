@@ -200,7 +200,7 @@ pub fn run(args: DoseArgs) -> anyhow::Result<ExitCode> {
                     for warning in &dose.warnings {
                         writeln!(stdout, "  warning: {warning}")?;
                     }
-                    writeln!(stdout, "  source: KNOWLEDGE §3.1-§3.3; protocol sha256 {}", protocol.sha256)?;
+                    writeln!(stdout, "  source: clinical-reference §3.1-§3.3; protocol sha256 {}", protocol.sha256)?;
                 }
             }
             Ok(if dose.hard_stops.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DO_NOT_GIVE) })
@@ -247,7 +247,7 @@ pub fn run(args: DoseArgs) -> anyhow::Result<ExitCode> {
                         for line in lines {
                             writeln!(stdout, "{line}")?;
                         }
-                        writeln!(stdout, "  source: KNOWLEDGE §3.5")?;
+                        writeln!(stdout, "  source: clinical-reference §3.5")?;
                     }
                 }
                 return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DO_NOT_GIVE) });
@@ -267,7 +267,7 @@ pub fn run(args: DoseArgs) -> anyhow::Result<ExitCode> {
                             for warning in warnings {
                                 writeln!(stdout, "  warning: {warning}")?;
                             }
-                            writeln!(stdout, "  source: KNOWLEDGE §3.5")?;
+                            writeln!(stdout, "  source: clinical-reference §3.5")?;
                         }
                     }
                     Ok(ExitCode::SUCCESS)

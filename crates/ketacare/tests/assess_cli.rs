@@ -75,7 +75,7 @@ fn text_format_gives_decisions_reasons_and_citations() {
         "Reasons",
         "trial aripiprazole -> aripiprazole [AUGMENTATION]: not adequate, not a failure (AUGMENTATION_ONLY)",
         "Citations",
-        "KNOWLEDGE §3.1-§3.3",
+        "clinical-reference §3.1-§3.3",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

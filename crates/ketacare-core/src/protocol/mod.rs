@@ -1,7 +1,8 @@
 //! The site protocol: one TOML file holding every threshold and choice the rules use, each value
 //! with its source. Parsed and validated into typed settings; its SHA-256 travels with every decision.
 //!
-//! The shipped file (`protocol/ketacare-protocol.toml` in this crate) holds KNOWLEDGE's PROJECT DEFAULTs.
+//! The shipped file (`protocol/ketacare-protocol.toml` in this crate) holds KNOWLEDGE's PROJECT DEFAULTs;
+//! its sources cite the shipped mirror of KNOWLEDGE, `docs/clinical-reference.md`, as `clinical-reference §N.N`.
 
 mod reader;
 
@@ -101,6 +102,49 @@ impl Protocol {
             return Err(InvalidProtocol::new(key, "is not a known protocol section"));
         }
         Ok(protocol)
+    }
+}
+
+/// One setting as a protocol file writes it: its dotted path, its value as TOML text and its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolEntry {
+    pub path: String,
+    pub value: String,
+    pub source: String,
+}
+
+impl ProtocolEntry {
+    /// Whether the source says the value rests on an UNCONFIRMED fact: a medical director must sign it off
+    /// before clinical use (clinical-reference §0, §10).
+    pub fn is_unconfirmed(&self) -> bool {
+        self.source.contains("UNCONFIRMED")
+    }
+}
+
+/// Every `{ value, source }` setting of a protocol file, in file order, sub-tables such as
+/// `[eligibility.rule_class]` included. Only walks the file: validate it with [`Protocol::parse`] first.
+pub fn protocol_entries(text: &str) -> Result<Vec<ProtocolEntry>, InvalidProtocol> {
+    let root: Table =
+        text.parse().map_err(|error: toml::de::Error| InvalidProtocol::new("(file)", error.message().trim()))?;
+    let mut entries = Vec::new();
+    for (name, value) in &root {
+        if let Value::Table(section) = value {
+            collect_entries(name, section, &mut entries);
+        }
+    }
+    Ok(entries)
+}
+
+fn collect_entries(prefix: &str, table: &Table, entries: &mut Vec<ProtocolEntry>) {
+    for (key, value) in table {
+        let Value::Table(inner) = value else { continue };
+        let path = format!("{prefix}.{key}");
+        match (inner.get("value"), inner.get("source")) {
+            (Some(value), Some(Value::String(source))) => {
+                entries.push(ProtocolEntry { path, value: value.to_string(), source: source.clone() });
+            }
+            _ => collect_entries(&path, inner, entries),
+        }
     }
 }
 

@@ -46,6 +46,21 @@ pub enum AlertRule {
 }
 
 impl AlertRule {
+    /// Every alert rule, in the order the engine evaluates them.
+    pub const ALL: [AlertRule; 11] = [
+        AlertRule::BpRiseFromBaseline,
+        AlertRule::BpHigh,
+        AlertRule::HypertensiveCrisisSymptoms,
+        AlertRule::HeartRate,
+        AlertRule::Spo2,
+        AlertRule::RespiratoryRate,
+        AlertRule::Sedation,
+        AlertRule::Dissociation,
+        AlertRule::Psychotomimetic,
+        AlertRule::Emesis,
+        AlertRule::Suicidality,
+    ];
+
     pub fn id(self) -> &'static str {
         match self {
             AlertRule::BpRiseFromBaseline => "BP_RISE_FROM_BASELINE",
@@ -409,7 +424,7 @@ fn assess_crisis_symptoms(new: &TimedObservation) -> RuleOutcome {
                 "symptoms of a hypertensive crisis".to_owned(),
                 format!("reported: {}", names.join(", ")),
                 ACTION_EMERGENCY,
-                "KNOWLEDGE §4.4 PROJECT DEFAULT: hypertensive-crisis symptoms are an emergency; refer urgently (label wording UNCONFIRMED)",
+                "clinical-reference §4.4 PROJECT DEFAULT: hypertensive-crisis symptoms are an emergency; refer urgently (label wording UNCONFIRMED)",
             )
         }
     }
@@ -585,7 +600,7 @@ fn assess_emesis(new: &TimedObservation) -> RuleOutcome {
             "emesis".to_owned(),
             "vomiting recorded".to_owned(),
             "protect the airway, record in the adverse-event checklist",
-            "KNOWLEDGE §4.4: any emesis (common label adverse event)",
+            "clinical-reference §4.4: any emesis (common label adverse event)",
         );
     }
     RuleOutcome::NotAssessed
@@ -609,7 +624,7 @@ fn assess_suicidality(new: &TimedObservation) -> RuleOutcome {
             "suicidal ideation reported during the session".to_owned(),
             reasons.join("; "),
             ACTION_SUICIDALITY,
-            "KNOWLEDGE §4.4 / §5.9: new active ideation or PHQ-9 item 9 >=1 at session",
+            "clinical-reference §4.4 / §5.9: new active ideation or PHQ-9 item 9 >=1 at session",
         );
     }
     if item9.is_some() || cssrs.is_some() { RuleOutcome::Clear } else { RuleOutcome::NotAssessed }

@@ -126,6 +126,18 @@ pub enum CriterionId {
 }
 
 impl CriterionId {
+    /// Every discharge criterion of either modality.
+    pub const ALL: [CriterionId; 8] = [
+        CriterionId::MinimumObservation,
+        CriterionId::MinimumAfterInfusionEnd,
+        CriterionId::SedationResolved,
+        CriterionId::DissociationResolved,
+        CriterionId::RespiratoryDepressionResolved,
+        CriterionId::VitalSignsAcceptable,
+        CriterionId::RecoveryScore,
+        CriterionId::Escort,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CriterionId::MinimumObservation => "MINIMUM_OBSERVATION",
@@ -389,7 +401,7 @@ fn alert_criterion(
 }
 
 fn escort(facts: &DischargeFacts) -> Criterion {
-    let source = "KNOWLEDGE §4.5 / §4.6: responsible adult escort, no driving until the next day after sleep";
+    let source = "clinical-reference §4.5 / §4.6: responsible adult escort, no driving until the next day after sleep";
     match facts.escort_present {
         Some(true) => criterion(CriterionId::Escort, CriterionStatus::Met, "escort present", source, None),
         Some(false) => criterion(CriterionId::Escort, CriterionStatus::NotMet, "no escort present", source, None),
@@ -474,7 +486,7 @@ const RESPIRATORY_DEPRESSION: AlertCriterion = AlertCriterion {
     has_signal: has_spo2,
     rules: &[AlertRule::Spo2, AlertRule::RespiratoryRate],
     reason_ok: "no SpO2 or respiratory-rate alert active",
-    source: "KNOWLEDGE §4.5: respiratory depression resolved [REMS-FDA]; thresholds §4.4",
+    source: "clinical-reference §4.5: respiratory depression resolved [REMS-FDA]; thresholds §4.4",
 };
 
 const VITAL_SIGNS: AlertCriterion = AlertCriterion {
@@ -488,7 +500,7 @@ const VITAL_SIGNS: AlertCriterion = AlertCriterion {
         AlertRule::HypertensiveCrisisSymptoms,
     ],
     reason_ok: "no BP, heart-rate or crisis alert active",
-    source: "KNOWLEDGE §4.5: vital signs acceptable, BP clinically stable [REMS-FDA], [MIMS-PH]; thresholds §4.4",
+    source: "clinical-reference §4.5: vital signs acceptable, BP clinically stable [REMS-FDA], [MIMS-PH]; thresholds §4.4",
 };
 
 /// Discharge readiness of the session at `now`, from the observations taken up to `now`.
@@ -518,7 +530,10 @@ pub fn assess_discharge(
                 now,
                 "the first device",
             ));
-            criteria.push(sedation(post_dose, "KNOWLEDGE §4.5: sedation resolved [REMS-FDA]; MOAA/S 5 = alert (§5.8)"));
+            criteria.push(sedation(
+                post_dose,
+                "clinical-reference §4.5: sedation resolved [REMS-FDA]; MOAA/S 5 = alert (§5.8)",
+            ));
             criteria.push(dissociation(before_dose, post_dose, settings));
             criteria.push(alert_criterion(&RESPIRATORY_DEPRESSION, entries, post_dose_start, alert_settings));
             criteria.push(alert_criterion(&VITAL_SIGNS, entries, post_dose_start, alert_settings));
@@ -532,7 +547,7 @@ pub fn assess_discharge(
                 now,
                 "the end of the infusion",
             ));
-            criteria.push(sedation(post_dose, "KNOWLEDGE §4.5 PROJECT DEFAULT IV rule: MOAA/S = 5"));
+            criteria.push(sedation(post_dose, "clinical-reference §4.5 PROJECT DEFAULT IV rule: MOAA/S = 5"));
             criteria.push(dissociation(before_dose, post_dose, settings));
             criteria.push(recovery_score(facts, dose.ended_at, now, settings));
             // KNOWLEDGE §4.3 / §4.5: BP and heart rate back within safe limits after the infusion; only a

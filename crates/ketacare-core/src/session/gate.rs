@@ -45,6 +45,16 @@ pub enum GateItemId {
 }
 
 impl GateItemId {
+    /// Every gate item, in the order the gate checks them.
+    pub const ALL: [GateItemId; 6] = [
+        GateItemId::BloodPressure,
+        GateItemId::SuicidalityScreen,
+        GateItemId::Pregnancy,
+        GateItemId::Fasting,
+        GateItemId::Escort,
+        GateItemId::RemsEnrolment,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             GateItemId::BloodPressure => "BP",
@@ -143,8 +153,7 @@ fn check_blood_pressure(session: &Session, protocol: &Protocol) -> GateItem {
         .filter_map(|entry| entry.observation.blood_pressure.map(|bp| (entry.at, bp)))
         .collect();
     let apart_min = protocol.session.bp_gate_readings_min_apart_min.value;
-    let source =
-        "KNOWLEDGE §2.4 PROJECT DEFAULT: two seated readings >=5 min apart, classified on the lower of the two";
+    let source = "clinical-reference §2.4 PROJECT DEFAULT: two seated readings >=5 min apart, classified on the lower of the two";
     let [.., (first_at, first), (second_at, second)] = readings[..] else {
         return item(
             GateItemId::BloodPressure,
@@ -213,7 +222,7 @@ fn check_suicidality(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
     let item9 = facts.phq9_item9.map(Phq9Item9::get);
     let item12 = facts.qids_item12.map(QidsItem12::get);
     let scales = &protocol.scales;
-    let screen_source = "KNOWLEDGE §5.1 / §5.3 PROJECT DEFAULT: PHQ-9 item 9 or QIDS item 12 at or above the [scales] \
+    let screen_source = "clinical-reference §5.1 / §5.3 PROJECT DEFAULT: PHQ-9 item 9 or QIDS item 12 at or above the [scales] \
                          threshold (1) requires a C-SSRS screen before dosing";
     let item9_from = scales.phq9_item9_screen_from.value;
     let item12_from = scales.qids_sr16_item12_screen_from.value;
@@ -251,7 +260,7 @@ fn check_suicidality(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
                 GateItemId::SuicidalityScreen,
                 GateStatus::Pass,
                 format!("{trigger}C-SSRS {} risk", risk.as_str()),
-                "KNOWLEDGE §5.9: low risk does not block dosing",
+                "clinical-reference §5.9: low risk does not block dosing",
             );
         }
         None => {}
@@ -287,7 +296,7 @@ fn check_pregnancy(facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
             GateItemId::Pregnancy,
             GateStatus::Hold { overridable: true },
             "positive pregnancy test: not recommended in pregnancy (blocking-relative)",
-            "KNOWLEDGE §2.1 / §2.3: pregnancy not recommended [USPI-SPR-2019] §5.10; BLOCKING_RELATIVE",
+            "clinical-reference §2.1 / §2.3: pregnancy not recommended [USPI-SPR-2019] §5.10; BLOCKING_RELATIVE",
         ),
         (Some(false), _) => {
             item(GateItemId::Pregnancy, GateStatus::Pass, "cannot become pregnant", policy.source.clone())
@@ -396,13 +405,13 @@ fn check_rems_enrolment(session: &Session, facts: &PreDoseFacts) -> Option<GateI
     if session.modality() != Modality::Esketamine {
         return None;
     }
-    let source = "KNOWLEDGE §4.1: outpatient settings enrol each patient in the SPRAVATO REMS before the first treatment [REMS-SITE-OUT]";
+    let source = "clinical-reference §4.1: outpatient settings enrol each patient in the SPRAVATO REMS before the first treatment [REMS-SITE-OUT]";
     if session.care_setting() == CareSetting::Inpatient {
         return Some(item(
             GateItemId::RemsEnrolment,
             GateStatus::Pass,
             "inpatient setting: patients are not enrolled",
-            "KNOWLEDGE §4.1: inpatient settings do not enrol patients [REMS-SITE-IN]",
+            "clinical-reference §4.1: inpatient settings do not enrol patients [REMS-SITE-IN]",
         ));
     }
     Some(match facts.rems_patient_enrolled {

@@ -134,8 +134,7 @@ pub enum RemsFormOutcome {
     Required(RemsForm),
 }
 
-const SOURCE: &str =
-    "KNOWLEDGE §4.1 / §4.2: outpatient Patient Monitoring Form after every session, submitted within 7 days [REMS-PMF]";
+const SOURCE: &str = "clinical-reference §4.1 / §4.2: outpatient Patient Monitoring Form after every session, submitted within 7 days [REMS-PMF]";
 
 struct Builder {
     fields: Vec<RemsField>,
@@ -192,7 +191,7 @@ pub fn assemble_rems_form(
     }
     if session.care_setting() == CareSetting::Inpatient {
         return RemsFormOutcome::NotRequired {
-            reason: "inpatient settings do not file the form (report suspected adverse events) (KNOWLEDGE §4.1)",
+            reason: "inpatient settings do not file the form (report suspected adverse events) (clinical-reference §4.1)",
         };
     }
     let settings = &protocol.discharge;
