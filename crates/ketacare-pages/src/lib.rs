@@ -125,7 +125,9 @@ fn page_security_headers(config: WebConfig) -> Vec<(HeaderName, HeaderValue)> {
                  form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             ),
         ),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        // Same-origin only: no address (which holds patient ids) ever leaves the site, and form posts
+        // keep their Origin header.
+        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     if config.behind_tls {

@@ -74,9 +74,9 @@ impl FromRequestParts<PagesState> for SignedIn {
 /// CSRF token in signed-in forms, this is the third layer; for the login form it is the one that keeps
 /// another site from signing a browser in to an account of its choosing.)
 pub fn same_site_form(headers: &HeaderMap) -> bool {
-    let fetch_site = headers.get("sec-fetch-site").and_then(|value| value.to_str().ok());
-    if matches!(fetch_site, Some("cross-site" | "same-site")) {
-        return false;
+    // Browsers that send Fetch Metadata say it outright; `none` is a person's own navigation.
+    if let Some(fetch_site) = headers.get("sec-fetch-site").and_then(|value| value.to_str().ok()) {
+        return matches!(fetch_site, "same-origin" | "none");
     }
     let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
@@ -105,6 +105,8 @@ mod tests {
         assert!(same_site_form(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])));
         assert!(!same_site_form(&headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")])));
         assert!(!same_site_form(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_site_form(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(same_site_form(&headers(&[("sec-fetch-site", "same-origin"), ("origin", "null")])));
         assert!(!same_site_form(&headers(&[("origin", "null"), ("host", "a")])));
     }
 }
