@@ -86,8 +86,8 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-/// Compares secrets in time independent of where they differ.
-fn constant_time_eq(a: &str, b: &str) -> bool {
+/// Compares secrets in time independent of where they differ (the API's CSRF header and the pages' form field).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |difference, (x, y)| difference | (x ^ y)) == 0
 }
 

@@ -234,11 +234,10 @@ fn new_request_id() -> String {
     format!("{:x}-{:x}", nanos, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Gives each request an id (echoed in `X-Request-Id`), logs one line per request with safe fields
-/// only (method, route template, never the path, which holds ids; status; duration), and turns any
-/// error response not already a problem (axum's own rejections, say) into one.
-async fn request_id_and_log(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
+/// Gives a request its id (the client's sane `X-Request-Id`, else a new one) and its client address, as
+/// the [`RequestId`] and [`ClientAddress`] extensions the extractors read; returns the id. Shared with the
+/// pages crate, so a page and an API call are identified and throttled alike.
+pub fn begin_request(request: &mut Request) -> String {
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -251,6 +250,15 @@ async fn request_id_and_log(mut request: Request, next: Next) -> Response {
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
     request.extensions_mut().insert(ClientAddress(address));
+    request_id
+}
+
+/// Gives each request an id (echoed in `X-Request-Id`), logs one line per request with safe fields
+/// only (method, route template, never the path, which holds ids; status; duration), and turns any
+/// error response not already a problem (axum's own rejections, say) into one.
+async fn request_id_and_log(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = begin_request(&mut request);
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
     let mut response = next.run(request).await;
@@ -291,6 +299,16 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = router(app, config).into_make_service_with_connect_info::<SocketAddr>();
+    serve_router(router(app, config), listener, shutdown).await
+}
+
+/// Serves `site` (the API [`router`], or a router that composes it with others, such as the binary's
+/// pages and API) on `listener` until `shutdown` completes, then lets requests in flight finish.
+pub async fn serve_router(
+    site: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = site.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

@@ -101,7 +101,10 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
         behind_tls: options.behind_tls,
         request_timeout: std::time::Duration::from_secs(options.request_timeout_seconds),
     };
-    ketacare_web::serve(app.clone(), config, listener, shutdown_signal()).await.context("serving")?;
+    // The whole site: the staff pages at `/`, and the JSON API (`/api/v1/…`, health checks) for every
+    // path the pages do not serve. The binary composes the two; neither web crate depends on the other's routes.
+    let site = ketacare_pages::site(app.clone(), config);
+    ketacare_web::serve_router(site, listener, shutdown_signal()).await.context("serving")?;
     app.close().await;
     println!("ketacare stopped");
     Ok(())

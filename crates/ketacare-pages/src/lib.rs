@@ -1,0 +1,168 @@
+//! The staff web application of ketacare: server-rendered HTML pages (askama templates, escaped by
+//! default), one small hand-written stylesheet and one small script, served at `/` beside the JSON API.
+//! Handlers call the same `ketacare-app` use cases as the API, with the same session cookie, roles and
+//! audit; there is no second path to the data. This crate is a leaf: only the binary depends on it.
+
+mod account_pages;
+mod display;
+mod layout;
+mod page_error;
+mod patient_pages;
+mod session_page;
+mod signed_in;
+mod vital_signs_chart;
+mod worklist_page;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{get, post};
+use ketacare_app::App;
+use ketacare_web::WebConfig;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use vital_signs_chart::{VitalSignsPoint, vital_signs_svg};
+
+/// What every page handler can reach: the application and how it is served.
+#[derive(Debug, Clone)]
+pub struct PagesState {
+    pub app: App,
+    pub config: WebConfig,
+}
+
+/// The stylesheet and script, compiled in: no build step, no files to deploy.
+const STYLESHEET: &str = include_str!("../static/ketacare.css");
+const SCRIPT: &str = include_str!("../static/ketacare.js");
+
+/// Every page route, for the role tests and the documentation (`docs/web.md`).
+pub const PAGE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/password"),
+    ("POST", "/password"),
+    ("GET", "/worklist"),
+    ("GET", "/patients"),
+    ("GET", "/patients/{patient_id}"),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/observations"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/observations/{sequence}/entered-in-error"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/signature"),
+    ("GET", "/static/ketacare.css"),
+    ("GET", "/static/ketacare.js"),
+];
+
+/// The whole site: the pages, with the JSON API (`ketacare_web::router`) answering every path the pages
+/// do not serve (`/api/v1/…`, `/healthz`, `/readyz`). The API keeps its own middleware and headers.
+pub fn site(app: App, config: WebConfig) -> Router {
+    let api = ketacare_web::router(app.clone(), config);
+    router(app, config).fallback_service(api)
+}
+
+/// The pages alone, with their middleware (request id, log line, deadline, security headers).
+pub fn router(app: App, config: WebConfig) -> Router {
+    const SESSION: &str = "/patients/{patient_id}/sessions/{session_id}";
+    let state = PagesState { app, config };
+    let pages = Router::new()
+        .route("/", get(account_pages::login_page))
+        .route("/login", post(account_pages::login))
+        .route("/logout", post(account_pages::logout))
+        .route("/password", get(account_pages::password_page).post(account_pages::change_password))
+        .route("/worklist", get(worklist_page::worklist))
+        .route("/patients", get(patient_pages::patient_list))
+        .route("/patients/{patient_id}", get(patient_pages::patient_overview))
+        .route(SESSION, get(session_page::session))
+        .route(&format!("{SESSION}/observations"), post(session_page::record_observation))
+        .route(
+            &format!("{SESSION}/observations/{{sequence}}/entered-in-error"),
+            post(session_page::mark_entered_in_error),
+        )
+        .route(&format!("{SESSION}/alerts/{{alert_id}}/acknowledgement"), post(session_page::acknowledge_alert))
+        .route(&format!("{SESSION}/discharge"), post(session_page::discharge))
+        .route(&format!("{SESSION}/signature"), post(session_page::sign))
+        .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
+        .layer(middleware::from_fn(request_id_and_log));
+    let mut pages = pages;
+    for (name, value) in page_security_headers(config) {
+        pages = pages.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    let pages = pages.with_state(state);
+    let assets = Router::new()
+        .route("/static/ketacare.css", get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }))
+        .route("/static/ketacare.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }));
+    pages.merge(assets)
+}
+
+/// A static asset: cacheable for an hour (it changes only with a new release).
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// OWASP Secure Headers for pages holding patient data: our own stylesheet and script only (no inline
+/// script or style), forms post only here, nothing framed, sniffed, cached or referred.
+fn page_security_headers(config: WebConfig) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; \
+                 form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        ),
+        // Same-origin only: no address (which holds patient ids) ever leaves the site, and form posts
+        // keep their Origin header.
+        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    if config.behind_tls {
+        headers.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000")));
+    }
+    headers
+}
+
+/// The request id and client address (as the API sets them, so login throttling and the audit work
+/// alike), and one log line per page with safe fields only: the route template, never the path.
+async fn request_id_and_log(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = ketacare_web::begin_request(&mut request);
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
+    let mut response = next.run(request).await;
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        route = route.as_deref().unwrap_or("(unmatched)"),
+        status = response.status().as_u16(),
+        duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "page"
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// A page not rendered within the deadline is answered 503; as in the API, dropping the handler never
+/// cuts a write in half.
+async fn time_out_slow_pages(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => page_error::PageError::Timeout.into_response(),
+    }
+}

@@ -1,0 +1,808 @@
+//! The session page: chart the next vital sign, see and act on alerts, know when the patient can go.
+//! It shows the pre-dose gate (each item's status, reason and source, and where each pre-dose value came
+//! from), the order's dose and what was given, the active alerts with their acknowledgements, the alert
+//! log, the vital-sign entry form (SBP → DBP → HR → SpO2 → RR → MOAA/S → CADSS, Enter saves, the time
+//! defaults to now in the clinic's zone), the entries with "entered in error", the SVG chart, discharge
+//! readiness and the REMS form's gaps, with the discharge and sign buttons for the roles that may.
+//! Every write goes through the same use case as the API, and the page reloads after it (post,
+//! redirect, get) showing what the entry raised.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::civil::DateTime;
+use ketacare_app::policy::{Permission, allows};
+use ketacare_app::{AppError, PatientView, SessionView};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::PagesState;
+use crate::display::{
+    age, clinic_zone, clock_time, date_time, html_id, level_class, level_icon, level_word, path_segment, value_text,
+    words,
+};
+use crate::layout::Chrome;
+use crate::page_error::{PageError, render};
+use crate::signed_in::{SignedIn, same_site_form};
+use crate::vital_signs_chart::{VitalSignsPoint, vital_signs_svg};
+
+/// The vital-sign fields in the order they are measured and tabbed through: (form name and id, the
+/// observation's key, label, unit, lowest and highest value the field offers).
+const VITAL_SIGN_FIELDS: [(&str, &str, &str, &str, i64, i64); 7] = [
+    ("systolic", "systolic_mmhg", "BP systolic", "mmHg", 40, 300),
+    ("diastolic", "diastolic_mmhg", "BP diastolic", "mmHg", 20, 200),
+    ("heart_rate", "heart_rate_bpm", "Heart rate", "bpm", 20, 250),
+    ("spo2", "spo2_percent", "SpO2", "%", 50, 100),
+    ("respiratory_rate", "respiratory_rate_per_min", "Resp. rate", "/min", 2, 60),
+    ("moaas", "moaas", "MOAA/S", "0–5", 0, 5),
+    ("cadss", "cadss_total", "CADSS", "total", 0, 92),
+];
+
+#[derive(Template)]
+#[template(path = "session.html")]
+struct SessionPage {
+    chrome: Chrome,
+    csrf_token: String,
+    patient_name: String,
+    patient_href: String,
+    session_href: String,
+    heading: String,
+    stage: String,
+    record_status: String,
+    version: i64,
+    saved: Option<String>,
+    action_error: Option<String>,
+    gate_outcome: String,
+    gate_items: Vec<GateItem>,
+    pre_dose_values: Vec<PreDoseValue>,
+    order_lines: Vec<(String, String)>,
+    administrations: Vec<String>,
+    active_alerts: Vec<AlertItem>,
+    any_new_alert: bool,
+    alert_log: Vec<AlertLogItem>,
+    observations: Vec<ObservationRow>,
+    chart_svg: String,
+    discharge_status: String,
+    discharge_criteria: Vec<CriterionItem>,
+    rems_required: bool,
+    rems_status: String,
+    rems_missing: Vec<String>,
+    can_run: bool,
+    show_form: bool,
+    show_discharge: bool,
+    show_sign: bool,
+    form: VitalSignsForm,
+}
+
+struct GateItem {
+    item: String,
+    status: String,
+    status_class: &'static str,
+    reason: String,
+    source: String,
+}
+
+struct PreDoseValue {
+    field: String,
+    value: String,
+    source: String,
+}
+
+struct AlertItem {
+    anchor: String,
+    level_word: String,
+    level_icon: &'static str,
+    level_class: &'static str,
+    summary: String,
+    detail: String,
+    action: String,
+    source: String,
+    since: String,
+    age: String,
+    acknowledgements: Vec<String>,
+    acknowledge_href: String,
+    /// Raised or changed by the entry just saved.
+    new: bool,
+}
+
+struct AlertLogItem {
+    time: String,
+    change: String,
+    level_word: String,
+    level_icon: &'static str,
+    summary: String,
+}
+
+struct ObservationRow {
+    sequence: i64,
+    time: String,
+    blood_pressure: String,
+    heart_rate: String,
+    spo2: String,
+    respiratory_rate: String,
+    moaas: String,
+    cadss: String,
+    other: String,
+    entered_in_error: bool,
+    note: String,
+    correct_href: String,
+}
+
+struct CriterionItem {
+    criterion: String,
+    status: String,
+    status_class: &'static str,
+    reason: String,
+}
+
+/// The entry form's values (kept when the server refuses them) and errors.
+struct VitalSignsForm {
+    action: String,
+    at: String,
+    time_zone: String,
+    late_entry_reason: String,
+    entry_key: String,
+    fields: Vec<VitalField>,
+    /// `(field id, message)`: what the server refused, for the error summary.
+    errors: Vec<(String, String)>,
+    autofocus: bool,
+}
+
+struct VitalField {
+    id: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    min: i64,
+    max: i64,
+    value: String,
+    error: Option<String>,
+}
+
+impl VitalSignsForm {
+    fn time_error(&self) -> Option<&str> {
+        self.errors.iter().find(|(id, _)| id == "at" || id == "late_entry_reason").map(|(_, message)| message.as_str())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SessionQuery {
+    #[serde(default)]
+    saved: Option<i64>,
+}
+
+/// What a session page shows besides the stored session: a saved entry, a refused form or action.
+#[derive(Default)]
+struct PageState {
+    saved: Option<i64>,
+    entry: Option<EntryForm>,
+    errors: Vec<(String, String)>,
+    action_error: Option<String>,
+}
+
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "pass" | "met" | "proceed" | "ready" => "status-good",
+        "hold" | "not_met" | "fail" | "not_ready" => "status-bad",
+        _ => "status-unsure",
+    }
+}
+
+fn number_text(value: &Value) -> String {
+    if value.is_null() { String::new() } else { value_text(value) }
+}
+
+fn user_label(user_id: &str, signed: &SignedIn) -> String {
+    if user_id == signed.principal.user_id {
+        "you".to_owned()
+    } else {
+        format!("user {}", user_id.get(..8).unwrap_or(user_id))
+    }
+}
+
+/// The chart's points: the judged timeline's observations (entries in error are already left out).
+fn chart_points(document: &Value) -> (Vec<VitalSignsPoint>, Option<i64>, jiff::civil::Time) {
+    let observations: Vec<(DateTime, &Value)> = document["observations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|observation| Some((observation["at"].as_str()?.parse::<DateTime>().ok()?, observation)))
+        .collect();
+    let dose_at = document["dose"]["started_at"].as_str().and_then(|text| text.parse::<DateTime>().ok());
+    let Some(start) = observations.iter().map(|(at, _)| *at).chain(dose_at).min() else {
+        return (Vec::new(), None, jiff::civil::Time::midnight());
+    };
+    let minutes = |at: DateTime| at.since(start).ok().and_then(|span| span.total(jiff::Unit::Minute).ok());
+    #[allow(clippy::cast_possible_truncation)]
+    let whole = |at: DateTime| minutes(at).map(|value| value.round() as i64);
+    let points = observations
+        .iter()
+        .filter_map(|(at, observation)| {
+            Some(VitalSignsPoint {
+                minute: whole(*at)?,
+                systolic_mmhg: observation["systolic_mmhg"].as_i64(),
+                diastolic_mmhg: observation["diastolic_mmhg"].as_i64(),
+                heart_rate_bpm: observation["heart_rate_bpm"].as_i64(),
+                spo2_percent: observation["spo2_percent"].as_i64(),
+            })
+        })
+        .collect();
+    (points, dose_at.and_then(whole), start.time())
+}
+
+async fn session_page(
+    state: &PagesState,
+    signed: &SignedIn,
+    patient_id: &str,
+    session_id: &str,
+    page_state: PageState,
+) -> Result<SessionPage, PageError> {
+    let app = &state.app;
+    let zone = clinic_zone(app);
+    let now = app.now();
+    let view: SessionView = app.get_session(&signed.actor, patient_id, session_id).await?;
+    let patient_name = match app.get_patient(&signed.actor, patient_id).await? {
+        PatientView::Identified(patient) => format!("{} {}", patient.given_name, patient.family_name),
+        PatientView::DeIdentified(patient) => patient.pseudonym,
+    };
+    let session_href = format!("/patients/{patient_id}/sessions/{session_id}");
+    let report = &view.report;
+    let document = &view.document;
+    let modality = value_text(&document["modality"]);
+    let heading = format!(
+        "{} session, {}",
+        if modality == "esketamine" { "Esketamine" } else { "IV ketamine" },
+        date_time(document["dose"]["planned_at"].as_str().unwrap_or(&view.created_at), &zone)
+    );
+    let gate_items = report["gate"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            let status = value_text(&item["status"]);
+            GateItem {
+                item: words(&value_text(&item["item"])),
+                status_class: status_class(&status),
+                status: words(&status).to_uppercase(),
+                reason: value_text(&item["reason"]),
+                source: value_text(&item["source"]),
+            }
+        })
+        .collect();
+    // Where each pre-dose value came from: the chart (as `pre_dose_sources` says) or this session.
+    let mut pre_dose_values: Vec<PreDoseValue> = Vec::new();
+    let chart_source = |field: &str| {
+        view.pre_dose_sources
+            .iter()
+            .find(|source| source["field"].as_str() == Some(field))
+            .map(|source| value_text(&source["source"]))
+    };
+    for (key, value) in document["pre_dose"].as_object().into_iter().flatten() {
+        pre_dose_values.push(PreDoseValue {
+            field: words(key),
+            value: value_text(value),
+            source: chart_source(&format!("pre_dose.{key}")).unwrap_or_else(|| "recorded in this session".to_owned()),
+        });
+    }
+    for source in &view.pre_dose_sources {
+        let field = source["field"].as_str().unwrap_or_default();
+        if !field.starts_with("pre_dose.") {
+            let used =
+                if source["used_by_gate"] == json!(false) { " (for comparison; not used by the gate)" } else { "" };
+            pre_dose_values.push(PreDoseValue {
+                field: words(field),
+                value: value_text(&source["value"]),
+                source: format!("{}{used}", value_text(&source["source"])),
+            });
+        }
+    }
+    let mut order_lines = Vec::new();
+    if let Some(order) = &view.order {
+        order_lines.push(("Ordered dose".to_owned(), format!("{} mg", value_text(&order["dose_mg"]))));
+        if !order["device_count"].is_null() {
+            order_lines.push((
+                "Devices".to_owned(),
+                format!("{} × {} mg", value_text(&order["device_count"]), value_text(&order["device_mg"])),
+            ));
+        }
+        if !order["mg_per_kg"].is_null() {
+            order_lines.push(("Per kg".to_owned(), format!("{} mg/kg", value_text(&order["mg_per_kg"]))));
+        }
+        if !order["infusion_min"].is_null() {
+            order_lines.push(("Infusion".to_owned(), format!("{} min", value_text(&order["infusion_min"]))));
+        }
+        order_lines.push((
+            "Order".to_owned(),
+            format!(
+                "{}, signed {}",
+                words(&value_text(&order["status"])),
+                date_time(order["signed_at"].as_str().unwrap_or_default(), &zone)
+            ),
+        ));
+    } else {
+        order_lines.push(("Order".to_owned(), "no dose order on this session".to_owned()));
+    }
+    let administrations = view
+        .administrations
+        .iter()
+        .map(|given| {
+            format!(
+                "{} mg {} at {}, lot {} ({})",
+                value_text(&given["dose_mg"]),
+                value_text(&given["drug"]),
+                clock_time(given["started_at"].as_str().unwrap_or_default(), &zone),
+                value_text(&given["lot_number"]),
+                words(&value_text(&given["status"])),
+            )
+        })
+        .collect();
+    let saved_at = page_state.saved.and_then(|sequence| {
+        view.observation_log
+            .iter()
+            .find(|entry| entry["sequence"].as_i64() == Some(sequence))
+            .and_then(|entry| entry["observation"]["at"].as_str().map(str::to_owned))
+    });
+    let is_new = |alert: &Value| {
+        saved_at
+            .as_deref()
+            .is_some_and(|at| alert["updated_at"].as_str().is_some_and(|updated| updated.starts_with(at)))
+    };
+    let active_alerts: Vec<AlertItem> = report["alerts"]["active"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|alert| {
+            let id = value_text(&alert["id"]);
+            let level = value_text(&alert["level"]);
+            let raised = alert["raised_at"].as_str().unwrap_or_default();
+            AlertItem {
+                anchor: html_id("alert-", &id),
+                level_word: level_word(&level),
+                level_icon: level_icon(&level),
+                level_class: level_class(&level),
+                summary: value_text(&alert["summary"]),
+                detail: value_text(&alert["detail"]),
+                action: value_text(&alert["recommended_action"]),
+                source: value_text(&alert["source"]),
+                since: clock_time(raised, &zone),
+                age: age(alert["updated_at"].as_str().unwrap_or(raised), now, &zone),
+                acknowledgements: view
+                    .acknowledgements
+                    .iter()
+                    .filter(|acknowledgement| acknowledgement.alert_id == id)
+                    .map(|acknowledgement| {
+                        let note = acknowledgement.note.as_deref().map(|note| format!(": {note}")).unwrap_or_default();
+                        format!(
+                            "acknowledged by {} at {}{note}",
+                            user_label(&acknowledgement.acknowledged_by, signed),
+                            clock_time(&acknowledgement.acknowledged_at, &zone)
+                        )
+                    })
+                    .collect(),
+                acknowledge_href: format!("{session_href}/alerts/{}/acknowledgement", path_segment(&id)),
+                new: is_new(alert),
+            }
+        })
+        .collect();
+    let any_new_alert = active_alerts.iter().any(|alert: &AlertItem| alert.new);
+    let alert_log = view
+        .alert_log
+        .iter()
+        .map(|change| {
+            let level = value_text(&change["level"]);
+            AlertLogItem {
+                time: clock_time(change["at"].as_str().unwrap_or_default(), &zone),
+                change: words(&value_text(&change["change"])),
+                level_word: level_word(&level),
+                level_icon: level_icon(&level),
+                summary: value_text(&change["summary"]),
+            }
+        })
+        .collect();
+    let observations = view
+        .observation_log
+        .iter()
+        .map(|entry| {
+            let observation = &entry["observation"];
+            let sequence = entry["sequence"].as_i64().unwrap_or_default();
+            let blood_pressure = match (observation["systolic_mmhg"].is_null(), observation["diastolic_mmhg"].is_null())
+            {
+                (true, true) => String::new(),
+                _ => format!(
+                    "{}/{}",
+                    number_text(&observation["systolic_mmhg"]),
+                    number_text(&observation["diastolic_mmhg"])
+                ),
+            };
+            let mut other = Vec::new();
+            if let Some(events) = observation["adverse_events"].as_array().filter(|events| !events.is_empty()) {
+                other.push(format!("adverse events: {}", value_text(&Value::Array(events.clone()))));
+            }
+            let entered_in_error = entry["status"] == "entered_in_error";
+            let note = if entered_in_error {
+                format!("entered in error: {}", value_text(&entry["correction"]["reason"]))
+            } else if !entry["late_entry_reason"].is_null() {
+                format!("late entry: {}", value_text(&entry["late_entry_reason"]))
+            } else {
+                String::new()
+            };
+            ObservationRow {
+                sequence,
+                time: clock_time(observation["at"].as_str().unwrap_or_default(), &zone),
+                blood_pressure,
+                heart_rate: number_text(&observation["heart_rate_bpm"]),
+                spo2: number_text(&observation["spo2_percent"]),
+                respiratory_rate: number_text(&observation["respiratory_rate_per_min"]),
+                moaas: number_text(&observation["moaas"]),
+                cadss: number_text(&observation["cadss_total"]),
+                other: other.join("; "),
+                entered_in_error,
+                note,
+                correct_href: format!("{session_href}/observations/{sequence}/entered-in-error"),
+            }
+        })
+        .collect();
+    let (points, dose_minute, start) = chart_points(document);
+    let discharge = &report["discharge"];
+    let discharge_status = value_text(&discharge["status"]);
+    let discharge_criteria = discharge["criteria"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|criterion| {
+            let status = value_text(&criterion["status"]);
+            CriterionItem {
+                criterion: words(&value_text(&criterion["criterion"])).to_lowercase(),
+                status_class: status_class(&status),
+                status: words(&status).to_uppercase(),
+                reason: value_text(&criterion["reason"]),
+            }
+        })
+        .collect();
+    let rems = &view.rems_form;
+    let role = signed.principal.role;
+    let can_run = allows(role, Permission::RunSessions);
+    let stage = view.stage.as_str();
+    let active = view.status == "active";
+    let entry = page_state.entry.unwrap_or_default();
+    let errors = page_state.errors;
+    let fields = VITAL_SIGN_FIELDS
+        .iter()
+        .map(|&(id, key, label, unit, min, max)| VitalField {
+            id,
+            label,
+            unit,
+            min,
+            max,
+            value: entry.value_of(id).to_owned(),
+            error: errors.iter().find(|(field, _)| field == id || field == key).map(|(_, message)| message.clone()),
+        })
+        .collect();
+    let time_zone = value_text(&document["time_zone"]);
+    let form_at = if entry.at.is_empty() {
+        now.to_zoned_datetime(jiff::tz::TimeZone::get(&time_zone).unwrap_or(zone.clone()))
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string()
+    } else {
+        entry.at.clone()
+    };
+    Ok(SessionPage {
+        chrome: Chrome::signed_in(&format!("Session — {patient_name}"), "", &signed.principal),
+        csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
+        patient_href: format!("/patients/{patient_id}"),
+        patient_name,
+        heading,
+        stage: words(stage),
+        record_status: words(&view.status),
+        version: view.version,
+        saved: page_state.saved.map(|sequence| {
+            format!(
+                "Entry {sequence} saved{}.",
+                saved_at.as_deref().map(|at| format!(" for {}", clock_time(at, &zone))).unwrap_or_default()
+            )
+        }),
+        action_error: page_state.action_error,
+        gate_outcome: words(&value_text(&report["gate"]["outcome"])).to_uppercase(),
+        gate_items,
+        pre_dose_values,
+        order_lines,
+        administrations,
+        active_alerts,
+        any_new_alert,
+        alert_log,
+        observations,
+        chart_svg: vital_signs_svg(&points, dose_minute, start),
+        discharge_status: words(&discharge_status).to_uppercase(),
+        discharge_criteria,
+        rems_required: rems["required"] == json!(true),
+        rems_status: if !rems["submitted_at"].is_null() {
+            format!("submitted {}", date_time(rems["submitted_at"].as_str().unwrap_or_default(), &zone))
+        } else if rems["complete"] == json!(true) {
+            format!("complete, not yet submitted; due {}", value_text(&rems["due_on"]))
+        } else {
+            format!("incomplete; due {}", value_text(&rems["due_on"]))
+        },
+        rems_missing: rems["missing"].as_array().into_iter().flatten().map(value_text).collect(),
+        can_run,
+        show_form: can_run && active && stage != "locked",
+        show_discharge: can_run && active && stage == "monitoring",
+        show_sign: allows(role, Permission::SignSessions) && active && stage == "discharged",
+        session_href: session_href.clone(),
+        form: VitalSignsForm {
+            action: format!("{session_href}/observations"),
+            at: form_at,
+            time_zone,
+            late_entry_reason: entry.late_entry_reason.clone(),
+            entry_key: format!("page-{session_id}-v{}", view.version),
+            fields,
+            errors,
+            autofocus: page_state.saved.is_some(),
+        },
+    })
+}
+
+/// `GET /patients/{patient_id}/sessions/{session_id}` (`?saved=N` after an entry was saved).
+pub async fn session(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    Query(query): Query<SessionQuery>,
+) -> Result<Response, PageError> {
+    let page_state = PageState { saved: query.saved, ..PageState::default() };
+    Ok(render(&session_page(&state, &signed, &patient_id, &session_id, page_state).await?))
+}
+
+/// The entry form as posted.
+#[derive(Debug, Default, Deserialize)]
+struct EntryForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    entry_key: String,
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    late_entry_reason: String,
+    #[serde(default)]
+    systolic: String,
+    #[serde(default)]
+    diastolic: String,
+    #[serde(default)]
+    heart_rate: String,
+    #[serde(default)]
+    spo2: String,
+    #[serde(default)]
+    respiratory_rate: String,
+    #[serde(default)]
+    moaas: String,
+    #[serde(default)]
+    cadss: String,
+}
+
+impl EntryForm {
+    fn value_of(&self, id: &str) -> &str {
+        match id {
+            "systolic" => &self.systolic,
+            "diastolic" => &self.diastolic,
+            "heart_rate" => &self.heart_rate,
+            "spo2" => &self.spo2,
+            "respiratory_rate" => &self.respiratory_rate,
+            "moaas" => &self.moaas,
+            "cadss" => &self.cadss,
+            _ => "",
+        }
+    }
+
+    /// The observation document of docs/sessions.md: the filled fields only, numbers as typed (the
+    /// use case's reader checks them and names the field); text that is not a whole number is refused
+    /// here, naming its field.
+    fn observation(&self) -> Result<String, Vec<(String, String)>> {
+        let mut observation = Map::new();
+        observation.insert("at".to_owned(), json!(self.at.trim()));
+        let mut errors = Vec::new();
+        for (id, key, label, _, _, _) in VITAL_SIGN_FIELDS {
+            let text = self.value_of(id).trim();
+            if text.is_empty() {
+                continue;
+            }
+            match text.parse::<i64>() {
+                Ok(number) => {
+                    observation.insert(key.to_owned(), json!(number));
+                }
+                Err(_) => errors.push((id.to_owned(), format!("{label} must be a whole number, got \"{text}\""))),
+            }
+        }
+        if observation.len() == 1 && errors.is_empty() {
+            errors.push(("systolic".to_owned(), "Enter at least one value".to_owned()));
+        }
+        if !self.late_entry_reason.trim().is_empty() {
+            observation.insert("late_entry_reason".to_owned(), json!(self.late_entry_reason.trim()));
+        }
+        if errors.is_empty() { Ok(Value::Object(observation).to_string()) } else { Err(errors) }
+    }
+}
+
+/// The form field a use case's refusal names (`systolic_mmhg`, `at`, `observations[3].moaas` …).
+fn form_field_of(field: &str) -> String {
+    let last = field.rsplit(['.', '/']).next().unwrap_or(field);
+    VITAL_SIGN_FIELDS.iter().find(|(_, key, _, _, _, _)| *key == last).map_or_else(
+        || if last == "late_entry_reason" { last.to_owned() } else { "at".to_owned() },
+        |(id, ..)| (*id).to_owned(),
+    )
+}
+
+fn read_form<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, PageError> {
+    if !same_site_form(headers) {
+        return Err(PageError::FormRejected);
+    }
+    serde_urlencoded::from_bytes(body).map_err(|_| PageError::FormRejected)
+}
+
+/// `POST …/observations`: records the entry through `App::record_observation` (alerts evaluated as it
+/// is stored), then reloads the page showing what it raised; a refused entry comes back with the
+/// server's words under its field and everything typed kept.
+pub async fn record_observation(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: EntryForm = read_form(&headers, &body)?;
+    signed.check_form_token(&form.csrf_token)?;
+    let refused = |form: EntryForm, errors: Vec<(String, String)>| async {
+        let page_state = PageState { entry: Some(form), errors, ..PageState::default() };
+        let page = session_page(&state, &signed, &patient_id, &session_id, page_state).await?;
+        Ok::<Response, PageError>((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+    };
+    let document = match form.observation() {
+        Ok(document) => document,
+        Err(errors) => return refused(form, errors).await,
+    };
+    let key = (!form.entry_key.is_empty()).then_some(form.entry_key.as_str());
+    match state.app.record_observation(&signed.actor, &patient_id, &session_id, &document, key).await {
+        Ok(created) => {
+            let sequence = created.body["sequence"].as_i64().unwrap_or_default();
+            Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}?saved={sequence}#alerts"))
+                .into_response())
+        }
+        Err(AppError::Invalid { field, problem } | AppError::Refused { field, problem, .. }) => {
+            let id = form_field_of(&field);
+            refused(form, vec![(id, format!("{field}: {problem}"))]).await
+        }
+        Err(AppError::IdempotencyKeyReused { .. }) => {
+            refused(
+                form,
+                vec![(
+                    "systolic".to_owned(),
+                    "This form was already sent with other values; the page has been reloaded, enter the values again"
+                        .to_owned(),
+                )],
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Re-renders the session page with an action's refusal at the top (status 422 or 409).
+async fn action_refused(
+    state: &PagesState,
+    signed: &SignedIn,
+    patient_id: &str,
+    session_id: &str,
+    error: AppError,
+) -> Result<Response, PageError> {
+    let (status, message) = match error {
+        AppError::Invalid { field, problem } | AppError::Refused { field, problem, .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {problem}"))
+        }
+        AppError::StaleVersion { .. } => (
+            StatusCode::CONFLICT,
+            "The session changed since this page was loaded (someone else charted); here it is as it is now — check it and try again.".to_owned(),
+        ),
+        other => return Err(other.into()),
+    };
+    let page_state = PageState { action_error: Some(message), ..PageState::default() };
+    let page = session_page(state, signed, patient_id, session_id, page_state).await?;
+    Ok((status, render(&page)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct AcknowledgeForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST …/alerts/{alert_id}/acknowledgement`: records that the caller saw the alert (now), with a note.
+pub async fn acknowledge_alert(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id, alert_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: AcknowledgeForm = read_form(&headers, &body)?;
+    signed.check_form_token(&form.csrf_token)?;
+    let note = form.note.trim();
+    let document = if note.is_empty() { json!({}) } else { json!({ "note": note }) };
+    match state
+        .app
+        .acknowledge_alert(&signed.actor, &patient_id, &session_id, &alert_id, &document.to_string(), None)
+        .await
+    {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}#{}", html_id("alert-", &alert_id)))
+                .into_response())
+        }
+        Err(error) => action_refused(&state, &signed, &patient_id, &session_id, error).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST …/observations/{sequence}/entered-in-error`: marks an entry entered in error with a reason; the
+/// use case replays the alerts without it.
+pub async fn mark_entered_in_error(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id, sequence)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: VersionForm = read_form(&headers, &body)?;
+    signed.check_form_token(&form.csrf_token)?;
+    let document = json!({ "status": "entered_in_error", "reason": form.reason.trim() }).to_string();
+    match state
+        .app
+        .correct_observation(&signed.actor, &patient_id, &session_id, sequence, form.version, &document)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}#entries")).into_response()),
+        Err(error) => action_refused(&state, &signed, &patient_id, &session_id, error).await,
+    }
+}
+
+/// `POST …/discharge`: discharges when the engine says the patient is ready (else the refusal names the
+/// open criteria).
+pub async fn discharge(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: VersionForm = read_form(&headers, &body)?;
+    signed.check_form_token(&form.csrf_token)?;
+    match state.app.discharge_session(&signed.actor, &patient_id, &session_id, form.version).await {
+        Ok(_) => Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}#discharge")).into_response()),
+        Err(error) => action_refused(&state, &signed, &patient_id, &session_id, error).await,
+    }
+}
+
+/// `POST …/signature`: a prescriber signs a discharged session, which locks it.
+pub async fn sign(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: VersionForm = read_form(&headers, &body)?;
+    signed.check_form_token(&form.csrf_token)?;
+    match state.app.sign_session(&signed.actor, &patient_id, &session_id, form.version).await {
+        Ok(_) => Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}#discharge")).into_response()),
+        Err(error) => action_refused(&state, &signed, &patient_id, &session_id, error).await,
+    }
+}

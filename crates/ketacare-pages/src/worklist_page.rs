@@ -1,0 +1,174 @@
+//! `GET /worklist`, the home page after sign-in: what needs staff now, in order of urgency. Open
+//! alerts (most severe first, each with its level as a word and an icon, and its age), today's
+//! sessions, overdue self-reports and REMS forms due; every item links to where it is resolved. The
+//! page refreshes its lists itself (`ketacare.js` polls the page every 30 s and swaps the lists in;
+//! with JavaScript off, the Refresh link does the same).
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use ketacare_app::{WorklistPatient, WorklistQuery};
+
+use crate::PagesState;
+use crate::display::{
+    age, clinic_zone, clock_time, date_time, html_id, level_class, level_icon, level_word, value_text, words,
+};
+use crate::layout::Chrome;
+use crate::page_error::{PageError, render};
+use crate::signed_in::SignedIn;
+
+/// How often the worklist page asks for itself again, in seconds.
+pub const WORKLIST_REFRESH_SECONDS: u32 = 30;
+
+#[derive(Template)]
+#[template(path = "worklist.html")]
+struct WorklistPage {
+    chrome: Chrome,
+    date: String,
+    time_zone: String,
+    updated_at: String,
+    refresh_seconds: u32,
+    alerts: Vec<AlertItem>,
+    sessions: Vec<SessionItem>,
+    self_reports: Vec<SelfReportItem>,
+    rems_forms: Vec<RemsItem>,
+}
+
+struct AlertItem {
+    level_word: String,
+    level_icon: &'static str,
+    level_class: &'static str,
+    summary: String,
+    action: String,
+    patient: String,
+    since: String,
+    age: String,
+    change: String,
+    href: String,
+}
+
+struct SessionItem {
+    time: String,
+    patient: String,
+    patient_href: String,
+    step: String,
+    status: String,
+    /// The session page when one was started, else the patient's overview.
+    href: String,
+    link_text: &'static str,
+}
+
+struct SelfReportItem {
+    patient: String,
+    href: String,
+    scale: String,
+    reason: String,
+    due: String,
+}
+
+struct RemsItem {
+    patient: String,
+    href: String,
+    due_on: String,
+    overdue: bool,
+    missing: String,
+}
+
+/// `Family, Given (MRN)`.
+pub fn patient_label(patient: &WorklistPatient) -> String {
+    match &patient.mrn {
+        Some(mrn) => format!("{}, {} ({mrn})", patient.family_name, patient.given_name),
+        None => format!("{}, {}", patient.family_name, patient.given_name),
+    }
+}
+
+fn session_href(patient_id: &str, session_id: &str) -> String {
+    format!("/patients/{patient_id}/sessions/{session_id}")
+}
+
+pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Result<Response, PageError> {
+    let view = state.app.worklist(&signed.actor, &WorklistQuery::default()).await?;
+    let zone = clinic_zone(&state.app);
+    let now = state.app.now();
+    let alerts = view
+        .open_alerts
+        .iter()
+        .map(|item| {
+            let raised = item.alert["raised_at"].as_str().unwrap_or(&item.changed_at);
+            let updated = item.alert["updated_at"].as_str().unwrap_or(raised);
+            AlertItem {
+                level_word: level_word(&item.level),
+                level_icon: level_icon(&item.level),
+                level_class: level_class(&item.level),
+                summary: value_text(&item.alert["summary"]),
+                action: value_text(&item.alert["recommended_action"]),
+                patient: patient_label(&item.patient),
+                since: clock_time(raised, &zone),
+                age: age(updated, now, &zone),
+                change: words(&item.change_kind),
+                href: format!(
+                    "{}#{}",
+                    session_href(&item.patient.patient_id, &item.session_id),
+                    html_id("alert-", &item.alert_id)
+                ),
+            }
+        })
+        .collect();
+    let sessions = view
+        .sessions_today
+        .iter()
+        .map(|item| {
+            let patient_href = format!("/patients/{}", item.patient.patient_id);
+            let (href, link_text) = match &item.treatment_session_id {
+                Some(session_id) => (session_href(&item.patient.patient_id, session_id), "Open session"),
+                None => (patient_href.clone(), "Open patient"),
+            };
+            SessionItem {
+                time: clock_time(&item.planned_at, &zone),
+                patient: patient_label(&item.patient),
+                patient_href,
+                step: match item.session_number {
+                    Some(number) => format!("session {number}, {}", item.step),
+                    None => item.step.clone(),
+                },
+                status: words(&item.status),
+                href,
+                link_text,
+            }
+        })
+        .collect();
+    let self_reports = view
+        .overdue_self_reports
+        .iter()
+        .map(|item| SelfReportItem {
+            patient: patient_label(&item.patient),
+            href: format!("/patients/{}#plans", item.patient.patient_id),
+            scale: item.scale.to_uppercase(),
+            reason: value_text(&item.reason),
+            due: date_time(item.due_at.as_str().unwrap_or_default(), &zone),
+        })
+        .collect();
+    let rems_forms = view
+        .rems_forms_due
+        .iter()
+        .map(|item| RemsItem {
+            patient: patient_label(&item.patient),
+            href: format!("{}#rems", session_href(&item.patient.patient_id, &item.session_id)),
+            due_on: value_text(&item.due_on),
+            overdue: item.overdue,
+            missing: value_text(&item.missing),
+        })
+        .collect();
+    let page = WorklistPage {
+        chrome: Chrome::signed_in("Worklist", "worklist", &signed.principal),
+        date: view.date.clone(),
+        time_zone: view.time_zone.clone(),
+        updated_at: now.to_zoned_datetime(zone.clone()).strftime("%H:%M:%S").to_string(),
+        refresh_seconds: WORKLIST_REFRESH_SECONDS,
+        alerts,
+        sessions,
+        self_reports,
+        rems_forms,
+    };
+    Ok(render(&page))
+}

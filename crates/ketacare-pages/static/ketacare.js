@@ -1,0 +1,76 @@
+// ketacare staff pages: the little JavaScript they use. Every page works without it; it only
+// (1) refreshes regions marked data-refresh-seconds by fetching the page again and swapping them in,
+// saying so to screen readers, and saying when the connection is lost;
+// (2) keeps a vital-sign form's time at "now" in the clinic's time zone until someone edits it;
+// (3) moves focus to an error summary when a form comes back refused.
+"use strict";
+(function () {
+  function clinicNow(timeZone) {
+    try {
+      // sv-SE writes "2026-12-04 18:47", the shape datetime-local wants (with a T).
+      var text = new Intl.DateTimeFormat("sv-SE", {
+        timeZone: timeZone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).format(new Date());
+      return text.replace(" ", "T");
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function keepTimeAtNow(form) {
+    var field = form.querySelector("[data-defaults-to-now]");
+    if (!field) return;
+    var zone = form.getAttribute("data-clinic-time-zone") || "UTC";
+    var edited = false;
+    field.addEventListener("input", function () { edited = true; });
+    function update() {
+      if (edited) return;
+      var now = clinicNow(zone);
+      if (now) field.value = now;
+    }
+    form.addEventListener("focusin", update);
+    form.addEventListener("submit", update);
+  }
+
+  function refreshRegion(region) {
+    var seconds = parseInt(region.getAttribute("data-refresh-seconds"), 10);
+    if (!(seconds > 0) || !region.id) return;
+    var announcer = document.querySelector("[data-refresh-announcer]");
+    var stamp = document.querySelector("[data-refreshed-at]");
+    function poll() {
+      if (document.visibilityState === "hidden" || region.contains(document.activeElement)) return;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) {
+          if (response.redirected || !response.ok) {
+            // Signed out or the page is gone: a full load shows the sign-in page or the error.
+            window.location.reload();
+            return null;
+          }
+          return response.text();
+        })
+        .then(function (html) {
+          if (html === null) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var replacement = fresh.getElementById(region.id);
+          if (replacement && replacement.innerHTML !== region.innerHTML) {
+            region.innerHTML = replacement.innerHTML;
+            if (announcer) announcer.textContent = "The list was updated.";
+          }
+          var freshStamp = fresh.querySelector("[data-refreshed-at]");
+          if (stamp && freshStamp) stamp.textContent = freshStamp.textContent;
+        })
+        .catch(function () {
+          if (stamp) stamp.textContent = "Connection lost; retrying";
+        });
+    }
+    window.setInterval(poll, seconds * 1000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-clinic-time-zone]"), keepTimeAtNow);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-refresh-seconds]"), refreshRegion);
+    var summary = document.querySelector("[data-focus-on-load]");
+    if (summary) summary.focus();
+  });
+})();

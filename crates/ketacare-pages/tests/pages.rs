@@ -1,0 +1,367 @@
+//! The staff pages through the whole site's router (pages with the API behind them) on SQLite, and on
+//! PostgreSQL when `KETACARE_TEST_DATABASE_URL` is set: each page renders for every role that may see it
+//! and answers the others with the 403 page; markup in a patient's name and MRN appears as text on every
+//! page; sign-in, the one-time password, idle expiry and sign-out; a vital-sign entry that raises an alert
+//! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use jiff::Timestamp;
+use ketacare_app::{Actor, App, NewAccount, PatientInput, Role};
+use ketacare_core::protocol::Protocol;
+use ketacare_store::test_support::each_backend;
+use ketacare_web::WebConfig;
+use serde_json::json;
+use tower::ServiceExt as _;
+
+const PASSWORD: &str = "correct horse battery staple";
+const ROLES: [Role; 5] = [Role::Admin, Role::Prescriber, Role::Nurse, Role::Analyst, Role::Auditor];
+/// A patient's name and MRN as someone might type them, markup included.
+const HOSTILE_GIVEN_NAME: &str = "<script>alert(1)</script>";
+const HOSTILE_FAMILY_NAME: &str = "O'Brien & <b>Sons</b>";
+
+struct Reply {
+    status: StatusCode,
+    location: String,
+    set_cookie: String,
+    body: String,
+}
+
+/// The site on a clock the test moves, with one signed-in browser per role.
+struct Site {
+    router: Router,
+    app: App,
+    clock_seconds: Arc<AtomicI64>,
+    browsers: Vec<(Role, String, String)>,
+    patient_id: String,
+    session_id: String,
+}
+
+async fn call(router: &Router, method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Reply {
+    let mut request = Request::builder().method(method).uri(path).header(header::HOST, "127.0.0.1:8080");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    if form.is_some() {
+        request = request
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, "http://127.0.0.1:8080");
+    }
+    let request = request.body(Body::from(form.unwrap_or_default().to_owned())).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (status, location, set_cookie) = {
+        let header_text =
+            |name| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        (response.status(), header_text(header::LOCATION), header_text(header::SET_COOKIE))
+    };
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    Reply { status, location, set_cookie, body: String::from_utf8(bytes.to_vec()).unwrap() }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
+impl Site {
+    async fn new(store: ketacare_store::Store) -> Site {
+        let start: Timestamp = "2026-12-04T15:00:00Z".parse().unwrap();
+        let clock_seconds = Arc::new(AtomicI64::new(start.as_second()));
+        let seconds = clock_seconds.clone();
+        let clock = Arc::new(move || Timestamp::from_second(seconds.load(Ordering::SeqCst)).unwrap());
+        let app = App::new(store, Protocol::shipped()).with_clock(clock);
+        let router = ketacare_pages::site(app.clone(), WebConfig::default());
+        let mut site = Site {
+            router,
+            app,
+            clock_seconds,
+            browsers: Vec::new(),
+            patient_id: String::new(),
+            session_id: String::new(),
+        };
+        for role in ROLES {
+            let account = NewAccount {
+                username: role.as_str().to_owned(),
+                password: PASSWORD.to_owned(),
+                role,
+                must_change_password: false,
+            };
+            site.app.create_user(None, &account).await.unwrap();
+            let (cookie, csrf) = site.sign_in(role.as_str(), PASSWORD).await;
+            site.browsers.push((role, cookie, csrf));
+        }
+        site.seed_session().await;
+        site
+    }
+
+    /// Signs in through the login form; returns the cookie and the session's CSRF token.
+    async fn sign_in(&self, username: &str, password: &str) -> (String, String) {
+        let reply =
+            call(&self.router, "POST", "/login", None, Some(&form(&[("username", username), ("password", password)])))
+                .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let cookie = reply.set_cookie.split(';').next().unwrap().to_owned();
+        let token = cookie.split_once('=').unwrap().1;
+        let principal = self.app.authenticate_session(token, "test", "test").await.unwrap();
+        (cookie, principal.csrf_token.unwrap())
+    }
+
+    fn browser(&self, role: Role) -> (&str, &str) {
+        let (_, cookie, csrf) = self.browsers.iter().find(|(r, _, _)| *r == role).unwrap();
+        (cookie, csrf)
+    }
+
+    async fn get(&self, role: Role, path: &str) -> Reply {
+        call(&self.router, "GET", path, Some(self.browser(role).0), None).await
+    }
+
+    async fn actor(&self, role: Role) -> Actor {
+        let user_id = self.app.user_id_of(role.as_str()).await.unwrap().unwrap();
+        Actor { user_id, role, request_id: "test-seed".to_owned() }
+    }
+
+    /// A patient with markup in the name, a prescriber's order and a session the nurse started, through
+    /// the same use cases as everything else.
+    async fn seed_session(&mut self) {
+        let nurse = self.actor(Role::Nurse).await;
+        let prescriber = self.actor(Role::Prescriber).await;
+        let input = PatientInput {
+            mrn: Some("MRN-<i>7</i>".to_owned()),
+            given_name: HOSTILE_GIVEN_NAME.to_owned(),
+            family_name: HOSTILE_FAMILY_NAME.to_owned(),
+            birth_date: "1980-03-14".to_owned(),
+            sex_at_birth: "female".to_owned(),
+        };
+        self.patient_id = self.app.create_patient(&nurse, &input, None).await.unwrap().resource_id;
+        let order = json!({ "modality": "esketamine", "dose_mg": 56 }).to_string();
+        let order = self.app.create_order(&prescriber, &self.patient_id, &order, None).await.unwrap().resource_id;
+        let facts = json!({
+            "modality": "esketamine", "care_setting": "outpatient", "time_zone": "UTC", "order_id": order,
+            "dose": { "planned_mg": 56, "planned_at": "2026-12-04T15:30" },
+            "pre_dose": { "phq9_item9": 0, "can_become_pregnant": false, "last_food_at": "2026-12-04T10:00",
+                          "last_liquid_at": "2026-12-04T12:00", "escort_arranged": true, "rems_patient_enrolled": true }
+        });
+        self.session_id =
+            self.app.start_session(&nurse, &self.patient_id, &facts.to_string(), None).await.unwrap().resource_id;
+    }
+
+    fn overview_path(&self) -> String {
+        format!("/patients/{}", self.patient_id)
+    }
+
+    fn session_path(&self) -> String {
+        format!("/patients/{}/sessions/{}", self.patient_id, self.session_id)
+    }
+
+    async fn enter_vital_signs(&self, role: Role, fields: &[(&str, &str)], with_token: bool) -> Reply {
+        let (cookie, csrf) = self.browser(role);
+        let mut pairs = vec![("at", "2026-12-04T14:58")];
+        if with_token {
+            pairs.push(("csrf_token", csrf));
+        }
+        pairs.extend_from_slice(fields);
+        let path = format!("{}/observations", self.session_path());
+        call(&self.router, "POST", &path, Some(cookie), Some(&form(&pairs))).await
+    }
+}
+
+/// Text that must never reach a page unescaped.
+fn assert_markup_is_text(page: &str, context: &str) {
+    assert!(!page.contains("<script>alert"), "{context}: a patient's <script> reached the page");
+    assert!(!page.contains("<b>Sons</b>") && !page.contains("<i>7</i>"), "{context}: patient markup reached the page");
+}
+
+#[tokio::test]
+async fn each_page_renders_for_the_roles_that_may_see_it_and_refuses_the_others() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let pages: [(String, &[Role]); 5] = [
+            ("/worklist".to_owned(), &[Admin, Prescriber, Nurse]),
+            ("/patients".to_owned(), &[Admin, Prescriber, Nurse, Analyst]),
+            (site.overview_path(), &[Admin, Prescriber, Nurse, Analyst]),
+            (site.session_path(), &[Admin, Prescriber, Nurse]),
+            ("/password".to_owned(), &ROLES),
+        ];
+        for (path, allowed) in &pages {
+            for role in ROLES {
+                let reply = site.get(role, path).await;
+                let expected = if allowed.contains(&role) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+                assert_eq!(reply.status, expected, "{path} as {}: {}", role.as_str(), reply.body);
+                assert!(reply.body.starts_with("<!doctype html>"), "{path} as {}", role.as_str());
+                if expected == StatusCode::FORBIDDEN {
+                    assert!(reply.body.contains("You do not have access to this page"), "{path}");
+                }
+                assert_markup_is_text(&reply.body, path);
+            }
+        }
+        // Analysts see the patient de-identified: the pseudonym, never the name.
+        let analyst_view = site.get(Analyst, &site.overview_path()).await.body;
+        assert!(analyst_view.contains("KC-") && !analyst_view.contains("Brien"), "{analyst_view}");
+        // Only the roles that run sessions get the entry form; the API behind the pages still answers.
+        assert!(site.get(Nurse, &site.session_path()).await.body.contains("Enter vital signs"));
+        assert!(!site.get(Admin, &site.session_path()).await.body.contains("Enter vital signs"));
+        let health = call(&site.router, "GET", "/healthz", None, None).await;
+        assert_eq!(health.status, StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn markup_in_a_patients_name_appears_as_text_on_every_page() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        let reply = site.enter_vital_signs(Role::Nurse, &[("systolic", "190"), ("diastolic", "115")], true).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let escaped_name = "&#60;script&#62;alert(1)&#60;/script&#62;";
+        for path in ["/worklist".to_owned(), "/patients".to_owned(), site.overview_path(), site.session_path()] {
+            let page = site.get(Role::Nurse, &path).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert_markup_is_text(&page.body, &path);
+            assert!(page.body.contains(escaped_name), "{path} shows the name as text: {}", page.body);
+        }
+        let search = site.get(Role::Nurse, "/patients?q=O%27Brien").await.body;
+        assert!(search.contains("O&#39;Brien &#38; &#60;b&#62;Sons&#60;/b&#62;"), "{search}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entry_that_raises_an_alert_shows_it_on_the_reloaded_page() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        let refused = site.enter_vital_signs(Role::Nurse, &[("systolic", "190"), ("diastolic", "115")], false).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "a form without the CSRF token is refused");
+        assert!(refused.body.contains("This form has expired"));
+        let bad = site.enter_vital_signs(Role::Nurse, &[("systolic", "high")], true).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("BP systolic must be a whole number") && bad.body.contains("value=\"high\""));
+        let saved = site
+            .enter_vital_signs(Role::Nurse, &[("systolic", "190"), ("diastolic", "115"), ("heart_rate", "96")], true)
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        assert!(saved.location.ends_with("?saved=1#alerts"), "{}", saved.location);
+        let page = site.get(Role::Nurse, saved.location.trim_end_matches("#alerts")).await.body;
+        assert!(page.contains("Entry 1 saved for 14:58"), "{page}");
+        assert!(page.contains("tag--new") && page.contains("BP 190/115 mmHg"), "{page}");
+        assert!(page.contains("<svg") && page.contains("190/115"), "the chart draws the reading");
+        // The prescriber sees the alert too; acknowledging it is the nurse's or prescriber's.
+        let (cookie, csrf) = site.browser(Role::Prescriber);
+        let acknowledge = format!("{}/alerts/BP_HIGH%231/acknowledgement", site.session_path());
+        let reply = call(
+            &site.router,
+            "POST",
+            &acknowledge,
+            Some(cookie),
+            Some(&form(&[("csrf_token", csrf), ("note", "seen")])),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Role::Nurse, &site.session_path()).await.body;
+        assert!(page.contains("acknowledged by user") && page.contains(": seen"), "{page}");
+        // Entered in error, with a reason: the entry stays, marked, and its alerts are replayed away.
+        let (cookie, csrf) = site.browser(Role::Nurse);
+        let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let correct = format!("{}/observations/1/entered-in-error", site.session_path());
+        let pairs = [("csrf_token", csrf), ("version", version.as_str()), ("reason", "wrong patient's cuff")];
+        let reply = call(&site.router, "POST", &correct, Some(cookie), Some(&form(&pairs))).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Role::Nurse, &site.session_path()).await.body;
+        assert!(page.contains("ENTERED IN ERROR") && page.contains("wrong patient&#39;s cuff"), "{page}");
+        assert!(page.contains("No active alerts."), "{page}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sign_in_one_time_passwords_idle_expiry_and_sign_out() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        let login = call(&site.router, "GET", "/", None, None).await;
+        assert!(login.status == StatusCode::OK && login.body.contains("Sign in to ketacare"));
+        let wrong = form(&[("username", "nurse"), ("password", "not the password")]);
+        let reply = call(&site.router, "POST", "/login", None, Some(&wrong)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(reply.body.contains("The username or password is not right") && reply.body.contains("value=\"nurse\""));
+        // A login form posted from another site is refused before the password is checked.
+        let request = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, "https://elsewhere.example")
+            .header(header::HOST, "127.0.0.1:8080")
+            .body(Body::from(form(&[("username", "nurse"), ("password", PASSWORD)])))
+            .unwrap();
+        assert_eq!(site.router.clone().oneshot(request).await.unwrap().status(), StatusCode::FORBIDDEN);
+
+        // Not signed in: to the login page. An account with a one-time password: to the password page.
+        assert_eq!(call(&site.router, "GET", "/worklist", None, None).await.location, "/");
+        let account = NewAccount {
+            username: "new.nurse".to_owned(),
+            password: "one-time password 1".to_owned(),
+            role: Role::Nurse,
+            must_change_password: true,
+        };
+        site.app.create_user(None, &account).await.unwrap();
+        let (cookie, csrf) = site.sign_in("new.nurse", "one-time password 1").await;
+        let reply = call(&site.router, "GET", "/worklist", Some(&cookie), None).await;
+        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/password"));
+        let page = call(&site.router, "GET", "/password", Some(&cookie), None).await.body;
+        assert!(page.contains("one-time password"), "{page}");
+        let mismatch = form(&[
+            ("csrf_token", &csrf),
+            ("current_password", "one-time password 1"),
+            ("new_password", "my own password 2"),
+            ("confirm_password", "my own password 3"),
+        ]);
+        let reply = call(&site.router, "POST", "/password", Some(&cookie), Some(&mismatch)).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("The two new passwords are not the same"));
+        let change = form(&[
+            ("csrf_token", &csrf),
+            ("current_password", "one-time password 1"),
+            ("new_password", "my own password 2"),
+            ("confirm_password", "my own password 2"),
+        ]);
+        let reply = call(&site.router, "POST", "/password", Some(&cookie), Some(&change)).await;
+        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/worklist"), "{}", reply.body);
+        assert_eq!(call(&site.router, "GET", "/worklist", Some(&cookie), None).await.status, StatusCode::OK);
+
+        // Idle for longer than the session policy allows: the next page says the session expired.
+        let idle = site.app.session_policy().idle.as_secs();
+        site.clock_seconds.fetch_add(idle + 60, Ordering::SeqCst);
+        let reply = call(&site.router, "GET", "/worklist", Some(&cookie), None).await;
+        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/?expired=1"));
+        assert!(reply.set_cookie.contains("Max-Age=0"), "the dead cookie is cleared");
+        let login = call(&site.router, "GET", "/?expired=1", None, None).await.body;
+        assert!(login.contains("Your session expired"), "{login}");
+
+        // Sign out ends the session: its cookie no longer opens a page.
+        let (cookie, csrf) = site.sign_in("new.nurse", "my own password 2").await;
+        let reply = call(&site.router, "POST", "/logout", Some(&cookie), Some(&form(&[("csrf_token", &csrf)]))).await;
+        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/?signed_out=1"));
+        let reply = call(&site.router, "GET", "/worklist", Some(&cookie), None).await;
+        assert_eq!(reply.location, "/?expired=1");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_stylesheet_and_script_are_served_and_pages_allow_only_them() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        for (path, kind) in [("/static/ketacare.css", "text/css"), ("/static/ketacare.js", "text/javascript")] {
+            let request = Request::get(path).body(Body::empty()).unwrap();
+            let response = site.router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with(kind));
+        }
+        let request = Request::get("/").body(Body::empty()).unwrap();
+        let response = site.router.clone().oneshot(request).await.unwrap();
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "{policy}");
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    })
+    .await;
+}

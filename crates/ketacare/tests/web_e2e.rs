@@ -1,0 +1,178 @@
+//! The staff web application end to end in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver at `KETACARE_E2E_WEBDRIVER`, which `.ci/run` starts) against the real `ketacare demo`
+//! on a temporary database. A nurse whose one-time password an admin's console reset signs in, chooses
+//! a password, opens the worklist and the session in progress, types a blood pressure (Tab between the
+//! fields, Enter saves) that raises an alert, and sees it on the reloaded page. Screenshots of the
+//! worklist, a patient overview and the session page go to `target/e2e-screenshots/`.
+//! Without `KETACARE_E2E_WEBDRIVER` the test says it is skipped and passes; CI sets it.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const WEBDRIVER_VARIABLE: &str = "KETACARE_E2E_WEBDRIVER";
+/// The WebDriver key code of Enter.
+const ENTER: &str = "\u{E007}";
+
+/// The demo server, stopped when the test ends however it ends.
+struct DemoServer {
+    child: Child,
+    base_url: String,
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_demo(database_url: &str) -> DemoServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(["demo", "--database", database_url, "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ketacare demo");
+    let stdout = child.stdout.take().expect("the demo's output");
+    let mut lines = BufReader::new(stdout).lines();
+    let base_url = loop {
+        let line = lines.next().expect("the demo prints its address").expect("read the demo's output");
+        if let Some(rest) = line.strip_prefix("ketacare is serving on ") {
+            break rest.split_whitespace().next().expect("an address").to_owned();
+        }
+    };
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    DemoServer { child, base_url }
+}
+
+/// `ketacare user reset-password demo.nurse`, as a clinic's administrator would at the console.
+fn reset_nurse_password(database_url: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+        .args(["user", "reset-password", "demo.nurse", "--database", database_url])
+        .output()
+        .expect("run ketacare user reset-password");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.split_whitespace().last().expect("the one-time password").to_owned()
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("create target/e2e-screenshots");
+    dir
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.expect("take a screenshot");
+    let path = screenshot_dir().join(name);
+    std::fs::write(&path, png).expect("save the screenshot");
+    println!("screenshot: {}", path.display());
+}
+
+async fn type_into(browser: &Client, css: &str, text: &str) {
+    browser.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("find {css}")).send_keys(text).await.unwrap();
+}
+
+async fn wait_for_path(browser: &Client, fragment: &str) {
+    for _ in 0..100 {
+        if browser.current_url().await.unwrap().as_str().contains(fragment) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = browser.source().await.unwrap_or_default();
+    panic!("the browser never reached {fragment}: at {}\n{page}", browser.current_url().await.unwrap());
+}
+
+async fn browser(webdriver: &str) -> Client {
+    let mut chrome_options = json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000"]
+    });
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        chrome_options["binary"] = json!("/usr/bin/chromium");
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".to_owned(), json!("chrome"));
+    capabilities.insert("goog:chromeOptions".to_owned(), chrome_options);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(webdriver)
+        .await
+        .expect("connect to chromedriver")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_charts_a_blood_pressure_that_raises_an_alert_in_a_real_browser() {
+    let Ok(webdriver) = std::env::var(WEBDRIVER_VARIABLE) else {
+        println!("skipped: set {WEBDRIVER_VARIABLE} to a chromedriver URL (e.g. http://127.0.0.1:9515) to run it");
+        return;
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
+    let demo = start_demo(&database_url);
+    let one_time_password = reset_nurse_password(&database_url);
+    let browser = browser(&webdriver).await;
+    let outcome = run_the_nurses_session(&browser, &demo.base_url, &one_time_password).await;
+    let _ = browser.close().await;
+    outcome.expect("the nurse's session in the browser");
+}
+
+async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_password: &str) -> Result<(), String> {
+    // Sign in with the one-time password; the application asks for a new one first.
+    browser.goto(base_url).await.map_err(|e| e.to_string())?;
+    type_into(browser, "#username", "demo.nurse").await;
+    type_into(browser, "#password", one_time_password).await;
+    browser.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_path(browser, "/password").await;
+    type_into(browser, "#current_password", one_time_password).await;
+    type_into(browser, "#new_password", "a nurse's own password").await;
+    type_into(browser, "#confirm_password", "a nurse's own password").await;
+    browser.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_path(browser, "/worklist").await;
+    let worklist = browser.source().await.unwrap();
+    assert!(worklist.contains("Open alerts") && worklist.contains("WARNING"), "{worklist}");
+    screenshot(browser, "worklist.png").await;
+
+    // The session in progress, from the worklist; then the patient's overview, from its breadcrumb.
+    browser
+        .find(Locator::XPath("//a[starts-with(normalize-space(.), 'Open session')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(browser, "/sessions/").await;
+    let session_url = browser.current_url().await.unwrap();
+    let patient_link = browser.find(Locator::Css(".breadcrumb a:nth-of-type(2)")).await.unwrap();
+    patient_link.click().await.unwrap();
+    browser.wait().for_element(Locator::Id("decisions-title")).await.unwrap();
+    let overview = browser.source().await.unwrap();
+    assert!(overview.contains("Eligibility") && overview.contains("ELIGIBLE"), "{overview}");
+    screenshot(browser, "patient-overview.png").await;
+    browser.goto(session_url.as_str()).await.unwrap();
+
+    // SBP, Tab, DBP, Tab, HR, Enter: the entry is saved and the page comes back with the alert it raised.
+    let systolic = browser.find(Locator::Id("systolic")).await.unwrap();
+    systolic.click().await.unwrap();
+    systolic.send_keys(&format!("188\t112\t92{ENTER}")).await.unwrap();
+    wait_for_path(browser, "saved=").await;
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("saved for"), "the page says the entry was saved: {page}");
+    let alerts = browser.find(Locator::Id("alerts")).await.unwrap().text().await.unwrap();
+    assert!(alerts.contains("BP 188/112 mmHg"), "the alert raised by the entry is shown: {alerts}");
+    assert!(alerts.contains("NEW"), "the alert is marked as raised by this entry: {alerts}");
+    browser.set_window_size(1280, 2400).await.unwrap();
+    browser.goto(session_url.as_str()).await.unwrap();
+    screenshot(browser, "session.png").await;
+    // A tablet held upright: the same page at 768 px wide still has its entry form and alerts.
+    browser.set_window_size(768, 1024).await.unwrap();
+    browser.goto(&format!("{base_url}/worklist")).await.unwrap();
+    screenshot(browser, "worklist-768.png").await;
+    Ok(())
+}
