@@ -127,6 +127,39 @@ fn malformed_lines_are_reported_with_file_and_line_and_skipped() {
     assert_eq!(rows.iter().map(summary).collect::<Vec<_>>(), ["p not_trd courses=0"]);
 }
 
+/// Lines the screen drops without parsing them (types it does not read, Observations that are not
+/// PHQ-9 totals) are still counted as malformed when truncated or glued together.
+#[test]
+fn damaged_lines_of_dropped_resources_are_counted_as_malformed() {
+    let blood_pressure = r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"subject":{"reference":"Patient/p"},"valueQuantity":{"value":120,"unit":"mm[Hg]"}}"#;
+    let encounter = r#"{"resourceType":"Encounter","status":"finished","subject":{"reference":"Patient/p"},"period":{"start":"2020-01-01"}}"#;
+    let cut_after = |line: &str, marker: &str| line[..line.find(marker).unwrap() + 1].to_string();
+    let damaged = [
+        ("Observation cut", blood_pressure[..blood_pressure.len() - 9].to_string()),
+        ("Observation cut after an inner brace", cut_after(blood_pressure, "}]}")),
+        ("Observation cut before its last brace", blood_pressure[..blood_pressure.len() - 1].to_string()),
+        ("Encounter cut after an inner brace", cut_after(encounter, r#"},"period""#)),
+        ("Encounter glued to an Observation", format!("{encounter}{blood_pressure}")),
+        ("Observation glued to a PHQ-9 total", format!("{blood_pressure}{}", common::phq9("p", 10, 12))),
+    ];
+    let mut failures = Vec::new();
+    for (name, line) in &damaged {
+        let folder = tempfile::tempdir().unwrap();
+        let lines =
+            [common::patient("p", "1980-01-01"), line.clone(), blood_pressure.to_string(), encounter.to_string()];
+        common::write_export(folder.path(), &lines);
+        for chunk_bytes in [1_000_000, 64] {
+            let options = ReadOptions { chunk_bytes, ..ReadOptions::screen(as_of()) };
+            let facts = read_export(folder.path(), options, &|_| {}).unwrap();
+            let reported: Vec<u64> = facts.malformed_lines.iter().map(|line| line.line_number).collect();
+            if reported != [2] {
+                failures.push(format!("{name}, chunk {chunk_bytes}: malformed lines {reported:?}, expected [2]"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 #[test]
 fn malformed_lines_in_gzip_files_are_located_too() {
     use std::io::Write;
