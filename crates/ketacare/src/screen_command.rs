@@ -212,10 +212,12 @@ impl OutputFile {
         Ok(OutputFile { path: path.to_path_buf(), file: Some(file), created: !existed })
     }
 
-    /// The file, emptied, to write the rows into.
+    /// The file, emptied (when it is a regular file, not `/dev/stdout` or a pipe), to write the rows into.
     fn for_writing(&mut self) -> io::Result<File> {
         let file = self.file.take().ok_or_else(|| io::Error::other("output already written"))?;
-        file.set_len(0)?;
+        if file.metadata()?.is_file() {
+            file.set_len(0)?;
+        }
         Ok(file)
     }
 }

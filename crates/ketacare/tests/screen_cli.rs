@@ -212,3 +212,13 @@ fn strict_failure_leaves_the_out_file_as_it_was() {
     let written = std::fs::read_to_string(&existing_file).unwrap();
     assert!(written.starts_with("patient_id,status,") && written.contains("\na,insufficient_data,"), "{written}");
 }
+
+/// `--out` may name a pipe or a terminal (`/dev/stdout`), which cannot be truncated.
+#[test]
+fn out_may_be_standard_output() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("Patient.ndjson"), "{\"resourceType\":\"Patient\",\"id\":\"a\"}\n").unwrap();
+    let output = ketacare(&["screen", path(folder.path()), "--as-of", "2025-12-31", "--quiet", "--out", "/dev/stdout"]);
+    check_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("\na,insufficient_data,"));
+}
