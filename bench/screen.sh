@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `ketacare screen` (PRODUCT.md screening targets), run by hand, never by the test suite.
 #
-#   bench/screen.sh [SIZE_GB] [--parsers]
+#   bench/screen.sh [SIZE_GB] [--parsers] [--damaged-only]
 #
 # Builds release, writes a seeded synthetic export of about SIZE_GB (default 1) GB of NDJSON under
 # bench/out/, then reports for 1 and 2 threads: screen MB/s and patients/s; the raw parse ceiling (every
@@ -9,13 +9,24 @@
 # same files (bench/screen_duckdb.py) and the ratio; peak memory (/usr/bin/time); and agreement of the
 # screen and of DuckDB with the generator's truth.csv. Each timing is the best of 5 runs (DuckDB: 2) on a warm page cache.
 # --parsers also builds and runs bench/parser-choice (serde_json vs sonic-rs vs simd-json).
+# Last, a damaged export (always; alone with --damaged-only): the export as one plain file, the same with
+# 1,237 lines cut in half spread through it, and the same with one 1 GiB line in the middle, screened at
+# 2 threads: reading damage must cost about what reading the bytes costs (numbering malformed lines once
+# rescanned the file per chunk, and a long line was read again by every chunk it spans).
+# KETACARE_BIN=path runs another build of ketacare (an earlier commit's, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-size_gb="${1:-1}"
+size_gb=1
 run_parsers=no
-[[ "${2:-}" == "--parsers" || "${1:-}" == "--parsers" ]] && run_parsers=yes
-[[ "$size_gb" == "--parsers" ]] && size_gb=1
+damaged_only=no
+for argument in "$@"; do
+  case "$argument" in
+    --parsers) run_parsers=yes ;;
+    --damaged-only) damaged_only=yes ;;
+    *) size_gb="$argument" ;;
+  esac
+done
 # About 100 KB of NDJSON per synthetic patient (measured: 10,500 patients = 1.07 GB).
 patients=$(python3 -c "print(int(float('$size_gb') * 10500))")
 out=bench/out
@@ -23,11 +34,11 @@ export_dir="$out/export-$patients"
 mkdir -p "$out"
 
 if [[ ! -x /usr/bin/time ]]; then apt-get update -qq && apt-get install -y -qq time >/dev/null; fi
-if ! python3 -c "import duckdb" 2>/dev/null; then pip install -q duckdb; fi
+if [[ "$damaged_only" == no ]] && ! python3 -c "import duckdb" 2>/dev/null; then pip install -q duckdb; fi
 
 echo "== build (release)"
 cargo build --release -q -p ketacare
-bin=target/release/ketacare
+bin="${KETACARE_BIN:-target/release/ketacare}"
 
 if [[ ! -f "$export_dir/truth.csv" ]]; then
   echo "== synth $patients patients into $export_dir"
@@ -55,6 +66,7 @@ best_of() {
   echo "$best $peak"
 }
 
+if [[ "$damaged_only" == no ]]; then
 declare -A screen_s screen_kb parse_s duck_s duck_kb
 for threads in 1 2; do
   echo "== threads $threads"
@@ -124,6 +136,65 @@ for count in $((patients / 4)) $((patients * 2)); do
   read -r s kb < <(best_of 2 "$bin" screen "$mem_dir" --as-of 2025-12-31 --threads 2 --quiet --out "$out/screen-mem.csv")
   mb=$(cat "$mem_dir"/*.ndjson | wc -c)
   python3 -c "print(f'{$count} patients, {$mb/1e6:.0f} MB NDJSON: peak {$kb/1024:.0f} MB')"
+done
+
+fi # damaged_only
+
+echo
+echo "== damaged export, one plain file, 2 threads"
+damaged="$out/damaged-$patients"
+if [[ ! -f "$damaged/done" ]]; then
+  rm -rf "$damaged"
+  mkdir -p "$damaged/clean" "$damaged/malformed" "$damaged/long-line"
+  cat "$export_dir"/*.ndjson > "$damaged/clean/export.ndjson"
+  python3 - "$damaged" <<'PY'
+import sys
+root = sys.argv[1]
+clean = f"{root}/clean/export.ndjson"
+total = sum(1 for _ in open(clean, "rb"))
+every = total // 1237
+with open(clean, "rb") as source, open(f"{root}/malformed/export.ndjson", "wb") as malformed, \
+        open(f"{root}/long-line/export.ndjson", "wb") as long_line:
+    for number, line in enumerate(source, 1):
+        malformed.write(line)
+        long_line.write(line)
+        if number % every == 0 and number // every <= 1237:
+            malformed.write(line[: len(line) // 2] + b"\n")
+        if number == total // 2:
+            long_line.write(b'{"resourceType":"Encounter","note":"')
+            piece = b"n" * (64 << 20)
+            for _ in range(16):
+                long_line.write(piece)
+            long_line.write(b'"}\n')
+PY
+  touch "$damaged/done"
+fi
+# best_of_with_cpu N COMMAND...: prints "best_wall_seconds best_cpu_seconds peak_rss_kb" over N runs (CPU
+# time, user + system, is steadier than wall time when other work shares the machine).
+best_of_with_cpu() {
+  local runs="$1"; shift
+  local best="" best_cpu="" peak=0
+  for _ in $(seq "$runs"); do
+    local start end user system rss wall cpu
+    start=$(date +%s.%N)
+    /usr/bin/time -f "%U %S %M" -o "$out/time.txt" "$@" >/dev/null 2>"$out/stderr.txt"
+    end=$(date +%s.%N)
+    read -r user system rss < <(tail -1 "$out/time.txt")
+    wall=$(python3 -c "print($end - $start)")
+    cpu=$(python3 -c "print($user + $system)")
+    if [[ -z "$best" ]] || python3 -c "import sys; sys.exit(0 if $wall < $best else 1)"; then best=$wall; fi
+    if [[ -z "$best_cpu" ]] || python3 -c "import sys; sys.exit(0 if $cpu < $best_cpu else 1)"; then best_cpu=$cpu; fi
+    (( rss > peak )) && peak=$rss
+  done
+  echo "$best $best_cpu $peak"
+}
+for case in clean malformed long-line; do
+  cat "$damaged/$case/export.ndjson" > /dev/null
+  read -r s cpu kb < <(best_of_with_cpu 3 "$bin" screen "$damaged/$case" --as-of 2025-12-31 --threads 2 --out "$out/screen-damaged.csv")
+  skipped=$(grep -o '[0-9]* skipped as malformed' "$out/stderr.txt" | cut -d' ' -f1)
+  [[ "$case" == clean ]] && clean_s=$s && clean_cpu=$cpu
+  mb=$(stat -c %s "$damaged/$case/export.ndjson")
+  python3 -c "print(f'{\"$case\":10} {$mb/1e6:6.0f} MB: wall {$s:6.2f} s ({$s/$clean_s:5.2f} x clean), CPU {$cpu:6.2f} s ({$cpu/$clean_cpu:5.2f} x clean), {${skipped:-0}} malformed, peak {$kb/1024:.0f} MB')"
 done
 
 if [[ "$run_parsers" == yes ]]; then

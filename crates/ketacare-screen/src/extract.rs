@@ -13,6 +13,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 
 use crate::dates::{DayNumber, parse_date_prefix};
+use crate::json_shape::is_one_json_object;
 
 const RXNORM_SYSTEM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
 const ICD10CM_SYSTEM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
@@ -193,16 +194,19 @@ impl LineScanner {
         let Some(resource_type) = scan_resource_type(self, line) else {
             return Err(malformed_json(line, "no \"resourceType\" string"));
         };
-        let Some(used) = used_type(resource_type) else {
-            // Lines of unused types are not parsed, but a truncated line (the usual damage) is still caught.
-            if !looks_like_one_object(line) {
+        // Unused types, and Observations that cannot be PHQ-9 totals, are dropped without parsing.
+        let read_as = match used_type(resource_type) {
+            Some(UsedType::Observation) if self.phq9_finder.find(line).is_none() => None,
+            other => other,
+        };
+        let Some(used) = read_as else {
+            // A dropped line's shape is still checked, so that a truncated line or two lines glued
+            // together (the usual damage) are counted as malformed whatever their type.
+            if !is_one_json_object(line) {
                 return Err(malformed_json(line, "not a single JSON object"));
             }
             return Ok(LineFact::Nothing);
         };
-        if used == UsedType::Observation && self.phq9_finder.find(line).is_none() {
-            return Ok(LineFact::Nothing);
-        }
         let parsed = match used {
             UsedType::Patient => extract_patient(line),
             UsedType::Condition => extract_condition(line),
@@ -221,13 +225,6 @@ impl LineScanner {
             other => other,
         })
     }
-}
-
-/// Whether the line starts with `{` and ends with `}` (ignoring surrounding whitespace).
-fn looks_like_one_object(line: &[u8]) -> bool {
-    let first = line.iter().find(|byte| !byte.is_ascii_whitespace());
-    let last = line.iter().rev().find(|byte| !byte.is_ascii_whitespace());
-    first == Some(&b'{') && last == Some(&b'}')
 }
 
 /// A serde_json error without its message, which can quote a value from the line (patient data):
@@ -870,13 +867,31 @@ mod tests {
     #[test]
     fn malformed_lines_are_errors() {
         let scanner = LineScanner::default();
+        let blood_pressure = r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"subject":{"reference":"Patient/p"},"valueQuantity":{"value":120}}"#;
+        let encounter = r#"{"resourceType":"Encounter","id":"e1","subject":{"reference":"Patient/p"},"period":{"start":"2020-01-01"}}"#;
+        let mut failures = Vec::new();
         for line in [
             r#"{"resourceType":"Condition","code":"#,
             "not json",
             r#"{"id":"x"}"#,
             r#"{"resourceType":"Encounter","id":"e1","subject":{"refer"#,
+            // Dropped lines (an unused type, an Observation that is not PHQ-9) cut anywhere, even
+            // right after an inner object's closing brace, or glued to the next line.
+            &blood_pressure[..blood_pressure.len() - 1],
+            &blood_pressure[..blood_pressure.len() - 20],
+            &blood_pressure[..blood_pressure.find(r#"}]}"#).unwrap() + 1],
+            &encounter[..encounter.find(r#"},"period""#).unwrap() + 1],
+            &encounter[..encounter.len() - 1],
+            &format!("{encounter}{blood_pressure}"),
+            &format!("{blood_pressure}}}"),
         ] {
-            assert!(scanner.extract(line.as_bytes(), i32::MAX).is_err(), "{line}");
+            if scanner.extract(line.as_bytes(), i32::MAX).is_ok() {
+                failures.push(line.to_string());
+            }
+        }
+        assert!(failures.is_empty(), "accepted as well-formed: {failures:#?}");
+        for whole in [blood_pressure, encounter] {
+            assert_eq!(scanner.extract(whole.as_bytes(), i32::MAX), Ok(LineFact::Nothing), "{whole}");
         }
     }
 }

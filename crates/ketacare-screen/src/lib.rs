@@ -9,6 +9,7 @@
 pub mod cardinal;
 pub mod dates;
 pub mod extract;
+pub mod json_shape;
 pub mod output;
 pub mod params;
 pub mod reader;

@@ -1,9 +1,9 @@
 //! `ketacare screen`: screens a FHIR bulk export for TRD (contracts/screen.md) and writes one
 //! evidence row per patient, with a progress bar and an end summary on standard error.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -68,13 +68,27 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if !args.export_dir.is_dir() {
         bail!("{} is not a folder", args.export_dir.display());
     }
+    let files = export_files(&args.export_dir)?;
+    if files.is_empty() {
+        eprintln!("error: no *.ndjson or *.ndjson.gz file found under {}", args.export_dir.display());
+        return Ok(ExitCode::from(2));
+    }
+    // A bad output path fails now, not after reading the whole export.
+    let mut output = match &args.out {
+        Some(path) if !args.parse_only => match OutputFile::open(path) {
+            Ok(output) => Some(output),
+            Err(error) => {
+                eprintln!("error: cannot write {}: {error}", path.display());
+                return Ok(ExitCode::from(2));
+            }
+        },
+        _ => None,
+    };
     let threads = args.threads.unwrap_or(0);
     let pool = rayon_pool(threads)?;
 
-    let total_bytes: u64 = export_files(&args.export_dir)?
-        .iter()
-        .map(|path| std::fs::metadata(path).map(|metadata| metadata.len()).unwrap_or(0))
-        .sum();
+    let total_bytes: u64 =
+        files.iter().map(|path| std::fs::metadata(path).map(|metadata| metadata.len()).unwrap_or(0)).sum();
     let show_progress = !args.quiet && io::stderr().is_terminal();
     let bar = if show_progress {
         let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
@@ -140,12 +154,13 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         _ => OutputFormat::Csv,
     };
     let preset_column = parameters.preset_column();
-    match &args.out {
-        Some(path) => {
-            let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let mut writer = BufWriter::new(file);
-            write_rows(&report.rows, &preset_column, format, &mut writer)?;
-            writer.flush().with_context(|| format!("writing {}", path.display()))?;
+    match &mut output {
+        Some(output) => {
+            let path = output.path.clone();
+            let writing = || format!("writing {}", path.display());
+            let mut writer = BufWriter::new(output.for_writing().with_context(writing)?);
+            write_rows(&report.rows, &preset_column, format, &mut writer).with_context(writing)?;
+            writer.flush().with_context(writing)?;
         }
         None => {
             let stdout = io::stdout();
@@ -178,6 +193,45 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--out` file, opened for writing before the export is read, so that a bad path fails at once.
+/// An existing file keeps its content until the rows are written; a file this run created is removed
+/// again if the run ends without writing rows (a malformed line under `--strict`, a read error).
+#[derive(Debug)]
+struct OutputFile {
+    path: PathBuf,
+    file: Option<File>,
+    created: bool,
+}
+
+impl OutputFile {
+    fn open(path: &Path) -> io::Result<OutputFile> {
+        let existed = path.exists();
+        let file = OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+        Ok(OutputFile { path: path.to_path_buf(), file: Some(file), created: !existed })
+    }
+
+    /// The file, emptied (when it is a regular file, not `/dev/stdout` or a pipe), to write the rows into.
+    fn for_writing(&mut self) -> io::Result<File> {
+        let file = self.file.take().ok_or_else(|| io::Error::other("output already written"))?;
+        if file.metadata()?.is_file() {
+            file.set_len(0)?;
+        }
+        Ok(file)
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take()
+            && self.created
+        {
+            drop(file);
+            // Best effort: an empty file left behind would be harmless.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 fn rayon_pool(threads: usize) -> anyhow::Result<rayon::ThreadPool> {
