@@ -339,10 +339,12 @@ fn add_days(at: DateTime, days: i64) -> DateTime {
     at.checked_add(Span::new().days(days)).expect("plan dates stay within the supported range")
 }
 
-/// The next slot after `previous` for the `index`-th session (0-based) of a step with `cadence`.
+/// The next slot after `previous` for the `index`-th slot (0-based, missed ones included) of a step with
+/// `cadence`.
 fn next_slot(previous: DateTime, cadence: Cadence, index: u32) -> DateTime {
     match cadence {
-        // Two sessions a week: gaps of 3 then 4 days keep the weekly pattern and ≥48 h apart.
+        // Two sessions a week: gaps of 3 then 4 days keep the weekly pattern and ≥48 h apart. The gap follows
+        // the slot's place in the week, so a missed slot keeps the weekdays of the slots after it.
         Cadence::TwiceWeekly => add_days(previous, if index % 2 == 1 { 3 } else { 4 }),
         Cadence::MondayWednesdayFriday => {
             let mut next = add_days(previous, 1);
@@ -360,7 +362,12 @@ struct Walker<'a> {
     steps: Vec<Step>,
     esketamine: bool,
     step: usize,
+    /// Sessions of the current step that count towards its number (given or planned; for esketamine, missed
+    /// ones too, since a missed session uses up its slot).
     done_in_step: u32,
+    /// Slots of the current step used so far, missed ones included: the weekly rhythm follows slots, not
+    /// sessions, so a made-up IV infusion takes the next slot of the rhythm.
+    slots_in_step: u32,
     count: u32,
     last_slot: Option<DateTime>,
     restart_at: Option<DateTime>,
@@ -388,7 +395,7 @@ impl Walker<'_> {
         let mut slot = match (self.restart_at, self.last_slot) {
             (Some(restart), _) => restart,
             (None, None) => first,
-            (None, Some(previous)) => next_slot(previous, self.current().cadence, self.done_in_step),
+            (None, Some(previous)) => next_slot(previous, self.current().cadence, self.slots_in_step),
         };
         if let Some(last) = self.last_session_at {
             while local(self.zone, slot)?.timestamp().duration_since(last) < self.min_gap {
@@ -415,18 +422,22 @@ impl Walker<'_> {
         });
         self.last_slot = Some(at);
         self.restart_at = None;
+        self.slots_in_step += 1;
         // KNOWLEDGE §3.5: a missed esketamine session does not move the schedule, so it uses up its slot;
-        // a missed IV infusion is made up, so the series keeps its number of infusions (§3.4).
+        // a missed IV infusion is made up in the next slot of the rhythm, so the series keeps its number of
+        // infusions (§3.4).
         if counts || self.esketamine {
             self.done_in_step += 1;
             if self.done_in_step >= step.sessions {
                 self.step += 1;
                 self.done_in_step = 0;
-                // A twice-weekly step ends on the second session of its week; the next step keeps the
-                // calendar week, counting from that week's first session (3 days earlier).
-                if step.cadence == Cadence::TwiceWeekly && step.sessions % 2 == 0 {
+                // A twice-weekly step that ends on the second slot of its week: the next step keeps the
+                // calendar week, counting from that week's first slot (3 days earlier). One that ends on the
+                // first slot (after a made-up infusion) counts from that slot.
+                if step.cadence == Cadence::TwiceWeekly && self.slots_in_step % 2 == 0 {
                     self.last_slot = Some(add_days(at, -3));
                 }
+                self.slots_in_step = 0;
             }
         }
         Ok(())
@@ -463,6 +474,7 @@ impl Walker<'_> {
         let from = self.steps[current].name;
         self.step = current.saturating_sub(1);
         self.done_in_step = 0;
+        self.slots_in_step = 0;
         let to = self.current().clone();
         self.restart_at = Some(add_days(date.to_datetime(time_of_day.time()), 1));
         self.notes.push(PlanNote {
@@ -476,10 +488,16 @@ impl Walker<'_> {
 pub fn plan(request: &PlanRequest, protocol: &Protocol) -> Result<Schedule, InvalidPlan> {
     let settings = &protocol.schedule;
     let mut walker = Walker {
-        steps: template_steps(request.template, request.iv_maintenance_taper, protocol),
+        // A step the protocol gives no sessions (`esketamine_week9_sessions = 0`) is left out: the walker
+        // records at least one session in each step it enters.
+        steps: template_steps(request.template, request.iv_maintenance_taper, protocol)
+            .into_iter()
+            .filter(|step| step.sessions > 0)
+            .collect(),
         esketamine: request.template.modality() == Modality::Esketamine,
         step: 0,
         done_in_step: 0,
+        slots_in_step: 0,
         count: 0,
         last_slot: None,
         restart_at: None,
