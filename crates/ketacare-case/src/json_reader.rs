@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -197,10 +197,17 @@ pub(crate) fn parse_local(path: &str, text: &str) -> Result<DateTime, InvalidCas
     })
 }
 
-/// Places a clinic-local time in `zone`, refusing a time in a daylight-saving gap or fold.
+/// Places a clinic-local time in `zone`, refusing a time in a daylight-saving gap or fold, or one outside
+/// the instants jiff holds (years -9999 to 9999; the last ones late on 9999-12-30 UTC).
 pub(crate) fn place(path: &str, local: DateTime, zone: &TimeZone) -> Result<Timestamp, InvalidCase> {
-    zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
-        InvalidCase::new(path, format!("{local} does not exist or is ambiguous in the clinic's time zone"))
+    let ambiguous = zone.to_ambiguous_timestamp(local);
+    let gap_or_fold = !matches!(ambiguous.offset(), AmbiguousOffset::Unambiguous { .. });
+    ambiguous.unambiguous().map_err(|_| {
+        if gap_or_fold {
+            InvalidCase::new(path, format!("{local} does not exist or is ambiguous in the clinic's time zone"))
+        } else {
+            InvalidCase::new(path, format!("{local} is outside the supported dates (years -9999 to 9999)"))
+        }
     })
 }
 

@@ -450,6 +450,79 @@ fn a_made_up_infusion_keeps_the_weekdays_of_the_twice_weekly_rhythm() {
 }
 
 #[test]
+fn a_schedule_that_runs_past_the_supported_dates_is_refused_with_the_field_named() {
+    // jiff's calendar ends on 9999-12-31 (and its instants late on 9999-12-30 UTC); no input may panic.
+    let request = |template, taper, first_session, events| PlanRequest {
+        template,
+        iv_maintenance_taper: taper,
+        time_zone: new_york(),
+        first_session,
+        events,
+        measurements_done: vec![],
+        now: instant(local(2026, 11, 2, 9)),
+    };
+    let cases: Vec<(&str, PlanRequest, &str)> = vec![
+        (
+            "twice weekly starting ten days before the end of the calendar",
+            request(Template::IvInduction2xWeek3w, false, local(9999, 12, 20, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "the monthly taper runs past the end",
+            request(Template::IvInduction3xWeek2w, true, local(9999, 8, 1, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "esketamine maintenance runs past the end",
+            request(Template::EsketamineTrd, false, local(9999, 10, 1, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "the first session cannot be placed in the clinic's zone",
+            request(Template::IvInduction3xWeek2w, false, local(9999, 12, 31, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "the baseline screens fall before the start of the calendar",
+            request(Template::IvInduction3xWeek2w, false, local(-9999, 1, 5, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "a relapse on the last day of the calendar",
+            request(
+                Template::IvInduction3xWeek2w,
+                true,
+                local(2026, 11, 2, 9),
+                vec![PlanEvent::Given(local(2026, 11, 2, 9)), PlanEvent::Relapse(date(9999, 12, 31))],
+            ),
+            "events",
+        ),
+        (
+            "a session given on the last day of the calendar",
+            request(
+                Template::IvInduction3xWeek2w,
+                false,
+                local(2026, 11, 2, 9),
+                vec![PlanEvent::Given(local(9999, 12, 31, 9))],
+            ),
+            "events",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, plan_request, field) in cases {
+        match std::panic::catch_unwind(|| plan(&plan_request, &Protocol::shipped())) {
+            Err(_) => failures.push(format!("{name}: panicked")),
+            Ok(Ok(_)) => failures.push(format!("{name}: scheduled")),
+            Ok(Err(error)) if error.field != field => {
+                failures.push(format!("{name}: names {} ({error}), expected {field}", error.field));
+            }
+            Ok(Err(_)) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
 fn a_step_the_protocol_gives_no_sessions_plans_none() {
     // `esketamine_week9_sessions` may be 0 (plan no week-9 sessions ahead): weeks 1-8 only.
     let protocol = Protocol::parse(&ketacare_core::protocol::SHIPPED_PROTOCOL_TOML.replacen(

@@ -258,7 +258,9 @@ pub fn assemble_rems_form(
     };
     let bp_before = bp_readings(before_dose).next_back();
     let bp_post_dose = started.and_then(|at| {
-        let mark = at + SignedDuration::from_mins(settings.rems_bp_post_dose_min.value);
+        // Past the last instant jiff holds, the mark is that instant (no panic at the end of the calendar).
+        let mark =
+            at.checked_add(SignedDuration::from_mins(settings.rems_bp_post_dose_min.value)).unwrap_or(Timestamp::MAX);
         let window = settings.rems_bp_post_dose_window_min.value;
         bp_readings(after_dose)
             .map(|(taken, reading)| (minutes_between(mark, taken).abs(), reading))
