@@ -447,7 +447,7 @@ impl Walker<'_> {
                 // A twice-weekly step that ends on the second slot of its week: the next step keeps the
                 // calendar week, counting from that week's first slot (3 days earlier). One that ends on the
                 // first slot (after a made-up infusion) counts from that slot.
-                if step.cadence == Cadence::TwiceWeekly && self.slots_in_step % 2 == 0 {
+                if step.cadence == Cadence::TwiceWeekly && self.slots_in_step.is_multiple_of(2) {
                     self.last_slot = Some(add_days(at, -3, field)?);
                 }
                 self.slots_in_step = 0;

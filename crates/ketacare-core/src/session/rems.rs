@@ -232,13 +232,13 @@ pub fn assemble_rems_form(
 
     // KNOWLEDGE §4.2: total minutes from the first device to the end of monitoring, at least 120.
     let duration = started.zip(end).map(|(from, to)| minutes_between(from, to));
-    if let Some(minutes) = duration {
-        if minutes < settings.esketamine_min_observation_min.value {
-            problems.push(format!(
-                "session.duration_min: {minutes} min is below the REMS minimum of {} min",
-                settings.esketamine_min_observation_min.value
-            ));
-        }
+    if let Some(minutes) = duration
+        && minutes < settings.esketamine_min_observation_min.value
+    {
+        problems.push(format!(
+            "session.duration_min: {minutes} min is below the REMS minimum of {} min",
+            settings.esketamine_min_observation_min.value
+        ));
     }
     form.derived("session.duration_min", duration.map(|minutes| minutes.to_string()));
 
