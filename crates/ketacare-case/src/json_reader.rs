@@ -149,7 +149,8 @@ impl<'a> ObjectReader<'a> {
         self.local_datetime(key)?.map(|local| place(&path, local, zone)).transpose()
     }
 
-    /// The clinic's IANA time zone at `time_zone`, looked up in the system tz database (/usr/share/zoneinfo).
+    /// The clinic's IANA time zone at `time_zone`, looked up in the tz database bundled into the binary
+    /// (jiff's `tzdb-bundle-always`; the host's tzdata is never read).
     pub(crate) fn time_zone(&mut self) -> Result<TimeZone, InvalidCase> {
         let name = self.required_string("time_zone")?;
         TimeZone::get(name).map_err(|_| self.error("time_zone", format!("unknown time zone \"{name}\"")))
