@@ -12,6 +12,7 @@ use ketacare_case::{
     parse_trial_entry, report_json,
 };
 use ketacare_core::assess::assess_case;
+use ketacare_core::drugs::resolve_drug_name;
 use ketacare_core::scales::{Scale, score_scale};
 use ketacare_store::{
     AmendmentMeta, AuditEvent, ChartRecord, ChartRecordChanges, ChartWrite, IdempotentResponse, NewAssessment,
@@ -121,7 +122,8 @@ pub struct ChartEvaluationView {
     pub rules_version: String,
     pub protocol_sha256: String,
     /// True for analysts: `case` then has no birth date (an age, 90 for 90 or over), no onset date (a
-    /// duration), and no free text (trial stop reasons, override reasons and authors).
+    /// duration), and neither `case` nor `report` has free text (trial stop reasons, override reasons and
+    /// authors, drug names that are more than a drug); the decisions are those of the whole chart.
     pub de_identified: bool,
     /// The case assembled from the chart, as `ketacare assess` would read it.
     pub case: Value,
@@ -437,7 +439,8 @@ fn assemble_case(patient: &Patient, rows: &ChartRows, as_of: Date, modality: &st
 
 /// The case without what identifies the patient (HIPAA Safe Harbor's dates, ages over 89, free text):
 /// the birth date becomes an age (90 for 90 or over), the episode's onset date a duration in completed
-/// months; trial stop reasons and override reasons and authors are dropped.
+/// months; trial stop reasons, override reasons and authors, and drug names that are more than a drug
+/// ([`withhold_free_text_drug`]) are dropped.
 fn de_identify_case(mut case: Value) -> Value {
     let as_of: Option<Date> = case["as_of"].as_str().and_then(|text| text.parse().ok());
     let whole_units = |from: &str, unit: jiff::Unit| {
@@ -456,18 +459,50 @@ fn de_identify_case(mut case: Value) -> Value {
     {
         episode.insert("duration_months".to_owned(), json!(whole_units(&onset, jiff::Unit::Month)));
     }
-    for trial in case["trials"].as_array_mut().into_iter().flatten() {
+    for trial in case.get_mut("trials").and_then(Value::as_array_mut).into_iter().flatten() {
         if let Some(trial) = trial.as_object_mut() {
             trial.remove("stop_reason");
+            withhold_free_text_drug(trial);
         }
     }
-    for entry in case["overrides"].as_array_mut().into_iter().flatten() {
+    for entry in case.get_mut("overrides").and_then(Value::as_array_mut).into_iter().flatten() {
         if let Some(entry) = entry.as_object_mut() {
             entry.remove("by");
             entry.remove("reason");
         }
     }
     case
+}
+
+/// The report without the free text it echoes from the chart: an override's author and reason (each
+/// finding's `overridden_by` stays, empty, so the override still shows) and a trial's drug as written
+/// when it is more than a drug ([`withhold_free_text_drug`]). The decisions are untouched.
+fn de_identify_report(mut report: Value) -> Value {
+    let modalities = report.get_mut("eligibility").and_then(Value::as_object_mut);
+    for modality in modalities.into_iter().flat_map(|modalities| modalities.values_mut()) {
+        for finding in modality.get_mut("findings").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(overridden_by) = finding.get_mut("overridden_by").and_then(Value::as_object_mut) {
+                overridden_by.remove("by");
+                overridden_by.remove("reason");
+            }
+        }
+    }
+    let trials = report.get_mut("trd").and_then(|trd| trd.get_mut("trials")).and_then(Value::as_array_mut);
+    for trial in trials.into_iter().flatten().filter_map(Value::as_object_mut) {
+        withhold_free_text_drug(trial);
+    }
+    report
+}
+
+/// Drops a trial's `drug` as written unless the knowledge base resolves it: a name resolves only when
+/// every word is a drug, brand, strength, dose form or salt (`drug_names.rs`), so a resolved name holds
+/// nothing but the drug; any other text may hold anything ("sertraline per Dr X's letter").
+fn withhold_free_text_drug(trial: &mut Map<String, Value>) {
+    let resolves =
+        trial.get("drug").and_then(Value::as_str).is_some_and(|written| resolve_drug_name(written).is_some());
+    if !resolves {
+        trial.remove("drug");
+    }
 }
 
 impl App {
@@ -1099,7 +1134,7 @@ impl App {
                 protocol_sha256: self.protocol().sha256.clone(),
                 de_identified,
                 case: if de_identified { de_identify_case(case) } else { case },
-                report,
+                report: if de_identified { de_identify_report(report) } else { report },
             })
         }
         .await;

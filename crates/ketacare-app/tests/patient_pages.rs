@@ -17,7 +17,7 @@ fn patient(number: usize) -> PatientInput {
         given_name: GIVEN[number % GIVEN.len()].to_owned(),
         family_name: FAMILY[number % FAMILY.len()].to_owned(),
         birth_date: "1984-05-02".to_owned(),
-        sex_at_birth: if number % 2 == 0 { "female" } else { "male" }.to_owned(),
+        sex_at_birth: if number.is_multiple_of(2) { "female" } else { "male" }.to_owned(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -149,7 +149,8 @@ impl<'a> ObjectReader<'a> {
         self.local_datetime(key)?.map(|local| place(&path, local, zone)).transpose()
     }
 
-    /// The clinic's IANA time zone at `time_zone`, looked up in the system tz database (/usr/share/zoneinfo).
+    /// The clinic's IANA time zone at `time_zone`, looked up in the tz database bundled into the binary
+    /// (jiff's `tzdb-bundle-always`; the host's tzdata is never read).
     pub(crate) fn time_zone(&mut self) -> Result<TimeZone, InvalidCase> {
         let name = self.required_string("time_zone")?;
         TimeZone::get(name).map_err(|_| self.error("time_zone", format!("unknown time zone \"{name}\"")))
@@ -228,10 +229,17 @@ pub(crate) fn parse_local(path: &str, text: &str) -> Result<DateTime, InvalidCas
     })
 }
 
-/// Places a clinic-local time in `zone`, refusing a time in a daylight-saving gap or fold.
+/// Places a clinic-local time in `zone`, refusing a time in a daylight-saving gap or fold, or one outside
+/// the instants jiff holds (years -9999 to 9999; the last ones late on 9999-12-30 UTC).
 pub(crate) fn place(path: &str, local: DateTime, zone: &TimeZone) -> Result<Timestamp, InvalidCase> {
-    zone.to_ambiguous_timestamp(local).unambiguous().map_err(|_| {
-        InvalidCase::new(path, format!("{local} does not exist or is ambiguous in the clinic's time zone"))
+    let ambiguous = zone.to_ambiguous_timestamp(local);
+    let gap_or_fold = !matches!(ambiguous.offset(), AmbiguousOffset::Unambiguous { .. });
+    ambiguous.unambiguous().map_err(|_| {
+        if gap_or_fold {
+            InvalidCase::new(path, format!("{local} does not exist or is ambiguous in the clinic's time zone"))
+        } else {
+            InvalidCase::new(path, format!("{local} is outside the supported dates (years -9999 to 9999)"))
+        }
     })
 }
 

@@ -254,13 +254,13 @@ pub(crate) fn read_episode(mut episode: ObjectReader<'_>, case: &mut CaseFacts) 
     case.psychotic_features = episode.bool("psychotic_features")?;
     // KNOWLEDGE §8.2: F32.3 and F33.3 are episodes with psychotic features; a case saying otherwise
     // contradicts itself, and which half is wrong cannot be guessed.
-    if let (Some(code), Some(false)) = (&case.diagnosis, case.psychotic_features) {
-        if code == "F32.3" || code == "F33.3" {
-            return Err(episode.error(
-                "psychotic_features",
-                format!("is false but diagnosis {code} is a depressive episode with psychotic features"),
-            ));
-        }
+    if let (Some(code), Some(false)) = (&case.diagnosis, case.psychotic_features)
+        && (code == "F32.3" || code == "F33.3")
+    {
+        return Err(episode.error(
+            "psychotic_features",
+            format!("is false but diagnosis {code} is a depressive episode with psychotic features"),
+        ));
     }
     episode.finish()
 }

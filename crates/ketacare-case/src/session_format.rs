@@ -308,15 +308,15 @@ pub fn parse_session(value: &Value) -> Result<SessionInput, InvalidCase> {
         objects("observations", observations.map(Vec::as_slice).unwrap_or_default())?.into_iter().enumerate()
     {
         let entry = read_observation(object, &zone)?;
-        if let Some(previous) = timeline.entries().last() {
-            if entry.at < previous.at {
-                let shown =
-                    |instant: Timestamp| instant.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M").to_string();
-                return Err(InvalidCase::new(
-                    &format!("observations[{index}].at"),
-                    format!("{} is earlier than the previous observation at {}", shown(entry.at), shown(previous.at)),
-                ));
-            }
+        if let Some(previous) = timeline.entries().last()
+            && entry.at < previous.at
+        {
+            let shown =
+                |instant: Timestamp| instant.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M").to_string();
+            return Err(InvalidCase::new(
+                &format!("observations[{index}].at"),
+                format!("{} is earlier than the previous observation at {}", shown(entry.at), shown(previous.at)),
+            ));
         }
         at(&format!("observations[{index}].at"), timeline.push(entry))?;
     }

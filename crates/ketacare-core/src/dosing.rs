@@ -220,11 +220,11 @@ pub fn iv_ketamine_dose(facts: IvDoseFacts, prescription: IvPrescription, settin
         return IvDoseResult::Indeterminate { missing: vec!["patient.sex_at_birth"] };
     }
     let ideal_kg = ideal.map(|(kg, _)| kg);
-    if let Some((_, true)) = ideal {
-        if needs_sex {
-            // KNOWLEDGE §3.2 PROJECT DEFAULT: clamp at the base and warn.
-            warnings.push("height 60 in (152.4 cm) or less: ideal body weight clamped at the Devine base; the formula is not validated for short stature".to_owned());
-        }
+    if let Some((_, true)) = ideal
+        && needs_sex
+    {
+        // KNOWLEDGE §3.2 PROJECT DEFAULT: clamp at the base and warn.
+        warnings.push("height 60 in (152.4 cm) or less: ideal body weight clamped at the Devine base; the formula is not validated for short stature".to_owned());
     }
     let adjusted_kg = ideal_kg.map(|ideal| {
         if weight.kg() > ideal {
@@ -458,7 +458,7 @@ pub fn check_esketamine_dose(
     let device_mg = settings.esketamine_device_mg.value as u32;
     let max_mg = settings.esketamine_max_mg.value as u32;
     let mut problems = Vec::new();
-    if requested_mg == 0 || requested_mg % device_mg != 0 {
+    if requested_mg == 0 || !requested_mg.is_multiple_of(device_mg) {
         problems.push(EsketamineDoseProblem::NotADeviceMultiple { requested_mg, device_mg });
     }
     if requested_mg > max_mg {

@@ -983,11 +983,10 @@ mod tests {
             // A relapse needs a prior response or remission.
             if let Determination::Determined(RelapseStatus::Relapsed { first_date, .. }) = report.relapse {
                 prop_assert_eq!(scale, Madrs);
-                if let Determination::Determined(Some(first_remission)) = &report.first_remission {
-                    if let Determination::Determined(Some(first_response)) = &report.first_response {
+                if let Determination::Determined(Some(first_remission)) = &report.first_remission
+                    && let Determination::Determined(Some(first_response)) = &report.first_response {
                         prop_assert!(first_date > first_remission.date.min(first_response.date));
                     }
-                }
             }
         }
     }

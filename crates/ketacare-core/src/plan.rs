@@ -330,29 +330,43 @@ pub struct InvalidPlan {
     pub problem: String,
 }
 
-fn local(zone: &TimeZone, at: DateTime) -> Result<ZonedDateTime, InvalidPlan> {
-    at.to_zoned_datetime(zone.clone())
-        .map_err(|error| InvalidPlan { field: "time_zone", problem: format!("cannot place {at}: {error}") })
+/// Dates a plan cannot hold: jiff's calendar ends on 9999-12-31 (its instants late on 9999-12-30 UTC) and
+/// starts in the year -9999. `field` is the input that led there: `first_session` for the planned sessions,
+/// `events` for a session or relapse given on such a date.
+fn out_of_range(field: &'static str, at: DateTime) -> InvalidPlan {
+    InvalidPlan {
+        field,
+        problem: format!("the schedule from {at} runs past the dates a plan can hold (years -9999 to 9999)"),
+    }
 }
 
-fn add_days(at: DateTime, days: i64) -> DateTime {
-    at.checked_add(Span::new().days(days)).expect("plan dates stay within the supported range")
+/// Places a clinic-local time in the clinic's zone (a time in a daylight-saving gap moves forward, one in a
+/// fold takes the earlier instant); fails only outside the supported range.
+fn local(zone: &TimeZone, at: DateTime, field: &'static str) -> Result<ZonedDateTime, InvalidPlan> {
+    at.to_zoned_datetime(zone.clone()).map_err(|_| out_of_range(field, at))
 }
 
-/// The next slot after `previous` for the `index`-th session (0-based) of a step with `cadence`.
-fn next_slot(previous: DateTime, cadence: Cadence, index: u32) -> DateTime {
+fn add_days(at: DateTime, days: i64, field: &'static str) -> Result<DateTime, InvalidPlan> {
+    at.checked_add(Span::new().days(days)).map_err(|_| out_of_range(field, at))
+}
+
+/// The next slot after `previous` for the `index`-th slot (0-based, missed ones included) of a step with
+/// `cadence`.
+fn next_slot(previous: DateTime, cadence: Cadence, index: u32) -> Result<DateTime, InvalidPlan> {
+    let field = "first_session";
     match cadence {
-        // Two sessions a week: gaps of 3 then 4 days keep the weekly pattern and ≥48 h apart.
-        Cadence::TwiceWeekly => add_days(previous, if index % 2 == 1 { 3 } else { 4 }),
+        // Two sessions a week: gaps of 3 then 4 days keep the weekly pattern and ≥48 h apart. The gap follows
+        // the slot's place in the week, so a missed slot keeps the weekdays of the slots after it.
+        Cadence::TwiceWeekly => add_days(previous, if index % 2 == 1 { 3 } else { 4 }, field),
         Cadence::MondayWednesdayFriday => {
-            let mut next = add_days(previous, 1);
+            let mut next = add_days(previous, 1, field)?;
             while !matches!(next.weekday(), Weekday::Monday | Weekday::Wednesday | Weekday::Friday) {
-                next = add_days(next, 1);
+                next = add_days(next, 1, field)?;
             }
-            next
+            Ok(next)
         }
-        Cadence::EveryWeeks(weeks) => add_days(previous, 7 * weeks),
-        Cadence::Monthly => previous.checked_add(Span::new().months(1)).expect("plan dates stay within range"),
+        Cadence::EveryWeeks(weeks) => add_days(previous, 7 * weeks, field),
+        Cadence::Monthly => previous.checked_add(Span::new().months(1)).map_err(|_| out_of_range(field, previous)),
     }
 }
 
@@ -360,7 +374,12 @@ struct Walker<'a> {
     steps: Vec<Step>,
     esketamine: bool,
     step: usize,
+    /// Sessions of the current step that count towards its number (given or planned; for esketamine, missed
+    /// ones too, since a missed session uses up its slot).
     done_in_step: u32,
+    /// Slots of the current step used so far, missed ones included: the weekly rhythm follows slots, not
+    /// sessions, so a made-up IV infusion takes the next slot of the rhythm.
+    slots_in_step: u32,
     count: u32,
     last_slot: Option<DateTime>,
     restart_at: Option<DateTime>,
@@ -388,20 +407,21 @@ impl Walker<'_> {
         let mut slot = match (self.restart_at, self.last_slot) {
             (Some(restart), _) => restart,
             (None, None) => first,
-            (None, Some(previous)) => next_slot(previous, self.current().cadence, self.done_in_step),
+            (None, Some(previous)) => next_slot(previous, self.current().cadence, self.slots_in_step)?,
         };
         if let Some(last) = self.last_session_at {
-            while local(self.zone, slot)?.timestamp().duration_since(last) < self.min_gap {
-                slot = add_days(slot, 1);
+            while local(self.zone, slot, "first_session")?.timestamp().duration_since(last) < self.min_gap {
+                slot = add_days(slot, 1, "first_session")?;
             }
         }
         Ok(slot)
     }
 
-    fn record(&mut self, at: DateTime, status: SessionStatus) -> Result<(), InvalidPlan> {
+    /// Records a session at `at`; `field` names the input it comes from (`events` or `first_session`).
+    fn record(&mut self, at: DateTime, status: SessionStatus, field: &'static str) -> Result<(), InvalidPlan> {
         let step = self.current().clone();
         let counts = status != SessionStatus::Missed;
-        let zoned = local(self.zone, at)?;
+        let zoned = local(self.zone, at, field)?;
         if counts {
             self.count += 1;
             self.last_session_at = Some(zoned.timestamp());
@@ -415,18 +435,22 @@ impl Walker<'_> {
         });
         self.last_slot = Some(at);
         self.restart_at = None;
+        self.slots_in_step += 1;
         // KNOWLEDGE §3.5: a missed esketamine session does not move the schedule, so it uses up its slot;
-        // a missed IV infusion is made up, so the series keeps its number of infusions (§3.4).
+        // a missed IV infusion is made up in the next slot of the rhythm, so the series keeps its number of
+        // infusions (§3.4).
         if counts || self.esketamine {
             self.done_in_step += 1;
             if self.done_in_step >= step.sessions {
                 self.step += 1;
                 self.done_in_step = 0;
-                // A twice-weekly step ends on the second session of its week; the next step keeps the
-                // calendar week, counting from that week's first session (3 days earlier).
-                if step.cadence == Cadence::TwiceWeekly && step.sessions % 2 == 0 {
-                    self.last_slot = Some(add_days(at, -3));
+                // A twice-weekly step that ends on the second slot of its week: the next step keeps the
+                // calendar week, counting from that week's first slot (3 days earlier). One that ends on the
+                // first slot (after a made-up infusion) counts from that slot.
+                if step.cadence == Cadence::TwiceWeekly && self.slots_in_step.is_multiple_of(2) {
+                    self.last_slot = Some(add_days(at, -3, field)?);
                 }
+                self.slots_in_step = 0;
             }
         }
         Ok(())
@@ -434,7 +458,7 @@ impl Walker<'_> {
 
     fn missed(&mut self, at: DateTime) -> Result<(), InvalidPlan> {
         let phase = self.current().phase;
-        self.record(at, SessionStatus::Missed)?;
+        self.record(at, SessionStatus::Missed, "events")?;
         let date = at.date();
         let (text, source) = match (self.esketamine, phase) {
             (true, Phase::Induction) => (
@@ -458,17 +482,19 @@ impl Walker<'_> {
     }
 
     /// Returns the plan to the step before the current one and restarts it the day after `date`.
-    fn relapse(&mut self, date: Date, time_of_day: DateTime) {
+    fn relapse(&mut self, date: Date, time_of_day: DateTime) -> Result<(), InvalidPlan> {
         let current = self.step.min(self.steps.len() - 1);
         let from = self.steps[current].name;
         self.step = current.saturating_sub(1);
         self.done_in_step = 0;
+        self.slots_in_step = 0;
         let to = self.current().clone();
-        self.restart_at = Some(add_days(date.to_datetime(time_of_day.time()), 1));
+        self.restart_at = Some(add_days(date.to_datetime(time_of_day.time()), 1, "events")?);
         self.notes.push(PlanNote {
             text: format!("relapse on {date}: from \"{from}\" back to \"{}\" ({})", to.name, to.cadence.describe()),
             source: "clinical-reference §3.5: with worsening, return to the previous (more frequent) schedule [JNJ-MISSED]",
         });
+        Ok(())
     }
 }
 
@@ -476,10 +502,16 @@ impl Walker<'_> {
 pub fn plan(request: &PlanRequest, protocol: &Protocol) -> Result<Schedule, InvalidPlan> {
     let settings = &protocol.schedule;
     let mut walker = Walker {
-        steps: template_steps(request.template, request.iv_maintenance_taper, protocol),
+        // A step the protocol gives no sessions (`esketamine_week9_sessions = 0`) is left out: the walker
+        // records at least one session in each step it enters.
+        steps: template_steps(request.template, request.iv_maintenance_taper, protocol)
+            .into_iter()
+            .filter(|step| step.sessions > 0)
+            .collect(),
         esketamine: request.template.modality() == Modality::Esketamine,
         step: 0,
         done_in_step: 0,
+        slots_in_step: 0,
         count: 0,
         last_slot: None,
         restart_at: None,
@@ -500,24 +532,26 @@ pub fn plan(request: &PlanRequest, protocol: &Protocol) -> Result<Schedule, Inva
         }
         previous_event_at = Some(event_at);
         match *event {
-            PlanEvent::Relapse(date) => walker.relapse(date, request.first_session),
+            PlanEvent::Relapse(date) => walker.relapse(date, request.first_session)?,
             _ if walker.finished() => {
                 return Err(InvalidPlan { field: "events", problem: "more sessions than the plan holds".to_owned() });
             }
-            PlanEvent::Given(at) => walker.record(at, SessionStatus::Given)?,
+            PlanEvent::Given(at) => walker.record(at, SessionStatus::Given, "events")?,
             PlanEvent::Missed(at) => walker.missed(at)?,
         }
     }
     while !walker.finished() {
         let slot = walker.next(request.first_session)?;
-        walker.record(slot, SessionStatus::Planned)?;
+        walker.record(slot, SessionStatus::Planned, "first_session")?;
     }
     let measurements = measurement_plan(&walker.sessions, &walker.steps, request, protocol)?;
     Ok(Schedule { sessions: walker.sessions, measurements, notes: walker.notes })
 }
 
+/// A measurement's time `span` from `at`; the measurement plan follows the sessions, so a time outside the
+/// supported dates names `first_session`.
 fn shift(at: &ZonedDateTime, span: Span) -> Result<ZonedDateTime, InvalidPlan> {
-    at.checked_add(span).map_err(|error| InvalidPlan { field: "first_session", problem: error.to_string() })
+    at.checked_add(span).map_err(|_| out_of_range("first_session", at.datetime()))
 }
 
 struct MeasurementBuilder<'a> {

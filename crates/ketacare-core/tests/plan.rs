@@ -247,3 +247,293 @@ fn out_of_order_events_are_rejected_with_the_field_named() {
             .unwrap_err();
     assert_eq!(error.to_string(), "events: event at 2026-11-02T09:00:00 is out of order");
 }
+
+/// One schedule whose sessions should fall on the listed days: `expected` holds each session as
+/// "weekday month-day status".
+struct RhythmCase {
+    name: &'static str,
+    template: Template,
+    taper: bool,
+    first_session: DateTime,
+    events: Vec<PlanEvent>,
+    expected: &'static [&'static str],
+}
+
+/// Each session as "weekday month-day status".
+fn weekdays(schedule: &Schedule) -> Vec<String> {
+    schedule
+        .sessions
+        .iter()
+        .map(|session| format!("{} {}", session.at.strftime("%a %m-%d"), session.status.as_str()))
+        .collect()
+}
+
+/// Checks every case and reports all that fail: the days, the number of counted sessions of each step kept,
+/// and never two counted sessions closer than 48 h (KNOWLEDGE §3.4).
+fn check_rhythm(cases: Vec<RhythmCase>) {
+    let mut failures = Vec::new();
+    for case in cases {
+        let schedule = schedule(&request(case.template, case.taper, case.first_session, case.events));
+        let days = weekdays(&schedule);
+        if days != case.expected {
+            failures.push(format!("{}:\n  expected {:?}\n  got      {:?}", case.name, case.expected, days));
+        }
+        let counted: Vec<_> = schedule.sessions.iter().filter(|session| session.number.is_some()).collect();
+        let planned_without_events =
+            plan(&request(case.template, case.taper, case.first_session, vec![]), &Protocol::shipped()).unwrap();
+        if counted.len() != planned_without_events.sessions.len() {
+            failures.push(format!(
+                "{}: {} counted sessions, the plan holds {}",
+                case.name,
+                counted.len(),
+                planned_without_events.sessions.len()
+            ));
+        }
+        for pair in counted.windows(2) {
+            if pair[1].at.timestamp().duration_since(pair[0].at.timestamp()) < SignedDuration::from_hours(48) {
+                failures.push(format!("{}: {} and {} are less than 48 h apart", case.name, pair[0].at, pair[1].at));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn a_made_up_infusion_keeps_the_weekdays_of_the_twice_weekly_rhythm() {
+    let monday = local(2026, 11, 2, 9);
+    check_rhythm(vec![
+        RhythmCase {
+            name: "the first Monday missed",
+            template: Template::IvInduction2xWeek3w,
+            taper: false,
+            first_session: monday,
+            events: vec![PlanEvent::Missed(monday)],
+            expected: &[
+                "Mon 11-02 missed",
+                "Thu 11-05 planned",
+                "Mon 11-09 planned",
+                "Thu 11-12 planned",
+                "Mon 11-16 planned",
+                "Thu 11-19 planned",
+                "Mon 11-23 planned",
+            ],
+        },
+        RhythmCase {
+            name: "a Monday missed after a week given",
+            template: Template::IvInduction2xWeek3w,
+            taper: false,
+            first_session: monday,
+            events: vec![
+                PlanEvent::Given(monday),
+                PlanEvent::Given(local(2026, 11, 5, 9)),
+                PlanEvent::Missed(local(2026, 11, 9, 9)),
+            ],
+            expected: &[
+                "Mon 11-02 given",
+                "Thu 11-05 given",
+                "Mon 11-09 missed",
+                "Thu 11-12 planned",
+                "Mon 11-16 planned",
+                "Thu 11-19 planned",
+                "Mon 11-23 planned",
+            ],
+        },
+        RhythmCase {
+            name: "a Thursday missed",
+            template: Template::IvInduction2xWeek3w,
+            taper: false,
+            first_session: monday,
+            events: vec![PlanEvent::Given(monday), PlanEvent::Missed(local(2026, 11, 5, 9))],
+            expected: &[
+                "Mon 11-02 given",
+                "Thu 11-05 missed",
+                "Mon 11-09 planned",
+                "Thu 11-12 planned",
+                "Mon 11-16 planned",
+                "Thu 11-19 planned",
+                "Mon 11-23 planned",
+            ],
+        },
+        RhythmCase {
+            name: "a Monday and the Thursday after it missed",
+            template: Template::IvInduction2xWeek3w,
+            taper: false,
+            first_session: monday,
+            events: vec![
+                PlanEvent::Given(monday),
+                PlanEvent::Given(local(2026, 11, 5, 9)),
+                PlanEvent::Missed(local(2026, 11, 9, 9)),
+                PlanEvent::Missed(local(2026, 11, 12, 9)),
+            ],
+            expected: &[
+                "Mon 11-02 given",
+                "Thu 11-05 given",
+                "Mon 11-09 missed",
+                "Thu 11-12 missed",
+                "Mon 11-16 planned",
+                "Thu 11-19 planned",
+                "Mon 11-23 planned",
+                "Thu 11-26 planned",
+            ],
+        },
+        RhythmCase {
+            // The series ends on a Monday; the weekly taper keeps the calendar week and follows on Mondays.
+            name: "a Monday missed, then the maintenance taper",
+            template: Template::IvInduction2xWeek3w,
+            taper: true,
+            first_session: monday,
+            events: vec![PlanEvent::Given(monday), PlanEvent::Missed(local(2026, 11, 5, 9))],
+            expected: &[
+                "Mon 11-02 given",
+                "Thu 11-05 missed",
+                "Mon 11-09 planned",
+                "Thu 11-12 planned",
+                "Mon 11-16 planned",
+                "Thu 11-19 planned",
+                "Mon 11-23 planned",
+                "Mon 11-30 planned",
+                "Mon 12-07 planned",
+                "Mon 12-14 planned",
+                "Mon 12-21 planned",
+                "Mon 01-04 planned",
+                "Mon 01-18 planned",
+                "Mon 02-01 planned",
+                "Mon 02-15 planned",
+                "Mon 03-15 planned",
+                "Thu 04-15 planned",
+                "Sat 05-15 planned",
+            ],
+        },
+        RhythmCase {
+            name: "without a missed infusion the taper follows the week of the last Thursday",
+            template: Template::IvInduction2xWeek3w,
+            taper: true,
+            first_session: monday,
+            events: vec![],
+            expected: &[
+                "Mon 11-02 planned",
+                "Thu 11-05 planned",
+                "Mon 11-09 planned",
+                "Thu 11-12 planned",
+                "Mon 11-16 planned",
+                "Thu 11-19 planned",
+                "Mon 11-23 planned",
+                "Mon 11-30 planned",
+                "Mon 12-07 planned",
+                "Mon 12-14 planned",
+                "Mon 12-28 planned",
+                "Mon 01-11 planned",
+                "Mon 01-25 planned",
+                "Mon 02-08 planned",
+                "Mon 03-08 planned",
+                "Thu 04-08 planned",
+                "Sat 05-08 planned",
+            ],
+        },
+        RhythmCase {
+            name: "Monday/Wednesday/Friday: a Wednesday missed",
+            template: Template::IvInduction3xWeek2w,
+            taper: false,
+            first_session: monday,
+            events: vec![PlanEvent::Given(monday), PlanEvent::Missed(local(2026, 11, 4, 9))],
+            expected: &[
+                "Mon 11-02 given",
+                "Wed 11-04 missed",
+                "Fri 11-06 planned",
+                "Mon 11-09 planned",
+                "Wed 11-11 planned",
+                "Fri 11-13 planned",
+                "Mon 11-16 planned",
+            ],
+        },
+    ]);
+}
+
+#[test]
+fn a_schedule_that_runs_past_the_supported_dates_is_refused_with_the_field_named() {
+    // jiff's calendar ends on 9999-12-31 (and its instants late on 9999-12-30 UTC); no input may panic.
+    let request = |template, taper, first_session, events| PlanRequest {
+        template,
+        iv_maintenance_taper: taper,
+        time_zone: new_york(),
+        first_session,
+        events,
+        measurements_done: vec![],
+        now: instant(local(2026, 11, 2, 9)),
+    };
+    let cases: Vec<(&str, PlanRequest, &str)> = vec![
+        (
+            "twice weekly starting ten days before the end of the calendar",
+            request(Template::IvInduction2xWeek3w, false, local(9999, 12, 20, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "the monthly taper runs past the end",
+            request(Template::IvInduction3xWeek2w, true, local(9999, 8, 1, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "esketamine maintenance runs past the end",
+            request(Template::EsketamineTrd, false, local(9999, 10, 1, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "the first session cannot be placed in the clinic's zone",
+            request(Template::IvInduction3xWeek2w, false, local(9999, 12, 31, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "the baseline screens fall before the start of the calendar",
+            request(Template::IvInduction3xWeek2w, false, local(-9999, 1, 5, 9), vec![]),
+            "first_session",
+        ),
+        (
+            "a relapse on the last day of the calendar",
+            request(
+                Template::IvInduction3xWeek2w,
+                true,
+                local(2026, 11, 2, 9),
+                vec![PlanEvent::Given(local(2026, 11, 2, 9)), PlanEvent::Relapse(date(9999, 12, 31))],
+            ),
+            "events",
+        ),
+        (
+            "a session given on the last day of the calendar",
+            request(
+                Template::IvInduction3xWeek2w,
+                false,
+                local(2026, 11, 2, 9),
+                vec![PlanEvent::Given(local(9999, 12, 31, 9))],
+            ),
+            "events",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, plan_request, field) in cases {
+        match std::panic::catch_unwind(|| plan(&plan_request, &Protocol::shipped())) {
+            Err(_) => failures.push(format!("{name}: panicked")),
+            Ok(Ok(_)) => failures.push(format!("{name}: scheduled")),
+            Ok(Err(error)) if error.field != field => {
+                failures.push(format!("{name}: names {} ({error}), expected {field}", error.field));
+            }
+            Ok(Err(_)) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn a_step_the_protocol_gives_no_sessions_plans_none() {
+    // `esketamine_week9_sessions` may be 0 (plan no week-9 sessions ahead): weeks 1-8 only.
+    let protocol = Protocol::parse(&ketacare_core::protocol::SHIPPED_PROTOCOL_TOML.replacen(
+        "esketamine_week9_sessions = { value = 6",
+        "esketamine_week9_sessions = { value = 0",
+        1,
+    ))
+    .unwrap();
+    assert_eq!(protocol.schedule.esketamine_week9_sessions.value, 0);
+    let schedule = plan(&request(Template::EsketamineTrd, false, local(2026, 11, 2, 9), vec![]), &protocol).unwrap();
+    let steps: Vec<&str> = schedule.sessions.iter().map(|session| session.step).collect();
+    assert_eq!(steps.len(), 8 + 4, "{steps:?}");
+    assert!(!steps.contains(&"maintenance week 9 onwards"), "{steps:?}");
+}

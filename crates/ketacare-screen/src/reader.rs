@@ -243,10 +243,11 @@ pub fn read_export(
         .par_iter()
         .with_max_len(1)
         .fold(Partial::default, |mut partial, item| {
-            if partial.error.is_none() && !context.stop.load(Ordering::Relaxed) {
-                if let Err(error) = read_item(&context, item, &mut partial) {
-                    partial.error = Some(error);
-                }
+            if partial.error.is_none()
+                && !context.stop.load(Ordering::Relaxed)
+                && let Err(error) = read_item(&context, item, &mut partial)
+            {
+                partial.error = Some(error);
             }
             partial
         })

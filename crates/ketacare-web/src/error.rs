@@ -30,6 +30,8 @@ pub enum ApiError {
     Timeout {
         after_seconds: u64,
     },
+    /// Handling the request panicked (caught by the router's outermost layer); no internals are shown.
+    Internal,
 }
 
 impl From<AppError> for ApiError {
@@ -150,6 +152,13 @@ impl ApiError {
                     "no answer within {after_seconds} s; a write that was under way may still have been stored: \
                      read the record, or retry with the same Idempotency-Key"
                 ),
+                None,
+            ),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the request could not be completed; it is logged".to_owned(),
                 None,
             ),
             ApiError::MethodNotAllowed => (

@@ -18,6 +18,7 @@ mod treatment_openapi;
 mod treatment_routes;
 mod worklist_routes;
 
+use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, patch, post};
 use ketacare_app::App;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
@@ -185,7 +187,21 @@ pub fn router(app: App, config: WebConfig) -> Router {
     for (name, value) in security_headers(config) {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
-    router.with_state(state)
+    // Outermost, so a panic anywhere below (handler, extractor, middleware) becomes a 500 problem instead
+    // of a dropped connection.
+    router.layer(CatchPanicLayer::custom(move |_panic: Box<dyn Any + Send>| answer_a_panic(config))).with_state(state)
+}
+
+/// The answer to a request whose handling panicked: a 500 problem (`internal`) with no internals (the
+/// panic's message is never sent nor logged here: it may hold values from the request; the process's panic
+/// hook prints it), with the security headers, which this layer sits outside of.
+fn answer_a_panic(config: WebConfig) -> Response {
+    tracing::error!(problem = "internal", "request handling panicked");
+    let mut response = ApiError::Internal.into_response();
+    for (name, value) in security_headers(config) {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 /// The treatment routes (plans, sessions and what is recorded in them), kept apart to ease merging.

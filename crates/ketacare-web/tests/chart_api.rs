@@ -373,6 +373,56 @@ async fn analysts_get_the_decision_de_identified() {
 }
 
 #[tokio::test]
+async fn analysts_see_no_free_text_of_the_chart_in_the_evaluation() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        // V8 with the free text a clinician may type: a drug name with more than a drug in it, a stop reason
+        // and the reason of the prescriber's override (recorded through POST .../chart/overrides).
+        let mut case = with_birth_date(vignette("V8"));
+        case["trials"].as_array_mut().unwrap().push(json!({
+            "drug": "sertraline per Dr Quillfeather's letter", "weeks": 2,
+            "stop_reason": "moved to Wexcombe to live with her son" }));
+        let reason = "reviewed with her sister Ottoline Vexby; benefit outweighs risk";
+        case["overrides"] = json!([{ "rule": "PSYCHOTIC_FEATURES", "reason": reason }]);
+        let patient_id = enter_vignette(&api, &tokens, &case).await;
+        let path = evaluation_path(&patient_id, &case);
+        let prescriber = api.call("GET", &path, tokens.of(Role::Prescriber), None, &[]).await;
+        let analyst = api.call("GET", &path, tokens.of(Role::Analyst), None, &[]).await;
+        assert_eq!((prescriber.status, analyst.status), (StatusCode::OK, StatusCode::OK), "{}", analyst.body);
+        let author = prescriber.body["case"]["overrides"][0]["by"].as_str().unwrap().to_owned();
+
+        // Every piece of free text: the prescriber sees it (so its absence means something), the analyst nowhere.
+        let whole = prescriber.body.to_string();
+        let seen = analyst.body.to_string();
+        let mut failures = Vec::new();
+        for free_text in [reason, "Ottoline Vexby", "Quillfeather", "Wexcombe", author.as_str()] {
+            if !whole.contains(free_text) {
+                failures.push(format!("the prescriber's evaluation lacks {free_text:?}"));
+            }
+            if seen.contains(free_text) {
+                failures.push(format!("the analyst saw {free_text:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{} failure(s):\n{}\nanalyst: {seen}", failures.len(), failures.join("\n"));
+
+        // The decision is the same: the override still counts, and shows that there is one.
+        let decision = |body: &Value| {
+            let eligibility = &body["report"]["eligibility"]["iv_ketamine"];
+            (
+                eligibility["status"].clone(),
+                eligibility["findings"][0]["rule"].clone(),
+                eligibility["findings"][0]["overridden_by"].is_object(),
+                body["report"]["trd"]["label"]["status"].clone(),
+                body["report"]["trd"]["trials"].as_array().map(Vec::len),
+            )
+        };
+        assert_eq!(decision(&analyst.body), decision(&prescriber.body));
+        assert_eq!(analyst.body["report"]["eligibility"]["iv_ketamine"]["status"], "eligible");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_idempotent_retry_records_once() {
     each_backend(|db| async move {
         let (api, tokens) = Api::new(db.store).await;

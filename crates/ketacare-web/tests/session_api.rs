@@ -677,3 +677,47 @@ async fn a_plan_judges_the_course_on_the_charts_scale_results_as_the_cli_does() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_plan_that_runs_past_the_supported_dates_is_refused_naming_first_session() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await;
+        let patient_id = api.create_patient().await;
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let plan = |template: &str, first_session: &str| {
+            json!({ "template": template, "time_zone": "America/New_York", "first_session": first_session })
+        };
+        let mut with_taper = plan("induction_3x_week_2w", "9999-08-02T09:00");
+        with_taper["maintenance_taper"] = json!(true);
+        // (what, plan document, the problem's field)
+        let cases = [
+            ("twice weekly from 9999-12-20", plan("induction_2x_week_3w", "9999-12-20T09:00"), "first_session"),
+            ("esketamine from 9999-10-01", plan("esketamine_trd", "9999-10-01T09:00"), "first_session"),
+            ("the monthly taper past 9999", with_taper, "first_session"),
+            ("a first session past the last instant", plan("induction_2x_week_3w", "9999-12-31T09:00"), "first_session"),
+        ];
+        let mut failures = Vec::new();
+        for (what, document, field) in cases {
+            let reply = api.call_as(&api.prescriber, "POST", &plans, Some(&document.to_string()), &[]).await;
+            let answered = (reply.status, reply.body["field"].as_str());
+            if answered != (StatusCode::UNPROCESSABLE_ENTITY, Some(field)) {
+                failures.push(format!("{what}: {answered:?} {}", reply.body));
+            }
+        }
+        // The same document as an amendment of a plan.
+        let created =
+            api.call_as(&api.prescriber, "POST", &plans, Some(&plan("induction_2x_week_3w", "2026-11-30T09:00").to_string()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let plan_path = format!("{plans}/{}", created.body["plan_id"].as_str().unwrap());
+        let amendment = json!({ "reason": "moved", "plan": plan("induction_2x_week_3w", "9999-12-20T09:00") });
+        let reply = api
+            .call_as(&api.prescriber, "PATCH", &plan_path, Some(&amendment.to_string()), &[("if-match", "\"v1\"")])
+            .await;
+        let answered = (reply.status, reply.body["field"].as_str());
+        if answered != (StatusCode::UNPROCESSABLE_ENTITY, Some("plan.first_session")) {
+            failures.push(format!("amendment: {answered:?} {}", reply.body));
+        }
+        assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    })
+    .await;
+}

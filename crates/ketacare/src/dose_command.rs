@@ -129,10 +129,10 @@ pub fn run(args: DoseArgs) -> anyhow::Result<ExitCode> {
                 }
                 prescription.bag_volume_ml = bag_ml;
             }
-            if let Some(entered) = entered_dose_mg {
-                if entered <= Decimal::ZERO {
-                    return bad_input("--entered-dose-mg", format!("must be a positive number, got {entered}"));
-                }
+            if let Some(entered) = entered_dose_mg
+                && entered <= Decimal::ZERO
+            {
+                return bad_input("--entered-dose-mg", format!("must be a positive number, got {entered}"));
             }
             prescription.entered_dose_mg = entered_dose_mg;
             let sex_at_birth = sex.map(|sex| match sex {

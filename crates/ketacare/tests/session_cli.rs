@@ -256,3 +256,53 @@ fn session_and_plan_files_are_read_strictly() {
         );
     }
 }
+
+/// A TZif file (RFC 8536, version 2, no transitions) for a zone that is always UTC+09:00, named "FAKE".
+fn fixed_offset_tzif() -> Vec<u8> {
+    let header = |bytes: &mut Vec<u8>| {
+        bytes.extend_from_slice(b"TZif2");
+        bytes.extend_from_slice(&[0; 15]);
+        // isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
+        for count in [0u32, 0, 0, 0, 1, 5] {
+            bytes.extend_from_slice(&count.to_be_bytes());
+        }
+    };
+    let data = |bytes: &mut Vec<u8>| {
+        bytes.extend_from_slice(&(9 * 3600i32).to_be_bytes()); // utoff
+        bytes.extend_from_slice(&[0, 0]); // isdst, desigidx
+        bytes.extend_from_slice(b"FAKE\0");
+    };
+    let mut bytes = Vec::new();
+    header(&mut bytes);
+    data(&mut bytes);
+    header(&mut bytes);
+    data(&mut bytes);
+    bytes.extend_from_slice(b"\nFAKE-9\n");
+    bytes
+}
+
+#[test]
+fn the_clinics_time_zone_comes_from_the_bundled_database_not_the_hosts() {
+    // A host tz database (TZDIR) whose America/New_York is always UTC+09:00 must change nothing.
+    let host_database = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(host_database.path().join("America")).unwrap();
+    std::fs::write(host_database.path().join("America/New_York"), fixed_offset_tzif()).unwrap();
+    let plan = example("plan-iv.json");
+    let mut failures = Vec::new();
+    for format in ["text", "json"] {
+        let args = ["plan", plan.to_str().unwrap(), "--format", format];
+        let (_, expected, _) = run(&args);
+        let output = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+            .args(args)
+            .env("TZDIR", host_database.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        if stdout != expected {
+            let first_difference = stdout.lines().zip(expected.lines()).find(|(got, wanted)| got != wanted);
+            failures
+                .push(format!("--format {format}: {first_difference:?} {}", String::from_utf8_lossy(&output.stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}

@@ -242,7 +242,9 @@ fn clock_criterion(
             None,
         );
     };
-    let at = from + SignedDuration::from_mins(setting.value);
+    // Past the last instant jiff holds (late on 9999-12-30 UTC) the mark is that instant: never met early,
+    // and no panic on a document dated at the end of the calendar.
+    let at = from.checked_add(SignedDuration::from_mins(setting.value)).unwrap_or(Timestamp::MAX);
     let status = if now >= at { CriterionStatus::Met } else { CriterionStatus::NotMet };
     criterion(id, status, format!("{} min after {what}", setting.value), &setting.source, Some(at))
 }

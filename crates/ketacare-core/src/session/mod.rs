@@ -121,26 +121,26 @@ impl Session {
         monitoring_ended_at: Option<Timestamp>,
     ) -> Result<Self, InvalidSession> {
         let invalid = |field, problem: &str| Err(InvalidSession { field, problem: problem.to_owned() });
-        if let Some(lot) = &dose.lot_number {
-            if lot.trim().is_empty() {
-                return invalid("dose.lot_number", "must not be empty when given");
-            }
+        if let Some(lot) = &dose.lot_number
+            && lot.trim().is_empty()
+        {
+            return invalid("dose.lot_number", "must not be empty when given");
         }
         if dose.given_mg.is_some() && dose.started_at.is_none() {
             return invalid("dose.started_at", "is required when a dose was given");
         }
-        if let (Some(started), Some(ended)) = (dose.started_at, dose.ended_at) {
-            if ended < started {
-                return invalid("dose.ended_at", "must not be before dose.started_at");
-            }
+        if let (Some(started), Some(ended)) = (dose.started_at, dose.ended_at)
+            && ended < started
+        {
+            return invalid("dose.ended_at", "must not be before dose.started_at");
         }
         if dose.ended_at.is_some() && dose.started_at.is_none() {
             return invalid("dose.started_at", "is required when dose.ended_at is given");
         }
-        if let (Some(started), Some(ended)) = (dose.started_at, monitoring_ended_at) {
-            if ended < started {
-                return invalid("monitoring_ended_at", "must not be before dose.started_at");
-            }
+        if let (Some(started), Some(ended)) = (dose.started_at, monitoring_ended_at)
+            && ended < started
+        {
+            return invalid("monitoring_ended_at", "must not be before dose.started_at");
         }
         Ok(Session { modality, care_setting, time_zone, dose, timeline, monitoring_ended_at })
     }

@@ -249,10 +249,10 @@ impl Timeline {
 
     /// Appends an observation taken at or after the last one.
     pub fn push(&mut self, entry: TimedObservation) -> Result<(), InvalidTimeline> {
-        if let Some(last) = self.entries.last() {
-            if entry.at < last.at {
-                return Err(InvalidTimeline { at: entry.at, previous: last.at });
-            }
+        if let Some(last) = self.entries.last()
+            && entry.at < last.at
+        {
+            return Err(InvalidTimeline { at: entry.at, previous: last.at });
         }
         self.entries.push(entry);
         Ok(())

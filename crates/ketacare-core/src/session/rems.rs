@@ -231,13 +231,13 @@ pub fn assemble_rems_form(
 
     // KNOWLEDGE §4.2: total minutes from the first device to the end of monitoring, at least 120.
     let duration = started.zip(end).map(|(from, to)| minutes_between(from, to));
-    if let Some(minutes) = duration {
-        if minutes < settings.esketamine_min_observation_min.value {
-            problems.push(format!(
-                "session.duration_min: {minutes} min is below the REMS minimum of {} min",
-                settings.esketamine_min_observation_min.value
-            ));
-        }
+    if let Some(minutes) = duration
+        && minutes < settings.esketamine_min_observation_min.value
+    {
+        problems.push(format!(
+            "session.duration_min: {minutes} min is below the REMS minimum of {} min",
+            settings.esketamine_min_observation_min.value
+        ));
     }
     form.derived("session.duration_min", duration.map(|minutes| minutes.to_string()));
 
@@ -257,7 +257,9 @@ pub fn assemble_rems_form(
     };
     let bp_before = bp_readings(before_dose).next_back();
     let bp_post_dose = started.and_then(|at| {
-        let mark = at + SignedDuration::from_mins(settings.rems_bp_post_dose_min.value);
+        // Past the last instant jiff holds, the mark is that instant (no panic at the end of the calendar).
+        let mark =
+            at.checked_add(SignedDuration::from_mins(settings.rems_bp_post_dose_min.value)).unwrap_or(Timestamp::MAX);
         let window = settings.rems_bp_post_dose_window_min.value;
         bp_readings(after_dose)
             .map(|(taken, reading)| (minutes_between(mark, taken).abs(), reading))

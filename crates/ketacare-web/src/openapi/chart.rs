@@ -45,7 +45,7 @@ pub(super) fn add_chart_paths(document: &mut Value) {
                             "description": "Plus the fields to change; null removes one" })) }))
         },
         "/api/v1/patients/{patient_id}/evaluation": {
-            "get": operation("The decision on the chart, computed now (not stored); analysts get the case de-identified",
+            "get": operation("The decision on the chart, computed now (not stored); analysts get the case and report de-identified",
                 (200, "The assembled case and its report", schema_ref("ChartEvaluation")), &[401, 403, 404, 422],
                 json!({ "parameters": evaluation_parameters }))
         }
