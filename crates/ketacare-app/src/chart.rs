@@ -7,9 +7,10 @@
 
 use jiff::civil::Date;
 use ketacare_case::{
-    InvalidCase, parse_bp_entry, parse_case, parse_concomitant_entry, parse_cssrs_section, parse_ect_section,
-    parse_episode_section, parse_history_entry, parse_override_entry, parse_patient_section, parse_scales_section,
-    parse_trial_entry, report_json,
+    ChartPatientFacts, ChartRecordFacts, ChartScaleFacts, InvalidCase, assemble_case_from_chart, parse_bp_entry,
+    parse_case, parse_concomitant_entry, parse_cssrs_section, parse_ect_section, parse_episode_section,
+    parse_history_entry, parse_override_entry, parse_patient_section, parse_scales_section, parse_trial_entry,
+    report_json,
 };
 use ketacare_core::assess::assess_case;
 use ketacare_core::drugs::resolve_drug_name;
@@ -243,11 +244,6 @@ fn case_part(body: &Map<String, Value>, record_keys: &[&str]) -> Value {
     )
 }
 
-/// Whether a date text (or none) is on or before `as_of`.
-fn on_or_before(date: Option<&str>, as_of: Date) -> bool {
-    date.and_then(|text| text.parse::<Date>().ok()).is_none_or(|date| date <= as_of)
-}
-
 fn body_of(record: &ChartRecord) -> Map<String, Value> {
     match serde_json::from_str(&record.body_json) {
         Ok(Value::Object(object)) => object,
@@ -315,126 +311,43 @@ fn row_view(row: ChartRow) -> Result<ChartRecordView, AppError> {
     }
 }
 
-/// The current episode: the most recently recorded active episode whose onset is not after `as_of`.
-fn current_episode(records: &[ChartRecord], as_of: Date) -> Option<&ChartRecord> {
-    records.iter().rev().find(|record| {
-        record.section == "episodes"
-            && record.status == RecordStatus::Active
-            && on_or_before(body_of(record).get("onset_date").and_then(Value::as_str), as_of)
-    })
-}
-
-/// Assembles the case of contracts/assess.md from a patient's chart (docs/api.md, "Assembly rules").
-fn assemble_case(patient: &Patient, rows: &ChartRows, as_of: Date, modality: &str, jurisdiction: &str) -> Value {
-    let active = |section: &'static str| {
-        rows.records.iter().filter(move |record| record.section == section && record.status == RecordStatus::Active)
-    };
-    let mut case = Map::new();
-    case.insert("as_of".to_owned(), json!(as_of.to_string()));
-    case.insert("modality".to_owned(), json!(modality));
-    case.insert("jurisdiction".to_owned(), json!(jurisdiction));
-
-    let mut patient_section = Map::new();
-    patient_section.insert("id".to_owned(), json!(patient.patient_id));
-    patient_section.insert("birth_date".to_owned(), json!(patient.birth_date));
-    patient_section.insert("sex_at_birth".to_owned(), json!(patient.sex_at_birth));
-    // Each measured value from the latest measurement that gives it (by date, then as recorded).
-    let mut measurements: Vec<&ChartRecord> =
-        active("measurements").filter(|record| on_or_before(record.recorded_on.as_deref(), as_of)).collect();
-    measurements.sort_by(|a, b| a.recorded_on.cmp(&b.recorded_on));
-    for key in ["height_cm", "weight_kg", "pregnant", "breastfeeding"] {
-        if let Some(value) = measurements
-            .iter()
-            .rev()
-            .find_map(|record| body_of(record).get(key).filter(|value| !value.is_null()).cloned())
-        {
-            patient_section.insert(key.to_owned(), value);
-        }
-    }
-    case.insert("patient".to_owned(), Value::Object(patient_section));
-
-    let episode = current_episode(&rows.records, as_of);
-    if let Some(episode) = episode {
-        let mut body = body_of(episode);
-        let ect = body.remove("ect");
-        case.insert("episode".to_owned(), Value::Object(body));
-        if let Some(ect) = ect.filter(|ect| !ect.is_null()) {
-            case.insert("ect".to_owned(), ect);
-        }
-    }
-
-    let listed = |section: &'static str, key: &str, word_key: &str, current_word: &str| {
-        let mut words: Vec<Value> = Vec::new();
-        for record in active(section) {
-            let body = body_of(record);
-            let current = body.get(word_key).and_then(Value::as_str).unwrap_or(current_word) == current_word;
-            let noted = on_or_before(body.get("noted_on").and_then(Value::as_str), as_of);
-            if let Some(word) = body.get(key).filter(|_| current && noted)
-                && !words.contains(word)
-            {
-                words.push(word.clone());
-            }
-        }
-        Value::Array(words)
-    };
-    case.insert("history".to_owned(), listed("history", "code", "clinical_status", "active"));
-    case.insert("concomitant".to_owned(), listed("concomitant", "class", "clinical_status", "active"));
-
-    let trials: Vec<Value> = active("trials")
-        .map(|record| {
-            let mut body = body_of(record);
-            body.remove("episode_id");
-            let in_current = episode.is_some_and(|episode| record.episode_id.as_deref() == Some(&episode.record_id));
-            body.insert("in_current_episode".to_owned(), json!(in_current));
-            Value::Object(body)
-        })
-        .collect();
-    case.insert("trials".to_owned(), Value::Array(trials));
-
-    // The readings of the latest day with any, in the order recorded.
-    let readings: Vec<&ChartRecord> =
-        active("blood_pressures").filter(|record| on_or_before(record.recorded_on.as_deref(), as_of)).collect();
-    let latest_day = readings.iter().filter_map(|record| record.recorded_on.clone()).max();
-    let bp: Vec<Value> = readings
+/// The chart's active records and scale results as the plain facts `ketacare-case` assembles a case from.
+fn chart_facts(rows: &ChartRows) -> (Vec<ChartRecordFacts>, Vec<ChartScaleFacts>) {
+    let records = rows
+        .records
         .iter()
-        .filter(|record| record.recorded_on == latest_day)
-        .map(|record| {
-            let body = body_of(record);
-            json!({ "systolic": body.get("systolic"), "diastolic": body.get("diastolic") })
+        .filter(|record| record.status == RecordStatus::Active)
+        .map(|record| ChartRecordFacts {
+            record_id: record.record_id.clone(),
+            section: record.section.clone(),
+            episode_id: record.episode_id.clone(),
+            recorded_on: record.recorded_on.clone(),
+            body: body_of(record),
         })
         .collect();
-    case.insert("bp".to_owned(), Value::Array(bp));
-
-    // The latest result of each scale (by date administered, then as recorded).
-    let mut results: Vec<&StoredScaleResult> = rows
+    let scales = rows
         .scales
         .iter()
-        .filter(|result| result.status == RecordStatus::Active && on_or_before(Some(&result.administered_on), as_of))
+        .filter(|result| result.status == RecordStatus::Active)
+        .map(|result| ChartScaleFacts {
+            scale: result.scale.clone(),
+            answers: result.answers_json.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+            total: result.total,
+            administered_on: result.administered_on.clone(),
+        })
         .collect();
-    results.sort_by(|a, b| a.administered_on.cmp(&b.administered_on));
-    let latest = |key: &str| results.iter().rev().find(|result| result.scale == key).copied();
-    let mut scales = Map::new();
-    for (key, _) in CASE_SCALE_KEYS {
-        if let Some(result) = latest(key) {
-            let value = match result.answers_json.as_deref().and_then(|text| serde_json::from_str(text).ok()) {
-                Some(items) => items,
-                None => json!(result.total),
-            };
-            scales.insert(key.to_owned(), value);
-        }
-    }
-    if !scales.is_empty() {
-        case.insert("scales".to_owned(), Value::Object(scales));
-    }
-    if let Some(answers) = latest(CSSRS_KEY)
-        .and_then(|result| result.answers_json.as_deref().and_then(|text| serde_json::from_str(text).ok()))
-    {
-        case.insert("cssrs".to_owned(), answers);
-    }
+    (records, scales)
+}
 
-    let overrides: Vec<Value> = active("overrides").map(|record| Value::Object(body_of(record))).collect();
-    case.insert("overrides".to_owned(), Value::Array(overrides));
-    Value::Object(case)
+/// Assembles the case of contracts/assess.md from a patient's chart (`ketacare-case` does the assembly).
+fn assemble_case(patient: &Patient, rows: &ChartRows, as_of: Date, modality: &str, jurisdiction: &str) -> Value {
+    let (records, scales) = chart_facts(rows);
+    let facts = ChartPatientFacts {
+        patient_id: &patient.patient_id,
+        birth_date: &patient.birth_date,
+        sex_at_birth: &patient.sex_at_birth,
+    };
+    assemble_case_from_chart(facts, &records, &scales, as_of, modality, jurisdiction)
 }
 
 /// The case without what identifies the patient (HIPAA Safe Harbor's dates, ages over 89, free text):

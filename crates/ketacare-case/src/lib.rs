@@ -2,6 +2,7 @@
 //! render the core's report as JSON or as text for a person. This crate owns that format; the CLI
 //! and (later) the HTTP API both go through it, so they cannot drift apart.
 
+mod chart_case;
 mod containment;
 mod json_reader;
 mod parse;
@@ -11,6 +12,7 @@ mod sections;
 pub mod session_format;
 mod strict_json;
 
+pub use chart_case::{ChartPatientFacts, ChartRecordFacts, ChartScaleFacts, assemble_case_from_chart, current_episode};
 pub use containment::json_contains;
 pub use json_reader::{PLAUSIBLE_YEARS, read_calendar_date, read_local_date_time};
 pub use parse::{InvalidCase, parse_case, parse_case_bytes, parse_case_json};
