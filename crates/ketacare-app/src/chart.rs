@@ -315,7 +315,7 @@ fn row_view(row: ChartRow) -> Result<ChartRecordView, AppError> {
 }
 
 /// The current episode: the most recently recorded active episode whose onset is not after `as_of`.
-fn current_episode(records: &[ChartRecord], as_of: Date) -> Option<&ChartRecord> {
+pub(crate) fn current_episode(records: &[ChartRecord], as_of: Date) -> Option<&ChartRecord> {
     records.iter().rev().find(|record| {
         record.section == "episodes"
             && record.status == RecordStatus::Active
@@ -615,7 +615,7 @@ impl App {
     }
 
     /// Runs the assembled case through the assess path (parse, engine, render) of `ketacare assess`.
-    fn evaluate(&self, case: &Value) -> Result<Value, AppError> {
+    pub(crate) fn evaluate(&self, case: &Value) -> Result<Value, AppError> {
         let facts = parse_case(case, self.today()).map_err(|error| AppError::Invalid {
             field: error.path,
             problem: format!("the chart would not make a valid case: {}", error.problem),

