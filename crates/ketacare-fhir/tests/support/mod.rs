@@ -35,6 +35,7 @@ pub fn fhir_schema() -> Value {
 pub struct FhirValidators {
     schema: Value,
     compiled: HashMap<String, jsonschema::Validator>,
+    whole: Option<jsonschema::Validator>,
 }
 
 impl FhirValidators {
@@ -48,7 +49,26 @@ impl FhirValidators {
             .as_array_mut()
             .expect("the schema lists the FHIR versions");
         versions.push(json!("4.0.1"));
-        FhirValidators { schema, compiled: HashMap::new() }
+        FhirValidators { schema, compiled: HashMap::new(), whole: None }
+    }
+
+    /// The whole schema's complaints (its root `oneOf` over every resource type, as HL7 ships it) about a
+    /// resource, typically a whole Bundle. Its messages quote the whole instance, so each is cut short:
+    /// [`FhirValidators::errors`] on each resource says where the problem is.
+    pub fn whole_schema_errors(&mut self, resource: &Value) -> Vec<String> {
+        let schema = &self.schema;
+        let validator = self.whole.get_or_insert_with(|| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft6)
+                .build(schema)
+                .unwrap_or_else(|error| panic!("the whole FHIR schema compiles: {error}"))
+        });
+        validator
+            .iter_errors(resource)
+            .map(|error| {
+                format!("{}: {}", error.instance_path(), error.to_string().chars().take(200).collect::<String>())
+            })
+            .collect()
     }
 
     /// The schema's complaints about `resource` (empty when it validates), each as `path: message`.
