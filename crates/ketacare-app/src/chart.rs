@@ -339,6 +339,23 @@ fn chart_facts(rows: &ChartRows) -> (Vec<ChartRecordFacts>, Vec<ChartScaleFacts>
     (records, scales)
 }
 
+/// The record id of the current episode: the most recently recorded active episode whose onset is not
+/// after `as_of` (the rule of `ketacare-case`'s assembly, for the FHIR export).
+pub(crate) fn current_episode_id(records: &[ChartRecord], as_of: Date) -> Option<String> {
+    let facts: Vec<ChartRecordFacts> = records
+        .iter()
+        .filter(|record| record.status == RecordStatus::Active && record.section == "episodes")
+        .map(|record| ChartRecordFacts {
+            record_id: record.record_id.clone(),
+            section: record.section.clone(),
+            episode_id: record.episode_id.clone(),
+            recorded_on: record.recorded_on.clone(),
+            body: body_of(record),
+        })
+        .collect();
+    ketacare_case::current_episode(&facts, as_of).map(|episode| episode.record_id.clone())
+}
+
 /// Assembles the case of contracts/assess.md from a patient's chart (`ketacare-case` does the assembly).
 fn assemble_case(patient: &Patient, rows: &ChartRows, as_of: Date, modality: &str, jurisdiction: &str) -> Value {
     let (records, scales) = chart_facts(rows);
@@ -562,7 +579,7 @@ impl App {
     }
 
     /// Runs the assembled case through the assess path (parse, engine, render) of `ketacare assess`.
-    fn evaluate(&self, case: &Value) -> Result<Value, AppError> {
+    pub(crate) fn evaluate(&self, case: &Value) -> Result<Value, AppError> {
         let facts = parse_case(case, self.today()).map_err(|error| AppError::Invalid {
             field: error.path,
             problem: format!("the chart would not make a valid case: {}", error.problem),

@@ -8,6 +8,7 @@ mod assessments;
 mod audit_log;
 mod chart;
 mod credential_flood;
+mod fhir_export;
 mod operations;
 mod patients;
 pub mod policy;

@@ -8,7 +8,7 @@ use ketacare_store::{AuditEvent, Backend, SqliteFileCheck, StoreError};
 use crate::{App, AppError};
 
 /// The actor id of operations run from the command line.
-const CLI_ACTOR: &str = "ketacare-cli";
+pub(crate) const CLI_ACTOR: &str = "ketacare-cli";
 
 /// Checks a SQLite file without changing it: the integrity check and the audit chain.
 pub async fn check_sqlite_backup(path: &Path) -> Result<SqliteFileCheck, AppError> {

@@ -1,4 +1,4 @@
-//! The HTTP JSON API of ketacare under `/api/v1` (axum): authentication (cookie sessions with CSRF
+//! The HTTP JSON API of ketacare under `/api/v1`, and FHIR R4 under `/fhir/r4` (axum): authentication (cookie sessions with CSRF
 //! protection, bearer tokens), RFC 9457 problem details, ETag/If-Match, Idempotency-Key, the OpenAPI
 //! document, health checks and security headers. Handlers are thin: extract, call one `ketacare-app`
 //! use case, map the result. This crate never touches the store.
@@ -8,6 +8,7 @@ pub mod auth;
 mod chart_routes;
 mod content_type;
 mod error;
+mod fhir_routes;
 mod input;
 pub mod openapi;
 mod patient_routes;
@@ -137,6 +138,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/worklist"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
+    route("GET", "/fhir/r4/metadata"),
+    route("GET", "/fhir/r4/Patient/{patient_id}/$everything"),
 ];
 
 /// The router with all routes and middleware, ready to serve or to call with `oneshot` in tests.
@@ -178,6 +181,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/worklist", get(worklist_routes::worklist))
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
+        .route("/fhir/r4/metadata", get(fhir_routes::metadata))
+        .route("/fhir/r4/Patient/{patient_id}/$everything", get(fhir_routes::patient_everything))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(content_type::require_json_bodies))

@@ -60,7 +60,30 @@ fn public() -> Value {
 pub fn document() -> Value {
     let mut document = foundation_document();
     chart::add_chart_paths(&mut document);
+    add_fhir_paths(&mut document);
     document
+}
+
+/// The FHIR R4 paths: their bodies are FHIR resources (`application/fhir+json`), described in docs/fhir.md.
+fn add_fhir_paths(document: &mut Value) {
+    let fhir_success = |description: &str, resource_type: &str| {
+        json!({ "description": description, "content": { "application/fhir+json": { "schema": {
+            "type": "object", "required": ["resourceType"],
+            "properties": { "resourceType": { "const": resource_type } },
+            "description": "A FHIR R4 (4.0.1) resource; its profile is in docs/fhir.md" } } } })
+    };
+    let mut metadata = operation("The FHIR CapabilityStatement of this server", (200, "", Value::Null), &[], public());
+    metadata["responses"]["200"] = fhir_success("The CapabilityStatement", "CapabilityStatement");
+    let mut everything = operation(
+        "The patient's whole record as a FHIR R4 searchset Bundle (admin, prescriber, nurse; audited as patient.read)",
+        (200, "", Value::Null),
+        &[401, 403, 404],
+        json!({ "parameters": [{ "name": "patient_id", "in": "path", "required": true, "schema": { "type": "string" } }] }),
+    );
+    everything["responses"]["200"] = fhir_success("The Bundle (type searchset)", "Bundle");
+    let paths = document["paths"].as_object_mut().expect("the document has paths");
+    paths.insert("/fhir/r4/metadata".to_owned(), json!({ "get": metadata }));
+    paths.insert("/fhir/r4/Patient/{patient_id}/$everything".to_owned(), json!({ "get": everything }));
 }
 
 /// The paths of the foundation (sessions, patients, assessments, audit).

@@ -232,6 +232,9 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/worklist", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
+    // FHIR: the CapabilityStatement is public (FHIR clients read it first); the export is a chart read.
+    ("GET", "/fhir/r4/metadata", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/fhir/r4/Patient/{patient_id}/$everything", [401, 200, 200, 200, 403, 403]),
 ];
 
 #[tokio::test]

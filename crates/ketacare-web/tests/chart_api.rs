@@ -122,6 +122,10 @@ impl Api {
     }
 }
 
+/// HL7's FHIR R4 JSON Schema and the checks of ketacare-fhir's own tests.
+#[path = "../../ketacare-fhir/tests/support/mod.rs"]
+mod fhir_support;
+
 fn vignettes_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vignettes")
 }
@@ -709,6 +713,110 @@ async fn correcting_the_birth_date_re_evaluates_the_chart() {
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
         let unchanged = api.call("GET", &path, nurse, None, &[]).await;
         assert_eq!(unchanged.body["birth_date"], "1950-05-02");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_vignette_exports_as_a_fhir_bundle_that_validates() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let mut validators = fhir_support::FhirValidators::new();
+        let mut failures = Vec::new();
+        let mut validated = 0;
+        let mut names: Vec<String> = std::fs::read_dir(vignettes_dir())
+            .unwrap()
+            .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+            .filter_map(|file| file.strip_suffix(".case.json").map(str::to_owned))
+            .collect();
+        names.sort();
+        for name in &names {
+            let case = with_birth_date(vignette(name));
+            let patient_id = enter_vignette(&api, &tokens, &case).await;
+            let path = format!("/fhir/r4/Patient/{patient_id}/$everything");
+            let reply = api.call("GET", &path, nurse, None, &[]).await;
+            assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.body);
+            assert_eq!(reply.headers[header::CONTENT_TYPE], "application/fhir+json", "{name}");
+            let bundle = &reply.body;
+            assert_eq!(bundle["resourceType"], "Bundle", "{name}");
+            assert_eq!(bundle["type"], "searchset", "{name}");
+            let entries = bundle["entry"].as_array().unwrap();
+            assert_eq!(bundle["total"], json!(entries.len()), "{name}");
+            assert_eq!(entries[0]["resource"]["resourceType"], "Patient", "{name}");
+            assert_eq!(entries[0]["resource"]["id"], json!(patient_id), "{name}");
+            let count = |resource_type: &str| {
+                entries.iter().filter(|entry| entry["resource"]["resourceType"] == resource_type).count()
+            };
+            let listed = |key: &str| case[key].as_array().map_or(0, Vec::len);
+            assert_eq!(count("Condition"), 1 + listed("history"), "{name}: an episode and the history");
+            assert_eq!(count("MedicationStatement"), listed("trials") + listed("concomitant"), "{name}");
+            // The TRD determination says what the chart's evaluation says.
+            let evaluation =
+                api.call("GET", &format!("/api/v1/patients/{patient_id}/evaluation"), nurse, None, &[]).await;
+            let trd = entries
+                .iter()
+                .map(|entry| &entry["resource"])
+                .find(|resource| resource["code"]["coding"][0]["code"] == "trd-determination")
+                .unwrap_or_else(|| panic!("{name}: no TRD determination"));
+            let component_status = |code: &str| {
+                trd["component"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|component| component["code"]["coding"][0]["code"] == code)
+                    .map(|component| component["valueCodeableConcept"]["coding"][0]["code"].clone())
+            };
+            assert_eq!(
+                component_status("trd-label-definition"),
+                Some(evaluation.body["report"]["trd"]["label"]["status"].clone()),
+                "{name}"
+            );
+            assert_eq!(
+                component_status("trd-distinct-classes-definition"),
+                Some(evaluation.body["report"]["trd"]["distinct_classes"]["status"].clone()),
+                "{name}"
+            );
+            for entry in entries {
+                let resource = &entry["resource"];
+                for error in validators.errors(resource) {
+                    failures.push(format!("{name} {}/{}: {error}", resource["resourceType"], resource["id"]));
+                }
+                validated += 1;
+            }
+        }
+        eprintln!("validated {validated} resources exported through the router");
+        assert!(failures.is_empty(), "{} schema failures:\n{}", failures.len(), failures.join("\n"));
+        // The CapabilityStatement needs no login and validates too.
+        let metadata = api.raw("GET", "/fhir/r4/metadata", None, None, None, &[]).await;
+        assert_eq!(metadata.status, StatusCode::OK);
+        assert_eq!(metadata.headers[header::CONTENT_TYPE], "application/fhir+json");
+        assert_eq!(validators.errors(&metadata.body), Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fhir_export_is_audited_as_a_patient_read_and_analysts_may_not() {
+    each_backend(|db| async move {
+        let (api, tokens) = Api::new(db.store).await;
+        let nurse = tokens.of(Role::Nurse);
+        let patient_id = api.create_patient(nurse, "1984-05-02", "female").await;
+        let path = format!("/fhir/r4/Patient/{patient_id}/$everything");
+        assert_eq!(api.call("GET", &path, nurse, None, &[]).await.status, StatusCode::OK);
+        assert_eq!(api.call("GET", &path, tokens.of(Role::Analyst), None, &[]).await.status, StatusCode::FORBIDDEN);
+        let missing = api.call("GET", "/fhir/r4/Patient/no-such-patient/$everything", nurse, None, &[]).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        let events = api.call("GET", "/api/v1/audit/events?limit=1000", tokens.of(Role::Auditor), None, &[]).await;
+        let exports: Vec<(String, String)> = events.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["resource"].as_str().is_some_and(|resource| resource.ends_with("/fhir/$everything")))
+            .map(|event| (event["action"].as_str().unwrap().to_owned(), event["outcome"].as_str().unwrap().to_owned()))
+            .collect();
+        let expected = [("patient.read", "success"), ("patient.read", "denied"), ("patient.read", "not_found")];
+        assert_eq!(exports, expected.map(|(action, outcome)| (action.to_owned(), outcome.to_owned())));
     })
     .await;
 }

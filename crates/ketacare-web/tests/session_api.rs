@@ -201,6 +201,10 @@ async fn post_observations(api: &Api, session: &str, observations: &[Value]) -> 
     changes
 }
 
+/// HL7's FHIR R4 JSON Schema and the checks of ketacare-fhir's own tests.
+#[path = "../../ketacare-fhir/tests/support/mod.rs"]
+mod fhir_support;
+
 #[tokio::test]
 async fn the_esketamine_example_through_the_api_gives_the_clis_check() {
     let (text, document) = example("session-esketamine.json");
@@ -262,6 +266,41 @@ async fn the_esketamine_example_through_the_api_gives_the_clis_check() {
             assert_eq!(view.body["rems_form"]["status"], "draft");
             assert_eq!(view.body["rems_form"]["due_on"], "2026-12-05");
             assert_eq!(view.headers[header::ETAG], format!("\"v{}\"", observations.len() + 4));
+
+            // The session in the patient's FHIR export: both doses (the wrong lot marked), the vital signs at
+            // the clinic's offset, every resource valid against HL7's schema.
+            let exported = api.call("GET", &format!("/fhir/r4/Patient/{patient_id}/$everything"), None, &[]).await;
+            assert_eq!(exported.status, StatusCode::OK, "{}", exported.body);
+            let resources: Vec<&Value> =
+                exported.body["entry"].as_array().unwrap().iter().map(|entry| &entry["resource"]).collect();
+            let mut doses: Vec<(String, String, String)> = resources
+                .iter()
+                .filter(|resource| resource["resourceType"] == "MedicationAdministration")
+                .map(|resource| {
+                    let lot = resource["extension"][0]["valueString"].as_str().unwrap().to_owned();
+                    let status = resource["status"].as_str().unwrap().to_owned();
+                    let start = &resource["effectivePeriod"]["start"];
+                    (lot, status, start.as_str().unwrap().to_owned())
+                })
+                .collect();
+            doses.sort();
+            // Recorded with the last device's time too: a period from the first device to the last.
+            let at = "2026-11-28T09:10:00-05:00".to_owned();
+            assert_eq!(
+                doses,
+                [
+                    ("ESK-24117".to_owned(), "completed".to_owned(), at.clone()),
+                    ("ESK-WRONG".to_owned(), "entered-in-error".to_owned(), at)
+                ]
+            );
+            let first_bp = resources
+                .iter()
+                .find(|resource| resource["code"]["coding"][0]["code"] == "85354-9")
+                .expect("the session's blood pressures");
+            assert_eq!(first_bp["effectiveDateTime"], "2026-11-28T09:00:00-05:00");
+            let mut validators = fhir_support::FhirValidators::new();
+            let failures: Vec<String> = resources.iter().flat_map(|resource| validators.errors(resource)).collect();
+            assert!(failures.is_empty(), "{}", failures.join("\n"));
         }
     })
     .await;

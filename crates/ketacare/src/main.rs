@@ -6,6 +6,7 @@ mod audit_command;
 mod backup_command;
 mod demo_command;
 mod dose_command;
+mod export_command;
 mod migrate_command;
 mod plan_command;
 mod protocol_command;
@@ -59,6 +60,8 @@ enum Command {
     User(user_command::UserArgs),
     /// Check or export the audit log.
     Audit(audit_command::AuditArgs),
+    /// Print a patient's record as a FHIR R4 Bundle (Patient/{id}/$everything).
+    Export(export_command::ExportArgs),
     /// Write a consistent copy of a SQLite database while it serves, and check it.
     Backup(backup_command::BackupArgs),
     /// Check a backup and put it in place of a SQLite database (stop the server first).
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth_command::run(args),
         Command::Serve(args) => serve_command::run(args),
         Command::Demo(args) => demo_command::run(args),
+        Command::Export(args) => export_command::run(args),
         Command::Migrate(args) => migrate_command::run(args),
         Command::User(args) => user_command::run(args),
         Command::Audit(args) => audit_command::run(args),

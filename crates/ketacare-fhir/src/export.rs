@@ -1,0 +1,859 @@
+//! From a patient's record, as plain data, to FHIR R4 resources and the `$everything` Bundle. Pure: the
+//! caller (ketacare-app) reads the store and hands over the facts; nothing here reads a clock, a file or
+//! the environment. Codes come from KNOWLEDGE §8 (LOINC, ICD-10-CM, SNOMED CT) and the core's drug
+//! knowledge base (RxNorm, ATC); what has none gets a code of ketacare's CodeSystem (`codes::KETACARE`).
+
+use ketacare_core::drugs::{DrugEntry, resolve_drug_name};
+use rust_decimal::Decimal;
+use serde_json::Number;
+
+use crate::codes::{self, KETACARE, loinc, snomed};
+use crate::resources::{
+    AdministrationDosage, AdministrationEffective, Annotation, Bundle, BundleEntry, BundleEntrySearch, CodeableConcept,
+    Coding, Condition, Dosage, DoseAndRate, Extension, ExtensionValue, HumanName, Identifier, MedicationAdministration,
+    MedicationStatement, Observation, ObservationComponent, ObservationEffective, ObservationValue, Patient, Quantity,
+    Reference, Resource, Timing, TimingRepeat,
+};
+
+/// A patient's whole record as ketacare keeps it: the input of [`patient_everything_bundle`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PatientRecord {
+    pub patient: PatientFacts,
+    pub episodes: Vec<EpisodeFacts>,
+    pub history: Vec<HistoryFacts>,
+    pub concomitant: Vec<ConcomitantFacts>,
+    pub trials: Vec<TrialFacts>,
+    pub scales: Vec<ScaleFacts>,
+    pub measurements: Vec<MeasurementFacts>,
+    pub blood_pressures: Vec<BloodPressureFacts>,
+    /// The TRD determination on the chart as of the export (none when the chart makes no case yet).
+    pub trd: Option<TrdDetermination>,
+    pub sessions: Vec<SessionFacts>,
+}
+
+/// The patient record (identifying: exported only to roles that read the chart).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PatientFacts {
+    pub id: String,
+    pub mrn: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// `female` or `male`.
+    pub sex_at_birth: String,
+    pub entered_in_error: bool,
+}
+
+/// A depressive episode of the chart (section `episodes`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EpisodeFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    /// ICD-10-CM code as recorded (`F33.2`).
+    pub diagnosis: Option<String>,
+    pub onset_date: Option<String>,
+    /// `subsyndromal`, `mild`, `moderate`, `severe`.
+    pub severity: Option<String>,
+    pub psychotic_features: Option<bool>,
+    /// The day the record was made (`YYYY-MM-DD`).
+    pub recorded_date: String,
+}
+
+/// A history finding (section `history`): a code of the contraindication list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HistoryFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    pub code: String,
+    pub resolved: bool,
+    pub noted_on: Option<String>,
+    pub recorded_date: String,
+}
+
+/// A concomitant medicine by class (section `concomitant`): `maoi`, `benzodiazepine`, …
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConcomitantFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    pub class: String,
+    pub stopped: bool,
+    pub noted_on: Option<String>,
+    pub recorded_date: String,
+}
+
+/// An antidepressant or augmentation trial (section `trials`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrialFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    /// The drug as written (`venlafaxine XR`); resolved against the knowledge base for its codes.
+    pub drug: String,
+    pub daily_dose_mg: Option<Decimal>,
+    pub weeks: Option<Decimal>,
+    pub improvement_pct: Option<Decimal>,
+    /// `adequate`, `inadequate`, `unknown`.
+    pub adherence: Option<String>,
+    /// `antidepressant`, `augmentation`.
+    pub role: Option<String>,
+    pub stop_reason: Option<String>,
+    pub in_current_episode: bool,
+    pub recorded_date: String,
+}
+
+/// A rating-scale result (section `scales`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScaleFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    /// `phq9`, `gad7`, `madrs`, `qids_sr16`, `hamd17`, `cssrs`.
+    pub scale: String,
+    pub administered_on: String,
+    /// The items as entered (`None` for an unanswered item); empty when only a total was entered.
+    pub items: Vec<Option<i64>>,
+    /// The total (computed by the core's scoring, or entered); `None` when it cannot be scored.
+    pub total: Option<i64>,
+    /// C-SSRS only: each question's key (`q1` … `q6_within_3_months`) and answer.
+    pub cssrs_answers: Vec<(String, Option<bool>)>,
+}
+
+/// A measurement (section `measurements`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MeasurementFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    pub measured_on: String,
+    pub height_cm: Option<Decimal>,
+    pub weight_kg: Option<Decimal>,
+    pub pregnant: Option<bool>,
+    pub breastfeeding: Option<bool>,
+}
+
+/// A seated screening blood pressure (section `blood_pressures`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BloodPressureFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    pub measured_on: String,
+    pub systolic_mmhg: Decimal,
+    pub diastolic_mmhg: Decimal,
+}
+
+/// One TRD definition's result: its status and the agents or classes it counted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DefinitionResult {
+    /// `met`, `not_met` or `indeterminate`.
+    pub status: String,
+    /// Failed agents (label definition) or failed classes (distinct-classes definition).
+    pub counted: Vec<String>,
+}
+
+/// One trial as the TRD rules judged it, with its reason codes (`DOSE_BELOW_MINIMUM`, …).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrialJudgement {
+    pub drug: String,
+    pub adequate: Option<bool>,
+    pub failed: Option<bool>,
+    pub reasons: Vec<String>,
+}
+
+/// The TRD determination of the chart (the `trd` part of the assess report).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrdDetermination {
+    /// The day it was made for (`YYYY-MM-DD`).
+    pub as_of: String,
+    /// `lt25`, `lt50`: the improvement below which an adequate trial failed.
+    pub failure_threshold: String,
+    pub label: DefinitionResult,
+    pub distinct_classes: DefinitionResult,
+    pub trials: Vec<TrialJudgement>,
+    /// `ketacare-rules/0.1.0` and the protocol's SHA-256, kept in a note.
+    pub rules_version: String,
+    pub protocol_sha256: String,
+    /// The trial records it was derived from (their ids).
+    pub trial_ids: Vec<String>,
+}
+
+/// A treatment session with its vital signs and doses.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    pub vital_signs: Vec<VitalSignsFacts>,
+    pub administrations: Vec<AdministrationFacts>,
+}
+
+/// One observation of a session's timeline.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VitalSignsFacts {
+    /// The observation's order of entry in its session.
+    pub sequence: i64,
+    pub entered_in_error: bool,
+    /// A FHIR dateTime with its UTC offset (`2026-11-28T09:50:00-05:00`).
+    pub at: String,
+    pub systolic_mmhg: Option<Decimal>,
+    pub diastolic_mmhg: Option<Decimal>,
+    pub heart_rate_bpm: Option<Decimal>,
+    pub spo2_percent: Option<Decimal>,
+    pub respiratory_rate_per_min: Option<Decimal>,
+    pub moaas: Option<i64>,
+    pub cadss_total: Option<i64>,
+    pub bprs_positive_total: Option<i64>,
+}
+
+/// A dose given in a session.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AdministrationFacts {
+    pub id: String,
+    pub entered_in_error: bool,
+    /// `esketamine` or `ketamine`.
+    pub drug: String,
+    pub dose_mg: Decimal,
+    pub lot_number: String,
+    /// FHIR dateTimes with their UTC offsets.
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub device_count: Option<i64>,
+}
+
+// ---- small builders ----
+
+fn coding(system: &str, code: &str, display: Option<&str>) -> Coding {
+    Coding { system: system.to_owned(), code: code.to_owned(), display: display.map(str::to_owned) }
+}
+
+fn concept(codings: Vec<Coding>, text: Option<&str>) -> CodeableConcept {
+    CodeableConcept { coding: codings, text: text.map(str::to_owned) }
+}
+
+fn ketacare_concept(code: &str) -> CodeableConcept {
+    let display = codes::ketacare_display(code);
+    concept(vec![coding(KETACARE, code, display)], display)
+}
+
+fn loinc_concept(code: &str, display: &str) -> CodeableConcept {
+    concept(vec![coding(codes::LOINC, code, Some(display))], Some(display))
+}
+
+fn patient_reference(patient_id: &str) -> Reference {
+    Reference { reference: format!("Patient/{patient_id}") }
+}
+
+/// A decimal as a JSON number with the decimal's own digits (serde_json keeps the text: arbitrary_precision).
+pub fn decimal_number(value: Decimal) -> Number {
+    value.normalize().to_string().parse().expect("a decimal's text is a JSON number")
+}
+
+fn ucum(value: Decimal, unit: &str) -> Quantity {
+    Quantity {
+        value: decimal_number(value),
+        unit: unit.to_owned(),
+        system: codes::UCUM.to_owned(),
+        code: unit.to_owned(),
+    }
+}
+
+fn score(value: i64) -> Quantity {
+    ucum(Decimal::from(value), "{score}")
+}
+
+fn category(code: &str, display: &str) -> CodeableConcept {
+    concept(vec![coding(codes::OBSERVATION_CATEGORY, code, Some(display))], None)
+}
+
+fn vital_signs_category() -> Vec<CodeableConcept> {
+    vec![category("vital-signs", "Vital Signs")]
+}
+
+fn survey_category() -> Vec<CodeableConcept> {
+    vec![category("survey", "Survey")]
+}
+
+fn observation_status(entered_in_error: bool) -> String {
+    if entered_in_error { "entered-in-error" } else { "final" }.to_owned()
+}
+
+fn unknown_reason() -> CodeableConcept {
+    concept(vec![coding(codes::DATA_ABSENT_REASON, "unknown", Some("Unknown"))], None)
+}
+
+fn extension(name: &str, value: ExtensionValue) -> Extension {
+    Extension { url: format!("{}/{name}", codes::KETACARE_EXTENSION_BASE), value }
+}
+
+fn new_observation(id: String, patient_id: &str, code: CodeableConcept, effective: &str) -> Observation {
+    Observation {
+        id,
+        meta: None,
+        status: "final".to_owned(),
+        category: Vec::new(),
+        code,
+        subject: patient_reference(patient_id),
+        effective: Some(ObservationEffective::DateTime(effective.to_owned())),
+        issued: None,
+        value: None,
+        data_absent_reason: None,
+        note: Vec::new(),
+        derived_from: Vec::new(),
+        component: Vec::new(),
+    }
+}
+
+fn component(code: CodeableConcept, value: Option<ObservationValue>) -> ObservationComponent {
+    let data_absent_reason = if value.is_none() { Some(unknown_reason()) } else { None };
+    ObservationComponent { code, value, data_absent_reason }
+}
+
+/// The codes of a drug of the knowledge base: RxNorm ingredient and ATC where KNOWLEDGE §1.4 gives them.
+fn drug_codings(entry: &DrugEntry) -> Vec<Coding> {
+    let mut codings = Vec::new();
+    if let Some(rxcui) = entry.rxcui_ingredient {
+        codings.push(coding(codes::RXNORM, rxcui, Some(entry.ingredient)));
+    }
+    if let Some(atc) = entry.atc {
+        codings.push(coding(codes::ATC, atc, Some(entry.ingredient)));
+    }
+    codings
+}
+
+/// A medication concept for a drug written by a person: the knowledge base's codes when the name
+/// resolves to one ingredient, and the name as written in `text` either way.
+pub fn medication_concept(written: &str) -> CodeableConcept {
+    let codings = resolve_drug_name(written).map(|resolved| drug_codings(resolved.entry)).unwrap_or_default();
+    concept(codings, Some(written))
+}
+
+// ---- one mapping per kind of record ----
+
+/// `Patient`: name, MRN, sex at birth as `gender`, birth date; `active` false when entered in error.
+pub fn patient_resource(facts: &PatientFacts) -> Patient {
+    Patient {
+        id: facts.id.clone(),
+        identifier: facts
+            .mrn
+            .iter()
+            .map(|mrn| Identifier { system: codes::KETACARE_MRN.to_owned(), value: mrn.clone() })
+            .collect(),
+        active: !facts.entered_in_error,
+        name: vec![HumanName {
+            name_use: "official".to_owned(),
+            family: facts.family_name.clone(),
+            given: vec![facts.given_name.clone()],
+        }],
+        gender: match facts.sex_at_birth.as_str() {
+            "female" | "male" => Some(facts.sex_at_birth.clone()),
+            _ => Some("unknown".to_owned()),
+        },
+        birth_date: Some(facts.birth_date.clone()).filter(|date| !date.is_empty()),
+    }
+}
+
+/// KNOWLEDGE §8.2: the SNOMED CT concept of an ICD-10-CM depressive-disorder code, where one is given.
+fn snomed_of_icd10cm(code: &str) -> Option<(&'static str, &'static str)> {
+    let normalized: String = code.chars().filter(|c| *c != '.').collect::<String>().to_ascii_uppercase();
+    if normalized == "F331" {
+        Some((snomed::MODERATE_RECURRENT_MAJOR_DEPRESSION, "Moderate recurrent major depression"))
+    } else if normalized.starts_with("F33") {
+        Some((snomed::RECURRENT_MAJOR_DEPRESSION, "Recurrent major depression"))
+    } else if normalized.starts_with("F32") && normalized.len() == 4 && normalized.as_bytes()[3].is_ascii_digit() {
+        // F32.0–F32.9: MDD, single episode (F32.8x and F32.A are other depressive disorders: no concept here).
+        Some((snomed::MDD_SINGLE_EPISODE, "Major depression, single episode"))
+    } else if normalized.starts_with("F32") {
+        Some((snomed::DEPRESSIVE_DISORDER, "Depressive disorder"))
+    } else {
+        None
+    }
+}
+
+fn condition_statuses(entered_in_error: bool, resolved: bool) -> (Option<CodeableConcept>, CodeableConcept) {
+    if entered_in_error {
+        // con-5: no clinical status on a condition entered in error.
+        let verification =
+            concept(vec![coding(codes::CONDITION_VERIFICATION, "entered-in-error", Some("Entered in Error"))], None);
+        return (None, verification);
+    }
+    let (code, display) = if resolved { ("resolved", "Resolved") } else { ("active", "Active") };
+    let clinical = concept(vec![coding(codes::CONDITION_CLINICAL, code, Some(display))], None);
+    let verification = concept(vec![coding(codes::CONDITION_VERIFICATION, "confirmed", Some("Confirmed"))], None);
+    (Some(clinical), verification)
+}
+
+/// `Condition` for a depressive episode: the ICD-10-CM diagnosis with its SNOMED CT concept (KNOWLEDGE
+/// §8.2), the severity, onset, and psychotic features as an extension.
+pub fn episode_condition(patient_id: &str, facts: &EpisodeFacts) -> Condition {
+    let (clinical_status, verification_status) = condition_statuses(facts.entered_in_error, false);
+    let mut codings = Vec::new();
+    if let Some(diagnosis) = &facts.diagnosis {
+        codings.push(coding(codes::ICD10CM, diagnosis, None));
+        if let Some((code, display)) = snomed_of_icd10cm(diagnosis) {
+            codings.push(coding(codes::SNOMED, code, Some(display)));
+        }
+    }
+    let text = facts
+        .diagnosis
+        .as_deref()
+        .map_or("Depressive episode".to_owned(), |code| format!("Depressive episode ({code})"));
+    Condition {
+        id: facts.id.clone(),
+        extension: facts
+            .psychotic_features
+            .map(|psychotic| extension("psychotic-features", ExtensionValue::Boolean(psychotic)))
+            .into_iter()
+            .collect(),
+        clinical_status,
+        verification_status,
+        category: vec![concept(
+            vec![coding(codes::CONDITION_CATEGORY, "problem-list-item", Some("Problem List Item"))],
+            None,
+        )],
+        severity: facts
+            .severity
+            .as_deref()
+            .map(|severity| concept(vec![coding(KETACARE, &format!("severity-{severity}"), None)], Some(severity))),
+        code: concept(codings, Some(&text)),
+        subject: patient_reference(patient_id),
+        onset_date_time: facts.onset_date.clone(),
+        recorded_date: Some(facts.recorded_date.clone()).filter(|date| !date.is_empty()),
+    }
+}
+
+/// `Condition` for a history finding (a contraindication-list code of ketacare's CodeSystem).
+pub fn history_condition(patient_id: &str, facts: &HistoryFacts) -> Condition {
+    let (clinical_status, verification_status) = condition_statuses(facts.entered_in_error, facts.resolved);
+    Condition {
+        id: facts.id.clone(),
+        extension: Vec::new(),
+        clinical_status,
+        verification_status,
+        category: vec![concept(
+            vec![coding(codes::CONDITION_CATEGORY, "problem-list-item", Some("Problem List Item"))],
+            None,
+        )],
+        severity: None,
+        code: concept(vec![coding(KETACARE, &format!("history-{}", facts.code), None)], Some(&facts.code)),
+        subject: patient_reference(patient_id),
+        onset_date_time: facts.noted_on.clone(),
+        recorded_date: Some(facts.recorded_date.clone()).filter(|date| !date.is_empty()),
+    }
+}
+
+/// `MedicationStatement` for an antidepressant or augmentation trial: RxNorm and ATC of the resolved
+/// ingredient, the daily dose, and the trial's weeks, improvement, adherence and role as extensions.
+pub fn trial_statement(patient_id: &str, facts: &TrialFacts) -> MedicationStatement {
+    let mut extensions = Vec::new();
+    if let Some(weeks) = facts.weeks {
+        extensions.push(extension("trial-weeks", ExtensionValue::Decimal(decimal_number(weeks))));
+    }
+    if let Some(improvement) = facts.improvement_pct {
+        extensions.push(extension("trial-improvement-pct", ExtensionValue::Decimal(decimal_number(improvement))));
+    }
+    if let Some(adherence) = &facts.adherence {
+        extensions.push(extension("trial-adherence", ExtensionValue::Code(adherence.clone())));
+    }
+    extensions.push(extension(
+        "trial-role",
+        ExtensionValue::Code(facts.role.clone().unwrap_or_else(|| "antidepressant".to_owned())),
+    ));
+    extensions.push(extension("trial-in-current-episode", ExtensionValue::Boolean(facts.in_current_episode)));
+    MedicationStatement {
+        id: facts.id.clone(),
+        extension: extensions,
+        status: if facts.entered_in_error { "entered-in-error" } else { "completed" }.to_owned(),
+        status_reason: facts.stop_reason.iter().map(|reason| concept(Vec::new(), Some(reason))).collect(),
+        category: Some(concept(
+            vec![coding(codes::MEDICATION_STATEMENT_CATEGORY, "community", Some("Community"))],
+            None,
+        )),
+        medication_codeable_concept: medication_concept(&facts.drug),
+        subject: patient_reference(patient_id),
+        effective_date_time: None,
+        date_asserted: Some(facts.recorded_date.clone()).filter(|date| !date.is_empty()),
+        dosage: facts.daily_dose_mg.map(daily_dosage).into_iter().collect(),
+    }
+}
+
+fn daily_dosage(daily_dose_mg: Decimal) -> Dosage {
+    Dosage {
+        text: format!("{} mg daily", daily_dose_mg.normalize()),
+        timing: Timing {
+            repeat: TimingRepeat { frequency: 1, period: decimal_number(Decimal::ONE), period_unit: "d".to_owned() },
+        },
+        dose_and_rate: vec![DoseAndRate { dose_quantity: ucum(daily_dose_mg, "mg") }],
+    }
+}
+
+/// `MedicationStatement` for a concomitant medicine recorded by class (ketacare's CodeSystem).
+pub fn concomitant_statement(patient_id: &str, facts: &ConcomitantFacts) -> MedicationStatement {
+    let status = if facts.entered_in_error {
+        "entered-in-error"
+    } else if facts.stopped {
+        "stopped"
+    } else {
+        "active"
+    };
+    MedicationStatement {
+        id: facts.id.clone(),
+        extension: Vec::new(),
+        status: status.to_owned(),
+        status_reason: Vec::new(),
+        category: None,
+        medication_codeable_concept: concept(
+            vec![coding(KETACARE, &format!("concomitant-{}", facts.class), None)],
+            Some(&facts.class),
+        ),
+        subject: patient_reference(patient_id),
+        effective_date_time: facts.noted_on.clone(),
+        date_asserted: Some(facts.recorded_date.clone()).filter(|date| !date.is_empty()),
+        dosage: Vec::new(),
+    }
+}
+
+/// The code of a scale's total: LOINC where KNOWLEDGE §8.1 gives one, else ketacare's.
+fn scale_total_code(scale: &str) -> CodeableConcept {
+    match scale {
+        "phq9" => loinc_concept(loinc::PHQ9_TOTAL, "PHQ-9 total score"),
+        "gad7" => loinc_concept(loinc::GAD7_TOTAL, "GAD-7 total score"),
+        "madrs" => ketacare_concept("madrs-total"),
+        "qids_sr16" => ketacare_concept("qids-sr16-total"),
+        "hamd17" => ketacare_concept("hamd17-total"),
+        "cssrs" => ketacare_concept("cssrs-screen"),
+        other => concept(Vec::new(), Some(other)),
+    }
+}
+
+/// The item codes of a scale, where KNOWLEDGE gives them (PHQ-9 with its difficulty question, GAD-7).
+fn scale_item_codes(scale: &str) -> &'static [&'static str] {
+    const PHQ9_WITH_DIFFICULTY: [&str; 10] = [
+        loinc::PHQ9_ITEMS[0],
+        loinc::PHQ9_ITEMS[1],
+        loinc::PHQ9_ITEMS[2],
+        loinc::PHQ9_ITEMS[3],
+        loinc::PHQ9_ITEMS[4],
+        loinc::PHQ9_ITEMS[5],
+        loinc::PHQ9_ITEMS[6],
+        loinc::PHQ9_ITEMS[7],
+        loinc::PHQ9_ITEMS[8],
+        loinc::PHQ9_DIFFICULTY,
+    ];
+    match scale {
+        "phq9" => &PHQ9_WITH_DIFFICULTY,
+        "gad7" => &loinc::GAD7_ITEMS,
+        _ => &[],
+    }
+}
+
+/// `Observation` for a scale result: the total (`{score}`), the items as components where they have LOINC
+/// codes (KNOWLEDGE §5.1, §5.5); the C-SSRS as one component per question (ketacare codes, booleans).
+pub fn scale_observation(patient_id: &str, facts: &ScaleFacts) -> Observation {
+    let mut observation =
+        new_observation(facts.id.clone(), patient_id, scale_total_code(&facts.scale), &facts.administered_on);
+    observation.status = observation_status(facts.entered_in_error);
+    observation.category = survey_category();
+    if facts.scale == "cssrs" {
+        observation.component = facts
+            .cssrs_answers
+            .iter()
+            .map(|(question, answer)| {
+                let code = format!("cssrs-{}", question.replace('_', "-"));
+                component(
+                    concept(vec![coding(KETACARE, &code, None)], Some(question)),
+                    answer.map(ObservationValue::Boolean),
+                )
+            })
+            .collect();
+        observation.data_absent_reason = Some(concept(
+            vec![coding(codes::DATA_ABSENT_REASON, "not-applicable", Some("Not Applicable"))],
+            Some("the screener's answers are its components"),
+        ));
+        return observation;
+    }
+    match facts.total {
+        Some(total) => observation.value = Some(ObservationValue::Quantity(score(total))),
+        None => observation.data_absent_reason = Some(unknown_reason()),
+    }
+    let item_codes = scale_item_codes(&facts.scale);
+    if !item_codes.is_empty() {
+        observation.component = facts
+            .items
+            .iter()
+            .zip(item_codes)
+            .map(|(answer, code)| {
+                component(concept(vec![coding(codes::LOINC, code, None)], None), answer.map(ObservationValue::Integer))
+            })
+            .collect();
+    }
+    observation
+}
+
+/// `Observation`s of a measurement: body weight and height (LOINC, UCUM), pregnancy and breastfeeding
+/// (ketacare codes, booleans), one per value given.
+pub fn measurement_observations(patient_id: &str, facts: &MeasurementFacts) -> Vec<Observation> {
+    let mut observations = Vec::new();
+    let mut add = |suffix: &str, code: CodeableConcept, value: ObservationValue, vital: bool| {
+        let mut observation = new_observation(format!("{}-{suffix}", facts.id), patient_id, code, &facts.measured_on);
+        observation.status = observation_status(facts.entered_in_error);
+        observation.category = if vital { vital_signs_category() } else { vec![category("exam", "Exam")] };
+        observation.value = Some(value);
+        observations.push(observation);
+    };
+    if let Some(weight) = facts.weight_kg {
+        add(
+            "weight",
+            loinc_concept(loinc::BODY_WEIGHT, "Body weight"),
+            ObservationValue::Quantity(ucum(weight, "kg")),
+            true,
+        );
+    }
+    if let Some(height) = facts.height_cm {
+        add(
+            "height",
+            loinc_concept(loinc::BODY_HEIGHT, "Body height"),
+            ObservationValue::Quantity(ucum(height, "cm")),
+            true,
+        );
+    }
+    if let Some(pregnant) = facts.pregnant {
+        add("pregnancy", ketacare_concept("pregnancy-status"), ObservationValue::Boolean(pregnant), false);
+    }
+    if let Some(breastfeeding) = facts.breastfeeding {
+        add("breastfeeding", ketacare_concept("breastfeeding-status"), ObservationValue::Boolean(breastfeeding), false);
+    }
+    observations
+}
+
+fn bp_panel(id: String, patient_id: &str, at: &str, systolic: Decimal, diastolic: Decimal) -> Observation {
+    let mut observation = new_observation(id, patient_id, loinc_concept(loinc::BP_PANEL, "Blood pressure panel"), at);
+    observation.category = vital_signs_category();
+    observation.component = vec![
+        component(
+            loinc_concept(loinc::SYSTOLIC, "Systolic blood pressure"),
+            Some(ObservationValue::Quantity(ucum(systolic, "mm[Hg]"))),
+        ),
+        component(
+            loinc_concept(loinc::DIASTOLIC, "Diastolic blood pressure"),
+            Some(ObservationValue::Quantity(ucum(diastolic, "mm[Hg]"))),
+        ),
+    ];
+    observation
+}
+
+/// `Observation` for a screening blood pressure: the BP panel 85354-9 with systolic 8480-6 and
+/// diastolic 8462-4 components in mm[Hg] (KNOWLEDGE §8.1).
+pub fn blood_pressure_observation(patient_id: &str, facts: &BloodPressureFacts) -> Observation {
+    let mut observation =
+        bp_panel(facts.id.clone(), patient_id, &facts.measured_on, facts.systolic_mmhg, facts.diastolic_mmhg);
+    observation.status = observation_status(facts.entered_in_error);
+    observation
+}
+
+fn status_concept(status: &str) -> CodeableConcept {
+    ketacare_concept(status)
+}
+
+/// `Observation` for the TRD determination (ketacare code `trd-determination`): a component per
+/// definition with its status, one per failed agent and per counted class, one per trial reason, and the
+/// failure threshold; `derivedFrom` the trials; the rules version and protocol in a note.
+pub fn trd_observation(patient_id: &str, trd: &TrdDetermination) -> Observation {
+    let mut observation =
+        new_observation(format!("trd-{patient_id}"), patient_id, ketacare_concept("trd-determination"), &trd.as_of);
+    observation.status = "final".to_owned();
+    observation.value = Some(ObservationValue::CodeableConcept(status_concept(&trd.label.status)));
+    let mut components = vec![
+        component(
+            ketacare_concept("trd-label-definition"),
+            Some(ObservationValue::CodeableConcept(status_concept(&trd.label.status))),
+        ),
+        component(
+            ketacare_concept("trd-distinct-classes-definition"),
+            Some(ObservationValue::CodeableConcept(status_concept(&trd.distinct_classes.status))),
+        ),
+        component(
+            ketacare_concept("trd-failure-threshold"),
+            Some(ObservationValue::String(trd.failure_threshold.clone())),
+        ),
+    ];
+    for agent in &trd.label.counted {
+        components.push(component(ketacare_concept("trd-failed-agent"), Some(ObservationValue::String(agent.clone()))));
+    }
+    for class in &trd.distinct_classes.counted {
+        components.push(component(ketacare_concept("trd-failed-class"), Some(ObservationValue::String(class.clone()))));
+    }
+    for trial in &trd.trials {
+        for reason in &trial.reasons {
+            components.push(component(
+                ketacare_concept("trd-trial-reason"),
+                Some(ObservationValue::String(format!("{}: {reason}", trial.drug))),
+            ));
+        }
+    }
+    observation.component = components;
+    observation.derived_from =
+        trd.trial_ids.iter().map(|id| Reference { reference: format!("MedicationStatement/{id}") }).collect();
+    observation.note = vec![Annotation {
+        text: format!(
+            "Decided by {} under the site protocol with SHA-256 {}; the value is the label definition's status.",
+            trd.rules_version, trd.protocol_sha256
+        ),
+    }];
+    observation
+}
+
+/// `Observation`s of one session observation: the BP panel, heart rate, SpO2 (2708-6 and 59408-5),
+/// respiratory rate (vital signs, LOINC and UCUM), and MOAA/S, CADSS and BPRS positive (ketacare codes).
+pub fn session_vital_sign_observations(
+    patient_id: &str,
+    session_id: &str,
+    facts: &VitalSignsFacts,
+) -> Vec<Observation> {
+    let status = observation_status(facts.entered_in_error);
+    let id = |suffix: &str| format!("{session_id}-{}-{suffix}", facts.sequence);
+    let mut observations = Vec::new();
+    if let (Some(systolic), Some(diastolic)) = (facts.systolic_mmhg, facts.diastolic_mmhg) {
+        observations.push(bp_panel(id("bp"), patient_id, &facts.at, systolic, diastolic));
+    }
+    let mut single = |suffix: &str, code: CodeableConcept, value: ObservationValue, vital: bool| {
+        let mut observation = new_observation(id(suffix), patient_id, code, &facts.at);
+        observation.category = if vital { vital_signs_category() } else { survey_category() };
+        observation.value = Some(value);
+        observations.push(observation);
+    };
+    if let Some(rate) = facts.heart_rate_bpm {
+        single(
+            "hr",
+            loinc_concept(loinc::HEART_RATE, "Heart rate"),
+            ObservationValue::Quantity(ucum(rate, "/min")),
+            true,
+        );
+    }
+    if let Some(spo2) = facts.spo2_percent {
+        let code = concept(
+            vec![
+                coding(codes::LOINC, loinc::SPO2_ARTERIAL, Some("Oxygen saturation in Arterial blood")),
+                coding(
+                    codes::LOINC,
+                    loinc::SPO2_PULSE_OXIMETRY,
+                    Some("Oxygen saturation in Arterial blood by Pulse oximetry"),
+                ),
+            ],
+            Some("SpO2"),
+        );
+        single("spo2", code, ObservationValue::Quantity(ucum(spo2, "%")), true);
+    }
+    if let Some(rate) = facts.respiratory_rate_per_min {
+        single(
+            "rr",
+            loinc_concept(loinc::RESPIRATORY_RATE, "Respiratory rate"),
+            ObservationValue::Quantity(ucum(rate, "/min")),
+            true,
+        );
+    }
+    if let Some(moaas) = facts.moaas {
+        single("moaas", ketacare_concept("moaas"), ObservationValue::Integer(moaas), false);
+    }
+    if let Some(cadss) = facts.cadss_total {
+        single("cadss", ketacare_concept("cadss-total"), ObservationValue::Quantity(score(cadss)), false);
+    }
+    if let Some(bprs) = facts.bprs_positive_total {
+        single("bprs", ketacare_concept("bprs-positive-total"), ObservationValue::Quantity(score(bprs)), false);
+    }
+    for observation in &mut observations {
+        observation.status.clone_from(&status);
+    }
+    observations
+}
+
+/// `MedicationAdministration` for a dose given in a session: the drug's RxNorm/ATC codes, the dose in
+/// mg, the start (and end of an infusion), the lot number and device count as extensions.
+pub fn administration_resource(patient_id: &str, facts: &AdministrationFacts) -> MedicationAdministration {
+    let mut extensions = vec![extension("lot-number", ExtensionValue::String(facts.lot_number.clone()))];
+    if let Some(devices) = facts.device_count {
+        extensions.push(extension("device-count", ExtensionValue::Decimal(Number::from(devices))));
+    }
+    let effective = match &facts.ended_at {
+        Some(end) => AdministrationEffective::Period(crate::resources::Period {
+            start: Some(facts.started_at.clone()),
+            end: Some(end.clone()),
+        }),
+        None => AdministrationEffective::DateTime(facts.started_at.clone()),
+    };
+    let route = if facts.drug == "esketamine" { "nasal" } else { "intravenous" };
+    MedicationAdministration {
+        id: facts.id.clone(),
+        extension: extensions,
+        status: if facts.entered_in_error { "entered-in-error" } else { "completed" }.to_owned(),
+        medication_codeable_concept: medication_concept(&facts.drug),
+        subject: patient_reference(patient_id),
+        effective,
+        dosage: Some(AdministrationDosage {
+            text: Some(format!("{} mg {route}", facts.dose_mg.normalize())),
+            route: Some(concept(Vec::new(), Some(route))),
+            dose: ucum(facts.dose_mg, "mg"),
+        }),
+        note: Vec::new(),
+    }
+}
+
+/// Every resource of a patient's record, in the Bundle's order: the Patient, Conditions,
+/// MedicationStatements, Observations (chart, then TRD), then per session its vital signs and doses.
+pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
+    let patient_id = record.patient.id.as_str();
+    let mut resources = vec![Resource::Patient(patient_resource(&record.patient))];
+    for episode in &record.episodes {
+        resources.push(Resource::Condition(episode_condition(patient_id, episode)));
+    }
+    for finding in &record.history {
+        resources.push(Resource::Condition(history_condition(patient_id, finding)));
+    }
+    for trial in &record.trials {
+        resources.push(Resource::MedicationStatement(trial_statement(patient_id, trial)));
+    }
+    for medicine in &record.concomitant {
+        resources.push(Resource::MedicationStatement(concomitant_statement(patient_id, medicine)));
+    }
+    let observation = |observation: Observation| Resource::Observation(Box::new(observation));
+    for result in &record.scales {
+        resources.push(observation(scale_observation(patient_id, result)));
+    }
+    for measurement in &record.measurements {
+        resources.extend(measurement_observations(patient_id, measurement).into_iter().map(observation));
+    }
+    for reading in &record.blood_pressures {
+        resources.push(observation(blood_pressure_observation(patient_id, reading)));
+    }
+    if let Some(trd) = &record.trd {
+        resources.push(observation(trd_observation(patient_id, trd)));
+    }
+    for session in &record.sessions {
+        for vital_signs in &session.vital_signs {
+            let mut facts = vital_signs.clone();
+            facts.entered_in_error |= session.entered_in_error;
+            resources
+                .extend(session_vital_sign_observations(patient_id, &session.id, &facts).into_iter().map(observation));
+        }
+        for administration in &session.administrations {
+            let mut facts = administration.clone();
+            facts.entered_in_error |= session.entered_in_error;
+            resources.push(Resource::MedicationAdministration(administration_resource(patient_id, &facts)));
+        }
+    }
+    resources
+}
+
+/// The answer of `Patient/{id}/$everything`: a `searchset` Bundle with the Patient (`match`) and every
+/// other resource of the record (`include`). `timestamp` is when it was assembled (a FHIR instant).
+pub fn patient_everything_bundle(record: &PatientRecord, bundle_id: &str, timestamp: Option<&str>) -> Bundle {
+    let entry: Vec<BundleEntry> = patient_resources(record)
+        .into_iter()
+        .map(|resource| {
+            let mode = if matches!(resource, Resource::Patient(_)) { "match" } else { "include" };
+            BundleEntry { full_url: None, resource, search: Some(BundleEntrySearch { mode: mode.to_owned() }) }
+        })
+        .collect();
+    Bundle {
+        id: bundle_id.to_owned(),
+        bundle_type: "searchset".to_owned(),
+        timestamp: timestamp.map(str::to_owned),
+        total: Some(entry.len() as u64),
+        entry,
+    }
+}

@@ -1,0 +1,104 @@
+//! Every resource ketacare exports, for every vignette patient and both example sessions, validates
+//! against HL7's official FHIR R4 JSON Schema: each Bundle against the whole schema (its root `oneOf` over
+//! ~150 resource types), and each resource against its `definitions/<Type>` (for messages that say where),
+//! with the 1..1 elements the schema cannot require. Every failing resource is reported.
+
+mod support;
+
+use ketacare_fhir::{capability_statement, operation_outcome, patient_everything_bundle};
+use serde_json::Value;
+use support::{FhirValidators, vignette_records};
+
+#[test]
+fn every_exported_resource_of_the_vignettes_validates_against_the_fhir_r4_schema() {
+    let mut validators = FhirValidators::new();
+    let mut failures = Vec::new();
+    let mut validated = 0;
+    let mut by_type: std::collections::BTreeMap<String, usize> = Default::default();
+    for (name, record) in vignette_records() {
+        let bundle = serde_json::to_value(patient_everything_bundle(&record, &format!("{name}-everything"), None))
+            .expect("a bundle serializes");
+        let mut check = |label: String, resource: &Value| {
+            for error in validators.errors(resource) {
+                failures.push(format!("{name} {label}: {error}"));
+            }
+        };
+        for entry in bundle["entry"].as_array().expect("entries") {
+            let resource = &entry["resource"];
+            let label = format!("{}/{}", resource["resourceType"].as_str().unwrap_or("?"), resource["id"]);
+            check(label, resource);
+            validated += 1;
+            *by_type.entry(resource["resourceType"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+        }
+        // The Bundle itself, with its entries' resources removed (each was validated above against its own type).
+        let mut shell = bundle.clone();
+        for entry in shell["entry"].as_array_mut().expect("entries") {
+            entry.as_object_mut().expect("entry").remove("resource");
+        }
+        check("Bundle".to_owned(), &shell);
+        validated += 1;
+        // The whole Bundle against the whole schema (the root's oneOf over every resource type, entries included).
+        for error in validators.whole_schema_errors(&bundle) {
+            failures.push(format!("{name} Bundle against the whole schema: {error}"));
+        }
+    }
+    for (label, resource) in [
+        ("CapabilityStatement", serde_json::to_value(capability_statement("0.1.0", "2026-11-28")).unwrap()),
+        (
+            "OperationOutcome",
+            serde_json::to_value(operation_outcome("error", "not-found", "no patient abc", None)).unwrap(),
+        ),
+    ] {
+        for error in validators.errors(&resource) {
+            failures.push(format!("{label}: {error}"));
+        }
+        validated += 1;
+    }
+    eprintln!(
+        "validated {validated} resources: {by_type:?} plus a Bundle per vignette, the CapabilityStatement and an OperationOutcome"
+    );
+    assert!(failures.is_empty(), "{} schema failures:\n{}", failures.len(), failures.join("\n"));
+    for resource_type in ["Patient", "Condition", "MedicationStatement", "Observation", "MedicationAdministration"] {
+        assert!(by_type.get(resource_type).is_some_and(|count| *count > 0), "no {resource_type} was exported");
+    }
+}
+
+#[test]
+fn the_validator_refuses_what_fhir_refuses() {
+    let mut validators = FhirValidators::new();
+    // Each case: a resource and a fragment of the error it must get.
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "an Observation without status",
+            serde_json::json!({"resourceType": "Observation", "code": {"text": "x"}, "subject": {"reference": "Patient/a"}}),
+            "status",
+        ),
+        (
+            "an Observation without code",
+            serde_json::json!({"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/a"}}),
+            "code",
+        ),
+        (
+            "a dateTime with hours and no offset",
+            serde_json::json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                "subject": {"reference": "Patient/a"}, "effectiveDateTime": "2026-11-28T09:50"}),
+            "effectiveDateTime",
+        ),
+        ("an element FHIR does not have", serde_json::json!({"resourceType": "Patient", "sex": "female"}), "sex"),
+        ("an id with an underscore", serde_json::json!({"resourceType": "Patient", "id": "V11_EU"}), "id"),
+        (
+            "a status outside the value set",
+            serde_json::json!({"resourceType": "MedicationStatement", "status": "done",
+                "subject": {"reference": "Patient/a"}, "medicationCodeableConcept": {"text": "x"}}),
+            "status",
+        ),
+    ];
+    let mut not_refused = Vec::new();
+    for (label, resource, fragment) in cases {
+        let errors = validators.errors(&resource);
+        if !errors.iter().any(|error| error.contains(fragment)) {
+            not_refused.push(format!("{label}: expected an error naming {fragment:?}, got {errors:?}"));
+        }
+    }
+    assert!(not_refused.is_empty(), "{}", not_refused.join("\n"));
+}
