@@ -1,14 +1,15 @@
 //! Accounts and authentication: Argon2id passwords (OWASP parameters: 19 MiB, 2 passes, 1 lane, the
-//! argon2 crate's defaults), cookie sessions with idle and absolute expiry and a CSRF token, bearer API
-//! tokens stored hashed, and login throttling per account and per address. Every login is audited.
+//! argon2 crate's defaults; run off the async threads by `password_work.rs`), cookie sessions with idle
+//! and absolute expiry and a CSRF token, bearer API tokens stored hashed, and login throttling by account
+//! and address (`login_throttle.rs`). Every login is audited, and never with a name that is not an account.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use jiff::{SignedDuration, Timestamp};
-use ketacare_store::{AuditEvent, NewApiToken, NewSession, NewUser, Role, Store, StoreError, UserRecord};
+use ketacare_store::{ApiTokenSummary, AuditEvent, NewApiToken, NewSession, NewUser, Role, StoreError, UserRecord};
 
 use crate::credential_flood::Refusal;
-use crate::policy::{Permission, require};
+use crate::login_throttle::{Claimed, account_throttle_key};
+use crate::password_policy::check_new_password;
+use crate::policy::{Permission, allows, require};
 use crate::secrets::{new_id, one_time_password, random_hex, sha256_hex};
 use crate::{Actor, App, AppError};
 
@@ -25,58 +26,6 @@ impl Default for SessionPolicy {
     fn default() -> Self {
         // OWASP Session Management Cheat Sheet: short idle timeouts for high-value data; a working day absolute.
         SessionPolicy { idle: SignedDuration::from_mins(30), absolute: SignedDuration::from_hours(12) }
-    }
-}
-
-/// When failed logins lock an account or an address out for a while.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottlePolicy {
-    pub failures_per_account: u32,
-    pub failures_per_address: u32,
-    /// Failures older than this are forgotten; a lockout lasts this long after the last failure.
-    pub window: SignedDuration,
-}
-
-impl Default for ThrottlePolicy {
-    fn default() -> Self {
-        ThrottlePolicy { failures_per_account: 5, failures_per_address: 20, window: SignedDuration::from_mins(15) }
-    }
-}
-
-/// Failed logins per account and per address, counted in the database (`login_failures`, keyed by the
-/// SHA-256 of the key, never the name typed), so a restart or a second server process does not reset them.
-#[derive(Debug)]
-pub struct LoginThrottle {
-    policy: ThrottlePolicy,
-}
-
-impl LoginThrottle {
-    pub fn new(policy: ThrottlePolicy) -> LoginThrottle {
-        LoginThrottle { policy }
-    }
-
-    async fn check(&self, store: &Store, keys: &[(String, u32)], now: Timestamp) -> Result<(), AppError> {
-        for (key, limit) in keys {
-            if let Some(counted) = store.login_failures(&sha256_hex(key)).await? {
-                let until = parse_time(&counted.last_failure_at)? + self.policy.window;
-                if counted.failures >= i64::from(*limit) && now < until {
-                    let retry_after_seconds = u64::try_from((until - now).as_secs()).unwrap_or(1).max(1);
-                    return Err(AppError::Throttled { retry_after_seconds });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn record_failure(&self, store: &Store, keys: &[(String, u32)], now: Timestamp) -> Result<(), AppError> {
-        for (key, _) in keys {
-            store.record_login_failure(&sha256_hex(key), now, now - self.policy.window).await?;
-        }
-        Ok(())
-    }
-
-    async fn forget(&self, store: &Store, key: &str) -> Result<(), AppError> {
-        Ok(store.forget_login_failures(&sha256_hex(key)).await?)
     }
 }
 
@@ -128,24 +77,6 @@ pub struct TokenCreated {
 
 const TOKEN_PREFIX: &str = "kc_";
 
-fn hash_password(password: &str) -> Result<String, AppError> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| AppError::invalid("password", error))
-}
-
-fn password_matches(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
-}
-
-/// A hash to verify against when the username is unknown, so both cases take as long.
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("ketacare dummy password").unwrap_or_default())
-}
-
 fn validate_username(username: &str) -> Result<(), AppError> {
     let valid_length = (1..=64).contains(&username.len());
     let valid_characters = username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
@@ -153,16 +84,6 @@ fn validate_username(username: &str) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::invalid("username", "must be 1 to 64 letters, digits, '.', '_', '-' or '@'"))
-    }
-}
-
-fn validate_password(password: &str) -> Result<(), AppError> {
-    // OWASP Authentication Cheat Sheet / NIST SP 800-63B: at least 12 characters, long passphrases allowed.
-    let length = password.chars().count();
-    if (12..=256).contains(&length) {
-        Ok(())
-    } else {
-        Err(AppError::invalid("password", format!("must be 12 to 256 characters, got {length}")))
     }
 }
 
@@ -189,11 +110,11 @@ impl App {
             return Err(self.audit_failure(event, error).await);
         }
         validate_username(&account.username)?;
-        validate_password(&account.password)?;
+        check_new_password(&account.password).map_err(|error| AppError::invalid("password", error))?;
         let user = NewUser {
             user_id: new_id(),
             username: account.username.clone(),
-            password_hash: hash_password(&account.password)?,
+            password_hash: self.password_work.hash(&account.password).await?,
             role: account.role,
             must_change_password: account.must_change_password,
             created_at: self.now(),
@@ -226,7 +147,10 @@ impl App {
         Ok(password)
     }
 
-    /// Checks a username and password; on success opens a session. `address` is the client's, for throttling.
+    /// Checks a username and password; on success opens a session. `address` is the client's, for
+    /// throttling. The attempt is counted before its password is verified (so parallel guesses cannot
+    /// outrun the throttle) and a password is verified even for an unknown or inactive account (so the
+    /// answer takes as long). The audit names the account only when the name is one.
     pub async fn login(
         &self,
         username: &str,
@@ -235,42 +159,47 @@ impl App {
         request_id: &str,
     ) -> Result<SignedIn, AppError> {
         let now = self.now();
-        let keys = [
-            (format!("account:{username}"), self.throttle.policy.failures_per_account),
-            (format!("address:{address}"), self.throttle.policy.failures_per_address),
-        ];
-        let event = AuditEvent {
+        let mut event = AuditEvent {
             occurred_at: now,
             actor_id: None,
             actor_role: None,
             action: "session.login".to_owned(),
-            resource: format!("user/{username}"),
+            // An unknown name is often a password typed into the wrong field: it is never written down.
+            resource: "user/(unknown)".to_owned(),
             patient_id: None,
             request_id: Some(request_id.to_owned()),
             outcome: "success".to_owned(),
         };
-        if let Err(error) = self.throttle.check(&self.store, &keys, now).await {
-            return Err(self.audit_failure(event, error).await);
-        }
         let user = self.store.user_by_username(username).await?;
+        let claimed = match &user {
+            Some(user) => {
+                // The claimed account, so its owner's failed logins can be reviewed together.
+                event.resource = format!("user/{}", user.username);
+                event.actor_id = Some(user.user_id.clone());
+                Claimed::Account(&user.user_id)
+            }
+            None => Claimed::UnknownName(username),
+        };
+        let attempt = match self.throttle.reserve(&self.store, claimed, address, now).await {
+            Ok(attempt) => attempt,
+            Err(error) => return Err(self.audit_failure(event, error).await),
+        };
+        let password_hash = user.as_ref().map(|user| user.password_hash.clone());
+        let matches = match self.password_work.verify(password, password_hash).await {
+            Ok(matches) => matches,
+            Err(error) => {
+                self.throttle.not_checked(&self.store, attempt).await?;
+                return Err(self.audit_failure(event, error).await);
+            }
+        };
         let user = match user {
-            Some(user) if user.active && password_matches(password, &user.password_hash) => user,
-            other => {
-                let mut event = event;
-                match &other {
-                    // The claimed account, so its owner's failed logins can be reviewed together.
-                    Some(user) => event.actor_id = Some(user.user_id.clone()),
-                    None => {
-                        password_matches(password, dummy_hash());
-                        // An unknown name is often a password typed into the wrong field: keep it out of the log.
-                        event.resource = "user/(unknown)".to_owned();
-                    }
-                }
-                self.throttle.record_failure(&self.store, &keys, now).await?;
+            Some(user) if matches && user.active => user,
+            _ => {
+                attempt.failed();
                 return Err(self.audit_failure(event, AppError::Unauthenticated).await);
             }
         };
-        self.throttle.forget(&self.store, &keys[0].0).await?;
+        self.throttle.succeeded(&self.store, attempt).await?;
         let session_token = random_hex(32);
         let csrf_token = random_hex(32);
         let expires_at = now + self.sessions.absolute;
@@ -283,11 +212,7 @@ impl App {
                 expires_at,
             })
             .await?;
-        let audit = AuditEvent {
-            actor_id: Some(user.user_id.clone()),
-            actor_role: Some(user.role.as_str().to_owned()),
-            ..event
-        };
+        let audit = AuditEvent { actor_role: Some(user.role.as_str().to_owned()), ..event };
         self.store.append_audit(&audit).await?;
         let principal = principal_of(&user, Some(csrf_token.clone()));
         Ok(SignedIn { session_token, csrf_token, principal, expires_at })
@@ -342,8 +267,10 @@ impl App {
         let record =
             if token.starts_with(TOKEN_PREFIX) { self.store.api_token(&sha256_hex(token)).await? } else { None };
         match record {
-            Some(record) if record.revoked_at.is_none() && record.user.active => {
-                Ok(Principal { role: record.role, ..principal_of(&record.user, None) })
+            // A token carries the role it was made under; once the account's role differs it is void,
+            // whatever path changed the role (the API revokes such tokens too).
+            Some(record) if record.revoked_at.is_none() && record.user.active && record.role == record.user.role => {
+                Ok(principal_of(&record.user, None))
             }
             Some(record) => {
                 let resource = format!("token/{}", record.token_id);
@@ -407,35 +334,48 @@ impl App {
         self.audit_failure(event, AppError::Unauthenticated).await
     }
 
-    /// Changes the caller's password after checking the current one; ends the caller's other sessions
-    /// (keeping `session_token`'s, if the change came through a session).
+    /// Changes the caller's password after checking the current one, which is throttled like a login
+    /// (a stolen session must not become a way to guess the password); ends the caller's other sessions
+    /// (keeping `session_token`'s, if the change came through a session) and revokes the caller's API
+    /// tokens. `client_address` is the caller's, for throttling.
     pub async fn change_password(
         &self,
         principal: &Principal,
         request_id: &str,
         session_token: Option<&str>,
+        client_address: &str,
         current_password: &str,
         new_password: &str,
     ) -> Result<(), AppError> {
         let actor = principal.actor(request_id);
         let event = self.audit_event(&actor, "user.password", format!("user/{}", principal.username), None);
-        let Some(user) = self.store.user_by_username(&principal.username).await? else {
+        let Some(user) = self.store.user_by_id(&principal.user_id).await? else {
             return Err(AppError::Unauthenticated);
         };
-        if !password_matches(current_password, &user.password_hash) {
+        let attempt =
+            match self.throttle.reserve(&self.store, Claimed::Account(&user.user_id), client_address, self.now()).await
+            {
+                Ok(attempt) => attempt,
+                Err(error) => return Err(self.audit_failure(event, error).await),
+            };
+        let matches = match self.password_work.verify(current_password, Some(user.password_hash.clone())).await {
+            Ok(matches) => matches,
+            Err(error) => {
+                self.throttle.not_checked(&self.store, attempt).await?;
+                return Err(error);
+            }
+        };
+        if !matches {
+            attempt.failed();
             let error = AppError::invalid("current_password", "is not the account's password");
             return Err(self.audit_failure(event, error).await);
         }
-        validate_password(new_password).map_err(|_| {
-            AppError::invalid(
-                "new_password",
-                format!("must be 12 to 256 characters, got {}", new_password.chars().count()),
-            )
-        })?;
+        self.throttle.succeeded(&self.store, attempt).await?;
+        check_new_password(new_password).map_err(|error| AppError::invalid("new_password", error))?;
         if new_password == current_password {
             return Err(AppError::invalid("new_password", "must differ from the current password"));
         }
-        let hash = hash_password(new_password)?;
+        let hash = self.password_work.hash(new_password).await?;
         let keep = session_token.map(sha256_hex);
         self.store.set_password(&user.user_id, &hash, keep.as_deref(), &event).await?;
         Ok(())
@@ -470,14 +410,39 @@ impl App {
         Ok(TokenCreated { token_id, token, role: actor.role, label: label.to_owned() })
     }
 
-    /// Revokes one of the actor's own tokens.
+    /// Revokes one of the actor's own tokens, or (for an admin) anyone's.
     pub async fn revoke_api_token(&self, actor: &Actor, token_id: &str) -> Result<(), AppError> {
         let event = self.audit_event(actor, "token.revoke", format!("token/{token_id}"), None);
-        if self.store.revoke_api_token(token_id, &actor.user_id, &event).await? {
+        let owner = if allows(actor.role, Permission::ManageUsers) { None } else { Some(actor.user_id.as_str()) };
+        if self.store.revoke_api_token(token_id, owner, &event).await? {
             Ok(())
         } else {
-            Err(AppError::NotFound { resource: "token", id: token_id.to_owned() })
+            let error = AppError::NotFound { resource: "token", id: token_id.to_owned() };
+            Err(self.audit_failure(event, error).await)
         }
+    }
+
+    /// The actor's own API tokens, revoked ones too (never a secret).
+    pub async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenSummary>, AppError> {
+        let event = self.audit_event(actor, "token.list", format!("user/{}/tokens", actor.user_id), None);
+        let tokens = self.store.api_tokens_of_user(&actor.user_id).await?;
+        self.store.append_audit(&event).await?;
+        Ok(tokens)
+    }
+
+    /// Another account's API tokens, for an admin deciding which to revoke.
+    pub async fn list_user_api_tokens(&self, actor: &Actor, user_id: &str) -> Result<Vec<ApiTokenSummary>, AppError> {
+        let event = self.audit_event(actor, "token.list", format!("user/{user_id}/tokens"), None);
+        if let Err(error) = require(actor, Permission::ManageUsers) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        if self.store.user_by_id(user_id).await?.is_none() {
+            let error = AppError::NotFound { resource: "user", id: user_id.to_owned() };
+            return Err(self.audit_failure(event, error).await);
+        }
+        let tokens = self.store.api_tokens_of_user(user_id).await?;
+        self.store.append_audit(&event).await?;
+        Ok(tokens)
     }
 
     /// Whether any account exists (first-run bootstrap).
@@ -560,7 +525,7 @@ impl App {
             let field = if input.active == Some(false) { "active" } else { "role" };
             return Err(AppError::invalid(field, "an admin may not deactivate or demote their own account"));
         }
-        let Some(current) = self.store.users().await?.into_iter().find(|user| user.user_id == user_id) else {
+        let Some(current) = self.store.user_by_id(user_id).await? else {
             let error = AppError::NotFound { resource: "user", id: user_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
         };
@@ -599,7 +564,7 @@ impl App {
             }
         }
         let password = one_time_password();
-        let hash = hash_password(&password)?;
+        let hash = self.password_work.hash(&password).await?;
         match self.store.reset_password(user_id, &hash, &event).await {
             Ok(true) => Ok(password),
             Ok(false) => {
@@ -614,5 +579,20 @@ impl App {
     /// The id of the account named `username`, for the console.
     pub async fn user_id_of(&self, username: &str) -> Result<Option<String>, AppError> {
         Ok(self.store.user_by_username(username).await?.map(|user| user.user_id))
+    }
+
+    /// Ends every login lockout of an account (at each address and everywhere), for an admin: the remedy
+    /// when someone's guessing has locked the owner out. Audited as `user.unlock`.
+    pub async fn unlock_account(&self, actor: &Actor, user_id: &str) -> Result<(), AppError> {
+        let event = self.audit_event(actor, "user.unlock", format!("user/{user_id}"), None);
+        if let Err(error) = require(actor, Permission::ManageUsers) {
+            return Err(self.audit_failure(event, error).await);
+        }
+        if self.store.user_by_id(user_id).await?.is_none() {
+            let error = AppError::NotFound { resource: "user", id: user_id.to_owned() };
+            return Err(self.audit_failure(event, error).await);
+        }
+        self.store.unlock_account(&account_throttle_key(user_id), &event).await?;
+        Ok(())
     }
 }

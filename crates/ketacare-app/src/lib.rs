@@ -9,7 +9,10 @@ mod audit_log;
 mod chart;
 mod credential_flood;
 mod fhir_export;
+mod login_throttle;
 mod operations;
+mod password_policy;
+mod password_work;
 mod patients;
 pub mod policy;
 mod secrets;
@@ -23,19 +26,19 @@ use jiff::Timestamp;
 use ketacare_core::protocol::Protocol;
 use ketacare_store::{AuditEvent, Store, StoreError};
 
-pub use accounts::{
-    LoginThrottle, NewAccount, Principal, SessionPolicy, SignedIn, ThrottlePolicy, TokenCreated, UserChangeInput,
-    UserView,
-};
+pub use accounts::{NewAccount, Principal, SessionPolicy, SignedIn, TokenCreated, UserChangeInput, UserView};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
+pub use ketacare_store::ApiTokenSummary;
 pub use ketacare_store::{
     AuditChainReport, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck, sqlite_path_of_url,
 };
+pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use operations::check_sqlite_backup;
+pub use password_work::{PasswordWorkLimits, PasswordWorkStats};
 pub use patients::{
     DeIdentifiedPatient, PatientAmendmentInput, PatientInput, PatientListQuery, PatientListView, PatientView,
 };
@@ -94,6 +97,9 @@ pub enum AppError {
     Refused { field: String, rule_id: String, problem: String },
     #[error("too many failed logins; try again in {retry_after_seconds} s")]
     Throttled { retry_after_seconds: u64 },
+    /// Too many password checks are waiting for their turn (see `password_work.rs`); nothing was decided.
+    #[error("the server is busy checking passwords; try again in {retry_after_seconds} s")]
+    Busy { retry_after_seconds: u64 },
     #[error("storage failed: {0}")]
     Storage(#[source] StoreError),
 }
@@ -111,7 +117,7 @@ impl AppError {
             AppError::Invalid { .. } | AppError::IdempotencyKeyReused { .. } => "invalid",
             AppError::Refused { .. } => "refused",
             AppError::StaleVersion { .. } | AppError::Duplicate { .. } => "conflict",
-            AppError::Storage(_) => "failure",
+            AppError::Storage(_) | AppError::Busy { .. } => "failure",
         }
     }
 }
@@ -137,6 +143,7 @@ pub struct App {
     clock: Clock,
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
+    password_work: Arc<password_work::PasswordWork>,
     credential_flood: Arc<credential_flood::CredentialFlood>,
     /// The clinic's IANA time zone: the worklist's day when a request names none.
     clinic_time_zone: String,
@@ -161,6 +168,7 @@ impl App {
             clock: Arc::new(Timestamp::now),
             sessions: SessionPolicy::default(),
             throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
+            password_work: Arc::new(password_work::PasswordWork::new(PasswordWorkLimits::default())),
             credential_flood: Arc::default(),
             clinic_time_zone: "UTC".to_owned(),
         }
@@ -189,6 +197,27 @@ impl App {
     pub fn with_session_policy(mut self, sessions: SessionPolicy) -> App {
         self.sessions = sessions;
         self
+    }
+
+    /// The same application throttling logins under `policy`.
+    pub fn with_throttle_policy(mut self, policy: ThrottlePolicy) -> App {
+        self.throttle = Arc::new(LoginThrottle::new(policy));
+        self
+    }
+
+    /// The same application running its password hashing within `limits`.
+    pub fn with_password_work_limits(mut self, limits: PasswordWorkLimits) -> App {
+        self.password_work = Arc::new(password_work::PasswordWork::new(limits));
+        self
+    }
+
+    /// What the password hashing is doing now, and how many verifications it has run.
+    pub fn password_work_stats(&self) -> PasswordWorkStats {
+        self.password_work.stats()
+    }
+
+    pub fn throttle_policy(&self) -> ThrottlePolicy {
+        self.throttle.policy()
     }
 
     /// Connects to the database at `url` without migrating it (for `ketacare migrate`, which reports).

@@ -3,8 +3,8 @@
 
 use jiff::civil::Date;
 use ketacare_store::{
-    AmendmentMeta, AuditEvent, IdempotentResponse, NewPatient, Patient, PatientChanges, PatientSearch, RecordStatus,
-    StoreError,
+    AmendmentMeta, AuditEvent, IdempotentResponse, NewPatient, Patient, PatientChanges, PatientListing, PatientSearch,
+    RecordStatus, StoreError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -366,8 +366,11 @@ impl App {
         if de_identified_only(actor.role) && search_text.is_some_and(|text| !text.starts_with("KC-")) {
             return Err(AppError::invalid("q", "analysts search by pseudonym (KC-…) only"));
         }
+        // Analysts see no names, so neither may the order of their list follow names.
+        let listing = if de_identified_only(actor.role) { PatientListing::ByPseudonym } else { PatientListing::ByName };
         let search = PatientSearch {
             query: search_text.map(str::to_owned),
+            listing,
             include_entered_in_error: query.include_entered_in_error,
             limit,
             offset,

@@ -358,14 +358,24 @@ async fn a_one_time_password_must_be_changed_and_the_change_ends_other_sessions(
         let first = app.login("root", &one_time, "10.0.0.1", "r").await.unwrap();
         let second = app.login("root", &one_time, "10.0.0.1", "r").await.unwrap();
         assert!(first.principal.must_change_password);
-        let wrong =
-            app.change_password(&first.principal, "r", Some(&first.session_token), "nope", "a new passphrase").await;
+        let wrong = app
+            .change_password(&first.principal, "r", Some(&first.session_token), "10.0.0.1", "nope", "a new passphrase")
+            .await;
         assert!(matches!(&wrong, Err(AppError::Invalid { field, .. }) if field == "current_password"), "{wrong:?}");
-        let short = app.change_password(&first.principal, "r", Some(&first.session_token), &one_time, "short").await;
+        let short = app
+            .change_password(&first.principal, "r", Some(&first.session_token), "10.0.0.1", &one_time, "short")
+            .await;
         assert!(matches!(&short, Err(AppError::Invalid { field, .. }) if field == "new_password"), "{short:?}");
-        app.change_password(&first.principal, "r", Some(&first.session_token), &one_time, "a new passphrase")
-            .await
-            .unwrap();
+        app.change_password(
+            &first.principal,
+            "r",
+            Some(&first.session_token),
+            "10.0.0.1",
+            &one_time,
+            "a new passphrase",
+        )
+        .await
+        .unwrap();
         let kept = app.authenticate_session(&first.session_token, "r", "test").await.unwrap();
         assert!(!kept.must_change_password);
         assert!(matches!(

@@ -183,6 +183,7 @@ struct PasswordForm {
 /// stays, the account's others end.
 pub async fn change_password(
     State(state): State<PagesState>,
+    Extension(address): Extension<ClientAddress>,
     signed: SignedIn,
     body: Bytes,
 ) -> Result<Response, PageError> {
@@ -200,6 +201,7 @@ pub async fn change_password(
             &signed.principal,
             &signed.actor.request_id,
             Some(&signed.session_token),
+            &address.0,
             &form.current_password,
             &form.new_password,
         )

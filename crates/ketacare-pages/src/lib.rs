@@ -13,6 +13,7 @@ mod signed_in;
 mod vital_signs_chart;
 mod worklist_page;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -61,14 +62,15 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
 /// The whole site: the pages, with the JSON API (`ketacare_web::router`) answering every path the pages
 /// do not serve (`/api/v1/…`, `/healthz`, `/readyz`). The API keeps its own middleware and headers.
 pub fn site(app: App, config: WebConfig) -> Router {
-    let api = ketacare_web::router(app.clone(), config);
+    let api = ketacare_web::router(app.clone(), config.clone());
     router(app, config).fallback_service(api)
 }
 
 /// The pages alone, with their middleware (request id, log line, deadline, security headers).
 pub fn router(app: App, config: WebConfig) -> Router {
     const SESSION: &str = "/patients/{patient_id}/sessions/{session_id}";
-    let state = PagesState { app, config };
+    let trusted_proxies = Arc::new(config.trusted_proxies.clone());
+    let state = PagesState { app, config: config.clone() };
     let pages = Router::new()
         .route("/", get(account_pages::login_page))
         .route("/login", post(account_pages::login))
@@ -87,9 +89,9 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route(&format!("{SESSION}/discharge"), post(session_page::discharge))
         .route(&format!("{SESSION}/signature"), post(session_page::sign))
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
-        .layer(middleware::from_fn(request_id_and_log));
+        .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));
     let mut pages = pages;
-    for (name, value) in page_security_headers(config) {
+    for (name, value) in page_security_headers(&config) {
         pages = pages.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     let pages = pages.with_state(state);
@@ -114,7 +116,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// OWASP Secure Headers for pages holding patient data: our own stylesheet and script only (no inline
 /// script or style), forms post only here, nothing framed, sniffed, cached or referred.
-fn page_security_headers(config: WebConfig) -> Vec<(HeaderName, HeaderValue)> {
+fn page_security_headers(config: &WebConfig) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
@@ -138,9 +140,13 @@ fn page_security_headers(config: WebConfig) -> Vec<(HeaderName, HeaderValue)> {
 
 /// The request id and client address (as the API sets them, so login throttling and the audit work
 /// alike), and one log line per page with safe fields only: the route template, never the path.
-async fn request_id_and_log(mut request: Request, next: Next) -> Response {
+async fn request_id_and_log(
+    State(trusted_proxies): State<Arc<ketacare_web::TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let request_id = ketacare_web::begin_request(&mut request);
+    let request_id = ketacare_web::begin_request(&mut request, &trusted_proxies);
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
     let mut response = next.run(request).await;

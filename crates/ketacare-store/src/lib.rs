@@ -27,12 +27,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
 pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
-pub use login_failures::LoginFailures;
+pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{
     Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
-    PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
+    PatientListing, PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
 };
 pub use session_safety::{ObservationCorrectionWrite, SessionDischarge, StoredDoseOrder, StoredSessionOverride};
 pub use treatment::{
@@ -41,7 +41,7 @@ pub use treatment::{
     StoredAlertChange, StoredObservation, StoredTreatmentPlan, StoredTreatmentSession, TreatmentPlanChange,
     TreatmentSessionRecord,
 };
-pub use users::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
+pub use users::{ApiTokenRecord, ApiTokenSummary, NewApiToken, NewSession, NewUser, Role, SessionRecord, UserRecord};
 pub use worklist::{OpenAlert, PatientRecordId, ScheduledSessionOfDay};
 pub use writer::WriteStats;
 

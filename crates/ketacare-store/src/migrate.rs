@@ -24,6 +24,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "session_enforcement",
         sql: include_str!("../migrations/sqlite/0005_session_enforcement.sql"),
     },
+    Migration { version: 6, name: "login_throttle", sql: include_str!("../migrations/sqlite/0006_login_throttle.sql") },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -35,6 +36,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "session_enforcement",
         sql: include_str!("../migrations/postgres/0005_session_enforcement.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "login_throttle",
+        sql: include_str!("../migrations/postgres/0006_login_throttle.sql"),
     },
 ];
 

@@ -134,10 +134,23 @@ pub struct Amendment {
     pub amended_at: String,
 }
 
+/// How a list of patients is searched and ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PatientListing {
+    /// By name, MRN or pseudonym, in family-name order (staff who see names).
+    #[default]
+    ByName,
+    /// By pseudonym only, in pseudonym order: the order of names would tell an analyst something about
+    /// names, which they may not see.
+    ByPseudonym,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PatientSearch {
-    /// Matches the start of either name (case-insensitive), or an MRN or pseudonym exactly.
+    /// [`PatientListing::ByName`]: matches the start of either name (case-insensitive), or an MRN or
+    /// pseudonym exactly; [`PatientListing::ByPseudonym`]: a pseudonym exactly.
     pub query: Option<String>,
+    pub listing: PatientListing,
     pub include_entered_in_error: bool,
     pub limit: i64,
     pub offset: i64,
@@ -401,29 +414,39 @@ impl Store {
         })
     }
 
-    /// A page of patients by name, MRN or pseudonym, ordered by family name, given name and id.
+    /// A page of patients by name, MRN or pseudonym, ordered by family name, given name and id (or, for
+    /// [`PatientListing::ByPseudonym`], by pseudonym only, in pseudonym order).
     pub async fn search_patients(&self, search: &PatientSearch) -> Result<PatientPage, StoreError> {
         self.search_patients_after(search, None).await
     }
 
     /// Like [`Store::search_patients`], from just after the patient `after_patient_id` in the list's order
-    /// (family name, given name, id): keyset pagination, which neither skips nor repeats a patient when
-    /// others are added between pages. The position is that patient's current names; an unknown id
-    /// gives an empty page.
+    /// (family name, given name, id; or pseudonym, id): keyset pagination, which neither skips nor
+    /// repeats a patient when others are added between pages. The position is that patient's current
+    /// names (or pseudonym); an unknown id gives an empty page.
     pub async fn search_patients_after(
         &self,
         search: &PatientSearch,
         after_patient_id: Option<&str>,
     ) -> Result<PatientPage, StoreError> {
         let query = search.query.as_deref().map(str::trim).unwrap_or_default();
-        let filter = "WHERE ($1 = '' OR lower(family_name) LIKE $2 ESCAPE '\\' OR lower(given_name) LIKE $2 ESCAPE '\\' \
-                      OR mrn = $1 OR pseudonym = $1) AND ($3 = 1 OR status = 'active')";
+        // $2 (the name pattern) is bound in both listings, so both statements take the same parameters.
+        let (matching, order) = match search.listing {
+            PatientListing::ByName => (
+                "($1 = '' OR lower(family_name) LIKE $2 ESCAPE '\\' OR lower(given_name) LIKE $2 ESCAPE '\\' \
+                 OR mrn = $1 OR pseudonym = $1)",
+                "family_name, given_name, patient_id",
+            ),
+            PatientListing::ByPseudonym => ("($1 = '' OR pseudonym = $1 OR $2 = '')", "pseudonym, patient_id"),
+        };
+        let filter = format!("WHERE {matching} AND ($3 = 1 OR status = 'active')");
         // Row values compare in the same collation as ORDER BY on each backend, so the two agree.
-        let after = "AND ($6 = '' OR (family_name, given_name, patient_id) > \
-                     (SELECT c.family_name, c.given_name, c.patient_id FROM patients c WHERE c.patient_id = $6))";
-        let page_sql = format!(
-            "SELECT {PATIENT_COLUMNS} FROM patients {filter} {after} ORDER BY family_name, given_name, patient_id LIMIT $4 OFFSET $5"
+        let after = format!(
+            "AND ($6 = '' OR ({order}) > (SELECT {columns} FROM patients c WHERE c.patient_id = $6))",
+            columns = order.split(", ").map(|column| format!("c.{column}")).collect::<Vec<_>>().join(", ")
         );
+        let page_sql =
+            format!("SELECT {PATIENT_COLUMNS} FROM patients {filter} {after} ORDER BY {order} LIMIT $4 OFFSET $5");
         let count_sql = format!("SELECT COUNT(*) FROM patients {filter}");
         let include = i64::from(search.include_entered_in_error);
         let pattern = like_prefix(query);

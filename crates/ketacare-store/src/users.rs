@@ -102,6 +102,16 @@ pub struct ApiTokenRecord {
     pub revoked_at: Option<String>,
 }
 
+/// A token as its owner or an admin sees it: never its secret or hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiTokenSummary {
+    pub token_id: String,
+    pub role: Role,
+    pub label: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
 const USER_COLUMNS: &str =
     "u.user_id, u.username, u.password_hash, u.role, u.active, u.must_change_password, u.created_at";
 
@@ -161,7 +171,8 @@ impl Store {
         Ok(count)
     }
 
-    /// Replaces a user's password (and clears `must_change_password`), ending the user's other sessions.
+    /// Replaces a user's password (and clears `must_change_password`), ending the user's other sessions
+    /// and revoking every API token of the user: whoever learnt the old password may have made one.
     pub async fn set_password(
         &self,
         user_id: &str,
@@ -178,6 +189,11 @@ impl Store {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND session_sha256 <> $2")
                 .bind(&user_id)
                 .bind(keep_session_sha256.unwrap_or_default())
+                .execute(&mut *tx.conn)
+                .await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(&user_id)
+                .bind(format_time(audit.occurred_at))
                 .execute(&mut *tx.conn)
                 .await?;
             append_audit!(tx, &audit);
@@ -273,24 +289,59 @@ impl Store {
         })
     }
 
-    /// Revokes a token of `user_id`; false when there is no such unrevoked token.
+    /// Revokes a token, of `owner_user_id` only when that is given (an admin revokes anyone's), with its
+    /// audit event; false (and nothing audited) when there is no such unrevoked token.
     pub async fn revoke_api_token(
         &self,
         token_id: &str,
-        user_id: &str,
+        owner_user_id: Option<&str>,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let revoked = write_tx!(self, [token_id, user_id, audit], tx => {
-            let result = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE token_id = $1 AND user_id = $2 AND revoked_at IS NULL")
-                .bind(token_id)
-                .bind(user_id)
-                .bind(format_time(audit.occurred_at))
-                .execute(&mut *tx.conn)
-                .await?;
-            append_audit!(tx, &audit);
-            result.rows_affected() == 1
+        let revoked = write_tx!(self, [token_id, owner_user_id, audit], tx => {
+            let result = sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $3 WHERE token_id = $1 AND ($2 = '' OR user_id = $2) AND revoked_at IS NULL",
+            )
+            .bind(&token_id)
+            .bind(owner_user_id.clone().unwrap_or_default())
+            .bind(format_time(audit.occurred_at))
+            .execute(&mut *tx.conn)
+            .await?;
+            // Nothing revoked: the caller audits the refusal with its own outcome.
+            let revoked = result.rows_affected() == 1;
+            if revoked {
+                append_audit!(tx, &audit);
+            }
+            revoked
         });
         Ok(revoked)
+    }
+
+    /// The API tokens of a user, revoked ones too, oldest first (never their secrets or hashes).
+    pub async fn api_tokens_of_user(&self, user_id: &str) -> Result<Vec<ApiTokenSummary>, StoreError> {
+        let sql = "SELECT token_id, role, label, created_at, revoked_at FROM api_tokens WHERE user_id = $1 \
+                   ORDER BY created_at, token_id";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(user_id).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ApiTokenSummary {
+                        token_id: row.text("token_id")?,
+                        role: role_from(row.text("role")?)?,
+                        label: row.text("label")?,
+                        created_at: row.text("created_at")?,
+                        revoked_at: row.opt_text("revoked_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    pub async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.user_id = $1");
+        on_pool!(self, pool => {
+            let row = sqlx::query(&sql).bind(user_id).fetch_optional(pool).await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
     }
 }
 

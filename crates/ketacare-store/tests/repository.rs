@@ -4,8 +4,9 @@
 use jiff::Timestamp;
 use ketacare_store::test_support::{TestDatabase, each_backend};
 use ketacare_store::{
-    AmendmentMeta, AuditEvent, IdempotentResponse, NewApiToken, NewAssessment, NewPatient, NewScaleResult, NewSession,
-    NewUser, PatientChanges, PatientSearch, RecordStatus, Role, Store, StoreError,
+    AmendmentMeta, AttemptReservation, AuditEvent, IdempotentResponse, NewApiToken, NewAssessment, NewPatient,
+    NewScaleResult, NewSession, NewUser, PatientChanges, PatientSearch, RecordStatus, Role, Store, StoreError,
+    ThrottleCounter,
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -139,8 +140,8 @@ async fn users_sessions_and_tokens() {
         store.insert_api_token(&token, &event("token.create", None)).await.unwrap();
         let read = store.api_token(&token.token_sha256).await.unwrap().unwrap();
         assert_eq!((read.token_id.as_str(), read.role, read.revoked_at.is_none()), ("t-1", Role::Nurse, true));
-        assert!(!store.revoke_api_token("t-1", "someone-else", &event("token.revoke", None)).await.unwrap());
-        assert!(store.revoke_api_token("t-1", "u-1", &event("token.revoke", None)).await.unwrap());
+        assert!(!store.revoke_api_token("t-1", Some("someone-else"), &event("token.revoke", None)).await.unwrap());
+        assert!(store.revoke_api_token("t-1", Some("u-1"), &event("token.revoke", None)).await.unwrap());
         assert!(store.api_token(&token.token_sha256).await.unwrap().unwrap().revoked_at.is_some());
     })
     .await;
@@ -162,8 +163,13 @@ async fn patients_are_searched_by_name_prefix_mrn_or_pseudonym_a_page_at_a_time(
             let query = query.to_owned();
             let expected_ids: Vec<String> = expected_ids.iter().map(|id| id.to_string()).collect();
             async move {
-                let search =
-                    PatientSearch { query: Some(query.clone()), include_entered_in_error: false, limit, offset };
+                let search = PatientSearch {
+                    query: Some(query.clone()),
+                    include_entered_in_error: false,
+                    limit,
+                    offset,
+                    ..Default::default()
+                };
                 let page = store.search_patients(&search).await.unwrap();
                 let ids: Vec<String> = page.patients.iter().map(|patient| patient.patient_id.clone()).collect();
                 assert_eq!((ids, page.total), (expected_ids, expected_total), "query {query:?} {limit}/{offset}");
@@ -219,7 +225,8 @@ async fn an_amendment_keeps_the_prior_record_and_a_stale_version_is_refused() {
         assert_eq!((prior["family_name"].as_str(), amendments[0].reason.as_str()), (Some("Lovelace"), "married name"));
         assert_eq!(amendments[1].new_json, r#"{"status":"entered_in_error"}"#);
 
-        let mut search = PatientSearch { query: None, include_entered_in_error: false, limit: 10, offset: 0 };
+        let mut search =
+            PatientSearch { query: None, include_entered_in_error: false, limit: 10, offset: 0, ..Default::default() };
         assert_eq!(store.search_patients(&search).await.unwrap().total, 0);
         search.include_entered_in_error = true;
         assert_eq!(store.search_patients(&search).await.unwrap().total, 1);
@@ -511,6 +518,64 @@ async fn concurrent_writes_share_transactions_and_a_failing_one_fails_alone() {
         let report = store.verify_audit_chain().await.unwrap();
         assert_eq!(report.first_broken, None);
         assert_eq!(report.events_checked, 2 + writes - failed);
+    })
+    .await;
+}
+
+fn counter(key: &str, account: Option<&str>, limit: i64, window_start: Timestamp) -> ThrottleCounter {
+    ThrottleCounter { throttle_key: key.to_owned(), account_key: account.map(str::to_owned), limit, window_start }
+}
+
+#[tokio::test]
+async fn login_attempts_are_reserved_against_every_counter_at_once_released_and_unlocked() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        let counters =
+            |now: i64| [counter("pair", Some("acct"), 2, at(now - 900)), counter("address", None, 3, at(now - 900))];
+        let reserve = |now: i64| async move {
+            store.reserve_login_attempt(&counters(now), at(now), at(now - 86_400)).await.unwrap()
+        };
+        assert_eq!(reserve(10).await, AttemptReservation::Reserved);
+        assert_eq!(reserve(11).await, AttemptReservation::Reserved);
+        // The pair is at its limit: refused, and the address counts nothing more for it.
+        let refused = reserve(12).await;
+        assert!(matches!(&refused, AttemptReservation::Refused { counter_index: 0, .. }), "{refused:?}");
+        assert_eq!(store.login_failures("address").await.unwrap().unwrap().attempts, 2);
+        // A success takes its attempt back and forgets the pair.
+        store.release_login_attempt(&["address".to_owned()], &["pair".to_owned()]).await.unwrap();
+        assert_eq!(store.login_failures("address").await.unwrap().unwrap().attempts, 1);
+        assert_eq!(store.login_failures("pair").await.unwrap(), None);
+        assert_eq!(reserve(13).await, AttemptReservation::Reserved);
+        assert_eq!(reserve(14).await, AttemptReservation::Reserved);
+        let refused = reserve(15).await;
+        assert!(matches!(&refused, AttemptReservation::Refused { counter_index: 0, .. }), "{refused:?}");
+        // After the window the counters start again.
+        assert_eq!(reserve(1_000).await, AttemptReservation::Reserved);
+        assert_eq!(store.login_failures("pair").await.unwrap().unwrap().attempts, 1);
+
+        // Parallel reservations never pass a limit.
+        let mut tries = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let store = store.clone();
+            tries.spawn(async move {
+                store.reserve_login_attempt(&[counter("busy", None, 7, at(0))], at(2_000), at(0)).await.unwrap()
+            });
+        }
+        let outcomes = tries.join_all().await;
+        assert_eq!(outcomes.iter().filter(|outcome| **outcome == AttemptReservation::Reserved).count(), 7);
+
+        // An unlock forgets every counter of the account, with its audit event; others stay.
+        assert_eq!(store.unlock_account("acct", &event("user.unlock", None)).await.unwrap(), 1);
+        assert_eq!(store.login_failures("pair").await.unwrap(), None);
+        assert!(store.login_failures("address").await.unwrap().is_some());
+        let audited = store.audit_events(0, 1_000).await.unwrap();
+        assert_eq!(audited.last().unwrap().action, "user.unlock");
+        // Counters idle for longer than the longest window are deleted on the way.
+        store
+            .reserve_login_attempt(&[counter("late", None, 5, at(200_000))], at(200_000), at(200_000 - 86_400))
+            .await
+            .unwrap();
+        assert_eq!(store.login_failures("address").await.unwrap(), None);
     })
     .await;
 }

@@ -98,6 +98,9 @@ impl ApiError {
                     AppError::Throttled { .. } => {
                         (StatusCode::TOO_MANY_REQUESTS, "throttled", "Too many failed logins", detail, None)
                     }
+                    AppError::Busy { .. } => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "busy", "Too many password checks waiting", detail, None)
+                    }
                     // The storage error's text stays in the log; the client gets no internals.
                     AppError::Storage(_) => (
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -200,7 +203,8 @@ impl IntoResponse for ApiError {
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let ApiError::App(AppError::Throttled { retry_after_seconds }) = &self
+        if let ApiError::App(AppError::Throttled { retry_after_seconds } | AppError::Busy { retry_after_seconds }) =
+            &self
             && let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string())
         {
             headers.insert(header::RETRY_AFTER, value);

@@ -6,6 +6,7 @@
 mod audit_routes;
 pub mod auth;
 mod chart_routes;
+mod client_address;
 mod content_type;
 mod error;
 mod fhir_routes;
@@ -13,6 +14,7 @@ mod input;
 pub mod openapi;
 mod patient_routes;
 mod responses;
+mod server;
 mod session_routes;
 mod system_routes;
 mod treatment_openapi;
@@ -22,6 +24,7 @@ mod worklist_routes;
 use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -34,18 +37,24 @@ use ketacare_app::App;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use client_address::{InvalidProxyNetwork, ProxyNetwork, TrustedProxies, client_address};
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
+pub use server::{ConnectionLimits, DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_HEADER_READ_TIMEOUT};
 
 /// Largest request body accepted (a case with long histories is a few tens of kB).
 const BODY_LIMIT_BYTES: usize = 1 << 20;
 
 /// How the API is served.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Behind TLS (directly or at a proxy): cookies get `Secure` and responses HSTS.
     pub behind_tls: bool,
     /// A request not answered within this gets 503 (`timeout`); see [`DEFAULT_REQUEST_TIMEOUT`].
     pub request_timeout: Duration,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client; nobody else's are read.
+    pub trusted_proxies: TrustedProxies,
+    /// The header-read timeout and the connections per address of [`serve`].
+    pub connection_limits: ConnectionLimits,
 }
 
 /// How long a request may take by default: far above any normal answer (milliseconds), short enough
@@ -54,7 +63,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { behind_tls: false, request_timeout: DEFAULT_REQUEST_TIMEOUT }
+        WebConfig {
+            behind_tls: false,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            trusted_proxies: TrustedProxies::default(),
+            connection_limits: ConnectionLimits::default(),
+        }
     }
 }
 
@@ -69,7 +83,8 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The client's IP address, for login throttling ("unknown" when served without connect info, as in tests).
+/// The client's IP address, for login throttling: the peer's, or from a trusted proxy the one it
+/// forwarded (see `client_address.rs`); "unknown" when served without connect info, as in tests.
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);
 
@@ -93,12 +108,15 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/session"),
     route("DELETE", "/api/v1/session"),
     route("POST", "/api/v1/session/password"),
+    route("GET", "/api/v1/tokens"),
     route("POST", "/api/v1/tokens"),
     route("DELETE", "/api/v1/tokens/{token_id}"),
     route("GET", "/api/v1/users"),
     route("POST", "/api/v1/users"),
     route("PATCH", "/api/v1/users/{user_id}"),
     route("POST", "/api/v1/users/{user_id}/password-reset"),
+    route("GET", "/api/v1/users/{user_id}/tokens"),
+    route("POST", "/api/v1/users/{user_id}/unlock"),
     route("GET", "/api/v1/patients"),
     route("POST", "/api/v1/patients"),
     route("GET", "/api/v1/patients/{patient_id}"),
@@ -144,6 +162,10 @@ pub const ROUTES: &[Route] = &[
 
 /// The router with all routes and middleware, ready to serve or to call with `oneshot` in tests.
 pub fn router(app: App, config: WebConfig) -> Router {
+    let request_timeout = config.request_timeout;
+    let trusted_proxies = Arc::new(config.trusted_proxies.clone());
+    let headers = security_headers(&config);
+    let headers_for_panics = headers.clone();
     let state = AppState { app, config };
     let mut router = Router::new()
         .route("/healthz", get(system_routes::healthz))
@@ -154,11 +176,13 @@ pub fn router(app: App, config: WebConfig) -> Router {
             post(session_routes::login).get(session_routes::whoami).delete(session_routes::logout),
         )
         .route("/api/v1/session/password", post(session_routes::change_password))
-        .route("/api/v1/tokens", post(session_routes::create_token))
+        .route("/api/v1/tokens", get(session_routes::list_tokens).post(session_routes::create_token))
         .route("/api/v1/tokens/{token_id}", delete(session_routes::revoke_token))
         .route("/api/v1/users", get(session_routes::list_users).post(session_routes::create_user))
         .route("/api/v1/users/{user_id}", patch(session_routes::update_user))
         .route("/api/v1/users/{user_id}/password-reset", post(session_routes::reset_password))
+        .route("/api/v1/users/{user_id}/tokens", get(session_routes::list_user_tokens))
+        .route("/api/v1/users/{user_id}/unlock", post(session_routes::unlock_user))
         .route("/api/v1/patients", get(patient_routes::list).post(patient_routes::create))
         .route("/api/v1/patients/{patient_id}", get(patient_routes::get).patch(patient_routes::amend))
         .route("/api/v1/patients/{patient_id}/amendments", get(patient_routes::amendments))
@@ -187,24 +211,27 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(content_type::require_json_bodies))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_requests))
-        .layer(middleware::from_fn(request_id_and_log));
-    for (name, value) in security_headers(config) {
+        .layer(middleware::from_fn_with_state(request_timeout, time_out_slow_requests))
+        .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));
+    for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
     // Outermost, so a panic anywhere below (handler, extractor, middleware) becomes a 500 problem instead
     // of a dropped connection.
-    router.layer(CatchPanicLayer::custom(move |_panic: Box<dyn Any + Send>| answer_a_panic(config))).with_state(state)
+    let panic_headers = headers_for_panics;
+    router
+        .layer(CatchPanicLayer::custom(move |_panic: Box<dyn Any + Send>| answer_a_panic(&panic_headers)))
+        .with_state(state)
 }
 
 /// The answer to a request whose handling panicked: a 500 problem (`internal`) with no internals (the
 /// panic's message is never sent nor logged here: it may hold values from the request; the process's panic
 /// hook prints it), with the security headers, which this layer sits outside of.
-fn answer_a_panic(config: WebConfig) -> Response {
+fn answer_a_panic(headers: &[(HeaderName, HeaderValue)]) -> Response {
     tracing::error!(problem = "internal", "request handling panicked");
     let mut response = ApiError::Internal.into_response();
-    for (name, value) in security_headers(config) {
-        response.headers_mut().insert(name, value);
+    for (name, value) in headers {
+        response.headers_mut().insert(name.clone(), value.clone());
     }
     response
 }
@@ -233,7 +260,7 @@ fn treatment_router() -> Router<AppState> {
 }
 
 /// OWASP Secure Headers for a JSON API: nothing may be framed, sniffed, cached or referred.
-fn security_headers(config: WebConfig) -> Vec<(HeaderName, HeaderValue)> {
+fn security_headers(config: &WebConfig) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
@@ -255,10 +282,11 @@ fn new_request_id() -> String {
     format!("{:x}-{:x}", nanos, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Gives a request its id (the client's sane `X-Request-Id`, else a new one) and its client address, as
-/// the [`RequestId`] and [`ClientAddress`] extensions the extractors read; returns the id. Shared with the
-/// pages crate, so a page and an API call are identified and throttled alike.
-pub fn begin_request(request: &mut Request) -> String {
+/// Gives a request its id (the client's sane `X-Request-Id`, else a new one) and its client address (from
+/// forwarding headers only when the peer is a trusted proxy), as the [`RequestId`] and [`ClientAddress`]
+/// extensions the extractors read; returns the id. Shared with the pages crate, so a page and an API call
+/// are identified and throttled alike.
+pub fn begin_request(request: &mut Request, trusted_proxies: &TrustedProxies) -> String {
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -266,20 +294,26 @@ pub fn begin_request(request: &mut Request) -> String {
         .filter(|id| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map_or_else(new_request_id, str::to_owned);
     request.extensions_mut().insert(RequestId(request_id.clone()));
-    let address = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+    let address = request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map_or_else(
+        || "unknown".to_owned(),
+        |info| client_address(info.0, request.headers(), &trusted_proxies).to_string(),
+    );
     request.extensions_mut().insert(ClientAddress(address));
     request_id
 }
 
+pub use server::serve_router;
+
 /// Gives each request an id (echoed in `X-Request-Id`), logs one line per request with safe fields
 /// only (method, route template, never the path, which holds ids; status; duration), and turns any
 /// error response not already a problem (axum's own rejections, say) into one.
-async fn request_id_and_log(mut request: Request, next: Next) -> Response {
+async fn request_id_and_log(
+    State(trusted_proxies): State<Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let request_id = begin_request(&mut request);
+    let request_id = begin_request(&mut request, &trusted_proxies);
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
     let mut response = next.run(request).await;
@@ -313,23 +347,15 @@ async fn time_out_slow_requests(State(limit): State<Duration>, request: Request,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish
-/// (their writes commit) before returning.
+/// (their writes commit) before returning; with the header-read timeout and the connections per address
+/// of `config.connection_limits` (see `server.rs`).
 pub async fn serve(
     app: App,
     config: WebConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(router(app, config), listener, shutdown).await
-}
-
-/// Serves `site` (the API [`router`], or a router that composes it with others, such as the binary's
-/// pages and API) on `listener` until `shutdown` completes, then lets requests in flight finish.
-pub async fn serve_router(
-    site: Router,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let service = site.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    let limits = config.connection_limits;
+    let trusted_proxies = config.trusted_proxies.clone();
+    serve_router(router(app, config), limits, trusted_proxies, listener, shutdown).await
 }

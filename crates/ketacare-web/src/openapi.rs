@@ -17,8 +17,8 @@ fn problem_responses(statuses: &[u16]) -> serde_json::Map<String, Value> {
             412 => "If-Match names a version that is no longer current",
             422 => "Invalid field (the problem's `field` names it)",
             428 => "If-Match required",
-            429 => "Too many failed logins (Retry-After)",
-            503 => "Not ready",
+            429 => "Too many failed attempts (Retry-After)",
+            503 => "Not ready, timed out, or too many password checks waiting (Retry-After)",
             _ => "Error",
         };
         responses.insert(
@@ -108,24 +108,27 @@ fn foundation_document() -> Value {
             "/api/v1/openapi.json": { "get": operation("This document", (200, "OpenAPI 3.1", json!({ "type": "object" })), &[], public()) },
             "/api/v1/session": {
                 "post": operation("Log in: sets the HttpOnly session cookie and returns the CSRF token",
-                    (200, "Logged in", schema_ref("Session")), &[401, 422, 429],
+                    (200, "Logged in", schema_ref("Session")), &[401, 422, 429, 503],
                     json!({ "security": [], "requestBody": body(schema_ref("LoginInput")) })),
                 "get": operation("Who am I", (200, "The caller", schema_ref("Session")), &[401], json!({})),
                 "delete": operation("Log out", (204, "Logged out", Value::Null), &[401, 403], json!({}))
             },
             "/api/v1/session/password": {
-                "post": operation("Change the caller's password (required first for a one-time password); ends the caller's other sessions",
-                    (204, "Changed", Value::Null), &[401, 403, 422],
+                "post": operation("Change the caller's password (required first for a one-time password); ends the caller's other sessions and revokes the caller's tokens. Wrong current passwords are throttled like logins",
+                    (204, "Changed", Value::Null), &[401, 403, 422, 429, 503],
                     json!({ "requestBody": body(json!({ "type": "object", "required": ["current_password", "new_password"],
                         "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string", "minLength": 12 } } })) }))
             },
             "/api/v1/tokens": {
+                "get": operation("The caller's own tokens, revoked ones too (never a secret)",
+                    (200, "Tokens", json!({ "type": "object", "properties": { "tokens": { "type": "array", "items": schema_ref("TokenSummary") } } })),
+                    &[401, 403], json!({})),
                 "post": operation("Create a bearer token scoped to the caller's role (shown once)",
                     (201, "Created", schema_ref("TokenCreated")), &[401, 403, 422],
                     json!({ "requestBody": body(json!({ "type": "object", "required": ["label"], "properties": { "label": { "type": "string" } } })) }))
             },
             "/api/v1/tokens/{token_id}": {
-                "delete": operation("Revoke one of the caller's tokens", (204, "Revoked", Value::Null), &[401, 403, 404],
+                "delete": operation("Revoke one of the caller's tokens (an admin: anyone's)", (204, "Revoked", Value::Null), &[401, 403, 404],
                     json!({ "parameters": [ { "name": "token_id", "in": "path", "required": true, "schema": { "type": "string" } } ] }))
             },
             "/api/v1/users": {
@@ -150,8 +153,19 @@ fn foundation_document() -> Value {
                         "one_time_password": { "type": "string" }, "must_change_password": { "type": "boolean" } } })), &[401, 403, 404, 422],
                     json!({ "parameters": [ { "name": "user_id", "in": "path", "required": true, "schema": { "type": "string" } } ] }))
             },
+            "/api/v1/users/{user_id}/tokens": {
+                "get": operation("An account's tokens, revoked ones too (admin; never a secret)",
+                    (200, "Tokens", json!({ "type": "object", "properties": { "tokens": { "type": "array", "items": schema_ref("TokenSummary") } } })),
+                    &[401, 403, 404],
+                    json!({ "parameters": [ { "name": "user_id", "in": "path", "required": true, "schema": { "type": "string" } } ] }))
+            },
+            "/api/v1/users/{user_id}/unlock": {
+                "post": operation("End an account's login lockouts, at every address (admin; audited as user.unlock)",
+                    (204, "Unlocked", Value::Null), &[401, 403, 404],
+                    json!({ "parameters": [ { "name": "user_id", "in": "path", "required": true, "schema": { "type": "string" } } ] }))
+            },
             "/api/v1/patients": {
-                "get": operation("List and search patients (analysts: de-identified, search by pseudonym)",
+                "get": operation("List and search patients in name order (analysts: de-identified, search by pseudonym, in pseudonym order)",
                     (200, "A page", schema_ref("PatientList")), &[401, 403, 422],
                     json!({ "parameters": [
                         { "name": "q", "in": "query", "schema": { "type": "string" }, "description": "Name prefix, MRN or pseudonym" },
@@ -230,6 +244,9 @@ fn foundation_document() -> Value {
                 "Role": { "type": "string", "enum": ["admin", "prescriber", "nurse", "analyst", "auditor"] },
                 "TokenCreated": { "type": "object", "properties": { "token_id": { "type": "string" }, "token": { "type": "string" },
                     "role": { "$ref": "#/components/schemas/Role" }, "label": { "type": "string" } } },
+                "TokenSummary": { "type": "object", "properties": { "token_id": { "type": "string" },
+                    "role": { "$ref": "#/components/schemas/Role" }, "label": { "type": "string" },
+                    "created_at": { "type": "string" }, "revoked_at": { "type": ["string", "null"] } } },
                 "UserInput": { "type": "object", "required": ["username", "password", "role"], "properties": {
                     "username": { "type": "string" }, "password": { "type": "string", "minLength": 12 },
                     "role": { "$ref": "#/components/schemas/Role" } } },

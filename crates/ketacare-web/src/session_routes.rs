@@ -61,6 +61,7 @@ struct PasswordInput {
 /// Changes the caller's password; the caller's other sessions end, this one stays.
 pub async fn change_password(
     State(state): State<AppState>,
+    Extension(address): Extension<ClientAddress>,
     caller: Authenticated,
     headers: HeaderMap,
     body: Bytes,
@@ -68,10 +69,8 @@ pub async fn change_password(
     let input: PasswordInput = json_body(&body)?;
     let session = cookie(&headers, SESSION_COOKIE);
     let request_id = &caller.actor.request_id;
-    state
-        .app
-        .change_password(&caller.principal, request_id, session, &input.current_password, &input.new_password)
-        .await?;
+    let (current, new) = (&input.current_password, &input.new_password);
+    state.app.change_password(&caller.principal, request_id, session, &address.0, current, new).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -101,6 +100,32 @@ pub async fn create_token(
     let input: TokenInput = json_body(&body)?;
     let created = state.app.create_api_token(&caller.actor, &input.label).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// The caller's own tokens (never a secret).
+pub async fn list_tokens(State(state): State<AppState>, caller: Authenticated) -> Result<Response, ApiError> {
+    let tokens = state.app.list_api_tokens(&caller.actor).await?;
+    Ok(Json(json!({ "tokens": tokens })).into_response())
+}
+
+/// An account's tokens, for an admin.
+pub async fn list_user_tokens(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tokens = state.app.list_user_api_tokens(&caller.actor, &user_id).await?;
+    Ok(Json(json!({ "tokens": tokens })).into_response())
+}
+
+/// Ends an account's login lockouts (admin).
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.app.unlock_account(&caller.actor, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn revoke_token(

@@ -162,6 +162,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/session", [401, 200, 200, 200, 200, 200]),
     ("DELETE", "/api/v1/session", [401, 204, 204, 204, 204, 204]),
     ("POST", "/api/v1/session/password", [401, 422, 422, 422, 422, 422]),
+    ("GET", "/api/v1/tokens", [401, 200, 200, 200, 200, 200]),
     ("POST", "/api/v1/tokens", [401, 201, 201, 201, 201, 201]),
     ("DELETE", "/api/v1/tokens/{token_id}", [401, 404, 404, 404, 404, 404]),
     ("GET", "/api/v1/users", [401, 200, 403, 403, 403, 403]),
@@ -169,6 +170,8 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     // No such account: the admin gets as far as 404; nobody else that far.
     ("PATCH", "/api/v1/users/{user_id}", [401, 404, 403, 403, 403, 403]),
     ("POST", "/api/v1/users/{user_id}/password-reset", [401, 404, 403, 403, 403, 403]),
+    ("GET", "/api/v1/users/{user_id}/tokens", [401, 404, 403, 403, 403, 403]),
+    ("POST", "/api/v1/users/{user_id}/unlock", [401, 404, 403, 403, 403, 403]),
     ("GET", "/api/v1/patients", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/patients", [401, 201, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}", [401, 200, 200, 200, 200, 403]),

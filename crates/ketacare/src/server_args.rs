@@ -36,6 +36,16 @@ pub struct ServeOptions {
     /// A request not answered within this many seconds gets 503 (a write under way still commits).
     #[arg(long, env = "KETACARE_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_seconds: u64,
+    /// A reverse proxy (address or network, e.g. 10.0.0.0/8) whose Forwarded / X-Forwarded-For name the
+    /// client; repeat it, or give a comma-separated list in the environment. Nobody else's are believed.
+    #[arg(long = "trusted-proxy", env = "KETACARE_TRUSTED_PROXIES", value_delimiter = ',', value_name = "ADDR")]
+    pub trusted_proxies: Vec<ketacare_web::ProxyNetwork>,
+    /// A connection that has not sent a request's headers within this many seconds is closed.
+    #[arg(long, env = "KETACARE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_read_timeout_seconds: u64,
+    /// Connections one client address may hold open at once (trusted proxies are exempt).
+    #[arg(long, env = "KETACARE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_connections_per_address: u64,
 }
 
 /// A multi-threaded runtime for the database and server commands.
@@ -100,11 +110,17 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     let config = ketacare_web::WebConfig {
         behind_tls: options.behind_tls,
         request_timeout: std::time::Duration::from_secs(options.request_timeout_seconds),
+        trusted_proxies: ketacare_web::TrustedProxies::new(options.trusted_proxies.clone()),
+        connection_limits: ketacare_web::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(options.header_read_timeout_seconds),
+            connections_per_address: usize::try_from(options.max_connections_per_address).unwrap_or(usize::MAX),
+        },
     };
     // The whole site: the staff pages at `/`, and the JSON API (`/api/v1/…`, health checks) for every
     // path the pages do not serve. The binary composes the two; neither web crate depends on the other's routes.
+    let (limits, trusted_proxies) = (config.connection_limits, config.trusted_proxies.clone());
     let site = ketacare_pages::site(app.clone(), config);
-    ketacare_web::serve_router(site, listener, shutdown_signal()).await.context("serving")?;
+    ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown_signal()).await.context("serving")?;
     app.close().await;
     println!("ketacare stopped");
     Ok(())

@@ -263,7 +263,17 @@ fn the_default_database_is_ketacare_db_in_the_working_directory() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5");
+    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5, 6");
     assert!(directory.join("ketacare.db").exists());
     std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[test]
+fn a_trusted_proxy_that_is_not_an_address_or_network_is_refused_by_name() {
+    for bad in ["proxy.clinic.local", "10.0.0.0/33"] {
+        let output = ketacare(&["serve", "--trusted-proxy", bad, "--bind", "127.0.0.1:0"], "");
+        assert_eq!(output.status.code(), Some(2), "{bad}: {}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("--trusted-proxy") && stderr.contains(bad), "{stderr}");
+    }
 }
