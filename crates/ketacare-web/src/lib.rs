@@ -296,7 +296,7 @@ pub fn begin_request(request: &mut Request, trusted_proxies: &TrustedProxies) ->
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let address = request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map_or_else(
         || "unknown".to_owned(),
-        |info| client_address(info.0, request.headers(), &trusted_proxies).to_string(),
+        |info| client_address(info.0, request.headers(), trusted_proxies).to_string(),
     );
     request.extensions_mut().insert(ClientAddress(address));
     request_id
