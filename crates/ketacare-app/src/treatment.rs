@@ -9,6 +9,7 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use ketacare_case::session_assembly::{StoredSessionFacts, assemble_session_document, in_time_order};
 use ketacare_case::session_format::{
     SessionInput, alert_changes_json, alert_json, check_session, local, parse_observation, parse_session,
     session_report_json,
@@ -197,20 +198,8 @@ fn scheduled_status(status: SessionStatus) -> &'static str {
 /// The session document of a stored session: its facts, the dose as its administrations record it,
 /// the REMS submission date, and its observations in order.
 fn session_document(record: &TreatmentSessionRecord, chart_pre_dose: &Map<String, Value>) -> Result<Value, AppError> {
-    let mut document: Map<String, Value> =
+    let facts: Map<String, Value> =
         serde_json::from_str(&record.session.facts_json).map_err(|error| corrupt("session facts", error))?;
-    let zone = clinic_zone(&document)?;
-    if !chart_pre_dose.is_empty() {
-        // The chart's values fill what the session has not recorded; the session's newer values win.
-        let pre_dose = document.entry("pre_dose").or_insert_with(|| json!({}));
-        if let Some(pre_dose) = pre_dose.as_object_mut() {
-            for (key, value) in chart_pre_dose {
-                if pre_dose.get(key).is_none_or(Value::is_null) {
-                    pre_dose.insert(key.clone(), value.clone());
-                }
-            }
-        }
-    }
     let administrations: Vec<Value> = record
         .administrations
         .iter()
@@ -218,55 +207,24 @@ fn session_document(record: &TreatmentSessionRecord, chart_pre_dose: &Map<String
         .map(|administration| serde_json::from_str(&administration.administration_json))
         .collect::<Result<_, _>>()
         .map_err(|error| corrupt("administration", error))?;
-    if !administrations.is_empty() {
-        // The administrations are the record of what was given: they set the dose's given amount, lots and
-        // times (first device or infusion start; last device or infusion end).
-        let mut given_mg = Decimal::ZERO;
-        let mut lots: Vec<&str> = Vec::new();
-        let mut started: Option<&str> = None;
-        let mut ended: Option<&str> = None;
-        for administration in &administrations {
-            given_mg += decimal_value(&administration["dose_mg"])
-                .ok_or_else(|| corrupt("administration dose", "is not a number"))?;
-            if let Some(lot) = administration["lot_number"].as_str()
-                && !lots.contains(&lot)
-            {
-                lots.push(lot);
-            }
-            let start = administration["started_at"].as_str();
-            let end = administration["ended_at"].as_str().or(start);
-            started = match (started, start) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            ended = match (ended, end) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-        }
-        let dose = document.entry("dose").or_insert_with(|| json!({}));
-        let given_text = given_mg.normalize().to_string();
-        dose["given_mg"] =
-            Value::Number(given_text.parse().map_err(|error| corrupt("administration dose total", error))?);
-        dose["lot_number"] = json!(lots.join(", "));
-        dose["started_at"] = json!(started);
-        dose["ended_at"] = json!(ended);
-    }
-    if let Some(submitted_at) = &record.session.rems_submitted_at {
-        let at: Timestamp = submitted_at.parse().map_err(|error| corrupt("REMS submission time", error))?;
-        let rems = document.entry("rems").or_insert_with(|| json!({}));
-        rems["submitted_on"] = json!(at.to_zoned_datetime(zone).date().to_string());
-    }
-    let observations: Vec<Value> =
-        surviving_observations(record)?.into_iter().map(|(_, observation)| observation).collect();
-    document.insert("observations".to_owned(), Value::Array(observations));
-    Ok(Value::Object(document))
+    let rems_submitted_at = record
+        .session
+        .rems_submitted_at
+        .as_deref()
+        .map(str::parse::<Timestamp>)
+        .transpose()
+        .map_err(|error| corrupt("REMS submission time", error))?;
+    let stored =
+        StoredSessionFacts { facts, administrations, rems_submitted_at, observations: surviving_observations(record)? };
+    // Storage errors are logged: name the field only, never its value (it may hold patient data).
+    assemble_session_document(stored, chart_pre_dose)
+        .map_err(|error| corrupt("stored session unassembled at", error.path))
 }
 
 /// The observations not entered in error, in time order (entry order among equal times), with their
-/// sequence numbers. Times are clinic-local minutes, which sort as text (ambiguous local times are refused).
+/// sequence numbers.
 fn surviving_observations(record: &TreatmentSessionRecord) -> Result<Vec<(i64, Value)>, AppError> {
-    let mut observations: Vec<(i64, Value)> = record
+    let observations: Vec<(i64, Value)> = record
         .observations
         .iter()
         .filter(|observation| observation.correction.is_none())
@@ -275,10 +233,7 @@ fn surviving_observations(record: &TreatmentSessionRecord) -> Result<Vec<(i64, V
         })
         .collect::<Result<_, _>>()
         .map_err(|error| corrupt("observation", error))?;
-    observations.sort_by(|(a_sequence, a), (b_sequence, b)| {
-        a["at"].as_str().cmp(&b["at"].as_str()).then(a_sequence.cmp(b_sequence))
-    });
-    Ok(observations)
+    Ok(in_time_order(observations))
 }
 
 /// The sequence numbers of the surviving observations, in the order the session document lists them.

@@ -9,6 +9,7 @@ mod parse;
 mod plan_format;
 mod render;
 mod sections;
+pub mod session_assembly;
 pub mod session_format;
 mod strict_json;
 
