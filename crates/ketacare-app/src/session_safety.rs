@@ -522,10 +522,7 @@ impl App {
             self.session_record(patient_id, session_id, true).await
         }
         .await;
-        match result {
-            Ok(record) => self.session_view_with_chart(&record).await,
-            Err(error) => Err(self.audit_failure(event, error).await),
-        }
+        self.session_view_or_audited_failure(result, event).await
     }
 
     /// Marks one observation entered in error (the prescriber, or the nurse who recorded it), with a reason;
@@ -591,10 +588,7 @@ impl App {
             self.session_record(patient_id, session_id, true).await
         }
         .await;
-        match result {
-            Ok(record) => self.session_view_with_chart(&record).await,
-            Err(error) => Err(self.audit_failure(event, error).await),
-        }
+        self.session_view_or_audited_failure(result, event).await
     }
 
     /// The session's alert log replayed from its surviving observations in time order; a change keeps the
@@ -720,10 +714,7 @@ impl App {
             self.session_record(patient_id, session_id, true).await
         }
         .await;
-        match result {
-            Ok(record) => self.session_view_with_chart(&record).await,
-            Err(error) => Err(self.audit_failure(event, error).await),
-        }
+        self.session_view_or_audited_failure(result, event).await
     }
 
     /// Signs a discharged session (prescribers): it is locked, and later changes are amendments with a reason.
@@ -757,10 +748,7 @@ impl App {
             self.session_record(patient_id, session_id, true).await
         }
         .await;
-        match result {
-            Ok(record) => self.session_view_with_chart(&record).await,
-            Err(error) => Err(self.audit_failure(event, error).await),
-        }
+        self.session_view_or_audited_failure(result, event).await
     }
 
     /// What the chart already knows for a session's pre-dose gate, with where each value came from: whether

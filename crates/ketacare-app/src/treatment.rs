@@ -375,6 +375,18 @@ fn add_chart_measurements(document: &mut Value, scale_results: &[StoredScaleResu
 }
 
 impl App {
+    /// The answer of a session write: the session as it now is, or the failure, audited on `event`.
+    pub(crate) async fn session_view_or_audited_failure(
+        &self,
+        result: Result<TreatmentSessionRecord, AppError>,
+        event: ketacare_store::AuditEvent,
+    ) -> Result<SessionView, AppError> {
+        match result {
+            Ok(record) => self.session_view_with_chart(&record).await,
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+
     /// The session with the engine's view of it now, the chart's pre-dose facts filled in.
     pub(crate) async fn session_view_with_chart(
         &self,
@@ -1134,10 +1146,7 @@ impl App {
             self.session_record(patient_id, session_id, true).await
         }
         .await;
-        match result {
-            Ok(record) => self.session_view_with_chart(&record).await,
-            Err(error) => Err(self.audit_failure(event, error).await),
-        }
+        self.session_view_or_audited_failure(result, event).await
     }
 
     /// Records one vital-sign set and runs the alert engine on it; the answer holds the alert changes it
@@ -1478,10 +1487,7 @@ impl App {
             self.session_record(patient_id, session_id, true).await
         }
         .await;
-        match result {
-            Ok(record) => self.session_view_with_chart(&record).await,
-            Err(error) => Err(self.audit_failure(event, error).await),
-        }
+        self.session_view_or_audited_failure(result, event).await
     }
 
     /// Records that the caller saw an alert (`acknowledged_at`, clinic-local, defaults to now; `note`).
