@@ -34,7 +34,8 @@ pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteVi
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
 pub use ketacare_store::ApiTokenSummary;
 pub use ketacare_store::{
-    AuditChainReport, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck, sqlite_path_of_url,
+    AUDIT_KEY_MIN_BYTES, AuditChainReport, AuditKey, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck,
+    sqlite_path_of_url,
 };
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use operations::check_sqlite_backup;
@@ -227,7 +228,16 @@ impl App {
 
     /// Opens the database at `url` (migrating it) and returns the application on it.
     pub async fn open(url: &str, protocol: Protocol) -> Result<App, OpenStoreError> {
-        Ok(App::new(Store::open(url).await?, protocol))
+        App::open_with_audit_key(url, protocol, None).await
+    }
+
+    /// [`App::open`], keying new audit events with `audit_key` (HMAC-SHA-256) when given.
+    pub async fn open_with_audit_key(
+        url: &str,
+        protocol: Protocol,
+        audit_key: Option<AuditKey>,
+    ) -> Result<App, OpenStoreError> {
+        Ok(App::new(Store::open_with_audit_key(url, audit_key).await?, protocol))
     }
 
     pub fn now(&self) -> Timestamp {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::insert_amendment;
+use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
@@ -385,6 +386,7 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(duplicate_as("patient"))?;
+            touch!(tx, "patients", [&patient.patient_id]);
             store_idempotent!(tx, idempotent, patient.created_at);
             append_audit!(tx, &audit);
         });
@@ -521,6 +523,7 @@ impl Store {
             if updated.rows_affected() != 1 {
                 return Err(StoreError::StaleVersion { resource: "patient", id: patient_id.to_owned(), expected: expected_version, current: -1 });
             }
+            touch!(tx, "patients", [&patient_id]);
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::to_string(&changes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             insert_amendment!(json: tx, &patient_id, "patient", &patient_id, prior.version, &prior_json, &new_json, amendment, &at);
@@ -582,6 +585,7 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&assessment.patient_id))?;
+            touch!(tx, "assessments", [&assessment.patient_id, &assessment.assessment_id]);
             store_idempotent!(tx, idempotent, assessment.created_at);
             append_audit!(tx, &audit);
         });
@@ -649,6 +653,7 @@ impl Store {
             .bind(expected_version + 1)
             .execute(&mut *tx.conn)
             .await?;
+            touch!(tx, "assessments", [&patient_id, &assessment_id]);
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::json!({ "status": status.as_str() }).to_string();
             insert_amendment!(json: tx, &patient_id, "assessment", &assessment_id, prior.version, &prior_json, &new_json, amendment, &at);
@@ -674,6 +679,7 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&result.patient_id))?;
+            touch!(tx, "scale_results", [&result.patient_id, &result.scale_result_id]);
             append_audit!(tx, &audit);
         });
         Ok(())

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::insert_amendment;
 use crate::patients::{AmendmentMeta, IdempotentResponse};
+use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::session_safety::{StoredSessionOverride, override_from_row, replace_alert_log};
 use crate::users::duplicate_as;
@@ -472,6 +473,7 @@ macro_rules! bump_session {
                 },
             });
         }
+        $crate::row_versions::touch!($tx, "treatment_sessions", [&$patient_id, &$session_id]);
     }};
 }
 pub(crate) use bump_session;
@@ -501,6 +503,8 @@ impl Store {
             for row in &plan.scheduled {
                 insert_scheduled!(tx, plan.patient_id, plan.plan_id, row);
             }
+            touch!(tx, "treatment_plans", [&plan.patient_id, &plan.plan_id]);
+            touch!(tx, "scheduled_sessions", [&plan.patient_id, &plan.plan_id]);
             store_response!(tx, idempotent, at);
             append_audit!(tx, &audit);
         });
@@ -610,6 +614,8 @@ impl Store {
             .execute(&mut *tx.conn)
             .await?;
             insert_amendment!(json: tx, &patient_id, "treatment_plan", &plan_id, expected_version, &prior_json, &new_json, amendment, &at);
+            touch!(tx, "treatment_plans", [&patient_id, &plan_id]);
+            touch!(tx, "scheduled_sessions", [&patient_id, &plan_id]);
             append_audit!(tx, &audit);
         });
         self.treatment_plan(patient_id, plan_id)
@@ -667,7 +673,9 @@ impl Store {
                         id: format!("{plan_id}/{position}"),
                     });
                 }
+                touch!(tx, "scheduled_sessions", [&session.patient_id, &plan_id, position]);
             }
+            touch!(tx, "treatment_sessions", [&session.patient_id, &session.session_id]);
             store_response!(tx, idempotent, at);
             append_audit!(tx, &audit);
         });
@@ -823,6 +831,8 @@ impl Store {
                     },
                 });
             }
+            touch!(tx, "session_observations", [&patient_id, &session_id, observation.sequence]);
+            touch!(tx, "treatment_sessions", [&patient_id, &session_id]);
             if write.replaces_alert_log {
                 replace_alert_log!(tx, patient_id, session_id, changes);
             } else if !changes.is_empty() {
@@ -839,6 +849,7 @@ impl Store {
                 for (offset, change) in changes.iter().enumerate() {
                     insert_alert_change!(tx, patient_id, session_id, revision, next_position + i64::try_from(offset).unwrap_or(0), change);
                 }
+                touch!(tx, "session_alert_log", [&patient_id, &session_id, revision]);
             }
             store_response!(tx, idempotent, observation.recorded_at);
             append_audit!(tx, &audit);
@@ -883,6 +894,7 @@ impl Store {
                 .bind(slot_status)
                 .execute(&mut *tx.conn)
                 .await?;
+                touch!(tx, "scheduled_sessions", [&patient_id]);
             }
             insert_amendment!(json: tx, &patient_id, "treatment_session", &session_id, expected_version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
@@ -928,6 +940,7 @@ impl Store {
             .bind(&administration.recorded_by)
             .execute(&mut *tx.conn)
             .await?;
+            touch!(tx, "administrations", [&patient_id, &administration.administration_id]);
             store_response!(tx, idempotent, administration.recorded_at);
             append_audit!(tx, &audit);
         });
@@ -972,6 +985,7 @@ impl Store {
                 .await?;
             let prior_json = serde_json::to_string(&prior).map_err(corrupt)?;
             insert_amendment!(json: tx, &patient_id, "administration", &administration_id, expected_version, &prior_json, &new_json, amendment, &at);
+            touch!(tx, "administrations", [&patient_id, &administration_id]);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -1014,6 +1028,7 @@ impl Store {
             .bind(&acknowledgement.recorded_at)
             .execute(&mut *tx.conn)
             .await?;
+            touch!(tx, "alert_acknowledgements", [&patient_id, &acknowledgement.acknowledgement_id]);
             store_response!(tx, idempotent, acknowledgement.recorded_at);
             append_audit!(tx, &audit);
         });

@@ -87,15 +87,20 @@ async fn migrate_user_add_and_audit_verify() {
         let malformed = ketacare(&["audit", "verify", "--anchor", "3", "--database", url], "");
         assert_eq!(malformed.status.code(), Some(1));
 
+        db.expect_tampering();
         db.store.drop_audit_triggers().await.unwrap();
         db.store.execute_raw("UPDATE audit_events SET action = 'user.delete' WHERE seq = 2").await.unwrap();
         let broken = ketacare(&["audit", "verify", "--database", url], "");
         assert_eq!(broken.status.code(), Some(3));
+        let stderr = text(&broken.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(
-            text(&broken.stderr).trim(),
+            lines[0],
             "error: audit chain broken at seq 2: hash does not match the row's content: the row was edited \
              (1 events verified before it)"
         );
+        // The dropped append-only guard is named too.
+        assert!(lines[1..].iter().any(|line| line.contains("audit_events") && line.contains("dropped")), "{stderr}");
     })
     .await;
 }
@@ -263,7 +268,7 @@ fn the_default_database_is_ketacare_db_in_the_working_directory() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5, 6");
+    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5, 6, 7");
     assert!(directory.join("ketacare.db").exists());
     std::fs::remove_dir_all(&directory).unwrap();
 }
