@@ -15,6 +15,8 @@ fn ketacare(arguments: &[&str], stdin: &str) -> Output {
         .args(arguments)
         .env_remove("KETACARE_DATABASE_URL")
         .env_remove("KETACARE_BIND")
+        .env_remove("KETACARE_AUDIT_KEY")
+        .env_remove("KETACARE_AUDIT_KEY_FILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,6 +28,40 @@ fn ketacare(arguments: &[&str], stdin: &str) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn an_audit_key_from_a_file_keys_the_chain_and_verify_needs_it_for_the_keyed_hashes() {
+    each_backend(|db| async move {
+        let url = db.url.as_str();
+        let directory = tempfile::tempdir().unwrap();
+        let key_file = directory.path().join("audit.key");
+        std::fs::write(&key_file, "3f1c0a9e5b7d2c4e6f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e\n").unwrap();
+        let key = key_file.to_str().unwrap();
+        let add =
+            ketacare(&["user", "add", "carol", "--role", "nurse", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(add.status.code(), Some(0), "{}", text(&add.stderr));
+
+        let keyed = ketacare(&["audit", "verify", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(keyed.status.code(), Some(0), "{}", text(&keyed.stderr));
+        assert!(text(&keyed.stdout).contains("keyed (HMAC-SHA-256) from seq 1"), "{}", text(&keyed.stdout));
+        assert!(text(&keyed.stdout).contains("1 rows as the chain says"), "{}", text(&keyed.stdout));
+
+        let unkeyed = ketacare(&["audit", "verify", "--database", url], "");
+        assert_eq!(unkeyed.status.code(), Some(0), "{}", text(&unkeyed.stderr));
+        assert!(text(&unkeyed.stderr).contains("1 keyed events (HMAC-SHA-256) were checked for their links only"));
+
+        std::fs::write(&key_file, "0000000000000000000000000000000000000000000000000000000000000000").unwrap();
+        let wrong = ketacare(&["audit", "verify", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(wrong.status.code(), Some(3), "{}", text(&wrong.stdout));
+        assert!(text(&wrong.stderr).contains("not the one it was written with"), "{}", text(&wrong.stderr));
+
+        std::fs::write(&key_file, "short").unwrap();
+        let short = ketacare(&["audit", "verify", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(short.status.code(), Some(1));
+        assert!(text(&short.stderr).contains("at least 32 bytes"), "{}", text(&short.stderr));
+    })
+    .await;
 }
 
 #[tokio::test]
