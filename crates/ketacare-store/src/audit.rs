@@ -110,6 +110,9 @@ pub struct AuditRecord {
     /// The versions of the rows the event's write stored (empty for reads and for events before
     /// schema 7).
     pub row_versions: Vec<RowVersion>,
+    /// The patients a list request showed (patient lists, the worklist), in the order shown; empty for
+    /// other events, whose patient is `patient_id`.
+    pub patients_shown: Vec<String>,
     pub hash_algorithm: HashAlgorithm,
     pub prev_hash: String,
     pub hash: String,
@@ -146,6 +149,9 @@ impl AuditRecord {
         if !self.row_versions.is_empty() {
             items.push(serde_json::to_value(&self.row_versions).expect("row versions serialize"));
         }
+        if !self.patients_shown.is_empty() {
+            items.push(serde_json::json!({ "patients_shown": self.patients_shown }));
+        }
         if self.hash_algorithm != HashAlgorithm::Sha256 {
             items.push(serde_json::Value::from(self.hash_algorithm.as_str()));
         }
@@ -168,6 +174,11 @@ impl AuditRecord {
                 Some(json) => serde_json::from_str(&json)
                     .map_err(|error| sqlx::Error::Decode(format!("audit_events.row_versions: {error}").into()))?,
             },
+            patients_shown: match row.opt_text("patients_shown")? {
+                None => Vec::new(),
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|error| sqlx::Error::Decode(format!("audit_events.patients_shown: {error}").into()))?,
+            },
             hash_algorithm: {
                 let text = row.text("hash_algorithm")?;
                 HashAlgorithm::parse(&text)
@@ -185,6 +196,7 @@ pub(crate) fn chain_next(
     head: Option<(i64, String)>,
     event: &AuditEvent,
     row_versions: Vec<RowVersion>,
+    patients_shown: Vec<String>,
     key: Option<&AuditKey>,
 ) -> AuditRecord {
     let (seq, prev_hash) = match head {
@@ -202,6 +214,7 @@ pub(crate) fn chain_next(
         request_id: event.request_id.clone(),
         outcome: event.outcome.clone(),
         row_versions,
+        patients_shown,
         hash_algorithm: if key.is_some() { HashAlgorithm::HmacSha256 } else { HashAlgorithm::Sha256 },
         prev_hash,
         hash: String::new(),
@@ -233,6 +246,7 @@ struct InsertedAuditRow<'a> {
     #[serde(flatten)]
     record: &'a AuditRecord,
     row_versions_json: Option<String>,
+    patients_shown_json: Option<String>,
 }
 
 impl PendingAudit {
@@ -253,7 +267,17 @@ impl PendingAudit {
 
     /// Links `event`, carrying `row_versions`, to the chain and holds its row for the batch's INSERT.
     pub(crate) fn append(&mut self, event: &AuditEvent, row_versions: Vec<RowVersion>) -> AuditRecord {
-        let record = chain_next(self.head.take(), event, row_versions, self.key.as_ref());
+        self.append_showing(event, row_versions, Vec::new())
+    }
+
+    /// [`PendingAudit::append`] for a list request's event, naming the patients it showed.
+    pub(crate) fn append_showing(
+        &mut self,
+        event: &AuditEvent,
+        row_versions: Vec<RowVersion>,
+        patients_shown: Vec<String>,
+    ) -> AuditRecord {
+        let record = chain_next(self.head.take(), event, row_versions, patients_shown, self.key.as_ref());
         self.head = Some((record.seq, record.hash.clone()));
         self.rows.push(record.clone());
         record
@@ -295,6 +319,8 @@ impl PendingAudit {
                     record,
                     row_versions_json: (!record.row_versions.is_empty())
                         .then(|| serde_json::to_string(&record.row_versions).expect("row versions serialize")),
+                    patients_shown_json: (!record.patients_shown.is_empty())
+                        .then(|| serde_json::to_string(&record.patients_shown).expect("ids serialize")),
                 })
                 .collect();
             serde_json::to_string(&rows).expect("audit rows serialize")
@@ -305,20 +331,22 @@ impl PendingAudit {
 /// Inserts a batch's audit rows, given as one JSON array, in one statement whose text never changes (so
 /// it is prepared once per connection).
 pub(crate) const INSERT_AUDIT_ROWS_SQLITE: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, \
-     action, resource, patient_id, request_id, outcome, row_versions, hash_algorithm, prev_hash, hash) \
+     action, resource, patient_id, request_id, outcome, row_versions, patients_shown, hash_algorithm, prev_hash, hash) \
      SELECT json_extract(value, '$.seq'), json_extract(value, '$.occurred_at'), json_extract(value, '$.actor_id'), \
      json_extract(value, '$.actor_role'), json_extract(value, '$.action'), json_extract(value, '$.resource'), \
      json_extract(value, '$.patient_id'), json_extract(value, '$.request_id'), json_extract(value, '$.outcome'), \
-     json_extract(value, '$.row_versions_json'), json_extract(value, '$.hash_algorithm'), \
+     json_extract(value, '$.row_versions_json'), json_extract(value, '$.patients_shown_json'), \
+     json_extract(value, '$.hash_algorithm'), \
      json_extract(value, '$.prev_hash'), json_extract(value, '$.hash') FROM json_each($1)";
 
 /// [`INSERT_AUDIT_ROWS_SQLITE`] for PostgreSQL.
 pub(crate) const INSERT_AUDIT_ROWS_POSTGRES: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_role, \
-     action, resource, patient_id, request_id, outcome, row_versions, hash_algorithm, prev_hash, hash) \
+     action, resource, patient_id, request_id, outcome, row_versions, patients_shown, hash_algorithm, prev_hash, hash) \
      SELECT seq, occurred_at, actor_id, actor_role, action, resource, patient_id, request_id, outcome, \
-     row_versions_json, hash_algorithm, prev_hash, hash \
+     row_versions_json, patients_shown_json, hash_algorithm, prev_hash, hash \
      FROM jsonb_to_recordset($1::jsonb) AS row_of_batch (seq BIGINT, occurred_at TEXT, actor_id TEXT, actor_role TEXT, \
      action TEXT, resource TEXT, patient_id TEXT, request_id TEXT, outcome TEXT, row_versions_json TEXT, \
+     patients_shown_json TEXT, \
      hash_algorithm TEXT, prev_hash TEXT, hash TEXT)";
 
 /// Appends `$event` to the chain inside the writer job `$tx` (a [`JobTx`](crate::writer::JobTx)),
@@ -345,12 +373,11 @@ impl Store {
         Ok(write_tx!(self, [event], tx => append_audit!(tx, &event)))
     }
 
-    /// Appends several events in one transaction (one sync), e.g. one per patient a list showed.
-    pub async fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        write_tx!(self, [events], tx => {
-            for event in &events {
-                append_audit!(tx, event);
-            }
+    /// Appends the one event of a list request (a patient list, the worklist), naming every patient it
+    /// showed, so that "who saw this patient" includes lists without a row per patient shown.
+    pub async fn append_audit_showing(&self, event: &AuditEvent, patients_shown: &[String]) -> Result<(), StoreError> {
+        write_tx!(self, [event, patients_shown], tx => {
+            tx.audit.append_showing(&event, Vec::new(), patients_shown.clone())
         });
         Ok(())
     }
@@ -358,7 +385,8 @@ impl Store {
     /// Up to `limit` rows with `seq` greater than `after_seq`, in chain order.
     pub async fn audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = "SELECT seq, occurred_at, actor_id, actor_role, action, resource, patient_id, request_id, outcome, \
-                   row_versions, hash_algorithm, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
+                   row_versions, patients_shown, hash_algorithm, prev_hash, hash FROM audit_events WHERE seq > $1 \
+                   ORDER BY seq LIMIT $2";
         let records = on_pool!(self, pool => {
             let rows = sqlx::query(sql).bind(after_seq).bind(limit).fetch_all(pool).await?;
             rows.iter().map(AuditRecord::from_row).collect::<Result<Vec<_>, _>>()?
