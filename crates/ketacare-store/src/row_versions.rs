@@ -437,6 +437,34 @@ fn select_sql(table: &CoveredTable, prefix_len: usize) -> String {
     sql
 }
 
+/// One `SELECT` of every touched group's rows, as `UNION ALL` (one round trip for a write's rows
+/// however many tables it touched): each row as its table's name and a JSON array of its key columns,
+/// then all its columns, as text (`json_array` is SQLite's `json_array`, PostgreSQL's
+/// `json_build_array`). Parameters are numbered across the groups in order.
+fn touched_sql(touched: &[&TouchedRows], json_array: &str) -> String {
+    let mut parameter = 0;
+    let mut selects = Vec::with_capacity(touched.len());
+    for rows in touched {
+        let table = rows.table;
+        let values: Vec<String> = table
+            .key_columns
+            .iter()
+            .map(|column| column.name)
+            .chain(table.columns.iter().copied())
+            .map(|column| format!("CAST({column} AS TEXT)"))
+            .collect();
+        let mut select =
+            format!("SELECT '{}', CAST({json_array}({}) AS TEXT) FROM {}", table.name, values.join(", "), table.name);
+        for (index, column) in table.key_columns.iter().take(rows.key_prefix.len()).enumerate() {
+            parameter += 1;
+            select.push_str(if index == 0 { " WHERE " } else { " AND " });
+            select.push_str(&format!("{} = ${parameter}", column.name));
+        }
+        selects.push(select);
+    }
+    selects.join(" UNION ALL ")
+}
+
 /// Reading row versions over a connection of either backend.
 pub(crate) trait RowVersionSource: Send {
     /// The current versions of the touched rows, deduplicated and in (table, key) order.
@@ -454,32 +482,35 @@ pub(crate) trait RowVersionSource: Send {
 }
 
 macro_rules! impl_row_version_source {
-    ($connection:ty) => {
+    ($connection:ty, $json_array:expr) => {
         impl RowVersionSource for $connection {
             async fn touched_row_versions<'a>(
                 &'a mut self,
                 touched: &'a [TouchedRows],
             ) -> Result<Vec<RowVersion>, sqlx::Error> {
-                let mut versions = BTreeMap::new();
-                let mut seen: Vec<&TouchedRows> = Vec::new();
+                let mut groups: Vec<&TouchedRows> = Vec::new();
                 for rows in touched {
-                    if seen.contains(&rows) {
-                        continue;
+                    if !groups.contains(&rows) {
+                        groups.push(rows);
                     }
-                    seen.push(rows);
-                    let sql = select_sql(rows.table, rows.key_prefix.len());
-                    let mut query = sqlx::query(&sql);
-                    for value in &rows.key_prefix {
-                        query = match value {
-                            KeyValue::Text(text) => query.bind(text.clone()),
-                            KeyValue::Integer(integer) => query.bind(*integer),
-                        };
-                    }
-                    for row in query.fetch_all(&mut *self).await? {
-                        let values = (0..row.len()).map(|index| row.try_get(index)).collect::<Result<Vec<_>, _>>()?;
-                        let version = row_version(rows.table, &values);
-                        versions.insert((version.table.clone(), version.key.clone()), version);
-                    }
+                }
+                let sql = touched_sql(&groups, $json_array);
+                let mut query = sqlx::query(&sql);
+                for value in groups.iter().flat_map(|rows| &rows.key_prefix) {
+                    query = match value {
+                        KeyValue::Text(text) => query.bind(text.clone()),
+                        KeyValue::Integer(integer) => query.bind(*integer),
+                    };
+                }
+                let mut versions = BTreeMap::new();
+                for row in query.fetch_all(&mut *self).await? {
+                    let table_name: String = row.try_get(0)?;
+                    let values_json: String = row.try_get(1)?;
+                    let table = covered_table(&table_name);
+                    let values: Vec<Option<String>> = serde_json::from_str(&values_json)
+                        .map_err(|error| sqlx::Error::Decode(format!("row of {table_name}: {error}").into()))?;
+                    let version = row_version(table, &values);
+                    versions.insert((version.table.clone(), version.key.clone()), version);
                 }
                 Ok(versions.into_values().collect())
             }
@@ -503,12 +534,31 @@ macro_rules! impl_row_version_source {
     };
 }
 
-impl_row_version_source!(SqliteConnection);
-impl_row_version_source!(PgConnection);
+impl_row_version_source!(SqliteConnection, "json_array");
+impl_row_version_source!(PgConnection, "json_build_array");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_select_reads_every_touched_group_with_parameters_numbered_across_them() {
+        let session = TouchedRows {
+            table: covered_table("treatment_sessions"),
+            key_prefix: vec![KeyValue::from("p"), KeyValue::from("s")],
+        };
+        let log = TouchedRows {
+            table: covered_table("session_alert_log"),
+            key_prefix: vec![KeyValue::from("p"), KeyValue::from("s"), KeyValue::from(2_i64)],
+        };
+        let sql = touched_sql(&[&session, &log], "json_array");
+        assert!(sql.starts_with("SELECT 'treatment_sessions', CAST(json_array(CAST(patient_id AS TEXT), "), "{sql}");
+        assert!(
+            sql.contains(" FROM treatment_sessions WHERE patient_id = $1 AND session_id = $2 UNION ALL SELECT 'session_alert_log'"),
+            "{sql}"
+        );
+        assert!(sql.ends_with("WHERE patient_id = $3 AND session_id = $4 AND revision = $5"), "{sql}");
+    }
 
     #[test]
     fn a_select_binds_the_leading_key_columns() {
