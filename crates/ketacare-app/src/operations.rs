@@ -17,6 +17,11 @@ pub async fn check_sqlite_backup(path: &Path, audit_key: Option<AuditKey>) -> Re
 }
 
 impl App {
+    /// Deletes the idempotency keys that expired (`IDEMPOTENCY_KEY_LIFETIME_HOURS`) by the server's clock.
+    pub async fn prune_idempotency_keys(&self) -> Result<u64, AppError> {
+        Ok(self.store.prune_idempotency_keys(self.now()).await?)
+    }
+
     /// Writes a consistent copy of the (SQLite) database to `output`, which must not exist, while the
     /// server may keep writing; then checks the copy. The outcome is audited in this database as
     /// `backup.create`. On PostgreSQL it is refused: use `pg_dump` (docs/operations.md).

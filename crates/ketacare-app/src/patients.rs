@@ -251,7 +251,9 @@ impl App {
         key: &str,
         request_sha256: &str,
     ) -> Result<Option<Created>, AppError> {
-        let Some(stored) = self.store.idempotent_response(&actor.user_id, key).await? else { return Ok(None) };
+        let Some(stored) = self.store.idempotent_response(&actor.user_id, key, self.now()).await? else {
+            return Ok(None);
+        };
         if stored.request_sha256 != request_sha256 {
             return Err(AppError::IdempotencyKeyReused { key: key.to_owned() });
         }

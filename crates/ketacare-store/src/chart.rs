@@ -13,7 +13,6 @@ use crate::patients::{
 };
 use crate::row_versions::touch;
 use crate::rows::RowExt;
-use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
 
 /// A chart record to store.
@@ -217,7 +216,7 @@ impl Store {
             .map_err(missing_patient(&record.patient_id))?;
             touch!(tx, "chart_records", [&record.patient_id, &record.record_id]);
             store_chart_write!(tx, write);
-            store_idempotent!(tx, idempotent, record.created_at);
+            store_idempotent!(tx, idempotent, format_time(record.created_at));
         });
         Ok(ChartRecord {
             patient_id: record.patient_id.clone(),
@@ -345,7 +344,7 @@ impl Store {
             .map_err(missing_patient(&result.patient_id))?;
             touch!(tx, "scale_results", [&result.patient_id, &result.scale_result_id]);
             store_chart_write!(tx, write);
-            store_idempotent!(tx, idempotent, result.created_at);
+            store_idempotent!(tx, idempotent, format_time(result.created_at));
         });
         Ok(StoredScaleResult {
             patient_id: result.patient_id.clone(),

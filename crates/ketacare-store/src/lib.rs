@@ -37,8 +37,9 @@ pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{
-    Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
-    PatientListing, PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
+    Amendment, AmendmentMeta, IDEMPOTENCY_KEY_LIFETIME_HOURS, IdempotentResponse, NewAssessment, NewPatient,
+    NewScaleResult, Patient, PatientChanges, PatientListing, PatientPage, PatientSearch, RecordStatus,
+    StoredAssessment, StoredScaleResult,
 };
 pub use session_safety::{ObservationCorrectionWrite, SessionDischarge, StoredDoseOrder, StoredSessionOverride};
 pub use treatment::{

@@ -28,6 +28,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 6, name: "login_throttle", sql: include_str!("../migrations/sqlite/0006_login_throttle.sql") },
     Migration { version: 7, name: "row_versions", sql: include_str!("../migrations/sqlite/0007_row_versions.sql") },
+    Migration {
+        version: 8,
+        name: "idempotency_expiry",
+        sql: include_str!("../migrations/sqlite/0008_idempotency_expiry.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -46,6 +51,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0006_login_throttle.sql"),
     },
     Migration { version: 7, name: "row_versions", sql: include_str!("../migrations/postgres/0007_row_versions.sql") },
+    Migration {
+        version: 8,
+        name: "idempotency_expiry",
+        sql: include_str!("../migrations/postgres/0008_idempotency_expiry.sql"),
+    },
 ];
 
 /// The migration from which audit events carry row versions; applying it records the versions of the

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::insert_amendment;
-use crate::patients::{AmendmentMeta, IdempotentResponse};
+use crate::patients::{AmendmentMeta, IdempotentResponse, store_idempotent};
 use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::treatment::{StoredAlertChange, bump_session, insert_alert_change};
@@ -140,21 +140,7 @@ impl Store {
             .bind(&order.signed_at)
             .execute(&mut *tx.conn)
             .await?;
-            if let Some(response) = idempotent {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (actor_id, idempotency_key, request_sha256, status_code, response_json, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&response.actor_id)
-                .bind(&response.idempotency_key)
-                .bind(&response.request_sha256)
-                .bind(response.status_code)
-                .bind(&response.response_json)
-                .bind(&order.signed_at)
-                .execute(&mut *tx.conn)
-                .await
-                .map_err(duplicate_as("idempotency key"))?;
-            }
+            store_idempotent!(tx, idempotent, order.signed_at);
             touch!(tx, "dose_orders", [&order.patient_id, &order.order_id]);
             append_audit!(tx, &audit);
         });

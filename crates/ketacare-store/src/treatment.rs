@@ -9,11 +9,10 @@ use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::insert_amendment;
-use crate::patients::{AmendmentMeta, IdempotentResponse};
+use crate::patients::{AmendmentMeta, IdempotentResponse, store_idempotent};
 use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::session_safety::{StoredSessionOverride, override_from_row, replace_alert_log};
-use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
 
 /// One session of a plan's generated schedule.
@@ -374,27 +373,6 @@ fn missing<'a>(resource: &'static str, id: &'a str) -> impl Fn(sqlx::Error) -> S
     }
 }
 
-/// Inserts the answer of a keyed creating request in the open transaction (as patients.rs does).
-macro_rules! store_response {
-    ($tx:expr, $response:expr, $at:expr) => {
-        if let Some(response) = $response {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (actor_id, idempotency_key, request_sha256, status_code, response_json, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&response.actor_id)
-            .bind(&response.idempotency_key)
-            .bind(&response.request_sha256)
-            .bind(response.status_code)
-            .bind(&response.response_json)
-            .bind(&$at)
-            .execute(&mut *$tx.conn)
-            .await
-            .map_err(duplicate_as("idempotency key"))?;
-        }
-    };
-}
-
 /// Inserts one scheduled session of a plan in the open transaction.
 macro_rules! insert_scheduled {
     ($tx:expr, $patient_id:expr, $plan_id:expr, $row:expr) => {
@@ -505,7 +483,7 @@ impl Store {
             }
             touch!(tx, "treatment_plans", [&plan.patient_id, &plan.plan_id]);
             touch!(tx, "scheduled_sessions", [&plan.patient_id, &plan.plan_id]);
-            store_response!(tx, idempotent, at);
+            store_idempotent!(tx, idempotent, at);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -676,7 +654,7 @@ impl Store {
                 touch!(tx, "scheduled_sessions", [&session.patient_id, &plan_id, position]);
             }
             touch!(tx, "treatment_sessions", [&session.patient_id, &session.session_id]);
-            store_response!(tx, idempotent, at);
+            store_idempotent!(tx, idempotent, at);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -851,7 +829,7 @@ impl Store {
                 }
                 touch!(tx, "session_alert_log", [&patient_id, &session_id, revision]);
             }
-            store_response!(tx, idempotent, observation.recorded_at);
+            store_idempotent!(tx, idempotent, observation.recorded_at);
             append_audit!(tx, &audit);
         });
         Ok(expected_version + 1)
@@ -941,7 +919,7 @@ impl Store {
             .execute(&mut *tx.conn)
             .await?;
             touch!(tx, "administrations", [&patient_id, &administration.administration_id]);
-            store_response!(tx, idempotent, administration.recorded_at);
+            store_idempotent!(tx, idempotent, administration.recorded_at);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -1029,7 +1007,7 @@ impl Store {
             .execute(&mut *tx.conn)
             .await?;
             touch!(tx, "alert_acknowledgements", [&patient_id, &acknowledgement.acknowledgement_id]);
-            store_response!(tx, idempotent, acknowledgement.recorded_at);
+            store_idempotent!(tx, idempotent, acknowledgement.recorded_at);
             append_audit!(tx, &audit);
         });
         Ok(())

@@ -131,6 +131,23 @@ pub async fn shutdown_signal() {
 }
 
 /// Binds, prints the address, serves until a signal, lets requests in flight finish, closes the database.
+/// How often the server deletes expired idempotency keys.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Deletes expired idempotency keys now and every [`PRUNE_EVERY`] while serving, so the table holds one
+/// day of keyed requests rather than all of them. A failure is logged (without data) and retried later.
+async fn prune_periodically(app: App) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        ticks.tick().await;
+        match app.prune_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "expired idempotency keys deleted"),
+            Err(error) => tracing::warn!(%error, "pruning expired idempotency keys failed"),
+        }
+    }
+}
+
 pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     let app = app.with_clinic_time_zone(&options.time_zone).context("--time-zone")?;
     let listener =
@@ -150,7 +167,9 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     // path the pages do not serve. The binary composes the two; neither web crate depends on the other's routes.
     let (limits, trusted_proxies) = (config.connection_limits, config.trusted_proxies.clone());
     let site = ketacare_pages::site(app.clone(), config);
+    let housekeeping = tokio::spawn(prune_periodically(app.clone()));
     ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown_signal()).await.context("serving")?;
+    housekeeping.abort();
     app.close().await;
     println!("ketacare stopped");
     Ok(())
