@@ -9,6 +9,7 @@ mod audit_log;
 mod chart;
 mod credential_flood;
 mod fhir_export;
+mod live_updates;
 mod login_throttle;
 mod operations;
 mod password_policy;
@@ -36,6 +37,7 @@ pub use ketacare_store::ApiTokenSummary;
 pub use ketacare_store::{
     AuditChainReport, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck, sqlite_path_of_url,
 };
+pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, WatchedSessionChange};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use operations::check_sqlite_backup;
 pub use password_work::{PasswordWorkLimits, PasswordWorkStats};
@@ -147,6 +149,8 @@ pub struct App {
     credential_flood: Arc<credential_flood::CredentialFlood>,
     /// The clinic's IANA time zone: the worklist's day when a request names none.
     clinic_time_zone: String,
+    /// The live feed of session changes for open screens (ids only).
+    live: Arc<live_updates::LiveUpdates>,
 }
 
 impl std::fmt::Debug for App {
@@ -171,6 +175,7 @@ impl App {
             password_work: Arc::new(password_work::PasswordWork::new(PasswordWorkLimits::default())),
             credential_flood: Arc::default(),
             clinic_time_zone: "UTC".to_owned(),
+            live: Arc::default(),
         }
     }
 

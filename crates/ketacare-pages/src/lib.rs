@@ -6,6 +6,7 @@
 mod account_pages;
 mod display;
 mod layout;
+mod live_changes;
 mod page_error;
 mod patient_pages;
 mod session_page;
@@ -55,6 +56,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/signature"),
+    ("GET", "/live/session-changes"),
     ("GET", "/static/ketacare.css"),
     ("GET", "/static/ketacare.js"),
 ];
@@ -77,6 +79,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/logout", post(account_pages::logout))
         .route("/password", get(account_pages::password_page).post(account_pages::change_password))
         .route("/worklist", get(worklist_page::worklist))
+        .route("/live/session-changes", get(live_changes::session_changes))
         .route("/patients", get(patient_pages::patient_list))
         .route("/patients/{patient_id}", get(patient_pages::patient_overview))
         .route(SESSION, get(session_page::session))

@@ -2,7 +2,9 @@
 //! PostgreSQL when `KETACARE_TEST_DATABASE_URL` is set: each page renders for every role that may see it
 //! and answers the others with the 403 page; markup in a patient's name and MRN appears as text on every
 //! page; sign-in, the one-time password, idle expiry and sign-out; a vital-sign entry that raises an alert
-//! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused.
+//! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused;
+//! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
+//! read sessions, audited, and ends when the server closes it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use futures_util::StreamExt as _;
 use jiff::Timestamp;
 use ketacare_app::{Actor, App, NewAccount, PatientInput, Role};
 use ketacare_core::protocol::Protocol;
@@ -362,6 +365,75 @@ async fn the_stylesheet_and_script_are_served_and_pages_allow_only_them() {
         let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "{policy}");
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    })
+    .await;
+}
+
+/// The next chunk of a server-sent event stream as text (or `None` when it ended), within two seconds.
+async fn next_event(events: &mut axum::body::BodyDataStream) -> Option<String> {
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(2), events.next())
+        .await
+        .expect("an event within two seconds")?;
+    Some(String::from_utf8(chunk.unwrap().to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn the_live_feed_names_the_changed_session_by_id_to_the_roles_that_read_sessions() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        for role in [Analyst, Auditor] {
+            let reply = site.get(role, "/live/session-changes").await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}: {}", role.as_str(), reply.body);
+        }
+        let anonymous = call(&site.router, "GET", "/live/session-changes", None, None).await;
+        assert_eq!(anonymous.location, "/", "no cookie, no feed");
+
+        // The prescriber's screen subscribes; the nurse charts a blood pressure that raises an alert.
+        let request = Request::get("/live/session-changes")
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::COOKIE, site.browser(Prescriber).0)
+            .body(Body::empty())
+            .unwrap();
+        let response = site.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let mut events = response.into_body().into_data_stream();
+        let hello = next_event(&mut events).await.unwrap();
+        assert!(hello.contains("retry: 1000") && hello.contains(": live"), "{hello}");
+        let saved = site.enter_vital_signs(Nurse, &[("systolic", "190"), ("diastolic", "115")], true).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let event = next_event(&mut events).await.unwrap();
+        assert!(event.starts_with("event: session\n"), "{event}");
+        let data: serde_json::Value =
+            serde_json::from_str(event.lines().find_map(|line| line.strip_prefix("data: ")).unwrap()).unwrap();
+        assert_eq!(
+            data,
+            json!({ "patient_id": site.patient_id, "session_id": site.session_id, "kind": "observation",
+                    "alerts_changed": true })
+        );
+        // An acknowledgement reaches the open screens too (the alert stays, so its alerts did not change).
+        let (cookie, csrf) = site.browser(Nurse);
+        let acknowledge = format!("{}/alerts/BP_HIGH%231/acknowledgement", site.session_path());
+        let reply = call(&site.router, "POST", &acknowledge, Some(cookie), Some(&form(&[("csrf_token", csrf)]))).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let event = next_event(&mut events).await.unwrap();
+        assert!(
+            event.contains("\"kind\":\"acknowledgement\"") && event.contains("\"alerts_changed\":false"),
+            "{event}"
+        );
+
+        // The subscription is audited as the prescriber's; shutting down ends the stream.
+        let auditor = site.actor(Auditor).await;
+        let prescriber = site.actor(Prescriber).await;
+        let watched = site.app.audit_events(&auditor, 0, 1000).await.unwrap().into_iter().any(|record| {
+            record.action == "session_changes.watch"
+                && record.outcome == "success"
+                && record.actor_id.as_deref() == Some(prescriber.user_id.as_str())
+        });
+        assert!(watched, "the subscription is in the audit log");
+        site.app.close_live_updates();
+        assert_eq!(next_event(&mut events).await, None, "the stream ends when the server closes");
     })
     .await;
 }

@@ -120,7 +120,14 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     // path the pages do not serve. The binary composes the two; neither web crate depends on the other's routes.
     let (limits, trusted_proxies) = (config.connection_limits, config.trusted_proxies.clone());
     let site = ketacare_pages::site(app.clone(), config);
-    ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown_signal()).await.context("serving")?;
+    // On a signal, the open live feeds (server-sent events) end first, so their connections can close
+    // with the requests in flight.
+    let live_app = app.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        live_app.close_live_updates();
+    };
+    ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown).await.context("serving")?;
     app.close().await;
     println!("ketacare stopped");
     Ok(())

@@ -3,7 +3,10 @@
 //! on a temporary database. A nurse whose one-time password an admin's console reset signs in, chooses
 //! a password, opens the worklist and the session in progress, types a blood pressure (Tab between the
 //! fields, Enter saves) that raises an alert, and sees it on the reloaded page. Screenshots of the
-//! worklist, a patient overview and the session page go to `target/e2e-screenshots/`.
+//! worklist, a patient overview and the session page go to `target/e2e-screenshots/`. Then a prescriber
+//! signs in on a second browser (a second WebDriver session) and opens the same session page: the
+//! critical blood pressure the nurse charts next appears there within 2 seconds without a reload (the
+//! live feed, server-sent events), and so does the next critical value on the prescriber's worklist.
 //! Without `KETACARE_E2E_WEBDRIVER` the test says it is skipped and passes; CI sets it.
 
 use std::io::{BufRead as _, BufReader};
@@ -51,10 +54,10 @@ fn start_demo(database_url: &str) -> DemoServer {
     DemoServer { child, base_url }
 }
 
-/// `ketacare user reset-password demo.nurse`, as a clinic's administrator would at the console.
-fn reset_nurse_password(database_url: &str) -> String {
+/// `ketacare user reset-password USERNAME`, as a clinic's administrator would at the console.
+fn reset_password(database_url: &str, username: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_ketacare"))
-        .args(["user", "reset-password", "demo.nurse", "--database", database_url])
+        .args(["user", "reset-password", username, "--database", database_url])
         .output()
         .expect("run ketacare user reset-password");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -116,25 +119,52 @@ async fn a_nurse_charts_a_blood_pressure_that_raises_an_alert_in_a_real_browser(
     let directory = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
     let demo = start_demo(&database_url);
-    let one_time_password = reset_nurse_password(&database_url);
-    let browser = browser(&webdriver).await;
-    let outcome = run_the_nurses_session(&browser, &demo.base_url, &one_time_password).await;
-    let _ = browser.close().await;
+    let nurse_password = reset_password(&database_url, "demo.nurse");
+    let prescriber_password = reset_password(&database_url, "demo.prescriber");
+    let nurse_browser = browser(&webdriver).await;
+    let prescriber_browser = browser(&webdriver).await;
+    let outcome = async {
+        let session_url = run_the_nurses_session(&nurse_browser, &demo.base_url, &nurse_password).await?;
+        watch_from_a_second_browser(
+            &nurse_browser,
+            &prescriber_browser,
+            &demo.base_url,
+            &session_url,
+            &prescriber_password,
+        )
+        .await
+    }
+    .await;
+    let _ = nurse_browser.close().await;
+    let _ = prescriber_browser.close().await;
     outcome.expect("the nurse's session in the browser");
 }
 
-async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_password: &str) -> Result<(), String> {
-    // Sign in with the one-time password; the application asks for a new one first.
+/// Signs in with a one-time password and chooses a new one, as the application asks first.
+async fn sign_in_with_one_time_password(
+    browser: &Client,
+    base_url: &str,
+    username: &str,
+    one_time_password: &str,
+    new_password: &str,
+) -> Result<(), String> {
     browser.goto(base_url).await.map_err(|e| e.to_string())?;
-    type_into(browser, "#username", "demo.nurse").await;
+    type_into(browser, "#username", username).await;
     type_into(browser, "#password", one_time_password).await;
     browser.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(browser, "/password").await;
     type_into(browser, "#current_password", one_time_password).await;
-    type_into(browser, "#new_password", "a nurse's own password").await;
-    type_into(browser, "#confirm_password", "a nurse's own password").await;
+    type_into(browser, "#new_password", new_password).await;
+    type_into(browser, "#confirm_password", new_password).await;
     browser.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(browser, "/worklist").await;
+    Ok(())
+}
+
+async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_password: &str) -> Result<String, String> {
+    // Sign in with the one-time password; the application asks for a new one first.
+    sign_in_with_one_time_password(browser, base_url, "demo.nurse", one_time_password, "a nurse's own password")
+        .await?;
     let worklist = browser.source().await.unwrap();
     assert!(worklist.contains("Open alerts") && worklist.contains("WARNING"), "{worklist}");
     screenshot(browser, "worklist.png").await;
@@ -174,5 +204,90 @@ async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_passw
     browser.set_window_size(768, 1024).await.unwrap();
     browser.goto(&format!("{base_url}/worklist")).await.unwrap();
     screenshot(browser, "worklist-768.png").await;
+    browser.set_window_size(1280, 1000).await.unwrap();
+    Ok(session_url.to_string())
+}
+
+/// Waits until the page's live feed is open (the script says "Live" once the stream answers).
+async fn wait_for_live_feed(browser: &Client) {
+    for _ in 0..100 {
+        let status = browser.find(Locator::Css("[data-live-status]")).await.unwrap().text().await.unwrap();
+        if status.starts_with("Live:") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the live feed never opened on {}", browser.current_url().await.unwrap());
+}
+
+/// Marks the page so that a reload (which would clear the mark) can be told apart from a live update.
+async fn mark_page(browser: &Client) {
+    browser.execute("window.ketacareNotReloaded = true; return true;", Vec::new()).await.unwrap();
+}
+
+async fn page_was_not_reloaded(browser: &Client) -> bool {
+    browser.execute("return window.ketacareNotReloaded === true;", Vec::new()).await.unwrap() == json!(true)
+}
+
+/// Polls the text of the element with `id` until it contains `expected`, for at most `limit`.
+async fn text_appears_within(browser: &Client, id: &str, expected: &str, limit: Duration) -> Result<Duration, String> {
+    let started = std::time::Instant::now();
+    loop {
+        let text = browser.find(Locator::Id(id)).await.map_err(|e| e.to_string())?.text().await.unwrap_or_default();
+        if text.contains(expected) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return Err(format!("\"{expected}\" did not appear in #{id} within {limit:?}: {text}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The prescriber's screen, on a second browser, follows what the nurse charts: without reloading, the
+/// session page shows the critical alert within 2 s, and then the worklist shows the next one.
+async fn watch_from_a_second_browser(
+    nurse: &Client,
+    prescriber: &Client,
+    base_url: &str,
+    session_url: &str,
+    one_time_password: &str,
+) -> Result<(), String> {
+    const WITHIN: Duration = Duration::from_secs(2);
+    sign_in_with_one_time_password(
+        prescriber,
+        base_url,
+        "demo.prescriber",
+        one_time_password,
+        "a prescriber's own password",
+    )
+    .await?;
+    prescriber.goto(session_url).await.map_err(|e| e.to_string())?;
+    wait_for_live_feed(prescriber).await;
+    mark_page(prescriber).await;
+
+    // Any single BP at or above 200/120 is critical (clinical-reference §4.4).
+    nurse.goto(session_url).await.map_err(|e| e.to_string())?;
+    let systolic = nurse.find(Locator::Id("systolic")).await.unwrap();
+    systolic.click().await.unwrap();
+    systolic.send_keys(&format!("205\t122{ENTER}")).await.unwrap();
+    let took = text_appears_within(prescriber, "alerts", "BP 205/122 mmHg", WITHIN).await?;
+    let alerts = prescriber.find(Locator::Id("alerts")).await.unwrap().text().await.unwrap();
+    assert!(alerts.contains("CRITICAL"), "the prescriber sees the alert as critical: {alerts}");
+    assert!(page_was_not_reloaded(prescriber).await, "the session page updated without a reload");
+    println!("the critical alert reached the second browser's session page in {took:?}");
+    screenshot(prescriber, "session-live-second-browser.png").await;
+
+    // The worklist follows too: an SpO2 at or below 92 % is critical (clinical-reference §4.4).
+    prescriber.goto(&format!("{base_url}/worklist")).await.map_err(|e| e.to_string())?;
+    wait_for_live_feed(prescriber).await;
+    mark_page(prescriber).await;
+    wait_for_path(nurse, "saved=").await;
+    let spo2 = nurse.find(Locator::Id("spo2")).await.unwrap();
+    spo2.click().await.unwrap();
+    spo2.send_keys(&format!("90{ENTER}")).await.unwrap();
+    let took = text_appears_within(prescriber, "worklist-lists", "SpO2 90 %", WITHIN).await?;
+    assert!(page_was_not_reloaded(prescriber).await, "the worklist updated without a reload");
+    println!("the critical alert reached the second browser's worklist in {took:?}");
     Ok(())
 }
