@@ -3,6 +3,7 @@
 //! and answers the others with the 403 page; markup in a patient's name and MRN appears as text on every
 //! page; sign-in, the one-time password, idle expiry and sign-out; a vital-sign entry that raises an alert
 //! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused;
+//! paths no page serves get the HTML 404 page while the API keeps its problem details;
 //! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
 //! read sessions, audited, and ends when the server closes it.
 
@@ -434,6 +435,40 @@ async fn the_live_feed_names_the_changed_session_by_id_to_the_roles_that_read_se
         assert!(watched, "the subscription is in the audit log");
         site.app.close_live_updates();
         assert_eq!(next_event(&mut events).await, None, "the stream ends when the server closes");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_path_no_page_serves_answers_the_html_404_page_and_the_api_keeps_its_problem_details() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        let content_type = |response: &axum::response::Response| {
+            response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+        };
+        for (method, path) in [("GET", "/no-such-page"), ("GET", "/apiary"), ("GET", "/patients/a/b/c"), ("POST", "/x")]
+        {
+            let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+            let response = site.router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+            assert!(content_type(&response).starts_with("text/html"), "{method} {path}");
+            assert!(
+                response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'")
+            );
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            assert!(body.starts_with("<!doctype html>") && body.contains("Page not found"), "{path}: {body}");
+        }
+        for path in ["/api/v1/no-such-thing", "/api", "/fhir/r4/no-such-thing"] {
+            let request = Request::get(path).body(Body::empty()).unwrap();
+            let response = site.router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(content_type(&response), "application/problem+json", "{path}");
+        }
+        // Signed in or not, the pages' own 404 is the same page.
+        let reply = site.get(Role::Nurse, "/nothing-here").await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert!(reply.body.contains("Page not found"));
     })
     .await;
 }
