@@ -11,6 +11,7 @@ mod page_error;
 mod patient_pages;
 mod session_page;
 mod signed_in;
+mod treatment_forms;
 mod vital_signs_chart;
 mod worklist_page;
 
@@ -51,12 +52,16 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/worklist"),
     ("GET", "/patients"),
     ("GET", "/patients/{patient_id}"),
+    ("POST", "/patients/{patient_id}/plans"),
+    ("POST", "/patients/{patient_id}/orders"),
+    ("POST", "/patients/{patient_id}/sessions"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations/{sequence}/entered-in-error"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/signature"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/overrides"),
     ("GET", "/live/session-changes"),
     ("GET", "/static/ketacare.css"),
     ("GET", "/static/ketacare.js"),
@@ -105,6 +110,9 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/live/session-changes", get(live_changes::session_changes))
         .route("/patients", get(patient_pages::patient_list))
         .route("/patients/{patient_id}", get(patient_pages::patient_overview))
+        .route("/patients/{patient_id}/plans", post(treatment_forms::create_plan))
+        .route("/patients/{patient_id}/orders", post(treatment_forms::create_order))
+        .route("/patients/{patient_id}/sessions", post(treatment_forms::start_session))
         .route(SESSION, get(session_page::session))
         .route(&format!("{SESSION}/observations"), post(session_page::record_observation))
         .route(
@@ -114,6 +122,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route(&format!("{SESSION}/alerts/{{alert_id}}/acknowledgement"), post(session_page::acknowledge_alert))
         .route(&format!("{SESSION}/discharge"), post(session_page::discharge))
         .route(&format!("{SESSION}/signature"), post(session_page::sign))
+        .route(&format!("{SESSION}/overrides"), post(session_page::record_override))
         .fallback(page_not_found)
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
         .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));

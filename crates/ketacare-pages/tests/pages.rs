@@ -4,6 +4,8 @@
 //! page; sign-in, the one-time password, idle expiry and sign-out; a vital-sign entry that raises an alert
 //! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused;
 //! paths no page serves get the HTML 404 page while the API keeps its problem details;
+//! the prescriber's plan, order and override forms and the start-a-session form (shown by role,
+//! refused for other roles by the use case, errors beside their fields with what was typed kept);
 //! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
 //! read sessions, audited, and ends when the server closes it.
 
@@ -469,6 +471,164 @@ async fn a_path_no_page_serves_answers_the_html_404_page_and_the_api_keeps_its_p
         let reply = site.get(Role::Nurse, "/nothing-here").await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert!(reply.body.contains("Page not found"));
+    })
+    .await;
+}
+
+/// Posts a form as `role`, with the session's CSRF token.
+async fn post_form(site: &Site, role: Role, path: &str, pairs: &[(&str, &str)]) -> Reply {
+    let (cookie, csrf) = site.browser(role);
+    let mut all = vec![("csrf_token", csrf)];
+    all.extend_from_slice(pairs);
+    call(&site.router, "POST", path, Some(cookie), Some(&form(&all))).await
+}
+
+#[tokio::test]
+async fn a_prescriber_prescribes_a_plan_and_an_order_and_a_nurse_starts_the_session_from_the_worklist() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let plans = format!("{}/plans", site.overview_path());
+        let orders = format!("{}/orders", site.overview_path());
+        let sessions = format!("{}/sessions", site.overview_path());
+        // Each form is shown to the roles whose use case takes it.
+        let prescriber_view = site.get(Prescriber, &site.overview_path()).await.body;
+        assert!(
+            prescriber_view.contains("Prescribe a treatment plan") && prescriber_view.contains("Sign a dose order")
+        );
+        let nurse_view = site.get(Nurse, &site.overview_path()).await.body;
+        assert!(!nurse_view.contains("Prescribe a treatment plan") && !nurse_view.contains("Sign a dose order"));
+        assert!(
+            nurse_view.contains("Start a session") && nurse_view.contains("56 mg (2 × 28 mg devices)"),
+            "{nurse_view}"
+        );
+        let admin_view = site.get(Admin, &site.overview_path()).await.body;
+        assert!(!admin_view.contains("Start a session") && !admin_view.contains("Prescribe a treatment plan"));
+        // A nurse posting the plan form anyway is refused by the use case.
+        let refused = post_form(&site, Nurse, &plans, &[("template", "esketamine_trd")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+        // A time that is not one comes back beside its field, with everything typed kept.
+        let typed = [("template", "esketamine_trd"), ("first_session", "tomorrow"), ("concurrent_plan_reason", "")];
+        let reply = post_form(&site, Prescriber, &plans, &typed).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"plan-first_session-error\"") && reply.body.contains("value=\"tomorrow\""));
+        assert!(reply.body.contains("value=\"esketamine_trd\" selected"), "the template stays chosen");
+        let typed = [("template", "esketamine_trd"), ("first_session", "2026-12-04T16:00")];
+        let reply = post_form(&site, Prescriber, &plans, &typed).await;
+        assert_eq!(
+            (reply.status, reply.location.as_str()),
+            (StatusCode::SEE_OTHER, &*format!("{}?saved=plan#plans", site.overview_path()))
+        );
+        let page = site.get(Prescriber, &format!("{}?saved=plan", site.overview_path())).await.body;
+        assert!(page.contains("The plan was prescribed") && page.contains("Esketamine: weeks 1–4"), "{page}");
+        // A second esketamine plan needs a reason: the refusal names the rule beside the template.
+        let reply = post_form(&site, Prescriber, &plans, &typed).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            reply.body.contains("id=\"plan-template-error\"") && reply.body.contains("ONE_ACTIVE_PLAN_PER_MODALITY")
+        );
+        assert!(reply.body.contains("value=\"2026-12-04T16:00\""), "the time typed is kept");
+
+        // The order: a word where a number goes, then a dose over the hard stop, then a good one.
+        let reply = post_form(&site, Prescriber, &orders, &[("modality", "esketamine"), ("dose_mg", "lots")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            reply.body.contains("Dose must be a number, got &#34;lots&#34;") && reply.body.contains("value=\"lots\"")
+        );
+        let reply = post_form(&site, Prescriber, &orders, &[("modality", "esketamine"), ("dose_mg", "112")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains("id=\"order-dose_mg-error\"") && reply.body.contains("value=\"112\""),
+            "{}",
+            reply.body
+        );
+        let reply = post_form(&site, Prescriber, &orders, &[("modality", "esketamine"), ("dose_mg", "56")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &site.overview_path()).await.body;
+        assert_eq!(page.matches("<td>56 mg (2 × 28 mg devices)</td>").count(), 2, "both orders are listed: {page}");
+
+        // Today's scheduled session is on the worklist with a Start button for those who run sessions.
+        let worklist = site.get(Nurse, "/worklist").await.body;
+        assert!(worklist.contains("Start session<span"), "{worklist}");
+        assert!(!site.get(Admin, "/worklist").await.body.contains("Start session<span"));
+        let slot = worklist.split("name=\"slot\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        // Two active esketamine orders: the server asks which one is given, beside the order field.
+        let reply = post_form(&site, Nurse, &sessions, &[("slot", &slot)]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"start-order_id-error\"") && reply.body.contains("active esketamine orders"));
+        assert!(reply.body.contains(&format!("value=\"{slot}\" selected")), "the slot stays chosen");
+        let order_id = reply
+            .body
+            .split("id=\"start-order_id\"")
+            .nth(1)
+            .unwrap()
+            .split("<option value=\"")
+            .nth(3)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let reply = post_form(&site, Nurse, &sessions, &[("slot", &slot), ("order_id", &order_id)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.contains("/sessions/") && reply.location.ends_with("#gate"), "{}", reply.location);
+        let session = site.get(Nurse, reply.location.trim_end_matches("#gate")).await;
+        assert_eq!(session.status, StatusCode::OK);
+        assert!(session.body.contains("Ordered dose"), "{}", session.body);
+        let worklist = site.get(Nurse, "/worklist").await.body;
+        assert!(!worklist.contains("Start session<span"), "the started session is no longer to start");
+        for page in [worklist, site.get(Prescriber, &site.overview_path()).await.body] {
+            assert_markup_is_text(&page, "forms");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_prescriber_overrides_an_overridable_hold_with_a_reason_and_only_with_one() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        // A pre-dose blood pressure over the label's 140/90 holds the gate, overridably.
+        for (at, systolic, diastolic) in
+            [("2026-12-04T14:50", "152"), ("2026-12-04T14:56", "150")].map(|(at, systolic)| (at, systolic, "94"))
+        {
+            let (cookie, csrf) = site.browser(Nurse);
+            let pairs = [("csrf_token", csrf), ("at", at), ("systolic", systolic), ("diastolic", diastolic)];
+            let path = format!("{}/observations", site.session_path());
+            let reply = call(&site.router, "POST", &path, Some(cookie), Some(&form(&pairs))).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        }
+        let page = site.get(Prescriber, &site.session_path()).await.body;
+        assert!(page.contains("Override the"), "the prescriber is offered the override: {page}");
+        assert!(!site.get(Nurse, &site.session_path()).await.body.contains("Override the"), "nurses are not");
+        let item = page.split("name=\"item\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let path = format!("{}/overrides", site.session_path());
+        let reply =
+            post_form(&site, Prescriber, &path, &[("version", &version), ("item", &item), ("reason", "  ")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains(&format!("id=\"override-reason-error-{item}\""))
+                && reply.body.contains("needs a reason"),
+            "{}",
+            reply.body
+        );
+        let reason = "BP <b>stable</b> on repeat; benefit outweighs";
+        let reply =
+            post_form(&site, Prescriber, &path, &[("version", &version), ("item", &item), ("reason", reason)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(
+            page.contains("overridden by user") && page.contains("BP &#60;b&#62;stable&#60;/b&#62; on repeat"),
+            "{page}"
+        );
+        // A nurse posting an override is refused by the use case.
+        let page = site.get(Prescriber, &site.session_path()).await.body;
+        let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let reply = post_form(&site, Nurse, &path, &[("version", &version), ("item", &item), ("reason", "x")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
     })
     .await;
 }
