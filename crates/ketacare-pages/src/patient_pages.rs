@@ -234,7 +234,7 @@ struct SessionItem {
 
 fn modality_name(code: &str) -> String {
     match code {
-        "iv_ketamine" => "IV racemic ketamine".to_owned(),
+        "iv_ketamine" | "iv_racemic_ketamine" => "IV racemic ketamine".to_owned(),
         "esketamine" => "Esketamine nasal spray".to_owned(),
         other => words(other),
     }

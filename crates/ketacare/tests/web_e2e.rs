@@ -7,6 +7,8 @@
 //! signs in on a second browser (a second WebDriver session) and opens the same session page: the
 //! critical blood pressure the nurse charts next appears there within 2 seconds without a reload (the
 //! live feed, server-sent events), and so does the next critical value on the prescriber's worklist.
+//! The prescriber then signs an IV dose order from the overview's form for the patient whose induction
+//! starts today, and starts that session with the worklist's Start button.
 //! Without `KETACARE_E2E_WEBDRIVER` the test says it is skipped and passes; CI sets it.
 
 use std::io::{BufRead as _, BufReader};
@@ -289,5 +291,42 @@ async fn watch_from_a_second_browser(
     let took = text_appears_within(prescriber, "worklist-lists", "SpO2 90 %", WITHIN).await?;
     assert!(page_was_not_reloaded(prescriber).await, "the worklist updated without a reload");
     println!("the critical alert reached the second browser's worklist in {took:?}");
+    prescribe_and_start_from_the_worklist(prescriber).await
+}
+
+/// The prescriber signs an IV order for the patient whose induction starts today (the demo's V1), from
+/// the overview's form, then starts that session with the worklist's Start button.
+async fn prescribe_and_start_from_the_worklist(prescriber: &Client) -> Result<(), String> {
+    let start_button = "//button[starts-with(normalize-space(.), 'Start session')]";
+    let patient_link = format!("{start_button}/ancestor::tr//td[2]/a");
+    prescriber.find(Locator::XPath(&patient_link)).await.map_err(|e| e.to_string())?.click().await.unwrap();
+    prescriber.wait().for_element(Locator::Id("orders-title")).await.unwrap();
+    prescriber.find(Locator::Css("#orders details summary")).await.unwrap().click().await.unwrap();
+    prescriber
+        .find(Locator::Css("#order-modality option[value=iv_racemic_ketamine]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    prescriber
+        .find(Locator::XPath("//button[normalize-space(.)='Sign the order']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(prescriber, "saved=order").await;
+    let orders = prescriber.find(Locator::Id("orders")).await.unwrap().text().await.unwrap();
+    assert!(orders.contains("mg/kg") && orders.contains("pump"), "the signed IV order with its dose: {orders}");
+    screenshot(prescriber, "patient-overview-order.png").await;
+    prescriber.find(Locator::Css("nav a[href='/worklist']")).await.unwrap().click().await.unwrap();
+    wait_for_path(prescriber, "/worklist").await;
+    prescriber.find(Locator::XPath(start_button)).await.map_err(|e| e.to_string())?.click().await.unwrap();
+    wait_for_path(prescriber, "/sessions/").await;
+    let heading = prescriber.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    assert!(heading.starts_with("IV ketamine session"), "the started session's page: {heading}");
+    let dose = prescriber.find(Locator::Id("dose")).await.unwrap().text().await.unwrap();
+    assert!(dose.contains("mg/kg"), "the session gives the order: {dose}");
     Ok(())
 }
