@@ -9,8 +9,10 @@ mod layout;
 mod live_changes;
 mod page_error;
 mod patient_pages;
+mod scale_forms;
 mod session_page;
 mod signed_in;
+mod symptom_chart;
 mod treatment_forms;
 mod vital_signs_chart;
 mod worklist_page;
@@ -55,6 +57,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/patients/{patient_id}/plans"),
     ("POST", "/patients/{patient_id}/orders"),
     ("POST", "/patients/{patient_id}/sessions"),
+    ("GET", "/patients/{patient_id}/scales/{scale}"),
+    ("POST", "/patients/{patient_id}/scales/{scale}"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations/{sequence}/entered-in-error"),
@@ -113,6 +117,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/patients/{patient_id}/plans", post(treatment_forms::create_plan))
         .route("/patients/{patient_id}/orders", post(treatment_forms::create_order))
         .route("/patients/{patient_id}/sessions", post(treatment_forms::start_session))
+        .route("/patients/{patient_id}/scales/{scale}", get(scale_forms::scale_form).post(scale_forms::record_scale))
         .route(SESSION, get(session_page::session))
         .route(&format!("{SESSION}/observations"), post(session_page::record_observation))
         .route(

@@ -16,7 +16,9 @@ use crate::PagesState;
 use crate::display::{clinic_zone, date_time, value_text, words};
 use crate::layout::Chrome;
 use crate::page_error::{PageError, render};
+use crate::scale_forms::{SCALES, scale_definition};
 use crate::signed_in::SignedIn;
+use crate::symptom_chart::symptom_course_svg;
 use crate::treatment_forms::{ORDER_MODALITIES, OrderForm, PLAN_TEMPLATES, PlanForm, StartForm, plan_template_label};
 
 /// How many patients one page of the list shows.
@@ -114,6 +116,8 @@ pub struct PatientOverviewPage {
     plans: Option<Vec<PlanItem>>,
     sessions: Option<Vec<SessionItem>>,
     orders: Option<Vec<OrderItem>>,
+    /// The rating scales: the symptom chart, the results, and the forms to record one.
+    scales: Option<ScalesView>,
     patient_id: String,
     /// What was just saved, for the notice at the top.
     saved: Option<&'static str>,
@@ -151,6 +155,20 @@ struct StartFormView {
     form: StartForm,
     slots: Vec<SelectOption>,
     orders: Vec<SelectOption>,
+}
+
+struct ScalesView {
+    chart_svg: String,
+    results: Vec<ScaleResultRow>,
+    /// `(href, title)` of each scale's form, for the roles that record the chart.
+    record_links: Vec<(String, &'static str)>,
+}
+
+struct ScaleResultRow {
+    administered_on: String,
+    scale: String,
+    total: String,
+    entered_in_error: bool,
 }
 
 struct OrderItem {
@@ -370,6 +388,7 @@ pub async fn patient_overview(
     let saved = match query.saved.as_str() {
         "plan" => Some("The plan was prescribed; its schedule is under Plans."),
         "order" => Some("The dose order was signed; it is under Dose orders."),
+        "scale" => Some("The rating scale was saved; its total is under Rating scales."),
         _ => None,
     };
     let page = overview_page(&state, &signed, &patient_id, OverviewForms { saved, ..OverviewForms::default() }).await?;
@@ -506,6 +525,32 @@ pub async fn overview_page(
             })
             .collect()
     });
+    let scales = if allows(role, Permission::ReadChart) && allows(role, Permission::ReadSessions) {
+        let course = app.symptom_course(actor, &patient_id).await?;
+        let results = app
+            .chart_section(actor, &patient_id, "scales")
+            .await?
+            .iter()
+            .rev()
+            .map(|record| {
+                let code = value_text(&record.data["scale"]);
+                ScaleResultRow {
+                    administered_on: value_text(&record.data["administered_on"]),
+                    scale: scale_definition(&code).map_or_else(|| code.to_uppercase(), |scale| scale.title.to_owned()),
+                    total: record.total.map_or_else(|| "\u{2014}".to_owned(), |total| total.to_string()),
+                    entered_in_error: record.status.as_str() == "entered_in_error",
+                }
+            })
+            .collect();
+        let record_links = if allows(role, Permission::RecordChart) {
+            SCALES.iter().map(|scale| (format!("/patients/{patient_id}/scales/{}", scale.code), scale.title)).collect()
+        } else {
+            Vec::new()
+        };
+        Some(ScalesView { chart_svg: symptom_course_svg(&course), results, record_links })
+    } else {
+        None
+    };
     let active_plans: Vec<(String, String)> = plan_views
         .iter()
         .filter(|plan| plan.status == "active")
@@ -579,6 +624,7 @@ pub async fn overview_page(
         plans,
         sessions,
         orders,
+        scales,
         patient_id: patient_id.clone(),
         saved: forms.saved,
         csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),

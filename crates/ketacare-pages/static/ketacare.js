@@ -3,6 +3,7 @@
 // saying so to screen readers, and saying when the connection is lost;
 // (2) keeps a vital-sign form's time at "now" in the clinic's time zone until someone edits it;
 // (3) moves focus to an error summary when a form comes back refused;
+// (5) keeps a running total on rating-scale forms whose total is the sum of their items;
 // (4) follows the live feed of session changes (server-sent events, ids only) on pages marked
 // data-live-changes, and on a change of the session shown (or any, on the worklist) reads the page
 // again and swaps in the regions named in data-live-regions, except one being typed in.
@@ -144,7 +145,27 @@
     });
   }
 
+  // A running total for a rating scale whose total is the sum of its items (the saved total is the
+  // server's, which also prorates or refuses missing items).
+  function keepRunningTotal(form) {
+    var output = form.querySelector("[data-running-total]");
+    if (!output) return;
+    var max = output.getAttribute("data-max-total");
+    function update() {
+      var total = 0, answered = 0;
+      var groups = form.querySelectorAll("fieldset.scale-item");
+      Array.prototype.forEach.call(groups, function (group) {
+        var checked = group.querySelector("input[type=radio]:checked");
+        if (checked) { total += parseInt(checked.value, 10) || 0; answered += 1; }
+      });
+      output.textContent = "Total so far: " + total + " of " + max + " (" + answered + " of " + groups.length + " items answered).";
+    }
+    form.addEventListener("change", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sum-items]"), keepRunningTotal);
     Array.prototype.forEach.call(document.querySelectorAll("[data-live-changes]"), followLiveChanges);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-clinic-time-zone]"), keepTimeAtNow);
     Array.prototype.forEach.call(document.querySelectorAll("[data-refresh-seconds]"), refreshRegion);

@@ -6,6 +6,8 @@
 //! paths no page serves get the HTML 404 page while the API keeps its problem details;
 //! the prescriber's plan, order and override forms and the start-a-session form (shown by role,
 //! refused for other roles by the use case, errors beside their fields with what was typed kept);
+//! rating-scale forms scored by the server, and the overview's symptom chart with its baseline,
+//! response and remission lines;
 //! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
 //! read sessions, audited, and ends when the server closes it.
 
@@ -629,6 +631,91 @@ async fn a_prescriber_overrides_an_overridable_hold_with_a_reason_and_only_with_
         let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
         let reply = post_form(&site, Nurse, &path, &[("version", &version), ("item", &item), ("reason", "x")]).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn clinicians_score_the_rating_scales_and_the_overview_charts_the_course() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let phq9 = format!("{}/scales/phq9", site.overview_path());
+        for role in ROLES {
+            let reply = site.get(role, &phq9).await;
+            let expected = if matches!(role, Prescriber | Nurse) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(reply.status, expected, "{}: {}", role.as_str(), reply.body);
+            assert_markup_is_text(&reply.body, "the PHQ-9 form");
+        }
+        let form_page = site.get(Nurse, &phq9).await.body;
+        assert_eq!(form_page.matches("<fieldset class=\"fieldset scale-item").count(), 9);
+        assert!(form_page.contains("More than half the days") && form_page.contains("data-sum-items"));
+        for scale in ["gad7", "madrs", "qids_sr16", "cssrs"] {
+            let reply = site.get(Prescriber, &format!("{}/scales/{scale}", site.overview_path())).await;
+            assert_eq!(reply.status, StatusCode::OK, "{scale}");
+        }
+        assert_eq!(
+            site.get(Nurse, &format!("{}/scales/ham", site.overview_path())).await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // A date after today is refused beside the date field, the answers kept.
+        let mut answers: Vec<(String, String)> = (0..9).map(|item| (format!("item-{item}"), "2".to_owned())).collect();
+        answers.push(("administered_on".to_owned(), "2027-01-01".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &phq9, &pairs).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"administered_on-error\"") && reply.body.contains("value=\"2027-01-01\""));
+        assert_eq!(reply.body.matches("value=\"2\" checked").count(), 9, "the answers are kept");
+        // Saved: the server's total (9 × 2) is on the overview.
+        answers.pop();
+        answers.push(("administered_on".to_owned(), "2026-11-20".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &phq9, &pairs).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?saved=scale#scales"), "{}", reply.location);
+
+        // Two MADRS ratings up to the session of 4 December: the baseline is the core's (the latest on or
+        // before the first treatment), and the response and remission lines are drawn from it.
+        let madrs = format!("{}/scales/madrs", site.overview_path());
+        for (date, values) in
+            [("2026-12-01", ["4", "4", "3", "3", "3", "3", "3", "3", "3", "3"]), ("2026-12-04", ["1"; 10])]
+        {
+            let mut pairs: Vec<(String, String)> =
+                values.iter().enumerate().map(|(item, value)| (format!("item-{item}"), (*value).to_owned())).collect();
+            pairs.push(("administered_on".to_owned(), date.to_owned()));
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+            let reply = post_form(&site, Prescriber, &madrs, &pairs).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        }
+        let cssrs = format!("{}/scales/cssrs", site.overview_path());
+        let pairs: Vec<(String, String)> = (0..7).map(|item| (format!("item-{item}"), "no".to_owned())).collect();
+        let mut pairs: Vec<(&str, &str)> = pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        pairs.push(("administered_on", "2026-12-04"));
+        assert_eq!(post_form(&site, Nurse, &cssrs, &pairs).await.status, StatusCode::SEE_OTHER);
+
+        let overview = site.get(Nurse, &format!("{}?saved=scale", site.overview_path())).await.body;
+        assert!(overview.contains("The rating scale was saved"), "{overview}");
+        assert!(overview.contains("<td>PHQ-9</td><td>18</td>"), "the server's PHQ-9 total: {overview}");
+        assert!(overview.contains("<td>MADRS</td><td>32</td>") && overview.contains("<td>MADRS</td><td>10</td>"));
+        assert!(overview.contains("<td>C-SSRS screener</td>"), "{overview}");
+        let svg = overview.split("<svg").nth(1).expect("the symptom chart");
+        for text in [
+            "MADRS",
+            "PHQ-9",
+            "baseline",
+            "response −50% (5.0)",
+            "response −50% (9.0)",
+            "20 Nov 2026",
+            "4 Dec 2026",
+            "remission ≤ 10",
+            "remission ≤ 4",
+            "<path",
+        ] {
+            assert!(svg.contains(text), "{text} on the chart: {svg}");
+        }
+        // Analysts see the patient without the scales; auditors not at all (the overview's own test).
+        assert!(!site.get(Analyst, &site.overview_path()).await.body.contains("Rating scales"));
     })
     .await;
 }
