@@ -9,6 +9,9 @@
 //! live feed, server-sent events), and so does the next critical value on the prescriber's worklist.
 //! The prescriber then signs an IV dose order from the overview's form for the patient whose induction
 //! starts today, and starts that session with the worklist's Start button.
+//! Every main page (sign-in, worklist, overview with its forms, session, a rating scale, the 404 page)
+//! is checked with axe-core (vendored under `tests/vendor/axe-core/`), injected through WebDriver: no
+//! serious or critical violation may remain.
 //! Without `KETACARE_E2E_WEBDRIVER` the test says it is skipped and passes; CI sets it.
 
 use std::io::{BufRead as _, BufReader};
@@ -20,6 +23,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 const WEBDRIVER_VARIABLE: &str = "KETACARE_E2E_WEBDRIVER";
+/// axe-core, injected into pages by WebDriver (never served by ketacare).
+const AXE_SOURCE: &str = include_str!("vendor/axe-core/axe.min.js");
 /// The WebDriver key code of Enter.
 const ENTER: &str = "\u{E007}";
 
@@ -65,6 +70,31 @@ fn reset_password(database_url: &str, username: &str) -> String {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     text.split_whitespace().last().expect("the one-time password").to_owned()
+}
+
+/// Runs axe-core on the page the browser shows and fails on any serious or critical violation, listing
+/// each with the elements it found.
+async fn assert_accessible(browser: &Client, page: &str) {
+    let injected =
+        browser.execute(&format!("{AXE_SOURCE}\nreturn typeof axe;"), Vec::new()).await.expect("inject axe-core");
+    assert_eq!(injected, json!("object"), "axe-core is on {page}");
+    let outcome = browser
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document)
+              .then((results) => done({ rules_passed: results.passes.length, violations: results.violations
+                .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+                .map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help,
+                  nodes: violation.nodes.slice(0, 5).map((node) => node.target.join(" ")) })) }))
+              .catch((error) => done({ rules_passed: 0, violations: [{ id: "axe-failed", help: String(error) }] }));"#,
+            Vec::new(),
+        )
+        .await
+        .expect("run axe-core");
+    assert_eq!(outcome["violations"], json!([]), "serious or critical accessibility violations on {page}");
+    let rules_passed = outcome["rules_passed"].as_u64().unwrap_or(0);
+    assert!(rules_passed > 10, "axe-core checked {page}: {outcome}");
+    println!("axe-core: {rules_passed} rules passed and no serious or critical violations on {page}");
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -151,6 +181,9 @@ async fn sign_in_with_one_time_password(
     new_password: &str,
 ) -> Result<(), String> {
     browser.goto(base_url).await.map_err(|e| e.to_string())?;
+    if username == "demo.nurse" {
+        assert_accessible(browser, "the sign-in page").await;
+    }
     type_into(browser, "#username", username).await;
     type_into(browser, "#password", one_time_password).await;
     browser.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
@@ -170,6 +203,7 @@ async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_passw
     let worklist = browser.source().await.unwrap();
     assert!(worklist.contains("Open alerts") && worklist.contains("WARNING"), "{worklist}");
     screenshot(browser, "worklist.png").await;
+    assert_accessible(browser, "the worklist").await;
 
     // The session in progress, from the worklist; then the patient's overview, from its breadcrumb.
     browser
@@ -187,6 +221,7 @@ async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_passw
     let overview = browser.source().await.unwrap();
     assert!(overview.contains("Eligibility") && overview.contains("ELIGIBLE"), "{overview}");
     screenshot(browser, "patient-overview.png").await;
+    assert_accessible(browser, "the patient overview").await;
     browser.goto(session_url.as_str()).await.unwrap();
 
     // SBP, Tab, DBP, Tab, HR, Enter: the entry is saved and the page comes back with the alert it raised.
@@ -202,6 +237,7 @@ async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_passw
     browser.set_window_size(1280, 2400).await.unwrap();
     browser.goto(session_url.as_str()).await.unwrap();
     screenshot(browser, "session.png").await;
+    assert_accessible(browser, "the session page").await;
     // A tablet held upright: the same page at 768 px wide still has its entry form and alerts.
     browser.set_window_size(768, 1024).await.unwrap();
     browser.goto(&format!("{base_url}/worklist")).await.unwrap();
@@ -320,6 +356,18 @@ async fn prescribe_and_start_from_the_worklist(prescriber: &Client) -> Result<()
     let orders = prescriber.find(Locator::Id("orders")).await.unwrap().text().await.unwrap();
     assert!(orders.contains("mg/kg") && orders.contains("pump"), "the signed IV order with its dose: {orders}");
     screenshot(prescriber, "patient-overview-order.png").await;
+    assert_accessible(prescriber, "the patient overview with the prescriber's forms").await;
+    let overview_url = prescriber.current_url().await.unwrap();
+    let overview_path = overview_url.path().to_owned();
+    prescriber.goto(overview_url.join(&format!("{overview_path}/scales/phq9")).unwrap().as_str()).await.unwrap();
+    prescriber.find(Locator::Id("item-0-1")).await.unwrap().click().await.unwrap();
+    prescriber.find(Locator::Id("item-1-3")).await.unwrap().click().await.unwrap();
+    let total = prescriber.find(Locator::Css("[data-running-total]")).await.unwrap().text().await.unwrap();
+    assert!(total.starts_with("Total so far: 4 of 27"), "the running total: {total}");
+    assert_accessible(prescriber, "the PHQ-9 form").await;
+    prescriber.goto(overview_url.join("/no-such-page").unwrap().as_str()).await.unwrap();
+    assert_accessible(prescriber, "the page-not-found page").await;
+    prescriber.goto(overview_url.as_str()).await.unwrap();
     prescriber.find(Locator::Css("nav a[href='/worklist']")).await.unwrap().click().await.unwrap();
     wait_for_path(prescriber, "/worklist").await;
     prescriber.find(Locator::XPath(start_button)).await.map_err(|e| e.to_string())?.click().await.unwrap();
