@@ -18,6 +18,7 @@ mod patients;
 pub mod policy;
 mod secrets;
 mod session_safety;
+mod session_scales;
 mod symptom_course;
 mod treatment;
 mod worklist;
@@ -48,6 +49,7 @@ pub use patients::{
 pub use policy::Permission;
 pub use secrets::sha256_hex;
 pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
+pub use session_scales::{SESSION_SCALES, SessionScaleInput};
 pub use symptom_course::{SymptomCourseView, SymptomSeries};
 pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{

@@ -66,6 +66,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/signature"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/overrides"),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
     ("GET", "/live/session-changes"),
     ("GET", "/static/ketacare.css"),
     ("GET", "/static/ketacare.js"),
@@ -128,6 +130,10 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route(&format!("{SESSION}/discharge"), post(session_page::discharge))
         .route(&format!("{SESSION}/signature"), post(session_page::sign))
         .route(&format!("{SESSION}/overrides"), post(session_page::record_override))
+        .route(
+            &format!("{SESSION}/scales/{{scale}}"),
+            get(scale_forms::session_scale_form).post(scale_forms::record_session_scale),
+        )
         .fallback(page_not_found)
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
         .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));

@@ -4,8 +4,10 @@
 //! the band, PHQ-9 proration) and re-evaluates the chart. The page keeps a running total of the answers
 //! given for the scales whose total is the sum of their items (`ketacare.js`); the saved total is the
 //! server's. A refusal comes back beside the item it names (`items[3]`, `answers.q4`), answers kept.
-//! (MOAA/S and CADSS are entered as totals in the session page's vital-sign row, where the alert engine
-//! judges them.)
+//! The CADSS-23, BPRS positive subscale and MOAA/S are given during a session
+//! (`/patients/{patient_id}/sessions/{session_id}/scales/{scale}`): the core scores their items and the
+//! total is recorded as the session's observation (`App::record_session_scale`), judged by the alert
+//! engine at once, as a total typed in the vital-sign row is.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -150,6 +152,85 @@ pub const SCALES: [ScaleDefinition; 5] = [
     },
 ];
 
+const ZERO_TO_FOUR: [(&str, &str); 5] =
+    [("0", "Not at all"), ("1", "Slightly"), ("2", "Moderately"), ("3", "Considerably"), ("4", "Extremely")];
+const ONE_TO_SEVEN: [(&str, &str); 7] = [
+    ("1", "Not present"),
+    ("2", "Very mild"),
+    ("3", "Mild"),
+    ("4", "Moderate"),
+    ("5", "Moderately severe"),
+    ("6", "Severe"),
+    ("7", "Extremely severe"),
+];
+/// MOAA/S scores with their meaning (KNOWLEDGE §5.8), most alert first.
+const MOAAS_ANSWERS: [(&str, &str); 6] = [
+    ("5", "Responds readily to name spoken in a normal tone"),
+    ("4", "Lethargic response to name spoken in a normal tone"),
+    ("3", "Responds only after name is called loudly and/or repeatedly"),
+    ("2", "Responds only after mild prodding or shaking"),
+    ("1", "Responds only after a painful trapezius squeeze"),
+    ("0", "No response after a painful trapezius squeeze"),
+];
+
+/// The scales given during a session, recorded as the session's observations
+/// (`App::record_session_scale`); their codes are `ketacare_app::SESSION_SCALES`'.
+pub const SESSION_SCALE_FORMS: [ScaleDefinition; 3] = [
+    ScaleDefinition {
+        code: "cadss23",
+        title: "CADSS-23",
+        question: "Each of the 23 statements as numbered on the CADSS form: how much it describes the patient's \
+                   experience now.",
+        items: &[
+            "Statement 1",
+            "Statement 2",
+            "Statement 3",
+            "Statement 4",
+            "Statement 5",
+            "Statement 6",
+            "Statement 7",
+            "Statement 8",
+            "Statement 9",
+            "Statement 10",
+            "Statement 11",
+            "Statement 12",
+            "Statement 13",
+            "Statement 14",
+            "Statement 15",
+            "Statement 16",
+            "Statement 17",
+            "Statement 18",
+            "Statement 19",
+            "Statement 20",
+            "Statement 21",
+            "Statement 22",
+            "Statement 23",
+        ],
+        answers: &ZERO_TO_FOUR,
+        summed: true,
+    },
+    ScaleDefinition {
+        code: "bprs_positive",
+        title: "BPRS positive symptoms",
+        question: "Rate each item from 1 (not present) to 7 (extremely severe).",
+        items: &["Conceptual disorganisation", "Hallucinatory behaviour", "Suspiciousness", "Unusual thought content"],
+        answers: &ONE_TO_SEVEN,
+        summed: true,
+    },
+    ScaleDefinition {
+        code: "moaas",
+        title: "MOAA/S",
+        question: "The patient's response now.",
+        items: &["Responsiveness"],
+        answers: &MOAAS_ANSWERS,
+        summed: false,
+    },
+];
+
+pub fn session_scale_definition(code: &str) -> Option<&'static ScaleDefinition> {
+    SESSION_SCALE_FORMS.iter().find(|scale| scale.code == code)
+}
+
 pub fn scale_definition(code: &str) -> Option<&'static ScaleDefinition> {
     SCALES.iter().find(|scale| scale.code == code)
 }
@@ -161,13 +242,23 @@ struct ScalePage {
     csrf_token: String,
     patient_name: String,
     patient_href: String,
+    /// The session page, for a scale given in a session.
+    session_href: Option<String>,
     action: String,
     scale: &'static ScaleDefinition,
     max_total: usize,
-    administered_on: String,
+    /// When it was given: `administered_on` (a date) for the chart, `at` (date and time) in a session.
+    when: WhenField,
     items: Vec<ScaleItem>,
     /// `(field id, message)` for the error summary.
     errors: Vec<(String, String)>,
+}
+
+struct WhenField {
+    name: &'static str,
+    label: &'static str,
+    input_type: &'static str,
+    value: String,
 }
 
 struct ScaleItem {
@@ -188,14 +279,21 @@ struct ScaleOption {
 
 impl ScalePage {
     fn date_error(&self) -> Option<&str> {
-        self.errors.iter().find(|(id, _)| id == "administered_on").map(|(_, message)| message.as_str())
+        self.errors.iter().find(|(id, _)| id == self.when.name).map(|(_, message)| message.as_str())
     }
+}
+
+/// Where a scale form is: the chart's scales, or a session's.
+enum ScaleContext<'a> {
+    Chart,
+    Session { session_id: &'a str },
 }
 
 async fn scale_page(
     state: &PagesState,
     signed: &SignedIn,
     patient_id: &str,
+    context: ScaleContext<'_>,
     scale: &'static ScaleDefinition,
     typed: &Map<String, Value>,
     errors: Vec<(String, String)>,
@@ -230,21 +328,57 @@ async fn scale_page(
             }
         })
         .collect();
-    let today = state.app.now().to_zoned_datetime(clinic_zone(&state.app)).date().to_string();
-    let administered_on = typed.get("administered_on").and_then(Value::as_str).map_or(today, str::to_owned);
-    let max_answer = scale.answers.last().and_then(|(value, _)| value.parse::<usize>().ok()).unwrap_or(0);
+    let now = state.app.now().to_zoned_datetime(clinic_zone(&state.app));
+    let (when, session_href, action) = match context {
+        ScaleContext::Chart => (
+            WhenField {
+                name: "administered_on",
+                label: "Administered on",
+                input_type: "date",
+                value: typed_text("administered_on").if_empty(now.date().to_string()),
+            },
+            None,
+            format!("/patients/{patient_id}/scales/{}", scale.code),
+        ),
+        ScaleContext::Session { session_id } => {
+            let session_href = format!("/patients/{patient_id}/sessions/{session_id}");
+            (
+                WhenField {
+                    name: "at",
+                    label: "Time",
+                    input_type: "datetime-local",
+                    value: typed_text("at").if_empty(now.strftime("%Y-%m-%dT%H:%M").to_string()),
+                },
+                Some(session_href.clone()),
+                format!("{session_href}/scales/{}", scale.code),
+            )
+        }
+    };
+    let max_answer = scale.answers.iter().filter_map(|(value, _)| value.parse::<usize>().ok()).max().unwrap_or(0);
     Ok(ScalePage {
         chrome: Chrome::signed_in(&format!("{} — {patient_name}", scale.title), "patients", &signed.principal),
         csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
         patient_href: format!("/patients/{patient_id}"),
-        action: format!("/patients/{patient_id}/scales/{}", scale.code),
+        session_href,
+        action,
         max_total: max_answer * scale.items.len(),
         patient_name,
         scale,
-        administered_on,
+        when,
         items,
         errors,
     })
+}
+
+/// A typed value, or a default when the field was left empty.
+trait IfEmpty {
+    fn if_empty(self, default: String) -> String;
+}
+
+impl IfEmpty for String {
+    fn if_empty(self, default: String) -> String {
+        if self.trim().is_empty() { default } else { self }
+    }
 }
 
 fn known_scale(code: &str) -> Result<&'static ScaleDefinition, PageError> {
@@ -263,7 +397,22 @@ pub async fn scale_form(
             action: format!("the {} role may not record chart entries", signed.principal.role.as_str()),
         });
     }
-    Ok(render(&scale_page(&state, &signed, &patient_id, scale, &Map::new(), Vec::new()).await?))
+    Ok(render(&scale_page(&state, &signed, &patient_id, ScaleContext::Chart, scale, &Map::new(), Vec::new()).await?))
+}
+
+/// A scale form's fields as typed (radio groups are absent when unanswered), after the same-site and
+/// CSRF checks.
+fn read_typed_form(signed: &SignedIn, headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, PageError> {
+    if !same_site_form(headers) {
+        return Err(PageError::FormRejected);
+    }
+    let typed: Map<String, Value> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|_| PageError::FormRejected)?
+        .into_iter()
+        .map(|(key, value)| (key, Value::String(value)))
+        .collect();
+    signed.check_form_token(typed.get("csrf_token").and_then(Value::as_str).unwrap_or_default())?;
+    Ok(typed)
 }
 
 /// The chart record of a form: items as numbers (an unanswered one as null: missing data the scoring
@@ -315,21 +464,82 @@ pub async fn record_scale(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let scale = known_scale(&code)?;
-    if !same_site_form(&headers) {
-        return Err(PageError::FormRejected);
-    }
-    let typed: Map<String, Value> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .map_err(|_| PageError::FormRejected)?
-        .into_iter()
-        .map(|(key, value)| (key, Value::String(value)))
-        .collect();
-    signed.check_form_token(typed.get("csrf_token").and_then(Value::as_str).unwrap_or_default())?;
+    let typed = read_typed_form(&signed, &headers, &body)?;
     let record = scale_record(scale, &typed);
     match state.app.create_chart_record(&signed.actor, &patient_id, "scales", &record, None).await {
         Ok(_) => Ok(Redirect::to(&format!("/patients/{patient_id}?saved=scale#scales")).into_response()),
         Err(AppError::Invalid { field, problem } | AppError::Refused { field, problem, .. }) => {
             let errors = vec![(scale_field_of(&field), format!("{field}: {problem}"))];
-            let page = scale_page(&state, &signed, &patient_id, scale, &typed, errors).await?;
+            let page = scale_page(&state, &signed, &patient_id, ScaleContext::Chart, scale, &typed, errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn known_session_scale(code: &str) -> Result<&'static ScaleDefinition, PageError> {
+    session_scale_definition(code).ok_or(PageError::NotFound { what: "rating scale".to_owned() })
+}
+
+/// `GET /patients/{patient_id}/sessions/{session_id}/scales/{scale}`: a CADSS-23, BPRS positive or
+/// MOAA/S form for the roles that run sessions.
+pub async fn session_scale_form(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id, code)): Path<(String, String, String)>,
+) -> Result<Response, PageError> {
+    let scale = known_session_scale(&code)?;
+    if !ketacare_app::policy::allows(signed.principal.role, ketacare_app::Permission::RunSessions) {
+        return Err(PageError::Forbidden {
+            action: format!("the {} role may not run treatment sessions", signed.principal.role.as_str()),
+        });
+    }
+    let context = ScaleContext::Session { session_id: &session_id };
+    Ok(render(&scale_page(&state, &signed, &patient_id, context, scale, &Map::new(), Vec::new()).await?))
+}
+
+/// The form field of an in-session scale's refusal: the item its message names (`item 4: …`), the time,
+/// or the first item.
+fn session_scale_field_of(field: &str, problem: &str, scale: &ScaleDefinition) -> String {
+    if field == "at" || field == "late_entry_reason" {
+        return "at".to_owned();
+    }
+    let named = problem
+        .split("item ")
+        .nth(1)
+        .and_then(|rest| rest.split(|character: char| !character.is_ascii_digit()).next()?.parse::<usize>().ok())
+        .filter(|number| (1..=scale.items.len()).contains(number));
+    format!("item-{}", named.map_or(0, |number| number - 1))
+}
+
+/// `POST …/sessions/{session_id}/scales/{scale}`: scores the answers and records the total as the
+/// session's observation (`App::record_session_scale`); the session page then shows what it raised.
+pub async fn record_session_scale(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id, code)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let scale = known_session_scale(&code)?;
+    let typed = read_typed_form(&signed, &headers, &body)?;
+    let text = |key: &str| typed.get(key).and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+    let input = ketacare_app::SessionScaleInput {
+        scale: scale.code.to_owned(),
+        answers: (0..scale.items.len()).map(|index| text(&format!("item-{index}")).parse::<u8>().ok()).collect(),
+        at: text("at"),
+        late_entry_reason: Some(text("late_entry_reason")).filter(|reason| !reason.is_empty()),
+    };
+    match state.app.record_session_scale(&signed.actor, &patient_id, &session_id, &input, None).await {
+        Ok(created) => {
+            let sequence = created.body["sequence"].as_i64().unwrap_or_default();
+            Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}?saved={sequence}#alerts"))
+                .into_response())
+        }
+        Err(AppError::Invalid { field, problem } | AppError::Refused { field, problem, .. }) => {
+            let errors = vec![(session_scale_field_of(&field, &problem, scale), format!("{field}: {problem}"))];
+            let context = ScaleContext::Session { session_id: &session_id };
+            let page = scale_page(&state, &signed, &patient_id, context, scale, &typed, errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(other) => Err(other.into()),
@@ -348,6 +558,10 @@ mod tests {
         assert_eq!(scale_field_of("cssrs.q6_within_3_months"), "item-6");
         assert_eq!(scale_field_of("items"), "item-0");
         assert_eq!(scale_field_of("administered_on"), "administered_on");
+        let cadss = session_scale_definition("cadss23").unwrap();
+        assert_eq!(session_scale_field_of("items", "item 4: must be 0-4, got 9", cadss), "item-3");
+        assert_eq!(session_scale_field_of("items", "CADSS-23: expected 23 answers, got 3", cadss), "item-0");
+        assert_eq!(session_scale_field_of("at", "is after now", cadss), "at");
     }
 
     #[test]

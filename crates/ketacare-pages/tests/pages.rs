@@ -7,7 +7,7 @@
 //! the prescriber's plan, order and override forms and the start-a-session form (shown by role,
 //! refused for other roles by the use case, errors beside their fields with what was typed kept);
 //! rating-scale forms scored by the server, and the overview's symptom chart with its baseline,
-//! response and remission lines;
+//! response and remission lines; in-session CADSS-23, BPRS positive and MOAA/S scored into observations;
 //! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
 //! read sessions, audited, and ends when the server closes it.
 
@@ -716,6 +716,53 @@ async fn clinicians_score_the_rating_scales_and_the_overview_charts_the_course()
         }
         // Analysts see the patient without the scales; auditors not at all (the overview's own test).
         assert!(!site.get(Analyst, &site.overview_path()).await.body.contains("Rating scales"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_session_scales_are_scored_item_by_item_and_judged_as_observations() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let cadss = format!("{}/scales/cadss23", site.session_path());
+        for role in ROLES {
+            let reply = site.get(role, &cadss).await;
+            let expected = if matches!(role, Prescriber | Nurse) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(reply.status, expected, "{}: {}", role.as_str(), reply.body);
+        }
+        let page = site.get(Nurse, &cadss).await.body;
+        assert_eq!(page.matches("<fieldset class=\"fieldset scale-item").count(), 23);
+        assert!(page.contains("type=\"datetime-local\"") && page.contains("data-sum-items"));
+        assert!(site.get(Nurse, &site.session_path()).await.body.contains("/scales/bprs_positive"));
+
+        // Statement 4 left out: refused beside it, the other answers kept; nothing recorded.
+        let mut answers: Vec<(String, String)> =
+            (0..23).filter(|item| *item != 3).map(|item| (format!("item-{item}"), "1".to_owned())).collect();
+        answers.push(("at".to_owned(), "2026-12-04T14:55".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &cadss, &pairs).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"item-3-error\""), "{}", reply.body);
+        assert_eq!(reply.body.matches("value=\"1\" checked").count(), 22);
+        answers.push(("item-3".to_owned(), "1".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &cadss, &pairs).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?saved=1#alerts"), "{}", reply.location);
+        // The MOAA/S of 3 and a BPRS positive total, each judged as the session's next observation.
+        let moaas = format!("{}/scales/moaas", site.session_path());
+        let reply = post_form(&site, Prescriber, &moaas, &[("item-0", "3"), ("at", "2026-12-04T14:57")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let bprs = format!("{}/scales/bprs_positive", site.session_path());
+        let pairs = [("item-0", "1"), ("item-1", "2"), ("item-2", "1"), ("item-3", "1"), ("at", "2026-12-04T14:58")];
+        assert_eq!(post_form(&site, Nurse, &bprs, &pairs).await.status, StatusCode::SEE_OTHER);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(page.contains("CADSS total 23"), "the CADSS-23 total raised the dissociation alert: {page}");
+        assert!(page.contains("MOAA/S 3"), "the MOAA/S raised the sedation alert: {page}");
+        // An admin may read the session but not score in it.
+        let reply = post_form(&site, Admin, &moaas, &[("item-0", "5"), ("at", "2026-12-04T14:59")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
     })
     .await;
 }
