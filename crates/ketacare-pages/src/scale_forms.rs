@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use ketacare_app::{AppError, PatientView};
+use ketacare_app::{AppError, PatientView, Permission};
 use serde_json::{Map, Value, json};
 
 use crate::PagesState;
@@ -392,11 +392,9 @@ pub async fn scale_form(
     Path((patient_id, code)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let scale = known_scale(&code)?;
-    if !ketacare_app::policy::allows(signed.principal.role, ketacare_app::Permission::RecordChart) {
-        return Err(PageError::Forbidden {
-            action: format!("the {} role may not record chart entries", signed.principal.role.as_str()),
-        });
-    }
+    // The form is for those who may record it: others get the 403 page, audited as the use case would.
+    let resource = format!("patient/{patient_id}/chart/scales");
+    state.app.authorize(&signed.actor, Permission::RecordChart, "chart.create", resource, Some(&patient_id)).await?;
     Ok(render(&scale_page(&state, &signed, &patient_id, ScaleContext::Chart, scale, &Map::new(), Vec::new()).await?))
 }
 
@@ -489,11 +487,11 @@ pub async fn session_scale_form(
     Path((patient_id, session_id, code)): Path<(String, String, String)>,
 ) -> Result<Response, PageError> {
     let scale = known_session_scale(&code)?;
-    if !ketacare_app::policy::allows(signed.principal.role, ketacare_app::Permission::RunSessions) {
-        return Err(PageError::Forbidden {
-            action: format!("the {} role may not run treatment sessions", signed.principal.role.as_str()),
-        });
-    }
+    let resource = format!("patient/{patient_id}/session/{session_id}/observations");
+    state
+        .app
+        .authorize(&signed.actor, Permission::RunSessions, "observation.create", resource, Some(&patient_id))
+        .await?;
     let context = ScaleContext::Session { session_id: &session_id };
     Ok(render(&scale_page(&state, &signed, &patient_id, context, scale, &Map::new(), Vec::new()).await?))
 }

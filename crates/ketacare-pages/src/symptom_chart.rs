@@ -12,10 +12,13 @@ use ketacare_app::SymptomCourseView;
 
 const WIDTH: f64 = 720.0;
 const LEFT: f64 = 64.0;
-const RIGHT: f64 = 120.0;
-const TOP: f64 = 16.0;
+const RIGHT: f64 = 150.0;
+/// Room above each panel for its title.
+const TOP: f64 = 26.0;
 const PANEL_HEIGHT: f64 = 130.0;
-const PANEL_GAP: f64 = 24.0;
+const PANEL_GAP: f64 = 40.0;
+/// Points stay this far inside the panel, so their labels clear the axis.
+const INSET: f64 = 24.0;
 const AXIS: f64 = 40.0;
 
 /// Days from `first` to `date` (negative before it).
@@ -35,7 +38,7 @@ pub fn symptom_course_svg(course: &SymptomCourseView) -> String {
     };
     let span_days = days_between(first, last).max(7) as f64;
     let plot_width = WIDTH - LEFT - RIGHT;
-    let x = |date: Date| LEFT + plot_width * (days_between(first, date) as f64) / span_days;
+    let x = |date: Date| LEFT + INSET + (plot_width - 2.0 * INSET) * (days_between(first, date) as f64) / span_days;
     let panels = course.series.len() as f64;
     let bottom = TOP + panels * PANEL_HEIGHT + (panels - 1.0) * PANEL_GAP;
     let height = bottom + AXIS;
@@ -62,9 +65,8 @@ pub fn symptom_course_svg(course: &SymptomCourseView) -> String {
         let y = |value: f64| top + PANEL_HEIGHT * (max - value.clamp(0.0, max)) / max;
         let _ = write!(
             svg,
-            r##"<rect x="{LEFT}" y="{top}" width="{plot_width}" height="{PANEL_HEIGHT}" fill="none" stroke="#505a5f" stroke-width="1"/><text x="6" y="{ty:.1}" font-size="13" font-weight="bold" fill="#0b0c0c">{title}</text><text x="6" y="{uy:.1}" font-size="11" fill="#0b0c0c">0–{max_total}</text>"##,
-            ty = top + 14.0,
-            uy = top + 28.0,
+            r##"<rect x="{LEFT}" y="{top}" width="{plot_width}" height="{PANEL_HEIGHT}" fill="none" stroke="#505a5f" stroke-width="1"/><text x="{LEFT}" y="{ty:.1}" font-size="13" font-weight="bold" fill="#0b0c0c">{title} <tspan font-size="11" font-weight="normal">(total 0–{max_total})</tspan></text>"##,
+            ty = top - 7.0,
             title = series.title,
             max_total = series.max_total,
         );

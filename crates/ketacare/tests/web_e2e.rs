@@ -222,6 +222,12 @@ async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_passw
     assert!(overview.contains("Eligibility") && overview.contains("ELIGIBLE"), "{overview}");
     screenshot(browser, "patient-overview.png").await;
     assert_accessible(browser, "the patient overview").await;
+    // The symptom chart of the demo's course (its MADRS and PHQ-9 results and its sessions).
+    let scales = browser.find(Locator::Id("scales")).await.unwrap();
+    let chart = scales.text().await.unwrap();
+    assert!(chart.contains("Rating scales") && chart.contains("MADRS"), "{chart}");
+    let png = scales.screenshot().await.expect("screenshot the symptom chart");
+    std::fs::write(screenshot_dir().join("symptom-chart.png"), png).expect("save the screenshot");
     browser.goto(session_url.as_str()).await.unwrap();
 
     // SBP, Tab, DBP, Tab, HR, Enter: the entry is saved and the page comes back with the alert it raised.
