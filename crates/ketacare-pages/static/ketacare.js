@@ -123,26 +123,42 @@
       var summary = fresh.querySelector("[data-live-announcement]");
       if (announcer) announcer.textContent = summary ? summary.textContent : "The page was updated.";
     }, status);
-    var opened = false;
-    var source = new EventSource(marker.getAttribute("data-live-changes"));
-    source.addEventListener("open", function () {
-      // After a reconnection, notices may have been missed: read the page again once.
-      if (opened) refresh();
-      opened = true;
-      if (status) status.textContent = "Live: changes from other screens appear here.";
+    // One stream per visible page: a browser holds at most six connections to a server, so a page in a
+    // background tab closes its stream and, back in view, opens it again and reads itself once.
+    var source = null, opened = false;
+    function connect() {
+      var current = new EventSource(marker.getAttribute("data-live-changes"));
+      source = current;
+      current.addEventListener("open", function () {
+        // After a reconnection, notices may have been missed: read the page again once.
+        if (opened) refresh();
+        opened = true;
+        if (status) status.textContent = "Live: changes from other screens appear here.";
+      });
+      current.addEventListener("session", function (event) {
+        var change;
+        try { change = JSON.parse(event.data); } catch (error) { return; }
+        if (!sessionId || change.session_id === sessionId) refresh();
+      });
+      current.addEventListener("missed", refresh);
+      current.addEventListener("error", function () {
+        if (!status || current !== source) return;
+        status.textContent = current.readyState === EventSource.CLOSED
+          ? "Live updates stopped: reload the page to see changes."
+          : "Live connection lost; reconnecting.";
+      });
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden" && source) {
+        source.close();
+        source = null;
+      }
     });
-    source.addEventListener("session", function (event) {
-      var change;
-      try { change = JSON.parse(event.data); } catch (error) { return; }
-      if (!sessionId || change.session_id === sessionId) refresh();
-    });
-    source.addEventListener("missed", refresh);
-    source.addEventListener("error", function () {
-      if (!status) return;
-      status.textContent = source.readyState === EventSource.CLOSED
-        ? "Live updates stopped: reload the page to see changes."
-        : "Live connection lost; reconnecting.";
-    });
+    // Back in view (whether or not the browser said so with an event): connect again.
+    window.setInterval(function () {
+      if (!source && document.visibilityState !== "hidden") connect();
+    }, 1000);
+    connect();
   }
 
   // A running total for a rating scale whose total is the sum of its items (the saved total is the

@@ -261,7 +261,8 @@ async fn wait_for_live_feed(browser: &Client) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the live feed never opened on {}", browser.current_url().await.unwrap());
+    let status = browser.find(Locator::Css("[data-live-status]")).await.unwrap().text().await.unwrap();
+    panic!("the live feed never opened on {} (its line says: {status})", browser.current_url().await.unwrap());
 }
 
 /// Marks the page so that a reload (which would clear the mark) can be told apart from a live update.
