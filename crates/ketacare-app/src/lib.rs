@@ -9,6 +9,7 @@ mod audit_log;
 mod chart;
 mod credential_flood;
 mod fhir_export;
+mod live_updates;
 mod login_throttle;
 mod operations;
 mod password_policy;
@@ -17,6 +18,8 @@ mod patients;
 pub mod policy;
 mod secrets;
 mod session_safety;
+mod session_scales;
+mod symptom_course;
 mod treatment;
 mod worklist;
 
@@ -37,6 +40,7 @@ pub use ketacare_store::{
     AUDIT_KEY_MIN_BYTES, AuditChainReport, AuditKey, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck,
     sqlite_path_of_url,
 };
+pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, WatchedSessionChange};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use operations::check_sqlite_backup;
 pub use password_work::{PasswordWorkLimits, PasswordWorkStats};
@@ -46,6 +50,8 @@ pub use patients::{
 pub use policy::Permission;
 pub use secrets::sha256_hex;
 pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
+pub use session_scales::{SESSION_SCALES, SessionScaleInput};
+pub use symptom_course::{SymptomCourseView, SymptomSeries};
 pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{
     WorklistAlert, WorklistPatient, WorklistQuery, WorklistRemsForm, WorklistSelfReport, WorklistSession, WorklistView,
@@ -148,6 +154,8 @@ pub struct App {
     credential_flood: Arc<credential_flood::CredentialFlood>,
     /// The clinic's IANA time zone: the worklist's day when a request names none.
     clinic_time_zone: String,
+    /// The live feed of session changes for open screens (ids only).
+    live: Arc<live_updates::LiveUpdates>,
 }
 
 impl std::fmt::Debug for App {
@@ -172,6 +180,7 @@ impl App {
             password_work: Arc::new(password_work::PasswordWork::new(PasswordWorkLimits::default())),
             credential_flood: Arc::default(),
             clinic_time_zone: "UTC".to_owned(),
+            live: Arc::default(),
         }
     }
 

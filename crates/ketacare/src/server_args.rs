@@ -168,7 +168,14 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     let (limits, trusted_proxies) = (config.connection_limits, config.trusted_proxies.clone());
     let site = ketacare_pages::site(app.clone(), config);
     let housekeeping = tokio::spawn(prune_periodically(app.clone()));
-    ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown_signal()).await.context("serving")?;
+    // On a signal, the open live feeds (server-sent events) end first, so their connections can close
+    // with the requests in flight.
+    let live_app = app.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        live_app.close_live_updates();
+    };
+    ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown).await.context("serving")?;
     housekeeping.abort();
     app.close().await;
     println!("ketacare stopped");
