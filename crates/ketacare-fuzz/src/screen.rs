@@ -1,0 +1,151 @@
+//! The screen's NDJSON reading (ketacare-screen): the byte-scanning line extractor on any line and on
+//! each resource type it reads, the extractor against a full serde_json parse of the same line, and
+//! whole exports through the real folder reader, plain (split into chunks) against gzip (in members).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use ketacare_screen::dates::{DayNumber, parse_date_prefix};
+use ketacare_screen::extract::{LineFact, LineScanner};
+use ketacare_screen::{Preset, ReadOptions, ScreenParameters, screen_export};
+use serde_json::Value;
+
+/// The screen's `as_of` in these checks.
+fn as_of() -> DayNumber {
+    parse_date_prefix("2026-12-01").expect("a valid date")
+}
+
+fn scanner() -> &'static LineScanner {
+    static SCANNER: OnceLock<LineScanner> = OnceLock::new();
+    SCANNER.get_or_init(LineScanner::default)
+}
+
+/// The resource types the screen reads, in the order of the per-type targets.
+pub const RESOURCE_TYPES: [&str; 7] = [
+    "Patient",
+    "Condition",
+    "MedicationRequest",
+    "MedicationDispense",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Observation",
+];
+
+/// One line through the extractor: any answer but a panic; a line the pre-scan rules out is never a fact.
+pub fn screen_line(line: &[u8]) {
+    let extracted = scanner().extract(line, as_of());
+    if scanner().is_skipped_by_prescan(line) {
+        assert!(
+            matches!(extracted, Ok(LineFact::Nothing) | Err(_)),
+            "a line the pre-scan skips gave a fact: {extracted:?}"
+        );
+    }
+}
+
+/// `{"resourceType":"<type>",` followed by the input: the extractor's reading of one resource type,
+/// checked alone and against serde_json.
+pub fn screen_resource(resource_type: &str, rest: &[u8]) {
+    let mut line = format!("{{\"resourceType\":\"{resource_type}\",").into_bytes();
+    line.extend_from_slice(rest);
+    screen_line(&line);
+    screen_line_vs_serde(&line);
+}
+
+/// Whether an object anywhere in the value gives a key twice (serde_json keeps the last one, the
+/// byte scan reads the first: RFC 8259 leaves such a document's meaning open, so the two need not agree).
+fn repeats_a_key(line: &[u8]) -> bool {
+    matches!(ketacare_case::read_json_document(line), Err(error) if error.problem.starts_with("is given more than once"))
+}
+
+/// The byte-scanning extractor against a full serde_json parse of the same line, wherever the line
+/// is valid JSON (keys unique): a line that is not an object, or has no top-level `resourceType`
+/// string, is malformed; a type the screen does not read gives nothing; and a type it reads gives
+/// the same fact as the line written back by serde_json (keys reordered, white space and escapes
+/// normalised), which moves `resourceType` and spells every string plainly.
+pub fn screen_line_vs_serde(line: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<Value>(line) else { return };
+    if repeats_a_key(line) {
+        return;
+    }
+    let extracted = scanner().extract(line, as_of());
+    let resource_type = value.as_object().and_then(|object| object.get("resourceType")).and_then(Value::as_str);
+    match resource_type {
+        None => assert!(extracted.is_err(), "no top-level resourceType string, but the line gave {extracted:?}"),
+        Some(resource_type) if !RESOURCE_TYPES.contains(&resource_type) => {
+            assert_eq!(extracted, Ok(LineFact::Nothing), "a {resource_type} line is not read")
+        }
+        Some(_) => {
+            let rewritten = serde_json::to_vec(&value).expect("a value serialises");
+            let again = scanner().extract(&rewritten, as_of());
+            match (&extracted, &again) {
+                (Ok(fact), Ok(fact_again)) => assert_eq!(fact, fact_again, "the fact changed when serde rewrote the line"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("the line gave {extracted:?}, rewritten by serde it gave {again:?}"),
+            }
+        }
+    }
+}
+
+/// A folder of its own for each thread's export files (in memory where /dev/shm exists).
+fn scratch_folder() -> PathBuf {
+    thread_local! {
+        static FOLDER: tempfile::TempDir = {
+            let shm = std::path::Path::new("/dev/shm");
+            let builder = tempfile::Builder::new().prefix("ketacare-fuzz-").tempdir_in(if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() });
+            builder.expect("a scratch folder")
+        };
+    }
+    FOLDER.with(|folder| folder.path().to_path_buf())
+}
+
+/// A whole export through `screen_export` (first byte: the plain files' chunk size and the preset;
+/// second: where the gzip file is cut into two members; the rest: the NDJSON). The plain file read
+/// in small chunks and the same lines in a two-member gzip file must give the same rows, line count
+/// and malformed lines (numbered alike).
+pub fn screen_export_framing(data: &[u8]) {
+    let [chunk_selector, cut_selector, ndjson @ ..] = data else { return };
+    let preset = Preset::ALL[usize::from(*chunk_selector) % Preset::ALL.len()];
+    let chunk_bytes = match chunk_selector / 8 {
+        0 => ketacare_screen::reader::DEFAULT_CHUNK_BYTES,
+        small => u64::from(small),
+    };
+    let cut = ndjson.len() * usize::from(*cut_selector) / 255;
+    let mut gzip = Vec::new();
+    for member in [&ndjson[..cut], &ndjson[cut..]] {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(member).expect("in memory");
+        gzip.extend(encoder.finish().expect("in memory"));
+    }
+    let folder = scratch_folder();
+    let parameters = ScreenParameters::for_preset(preset);
+    let read = |file_name: &str, bytes: &[u8], chunk_bytes: u64| {
+        let export = folder.join("export");
+        let _ = std::fs::remove_dir_all(&export);
+        std::fs::create_dir_all(&export).expect("a scratch export folder");
+        std::fs::write(export.join(file_name), bytes).expect("a scratch export file");
+        let options = ReadOptions { chunk_bytes, ..ReadOptions::screen(as_of()) };
+        screen_export(&export, &parameters, options, &|_| {}).expect("a readable export")
+    };
+    let plain = read("part.ndjson", ndjson, chunk_bytes);
+    let gzipped = read("part.ndjson.gz", &gzip, chunk_bytes);
+    assert_eq!(plain.rows, gzipped.rows, "plain and gzip rows differ");
+    assert_eq!(plain.facts_summary.lines, gzipped.facts_summary.lines, "plain and gzip line counts differ");
+    assert_eq!(plain.facts_summary.ndjson_bytes, gzipped.facts_summary.ndjson_bytes, "plain and gzip NDJSON bytes differ");
+    let malformed = |report: &ketacare_screen::ScreenReport| -> Vec<(u64, String)> {
+        report.facts_summary.malformed_lines.iter().map(|line| (line.line_number, line.reason.clone())).collect()
+    };
+    assert_eq!(malformed(&plain), malformed(&gzipped), "plain and gzip malformed lines differ");
+}
+
+/// Any bytes as a `.ndjson.gz` file: a damaged stream is a read error, never a panic.
+pub fn screen_gzip_bytes(data: &[u8]) {
+    let export = scratch_folder().join("gzip");
+    let _ = std::fs::remove_dir_all(&export);
+    std::fs::create_dir_all(&export).expect("a scratch export folder");
+    std::fs::write(export.join("part.ndjson.gz"), data).expect("a scratch export file");
+    let parameters = ScreenParameters::for_preset(Preset::Label);
+    let _ = screen_export(&export, &parameters, ReadOptions::screen(as_of()), &|_| {});
+}

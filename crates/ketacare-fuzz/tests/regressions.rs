@@ -1,0 +1,53 @@
+//! Replays every committed fuzz finding (`fuzz/regressions/<target>/<file>`) through its target's check
+//! on stable, and every committed corpus entry (`fuzz/corpus/<target>/`) as a smoke test: what once
+//! crashed must not crash again, whether or not a nightly toolchain is at hand.
+
+use std::path::{Path, PathBuf};
+
+fn fuzz_folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// Runs every file under `folder/<target>/` through that target's check; returns the files run.
+fn replay(folder: &Path) -> usize {
+    let mut replayed = 0;
+    let Ok(targets) = std::fs::read_dir(folder) else { return 0 };
+    let mut targets: Vec<PathBuf> = targets.map(|entry| entry.expect("a readable folder").path()).collect();
+    targets.sort();
+    for target_folder in targets.iter().filter(|path| path.is_dir()) {
+        let name = target_folder.file_name().and_then(|name| name.to_str()).expect("a UTF-8 target name");
+        let check = ketacare_fuzz::target(name).unwrap_or_else(|| panic!("{} names no fuzz target", target_folder.display()));
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(target_folder).expect("a readable folder").map(|entry| entry.expect("an entry").path()).collect();
+        files.sort();
+        for file in files.iter().filter(|path| path.is_file()) {
+            let data = std::fs::read(file).expect("a readable input");
+            let outcome = std::panic::catch_unwind(|| check(&data));
+            assert!(outcome.is_ok(), "{} fails its check again", file.display());
+            replayed += 1;
+        }
+    }
+    replayed
+}
+
+#[test]
+fn every_committed_crash_input_passes_its_check() {
+    let replayed = replay(&fuzz_folder().join("regressions"));
+    println!("replayed {replayed} regression inputs");
+}
+
+#[test]
+fn every_corpus_entry_passes_its_check() {
+    let replayed = replay(&fuzz_folder().join("corpus"));
+    println!("replayed {replayed} corpus entries");
+}
+
+#[test]
+fn every_target_has_a_cargo_fuzz_binary() {
+    let manifest = std::fs::read_to_string(fuzz_folder().join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    for (name, _) in ketacare_fuzz::TARGETS {
+        assert!(manifest.contains(&format!("name = \"{name}\"")), "fuzz/Cargo.toml has no [[bin]] {name}");
+        let source = fuzz_folder().join("fuzz_targets").join(format!("{name}.rs"));
+        assert!(source.is_file(), "{} is missing", source.display());
+    }
+}
