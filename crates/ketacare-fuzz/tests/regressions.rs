@@ -8,9 +8,11 @@ fn fuzz_folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
 }
 
-/// Runs every file under `folder/<target>/` through that target's check; returns the files run.
+/// Runs every file under `folder/<target>/` through that target's check; returns the files run, and
+/// fails naming every file whose check panicked.
 fn replay(folder: &Path) -> usize {
     let mut replayed = 0;
+    let mut failed = Vec::new();
     let Ok(targets) = std::fs::read_dir(folder) else { return 0 };
     let mut targets: Vec<PathBuf> = targets.map(|entry| entry.expect("a readable folder").path()).collect();
     targets.sort();
@@ -23,10 +25,13 @@ fn replay(folder: &Path) -> usize {
         for file in files.iter().filter(|path| path.is_file()) {
             let data = std::fs::read(file).expect("a readable input");
             let outcome = std::panic::catch_unwind(|| check(&data));
-            assert!(outcome.is_ok(), "{} fails its check again", file.display());
+            if outcome.is_err() {
+                failed.push(file.display().to_string());
+            }
             replayed += 1;
         }
     }
+    assert!(failed.is_empty(), "these inputs fail their check:\n{}", failed.join("\n"));
     replayed
 }
 
