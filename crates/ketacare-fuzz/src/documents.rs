@@ -135,7 +135,8 @@ const CHART_SECTIONS: [&str; 10] =
 /// error; an accepted case is assessed.
 pub fn chart_record(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else { return };
-    let Ok(value) = read_json_document(body) else { return };
+    // A record is a value; `null` in a case means the section is absent, which no record can be.
+    let Some(value) = read_json_document(body).ok().filter(|value| !value.is_null()) else { return };
     let section = CHART_SECTIONS[usize::from(selector) % CHART_SECTIONS.len()];
     let as_of = today();
     let (in_case, record) = match section {
