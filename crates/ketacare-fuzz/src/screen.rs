@@ -54,10 +54,80 @@ pub fn screen_resource(resource_type: &str, rest: &[u8]) {
     screen_line_vs_serde(&line);
 }
 
-/// Whether an object anywhere in the value gives a key twice (serde_json keeps the last one, the
-/// byte scan reads the first: RFC 8259 leaves such a document's meaning open, so the two need not agree).
+/// Whether an object anywhere in the line gives a key twice: serde_json's `Value` keeps the last one,
+/// a derived struct refuses the line and the byte scan reads the first; RFC 8259 leaves such a
+/// document's meaning open, so the paths need not agree on it.
 fn repeats_a_key(line: &[u8]) -> bool {
-    matches!(ketacare_case::read_json_document(line), Err(error) if error.problem.starts_with("is given more than once"))
+    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    !matches!(serde::Deserializer::deserialize_any(&mut deserializer, UniqueKeys), Ok(true))
+}
+
+/// Walks a JSON value; `true` when no object in it repeats a key.
+struct UniqueKeys;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<bool, A::Error> {
+        let mut unique = true;
+        while let Some(item_unique) = items.next_element_seed(UniqueKeysSeed)? {
+            unique &= item_unique;
+        }
+        Ok(unique)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        let mut unique = true;
+        while let Some(key) = map.next_key::<String>()? {
+            // serde_json's arbitrary_precision hands a number over as a one-entry map with this key.
+            if key == "$serde_json::private::Number" {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                return Ok(true);
+            }
+            unique &= keys.insert(key);
+            unique &= map.next_value_seed(UniqueKeysSeed)?;
+        }
+        Ok(unique)
+    }
+}
+
+struct UniqueKeysSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeysSeed {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(UniqueKeys)
+    }
 }
 
 /// The byte-scanning extractor against a full serde_json parse of the same line, wherever the line

@@ -56,3 +56,13 @@ fn every_target_has_a_cargo_fuzz_binary() {
         assert!(source.is_file(), "{} is missing", source.display());
     }
 }
+
+/// `KETACARE_FUZZ_REPLAY=FOLDER cargo test -p ketacare-fuzz` replays `FOLDER/<target>/*` too: a crash
+/// input checked on stable before it is committed.
+#[test]
+fn the_folder_named_by_ketacare_fuzz_replay_passes_its_checks() {
+    if let Some(folder) = std::env::var_os("KETACARE_FUZZ_REPLAY") {
+        let replayed = replay(Path::new(&folder));
+        println!("replayed {replayed} inputs from {}", Path::new(&folder).display());
+    }
+}
