@@ -171,17 +171,16 @@ fn scratch_folder() -> PathBuf {
     FOLDER.with(|folder| folder.path().to_path_buf())
 }
 
-/// A whole export through `screen_export` (first byte: the plain files' chunk size and the preset;
+/// A whole export through `screen_export` (first byte: the plain file's number of chunks and the preset;
 /// second: where the gzip file is cut into two members; the rest: the NDJSON). The plain file read
 /// in small chunks and the same lines in a two-member gzip file must give the same rows, line count
 /// and malformed lines (numbered alike).
 pub fn screen_export_framing(data: &[u8]) {
     let [chunk_selector, cut_selector, ndjson @ ..] = data else { return };
     let preset = Preset::ALL[usize::from(*chunk_selector) % Preset::ALL.len()];
-    let chunk_bytes = match chunk_selector / 8 {
-        0 => ketacare_screen::reader::DEFAULT_CHUNK_BYTES,
-        small => u64::from(small),
-    };
+    // 1 to 32 chunks: chunk edges land anywhere in a line, and an input costs at most 32 reads.
+    let chunks = u64::from(chunk_selector / 8) + 1;
+    let chunk_bytes = (ndjson.len() as u64).div_ceil(chunks).max(1);
     let cut = ndjson.len() * usize::from(*cut_selector) / 255;
     let mut gzip = Vec::new();
     for member in [&ndjson[..cut], &ndjson[cut..]] {
