@@ -30,7 +30,8 @@ pub fn assess_batch(
 ) -> io::Result<BatchSummary> {
     let mut summary = BatchSummary::default();
     for (index, line) in input.split(b'\n').enumerate() {
-        let line = line.map_err(|error| io::Error::new(error.kind(), format!("reading line {}: {error}", index + 1)))?;
+        let line =
+            line.map_err(|error| io::Error::new(error.kind(), format!("reading line {}: {error}", index + 1)))?;
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;

@@ -294,7 +294,9 @@ mod tests {
             assert!(looks_like_icd10(code), "{code}");
         }
         // Non-ASCII characters anywhere, at a byte boundary or not (the fuzz input was F U+FEFF 33.3).
-        for code in ["F\u{feff}33.3", "F3\u{e9}", "\u{e9}33", "F33.\u{e9}", "F33\u{e9}", "F3", "F33.", "F33.12345", "f33"] {
+        for code in
+            ["F\u{feff}33.3", "F3\u{e9}", "\u{e9}33", "F33.\u{e9}", "F33\u{e9}", "F3", "F33.", "F33.12345", "f33"]
+        {
             assert!(!looks_like_icd10(code), "{code}");
         }
     }

@@ -371,7 +371,10 @@ mod tests {
             br#"{"a\u001b[2J":1}"#,
             "(document): must not have a key with control characters, found U+001B at character 2 of a key",
         );
-        check(br#"[{"x\ny":1}]"#, "[0]: must not have a key with control characters, found U+000A at character 2 of a key");
+        check(
+            br#"[{"x\ny":1}]"#,
+            "[0]: must not have a key with control characters, found U+000A at character 2 of a key",
+        );
         check(br#"{} {}"#, "(document): has text after the JSON value: trailing characters at line 1 column 4");
         check(br#"{"#, "(document): is not valid JSON: EOF while parsing an object at line 1 column 1");
         check(b"", "(document): is not valid JSON: EOF while parsing a value at line 1 column 0");

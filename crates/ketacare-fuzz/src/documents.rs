@@ -61,8 +61,10 @@ pub const EXAMPLE_SESSIONS: &[&str] = &[
 ];
 
 /// The plan documents of docs/examples.
-pub const EXAMPLE_PLANS: &[&str] =
-    &[include_str!("../../../docs/examples/plan-iv.json"), include_str!("../../../docs/examples/plan-esketamine-relapse.json")];
+pub const EXAMPLE_PLANS: &[&str] = &[
+    include_str!("../../../docs/examples/plan-iv.json"),
+    include_str!("../../../docs/examples/plan-esketamine-relapse.json"),
+];
 
 /// A report is written as JSON that our own strict reader accepts back, and as text.
 fn render_report(report: &ketacare_core::assess::AssessmentReport) -> Value {

@@ -151,7 +151,9 @@ pub fn screen_line_vs_serde(line: &[u8]) {
             let rewritten = serde_json::to_vec(&value).expect("a value serialises");
             let again = scanner().extract(&rewritten, as_of());
             match (&extracted, &again) {
-                (Ok(fact), Ok(fact_again)) => assert_eq!(fact, fact_again, "the fact changed when serde rewrote the line"),
+                (Ok(fact), Ok(fact_again)) => {
+                    assert_eq!(fact, fact_again, "the fact changed when serde rewrote the line")
+                }
                 (Err(_), Err(_)) => {}
                 _ => panic!("the line gave {extracted:?}, rewritten by serde it gave {again:?}"),
             }
@@ -202,7 +204,10 @@ pub fn screen_export_framing(data: &[u8]) {
     let gzipped = read("part.ndjson.gz", &gzip, chunk_bytes);
     assert_eq!(plain.rows, gzipped.rows, "plain and gzip rows differ");
     assert_eq!(plain.facts_summary.lines, gzipped.facts_summary.lines, "plain and gzip line counts differ");
-    assert_eq!(plain.facts_summary.ndjson_bytes, gzipped.facts_summary.ndjson_bytes, "plain and gzip NDJSON bytes differ");
+    assert_eq!(
+        plain.facts_summary.ndjson_bytes, gzipped.facts_summary.ndjson_bytes,
+        "plain and gzip NDJSON bytes differ"
+    );
     let malformed = |report: &ketacare_screen::ScreenReport| -> Vec<(u64, String)> {
         report.facts_summary.malformed_lines.iter().map(|line| (line.line_number, line.reason.clone())).collect()
     };

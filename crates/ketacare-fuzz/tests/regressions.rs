@@ -18,9 +18,12 @@ fn replay(folder: &Path) -> usize {
     targets.sort();
     for target_folder in targets.iter().filter(|path| path.is_dir()) {
         let name = target_folder.file_name().and_then(|name| name.to_str()).expect("a UTF-8 target name");
-        let check = ketacare_fuzz::target(name).unwrap_or_else(|| panic!("{} names no fuzz target", target_folder.display()));
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(target_folder).expect("a readable folder").map(|entry| entry.expect("an entry").path()).collect();
+        let check =
+            ketacare_fuzz::target(name).unwrap_or_else(|| panic!("{} names no fuzz target", target_folder.display()));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(target_folder)
+            .expect("a readable folder")
+            .map(|entry| entry.expect("an entry").path())
+            .collect();
         files.sort();
         for file in files.iter().filter(|path| path.is_file()) {
             let data = std::fs::read(file).expect("a readable input");
