@@ -284,30 +284,6 @@ fn looks_like_icd10(code: &str) -> bool {
     head_ok && tail_ok
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn icd10_shape() {
-        for code in ["F33", "F33.2", "F32.A", "F33.41", "F33.4123"] {
-            assert!(looks_like_icd10(code), "{code}");
-        }
-        // Non-ASCII characters anywhere, at a byte boundary or not (the fuzz input was F U+FEFF 33.3).
-        for code in
-            ["F\u{feff}33.3", "F3\u{e9}", "\u{e9}33", "F33.\u{e9}", "F33\u{e9}", "F3", "F33.", "F33.12345", "f33"]
-        {
-            assert!(!looks_like_icd10(code), "{code}");
-        }
-    }
-
-    #[test]
-    fn a_diagnosis_with_a_multibyte_character_is_refused_by_name() {
-        let case = "{\"episode\": {\"diagnosis\": \"F\u{feff}33.3\"}}";
-        let error = parse_case_json(case, Date::constant(2026, 12, 1)).expect_err("not an ICD-10 code");
-        assert_eq!(error.path, "episode.diagnosis");
-    }
-}
 
 pub(crate) fn read_trial(mut trial: ObjectReader<'_>) -> Result<TrialFacts, InvalidCase> {
     let drug = trial.non_empty_string("drug")?.ok_or_else(|| trial.error("drug", "is required"))?.to_owned();
@@ -502,4 +478,29 @@ pub(crate) fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<CssrsAnswers, In
             None => InvalidCase::new(path.trim_end_matches('.'), message),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icd10_shape() {
+        for code in ["F33", "F33.2", "F32.A", "F33.41", "F33.4123"] {
+            assert!(looks_like_icd10(code), "{code}");
+        }
+        // Non-ASCII characters anywhere, at a byte boundary or not (the fuzz input was F U+FEFF 33.3).
+        for code in
+            ["F\u{feff}33.3", "F3\u{e9}", "\u{e9}33", "F33.\u{e9}", "F33\u{e9}", "F3", "F33.", "F33.12345", "f33"]
+        {
+            assert!(!looks_like_icd10(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_diagnosis_with_a_multibyte_character_is_refused_by_name() {
+        let case = "{\"episode\": {\"diagnosis\": \"F\u{feff}33.3\"}}";
+        let error = parse_case_json(case, Date::constant(2026, 12, 1)).expect_err("not an ICD-10 code");
+        assert_eq!(error.path, "episode.diagnosis");
+    }
 }

@@ -204,6 +204,12 @@ fn top_level_resource_type<'a>(scanner: &LineScanner, line: &'a [u8]) -> Option<
     match scan_resource_type(scanner, line) {
         Some(value) if memchr::memchr(b'\\', value).is_none() => Some(Cow::Borrowed(value)),
         _ => {
+            // Only an object has keys: serde would read a struct from an array too, by position
+            // (`["Patient"]` would be a Patient; found by the screen_line_vs_serde fuzz target).
+            let first = line.iter().find(|byte| !matches!(byte, b' ' | b'\t' | b'\r' | b'\n'));
+            if first != Some(&b'{') {
+                return None;
+            }
             let parsed = serde_json::from_slice::<ResourceTypeOnly>(line).ok()?.resource_type?;
             Some(Cow::Owned(parsed.into_owned().into_bytes()))
         }
@@ -833,6 +839,10 @@ mod tests {
         assert!(scanner.extract(br#"{"status":"resourceType"}"#, i32::MAX).is_err());
         assert!(scanner.extract(br#"{"resource\u0054ype":5}"#, i32::MAX).is_err());
         assert_eq!(scanner.extract(br#"{"resourceType":"Enc\u006funter"}"#, i32::MAX), Ok(LineFact::Nothing));
+        // An array is no resource, whatever it holds.
+        assert!(scanner.extract(br#"["Patient"]"#, i32::MAX).is_err());
+        assert!(scanner.extract(b"[\n\"Patient\"\n]", i32::MAX).is_err());
+        assert!(scanner.extract(br#"[{"resourceType":"Patient","id":"p1"}]"#, i32::MAX).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use jiff::ZonedDateTime;
-use ketacare_case::{assess_batch, parse_case_bytes, report_text, write_report_json, write_report_json_pretty};
+use ketacare_case::{assess_batch, parse_case_bytes, report_text, write_report_json_pretty};
 use ketacare_core::assess::assess_case;
 
 use crate::protocol_file::load_protocol;
