@@ -133,8 +133,8 @@ impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeysSeed {
 /// The byte-scanning extractor against a full serde_json parse of the same line, wherever the line
 /// is valid JSON (keys unique): a line that is not an object, or has no top-level `resourceType`
 /// string, is malformed; a type the screen does not read gives nothing; and a type it reads gives
-/// the same fact as the line written back by serde_json (keys reordered, white space and escapes
-/// normalised), which moves `resourceType` and spells every string plainly.
+/// the same fact (or none) as the line written back by serde_json (keys reordered, white space and
+/// escapes normalised), which moves `resourceType` and spells every string plainly.
 pub fn screen_line_vs_serde(line: &[u8]) {
     let Ok(value) = serde_json::from_slice::<Value>(line) else { return };
     if repeats_a_key(line) {
@@ -150,13 +150,18 @@ pub fn screen_line_vs_serde(line: &[u8]) {
         Some(_) => {
             let rewritten = serde_json::to_vec(&value).expect("a value serialises");
             let again = scanner().extract(&rewritten, as_of());
-            match (&extracted, &again) {
-                (Ok(fact), Ok(fact_again)) => {
-                    assert_eq!(fact, fact_again, "the fact changed when serde rewrote the line")
-                }
-                (Err(_), Err(_)) => {}
-                _ => panic!("the line gave {extracted:?}, rewritten by serde it gave {again:?}"),
-            }
+            // The facts must be the same. A refusal and `Nothing` both give none: an Observation the
+            // pre-scan drops is only checked for its shape, so a field of the wrong type refuses the
+            // line when an escape sends it to the parser and passes unseen when the rewrite does not.
+            let fact = |outcome: &Result<LineFact, _>| match outcome {
+                Ok(LineFact::Nothing) | Err(_) => None,
+                Ok(fact) => Some(format!("{fact:?}")),
+            };
+            assert_eq!(
+                fact(&extracted),
+                fact(&again),
+                "the line gave {extracted:?}, rewritten by serde it gave {again:?}"
+            );
         }
     }
 }
