@@ -284,7 +284,6 @@ fn looks_like_icd10(code: &str) -> bool {
     head_ok && tail_ok
 }
 
-
 pub(crate) fn read_trial(mut trial: ObjectReader<'_>) -> Result<TrialFacts, InvalidCase> {
     let drug = trial.non_empty_string("drug")?.ok_or_else(|| trial.error("drug", "is required"))?.to_owned();
     let daily_dose_mg = match trial.decimal("daily_dose_mg")? {
