@@ -2,6 +2,7 @@
 //! render the core's report as JSON or as text for a person. This crate owns that format; the CLI
 //! and (later) the HTTP API both go through it, so they cannot drift apart.
 
+mod batch;
 mod chart_case;
 mod containment;
 mod json_reader;
@@ -13,6 +14,7 @@ pub mod session_assembly;
 pub mod session_format;
 mod strict_json;
 
+pub use batch::{BatchSummary, assess_batch};
 pub use chart_case::{ChartPatientFacts, ChartRecordFacts, ChartScaleFacts, assemble_case_from_chart, current_episode};
 pub use containment::json_contains;
 pub use json_reader::{PLAUSIBLE_YEARS, read_calendar_date, read_local_date_time};

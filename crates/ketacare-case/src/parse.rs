@@ -272,13 +272,14 @@ fn looks_like_icd10(code: &str) -> bool {
         && bytes[0].is_ascii_uppercase()
         && bytes[1].is_ascii_digit()
         && (bytes[2].is_ascii_digit() || bytes[2].is_ascii_uppercase());
-    let tail_ok = match &code[3.min(code.len())..] {
-        "" => true,
-        rest => {
-            rest.starts_with('.')
-                && (2..=5).contains(&rest.len())
-                && rest[1..].bytes().all(|byte| byte.is_ascii_digit() || byte.is_ascii_uppercase())
+    // Bytes, not a `str` slice: the third byte may sit inside a character (`F\u{feff}33.3`, found by
+    // the assess_case fuzz target), where slicing the text panics.
+    let tail_ok = match &bytes[3.min(bytes.len())..] {
+        [] => true,
+        [b'.', rest @ ..] => {
+            (1..=4).contains(&rest.len()) && rest.iter().all(|byte| byte.is_ascii_digit() || byte.is_ascii_uppercase())
         }
+        _ => false,
     };
     head_ok && tail_ok
 }
@@ -476,4 +477,29 @@ pub(crate) fn read_cssrs(mut cssrs: ObjectReader<'_>) -> Result<CssrsAnswers, In
             None => InvalidCase::new(path.trim_end_matches('.'), message),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icd10_shape() {
+        for code in ["F33", "F33.2", "F32.A", "F33.41", "F33.4123"] {
+            assert!(looks_like_icd10(code), "{code}");
+        }
+        // Non-ASCII characters anywhere, at a byte boundary or not (the fuzz input was F U+FEFF 33.3).
+        for code in
+            ["F\u{feff}33.3", "F3\u{e9}", "\u{e9}33", "F33.\u{e9}", "F33\u{e9}", "F3", "F33.", "F33.12345", "f33"]
+        {
+            assert!(!looks_like_icd10(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_diagnosis_with_a_multibyte_character_is_refused_by_name() {
+        let case = "{\"episode\": {\"diagnosis\": \"F\u{feff}33.3\"}}";
+        let error = parse_case_json(case, Date::constant(2026, 12, 1)).expect_err("not an ICD-10 code");
+        assert_eq!(error.path, "episode.diagnosis");
+    }
 }

@@ -186,12 +186,39 @@ const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 /// Refuses a string holding a control character other than tab, line feed and carriage return: NUL and
 /// its kind are never clinical text, PostgreSQL refuses NUL, and they hide text from a person reading it.
 fn refuse_control_characters<E: de::Error>(state: &mut ReadState, text: &str) -> Result<(), E> {
-    match text.chars().find(|character| character.is_control() && !matches!(character, '\t' | '\n' | '\r')) {
-        Some(character) => Err(state.refuse(format!(
-            "must not contain control characters, found U+{:04X} at character {}",
-            u32::from(character),
-            text.chars().position(|other| other == character).unwrap_or(0) + 1
+    match first_control_character(text) {
+        Some((character, position)) => Err(state.refuse(format!(
+            "must not contain control characters, found U+{:04X} at character {position}",
+            u32::from(character)
         ))),
+        None => Ok(()),
+    }
+}
+
+/// The first control character other than tab, line feed and carriage return, with its 1-based position.
+fn first_control_character(text: &str) -> Option<(char, usize)> {
+    text.chars()
+        .enumerate()
+        .find(|(_, character)| character.is_control() && !matches!(character, '\t' | '\n' | '\r'))
+        .map(|(index, character)| (character, index + 1))
+}
+
+/// Refuses a key holding any control character, naming the object it is in (the key itself is not
+/// repeated: an error message quotes keys, and one with `ESC` or `DEL` in it would reach a terminal or
+/// a page as it is; found by the assess_batch fuzz target).
+fn refuse_control_characters_in_key<E: de::Error>(state: &mut ReadState, key: &str) -> Result<(), E> {
+    match key.chars().enumerate().find(|(_, character)| character.is_control()) {
+        Some((index, character)) => {
+            let problem = format!(
+                "must not have a key with control characters, found U+{:04X} at character {} of a key",
+                u32::from(character),
+                index + 1
+            );
+            let error = E::custom(format!("{}: {problem}", state.path));
+            let path = (!state.path.is_empty()).then(|| state.path.clone());
+            state.failure = Some(InvalidJson { path, problem });
+            Err(error)
+        }
         None => Ok(()),
     }
 }
@@ -288,6 +315,7 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
             };
         }
         while let Some(key) = next_key {
+            refuse_control_characters_in_key(self.state, &key)?;
             let length = self.state.enter_key(&key);
             if object.contains_key(&key) {
                 return Err(self.state.refuse("is given more than once; a key may appear only once in an object"));
@@ -334,6 +362,19 @@ mod tests {
         );
         check("{\"z\":\"a\u{7f}\"}".as_bytes(), "z: must not contain control characters, found U+007F at character 2");
         check("{\"z\":\"\u{85}\"}".as_bytes(), "z: must not contain control characters, found U+0085 at character 1");
+        // Keys too, any control character, and the key is not echoed (fuzz input: `"failed\x7fcourses"`).
+        check(
+            b"{\"ect\":{\"failed\x7fcourses\":1}}",
+            "ect: must not have a key with control characters, found U+007F at character 7 of a key",
+        );
+        check(
+            br#"{"a\u001b[2J":1}"#,
+            "(document): must not have a key with control characters, found U+001B at character 2 of a key",
+        );
+        check(
+            br#"[{"x\ny":1}]"#,
+            "[0]: must not have a key with control characters, found U+000A at character 2 of a key",
+        );
         check(br#"{} {}"#, "(document): has text after the JSON value: trailing characters at line 1 column 4");
         check(br#"{"#, "(document): is not valid JSON: EOF while parsing an object at line 1 column 1");
         check(b"", "(document): is not valid JSON: EOF while parsing a value at line 1 column 0");

@@ -108,6 +108,7 @@ enum UsedType {
 pub struct LineScanner {
     resource_type_finder: memmem::Finder<'static>,
     phq9_finder: memmem::Finder<'static>,
+    unicode_escape_finder: memmem::Finder<'static>,
 }
 
 impl Default for LineScanner {
@@ -115,6 +116,7 @@ impl Default for LineScanner {
         LineScanner {
             resource_type_finder: memmem::Finder::new(b"\"resourceType\""),
             phq9_finder: memmem::Finder::new(PHQ9_TOTAL_LOINC.as_bytes()),
+            unicode_escape_finder: memmem::Finder::new(b"\\u"),
         }
     }
 }
@@ -149,54 +151,99 @@ fn scan_resource_type<'a>(scanner: &LineScanner, line: &'a [u8]) -> Option<&'a [
         if in_string || depth != 1 {
             continue;
         }
-        return resource_type_value(&line[found + b"\"resourceType\"".len()..]);
+        // A top-level `"resourceType"` that no colon follows is a value (`"status":"resourceType"`),
+        // not the key: the key may still come later.
+        match resource_type_value(&line[found + b"\"resourceType\"".len()..]) {
+            ResourceTypeValue::NotAKey => continue,
+            ResourceTypeValue::Key(value) => return value,
+        }
     }
     None
 }
 
+/// What follows a top-level `"resourceType"` string.
+enum ResourceTypeValue<'a> {
+    /// No colon: the string is a value, not a key.
+    NotAKey,
+    /// The key, with its value's bytes as written when that value is a string.
+    Key(Option<&'a [u8]>),
+}
+
 /// The string after `: ` following a `"resourceType"` key.
-fn resource_type_value(rest: &[u8]) -> Option<&[u8]> {
+fn resource_type_value(rest: &[u8]) -> ResourceTypeValue<'_> {
     let mut position = 0;
     while position < rest.len() && matches!(rest[position], b' ' | b'\t' | b'\r' | b'\n') {
         position += 1;
     }
     if rest.get(position) != Some(&b':') {
-        return None;
+        return ResourceTypeValue::NotAKey;
     }
     position += 1;
     while position < rest.len() && matches!(rest[position], b' ' | b'\t' | b'\r' | b'\n') {
         position += 1;
     }
     if rest.get(position) != Some(&b'"') {
-        return None;
+        return ResourceTypeValue::Key(None);
     }
     let start = position + 1;
-    let length = memchr::memchr(b'"', &rest[start..])?;
-    Some(&rest[start..start + length])
+    ResourceTypeValue::Key(memchr::memchr(b'"', &rest[start..]).map(|length| &rest[start..start + length]))
+}
+
+/// Only the top-level `resourceType`, for [`top_level_resource_type`]'s exact path.
+#[derive(Deserialize)]
+struct ResourceTypeOnly<'a> {
+    #[serde(borrow, default, rename = "resourceType")]
+    resource_type: Option<Cow<'a, str>>,
+}
+
+/// The line's top-level `resourceType`, as a full JSON parse reads it. The byte scan answers for
+/// the lines servers write (the key spelled plainly, its value without escapes); a line where it finds
+/// no such key, or a value with a backslash, is parsed, so that an escaped key or value
+/// (`"resource\u0054ype"`, `"Pat\u0069ent"`) means what it says, as it does to any JSON reader.
+fn top_level_resource_type<'a>(scanner: &LineScanner, line: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+    match scan_resource_type(scanner, line) {
+        Some(value) if memchr::memchr(b'\\', value).is_none() => Some(Cow::Borrowed(value)),
+        _ => {
+            // Only an object has keys: serde would read a struct from an array too, by position
+            // (`["Patient"]` would be a Patient; found by the screen_line_vs_serde fuzz target).
+            let first = line.iter().find(|byte| !matches!(byte, b' ' | b'\t' | b'\r' | b'\n'));
+            if first != Some(&b'{') {
+                return None;
+            }
+            let parsed = serde_json::from_slice::<ResourceTypeOnly>(line).ok()?.resource_type?;
+            Some(Cow::Owned(parsed.into_owned().into_bytes()))
+        }
+    }
 }
 
 impl LineScanner {
     /// Whether the pre-scan alone rules the line out (a type the screen does not read, or an
     /// Observation that does not mention the PHQ-9 total code). Used by the raw-parse comparison.
     pub fn is_skipped_by_prescan(&self, line: &[u8]) -> bool {
-        match scan_resource_type(self, line) {
-            Some(resource_type) => match used_type(resource_type) {
+        match top_level_resource_type(self, line) {
+            Some(resource_type) => match used_type(&resource_type) {
                 None => true,
-                Some(UsedType::Observation) => self.phq9_finder.find(line).is_none(),
+                Some(UsedType::Observation) => !self.may_be_phq9(line),
                 Some(_) => false,
             },
             None => false,
         }
     }
 
+    /// Whether an Observation line can hold the PHQ-9 total code: it names it as written, or it has a
+    /// `\u` escape that could spell it (`44261\u002d6`), in which case only a parse can tell.
+    fn may_be_phq9(&self, line: &[u8]) -> bool {
+        self.phq9_finder.find(line).is_some() || self.unicode_escape_finder.find(line).is_some()
+    }
+
     /// Extracts what the screen needs from one line. `as_of` drops facts dated after it.
     pub fn extract<'a>(&self, line: &'a [u8], as_of: DayNumber) -> Result<LineFact<'a>, MalformedLine> {
-        let Some(resource_type) = scan_resource_type(self, line) else {
+        let Some(resource_type) = top_level_resource_type(self, line) else {
             return Err(malformed_json(line, "no \"resourceType\" string"));
         };
         // Unused types, and Observations that cannot be PHQ-9 totals, are dropped without parsing.
-        let read_as = match used_type(resource_type) {
-            Some(UsedType::Observation) if self.phq9_finder.find(line).is_none() => None,
+        let read_as = match used_type(&resource_type) {
+            Some(UsedType::Observation) if !self.may_be_phq9(line) => None,
             other => other,
         };
         let Some(used) = read_as else {
@@ -768,6 +815,34 @@ mod tests {
 
     fn extract(line: &str) -> LineFact<'_> {
         LineScanner::default().extract(line.as_bytes(), i32::MAX).unwrap()
+    }
+
+    /// Lines whose meaning the byte scan once read differently from a JSON parse (fuzz target
+    /// `screen_line_vs_serde`, fuzz/regressions/screen_line_vs_serde): `"resourceType"` as a value
+    /// before the key, escapes in the key or its value, and an escaped PHQ-9 code.
+    #[test]
+    fn the_resource_type_and_the_phq9_code_mean_what_json_says() {
+        let patient = LineFact::Patient { id: Cow::Borrowed("p1"), birth_date: None };
+        for line in [
+            r#"{"status":"resourceType","resourceType":"Patient","id":"p1"}"#,
+            r#"{"resourceType":"Pat\u0069ent","id":"p1"}"#,
+            r#"{"resource\u0054ype":"Patient","id":"p1"}"#,
+        ] {
+            assert_eq!(extract(line), patient, "{line}");
+            assert!(!LineScanner::default().is_skipped_by_prescan(line.as_bytes()), "{line}");
+        }
+        let escaped_code = r#"{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/p1"},"code":{"coding":[{"code":"44261\u002d6"}]},"valueInteger":12,"effectiveDateTime":"2025-01-01"}"#;
+        let LineFact::Phq9 { patient, total, .. } = extract(escaped_code) else { panic!("no PHQ-9 total") };
+        assert_eq!((patient.as_ref(), total), ("p1", 12.0));
+        // Not a resource type at all: a value, an escaped key with a number, a type that is not read.
+        let scanner = LineScanner::default();
+        assert!(scanner.extract(br#"{"status":"resourceType"}"#, i32::MAX).is_err());
+        assert!(scanner.extract(br#"{"resource\u0054ype":5}"#, i32::MAX).is_err());
+        assert_eq!(scanner.extract(br#"{"resourceType":"Enc\u006funter"}"#, i32::MAX), Ok(LineFact::Nothing));
+        // An array is no resource, whatever it holds.
+        assert!(scanner.extract(br#"["Patient"]"#, i32::MAX).is_err());
+        assert!(scanner.extract(b"[\n\"Patient\"\n]", i32::MAX).is_err());
+        assert!(scanner.extract(br#"[{"resourceType":"Patient","id":"p1"}]"#, i32::MAX).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod client_address;
 mod content_type;
 mod error;
 mod fhir_routes;
-mod input;
+pub mod input;
 pub mod openapi;
 mod patient_routes;
 mod responses;

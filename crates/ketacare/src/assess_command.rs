@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use jiff::ZonedDateTime;
-use ketacare_case::{parse_case_bytes, report_text, write_report_json, write_report_json_pretty};
+use ketacare_case::{assess_batch, parse_case_bytes, report_text, write_report_json_pretty};
 use ketacare_core::assess::assess_case;
 
 use crate::protocol_file::load_protocol;
@@ -89,26 +89,10 @@ fn run_batch(
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
     let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    let mut malformed = 0usize;
-    // Lines are split as bytes: a line that is not UTF-8 is one malformed case, not the end of the run.
-    for (index, line) in reader.split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("reading line {}", index + 1))?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_case_bytes(line, today) {
-            Ok(case) => write_report_json(&assess_case(&case, protocol), &mut out)?,
-            Err(error) => {
-                malformed += 1;
-                serde_json::to_writer(&mut out, &serde_json::json!({ "line": index + 1, "error": error.to_string() }))?;
-            }
-        }
-        out.write_all(b"\n")?;
-    }
+    let summary = assess_batch(reader, protocol, today, &mut out)?;
     out.flush()?;
-    if malformed > 0 {
-        eprintln!("error: {malformed} malformed case(s); see the `error` lines of the output");
+    if summary.malformed > 0 {
+        eprintln!("error: {} malformed case(s); see the `error` lines of the output", summary.malformed);
         return Ok(ExitCode::from(EXIT_MALFORMED_CASE));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,7 @@
+//! Fuzz target `assess_case`: see `ketacare_fuzz::TARGETS` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let check = ketacare_fuzz::target("assess_case").expect("a known target");
+    check(data);
+});

@@ -1,0 +1,7 @@
+//! Fuzz target `chart_record`: see `ketacare_fuzz::TARGETS` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let check = ketacare_fuzz::target("chart_record").expect("a known target");
+    check(data);
+});

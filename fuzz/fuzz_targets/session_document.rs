@@ -1,0 +1,7 @@
+//! Fuzz target `session_document`: see `ketacare_fuzz::TARGETS` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let check = ketacare_fuzz::target("session_document").expect("a known target");
+    check(data);
+});
