@@ -82,6 +82,9 @@ fn chart_facts(record: &mut PatientRecord, records: &[ChartRecord], current_epis
                 onset_date: text(body.get("onset_date")),
                 severity: text(body.get("severity")),
                 psychotic_features: body.get("psychotic_features").and_then(Value::as_bool),
+                duration_months: decimal(body.get("duration_months")),
+                ect_failed_courses: body.get("ect").and_then(|ect| ect.get("failed_courses")).and_then(Value::as_i64),
+                ect_bilateral: body.get("ect").and_then(|ect| ect.get("bilateral")).and_then(Value::as_bool),
                 recorded_date,
             }),
             "history" => record.history.push(HistoryFacts {
@@ -111,6 +114,7 @@ fn chart_facts(record: &mut PatientRecord, records: &[ChartRecord], current_epis
                 role: text(body.get("role")),
                 stop_reason: text(body.get("stop_reason")),
                 in_current_episode: current_episode.is_some() && chart_record.episode_id.as_deref() == current_episode,
+                episode_id: chart_record.episode_id.clone(),
                 recorded_date,
             }),
             "measurements" => record.measurements.push(MeasurementFacts {
