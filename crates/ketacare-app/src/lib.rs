@@ -9,6 +9,7 @@ mod audit_log;
 mod chart;
 mod credential_flood;
 mod fhir_export;
+mod fhir_import;
 mod login_throttle;
 mod operations;
 mod password_policy;
@@ -29,6 +30,7 @@ use ketacare_store::{AuditEvent, Store, StoreError};
 pub use accounts::{NewAccount, Principal, SessionPolicy, SignedIn, TokenCreated, UserChangeInput, UserView};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
+pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, PatientImportResult};
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
