@@ -274,47 +274,35 @@ impl App {
         if let Err(error) = permitted {
             return Err(FhirImportError::App(self.audit_failure(event, error).await));
         }
-        self.import_bundle(actor, bundle, event).await
-    }
-
-    /// The same import for `ketacare import`: whoever runs the command holds the database itself, so no
-    /// role is checked; it is audited as the actor `ketacare-cli` with no role (as the console's export).
-    pub async fn import_fhir_bundle_at_console(
-        &self,
-        bundle: &[u8],
-        request_id: &str,
-    ) -> Result<FhirImportReport, FhirImportError> {
-        let console = Actor {
-            user_id: crate::operations::CLI_ACTOR.to_owned(),
-            role: ketacare_store::Role::Prescriber,
-            request_id: request_id.to_owned(),
-        };
-        let mut event = self.audit_event(&console, "fhir.import", "fhir/r4/Bundle".to_owned(), None);
-        event.actor_role = None;
-        self.import_bundle(&console, bundle, event).await
-    }
-
-    async fn import_bundle(
-        &self,
-        actor: &Actor,
-        bundle: &[u8],
-        refusal_event: AuditEvent,
-    ) -> Result<FhirImportReport, FhirImportError> {
-        let console = actor.user_id == crate::operations::CLI_ACTOR;
-        let result = self.import_checked_bundle(actor, bundle, console).await;
+        let result = self.import_checked_bundle(actor, bundle).await;
         if let Err(FhirImportError::Refused(_)) = &result {
             // The audit row says an import was refused; the OperationOutcome says why (it may quote data).
-            self.audit_failure(refusal_event, AppError::invalid("(bundle)", "refused")).await;
+            self.audit_failure(event, AppError::invalid("(bundle)", "refused")).await;
         }
         result
     }
 
-    async fn import_checked_bundle(
+    /// The same import for `ketacare import --as USERNAME`: whoever runs the command holds the database,
+    /// so no password is asked, but the records are the named account's, written with its role's
+    /// permissions and audited as its (request id `request_id`); an unknown or inactive account is refused.
+    pub async fn import_fhir_bundle_as_account(
         &self,
-        actor: &Actor,
+        username: &str,
         bundle: &[u8],
-        console: bool,
+        request_id: &str,
     ) -> Result<FhirImportReport, FhirImportError> {
+        let account = self
+            .store
+            .user_by_username(username)
+            .await
+            .map_err(AppError::from)?
+            .filter(|account| account.active)
+            .ok_or_else(|| AppError::NotFound { resource: "active account", id: username.to_owned() })?;
+        let actor = Actor { user_id: account.user_id, role: account.role, request_id: request_id.to_owned() };
+        self.import_fhir_bundle(&actor, bundle).await
+    }
+
+    async fn import_checked_bundle(&self, actor: &Actor, bundle: &[u8]) -> Result<FhirImportReport, FhirImportError> {
         let value = ketacare_case::read_json_document(bundle).map_err(|error| {
             let expression = error.path.as_deref().map_or_else(|| "Bundle".to_owned(), |path| format!("Bundle.{path}"));
             FhirImportError::Refused(vec![ImportIssue::error(IssueCode::Structure, expression, error.problem)])
@@ -328,7 +316,7 @@ impl App {
         let mut plans = Vec::new();
         let mut refusals = Vec::new();
         for patient in &read.patients {
-            match self.plan_patient_import(actor, patient, console).await {
+            match self.plan_patient_import(actor, patient).await {
                 Ok(plan) => plans.push((patient, plan)),
                 Err(FhirImportError::Refused(found)) => refusals.extend(found),
                 Err(other) => return Err(other),
@@ -351,7 +339,7 @@ impl App {
                     Ok(()) => break,
                     Err(StoreError::StaleVersion { resource: "chart", .. }) if attempt < IMPORT_ATTEMPTS => {
                         attempt += 1;
-                        plan = self.plan_patient_import(actor, patient, console).await?;
+                        plan = self.plan_patient_import(actor, patient).await?;
                     }
                     Err(error) => return Err(FhirImportError::App(error.into())),
                 }
@@ -395,7 +383,6 @@ impl App {
         &self,
         actor: &Actor,
         imported: &ImportedPatient,
-        console: bool,
     ) -> Result<PatientPlan, FhirImportError> {
         let today = self.today();
         let input = PatientInput {
@@ -699,15 +686,12 @@ impl App {
         };
         if new_patient.is_none() && records_added == 0 {
             // Nothing to write: the chart was read and decided on, which is audited as a read.
-            let mut event = self.audit_event(
+            let event = self.audit_event(
                 actor,
                 "chart.evaluate",
                 format!("patient/{patient_id}/evaluation"),
                 Some(&patient_id),
             );
-            if console {
-                event.actor_role = None;
-            }
             return Ok(PatientPlan { write: None, result, read_event: Some(event) });
         }
         let mut events = Vec::new();
@@ -738,11 +722,6 @@ impl App {
             }
             _ => None,
         };
-        if console {
-            for event in &mut events {
-                event.actor_role = None;
-            }
-        }
         let write = PatientChartImport {
             patient_id: patient_id.clone(),
             chart_stamp: if new_patient.is_some() { None } else { Some(rows.stamp) },

@@ -7,6 +7,7 @@ mod backup_command;
 mod demo_command;
 mod dose_command;
 mod export_command;
+mod import_command;
 mod migrate_command;
 mod plan_command;
 mod protocol_command;
@@ -62,6 +63,8 @@ enum Command {
     Audit(audit_command::AuditArgs),
     /// Print a patient's record as a FHIR R4 Bundle (Patient/{id}/$everything).
     Export(export_command::ExportArgs),
+    /// Import a FHIR R4 Bundle into patients' charts (as POST /fhir/r4).
+    Import(import_command::ImportArgs),
     /// Write a consistent copy of a SQLite database while it serves, and check it.
     Backup(backup_command::BackupArgs),
     /// Check a backup and put it in place of a SQLite database (stop the server first).
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_command::run(args),
         Command::Demo(args) => demo_command::run(args),
         Command::Export(args) => export_command::run(args),
+        Command::Import(args) => import_command::run(args),
         Command::Migrate(args) => migrate_command::run(args),
         Command::User(args) => user_command::run(args),
         Command::Audit(args) => audit_command::run(args),
