@@ -223,7 +223,18 @@ fn canonical(value: &Value) -> Value {
 
 /// What makes two chart records the same record: section, content (episode included) and status.
 fn record_signature(section: &str, body_json: &str, status: RecordStatus) -> String {
-    let body: Value = serde_json::from_str(body_json).unwrap_or(Value::Null);
+    let mut body: Value = serde_json::from_str(body_json).unwrap_or(Value::Null);
+    // A value left to its default is the same record as one that states it.
+    let defaults: &[(&str, &str)] = match section {
+        "history" | "concomitant" => &[("clinical_status", "active")],
+        "trials" => &[("role", "antidepressant")],
+        _ => &[],
+    };
+    if let Some(object) = body.as_object_mut() {
+        for (key, value) in defaults {
+            object.entry(*key).or_insert_with(|| Value::String((*value).to_owned()));
+        }
+    }
     format!("{section}\n{}\n{}", canonical(&body), status.as_str())
 }
 

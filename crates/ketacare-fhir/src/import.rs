@@ -277,8 +277,47 @@ impl ImportedRecord {
             .find(|(name, _)| name == field)
             .or_else(|| self.elements.iter().find(|(name, _)| name == first))
             .map_or("", |(_, element)| element.as_str());
-        self.location.element(element)
+        // A record merged from several resources names each field's element in full.
+        if element.starts_with("Bundle.") { element.to_owned() } else { self.location.element(element) }
     }
+}
+
+/// Merges the measurement records of a patient taken on the same day (and with the same status) into
+/// one, as the chart keeps a day's height, weight, pregnancy and breastfeeding together (and as our
+/// export splits them): a value given twice on one day stays a record of its own.
+fn merge_measurements_by_day(records: Vec<ImportedRecord>) -> Vec<ImportedRecord> {
+    let mut merged: Vec<ImportedRecord> = Vec::with_capacity(records.len());
+    for mut record in records {
+        if record.section == ImportSection::Measurements {
+            let day = record.body.get("measured_on").cloned();
+            let target = merged.iter_mut().find(|earlier| {
+                earlier.section == ImportSection::Measurements
+                    && earlier.entered_in_error == record.entered_in_error
+                    && earlier.body.get("measured_on") == day.as_ref()
+                    && record.body.keys().all(|key| key == "measured_on" || !earlier.body.contains_key(key))
+            });
+            if let Some(earlier) = target {
+                let absolute = |location: &ResourceLocation, element: &str| {
+                    if element.starts_with("Bundle.") { element.to_owned() } else { location.element(element) }
+                };
+                for (_, element) in &mut earlier.elements {
+                    *element = absolute(&earlier.location, element);
+                }
+                for (field, element) in record.elements.drain(..) {
+                    if field != "measured_on" {
+                        let element = absolute(&record.location, &element);
+                        earlier.elements.push((field, element));
+                    }
+                }
+                for (key, value) in std::mem::take(&mut record.body) {
+                    earlier.body.entry(key).or_insert(value);
+                }
+                continue;
+            }
+        }
+        merged.push(record);
+    }
+    merged
 }
 
 /// A Patient of the bundle with the records that refer to it.
@@ -719,6 +758,9 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport) -> Read<()> {
                 format!("Bundle.entry[{entry}] is not a depressive-episode Condition of this trial's patient"),
             ));
         }
+    }
+    for patient in &mut import.patients {
+        patient.records = merge_measurements_by_day(std::mem::take(&mut patient.records));
     }
     Ok(())
 }
