@@ -424,6 +424,9 @@ pub struct CapabilityRest {
     pub documentation: String,
     pub security: CapabilitySecurity,
     pub resource: Vec<CapabilityResource>,
+    /// System-wide interactions: `transaction` (the import at `POST /fhir/r4`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interaction: Vec<CapabilityInteraction>,
 }
 
 /// `CapabilityStatement.rest.security`.
