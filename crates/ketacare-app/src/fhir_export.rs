@@ -326,3 +326,19 @@ impl App {
         Ok(record)
     }
 }
+
+impl App {
+    /// The ids of every patient (entered in error too), `limit` at a time in name order after the patient
+    /// `after`: what `ketacare export --ndjson` walks, holding one page at a time.
+    pub async fn patient_ids_for_export(&self, after: Option<&str>, limit: i64) -> Result<Vec<String>, AppError> {
+        let search = ketacare_store::PatientSearch {
+            query: None,
+            listing: ketacare_store::PatientListing::ByName,
+            include_entered_in_error: true,
+            limit,
+            offset: 0,
+        };
+        let page = self.store.search_patients_after(&search, after).await?;
+        Ok(page.patients.into_iter().map(|patient| patient.patient_id).collect())
+    }
+}

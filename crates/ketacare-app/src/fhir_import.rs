@@ -7,11 +7,11 @@
 //! decision on the chart they leave, and the audit events), found again on re-import by its MRN, and its
 //! records by their content, so importing the same bundle twice changes nothing and says so.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ketacare_fhir::import::{
-    EpisodeLink, ImportIssue, ImportSection, ImportedPatient, ImportedRecord, IssueCode, IssueSeverity, import_outcome,
-    read_import_bundle,
+    EpisodeLink, ImportIssue, ImportPolicy, ImportSection, ImportedPatient, ImportedRecord, IssueCode, IssueSeverity,
+    import_outcome, read_import_bundle_with,
 };
 use ketacare_fhir::resources::OperationOutcome;
 use ketacare_store::{
@@ -153,6 +153,10 @@ pub struct FhirImportReport {
     pub patients: Vec<PatientImportResult>,
     /// Resources read and deliberately not imported (session records, the TRD determination).
     pub left_out: usize,
+    /// Under [`ImportPolicy::BulkExport`]: resources left out, counted by what they were.
+    pub left_out_by_kind: BTreeMap<String, usize>,
+    /// Under [`ImportPolicy::BulkExport`]: elements ignored, counted by resource type and element.
+    pub ignored_elements: BTreeMap<String, usize>,
     /// Warnings and information (never errors).
     pub issues: Vec<ImportIssue>,
 }
@@ -285,12 +289,53 @@ impl App {
         if let Err(error) = permitted {
             return Err(FhirImportError::App(self.audit_failure(event, error).await));
         }
-        let result = self.import_checked_bundle(actor, bundle).await;
+        let result = match ketacare_case::read_json_document(bundle) {
+            Ok(value) => self.import_checked_bundle(actor, &value, ImportPolicy::Strict).await,
+            Err(error) => {
+                let expression =
+                    error.path.as_deref().map_or_else(|| "Bundle".to_owned(), |path| format!("Bundle.{path}"));
+                Err(FhirImportError::Refused(vec![ImportIssue::error(IssueCode::Structure, expression, error.problem)]))
+            }
+        };
         if let Err(FhirImportError::Refused(_)) = &result {
             // The audit row says an import was refused; the OperationOutcome says why (it may quote data).
             self.audit_failure(event, AppError::invalid("(bundle)", "refused")).await;
         }
         result
+    }
+
+    /// Imports a Bundle already read as JSON (by `ketacare-case`'s strict reader) under `policy`: the bulk
+    /// NDJSON import hands each patient's resources over as a collection Bundle with
+    /// [`ImportPolicy::BulkExport`]. Permissions and audit as [`App::import_fhir_bundle`].
+    pub async fn import_fhir_bundle_value(
+        &self,
+        actor: &Actor,
+        bundle: &Value,
+        policy: ImportPolicy,
+    ) -> Result<FhirImportReport, FhirImportError> {
+        let event = self.audit_event(actor, "fhir.import", "fhir/r4/Bundle".to_owned(), None);
+        let permitted =
+            require(actor, Permission::CreatePatients).and_then(|()| require(actor, Permission::RecordChart));
+        if let Err(error) = permitted {
+            return Err(FhirImportError::App(self.audit_failure(event, error).await));
+        }
+        let result = self.import_checked_bundle(actor, bundle, policy).await;
+        if let Err(FhirImportError::Refused(_)) = &result {
+            self.audit_failure(event, AppError::invalid("(bundle)", "refused")).await;
+        }
+        result
+    }
+
+    /// The actor for `--as USERNAME` at the console: the named account, active, with its role; whoever
+    /// runs the command holds the database, so no password is asked.
+    pub async fn console_actor(&self, username: &str, request_id: &str) -> Result<Actor, AppError> {
+        let account = self
+            .store
+            .user_by_username(username)
+            .await?
+            .filter(|account| account.active)
+            .ok_or_else(|| AppError::NotFound { resource: "active account", id: username.to_owned() })?;
+        Ok(Actor { user_id: account.user_id, role: account.role, request_id: request_id.to_owned() })
     }
 
     /// The same import for `ketacare import --as USERNAME`: whoever runs the command holds the database,
@@ -302,23 +347,17 @@ impl App {
         bundle: &[u8],
         request_id: &str,
     ) -> Result<FhirImportReport, FhirImportError> {
-        let account = self
-            .store
-            .user_by_username(username)
-            .await
-            .map_err(AppError::from)?
-            .filter(|account| account.active)
-            .ok_or_else(|| AppError::NotFound { resource: "active account", id: username.to_owned() })?;
-        let actor = Actor { user_id: account.user_id, role: account.role, request_id: request_id.to_owned() };
+        let actor = self.console_actor(username, request_id).await?;
         self.import_fhir_bundle(&actor, bundle).await
     }
 
-    async fn import_checked_bundle(&self, actor: &Actor, bundle: &[u8]) -> Result<FhirImportReport, FhirImportError> {
-        let value = ketacare_case::read_json_document(bundle).map_err(|error| {
-            let expression = error.path.as_deref().map_or_else(|| "Bundle".to_owned(), |path| format!("Bundle.{path}"));
-            FhirImportError::Refused(vec![ImportIssue::error(IssueCode::Structure, expression, error.problem)])
-        })?;
-        let read = read_import_bundle(&value);
+    async fn import_checked_bundle(
+        &self,
+        actor: &Actor,
+        value: &Value,
+        policy: ImportPolicy,
+    ) -> Result<FhirImportReport, FhirImportError> {
+        let read = read_import_bundle_with(value, policy);
         if read.has_errors() {
             return Err(FhirImportError::Refused(read.issues));
         }
@@ -363,7 +402,13 @@ impl App {
                 None,
             ));
         }
-        Ok(FhirImportReport { patients: results, left_out: read.left_out, issues })
+        Ok(FhirImportReport {
+            patients: results,
+            left_out: read.left_out,
+            left_out_by_kind: read.left_out_by_kind,
+            ignored_elements: read.ignored_elements,
+            issues,
+        })
     }
 
     /// The patient an MRN names, if any; two patients with one MRN is a conflict to resolve by hand.

@@ -34,6 +34,7 @@ pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, Patie
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
+pub use ketacare_fhir::import::{ImportIssue, ImportPolicy};
 pub use ketacare_store::ApiTokenSummary;
 pub use ketacare_store::{
     AuditChainReport, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck, sqlite_path_of_url,

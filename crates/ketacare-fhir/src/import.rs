@@ -173,6 +173,22 @@ pub fn import_outcome(issues: &[ImportIssue]) -> OperationOutcome {
     OperationOutcome { issue }
 }
 
+/// How strictly import treats what ketacare does not chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportPolicy {
+    /// A Bundle sent to import (`POST /fhir/r4`, `ketacare import BUNDLE.json`): an element outside the
+    /// profile, a resource type or code ketacare does not chart is an error.
+    Strict,
+    /// A bulk export from an EHR (`ketacare import --ndjson`): resource types, codes and statuses ketacare
+    /// does not chart are left out, and elements outside the profile ignored, each counted; what it charts
+    /// is read exactly as strictly (values, units, references, drug codes), and a patient with an error
+    /// is refused whole.
+    BulkExport,
+}
+
+/// The diagnostics prefix of a warning for an element ignored under [`ImportPolicy::BulkExport`].
+const IGNORED: &str = "ignored: ";
+
 /// The kinds of Bundle import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BundleKind {
@@ -356,6 +372,11 @@ pub struct BundleImport {
     /// Resources read and deliberately left out (session records, the TRD determination): each has a
     /// warning or information issue.
     pub left_out: usize,
+    /// Under [`ImportPolicy::BulkExport`]: how many resources were left out, by what (`Encounter`,
+    /// `Condition: not a code ketacare charts`), instead of an issue each.
+    pub left_out_by_kind: BTreeMap<String, usize>,
+    /// Under [`ImportPolicy::BulkExport`]: elements ignored, by resource type and element (`Patient.telecom`).
+    pub ignored_elements: BTreeMap<String, usize>,
     pub issues: Vec<ImportIssue>,
 }
 
@@ -592,9 +613,34 @@ fn with_common(specific: &[&'static str]) -> Vec<&'static str> {
 
 /// Reads a Bundle for import. Never fails: what is wrong is in [`BundleImport::issues`].
 pub fn read_import_bundle(bundle: &Value) -> BundleImport {
-    let mut import = BundleImport { kind: None, patients: Vec::new(), left_out: 0, issues: Vec::new() };
-    if let Err(issue) = read_bundle(bundle, &mut import) {
+    read_import_bundle_with(bundle, ImportPolicy::Strict)
+}
+
+/// Reads a Bundle for import under `policy`. Never fails: what is wrong is in [`BundleImport::issues`].
+pub fn read_import_bundle_with(bundle: &Value, policy: ImportPolicy) -> BundleImport {
+    let mut import = BundleImport {
+        kind: None,
+        patients: Vec::new(),
+        left_out: 0,
+        left_out_by_kind: BTreeMap::new(),
+        ignored_elements: BTreeMap::new(),
+        issues: Vec::new(),
+    };
+    if let Err(issue) = read_bundle(bundle, &mut import, policy) {
         import.issues.push(issue);
+    }
+    if policy == ImportPolicy::BulkExport {
+        // One count per ignored element instead of a warning per resource.
+        let mut kept = Vec::with_capacity(import.issues.len());
+        for issue in std::mem::take(&mut import.issues) {
+            match issue.diagnostics.strip_prefix(IGNORED) {
+                Some(element) if !issue.is_error() => {
+                    *import.ignored_elements.entry(element.to_owned()).or_default() += 1
+                }
+                _ => kept.push(issue),
+            }
+        }
+        import.issues = kept;
     }
     if import.has_errors() {
         import.patients.clear();
@@ -608,7 +654,7 @@ struct EntryRead<'a> {
     location: ResourceLocation,
 }
 
-fn read_bundle(bundle: &Value, import: &mut BundleImport) -> Read<()> {
+fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) -> Read<()> {
     let root = Element::new(bundle, "Bundle".to_owned())?;
     match root.get("resourceType") {
         Some((Value::String(kind), _)) if kind == "Bundle" => {}
@@ -696,13 +742,13 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport) -> Read<()> {
             }
         }
     }
-    let references = References { by_full_url: &by_full_url, by_type_and_id: &by_type_and_id };
+    let references = References { by_full_url: &by_full_url, by_type_and_id: &by_type_and_id, policy };
 
     // Patients first, so every other resource finds its own.
     let mut patient_of_entry: BTreeMap<usize, usize> = BTreeMap::new();
     let mut mrn_entries: HashMap<String, usize> = HashMap::new();
     for read in read_entries.iter().flatten().filter(|read| read.location.resource_type == "Patient") {
-        match read_patient(read, bundle_source, &mut import.issues) {
+        match read_patient(read, bundle_source, policy, &mut import.issues) {
             Ok(patient) => {
                 if let Some(first) = mrn_entries.insert(patient.mrn.clone(), read.location.entry_index) {
                     import.issues.push(ImportIssue::error(
@@ -741,7 +787,13 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport) -> Read<()> {
             }
             Ok(Outcome::LeftOut(issue)) => {
                 import.left_out += 1;
-                import.issues.push(issue);
+                match policy {
+                    ImportPolicy::Strict => import.issues.push(issue),
+                    ImportPolicy::BulkExport => {
+                        let kind = format!("{}: {}", read.location.resource_type, issue.diagnostics);
+                        *import.left_out_by_kind.entry(kind).or_default() += 1;
+                    }
+                }
             }
             Err(issues) => import.issues.extend(issues),
         }
@@ -864,6 +916,8 @@ fn read_entry(entry: &Value, index: usize, kind: BundleKind) -> Read<(EntryRead<
 struct References<'a> {
     by_full_url: &'a HashMap<&'a str, usize>,
     by_type_and_id: &'a HashMap<String, usize>,
+    /// How strictly the bundle is read (carried here because every resource reader has it).
+    policy: ImportPolicy,
 }
 
 impl References<'_> {
@@ -907,6 +961,41 @@ fn read_meta_source<'a>(resource: &Element<'a>) -> Read<Option<&'a str>> {
     meta.string("source")
 }
 
+/// Checks a resource's elements: under [`ImportPolicy::Strict`] one outside `allowed` is an error; under
+/// [`ImportPolicy::BulkExport`] it is ignored and counted, except those that change the meaning of the
+/// resource (`modifierExtension`, `implicitRules`), which are errors either way.
+fn check_elements(
+    resource: &Element<'_>,
+    allowed: &[&str],
+    what: &str,
+    policy: ImportPolicy,
+    warnings: &mut Vec<ImportIssue>,
+) -> Result<(), Vec<ImportIssue>> {
+    let mut errors = Vec::new();
+    for issue in resource.only(allowed, what) {
+        if policy == ImportPolicy::BulkExport && issue.code == IssueCode::Structure {
+            let element = issue.expression.as_deref().and_then(|path| path.rsplit('.').next()).unwrap_or_default();
+            warnings.push(ImportIssue::warning(
+                IssueCode::Informational,
+                resource.path.clone(),
+                format!("{IGNORED}{what}.{element}"),
+            ));
+        } else {
+            errors.push(issue);
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// What ketacare does not chart: an error under [`ImportPolicy::Strict`], a resource left out (and
+/// counted) under [`ImportPolicy::BulkExport`].
+fn not_charted(policy: ImportPolicy, issue: ImportIssue) -> Result<Outcome, Vec<ImportIssue>> {
+    match policy {
+        ImportPolicy::Strict => Err(vec![issue]),
+        ImportPolicy::BulkExport => Ok(Outcome::LeftOut(ImportIssue { severity: IssueSeverity::Information, ..issue })),
+    }
+}
+
 /// An issue list from one issue.
 fn one(issue: ImportIssue) -> Vec<ImportIssue> {
     vec![issue]
@@ -917,13 +1006,17 @@ fn one(issue: ImportIssue) -> Vec<ImportIssue> {
 fn read_patient(
     read: &EntryRead<'_>,
     bundle_source: Option<&str>,
+    policy: ImportPolicy,
     warnings: &mut Vec<ImportIssue>,
 ) -> Result<ImportedPatient, Vec<ImportIssue>> {
     let resource = &read.resource;
-    let issues = resource.only(&with_common(&["identifier", "active", "name", "gender", "birthDate"]), "Patient");
-    if !issues.is_empty() {
-        return Err(issues);
-    }
+    check_elements(
+        resource,
+        &with_common(&["identifier", "active", "name", "gender", "birthDate"]),
+        "Patient",
+        policy,
+        warnings,
+    )?;
     let source = read_meta_source(resource).map_err(one)?.or(bundle_source).map(str::to_owned);
     let mut elements = Vec::new();
     // The MRN: an identifier of ketacare's MRN system, or one typed MR (HL7 v2 table 0203).
@@ -1173,13 +1266,16 @@ fn read_chart_resource(
                 "not imported: a dose is recorded only in a treatment session, through the session workflow",
             )))
         }
-        other => Err(one(ImportIssue::error(
-            IssueCode::NotSupported,
-            read.location.element("resourceType"),
-            format!(
-                "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads MedicationAdministration), not {other}"
+        other => not_charted(
+            references.policy,
+            ImportIssue::error(
+                IssueCode::NotSupported,
+                read.location.element("resourceType"),
+                format!(
+                    "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads MedicationAdministration), not {other}"
+                ),
             ),
-        ))),
+        ),
     }
 }
 
@@ -1207,7 +1303,8 @@ fn read_condition(
     warnings: &mut Vec<ImportIssue>,
 ) -> Result<Outcome, Vec<ImportIssue>> {
     let resource = &read.resource;
-    let issues = resource.only(
+    check_elements(
+        resource,
         &with_common(&[
             "extension",
             "clinicalStatus",
@@ -1220,10 +1317,9 @@ fn read_condition(
             "recordedDate",
         ]),
         "Condition",
-    );
-    if !issues.is_empty() {
-        return Err(issues);
-    }
+        references.policy,
+        warnings,
+    )?;
     read_meta_source(resource).map_err(one)?;
     let patient = subject_patient(resource, references, patient_of_entry).map_err(one)?;
     let entered_in_error = match resource.get("verificationStatus") {
@@ -1233,10 +1329,9 @@ fn read_condition(
                 Some(("confirmed", _)) => false,
                 Some(("entered-in-error", _)) => true,
                 Some((other, path)) => {
-                    return Err(one(value_issue(
-                        path,
-                        format!("ketacare charts confirmed conditions (or entered-in-error), got \"{other}\""),
-                    )));
+                    let problem =
+                        format!("ketacare charts confirmed conditions (or entered-in-error), got \"{other}\"");
+                    return not_charted(references.policy, value_issue(path, problem));
                 }
                 None => {
                     return Err(one(structure(
@@ -1254,10 +1349,8 @@ fn read_condition(
             match status.code_in(codes::CONDITION_CLINICAL) {
                 Some((code @ ("active" | "resolved"), path)) => Some((code.to_owned(), path.to_owned())),
                 Some((other, path)) => {
-                    return Err(one(value_issue(
-                        path,
-                        format!("ketacare charts active or resolved conditions, got \"{other}\""),
-                    )));
+                    let problem = format!("ketacare charts active or resolved conditions, got \"{other}\"");
+                    return not_charted(references.policy, value_issue(path, problem));
                 }
                 None => {
                     return Err(one(structure(
@@ -1291,17 +1384,13 @@ fn read_condition(
     if let Some((icd10, icd_path)) = code.code_in(codes::ICD10CM) {
         let normalized = icd10.to_ascii_uppercase();
         if !(normalized.starts_with("F32") || normalized.starts_with("F33")) {
-            return Err(one(ImportIssue::error(
-                IssueCode::CodeInvalid,
-                icd_path,
-                format!("ketacare charts depressive episodes (ICD-10-CM F32, F33), got \"{icd10}\""),
-            )));
+            let problem = format!("ketacare charts depressive episodes (ICD-10-CM F32, F33), got \"{icd10}\"");
+            return not_charted(references.policy, ImportIssue::error(IssueCode::CodeInvalid, icd_path, problem));
         }
         if clinical_status.as_ref().is_some_and(|(status, _)| status == "resolved") {
-            return Err(one(value_issue(
-                &clinical_status.as_ref().map(|(_, path)| path.clone()).unwrap_or_default(),
-                "ketacare charts a depressive episode as active; a resolved episode is not imported",
-            )));
+            let path = clinical_status.as_ref().map(|(_, path)| path.clone()).unwrap_or_default();
+            let problem = "ketacare charts a depressive episode as active; a resolved episode is not imported";
+            return not_charted(references.policy, value_issue(&path, problem));
         }
         record.set("diagnosis", Value::String(icd10.to_owned()), icd_path, resource);
         if let Some((day, path)) = onset {
@@ -1381,13 +1470,10 @@ fn read_condition(
         }
         return Ok(Outcome::Records(patient, vec![record.finish(read, ImportSection::History, entered_in_error)]));
     }
-    Err(one(ImportIssue::error(
-        IssueCode::CodeInvalid,
-        code.path,
-        format!(
-            "ketacare imports a depressive episode (an ICD-10-CM F32/F33 coding) or a history finding ({KETACARE} history-*); this Condition has neither"
-        ),
-    )))
+    let problem = format!(
+        "ketacare imports a depressive episode (an ICD-10-CM F32/F33 coding) or a history finding ({KETACARE} history-*); this Condition has neither"
+    );
+    not_charted(references.policy, ImportIssue::error(IssueCode::CodeInvalid, code.path, problem))
 }
 
 // ---- MedicationStatement: a trial or a concomitant medicine ----
@@ -1402,7 +1488,8 @@ fn read_medication_statement(
     warnings: &mut Vec<ImportIssue>,
 ) -> Result<Outcome, Vec<ImportIssue>> {
     let resource = &read.resource;
-    let issues = resource.only(
+    check_elements(
+        resource,
         &with_common(&[
             "extension",
             "status",
@@ -1416,10 +1503,9 @@ fn read_medication_statement(
             "dosage",
         ]),
         "MedicationStatement",
-    );
-    if !issues.is_empty() {
-        return Err(issues);
-    }
+        references.policy,
+        warnings,
+    )?;
     read_meta_source(resource).map_err(one)?;
     let patient = subject_patient(resource, references, patient_of_entry).map_err(one)?;
     if let Some((value, path)) = resource.get("dateAsserted") {
@@ -1469,16 +1555,24 @@ fn read_medication_statement(
 
     // An antidepressant or augmentation trial.
     let (status, _) =
-        status_of(resource, &["completed", "active", "stopped", "entered-in-error"], "a medication trial")
-            .map_err(one)?;
-    if let Some((_, path)) = resource.get("effectiveDateTime") {
+        match status_of(resource, &["completed", "active", "stopped", "entered-in-error"], "a medication trial") {
+            Ok(status) => status,
+            Err(issue) if issue.code == IssueCode::Value => return not_charted(references.policy, issue),
+            Err(issue) => return Err(one(issue)),
+        };
+    if let Some((_, path)) = resource.get("effectiveDateTime").filter(|_| references.policy == ImportPolicy::Strict) {
         return Err(one(ImportIssue::error(
             IssueCode::NotSupported,
             path,
             "a trial's dates are not read: ketacare charts a trial's weeks (the trial-weeks extension)",
         )));
     }
-    let drug = resolve_medication(&medication, warnings).map_err(one)?;
+    let drug = match resolve_medication(&medication, warnings) {
+        Ok(drug) => drug,
+        // Under a bulk export, a drug the knowledge base does not know is no antidepressant trial of ours.
+        Err(issue) if issue.code == IssueCode::CodeInvalid => return not_charted(references.policy, issue),
+        Err(issue) => return Err(one(issue)),
+    };
     record.set("drug", Value::String(drug.written), &drug.element, resource);
     if let Some((value, path)) = resource.get("statusReason") {
         let reasons = array(value, &path).map_err(one)?;
@@ -1812,7 +1906,8 @@ fn read_observation(
     warnings: &mut Vec<ImportIssue>,
 ) -> Result<Outcome, Vec<ImportIssue>> {
     let resource = &read.resource;
-    let issues = resource.only(
+    check_elements(
+        resource,
         &with_common(&[
             "extension",
             "status",
@@ -1832,10 +1927,9 @@ fn read_observation(
             "component",
         ]),
         "Observation",
-    );
-    if !issues.is_empty() {
-        return Err(issues);
-    }
+        references.policy,
+        warnings,
+    )?;
     read_meta_source(resource).map_err(one)?;
     let patient = subject_patient(resource, references, patient_of_entry).map_err(one)?;
     let extensions = Extensions::read(resource, &[TREATMENT_SESSION_EXTENSION], warnings).map_err(one)?;
@@ -1847,16 +1941,23 @@ fn read_observation(
         )));
     }
     let (status, _) =
-        status_of(resource, &["final", "amended", "corrected", "entered-in-error"], "an Observation").map_err(one)?;
+        match status_of(resource, &["final", "amended", "corrected", "entered-in-error"], "an Observation") {
+            Ok(status) => status,
+            Err(issue) if issue.code == IssueCode::Value => return not_charted(references.policy, issue),
+            Err(issue) => return Err(one(issue)),
+        };
     let entered_in_error = status == "entered-in-error";
     let (code_value, code_path) = resource.require("code", "a LOINC or ketacare code ketacare charts").map_err(one)?;
     let code = concept(code_value, code_path).map_err(one)?;
     let Some((kind, kind_path)) = observation_kind(&code) else {
-        return Err(one(ImportIssue::error(
-            IssueCode::CodeInvalid,
-            code.path,
-            "no coding ketacare charts: PHQ-9 and GAD-7 totals, body weight and height, the blood pressure panel (LOINC), or a ketacare scale, pregnancy or breastfeeding code (docs/fhir.md)",
-        )));
+        return not_charted(
+            references.policy,
+            ImportIssue::error(
+                IssueCode::CodeInvalid,
+                code.path,
+                "no coding ketacare charts: PHQ-9 and GAD-7 totals, body weight and height, the blood pressure panel (LOINC), or a ketacare scale, pregnancy or breastfeeding code (docs/fhir.md)",
+            ),
+        );
     };
     match kind {
         ObservationKind::TrdDetermination => {

@@ -2,7 +2,8 @@
 //! Bundle into patients' charts, as `POST /fhir/r4` does (docs/fhir.md), as the named prescriber or
 //! nurse (the records are theirs, their role is checked, the audit trail names them). Prints
 //! what each patient received and the decision on its chart, or every issue of a refused bundle (exit
-//! 2: nothing was written).
+//! 2: nothing was written). `ketacare import --ndjson DIR --as USERNAME` imports a bulk export
+//! (`bulk_ndjson.rs`), patient by patient: a refused patient is reported (exit 2) and the others imported.
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
@@ -25,8 +26,12 @@ pub enum ImportFormat {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The Bundle (JSON) to import, or `-` for standard input.
-    #[arg(value_name = "BUNDLE.json")]
-    bundle: PathBuf,
+    #[arg(value_name = "BUNDLE.json", required_unless_present = "ndjson", conflicts_with = "ndjson")]
+    bundle: Option<PathBuf>,
+    /// A folder of bulk FHIR NDJSON files (one per resource type, as `ketacare export --ndjson` or
+    /// `ketacare synth` write them) to import patient by patient, leaving out what ketacare does not chart.
+    #[arg(long, value_name = "DIR")]
+    ndjson: Option<PathBuf>,
     /// The account (a prescriber or nurse) the imported records are recorded by.
     #[arg(long = "as", value_name = "USERNAME")]
     account: String,
@@ -75,7 +80,19 @@ fn print_report(report: &FhirImportReport, out: &mut impl std::io::Write) -> std
 }
 
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let bundle = read_bundle(&args.bundle)?;
+    if let Some(directory) = &args.ndjson {
+        return runtime()?.block_on(async {
+            let app = open_app(&args.database, args.protocol.as_deref()).await?;
+            let imported = async {
+                let actor = app.console_actor(&args.account, "cli-import-ndjson").await?;
+                crate::bulk_ndjson::import_ndjson(&app, &actor, directory).await
+            }
+            .await;
+            app.close().await;
+            Ok(if imported?.refused > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        });
+    }
+    let bundle = read_bundle(args.bundle.as_ref().expect("clap requires a bundle without --ndjson"))?;
     runtime()?.block_on(async {
         let app = open_app(&args.database, args.protocol.as_deref()).await?;
         let imported = app.import_fhir_bundle_as_account(&args.account, &bundle, "cli-import").await;

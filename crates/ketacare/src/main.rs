@@ -4,6 +4,7 @@
 mod assess_command;
 mod audit_command;
 mod backup_command;
+mod bulk_ndjson;
 mod demo_command;
 mod dose_command;
 mod export_command;
@@ -61,9 +62,9 @@ enum Command {
     User(user_command::UserArgs),
     /// Check or export the audit log.
     Audit(audit_command::AuditArgs),
-    /// Print a patient's record as a FHIR R4 Bundle (Patient/{id}/$everything).
+    /// Print a patient's record as a FHIR R4 Bundle (Patient/{id}/$everything), or every record as bulk NDJSON.
     Export(export_command::ExportArgs),
-    /// Import a FHIR R4 Bundle into patients' charts (as POST /fhir/r4).
+    /// Import a FHIR R4 Bundle into patients' charts (as POST /fhir/r4), or a bulk NDJSON export.
     Import(import_command::ImportArgs),
     /// Write a consistent copy of a SQLite database while it serves, and check it.
     Backup(backup_command::BackupArgs),
