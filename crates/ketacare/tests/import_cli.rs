@@ -165,3 +165,62 @@ async fn the_demo_round_trips_through_export_and_import_into_a_fresh_database() 
     })
     .await;
 }
+
+/// Every resource of a bulk NDJSON export, as one Bundle (for the round trip's comparison).
+fn ndjson_as_bundle(directory: &std::path::Path) -> Value {
+    let mut entries = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(directory).unwrap().map(|entry| entry.unwrap().path()).collect();
+    files.sort();
+    for file in files {
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            entries.push(json!({ "resource": serde_json::from_str::<Value>(line).unwrap() }));
+        }
+    }
+    json!({ "resourceType": "Bundle", "type": "collection", "entry": entries })
+}
+
+#[tokio::test]
+async fn the_demo_round_trips_through_bulk_ndjson() {
+    let directory = tempfile::tempdir().unwrap();
+    let source = format!("sqlite://{}", directory.path().join("demo.db").display());
+    seed_demo(&source).await;
+    let exported = directory.path().join("exported");
+    let output = ketacare(&["export", "--ndjson", exported.to_str().unwrap(), "--database", &source]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("13 patients exported"), "{}", text(&output.stderr));
+    let patients = std::fs::read_to_string(exported.join("Patient.ndjson")).unwrap();
+    assert_eq!(patients.lines().count(), 13);
+    let exported_path = exported.to_str().unwrap().to_owned();
+    let before = ndjson_as_bundle(&exported);
+
+    each_backend(move |target| {
+        let exported_path = exported_path.clone();
+        let before = before.clone();
+        async move {
+            let added = Command::new(env!("CARGO_BIN_EXE_ketacare"))
+                .args(["user", "add", "nurse.ines", "--role", "nurse", "--database", &target.url])
+                .output()
+                .unwrap();
+            assert!(added.status.success(), "{}", text(&added.stderr));
+            let output =
+                ketacare(&["import", "--ndjson", &exported_path, "--as", "nurse.ines", "--database", &target.url]);
+            let summary = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(0), "{summary}");
+            assert!(summary.contains("13 patients read") && summary.contains("13 new"), "{summary}");
+            assert!(summary.contains("left out") && summary.contains("treatment session"), "{summary}");
+            let again_dir = tempfile::tempdir().unwrap();
+            let output =
+                ketacare(&["export", "--ndjson", again_dir.path().to_str().unwrap(), "--database", &target.url]);
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            let (lost, gained) = round_trip::differences(&before, &ndjson_as_bundle(again_dir.path()));
+            assert!(lost.is_empty() && gained.is_empty(), "lost {lost:#?}\ngained {gained:#?}");
+            // Imported again: every patient found, nothing added.
+            let output =
+                ketacare(&["import", "--ndjson", &exported_path, "--as", "nurse.ines", "--database", &target.url]);
+            let summary = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(0), "{summary}");
+            assert!(summary.contains("13 unchanged") && summary.contains("0 records added"), "{summary}");
+        }
+    })
+    .await;
+}
