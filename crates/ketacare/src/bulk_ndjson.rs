@@ -242,13 +242,12 @@ pub async fn import_ndjson(app: &App, actor: &Actor, directory: &Path) -> anyhow
                             entries.push(json!({ "resource": resource }));
                         }
                         Some(Some(_)) => {
-                            let line = cursor.take().expect("peeked");
+                            cursor.take();
                             let what = format!(
                                 "{}: not grouped with its patient (files must list patients in Patient's order)",
                                 cursor.name
                             );
                             *totals.left_out.entry(what).or_default() += 1;
-                            let _ = line;
                         }
                         Some(None) => {
                             cursor.take();
