@@ -715,14 +715,14 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) 
     for (index, entry) in entries.iter().enumerate() {
         match read_entry(entry, index, kind) {
             Ok((read, full_url)) => {
-                if let Some(full_url) = full_url {
-                    if let Some(first) = by_full_url.insert(full_url, index) {
-                        import.issues.push(ImportIssue::error(
-                            IssueCode::Duplicate,
-                            format!("Bundle.entry[{index}].fullUrl"),
-                            format!("\"{full_url}\" is also the fullUrl of Bundle.entry[{first}]"),
-                        ));
-                    }
+                if let Some(full_url) = full_url
+                    && let Some(first) = by_full_url.insert(full_url, index)
+                {
+                    import.issues.push(ImportIssue::error(
+                        IssueCode::Duplicate,
+                        format!("Bundle.entry[{index}].fullUrl"),
+                        format!("\"{full_url}\" is also the fullUrl of Bundle.entry[{first}]"),
+                    ));
                 }
                 if let Some(id) = &read.location.id {
                     let key = format!("{}/{id}", read.location.resource_type);
