@@ -790,7 +790,17 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) 
                 match policy {
                     ImportPolicy::Strict => import.issues.push(issue),
                     ImportPolicy::BulkExport => {
-                        let kind = format!("{}: {}", read.location.resource_type, issue.diagnostics);
+                        // Counted by kind: the element and issue type where an element is named (so a count
+                        // is per kind of problem, not per code or value), else the reason.
+                        let element = issue.expression.as_deref().and_then(|expression| {
+                            expression.split_once("].resource.").map(|(_, element)| without_indices(element))
+                        });
+                        let kind = match element {
+                            Some(element) => {
+                                format!("{}.{element}: {}", read.location.resource_type, issue.code.as_str())
+                            }
+                            None => format!("{}: {}", read.location.resource_type, issue.diagnostics),
+                        };
                         *import.left_out_by_kind.entry(kind).or_default() += 1;
                     }
                 }
@@ -815,6 +825,21 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) 
         patient.records = merge_measurements_by_day(std::mem::take(&mut patient.records));
     }
     Ok(())
+}
+
+/// An element path without its indices (`coding[0].code` → `coding.code`).
+fn without_indices(path: &str) -> String {
+    let mut plain = String::with_capacity(path.len());
+    let mut in_index = false;
+    for character in path.chars() {
+        match character {
+            '[' => in_index = true,
+            ']' => in_index = false,
+            _ if !in_index => plain.push(character),
+            _ => {}
+        }
+    }
+    plain
 }
 
 /// Every string longer than [`MAX_STRING_BYTES`], by path (at most 10).
@@ -1496,6 +1521,8 @@ fn read_medication_statement(
             "statusReason",
             "category",
             "medicationCodeableConcept",
+            "medicationReference",
+            "contained",
             "subject",
             "effectiveDateTime",
             "dateAsserted",
@@ -1514,8 +1541,7 @@ fn read_medication_statement(
     if let Some((value, path)) = resource.get("category") {
         concept(value, path).map_err(one)?;
     }
-    let (medication, medication_path) =
-        resource.require("medicationCodeableConcept", "the drug (RxNorm, ATC or its name)").map_err(one)?;
+    let (medication, medication_path) = medication_of_statement(resource).map_err(one)?;
     let medication = concept(medication, medication_path).map_err(one)?;
     let mut record = RecordBuilder::new();
 
@@ -1631,6 +1657,51 @@ fn read_medication_statement(
     let mut imported = record.finish(read, ImportSection::Trials, status == "entered-in-error");
     imported.episode = Some(episode);
     Ok(Outcome::Records(patient, vec![imported]))
+}
+
+/// A statement's drug: `medicationCodeableConcept`, or `medicationReference` to a Medication contained in
+/// the statement (`#med1`), whose `code` is the drug.
+fn medication_of_statement<'a>(resource: &Element<'a>) -> Read<(&'a Value, String)> {
+    let Some((reference, reference_path)) = resource.get("medicationReference") else {
+        if let Some((_, path)) = resource.get("contained") {
+            return Err(structure(&path, "contained resources are read only as the Medication of medicationReference"));
+        }
+        return resource.require("medicationCodeableConcept", "the drug (RxNorm, ATC or its name)");
+    };
+    if let Some((_, path)) = resource.get("medicationCodeableConcept") {
+        return Err(structure(
+            &path,
+            "a statement names its drug once: medicationCodeableConcept or medicationReference",
+        ));
+    }
+    let reference = Element::new(reference, reference_path)?;
+    let (target, target_path) = reference.require("reference", "#id of a contained Medication")?;
+    let target = string(target, &target_path)?;
+    let Some(id) = target.strip_prefix('#') else {
+        return Err(ImportIssue::error(
+            IssueCode::NotSupported,
+            target_path,
+            "ketacare reads a medicationReference to a contained Medication (#id) only",
+        ));
+    };
+    let (contained, contained_path) = resource.require("contained", "the Medication the reference names")?;
+    for (index, item) in array(contained, &contained_path)?.iter().enumerate() {
+        let medication = Element::new(item, format!("{contained_path}[{index}]"))?;
+        if medication.object.get("resourceType").and_then(Value::as_str) != Some("Medication") {
+            return Err(structure(&medication.at("resourceType"), "contained resources are read only as a Medication"));
+        }
+        if medication.object.get("id").and_then(Value::as_str) == Some(id) {
+            if let Some(issue) = medication
+                .only(&["resourceType", "id", "code", "form", "text"], "a contained Medication")
+                .into_iter()
+                .next()
+            {
+                return Err(issue);
+            }
+            return medication.require("code", "the Medication's code (RxNorm, ATC or its name)");
+        }
+    }
+    Err(ImportIssue::error(IssueCode::NotFound, target_path, format!("no contained Medication has the id \"{id}\"")))
 }
 
 /// A drug as the chart keeps it: the name as written when it resolves (it may name a formulation), else

@@ -200,3 +200,27 @@ fn malformed_bundles_are_refused_naming_the_element() {
         "Bundle.entry".to_owned()
     });
 }
+
+#[test]
+fn a_trial_may_name_its_drug_by_a_contained_medication() {
+    let mut bundle = exported_bundle("V1");
+    let trial = entry_of(&bundle, "MedicationStatement", "sertraline");
+    let statement = bundle["entry"][trial]["resource"].as_object_mut().unwrap();
+    let concept = statement.remove("medicationCodeableConcept").unwrap();
+    statement.insert("contained".to_owned(), json!([{ "resourceType": "Medication", "id": "med1", "code": concept }]));
+    statement.insert("medicationReference".to_owned(), json!({ "reference": "#med1" }));
+    let read = read_import_bundle(&bundle);
+    assert!(!read.has_errors(), "{:#?}", read.issues);
+    let drugs: Vec<&Value> = read.patients[0].records.iter().filter_map(|record| record.body.get("drug")).collect();
+    assert!(drugs.contains(&&json!("sertraline")), "{drugs:?}");
+    // A reference to nothing contained is refused by its element.
+    let statement = bundle["entry"][trial]["resource"].as_object_mut().unwrap();
+    statement.insert("medicationReference".to_owned(), json!({ "reference": "#med2" }));
+    let read = read_import_bundle(&bundle);
+    let expected = format!("Bundle.entry[{trial}].resource.medicationReference.reference");
+    assert!(
+        read.issues
+            .iter()
+            .any(|issue| issue.code == IssueCode::NotFound && issue.expression.as_deref() == Some(&expected))
+    );
+}
