@@ -663,7 +663,10 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) 
     }
     // Sizes first: nothing else is read of a bundle that is too large.
     let mut too_long = Vec::new();
-    long_strings(bundle, "Bundle", &mut too_long);
+    // Paths are built only when a string is too long: building one per element is most of a walk's cost.
+    if holds_a_long_string(bundle) {
+        long_strings(bundle, "Bundle", &mut too_long);
+    }
     if !too_long.is_empty() {
         import.issues.extend(too_long);
         return Ok(());
@@ -840,6 +843,18 @@ fn without_indices(path: &str) -> String {
         }
     }
     plain
+}
+
+/// Whether any string or key of `value` is longer than [`MAX_STRING_BYTES`].
+fn holds_a_long_string(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.len() > MAX_STRING_BYTES,
+        Value::Array(items) => items.iter().any(holds_a_long_string),
+        Value::Object(object) => {
+            object.iter().any(|(key, item)| key.len() > MAX_STRING_BYTES || holds_a_long_string(item))
+        }
+        _ => false,
+    }
 }
 
 /// Every string longer than [`MAX_STRING_BYTES`], by path (at most 10).
