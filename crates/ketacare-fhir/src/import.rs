@@ -2289,7 +2289,7 @@ fn read_item_component(component: &Element<'_>, codes: &[&str]) -> Read<(usize, 
             ImportIssue::error(
                 IssueCode::CodeInvalid,
                 item.path.clone(),
-                "is not an item code of this scale (KNOWLEDGE §5)",
+                "is not an item code of this scale (clinical-reference §5.1, §5.5)",
             )
         })?;
     match (component.get("valueInteger"), component.get("dataAbsentReason")) {
