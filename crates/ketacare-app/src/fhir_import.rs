@@ -15,9 +15,9 @@ use ketacare_fhir::import::{
 };
 use ketacare_fhir::resources::OperationOutcome;
 use ketacare_store::{
-    AuditEvent, ChartRecord, ImportedChartRecord, ImportedScaleResult, NewAssessment, NewChartRecord, NewPatient,
-    NewScaleResult, Patient, PatientChartImport, PatientListing, PatientSearch, RecordStatus, StoreError,
-    StoredScaleResult,
+    AuditEvent, ChartRecord, ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, NewAssessment,
+    NewChartRecord, NewPatient, NewScaleResult, Patient, PatientChartImport, PatientListing, PatientSearch,
+    RecordStatus, StoreError, StoredScaleResult,
 };
 use serde_json::{Map, Value};
 
@@ -545,7 +545,6 @@ impl App {
         let mut refusals = Vec::new();
         let mut new_records: Vec<ImportedChartRecord> = Vec::new();
         let mut new_scales: Vec<ImportedScaleResult> = Vec::new();
-        let mut audit_events = Vec::new();
         let mut unchanged = 0;
         // Episodes first, so that trials find theirs; then the rest in bundle order.
         let mut order: Vec<&ImportedRecord> =
@@ -604,12 +603,12 @@ impl App {
                     created_at: in_bundle_order(record),
                     created_by: actor.user_id.clone(),
                 };
-                audit_events.push(self.audit_event(
+                let audit = self.audit_event(
                     actor,
                     "chart.create",
                     format!("patient/{patient_id}/chart/scales/{}", result.scale_result_id),
                     Some(&patient_id),
-                ));
+                );
                 rows.scales.push(StoredScaleResult {
                     patient_id: patient_id.clone(),
                     scale_result_id: result.scale_result_id.clone(),
@@ -622,7 +621,7 @@ impl App {
                     created_at: at.clone(),
                     created_by: actor.user_id.clone(),
                 });
-                new_scales.push(ImportedScaleResult { result, status });
+                new_scales.push(ImportedScaleResult { result, status, audit });
                 continue;
             }
             let section = match ChartSection::parse(record.section.as_str()) {
@@ -685,12 +684,12 @@ impl App {
                 created_at: in_bundle_order(record),
                 created_by: actor.user_id.clone(),
             };
-            audit_events.push(self.audit_event(
+            let audit = self.audit_event(
                 actor,
                 "chart.create",
                 format!("patient/{patient_id}/chart/{}/{record_id}", section.as_str()),
                 Some(&patient_id),
-            ));
+            );
             rows.records.push(ChartRecord {
                 patient_id: patient_id.clone(),
                 record_id,
@@ -705,7 +704,7 @@ impl App {
                 updated_at: ketacare_store::format_time(new_record.created_at),
                 updated_by: actor.user_id.clone(),
             });
-            new_records.push(ImportedChartRecord { record: new_record, status });
+            new_records.push(ImportedChartRecord { record: new_record, status, audit });
         }
         if !refusals.is_empty() {
             return Err(FhirImportError::Refused(refusals));
@@ -750,21 +749,21 @@ impl App {
             );
             return Ok(PatientPlan { write: None, result, read_event: Some(event) });
         }
-        let mut events = Vec::new();
-        if new_patient.is_some() {
-            events.push(self.audit_event(actor, "patient.create", format!("patient/{patient_id}"), Some(&patient_id)));
-        }
-        events.extend(audit_events);
+        let new_patient = new_patient.map(|(patient, status)| ImportedPatientRow {
+            audit: self.audit_event(actor, "patient.create", format!("patient/{patient_id}"), Some(&patient_id)),
+            patient,
+            status,
+        });
         let evaluation = match report {
             Some((case, report)) if records_added > 0 => {
                 let assessment_id = new_id();
-                events.push(self.audit_event(
+                let audit = self.audit_event(
                     actor,
                     "chart.evaluate",
                     format!("patient/{patient_id}/assessment/{assessment_id}"),
                     Some(&patient_id),
-                ));
-                Some(NewAssessment {
+                );
+                let assessment = NewAssessment {
                     patient_id: patient_id.clone(),
                     assessment_id,
                     as_of: report["as_of"].as_str().unwrap_or_default().to_owned(),
@@ -774,7 +773,8 @@ impl App {
                     protocol_sha256: self.protocol().sha256.clone(),
                     created_at: now,
                     created_by: actor.user_id.clone(),
-                })
+                };
+                Some((assessment, audit))
             }
             _ => None,
         };
@@ -785,7 +785,6 @@ impl App {
             records: new_records,
             scale_results: new_scales,
             evaluation,
-            audit_events: events,
         };
         Ok(PatientPlan { write: Some(write), result, read_event: None })
     }

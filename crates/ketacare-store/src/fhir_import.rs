@@ -9,31 +9,42 @@ use crate::patients::{NewAssessment, NewPatient, NewScaleResult, RecordStatus, m
 use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, write_tx};
 
-/// A chart record to import, with its status (an export carries records entered in error too).
+/// A chart record to import, with its status (an export carries records entered in error too) and the
+/// audit event of its creation, appended right after its row.
 #[derive(Debug, Clone)]
 pub struct ImportedChartRecord {
     pub record: NewChartRecord,
     pub status: RecordStatus,
+    pub audit: AuditEvent,
 }
 
-/// A scale result to import, with its status.
+/// A scale result to import, with its status and the audit event of its creation.
 #[derive(Debug, Clone)]
 pub struct ImportedScaleResult {
     pub result: NewScaleResult,
     pub status: RecordStatus,
+    pub audit: AuditEvent,
+}
+
+/// The patient an import creates, with its status and the audit event of its creation.
+#[derive(Debug, Clone)]
+pub struct ImportedPatientRow {
+    pub patient: NewPatient,
+    pub status: RecordStatus,
+    pub audit: AuditEvent,
 }
 
 /// Everything one patient's import writes.
 #[derive(Debug, Clone)]
 pub struct PatientChartImport {
     pub patient_id: String,
-    /// The patient to create, with its status; `None` when the patient exists.
-    pub new_patient: Option<(NewPatient, RecordStatus)>,
+    /// The patient to create; `None` when the patient exists.
+    pub new_patient: Option<ImportedPatientRow>,
     pub records: Vec<ImportedChartRecord>,
     pub scale_results: Vec<ImportedScaleResult>,
-    /// The decision on the chart the import leaves (none for a patient without a chart).
-    pub evaluation: Option<NewAssessment>,
-    pub audit_events: Vec<AuditEvent>,
+    /// The decision on the chart the import leaves (none for a patient without a chart), with the audit
+    /// event of the evaluation.
+    pub evaluation: Option<(NewAssessment, AuditEvent)>,
     /// For an existing patient, the chart stamp (`chart::chart_stamp`) the import was decided on: if the
     /// chart changed since, nothing is written and the import is `StaleVersion` of resource `chart`.
     pub chart_stamp: Option<i64>,
@@ -56,7 +67,8 @@ impl Store {
                     return Err(StoreError::StaleVersion { resource: "chart", id: patient_id.clone(), expected, current });
                 }
             }
-            if let Some((patient, status)) = &import.new_patient {
+            // Each row is followed by its own audit event, as the API's writes append theirs.
+            if let Some(ImportedPatientRow { patient, status, audit }) = &import.new_patient {
                 let at = format_time(patient.created_at);
                 sqlx::query(
                     "INSERT INTO patients (patient_id, pseudonym, mrn, given_name, family_name, birth_date, birth_year, \
@@ -77,6 +89,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(duplicate_as("patient"))?;
+                append_audit!(tx, audit);
             }
             for imported in &import.records {
                 let record = &imported.record;
@@ -98,6 +111,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(missing_patient(&record.patient_id))?;
+                append_audit!(tx, &imported.audit);
             }
             for imported in &import.scale_results {
                 let result = &imported.result;
@@ -117,8 +131,9 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(missing_patient(&result.patient_id))?;
+                append_audit!(tx, &imported.audit);
             }
-            if let Some(evaluation) = &import.evaluation {
+            if let Some((evaluation, audit)) = &import.evaluation {
                 sqlx::query(
                     "INSERT INTO assessments (patient_id, assessment_id, as_of, case_json, decision_json, rules_version, \
                      protocol_sha256, status, version, created_at, created_by) \
@@ -136,9 +151,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(missing_patient(&evaluation.patient_id))?;
-            }
-            for event in &import.audit_events {
-                append_audit!(tx, event);
+                append_audit!(tx, audit);
             }
         });
         Ok(())

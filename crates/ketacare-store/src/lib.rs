@@ -28,7 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
 pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
-pub use fhir_import::{ImportedChartRecord, ImportedScaleResult, PatientChartImport};
+pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
