@@ -10,6 +10,7 @@ mod chart;
 mod credential_flood;
 mod fhir_export;
 mod fhir_import;
+mod live_updates;
 mod login_throttle;
 mod operations;
 mod password_policy;
@@ -18,6 +19,8 @@ mod patients;
 pub mod policy;
 mod secrets;
 mod session_safety;
+mod session_scales;
+mod symptom_course;
 mod treatment;
 mod worklist;
 
@@ -37,8 +40,10 @@ pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
 pub use ketacare_fhir::import::{ImportIssue, ImportPolicy};
 pub use ketacare_store::ApiTokenSummary;
 pub use ketacare_store::{
-    AuditChainReport, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck, sqlite_path_of_url,
+    AUDIT_KEY_MIN_BYTES, AuditChainReport, AuditKey, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck,
+    sqlite_path_of_url,
 };
+pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, WatchedSessionChange};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use operations::check_sqlite_backup;
 pub use password_work::{PasswordWorkLimits, PasswordWorkStats};
@@ -48,6 +53,8 @@ pub use patients::{
 pub use policy::Permission;
 pub use secrets::sha256_hex;
 pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
+pub use session_scales::{SESSION_SCALES, SessionScaleInput};
+pub use symptom_course::{SymptomCourseView, SymptomSeries};
 pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{
     WorklistAlert, WorklistPatient, WorklistQuery, WorklistRemsForm, WorklistSelfReport, WorklistSession, WorklistView,
@@ -150,6 +157,8 @@ pub struct App {
     credential_flood: Arc<credential_flood::CredentialFlood>,
     /// The clinic's IANA time zone: the worklist's day when a request names none.
     clinic_time_zone: String,
+    /// The live feed of session changes for open screens (ids only).
+    live: Arc<live_updates::LiveUpdates>,
 }
 
 impl std::fmt::Debug for App {
@@ -174,6 +183,7 @@ impl App {
             password_work: Arc::new(password_work::PasswordWork::new(PasswordWorkLimits::default())),
             credential_flood: Arc::default(),
             clinic_time_zone: "UTC".to_owned(),
+            live: Arc::default(),
         }
     }
 
@@ -230,7 +240,16 @@ impl App {
 
     /// Opens the database at `url` (migrating it) and returns the application on it.
     pub async fn open(url: &str, protocol: Protocol) -> Result<App, OpenStoreError> {
-        Ok(App::new(Store::open(url).await?, protocol))
+        App::open_with_audit_key(url, protocol, None).await
+    }
+
+    /// [`App::open`], keying new audit events with `audit_key` (HMAC-SHA-256) when given.
+    pub async fn open_with_audit_key(
+        url: &str,
+        protocol: Protocol,
+        audit_key: Option<AuditKey>,
+    ) -> Result<App, OpenStoreError> {
+        Ok(App::new(Store::open_with_audit_key(url, audit_key).await?, protocol))
     }
 
     pub fn now(&self) -> Timestamp {

@@ -3,19 +3,25 @@
 
 use std::path::Path;
 
-use ketacare_store::{AuditEvent, Backend, SqliteFileCheck, StoreError};
+use ketacare_store::{AuditEvent, AuditKey, Backend, SqliteFileCheck, StoreError};
 
 use crate::{App, AppError};
 
 /// The actor id of operations run from the command line.
 pub(crate) const CLI_ACTOR: &str = "ketacare-cli";
 
-/// Checks a SQLite file without changing it: the integrity check and the audit chain.
-pub async fn check_sqlite_backup(path: &Path) -> Result<SqliteFileCheck, AppError> {
-    Ok(ketacare_store::check_sqlite_file(path).await?)
+/// Checks a SQLite file without changing it: the integrity check and `audit verify` (keyed hashes
+/// with `audit_key`, when given).
+pub async fn check_sqlite_backup(path: &Path, audit_key: Option<AuditKey>) -> Result<SqliteFileCheck, AppError> {
+    Ok(ketacare_store::check_sqlite_file(path, audit_key).await?)
 }
 
 impl App {
+    /// Deletes the idempotency keys that expired (`IDEMPOTENCY_KEY_LIFETIME_HOURS`) by the server's clock.
+    pub async fn prune_idempotency_keys(&self) -> Result<u64, AppError> {
+        Ok(self.store.prune_idempotency_keys(self.now()).await?)
+    }
+
     /// Writes a consistent copy of the (SQLite) database to `output`, which must not exist, while the
     /// server may keep writing; then checks the copy. The outcome is audited in this database as
     /// `backup.create`. On PostgreSQL it is refused: use `pg_dump` (docs/operations.md).
@@ -27,7 +33,7 @@ impl App {
         }
         let result = async {
             self.store.backup_sqlite_into(output).await?;
-            let check = check_sqlite_backup(output).await?;
+            let check = check_sqlite_backup(output, self.store.audit_key()).await?;
             Ok::<_, AppError>(check)
         }
         .await;

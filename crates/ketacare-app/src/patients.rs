@@ -3,7 +3,7 @@
 
 use jiff::civil::Date;
 use ketacare_store::{
-    AmendmentMeta, AuditEvent, IdempotentResponse, NewPatient, Patient, PatientChanges, PatientListing, PatientSearch,
+    AmendmentMeta, IdempotentResponse, NewPatient, Patient, PatientChanges, PatientListing, PatientSearch,
     RecordStatus, StoreError,
 };
 use serde::{Deserialize, Serialize};
@@ -251,7 +251,9 @@ impl App {
         key: &str,
         request_sha256: &str,
     ) -> Result<Option<Created>, AppError> {
-        let Some(stored) = self.store.idempotent_response(&actor.user_id, key).await? else { return Ok(None) };
+        let Some(stored) = self.store.idempotent_response(&actor.user_id, key, self.now()).await? else {
+            return Ok(None);
+        };
         if stored.request_sha256 != request_sha256 {
             return Err(AppError::IdempotencyKeyReused { key: key.to_owned() });
         }
@@ -344,7 +346,7 @@ impl App {
         Ok(self.view(actor, patient))
     }
 
-    /// Lists and searches patients a page at a time; each patient shown gets its audit row.
+    /// Lists and searches patients a page at a time; its audit event names each patient shown.
     pub async fn list_patients(&self, actor: &Actor, query: &PatientListQuery) -> Result<PatientListView, AppError> {
         let event = self.audit_event(actor, "patient.list", "patients".to_owned(), None);
         if let Err(error) = require(actor, Permission::ReadPatients) {
@@ -378,20 +380,9 @@ impl App {
         let page = self.store.search_patients_after(&search, after_patient_id.as_deref()).await?;
         let next_cursor =
             if page.more { page.patients.last().map(|patient| encode_cursor(&patient.patient_id)) } else { None };
-        // One row per patient shown, so "who saw this patient" includes lists; one row for an empty page.
-        let events: Vec<_> = if page.patients.is_empty() {
-            vec![event]
-        } else {
-            page.patients
-                .iter()
-                .map(|patient| AuditEvent {
-                    resource: format!("patient/{}", patient.patient_id),
-                    patient_id: Some(patient.patient_id.clone()),
-                    ..event.clone()
-                })
-                .collect()
-        };
-        self.store.append_audit_batch(&events).await?;
+        // One event naming every patient shown, so "who saw this patient" includes lists.
+        let shown: Vec<String> = page.patients.iter().map(|patient| patient.patient_id.clone()).collect();
+        self.store.append_audit_showing(&event, &shown).await?;
         let patients = page.patients.into_iter().map(|patient| self.view(actor, patient)).collect();
         Ok(PatientListView { patients, total: page.total, limit, offset, next_cursor })
     }

@@ -27,6 +27,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::live_updates::SessionChangeKind;
 use crate::patients::idempotency_key;
 use crate::policy::{Permission, require};
 use crate::secrets::{new_id, sha256_hex};
@@ -382,7 +383,16 @@ impl App {
         event: ketacare_store::AuditEvent,
     ) -> Result<SessionView, AppError> {
         match result {
-            Ok(record) => self.session_view_with_chart(&record).await,
+            Ok(record) => {
+                // Corrections replay the alerts; facts, stage and dose amendments change what the page shows.
+                self.publish_session_change(
+                    &record.session.patient_id,
+                    &record.session.session_id,
+                    SessionChangeKind::Amendment,
+                    true,
+                );
+                self.session_view_with_chart(&record).await
+            }
             Err(error) => Err(self.audit_failure(event, error).await),
         }
     }
@@ -1295,7 +1305,11 @@ impl App {
             };
             let idempotent = Self::keyed_response(actor, key, &request_sha256, &body);
             match self.store.append_observation(patient_id, session_id, &write, &event, idempotent.as_ref()).await {
-                Ok(_) => return Ok(Created { resource_id: observation_id, body, replayed: false }),
+                Ok(_) => {
+                    let alerts_changed = replaces_alert_log || !changes_json.is_empty();
+                    self.publish_session_change(patient_id, session_id, SessionChangeKind::Observation, alerts_changed);
+                    return Ok(Created { resource_id: observation_id, body, replayed: false });
+                }
                 Err(StoreError::StaleVersion { .. }) => continue,
                 Err(error) => {
                     return self.created_or_failure(actor, key, &request_sha256, "observation_id", event, error).await;
@@ -1436,7 +1450,10 @@ impl App {
             .insert_administration(patient_id, session_id, Some(expected_version), &stored, &event, idempotent.as_ref())
             .await
         {
-            Ok(()) => Ok(Created { resource_id: administration_id, body, replayed: false }),
+            Ok(()) => {
+                self.publish_session_change(patient_id, session_id, SessionChangeKind::Administration, false);
+                Ok(Created { resource_id: administration_id, body, replayed: false })
+            }
             Err(error) => self.created_or_failure(actor, key, &request_sha256, "administration_id", event, error).await,
         }
     }
@@ -1565,7 +1582,10 @@ impl App {
             .insert_alert_acknowledgement(patient_id, session_id, &acknowledgement, &event, idempotent.as_ref())
             .await
         {
-            Ok(()) => Ok(Created { resource_id: acknowledgement_id, body, replayed: false }),
+            Ok(()) => {
+                self.publish_session_change(patient_id, session_id, SessionChangeKind::Acknowledgement, false);
+                Ok(Created { resource_id: acknowledgement_id, body, replayed: false })
+            }
             Err(error) => {
                 self.created_or_failure(actor, key, &request_sha256, "acknowledgement_id", event, error).await
             }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use ketacare_store::{AuditEvent, Patient};
+use ketacare_store::Patient;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -252,18 +252,9 @@ impl App {
             })
             .collect();
 
-        let mut events: Vec<AuditEvent> = vec![event];
-        for patient_id in patients.keys() {
-            if who(patient_id).is_some() {
-                events.push(self.audit_event(
-                    actor,
-                    "worklist.read",
-                    format!("patient/{patient_id}"),
-                    Some(patient_id),
-                ));
-            }
-        }
-        self.store.append_audit_batch(&events).await?;
+        // One event naming every patient the worklist shows.
+        let shown: Vec<String> = patients.keys().filter(|patient_id| who(patient_id).is_some()).cloned().collect();
+        self.store.append_audit_showing(&event, &shown).await?;
         Ok(WorklistView {
             date: date.to_string(),
             time_zone: zone_name,

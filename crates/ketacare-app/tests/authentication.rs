@@ -64,6 +64,7 @@ async fn every_refused_login_cookie_and_token_is_audited() {
             app.create_api_token(&signed_in.principal.actor("r-setup"), "tablet").await.unwrap()
         };
         let session = app.login("retired", PASSWORD, "10.0.0.1", "r-setup").await.unwrap();
+        db.expect_tampering();
         db.store.execute_raw("UPDATE users SET active = 0 WHERE username = 'retired'").await.unwrap();
 
         assert!(unauthenticated(app.login("nobody", PASSWORD, "10.0.0.2", "r-unknown").await));
@@ -241,6 +242,7 @@ async fn a_password_is_verified_for_every_login_whatever_the_account() {
         let app = app_with_clock(db.store.clone(), &clock);
         add_account(&app, "nurse").await;
         add_account(&app, "retired").await;
+        db.expect_tampering();
         db.store.execute_raw("UPDATE users SET active = 0 WHERE username = 'retired'").await.unwrap();
         // Timing must not tell an inactive account from any other: each login verifies one hash.
         let attempts = [
@@ -346,6 +348,7 @@ async fn tokens_end_with_a_password_change_or_a_role_change_and_an_admin_revokes
         // A token is void once its account's role differs from the role it was made under, whatever
         // changed the role.
         let token = app.create_api_token(&nurse, "script").await.unwrap();
+        db.expect_tampering();
         db.store
             .execute_raw(&format!("UPDATE users SET role = 'prescriber' WHERE user_id = '{nurse_id}'"))
             .await

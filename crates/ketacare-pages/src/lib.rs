@@ -6,10 +6,14 @@
 mod account_pages;
 mod display;
 mod layout;
+mod live_changes;
 mod page_error;
 mod patient_pages;
+mod scale_forms;
 mod session_page;
 mod signed_in;
+mod symptom_chart;
+mod treatment_forms;
 mod vital_signs_chart;
 mod worklist_page;
 
@@ -24,6 +28,7 @@ use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use ketacare_app::App;
 use ketacare_web::WebConfig;
+use tower::ServiceExt as _;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use vital_signs_chart::{VitalSignsPoint, vital_signs_svg};
@@ -49,24 +54,55 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/worklist"),
     ("GET", "/patients"),
     ("GET", "/patients/{patient_id}"),
+    ("POST", "/patients/{patient_id}/plans"),
+    ("POST", "/patients/{patient_id}/orders"),
+    ("POST", "/patients/{patient_id}/sessions"),
+    ("GET", "/patients/{patient_id}/scales/{scale}"),
+    ("POST", "/patients/{patient_id}/scales/{scale}"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations/{sequence}/entered-in-error"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/alerts/{alert_id}/acknowledgement"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/signature"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/overrides"),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
+    ("GET", "/live/session-changes"),
     ("GET", "/static/ketacare.css"),
     ("GET", "/static/ketacare.js"),
 ];
 
-/// The whole site: the pages, with the JSON API (`ketacare_web::router`) answering every path the pages
-/// do not serve (`/api/v1/…`, `/healthz`, `/readyz`). The API keeps its own middleware and headers.
+/// The whole site: the JSON API (`ketacare_web::router`) answers its own paths (`/api/…`, `/fhir/…`,
+/// `/healthz`, `/readyz`), problem details included for the ones it does not know, and the pages answer
+/// every other path, with the HTML "Page not found" page for one they do not serve. Each keeps its own
+/// middleware and headers.
 pub fn site(app: App, config: WebConfig) -> Router {
     let api = ketacare_web::router(app.clone(), config.clone());
-    router(app, config).fallback_service(api)
+    let pages = router(app, config);
+    Router::new().fallback_service(tower::service_fn(move |request: Request| {
+        let target = if is_api_path(request.uri().path()) { api.clone() } else { pages.clone() };
+        target.oneshot(request)
+    }))
 }
 
-/// The pages alone, with their middleware (request id, log line, deadline, security headers).
+/// Whether a path belongs to the JSON API (and its health checks) rather than to the pages.
+pub fn is_api_path(path: &str) -> bool {
+    const API_PREFIXES: [&str; 2] = ["/api", "/fhir"];
+    path == "/healthz"
+        || path == "/readyz"
+        || API_PREFIXES
+            .iter()
+            .any(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+}
+
+/// A path no page serves: the HTML "Page not found" page (the API's paths get its problem details).
+async fn page_not_found() -> Response {
+    page_error::PageError::NotFound { what: "page".to_owned() }.into_response()
+}
+
+/// The pages alone, with their middleware (request id, log line, deadline, security headers), and the
+/// HTML "Page not found" page for any other path.
 pub fn router(app: App, config: WebConfig) -> Router {
     const SESSION: &str = "/patients/{patient_id}/sessions/{session_id}";
     let trusted_proxies = Arc::new(config.trusted_proxies.clone());
@@ -77,8 +113,13 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/logout", post(account_pages::logout))
         .route("/password", get(account_pages::password_page).post(account_pages::change_password))
         .route("/worklist", get(worklist_page::worklist))
+        .route("/live/session-changes", get(live_changes::session_changes))
         .route("/patients", get(patient_pages::patient_list))
         .route("/patients/{patient_id}", get(patient_pages::patient_overview))
+        .route("/patients/{patient_id}/plans", post(treatment_forms::create_plan))
+        .route("/patients/{patient_id}/orders", post(treatment_forms::create_order))
+        .route("/patients/{patient_id}/sessions", post(treatment_forms::start_session))
+        .route("/patients/{patient_id}/scales/{scale}", get(scale_forms::scale_form).post(scale_forms::record_scale))
         .route(SESSION, get(session_page::session))
         .route(&format!("{SESSION}/observations"), post(session_page::record_observation))
         .route(
@@ -88,6 +129,12 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route(&format!("{SESSION}/alerts/{{alert_id}}/acknowledgement"), post(session_page::acknowledge_alert))
         .route(&format!("{SESSION}/discharge"), post(session_page::discharge))
         .route(&format!("{SESSION}/signature"), post(session_page::sign))
+        .route(&format!("{SESSION}/overrides"), post(session_page::record_override))
+        .route(
+            &format!("{SESSION}/scales/{{scale}}"),
+            get(scale_forms::session_scale_form).post(scale_forms::record_session_scale),
+        )
+        .fallback(page_not_found)
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
         .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));
     let mut pages = pages;

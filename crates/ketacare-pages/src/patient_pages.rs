@@ -1,7 +1,8 @@
 //! The patient list with its search box, and the patient overview: who the patient is, the TRD
 //! decisions and eligibility per modality with each finding's class, reason and source, the dose, and
 //! the plans and sessions (with links). Analysts see patients de-identified (the use cases decide that),
-//! and no plans or sessions.
+//! and no plans or sessions. Prescribers get the plan and dose-order forms, nurses and prescribers the
+//! start-a-session form (`treatment_forms.rs` handles their posts and re-renders this page when refused).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -15,7 +16,10 @@ use crate::PagesState;
 use crate::display::{clinic_zone, date_time, value_text, words};
 use crate::layout::Chrome;
 use crate::page_error::{PageError, render};
+use crate::scale_forms::{SCALES, scale_definition};
 use crate::signed_in::SignedIn;
+use crate::symptom_chart::symptom_course_svg;
+use crate::treatment_forms::{ORDER_MODALITIES, OrderForm, PLAN_TEMPLATES, PlanForm, StartForm, plan_template_label};
 
 /// How many patients one page of the list shows.
 const PATIENT_PAGE_SIZE: i64 = 50;
@@ -101,7 +105,7 @@ pub async fn patient_list(
 
 #[derive(Template)]
 #[template(path = "patient.html")]
-struct PatientOverviewPage {
+pub struct PatientOverviewPage {
     chrome: Chrome,
     heading: String,
     identity: Vec<(String, String)>,
@@ -111,6 +115,82 @@ struct PatientOverviewPage {
     /// `None` when the role may not read plans or sessions.
     plans: Option<Vec<PlanItem>>,
     sessions: Option<Vec<SessionItem>>,
+    orders: Option<Vec<OrderItem>>,
+    /// The rating scales: the symptom chart, the results, and the forms to record one.
+    scales: Option<ScalesView>,
+    patient_id: String,
+    /// What was just saved, for the notice at the top.
+    saved: Option<&'static str>,
+    csrf_token: String,
+    time_zone: String,
+    /// The forms, each shown only to the roles whose use case takes it.
+    plan_form: Option<PlanFormView>,
+    order_form: Option<OrderFormView>,
+    start_form: Option<StartFormView>,
+}
+
+/// One option of a select, with whether it is chosen.
+struct SelectOption {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+fn options(choices: impl IntoIterator<Item = (String, String)>, chosen: &str) -> Vec<SelectOption> {
+    choices.into_iter().map(|(value, label)| SelectOption { selected: value == chosen, value, label }).collect()
+}
+
+struct PlanFormView {
+    form: PlanForm,
+    templates: Vec<SelectOption>,
+}
+
+struct OrderFormView {
+    form: OrderForm,
+    modalities: Vec<SelectOption>,
+    plans: Vec<SelectOption>,
+}
+
+struct StartFormView {
+    form: StartForm,
+    slots: Vec<SelectOption>,
+    orders: Vec<SelectOption>,
+}
+
+struct ScalesView {
+    chart_svg: String,
+    results: Vec<ScaleResultRow>,
+    /// `(href, title)` of each scale's form, for the roles that record the chart.
+    record_links: Vec<(String, &'static str)>,
+}
+
+struct ScaleResultRow {
+    administered_on: String,
+    scale: String,
+    total: String,
+    entered_in_error: bool,
+}
+
+struct OrderItem {
+    signed_at: String,
+    modality: String,
+    dose: String,
+    status: String,
+}
+
+/// The overview's forms as they come back refused (the others are shown empty), and what was saved.
+#[derive(Debug, Default)]
+pub struct OverviewForms {
+    pub plan: Option<PlanForm>,
+    pub order: Option<OrderForm>,
+    pub start: Option<StartForm>,
+    pub saved: Option<&'static str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OverviewQuery {
+    #[serde(default)]
+    saved: String,
 }
 
 struct Evaluation {
@@ -172,7 +252,7 @@ struct SessionItem {
 
 fn modality_name(code: &str) -> String {
     match code {
-        "iv_ketamine" => "IV racemic ketamine".to_owned(),
+        "iv_ketamine" | "iv_racemic_ketamine" => "IV racemic ketamine".to_owned(),
         "esketamine" => "Esketamine nasal spray".to_owned(),
         other => words(other),
     }
@@ -303,7 +383,48 @@ pub async fn patient_overview(
     State(state): State<PagesState>,
     signed: SignedIn,
     Path(patient_id): Path<String>,
+    Query(query): Query<OverviewQuery>,
 ) -> Result<Response, PageError> {
+    let saved = match query.saved.as_str() {
+        "plan" => Some("The plan was prescribed; its schedule is under Plans."),
+        "order" => Some("The dose order was signed; it is under Dose orders."),
+        "scale" => Some("The rating scale was saved; its total is under Rating scales."),
+        _ => None,
+    };
+    let page = overview_page(&state, &signed, &patient_id, OverviewForms { saved, ..OverviewForms::default() }).await?;
+    Ok(render(&page))
+}
+
+/// What an order prescribes, in a line: `56 mg (2 × 28 mg)` or `27.5 mg (0.5 mg/kg) over 40 min`.
+fn order_dose_text(order: &Value) -> String {
+    if order["device_count"].is_null() {
+        format!(
+            "{} mg ({} mg/kg, {} weight {} kg) over {} min; pump {} mL/h",
+            value_text(&order["dose_mg"]),
+            value_text(&order["mg_per_kg"]),
+            value_text(&order["basis"]),
+            value_text(&order["basis_kg"]),
+            value_text(&order["infusion_min"]),
+            value_text(&order["pump_rate_ml_per_h"]),
+        )
+    } else {
+        format!(
+            "{} mg ({} × {} mg devices)",
+            value_text(&order["dose_mg"]),
+            value_text(&order["device_count"]),
+            value_text(&order["device_mg"])
+        )
+    }
+}
+
+/// The overview with its forms as given (refused ones keep what was typed, with their errors).
+pub async fn overview_page(
+    state: &PagesState,
+    signed: &SignedIn,
+    patient_id: &str,
+    forms: OverviewForms,
+) -> Result<PatientOverviewPage, PageError> {
+    let patient_id = patient_id.to_owned();
     let app = &state.app;
     let actor = &signed.actor;
     let zone = clinic_zone(app);
@@ -342,13 +463,18 @@ pub async fn patient_overview(
         }
         Err(other) => return Err(other.into()),
     };
-    let plans = if allows(signed.principal.role, Permission::ReadPlans) {
-        let plans = app.plans(actor, &patient_id).await?;
+    let role = signed.principal.role;
+    let plan_views =
+        if allows(role, Permission::ReadPlans) { app.plans(actor, &patient_id).await? } else { Vec::new() };
+    let order_views =
+        if allows(role, Permission::ReadSessions) { app.orders(actor, &patient_id).await? } else { Vec::new() };
+    let plans = if allows(role, Permission::ReadPlans) {
+        let plans = &plan_views;
         Some(
             plans
                 .iter()
                 .map(|plan| PlanItem {
-                    title: words(&value_text(&plan.plan["template"])),
+                    title: plan_template_label(&value_text(&plan.plan["template"])),
                     status: words(&plan.status),
                     slots: plan
                         .scheduled_sessions
@@ -388,7 +514,107 @@ pub async fn patient_overview(
     } else {
         None
     };
-    let page = PatientOverviewPage {
+    let orders = allows(role, Permission::ReadSessions).then(|| {
+        order_views
+            .iter()
+            .map(|order| OrderItem {
+                signed_at: date_time(&order.signed_at, &zone),
+                modality: modality_name(&order.modality),
+                dose: order_dose_text(&order.order),
+                status: words(&order.status),
+            })
+            .collect()
+    });
+    let scales = if allows(role, Permission::ReadChart) && allows(role, Permission::ReadSessions) {
+        let course = app.symptom_course(actor, &patient_id).await?;
+        let results = app
+            .chart_section(actor, &patient_id, "scales")
+            .await?
+            .iter()
+            .rev()
+            .map(|record| {
+                let code = value_text(&record.data["scale"]);
+                ScaleResultRow {
+                    administered_on: value_text(&record.data["administered_on"]),
+                    scale: scale_definition(&code).map_or_else(|| code.to_uppercase(), |scale| scale.title.to_owned()),
+                    total: record.total.map_or_else(|| "\u{2014}".to_owned(), |total| total.to_string()),
+                    entered_in_error: record.status.as_str() == "entered_in_error",
+                }
+            })
+            .collect();
+        let record_links = if allows(role, Permission::RecordChart) {
+            SCALES.iter().map(|scale| (format!("/patients/{patient_id}/scales/{}", scale.code), scale.title)).collect()
+        } else {
+            Vec::new()
+        };
+        Some(ScalesView { chart_svg: symptom_course_svg(&course), results, record_links })
+    } else {
+        None
+    };
+    let active_plans: Vec<(String, String)> = plan_views
+        .iter()
+        .filter(|plan| plan.status == "active")
+        .map(|plan| {
+            let first = plan.scheduled_sessions.first().map(|slot| date_time(&slot.planned_at, &zone));
+            let label = format!(
+                "{}, from {}",
+                plan_template_label(&value_text(&plan.plan["template"])),
+                first.unwrap_or_else(|| "\u{2014}".to_owned())
+            );
+            (plan.plan_id.clone(), label)
+        })
+        .collect();
+    let plan_form = allows(role, Permission::PrescribePlans).then(|| {
+        let form = forms.plan.unwrap_or_default();
+        let templates = options(
+            PLAN_TEMPLATES.iter().map(|(value, label)| ((*value).to_owned(), (*label).to_owned())),
+            &form.template,
+        );
+        PlanFormView { form, templates }
+    });
+    let order_form = allows(role, Permission::PrescribeDoses).then(|| {
+        let form = forms.order.unwrap_or_default();
+        let modalities = options(
+            ORDER_MODALITIES.iter().map(|(value, label)| ((*value).to_owned(), (*label).to_owned())),
+            &form.modality,
+        );
+        let plans = options(active_plans.iter().cloned(), &form.plan_id);
+        OrderFormView { form, modalities, plans }
+    });
+    let start_form = allows(role, Permission::RunSessions).then(|| {
+        let form = forms.start.unwrap_or_default();
+        let open_slots = plan_views.iter().filter(|plan| plan.status == "active").flat_map(|plan| {
+            let template = plan_template_label(&value_text(&plan.plan["template"]));
+            let zone = &zone;
+            plan.scheduled_sessions
+                .iter()
+                .filter(|slot| slot.status == "scheduled" && slot.treatment_session_id.is_none())
+                .map(move |slot| {
+                    let number = slot.session_number.map_or_else(String::new, |number| format!("session {number}, "));
+                    (
+                        format!("{}/{}", plan.plan_id, slot.position),
+                        format!("{template}: {number}{} ({})", date_time(&slot.planned_at, zone), slot.step),
+                    )
+                })
+        });
+        let slots = options(open_slots.collect::<Vec<_>>(), &form.slot);
+        let orders = options(
+            order_views.iter().filter(|order| order.status == "active").map(|order| {
+                (
+                    order.order_id.clone(),
+                    format!(
+                        "{}: {}, signed {}",
+                        modality_name(&order.modality),
+                        order_dose_text(&order.order),
+                        date_time(&order.signed_at, &zone)
+                    ),
+                )
+            }),
+            &form.order_id,
+        );
+        StartFormView { form, slots, orders }
+    });
+    Ok(PatientOverviewPage {
         chrome: Chrome::signed_in(&heading, "patients", &signed.principal),
         heading,
         identity,
@@ -397,6 +623,14 @@ pub async fn patient_overview(
         evaluation_problem,
         plans,
         sessions,
-    };
-    Ok(render(&page))
+        orders,
+        scales,
+        patient_id: patient_id.clone(),
+        saved: forms.saved,
+        csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
+        time_zone: app.clinic_time_zone().to_owned(),
+        plan_form,
+        order_form,
+        start_form,
+    })
 }

@@ -3,7 +3,9 @@
 //! from), the order's dose and what was given, the active alerts with their acknowledgements, the alert
 //! log, the vital-sign entry form (SBP → DBP → HR → SpO2 → RR → MOAA/S → CADSS, Enter saves, the time
 //! defaults to now in the clinic's zone), the entries with "entered in error", the SVG chart, discharge
-//! readiness and the REMS form's gaps, with the discharge and sign buttons for the roles that may.
+//! readiness and the REMS form's gaps, with the discharge and sign buttons for the roles that may, and
+//! for prescribers an override of an overridable hold of the gate, with its reason typed (empty by
+//! default) and the overrides already recorded.
 //! Every write goes through the same use case as the API, and the page reloads after it (post,
 //! redirect, get) showing what the entry raised.
 
@@ -47,6 +49,7 @@ struct SessionPage {
     csrf_token: String,
     patient_name: String,
     patient_href: String,
+    session_id: String,
     session_href: String,
     heading: String,
     stage: String,
@@ -82,6 +85,15 @@ struct GateItem {
     status_class: &'static str,
     reason: String,
     source: String,
+    /// The gate's code for the item (`BP`), which an override names.
+    code: String,
+    /// A prescriber may override this hold now (with a reason).
+    overridable_now: bool,
+    /// The override reason as typed, and the server's refusal, when an override was refused.
+    override_reason: String,
+    override_error: Option<String>,
+    /// Overrides already recorded for this item: who, when, why.
+    overrides: Vec<String>,
 }
 
 struct PreDoseValue {
@@ -179,6 +191,8 @@ struct PageState {
     entry: Option<EntryForm>,
     errors: Vec<(String, String)>,
     action_error: Option<String>,
+    /// A refused override: the item, the reason as typed, and the server's words.
+    refused_override: Option<(String, String, String)>,
 }
 
 fn status_class(status: &str) -> &'static str {
@@ -255,18 +269,40 @@ async fn session_page(
         if modality == "esketamine" { "Esketamine" } else { "IV ketamine" },
         date_time(document["dose"]["planned_at"].as_str().unwrap_or(&view.created_at), &zone)
     );
+    let may_override = allows(signed.principal.role, Permission::OverrideSessionHolds)
+        && view.status == "active"
+        && !matches!(view.stage.as_str(), "discharged" | "locked");
     let gate_items = report["gate"]["items"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|item| {
             let status = value_text(&item["status"]);
+            let code = value_text(&item["item"]);
+            let refused = page_state.refused_override.as_ref().filter(|(item, _, _)| *item == code);
             GateItem {
-                item: words(&value_text(&item["item"])),
+                item: words(&code),
                 status_class: status_class(&status),
                 status: words(&status).to_uppercase(),
                 reason: value_text(&item["reason"]),
                 source: value_text(&item["source"]),
+                overridable_now: may_override && status == "hold" && item["overridable"] == json!(true),
+                override_reason: refused.map(|(_, reason, _)| reason.clone()).unwrap_or_default(),
+                override_error: refused.map(|(_, _, error)| error.clone()),
+                overrides: view
+                    .overrides
+                    .iter()
+                    .filter(|recorded| recorded.item == code)
+                    .map(|recorded| {
+                        format!(
+                            "overridden by {} at {}: {}",
+                            user_label(&recorded.recorded_by, signed),
+                            date_time(&recorded.recorded_at, &zone),
+                            recorded.reason
+                        )
+                    })
+                    .collect(),
+                code,
             }
         })
         .collect();
@@ -491,6 +527,7 @@ async fn session_page(
         chrome: Chrome::signed_in(&format!("Session — {patient_name}"), "", &signed.principal),
         csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
         patient_href: format!("/patients/{patient_id}"),
+        session_id: session_id.to_owned(),
         patient_name,
         heading,
         stage: words(stage),
@@ -632,7 +669,7 @@ fn form_field_of(field: &str) -> String {
     )
 }
 
-fn read_form<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, PageError> {
+pub(crate) fn read_form<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, PageError> {
     if !same_site_form(headers) {
         return Err(PageError::FormRejected);
     }
@@ -805,4 +842,57 @@ pub async fn sign(
         Ok(_) => Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}#discharge")).into_response()),
         Err(error) => action_refused(&state, &signed, &patient_id, &session_id, error).await,
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct OverrideForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST …/overrides`: a prescriber overrides one overridable hold of the gate, with a reason, through
+/// `App::record_session_override`; a refusal (no reason, a hold that cannot be overridden, a stale page)
+/// comes back beside the reason field with the reason kept.
+pub async fn record_override(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Path((patient_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: OverrideForm = read_form(&headers, &body)?;
+    signed.check_form_token(&form.csrf_token)?;
+    // An empty reason is left out, so the use case says that an override needs one.
+    let reason = form.reason.trim();
+    let document =
+        if reason.is_empty() { json!({ "item": form.item }) } else { json!({ "item": form.item, "reason": reason }) }
+            .to_string();
+    let (status, message) = match state
+        .app
+        .record_session_override(&signed.actor, &patient_id, &session_id, form.version, &document)
+        .await
+    {
+        Ok(_) => {
+            return Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}#gate")).into_response());
+        }
+        Err(AppError::Invalid { field, problem }) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {problem}")),
+        Err(AppError::Refused { field, problem, rule_id }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {problem} ({rule_id})"))
+        }
+        Err(AppError::StaleVersion { .. }) => (
+            StatusCode::CONFLICT,
+            "The session changed since this page was loaded; check the gate as it is now and send the override again"
+                .to_owned(),
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    let page_state = PageState { refused_override: Some((form.item, form.reason, message)), ..PageState::default() };
+    let page = session_page(&state, &signed, &patient_id, &session_id, page_state).await?;
+    Ok((status, render(&page)).into_response())
 }

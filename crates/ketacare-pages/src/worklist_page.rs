@@ -1,12 +1,15 @@
 //! `GET /worklist`, the home page after sign-in: what needs staff now, in order of urgency. Open
 //! alerts (most severe first, each with its level as a word and an icon, and its age), today's
-//! sessions, overdue self-reports and REMS forms due; every item links to where it is resolved. The
+//! sessions (a scheduled one not yet started has a Start button for nurses and prescribers, posting to
+//! the overview's start form), overdue self-reports and REMS forms due; every item links to where it is
+//! resolved. The page follows the live feed of session changes (`live_changes.rs`); the
 //! page refreshes its lists itself (`ketacare.js` polls the page every 30 s and swaps the lists in;
 //! with JavaScript off, the Refresh link does the same).
 
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use ketacare_app::policy::{Permission, allows};
 use ketacare_app::{WorklistPatient, WorklistQuery};
 
 use crate::PagesState;
@@ -24,6 +27,7 @@ pub const WORKLIST_REFRESH_SECONDS: u32 = 30;
 #[template(path = "worklist.html")]
 struct WorklistPage {
     chrome: Chrome,
+    csrf_token: String,
     date: String,
     time_zone: String,
     updated_at: String,
@@ -56,6 +60,9 @@ struct SessionItem {
     /// The session page when one was started, else the patient's overview.
     href: String,
     link_text: &'static str,
+    /// For a scheduled session not yet started, when the role runs sessions: where the Start form posts
+    /// and the slot (`plan_id/position`) it names.
+    start: Option<(String, String)>,
 }
 
 struct SelfReportItem {
@@ -114,6 +121,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
             }
         })
         .collect();
+    let can_run = allows(signed.principal.role, Permission::RunSessions);
     let sessions = view
         .sessions_today
         .iter()
@@ -123,7 +131,14 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
                 Some(session_id) => (session_href(&item.patient.patient_id, session_id), "Open session"),
                 None => (patient_href.clone(), "Open patient"),
             };
+            let start = (can_run && item.treatment_session_id.is_none() && item.status == "scheduled").then(|| {
+                (
+                    format!("/patients/{}/sessions", item.patient.patient_id),
+                    format!("{}/{}", item.plan_id, item.position),
+                )
+            });
             SessionItem {
+                start,
                 time: clock_time(&item.planned_at, &zone),
                 patient: patient_label(&item.patient),
                 patient_href,
@@ -161,6 +176,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
         .collect();
     let page = WorklistPage {
         chrome: Chrome::signed_in("Worklist", "worklist", &signed.principal),
+        csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
         date: view.date.clone(),
         time_zone: view.time_zone.clone(),
         updated_at: now.to_zoned_datetime(zone.clone()).strftime("%H:%M:%S").to_string(),

@@ -2,7 +2,11 @@
 // (1) refreshes regions marked data-refresh-seconds by fetching the page again and swapping them in,
 // saying so to screen readers, and saying when the connection is lost;
 // (2) keeps a vital-sign form's time at "now" in the clinic's time zone until someone edits it;
-// (3) moves focus to an error summary when a form comes back refused.
+// (3) moves focus to an error summary when a form comes back refused;
+// (5) keeps a running total on rating-scale forms whose total is the sum of their items;
+// (4) follows the live feed of session changes (server-sent events, ids only) on pages marked
+// data-live-changes, and on a change of the session shown (or any, on the worklist) reads the page
+// again and swaps in the regions named in data-live-regions, except one being typed in.
 "use strict";
 (function () {
   function clinicNow(timeZone) {
@@ -67,7 +71,118 @@
     window.setInterval(poll, seconds * 1000);
   }
 
+  // Reads the page again and swaps in the regions with these ids; a region holding the focus (someone
+  // is typing a note there) is left alone and tried again shortly.
+  function swapRegions(regionIds, announce, status) {
+    var inFlight = false, again = false;
+    function refresh() {
+      if (inFlight) { again = true; return; }
+      inFlight = true;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) {
+          if (response.redirected || !response.ok) { window.location.reload(); return null; }
+          return response.text();
+        })
+        .then(function (html) {
+          if (html === null) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var changed = false, skipped = false;
+          regionIds.forEach(function (id) {
+            var region = document.getElementById(id);
+            var replacement = fresh.getElementById(id);
+            if (!region || !replacement || replacement.innerHTML === region.innerHTML) return;
+            if (region.contains(document.activeElement) && document.activeElement !== document.body) {
+              skipped = true;
+              return;
+            }
+            region.innerHTML = replacement.innerHTML;
+            changed = true;
+          });
+          if (changed) announce(fresh);
+          if (skipped) window.setTimeout(refresh, 2000);
+        })
+        .catch(function () { if (status) status.textContent = "Connection lost; retrying"; })
+        .then(function () {
+          inFlight = false;
+          if (again) { again = false; refresh(); }
+        });
+    }
+    return refresh;
+  }
+
+  function followLiveChanges(marker) {
+    if (!window.EventSource) return;
+    var sessionId = marker.getAttribute("data-live-session-id");
+    var regionIds = (marker.getAttribute("data-live-regions") || "").split(" ").filter(Boolean);
+    var status = document.querySelector("[data-live-status]");
+    var announcer = document.querySelector("[data-refresh-announcer]");
+    var stamp = document.querySelector("[data-refreshed-at]");
+    var refresh = swapRegions(regionIds, function (fresh) {
+      var freshStamp = fresh.querySelector("[data-refreshed-at]");
+      if (stamp && freshStamp) stamp.textContent = freshStamp.textContent;
+      var summary = fresh.querySelector("[data-live-announcement]");
+      if (announcer) announcer.textContent = summary ? summary.textContent : "The page was updated.";
+    }, status);
+    // One stream per visible page: a browser holds at most six connections to a server, so a page in a
+    // background tab closes its stream and, back in view, opens it again and reads itself once.
+    var source = null, opened = false;
+    function connect() {
+      var current = new EventSource(marker.getAttribute("data-live-changes"));
+      source = current;
+      current.addEventListener("open", function () {
+        // After a reconnection, notices may have been missed: read the page again once.
+        if (opened) refresh();
+        opened = true;
+        if (status) status.textContent = "Live: changes from other screens appear here.";
+      });
+      current.addEventListener("session", function (event) {
+        var change;
+        try { change = JSON.parse(event.data); } catch (error) { return; }
+        if (!sessionId || change.session_id === sessionId) refresh();
+      });
+      current.addEventListener("missed", refresh);
+      current.addEventListener("error", function () {
+        if (!status || current !== source) return;
+        status.textContent = current.readyState === EventSource.CLOSED
+          ? "Live updates stopped: reload the page to see changes."
+          : "Live connection lost; reconnecting.";
+      });
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden" && source) {
+        source.close();
+        source = null;
+      }
+    });
+    // Back in view (whether or not the browser said so with an event): connect again.
+    window.setInterval(function () {
+      if (!source && document.visibilityState !== "hidden") connect();
+    }, 1000);
+    connect();
+  }
+
+  // A running total for a rating scale whose total is the sum of its items (the saved total is the
+  // server's, which also prorates or refuses missing items).
+  function keepRunningTotal(form) {
+    var output = form.querySelector("[data-running-total]");
+    if (!output) return;
+    var max = output.getAttribute("data-max-total");
+    function update() {
+      var total = 0, answered = 0;
+      var groups = form.querySelectorAll("fieldset.scale-item");
+      Array.prototype.forEach.call(groups, function (group) {
+        var checked = group.querySelector("input[type=radio]:checked");
+        if (checked) { total += parseInt(checked.value, 10) || 0; answered += 1; }
+      });
+      output.textContent = "Total so far: " + total + " of " + max + " (" + answered + " of " + groups.length + " items answered).";
+    }
+    form.addEventListener("change", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sum-items]"), keepRunningTotal);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-live-changes]"), followLiveChanges);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-clinic-time-zone]"), keepTimeAtNow);
     Array.prototype.forEach.call(document.querySelectorAll("[data-refresh-seconds]"), refreshRegion);
     var summary = document.querySelector("[data-focus-on-load]");

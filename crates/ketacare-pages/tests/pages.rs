@@ -2,7 +2,14 @@
 //! PostgreSQL when `KETACARE_TEST_DATABASE_URL` is set: each page renders for every role that may see it
 //! and answers the others with the 403 page; markup in a patient's name and MRN appears as text on every
 //! page; sign-in, the one-time password, idle expiry and sign-out; a vital-sign entry that raises an alert
-//! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused.
+//! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused;
+//! paths no page serves get the HTML 404 page while the API keeps its problem details;
+//! the prescriber's plan, order and override forms and the start-a-session form (shown by role,
+//! refused for other roles by the use case, errors beside their fields with what was typed kept);
+//! rating-scale forms scored by the server, and the overview's symptom chart with its baseline,
+//! response and remission lines; in-session CADSS-23, BPRS positive and MOAA/S scored into observations;
+//! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
+//! read sessions, audited, and ends when the server closes it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,6 +17,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use futures_util::StreamExt as _;
 use jiff::Timestamp;
 use ketacare_app::{Actor, App, NewAccount, PatientInput, Role};
 use ketacare_core::protocol::Protocol;
@@ -362,6 +370,399 @@ async fn the_stylesheet_and_script_are_served_and_pages_allow_only_them() {
         let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "{policy}");
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    })
+    .await;
+}
+
+/// The next chunk of a server-sent event stream as text (or `None` when it ended), within two seconds.
+async fn next_event(events: &mut axum::body::BodyDataStream) -> Option<String> {
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(2), events.next())
+        .await
+        .expect("an event within two seconds")?;
+    Some(String::from_utf8(chunk.unwrap().to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn the_live_feed_names_the_changed_session_by_id_to_the_roles_that_read_sessions() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        for role in [Analyst, Auditor] {
+            let reply = site.get(role, "/live/session-changes").await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}: {}", role.as_str(), reply.body);
+        }
+        let anonymous = call(&site.router, "GET", "/live/session-changes", None, None).await;
+        assert_eq!(anonymous.location, "/", "no cookie, no feed");
+
+        // The prescriber's screen subscribes; the nurse charts a blood pressure that raises an alert.
+        let request = Request::get("/live/session-changes")
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::COOKIE, site.browser(Prescriber).0)
+            .body(Body::empty())
+            .unwrap();
+        let response = site.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let mut events = response.into_body().into_data_stream();
+        let hello = next_event(&mut events).await.unwrap();
+        assert!(hello.contains("retry: 1000") && hello.contains(": live"), "{hello}");
+        let saved = site.enter_vital_signs(Nurse, &[("systolic", "190"), ("diastolic", "115")], true).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let event = next_event(&mut events).await.unwrap();
+        assert!(event.starts_with("event: session\n"), "{event}");
+        let data: serde_json::Value =
+            serde_json::from_str(event.lines().find_map(|line| line.strip_prefix("data: ")).unwrap()).unwrap();
+        assert_eq!(
+            data,
+            json!({ "patient_id": site.patient_id, "session_id": site.session_id, "kind": "observation",
+                    "alerts_changed": true })
+        );
+        // An acknowledgement reaches the open screens too (the alert stays, so its alerts did not change).
+        let (cookie, csrf) = site.browser(Nurse);
+        let acknowledge = format!("{}/alerts/BP_HIGH%231/acknowledgement", site.session_path());
+        let reply = call(&site.router, "POST", &acknowledge, Some(cookie), Some(&form(&[("csrf_token", csrf)]))).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let event = next_event(&mut events).await.unwrap();
+        assert!(
+            event.contains("\"kind\":\"acknowledgement\"") && event.contains("\"alerts_changed\":false"),
+            "{event}"
+        );
+
+        // The subscription is audited as the prescriber's; shutting down ends the stream.
+        let auditor = site.actor(Auditor).await;
+        let prescriber = site.actor(Prescriber).await;
+        let watched = site.app.audit_events(&auditor, 0, 1000).await.unwrap().into_iter().any(|record| {
+            record.action == "session_changes.watch"
+                && record.outcome == "success"
+                && record.actor_id.as_deref() == Some(prescriber.user_id.as_str())
+        });
+        assert!(watched, "the subscription is in the audit log");
+        site.app.close_live_updates();
+        assert_eq!(next_event(&mut events).await, None, "the stream ends when the server closes");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_path_no_page_serves_answers_the_html_404_page_and_the_api_keeps_its_problem_details() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        let content_type = |response: &axum::response::Response| {
+            response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+        };
+        for (method, path) in [("GET", "/no-such-page"), ("GET", "/apiary"), ("GET", "/patients/a/b/c"), ("POST", "/x")]
+        {
+            let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+            let response = site.router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+            assert!(content_type(&response).starts_with("text/html"), "{method} {path}");
+            assert!(
+                response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'")
+            );
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            assert!(body.starts_with("<!doctype html>") && body.contains("Page not found"), "{path}: {body}");
+        }
+        for path in ["/api/v1/no-such-thing", "/api", "/fhir/r4/no-such-thing"] {
+            let request = Request::get(path).body(Body::empty()).unwrap();
+            let response = site.router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(content_type(&response), "application/problem+json", "{path}");
+        }
+        // Signed in or not, the pages' own 404 is the same page.
+        let reply = site.get(Role::Nurse, "/nothing-here").await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert!(reply.body.contains("Page not found"));
+    })
+    .await;
+}
+
+/// Posts a form as `role`, with the session's CSRF token.
+async fn post_form(site: &Site, role: Role, path: &str, pairs: &[(&str, &str)]) -> Reply {
+    let (cookie, csrf) = site.browser(role);
+    let mut all = vec![("csrf_token", csrf)];
+    all.extend_from_slice(pairs);
+    call(&site.router, "POST", path, Some(cookie), Some(&form(&all))).await
+}
+
+#[tokio::test]
+async fn a_prescriber_prescribes_a_plan_and_an_order_and_a_nurse_starts_the_session_from_the_worklist() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let plans = format!("{}/plans", site.overview_path());
+        let orders = format!("{}/orders", site.overview_path());
+        let sessions = format!("{}/sessions", site.overview_path());
+        // Each form is shown to the roles whose use case takes it.
+        let prescriber_view = site.get(Prescriber, &site.overview_path()).await.body;
+        assert!(
+            prescriber_view.contains("Prescribe a treatment plan") && prescriber_view.contains("Sign a dose order")
+        );
+        let nurse_view = site.get(Nurse, &site.overview_path()).await.body;
+        assert!(!nurse_view.contains("Prescribe a treatment plan") && !nurse_view.contains("Sign a dose order"));
+        assert!(
+            nurse_view.contains("Start a session") && nurse_view.contains("56 mg (2 × 28 mg devices)"),
+            "{nurse_view}"
+        );
+        let admin_view = site.get(Admin, &site.overview_path()).await.body;
+        assert!(!admin_view.contains("Start a session") && !admin_view.contains("Prescribe a treatment plan"));
+        // A nurse posting the plan form anyway is refused by the use case.
+        let refused = post_form(&site, Nurse, &plans, &[("template", "esketamine_trd")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+        // A time that is not one comes back beside its field, with everything typed kept.
+        let typed = [("template", "esketamine_trd"), ("first_session", "tomorrow"), ("concurrent_plan_reason", "")];
+        let reply = post_form(&site, Prescriber, &plans, &typed).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"plan-first_session-error\"") && reply.body.contains("value=\"tomorrow\""));
+        assert!(reply.body.contains("value=\"esketamine_trd\" selected"), "the template stays chosen");
+        let typed = [("template", "esketamine_trd"), ("first_session", "2026-12-04T16:00")];
+        let reply = post_form(&site, Prescriber, &plans, &typed).await;
+        assert_eq!(
+            (reply.status, reply.location.as_str()),
+            (StatusCode::SEE_OTHER, &*format!("{}?saved=plan#plans", site.overview_path()))
+        );
+        let page = site.get(Prescriber, &format!("{}?saved=plan", site.overview_path())).await.body;
+        assert!(page.contains("The plan was prescribed") && page.contains("Esketamine: weeks 1–4"), "{page}");
+        // A second esketamine plan needs a reason: the refusal names the rule beside the template.
+        let reply = post_form(&site, Prescriber, &plans, &typed).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            reply.body.contains("id=\"plan-template-error\"") && reply.body.contains("ONE_ACTIVE_PLAN_PER_MODALITY")
+        );
+        assert!(reply.body.contains("value=\"2026-12-04T16:00\""), "the time typed is kept");
+
+        // The order: a word where a number goes, then a dose over the hard stop, then a good one.
+        let reply = post_form(&site, Prescriber, &orders, &[("modality", "esketamine"), ("dose_mg", "lots")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            reply.body.contains("Dose must be a number, got &#34;lots&#34;") && reply.body.contains("value=\"lots\"")
+        );
+        let reply = post_form(&site, Prescriber, &orders, &[("modality", "esketamine"), ("dose_mg", "112")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains("id=\"order-dose_mg-error\"") && reply.body.contains("value=\"112\""),
+            "{}",
+            reply.body
+        );
+        let reply = post_form(&site, Prescriber, &orders, &[("modality", "esketamine"), ("dose_mg", "56")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &site.overview_path()).await.body;
+        assert_eq!(page.matches("<td>56 mg (2 × 28 mg devices)</td>").count(), 2, "both orders are listed: {page}");
+
+        // Today's scheduled session is on the worklist with a Start button for those who run sessions.
+        let worklist = site.get(Nurse, "/worklist").await.body;
+        assert!(worklist.contains("Start session<span"), "{worklist}");
+        assert!(!site.get(Admin, "/worklist").await.body.contains("Start session<span"));
+        let slot = worklist.split("name=\"slot\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        // Two active esketamine orders: the server asks which one is given, beside the order field.
+        let reply = post_form(&site, Nurse, &sessions, &[("slot", &slot)]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"start-order_id-error\"") && reply.body.contains("active esketamine orders"));
+        assert!(reply.body.contains(&format!("value=\"{slot}\" selected")), "the slot stays chosen");
+        let order_id = reply
+            .body
+            .split("id=\"start-order_id\"")
+            .nth(1)
+            .unwrap()
+            .split("<option value=\"")
+            .nth(3)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let reply = post_form(&site, Nurse, &sessions, &[("slot", &slot), ("order_id", &order_id)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.contains("/sessions/") && reply.location.ends_with("#gate"), "{}", reply.location);
+        let session = site.get(Nurse, reply.location.trim_end_matches("#gate")).await;
+        assert_eq!(session.status, StatusCode::OK);
+        assert!(session.body.contains("Ordered dose"), "{}", session.body);
+        let worklist = site.get(Nurse, "/worklist").await.body;
+        assert!(!worklist.contains("Start session<span"), "the started session is no longer to start");
+        for page in [worklist, site.get(Prescriber, &site.overview_path()).await.body] {
+            assert_markup_is_text(&page, "forms");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_prescriber_overrides_an_overridable_hold_with_a_reason_and_only_with_one() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        // A pre-dose blood pressure over the label's 140/90 holds the gate, overridably.
+        for (at, systolic, diastolic) in
+            [("2026-12-04T14:50", "152"), ("2026-12-04T14:56", "150")].map(|(at, systolic)| (at, systolic, "94"))
+        {
+            let (cookie, csrf) = site.browser(Nurse);
+            let pairs = [("csrf_token", csrf), ("at", at), ("systolic", systolic), ("diastolic", diastolic)];
+            let path = format!("{}/observations", site.session_path());
+            let reply = call(&site.router, "POST", &path, Some(cookie), Some(&form(&pairs))).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        }
+        let page = site.get(Prescriber, &site.session_path()).await.body;
+        assert!(page.contains("Override the"), "the prescriber is offered the override: {page}");
+        assert!(!site.get(Nurse, &site.session_path()).await.body.contains("Override the"), "nurses are not");
+        let item = page.split("name=\"item\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let path = format!("{}/overrides", site.session_path());
+        let reply =
+            post_form(&site, Prescriber, &path, &[("version", &version), ("item", &item), ("reason", "  ")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains(&format!("id=\"override-reason-error-{item}\""))
+                && reply.body.contains("needs a reason"),
+            "{}",
+            reply.body
+        );
+        let reason = "BP <b>stable</b> on repeat; benefit outweighs";
+        let reply =
+            post_form(&site, Prescriber, &path, &[("version", &version), ("item", &item), ("reason", reason)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(
+            page.contains("overridden by user") && page.contains("BP &#60;b&#62;stable&#60;/b&#62; on repeat"),
+            "{page}"
+        );
+        // A nurse posting an override is refused by the use case.
+        let page = site.get(Prescriber, &site.session_path()).await.body;
+        let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let reply = post_form(&site, Nurse, &path, &[("version", &version), ("item", &item), ("reason", "x")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn clinicians_score_the_rating_scales_and_the_overview_charts_the_course() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let phq9 = format!("{}/scales/phq9", site.overview_path());
+        for role in ROLES {
+            let reply = site.get(role, &phq9).await;
+            let expected = if matches!(role, Prescriber | Nurse) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(reply.status, expected, "{}: {}", role.as_str(), reply.body);
+            assert_markup_is_text(&reply.body, "the PHQ-9 form");
+        }
+        let form_page = site.get(Nurse, &phq9).await.body;
+        assert_eq!(form_page.matches("<fieldset class=\"fieldset scale-item").count(), 9);
+        assert!(form_page.contains("More than half the days") && form_page.contains("data-sum-items"));
+        for scale in ["gad7", "madrs", "qids_sr16", "cssrs"] {
+            let reply = site.get(Prescriber, &format!("{}/scales/{scale}", site.overview_path())).await;
+            assert_eq!(reply.status, StatusCode::OK, "{scale}");
+        }
+        assert_eq!(
+            site.get(Nurse, &format!("{}/scales/ham", site.overview_path())).await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // A date after today is refused beside the date field, the answers kept.
+        let mut answers: Vec<(String, String)> = (0..9).map(|item| (format!("item-{item}"), "2".to_owned())).collect();
+        answers.push(("administered_on".to_owned(), "2027-01-01".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &phq9, &pairs).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"administered_on-error\"") && reply.body.contains("value=\"2027-01-01\""));
+        assert_eq!(reply.body.matches("value=\"2\" checked").count(), 9, "the answers are kept");
+        // Saved: the server's total (9 × 2) is on the overview.
+        answers.pop();
+        answers.push(("administered_on".to_owned(), "2026-11-20".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &phq9, &pairs).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?saved=scale#scales"), "{}", reply.location);
+
+        // Two MADRS ratings up to the session of 4 December: the baseline is the core's (the latest on or
+        // before the first treatment), and the response and remission lines are drawn from it.
+        let madrs = format!("{}/scales/madrs", site.overview_path());
+        for (date, values) in
+            [("2026-12-01", ["4", "4", "3", "3", "3", "3", "3", "3", "3", "3"]), ("2026-12-04", ["1"; 10])]
+        {
+            let mut pairs: Vec<(String, String)> =
+                values.iter().enumerate().map(|(item, value)| (format!("item-{item}"), (*value).to_owned())).collect();
+            pairs.push(("administered_on".to_owned(), date.to_owned()));
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+            let reply = post_form(&site, Prescriber, &madrs, &pairs).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        }
+        let cssrs = format!("{}/scales/cssrs", site.overview_path());
+        let pairs: Vec<(String, String)> = (0..7).map(|item| (format!("item-{item}"), "no".to_owned())).collect();
+        let mut pairs: Vec<(&str, &str)> = pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        pairs.push(("administered_on", "2026-12-04"));
+        assert_eq!(post_form(&site, Nurse, &cssrs, &pairs).await.status, StatusCode::SEE_OTHER);
+
+        let overview = site.get(Nurse, &format!("{}?saved=scale", site.overview_path())).await.body;
+        assert!(overview.contains("The rating scale was saved"), "{overview}");
+        assert!(overview.contains("<td>PHQ-9</td><td>18</td>"), "the server's PHQ-9 total: {overview}");
+        assert!(overview.contains("<td>MADRS</td><td>32</td>") && overview.contains("<td>MADRS</td><td>10</td>"));
+        assert!(overview.contains("<td>C-SSRS screener</td>"), "{overview}");
+        let svg = overview.split("<svg").nth(1).expect("the symptom chart");
+        for text in [
+            "MADRS",
+            "PHQ-9",
+            "baseline",
+            "response −50% (5.0)",
+            "response −50% (9.0)",
+            "20 Nov 2026",
+            "4 Dec 2026",
+            "remission ≤ 10",
+            "remission ≤ 4",
+            "<path",
+        ] {
+            assert!(svg.contains(text), "{text} on the chart: {svg}");
+        }
+        // Analysts see the patient without the scales; auditors not at all (the overview's own test).
+        assert!(!site.get(Analyst, &site.overview_path()).await.body.contains("Rating scales"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_session_scales_are_scored_item_by_item_and_judged_as_observations() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let cadss = format!("{}/scales/cadss23", site.session_path());
+        for role in ROLES {
+            let reply = site.get(role, &cadss).await;
+            let expected = if matches!(role, Prescriber | Nurse) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(reply.status, expected, "{}: {}", role.as_str(), reply.body);
+        }
+        let page = site.get(Nurse, &cadss).await.body;
+        assert_eq!(page.matches("<fieldset class=\"fieldset scale-item").count(), 23);
+        assert!(page.contains("type=\"datetime-local\"") && page.contains("data-sum-items"));
+        assert!(site.get(Nurse, &site.session_path()).await.body.contains("/scales/bprs_positive"));
+
+        // Statement 4 left out: refused beside it, the other answers kept; nothing recorded.
+        let mut answers: Vec<(String, String)> =
+            (0..23).filter(|item| *item != 3).map(|item| (format!("item-{item}"), "1".to_owned())).collect();
+        answers.push(("at".to_owned(), "2026-12-04T14:55".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &cadss, &pairs).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"item-3-error\""), "{}", reply.body);
+        assert_eq!(reply.body.matches("value=\"1\" checked").count(), 22);
+        answers.push(("item-3".to_owned(), "1".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let reply = post_form(&site, Nurse, &cadss, &pairs).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?saved=1#alerts"), "{}", reply.location);
+        // The MOAA/S of 3 and a BPRS positive total, each judged as the session's next observation.
+        let moaas = format!("{}/scales/moaas", site.session_path());
+        let reply = post_form(&site, Prescriber, &moaas, &[("item-0", "3"), ("at", "2026-12-04T14:57")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let bprs = format!("{}/scales/bprs_positive", site.session_path());
+        let pairs = [("item-0", "1"), ("item-1", "2"), ("item-2", "1"), ("item-3", "1"), ("at", "2026-12-04T14:58")];
+        assert_eq!(post_form(&site, Nurse, &bprs, &pairs).await.status, StatusCode::SEE_OTHER);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(page.contains("CADSS total 23"), "the CADSS-23 total raised the dissociation alert: {page}");
+        assert!(page.contains("MOAA/S 3"), "the MOAA/S raised the sedation alert: {page}");
+        // An admin may read the session but not score in it.
+        let reply = post_form(&site, Admin, &moaas, &[("item-0", "5"), ("at", "2026-12-04T14:59")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
     })
     .await;
 }

@@ -11,8 +11,8 @@ use crate::patients::{
     AmendmentMeta, IdempotentResponse, NewAssessment, NewScaleResult, RecordStatus, StoredScaleResult, missing_patient,
     scale_result_from_row, store_idempotent,
 };
+use crate::row_versions::touch;
 use crate::rows::RowExt;
-use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
 
 /// A chart record to store.
@@ -148,6 +148,7 @@ macro_rules! store_chart_write {
         .execute(&mut *$tx.conn)
         .await
         .map_err(missing_patient(&evaluation.patient_id))?;
+        touch!($tx, "assessments", [&evaluation.patient_id, &evaluation.assessment_id]);
         for event in &$write.audit_events {
             append_audit!($tx, event);
         }
@@ -180,6 +181,7 @@ macro_rules! insert_amendment {
         .bind($at)
         .execute(&mut *$tx.conn)
         .await?;
+        $crate::row_versions::touch!($tx, "amendments", [$patient_id, &$meta.amendment_id]);
     }};
 }
 pub(crate) use insert_amendment;
@@ -212,8 +214,9 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&record.patient_id))?;
+            touch!(tx, "chart_records", [&record.patient_id, &record.record_id]);
             store_chart_write!(tx, write);
-            store_idempotent!(tx, idempotent, record.created_at);
+            store_idempotent!(tx, idempotent, format_time(record.created_at));
         });
         Ok(ChartRecord {
             patient_id: record.patient_id.clone(),
@@ -306,6 +309,7 @@ impl Store {
             if updated.rows_affected() != 1 {
                 return Err(StoreError::StaleVersion { resource: "chart record", id: record_id.to_owned(), expected: expected_version, current: -1 });
             }
+            touch!(tx, "chart_records", [&patient_id, &record_id]);
             insert_amendment!(tx, &patient_id, &prior.section, &record_id, prior.version, &prior, &changes, amendment, &at);
             store_chart_write!(tx, write);
             Ok(next)
@@ -338,8 +342,9 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&result.patient_id))?;
+            touch!(tx, "scale_results", [&result.patient_id, &result.scale_result_id]);
             store_chart_write!(tx, write);
-            store_idempotent!(tx, idempotent, result.created_at);
+            store_idempotent!(tx, idempotent, format_time(result.created_at));
         });
         Ok(StoredScaleResult {
             patient_id: result.patient_id.clone(),
@@ -421,6 +426,7 @@ impl Store {
             if updated.rows_affected() != 1 {
                 return Err(StoreError::StaleVersion { resource: "scale result", id: scale_result_id.to_owned(), expected: expected_version, current: -1 });
             }
+            touch!(tx, "scale_results", [&patient_id, &scale_result_id]);
             insert_amendment!(tx, &patient_id, "scale_result", &scale_result_id, prior.version, &prior, &changes, amendment, &at);
             store_chart_write!(tx, write);
             Ok(next)

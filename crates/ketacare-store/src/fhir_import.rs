@@ -6,6 +6,7 @@
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::NewChartRecord;
 use crate::patients::{NewAssessment, NewPatient, NewScaleResult, RecordStatus, missing_patient};
+use crate::row_versions::touch;
 use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, write_tx};
 
@@ -89,6 +90,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(duplicate_as("patient"))?;
+                touch!(tx, "patients", [&patient.patient_id]);
                 append_audit!(tx, audit);
             }
             for imported in &import.records {
@@ -111,6 +113,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(missing_patient(&record.patient_id))?;
+                touch!(tx, "chart_records", [&record.patient_id, &record.record_id]);
                 append_audit!(tx, &imported.audit);
             }
             for imported in &import.scale_results {
@@ -131,6 +134,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(missing_patient(&result.patient_id))?;
+                touch!(tx, "scale_results", [&result.patient_id, &result.scale_result_id]);
                 append_audit!(tx, &imported.audit);
             }
             if let Some((evaluation, audit)) = &import.evaluation {
@@ -151,6 +155,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(missing_patient(&evaluation.patient_id))?;
+                touch!(tx, "assessments", [&evaluation.patient_id, &evaluation.assessment_id]);
                 append_audit!(tx, audit);
             }
         });

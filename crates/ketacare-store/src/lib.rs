@@ -4,12 +4,14 @@
 //! backends accept, and run through [`on_pool!`]/[`write_tx!`] so that each is compiled for each backend.
 
 mod audit;
+mod audit_verify;
 mod chart;
 mod fhir_import;
 mod login_failures;
 mod migrate;
 mod operations;
 mod patients;
+pub mod row_versions;
 mod rows;
 mod session_safety;
 #[cfg(feature = "test-support")]
@@ -26,15 +28,20 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use audit::{AuditChainReport, AuditEvent, AuditRecord, BrokenLink, GENESIS_HASH};
+pub use audit::{AUDIT_KEY_MIN_BYTES, AuditEvent, AuditKey, AuditRecord, GENESIS_HASH, HashAlgorithm};
+pub use audit_verify::{
+    AuditChainReport, BrokenLink, MAX_LISTED_ROW_PROBLEMS, RowProblem, RowProblemKind, SHIPPED_TRIGGERS_POSTGRES,
+    SHIPPED_TRIGGERS_SQLITE, trigger_fingerprints,
+};
 pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
 pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{
-    Amendment, AmendmentMeta, IdempotentResponse, NewAssessment, NewPatient, NewScaleResult, Patient, PatientChanges,
-    PatientListing, PatientPage, PatientSearch, RecordStatus, StoredAssessment, StoredScaleResult,
+    Amendment, AmendmentMeta, IDEMPOTENCY_KEY_LIFETIME_HOURS, IdempotentResponse, NewAssessment, NewPatient,
+    NewScaleResult, Patient, PatientChanges, PatientListing, PatientPage, PatientSearch, RecordStatus,
+    StoredAssessment, StoredScaleResult,
 };
 pub use session_safety::{ObservationCorrectionWrite, SessionDischarge, StoredDoseOrder, StoredSessionOverride};
 pub use treatment::{
@@ -61,6 +68,9 @@ pub struct Store {
     pool: Pool,
     writer: Writer,
     counters: Arc<writer::Counters>,
+    /// The key of the audit chain's HMAC, when the deployment has one: new events are keyed with it and
+    /// `audit verify` checks keyed events with it.
+    audit_key: Option<AuditKey>,
 }
 
 /// The queue to the writer task that commits audited writes in batches (`writer.rs`).
@@ -197,13 +207,23 @@ impl Store {
     /// Opens the database at `url` (`sqlite://FILE`, created if missing, or `postgres://…`) and applies
     /// the migrations it lacks.
     pub async fn open(url: &str) -> Result<Store, OpenStoreError> {
-        let store = Store::connect(url).await?;
+        Store::open_with_audit_key(url, None).await
+    }
+
+    /// [`Store::open`], keying the audit chain's new events with `audit_key` (HMAC-SHA-256) when given.
+    pub async fn open_with_audit_key(url: &str, audit_key: Option<AuditKey>) -> Result<Store, OpenStoreError> {
+        let store = Store::connect_with_audit_key(url, audit_key).await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Connects without migrating.
     pub async fn connect(url: &str) -> Result<Store, OpenStoreError> {
+        Store::connect_with_audit_key(url, None).await
+    }
+
+    /// [`Store::connect`] with the audit key of [`Store::open_with_audit_key`].
+    pub async fn connect_with_audit_key(url: &str, audit_key: Option<AuditKey>) -> Result<Store, OpenStoreError> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(OpenStoreError::Connect)?
@@ -219,8 +239,8 @@ impl Store {
                 .await
                 .map_err(OpenStoreError::Connect)?;
             let counters = Arc::new(writer::Counters::default());
-            let writer = Writer::Sqlite(writer::spawn_sqlite(pool.clone(), Arc::clone(&counters)));
-            Ok(Store { pool: Pool::Sqlite(pool), writer, counters })
+            let writer = Writer::Sqlite(writer::spawn_sqlite(pool.clone(), Arc::clone(&counters), audit_key.clone()));
+            Ok(Store { pool: Pool::Sqlite(pool), writer, counters, audit_key })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -229,11 +249,17 @@ impl Store {
                 .await
                 .map_err(OpenStoreError::Connect)?;
             let counters = Arc::new(writer::Counters::default());
-            let writer = Writer::Postgres(writer::spawn_postgres(pool.clone(), Arc::clone(&counters)));
-            Ok(Store { pool: Pool::Postgres(pool), writer, counters })
+            let writer =
+                Writer::Postgres(writer::spawn_postgres(pool.clone(), Arc::clone(&counters), audit_key.clone()));
+            Ok(Store { pool: Pool::Postgres(pool), writer, counters, audit_key })
         } else {
             Err(OpenStoreError::UnsupportedUrl { url: redact_url(url) })
         }
+    }
+
+    /// The key new audit events are keyed with (HMAC-SHA-256), if any.
+    pub fn audit_key(&self) -> Option<AuditKey> {
+        self.audit_key.clone()
     }
 
     pub fn backend(&self) -> Backend {

@@ -4,6 +4,8 @@
 
 use sha2::{Digest as _, Sha256};
 
+use crate::audit::{AUDIT_HEAD_SQL, AuditEvent, INSERT_AUDIT_ROWS_POSTGRES, INSERT_AUDIT_ROWS_SQLITE, PendingAudit};
+use crate::row_versions::{COVERED_TABLES, RowVersionSource as _};
 use crate::{OpenStoreError, Pool, Store};
 
 /// One embedded migration.
@@ -25,6 +27,12 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_session_enforcement.sql"),
     },
     Migration { version: 6, name: "login_throttle", sql: include_str!("../migrations/sqlite/0006_login_throttle.sql") },
+    Migration { version: 7, name: "row_versions", sql: include_str!("../migrations/sqlite/0007_row_versions.sql") },
+    Migration {
+        version: 8,
+        name: "idempotency_expiry",
+        sql: include_str!("../migrations/sqlite/0008_idempotency_expiry.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -42,12 +50,36 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         name: "login_throttle",
         sql: include_str!("../migrations/postgres/0006_login_throttle.sql"),
     },
+    Migration { version: 7, name: "row_versions", sql: include_str!("../migrations/postgres/0007_row_versions.sql") },
+    Migration {
+        version: 8,
+        name: "idempotency_expiry",
+        sql: include_str!("../migrations/postgres/0008_idempotency_expiry.sql"),
+    },
 ];
+
+/// The migration from which audit events carry row versions; applying it records the versions of the
+/// rows already stored in one event, in the same transaction.
+const ROW_VERSIONS_MIGRATION: i64 = 7;
+
+/// The event that carries the versions of the rows stored before [`ROW_VERSIONS_MIGRATION`].
+fn row_baseline_event() -> AuditEvent {
+    AuditEvent {
+        occurred_at: jiff::Timestamp::now(),
+        actor_id: None,
+        actor_role: None,
+        action: "audit.row_baseline".to_owned(),
+        resource: "database".to_owned(),
+        patient_id: None,
+        request_id: None,
+        outcome: "success".to_owned(),
+    }
+}
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS ketacare_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL)";
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -94,6 +126,24 @@ impl Store {
                     }
                     None => {
                         sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(migration.sql)).await.map_err(fail)?;
+                        if migration.version == ROW_VERSIONS_MIGRATION {
+                            let mut versions = Vec::new();
+                            for table in COVERED_TABLES {
+                                (*tx).scan_row_versions(table, |version| versions.push(version)).await.map_err(fail)?;
+                            }
+                            if !versions.is_empty() {
+                                versions.sort();
+                                let head: Option<(i64, String)> =
+                                    sqlx::query_as(AUDIT_HEAD_SQL).fetch_optional(&mut *tx).await.map_err(fail)?;
+                                let mut baseline = PendingAudit::after(head, self.audit_key.clone());
+                                baseline.append(&row_baseline_event(), versions);
+                                let insert = match self.pool {
+                                    Pool::Sqlite(_) => INSERT_AUDIT_ROWS_SQLITE,
+                                    Pool::Postgres(_) => INSERT_AUDIT_ROWS_POSTGRES,
+                                };
+                                sqlx::query(insert).bind(baseline.rows_json()).execute(&mut *tx).await.map_err(fail)?;
+                            }
+                        }
                         sqlx::query("INSERT INTO ketacare_migrations (version, name, sha256, applied_at) VALUES ($1, $2, $3, $4)")
                             .bind(migration.version)
                             .bind(migration.name)

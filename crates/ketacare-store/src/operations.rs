@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
-use crate::{AuditChainReport, Pool, Store, StoreError, Writer, writer};
+use crate::{AuditChainReport, AuditKey, Pool, Store, StoreError, Writer, writer};
 
 /// A backup (or any SQLite file) as checked by [`check_sqlite_file`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct SqliteFileCheck {
 impl SqliteFileCheck {
     /// The file is sound and its audit chain holds.
     pub fn passed(&self) -> bool {
-        self.integrity == "ok" && self.audit.first_broken.is_none()
+        self.integrity == "ok" && self.audit.intact()
     }
 }
 
@@ -65,7 +65,7 @@ impl Store {
 
 /// Opens the SQLite file at `path` read-only (nothing is created or migrated) and checks it: the integrity
 /// check, then the audit chain. A file that is not a database is an error.
-pub async fn check_sqlite_file(path: &Path) -> Result<SqliteFileCheck, StoreError> {
+pub async fn check_sqlite_file(path: &Path, audit_key: Option<AuditKey>) -> Result<SqliteFileCheck, StoreError> {
     if !path.is_file() {
         return Err(StoreError::NotFound { resource: "file", id: path.display().to_string() });
     }
@@ -73,9 +73,10 @@ pub async fn check_sqlite_file(path: &Path) -> Result<SqliteFileCheck, StoreErro
     let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
     let counters = Arc::new(writer::Counters::default());
     let store = Store {
-        writer: Writer::Sqlite(writer::spawn_sqlite(pool.clone(), Arc::clone(&counters))),
+        writer: Writer::Sqlite(writer::spawn_sqlite(pool.clone(), Arc::clone(&counters), audit_key.clone())),
         pool: Pool::Sqlite(pool),
         counters,
+        audit_key,
     };
     let result = async {
         let integrity = store.integrity_check().await?;

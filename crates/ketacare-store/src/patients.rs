@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::insert_amendment;
+use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
@@ -296,23 +297,45 @@ pub(crate) fn missing_patient(patient_id: &str) -> impl Fn(sqlx::Error) -> Store
     }
 }
 
-/// Stores `$response` (an `Option<&IdempotentResponse>`) inside the open transaction `$tx`.
+/// How long the answer to a request with an `Idempotency-Key` is kept and replayed: a retry within this
+/// period gets the first answer; afterwards the key is free again (and the row is pruned).
+pub const IDEMPOTENCY_KEY_LIFETIME_HOURS: i64 = 24;
+
+/// The stored time before which an idempotency key has expired, for a request at `at`.
+pub(crate) fn idempotency_cutoff(at: jiff::Timestamp) -> String {
+    let lifetime = jiff::SignedDuration::from_hours(IDEMPOTENCY_KEY_LIFETIME_HOURS);
+    format_time(at.checked_sub(lifetime).unwrap_or(jiff::Timestamp::MIN))
+}
+
+/// Stores `$response` (an `Option<&IdempotentResponse>`) inside the open transaction `$tx`, at the stored
+/// time `$at` (text). A key still in use ([`IDEMPOTENCY_KEY_LIFETIME_HOURS`]) is
+/// [`StoreError::Duplicate`]; an expired one is taken over.
 macro_rules! store_idempotent {
     ($tx:expr, $response:expr, $at:expr) => {
         if let Some(response) = $response {
-            sqlx::query(
+            let at: &str = &$at;
+            let cutoff = $crate::patients::idempotency_cutoff(
+                at.parse().map_err(|_| StoreError::Corrupt(format!("a stored time that is not a time: {at}")))?,
+            );
+            let stored = sqlx::query(
                 "INSERT INTO idempotency_keys (actor_id, idempotency_key, request_sha256, status_code, response_json, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (actor_id, idempotency_key) DO UPDATE SET \
+                 request_sha256 = excluded.request_sha256, status_code = excluded.status_code, \
+                 response_json = excluded.response_json, created_at = excluded.created_at \
+                 WHERE idempotency_keys.created_at < $7",
             )
             .bind(&response.actor_id)
             .bind(&response.idempotency_key)
             .bind(&response.request_sha256)
             .bind(response.status_code)
             .bind(&response.response_json)
-            .bind(format_time($at))
+            .bind(at)
+            .bind(&cutoff)
             .execute(&mut *$tx.conn)
-            .await
-            .map_err(duplicate_as("idempotency key"))?;
+            .await?;
+            if stored.rows_affected() != 1 {
+                return Err(StoreError::Duplicate { what: "idempotency key" });
+            }
         }
     };
 }
@@ -333,19 +356,31 @@ fn like_prefix(text: &str) -> String {
 }
 
 impl Store {
-    /// Stores the answer an earlier request with this key got, if any.
+    /// Deletes the idempotency keys that expired by `now`; returns how many. The server runs it
+    /// periodically (expired keys are never replayed anyway).
+    pub async fn prune_idempotency_keys(&self, now: jiff::Timestamp) -> Result<u64, StoreError> {
+        let cutoff = idempotency_cutoff(now);
+        let deleted = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(&cutoff).execute(pool).await?.rows_affected()
+        });
+        Ok(deleted)
+    }
+
+    /// The answer an earlier request with this key got, if any, unless it has expired by `now`.
     pub async fn idempotent_response(
         &self,
         actor_id: &str,
         idempotency_key: &str,
+        now: jiff::Timestamp,
     ) -> Result<Option<IdempotentResponse>, StoreError> {
         on_pool!(self, pool => {
             let row = sqlx::query(
                 "SELECT request_sha256, status_code, response_json FROM idempotency_keys \
-                 WHERE actor_id = $1 AND idempotency_key = $2",
+                 WHERE actor_id = $1 AND idempotency_key = $2 AND created_at >= $3",
             )
             .bind(actor_id)
             .bind(idempotency_key)
+            .bind(idempotency_cutoff(now))
             .fetch_optional(pool)
             .await?;
             let Some(row) = row else { return Ok(None) };
@@ -385,7 +420,8 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(duplicate_as("patient"))?;
-            store_idempotent!(tx, idempotent, patient.created_at);
+            touch!(tx, "patients", [&patient.patient_id]);
+            store_idempotent!(tx, idempotent, format_time(patient.created_at));
             append_audit!(tx, &audit);
         });
         Ok(Patient {
@@ -521,6 +557,7 @@ impl Store {
             if updated.rows_affected() != 1 {
                 return Err(StoreError::StaleVersion { resource: "patient", id: patient_id.to_owned(), expected: expected_version, current: -1 });
             }
+            touch!(tx, "patients", [&patient_id]);
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::to_string(&changes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             insert_amendment!(json: tx, &patient_id, "patient", &patient_id, prior.version, &prior_json, &new_json, amendment, &at);
@@ -582,7 +619,8 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&assessment.patient_id))?;
-            store_idempotent!(tx, idempotent, assessment.created_at);
+            touch!(tx, "assessments", [&assessment.patient_id, &assessment.assessment_id]);
+            store_idempotent!(tx, idempotent, format_time(assessment.created_at));
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -649,6 +687,7 @@ impl Store {
             .bind(expected_version + 1)
             .execute(&mut *tx.conn)
             .await?;
+            touch!(tx, "assessments", [&patient_id, &assessment_id]);
             let prior_json = serde_json::to_string(&prior).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let new_json = serde_json::json!({ "status": status.as_str() }).to_string();
             insert_amendment!(json: tx, &patient_id, "assessment", &assessment_id, prior.version, &prior_json, &new_json, amendment, &at);
@@ -674,6 +713,7 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(missing_patient(&result.patient_id))?;
+            touch!(tx, "scale_results", [&result.patient_id, &result.scale_result_id]);
             append_audit!(tx, &audit);
         });
         Ok(())

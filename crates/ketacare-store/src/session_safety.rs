@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::insert_amendment;
-use crate::patients::{AmendmentMeta, IdempotentResponse};
+use crate::patients::{AmendmentMeta, IdempotentResponse, store_idempotent};
+use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::treatment::{StoredAlertChange, bump_session, insert_alert_change};
 use crate::users::duplicate_as;
@@ -112,6 +113,8 @@ macro_rules! replace_alert_log {
         for (position, change) in $log.iter().enumerate() {
             insert_alert_change!($tx, $patient_id, $session_id, revision, i64::try_from(position).unwrap_or(0), change);
         }
+        $crate::row_versions::touch!($tx, "treatment_sessions", [&$patient_id, &$session_id]);
+        $crate::row_versions::touch!($tx, "session_alert_log", [&$patient_id, &$session_id, revision]);
     }};
 }
 pub(crate) use replace_alert_log;
@@ -137,21 +140,8 @@ impl Store {
             .bind(&order.signed_at)
             .execute(&mut *tx.conn)
             .await?;
-            if let Some(response) = idempotent {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (actor_id, idempotency_key, request_sha256, status_code, response_json, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&response.actor_id)
-                .bind(&response.idempotency_key)
-                .bind(&response.request_sha256)
-                .bind(response.status_code)
-                .bind(&response.response_json)
-                .bind(&order.signed_at)
-                .execute(&mut *tx.conn)
-                .await
-                .map_err(duplicate_as("idempotency key"))?;
-            }
+            store_idempotent!(tx, idempotent, order.signed_at);
+            touch!(tx, "dose_orders", [&order.patient_id, &order.order_id]);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -215,6 +205,7 @@ impl Store {
                 });
             }
             insert_amendment!(json: tx, &patient_id, "dose_order", &order_id, expected_version, &prior_json, &new_json, amendment, &at);
+            touch!(tx, "dose_orders", [&patient_id, &order_id]);
             append_audit!(tx, &audit);
         });
         self.dose_order(patient_id, order_id)
@@ -265,6 +256,7 @@ impl Store {
             .bind(&override_record.recorded_at)
             .execute(&mut *tx.conn)
             .await?;
+            touch!(tx, "session_overrides", [&patient_id, &override_record.override_id]);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -295,6 +287,7 @@ impl Store {
             .execute(&mut *tx.conn)
             .await
             .map_err(duplicate_as("correction of this observation"))?;
+            touch!(tx, "observation_corrections", [&patient_id, &session_id, write.sequence]);
             replace_alert_log!(tx, patient_id, session_id, write.replayed_alert_log);
             append_audit!(tx, &audit);
         });
@@ -335,6 +328,7 @@ impl Store {
             .bind(&session_id)
             .execute(&mut *tx.conn)
             .await?;
+            touch!(tx, "scheduled_sessions", [&patient_id]);
             append_audit!(tx, &audit);
         });
         Ok(())

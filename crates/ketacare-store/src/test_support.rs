@@ -1,9 +1,14 @@
 //! A harness for tests that need a real database: [`each_backend`] runs a test against a fresh SQLite
 //! file always, and against a fresh schema of the PostgreSQL database when `KETACARE_TEST_DATABASE_URL` is set; each
-//! is removed afterwards, also when the test fails. Also raw SQL, for tests that tamper with the log.
+//! is removed afterwards, also when the test fails. After every test that passes, `audit verify` must find
+//! the database intact (the chain, every covered row against its row version, the shipped triggers), so
+//! each test of every suite also checks that its write paths carry the versions of the rows they wrote;
+//! a test that tampers on purpose says so with [`TestDatabase::expect_tampering`]. Also raw SQL, for
+//! tests that tamper with the database.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sqlx::Connection as _;
 
@@ -18,6 +23,33 @@ pub struct TestDatabase {
     pub store: Store,
     /// Where it is, to open it again.
     pub url: String,
+    tampering_expected: Arc<AtomicBool>,
+}
+
+impl TestDatabase {
+    /// Says the test tampers with the database on purpose, so that the harness does not require `audit
+    /// verify` to find it intact afterwards.
+    pub fn expect_tampering(&self) {
+        self.tampering_expected.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Panics naming what `audit verify` found, unless the test said it tampers.
+async fn require_intact(store: &Store, tampering_expected: &AtomicBool, backend: &str) {
+    if tampering_expected.load(Ordering::Relaxed) {
+        return;
+    }
+    let report = match store.verify_audit_chain().await {
+        Ok(report) => report,
+        // The test closed the store itself.
+        Err(crate::StoreError::Database(sqlx::Error::PoolClosed)) => return,
+        Err(error) => panic!("verify the audit chain after the test on {backend}: {error}"),
+    };
+    assert!(
+        report.intact(),
+        "after the test on {backend}, audit verify does not find the database intact (a write path that does \
+         not touch! the rows it writes, or a test that tampers without expect_tampering): {report:#?}"
+    );
 }
 
 fn unique_name() -> String {
@@ -42,7 +74,15 @@ where
     let path = std::env::temp_dir().join(format!("{name}.db"));
     let url = format!("sqlite://{}", path.display());
     let store = Store::open(&url).await.expect("open a fresh SQLite database");
-    let outcome = tokio::spawn(test(TestDatabase { store: store.clone(), url })).await;
+    let tampering_expected = Arc::new(AtomicBool::new(false));
+    let database = TestDatabase { store: store.clone(), url, tampering_expected: Arc::clone(&tampering_expected) };
+    let outcome = match tokio::spawn(test(database)).await {
+        Ok(()) => {
+            let store = store.clone();
+            tokio::spawn(async move { require_intact(&store, &tampering_expected, "SQLite").await }).await
+        }
+        Err(error) => Err(error),
+    };
     store.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -58,7 +98,21 @@ where
     let url = with_schema(&server_url, &name);
     let outcome = match Store::open(&url).await {
         Ok(store) => {
-            let outcome = tokio::spawn(test(TestDatabase { store: store.clone(), url })).await;
+            let tampering_expected = Arc::new(AtomicBool::new(false));
+            let database =
+                TestDatabase { store: store.clone(), url, tampering_expected: Arc::clone(&tampering_expected) };
+            let outcome = tokio::spawn(test(database)).await;
+            let outcome = match outcome {
+                Ok(()) => {
+                    let check = {
+                        let store = store.clone();
+                        let tampering_expected = Arc::clone(&tampering_expected);
+                        tokio::spawn(async move { require_intact(&store, &tampering_expected, "PostgreSQL").await })
+                    };
+                    check.await
+                }
+                Err(error) => Err(error),
+            };
             store.close().await;
             outcome.map_err(|error| error.into_panic())
         }
@@ -97,6 +151,15 @@ impl Store {
             Pool::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
             Pool::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
         }
+    }
+
+    /// The first column of every row `sql` answers, as text.
+    pub async fn query_texts(&self, sql: &str) -> Result<Vec<String>, sqlx::Error> {
+        let rows: Vec<(String,)> = match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+            Pool::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+        };
+        Ok(rows.into_iter().map(|(text,)| text).collect())
     }
 
     /// Drops the triggers that keep the audit log append-only, as an attacker with database access would.

@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use crate::audit::{AuditEvent, append_audit};
 use crate::chart::insert_amendment;
-use crate::patients::{AmendmentMeta, IdempotentResponse};
+use crate::patients::{AmendmentMeta, IdempotentResponse, store_idempotent};
+use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::session_safety::{StoredSessionOverride, override_from_row, replace_alert_log};
-use crate::users::duplicate_as;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
 
 /// One session of a plan's generated schedule.
@@ -373,27 +373,6 @@ fn missing<'a>(resource: &'static str, id: &'a str) -> impl Fn(sqlx::Error) -> S
     }
 }
 
-/// Inserts the answer of a keyed creating request in the open transaction (as patients.rs does).
-macro_rules! store_response {
-    ($tx:expr, $response:expr, $at:expr) => {
-        if let Some(response) = $response {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (actor_id, idempotency_key, request_sha256, status_code, response_json, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&response.actor_id)
-            .bind(&response.idempotency_key)
-            .bind(&response.request_sha256)
-            .bind(response.status_code)
-            .bind(&response.response_json)
-            .bind(&$at)
-            .execute(&mut *$tx.conn)
-            .await
-            .map_err(duplicate_as("idempotency key"))?;
-        }
-    };
-}
-
 /// Inserts one scheduled session of a plan in the open transaction.
 macro_rules! insert_scheduled {
     ($tx:expr, $patient_id:expr, $plan_id:expr, $row:expr) => {
@@ -472,6 +451,7 @@ macro_rules! bump_session {
                 },
             });
         }
+        $crate::row_versions::touch!($tx, "treatment_sessions", [&$patient_id, &$session_id]);
     }};
 }
 pub(crate) use bump_session;
@@ -501,7 +481,9 @@ impl Store {
             for row in &plan.scheduled {
                 insert_scheduled!(tx, plan.patient_id, plan.plan_id, row);
             }
-            store_response!(tx, idempotent, at);
+            touch!(tx, "treatment_plans", [&plan.patient_id, &plan.plan_id]);
+            touch!(tx, "scheduled_sessions", [&plan.patient_id, &plan.plan_id]);
+            store_idempotent!(tx, idempotent, at);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -610,6 +592,8 @@ impl Store {
             .execute(&mut *tx.conn)
             .await?;
             insert_amendment!(json: tx, &patient_id, "treatment_plan", &plan_id, expected_version, &prior_json, &new_json, amendment, &at);
+            touch!(tx, "treatment_plans", [&patient_id, &plan_id]);
+            touch!(tx, "scheduled_sessions", [&patient_id, &plan_id]);
             append_audit!(tx, &audit);
         });
         self.treatment_plan(patient_id, plan_id)
@@ -667,8 +651,10 @@ impl Store {
                         id: format!("{plan_id}/{position}"),
                     });
                 }
+                touch!(tx, "scheduled_sessions", [&session.patient_id, &plan_id, position]);
             }
-            store_response!(tx, idempotent, at);
+            touch!(tx, "treatment_sessions", [&session.patient_id, &session.session_id]);
+            store_idempotent!(tx, idempotent, at);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -823,6 +809,8 @@ impl Store {
                     },
                 });
             }
+            touch!(tx, "session_observations", [&patient_id, &session_id, observation.sequence]);
+            touch!(tx, "treatment_sessions", [&patient_id, &session_id]);
             if write.replaces_alert_log {
                 replace_alert_log!(tx, patient_id, session_id, changes);
             } else if !changes.is_empty() {
@@ -839,8 +827,9 @@ impl Store {
                 for (offset, change) in changes.iter().enumerate() {
                     insert_alert_change!(tx, patient_id, session_id, revision, next_position + i64::try_from(offset).unwrap_or(0), change);
                 }
+                touch!(tx, "session_alert_log", [&patient_id, &session_id, revision]);
             }
-            store_response!(tx, idempotent, observation.recorded_at);
+            store_idempotent!(tx, idempotent, observation.recorded_at);
             append_audit!(tx, &audit);
         });
         Ok(expected_version + 1)
@@ -883,6 +872,7 @@ impl Store {
                 .bind(slot_status)
                 .execute(&mut *tx.conn)
                 .await?;
+                touch!(tx, "scheduled_sessions", [&patient_id]);
             }
             insert_amendment!(json: tx, &patient_id, "treatment_session", &session_id, expected_version, &prior_json, &new_json, amendment, &at);
             append_audit!(tx, &audit);
@@ -928,7 +918,8 @@ impl Store {
             .bind(&administration.recorded_by)
             .execute(&mut *tx.conn)
             .await?;
-            store_response!(tx, idempotent, administration.recorded_at);
+            touch!(tx, "administrations", [&patient_id, &administration.administration_id]);
+            store_idempotent!(tx, idempotent, administration.recorded_at);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -972,6 +963,7 @@ impl Store {
                 .await?;
             let prior_json = serde_json::to_string(&prior).map_err(corrupt)?;
             insert_amendment!(json: tx, &patient_id, "administration", &administration_id, expected_version, &prior_json, &new_json, amendment, &at);
+            touch!(tx, "administrations", [&patient_id, &administration_id]);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -1014,7 +1006,8 @@ impl Store {
             .bind(&acknowledgement.recorded_at)
             .execute(&mut *tx.conn)
             .await?;
-            store_response!(tx, idempotent, acknowledgement.recorded_at);
+            touch!(tx, "alert_acknowledgements", [&patient_id, &acknowledgement.acknowledgement_id]);
+            store_idempotent!(tx, idempotent, acknowledgement.recorded_at);
             append_audit!(tx, &audit);
         });
         Ok(())

@@ -2,6 +2,7 @@
 //! PHC strings (hashed by the caller), session and token secrets as their SHA-256.
 
 use crate::audit::{AuditEvent, append_audit};
+use crate::row_versions::touch;
 use crate::rows::RowExt;
 use crate::{Store, StoreError, format_time, on_pool, write_tx};
 
@@ -135,6 +136,21 @@ pub(crate) fn duplicate_as(what: &'static str) -> impl Fn(sqlx::Error) -> StoreE
     }
 }
 
+/// Names an account's row and the rows of all its API tokens (a password or role change revokes them)
+/// as touched by the current writer job.
+macro_rules! touch_user_and_tokens {
+    ($tx:expr, $user_id:expr) => {{
+        touch!($tx, "users", [$user_id]);
+        let token_ids: Vec<(String,)> = sqlx::query_as("SELECT token_id FROM api_tokens WHERE user_id = $1")
+            .bind($user_id)
+            .fetch_all(&mut *$tx.conn)
+            .await?;
+        for (token_id,) in &token_ids {
+            touch!($tx, "api_tokens", [token_id]);
+        }
+    }};
+}
+
 impl Store {
     /// Adds an account; a taken username is [`StoreError::Duplicate`].
     pub async fn insert_user(&self, user: &NewUser, audit: &AuditEvent) -> Result<(), StoreError> {
@@ -152,6 +168,7 @@ impl Store {
                 .execute(&mut *tx.conn)
                 .await
                 .map_err(duplicate_as("username"))?;
+            touch!(tx, "users", [&user.user_id]);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -196,6 +213,7 @@ impl Store {
                 .bind(format_time(audit.occurred_at))
                 .execute(&mut *tx.conn)
                 .await?;
+            touch_user_and_tokens!(tx, &user_id);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -265,6 +283,7 @@ impl Store {
                 .bind(format_time(token.created_at))
                 .execute(&mut *tx.conn)
                 .await?;
+            touch!(tx, "api_tokens", [&token.token_id]);
             append_audit!(tx, &audit);
         });
         Ok(())
@@ -309,6 +328,7 @@ impl Store {
             // Nothing revoked: the caller audits the refusal with its own outcome.
             let revoked = result.rows_affected() == 1;
             if revoked {
+                touch!(tx, "api_tokens", [&token_id]);
                 append_audit!(tx, &audit);
             }
             revoked
@@ -384,6 +404,7 @@ impl Store {
                     .bind(format_time(audit.occurred_at))
                     .execute(&mut *tx.conn)
                     .await?;
+                touch_user_and_tokens!(tx, &user_id);
             }
             append_audit!(tx, &audit);
             Ok(UserRecord { role, active, ..prior })
@@ -412,6 +433,7 @@ impl Store {
                     .bind(format_time(audit.occurred_at))
                     .execute(&mut *tx.conn)
                     .await?;
+                touch_user_and_tokens!(tx, &user_id);
                 append_audit!(tx, &audit);
             }
             found

@@ -23,6 +23,7 @@ use sqlx::{Executor as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
+use crate::audit::AuditKey;
 
 /// The most jobs one transaction takes.
 pub(crate) const MAX_BATCH_JOBS: usize = 256;
@@ -205,16 +206,21 @@ macro_rules! writer_loop {
         /// fewer), and commits: `Ok(Some(outputs))`. If a job fails, the transaction is rolled back and
         /// nothing is answered yet: `Ok(None)`, and the batch is run again by the savepoint path. An error
         /// here is the whole batch's.
-        async fn $fast(pool: &$pool_type, jobs: &mut [Job<$connection>]) -> Result<Option<Vec<Output>>, StoreError> {
+        async fn $fast(
+            pool: &$pool_type,
+            jobs: &mut [Job<$connection>],
+            key: &Option<AuditKey>,
+        ) -> Result<Option<Vec<Output>>, StoreError> {
             let mut tx: Transaction<'static, $db> = $begin(pool).await?;
             let connection: &mut $connection = &mut tx;
             // The chain's head, read under the write lock: no other writer moves it until the commit.
             let head: Option<(i64, String)> =
                 sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
-            let mut audit = crate::audit::PendingAudit::after(head);
+            let mut audit = crate::audit::PendingAudit::after(head, key.clone());
             let mut outputs = Vec::with_capacity(jobs.len());
             for job in jobs.iter_mut() {
                 let output = run_job(&mut job.work, JobTx { conn: &mut *connection, audit: &mut audit }).await;
+                let output = audit.finish_job(output);
                 if output.is_err() {
                     break;
                 }
@@ -234,12 +240,16 @@ macro_rules! writer_loop {
         /// Runs the jobs of the batch in one transaction, each in its own savepoint, so that a failing
         /// job is rolled back alone and gets its own error; commits, and returns every job's outcome. An
         /// error here is the whole batch's.
-        async fn $safe(pool: &$pool_type, jobs: &mut [Job<$connection>]) -> Result<Vec<Output>, StoreError> {
+        async fn $safe(
+            pool: &$pool_type,
+            jobs: &mut [Job<$connection>],
+            key: &Option<AuditKey>,
+        ) -> Result<Vec<Output>, StoreError> {
             let mut tx: Transaction<'static, $db> = $begin(pool).await?;
             let connection: &mut $connection = &mut tx;
             let head: Option<(i64, String)> =
                 sqlx::query_as(crate::audit::AUDIT_HEAD_SQL).fetch_optional(&mut *connection).await?;
-            let mut audit = crate::audit::PendingAudit::after(head);
+            let mut audit = crate::audit::PendingAudit::after(head, key.clone());
             let mut outputs = Vec::with_capacity(jobs.len());
             // One round trip per job boundary: the end of one job's savepoint and the start of the
             // next go together; the last job's savepoint ends with the commit.
@@ -248,6 +258,7 @@ macro_rules! writer_loop {
             for (index, job) in jobs.iter_mut().enumerate() {
                 let audit_before = audit.mark();
                 let output = run_job(&mut job.work, JobTx { conn: &mut *connection, audit: &mut audit }).await;
+                let output = audit.finish_job(output);
                 let failed = output.is_err();
                 if failed {
                     // The job's audit rows go with its savepoint.
@@ -276,11 +287,12 @@ macro_rules! writer_loop {
             pool: $pool_type,
             mut receiver: mpsc::UnboundedReceiver<Job<$connection>>,
             counters: Arc<Counters>,
+            key: Option<AuditKey>,
         ) {
             while let Some(mut batch) = next_batch(&mut receiver).await {
-                let result = match $fast(&pool, &mut batch).await {
+                let result = match $fast(&pool, &mut batch, &key).await {
                     Ok(Some(outputs)) => Ok(outputs),
-                    Ok(None) => $safe(&pool, &mut batch).await,
+                    Ok(None) => $safe(&pool, &mut batch, &key).await,
                     Err(error) => Err(error),
                 };
                 answer_all(batch, result, &counters);
@@ -311,15 +323,19 @@ writer_loop!(
 );
 
 /// Starts the writer task of a SQLite store.
-pub(crate) fn spawn_sqlite(pool: SqlitePool, counters: Arc<Counters>) -> Queue<SqliteConnection> {
+pub(crate) fn spawn_sqlite(
+    pool: SqlitePool,
+    counters: Arc<Counters>,
+    key: Option<AuditKey>,
+) -> Queue<SqliteConnection> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(run_sqlite(pool, receiver, counters));
+    tokio::spawn(run_sqlite(pool, receiver, counters, key));
     Queue { sender }
 }
 
 /// Starts the writer task of a PostgreSQL store.
-pub(crate) fn spawn_postgres(pool: PgPool, counters: Arc<Counters>) -> Queue<PgConnection> {
+pub(crate) fn spawn_postgres(pool: PgPool, counters: Arc<Counters>, key: Option<AuditKey>) -> Queue<PgConnection> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(run_postgres(pool, receiver, counters));
+    tokio::spawn(run_postgres(pool, receiver, counters, key));
     Queue { sender }
 }

@@ -238,7 +238,9 @@ async fn an_amendment_keeps_the_prior_record_and_a_stale_version_is_refused() {
 async fn the_database_refuses_to_delete_clinical_rows_or_to_change_the_audit_log() {
     each_backend(|db| async move {
         seeded(&db, &[("p1", "Ada", "Lovelace")]).await;
-        // SQLite's row triggers fire only for rows that exist, so give every table one.
+        // SQLite's row triggers fire only for rows that exist, so give every table one (behind the
+        // application's back, which is what audit verify then finds).
+        db.expect_tampering();
         db.store
             .execute_raw(
                 "INSERT INTO assessments (patient_id, assessment_id, as_of, case_json, decision_json, rules_version, \
@@ -295,12 +297,21 @@ async fn assessments_scale_results_and_idempotent_creates() {
         store.insert_assessment(&assessment("p1", "a1"), &audit, Some(&response)).await.unwrap();
         let retry = store.insert_assessment(&assessment("p1", "a2"), &audit, Some(&response)).await;
         assert!(matches!(retry, Err(StoreError::Duplicate { what: "idempotency key" })), "{retry:?}");
-        assert_eq!(store.idempotent_response("u-admin", "key-1").await.unwrap(), Some(response));
-        assert_eq!(store.idempotent_response("u-other", "key-1").await.unwrap(), None);
+        assert_eq!(store.idempotent_response("u-admin", "key-1", at(60)).await.unwrap(), Some(response.clone()));
+        assert_eq!(store.idempotent_response("u-other", "key-1", at(60)).await.unwrap(), None);
+        // After its lifetime the key is neither replayed nor refused: a new request takes it over.
+        let a_day_later = at(50 + 24 * 3600 + 1);
+        assert_eq!(store.idempotent_response("u-admin", "key-1", a_day_later).await.unwrap(), None);
+        let mut later = assessment("p1", "a4");
+        later.created_at = a_day_later;
+        store.insert_assessment(&later, &audit, Some(&response)).await.unwrap();
+        assert_eq!(store.idempotent_response("u-admin", "key-1", a_day_later).await.unwrap(), Some(response.clone()));
+        assert_eq!(store.prune_idempotency_keys(a_day_later).await.unwrap(), 0, "the taken-over key is fresh");
+        assert_eq!(store.prune_idempotency_keys(at(50 + 48 * 3600 + 2)).await.unwrap(), 1);
         let missing = store.insert_assessment(&assessment("p9", "a3"), &audit, None).await;
         assert!(matches!(missing, Err(StoreError::NotFound { resource: "patient", .. })), "{missing:?}");
         let stored = store.assessments("p1").await.unwrap();
-        assert_eq!(stored.len(), 1, "the failed retry left nothing behind");
+        assert_eq!(stored.len(), 2, "the failed retry left nothing behind");
         assert_eq!(store.assessment("p1", "a1").await.unwrap().as_ref(), stored.first());
         let meta = AmendmentMeta {
             amendment_id: "m1".to_owned(),
@@ -347,9 +358,10 @@ async fn assessments_scale_results_and_idempotent_creates() {
         store.insert_scale_result(&result, &event("scale_result.create", Some("p1"))).await.unwrap();
         let results = store.scale_results("p1").await.unwrap();
         assert_eq!((results.len(), results[0].total), (1, Some(19)));
-        // user, patient, assessment, its amendment, scale result; the refused writes left no audit row.
+        // user, patient, assessment, the assessment that took over the expired key, the amendment, the
+        // scale result; the refused writes left no audit row.
         let report = store.verify_audit_chain().await.unwrap();
-        assert_eq!((report.events_checked, report.first_broken), (5, None));
+        assert_eq!((report.events_checked, report.first_broken), (6, None));
     })
     .await;
 }
@@ -387,6 +399,7 @@ async fn check_tampering(
             db.store.append_audit(&event(&format!("patient.read.{index}"), Some("p1"))).await.unwrap();
         }
         assert_eq!(db.store.verify_audit_chain().await.unwrap().first_broken, None);
+        db.expect_tampering();
         db.store.drop_audit_triggers().await.unwrap();
         db.store.execute_raw(tamper).await.unwrap();
         let report = db.store.verify_audit_chain().await.unwrap();

@@ -3,7 +3,8 @@
 //! ordering, a time after the server's clock, an early REMS submission, a discharge before the patient is
 //! ready, a change to a signed session) is a 422 or 403 that names its field and rule, and each test reads
 //! the session back to see that nothing was stored. Corrections replay the alerts and the worklist follows;
-//! a session entered in error frees its scheduled session.
+//! a session entered in error frees its scheduled session. And after a morning's work, every edit, deletion
+//! or insertion of a covered row behind the application's back is named by `audit verify`.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +15,8 @@ use jiff::Timestamp;
 use ketacare_app::{App, NewAccount, Role};
 use ketacare_case::session_format::{check_session, parse_session, session_report_json};
 use ketacare_core::protocol::Protocol;
+use ketacare_store::RowProblemKind;
+use ketacare_store::row_versions::{COVERED_TABLES, CoveredTable};
 use ketacare_store::test_support::each_backend;
 use ketacare_web::{WebConfig, router};
 use serde_json::{Value, json};
@@ -877,6 +880,234 @@ async fn the_stored_alerts_always_equal_a_fresh_replay_of_the_surviving_observat
             }
         }
         assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    })
+    .await;
+}
+
+/// A covered row's key columns (as text) and all its columns (as text or NULL), as `audit verify` reads them.
+async fn covered_rows(store: &ketacare_store::Store, table: &CoveredTable) -> Vec<Vec<Option<String>>> {
+    let columns: Vec<String> = table.columns.iter().map(|column| format!("CAST({column} AS TEXT)")).collect();
+    let keys: Vec<&str> = table.key_columns.iter().map(|column| column.name).collect();
+    // Every value in one text, with a separator no value here contains, since query_texts reads one column.
+    let joined = columns
+        .iter()
+        .map(|column| format!("COALESCE('v' || {column}, 'n')"))
+        .collect::<Vec<_>>()
+        .join(" || '\u{1f}' || ");
+    let sql = format!("SELECT {joined} FROM {} ORDER BY {}", table.name, keys.join(", "));
+    store
+        .query_texts(&sql)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.split('\u{1f}').map(|value| value.strip_prefix('v').map(str::to_owned)).collect())
+        .collect()
+}
+
+fn literal(value: &Option<String>) -> String {
+    value.as_ref().map_or("NULL".to_owned(), |text| format!("'{}'", text.replace('\'', "''")))
+}
+
+/// `WHERE` of one row by its key.
+fn where_key(table: &CoveredTable, row: &[Option<String>]) -> String {
+    table
+        .key_columns
+        .iter()
+        .map(|key| {
+            let index = table.columns.iter().position(|column| *column == key.name).unwrap();
+            format!("{} = {}", key.name, literal(&row[index]))
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn row_key(table: &CoveredTable, row: &[Option<String>]) -> String {
+    let values: Vec<&Option<String>> = table
+        .key_columns
+        .iter()
+        .map(|key| &row[table.columns.iter().position(|column| *column == key.name).unwrap()])
+        .collect();
+    serde_json::to_string(&values).unwrap()
+}
+
+/// Runs `sql` on `table` as someone with database access would: past its guards (SQLite: its triggers
+/// dropped and re-created as they were, foreign keys off; PostgreSQL: triggers and foreign keys off for
+/// the session).
+async fn behind_the_application(store: &ketacare_store::Store, table: &str, sql: &str) {
+    let wrapped = match store.backend() {
+        ketacare_store::Backend::Sqlite => {
+            let triggers = store
+                .query_texts(&format!("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = '{table}'"))
+                .await
+                .unwrap();
+            let definitions = store
+                .query_texts(&format!("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = '{table}'"))
+                .await
+                .unwrap();
+            let drops: String = triggers.iter().map(|name| format!("DROP TRIGGER {name}; ")).collect();
+            let creates: String = definitions.iter().map(|definition| format!("{definition}; ")).collect();
+            format!("PRAGMA foreign_keys = OFF; {drops}{sql}; {creates}PRAGMA foreign_keys = ON;")
+        }
+        ketacare_store::Backend::Postgres => {
+            format!("SET session_replication_role = replica; {sql}; SET session_replication_role = DEFAULT;")
+        }
+    };
+    store.execute_raw(&wrapped).await.unwrap_or_else(|error| panic!("{sql}: {error}"));
+}
+
+/// Columns whose values a CHECK constraint limits: an edit of them is tried with a value they allow.
+fn allowed_other_value(column: &str, value: &str) -> Option<&'static str> {
+    let choices: &[&str] = match column {
+        "status" => &["active", "entered_in_error"],
+        "role" => &["admin", "nurse"],
+        "stage" => &["locked", "in_progress"],
+        "sex_at_birth" => &["female", "male"],
+        "modality" => &["esketamine", "iv_racemic_ketamine"],
+        "section" => &["trials", "measurements"],
+        "active" | "must_change_password" => &["0", "1"],
+        _ => return None,
+    };
+    choices.iter().copied().find(|choice| *choice != value)
+}
+
+#[tokio::test]
+async fn every_edit_deletion_or_insertion_of_a_clinical_row_is_found_by_audit_verify() {
+    each_backend(|db| async move {
+        let store = db.store.clone();
+        let api = Api::new(db.store, "2026-11-28T15:30:00Z").await; // 10:30 in New York
+        // A clinic's morning: a patient, a plan, an order, a session that fulfils the plan's first slot,
+        // with a hold overridden, a dose, an alert acknowledged and an observation corrected.
+        let patient_id = api.patient("male", 180, 80).await;
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let plan = json!({ "template": "esketamine_trd", "time_zone": ZONE, "first_session": "2026-11-28T09:50" });
+        let plan_id = api.prescriber("POST", &plans, Some(&plan)).await.body["plan_id"].as_str().unwrap().to_owned();
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56, "plan_id": plan_id })).await;
+        let mut facts = esketamine_facts("2026-11-28T09:50", ready_pre_dose());
+        facts["fulfils"] = json!({ "plan_id": plan_id, "position": 0 });
+        let session = api.session(&patient_id, facts).await;
+        api.observed(&session, bp("2026-11-28T09:40", 150, 95)).await;
+        api.observed(&session, bp("2026-11-28T09:46", 152, 96)).await;
+        let etag = api.read(&session).await.etag.unwrap();
+        let item = json!({ "item": "BP", "reason": "benefit outweighs risk; BP rechecked" });
+        let overridden =
+            api.call_as(&api.prescriber, "POST", &format!("{session}/overrides"), Some(&item), Some(&etag)).await;
+        assert_eq!(overridden.status, StatusCode::OK, "{}", overridden.body);
+        let given =
+            api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("2026-11-28T09:50"))).await;
+        assert_eq!(given.status, StatusCode::CREATED, "{}", given.body);
+        api.observed(&session, bp("2026-11-28T10:00", 186, 114)).await;
+        let acknowledgement = json!({ "acknowledged_at": "2026-11-28T10:01", "note": "at the chair" });
+        let acknowledged =
+            api.nurse("POST", &format!("{session}/alerts/BP_HIGH%231/acknowledgement"), Some(&acknowledgement)).await;
+        assert_eq!(acknowledged.status, StatusCode::CREATED, "{}", acknowledged.body);
+        api.observed(&session, bp("2026-11-28T10:05", 118, 76)).await;
+        let etag = api.read(&session).await.etag.unwrap();
+        let correct = json!({ "status": "entered_in_error", "reason": "mistyped" });
+        let corrected =
+            api.call_as(&api.nurse, "PATCH", &format!("{session}/observations/4"), Some(&correct), Some(&etag)).await;
+        assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.body);
+        let report = store.verify_audit_chain().await.unwrap();
+        assert!(report.intact(), "{report:#?}");
+
+        // Then, behind the application's back, each covered table with rows in turn: one row edited,
+        // one deleted, one inserted. Each must be named, and each is undone before the next.
+        let mut seed: u64 = 0x6b65_7461;
+        let mut pick = |count: usize| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(seed >> 33).unwrap() % count
+        };
+        let mut failures = Vec::new();
+        let mut tables_tampered = 0;
+        for table in COVERED_TABLES {
+            let rows = covered_rows(&store, table).await;
+            if rows.is_empty() {
+                continue;
+            }
+            tables_tampered += 1;
+            let row = rows[pick(rows.len())].clone();
+            let key = row_key(table, &row);
+            let list: Vec<String> = table.columns.iter().map(ToString::to_string).collect();
+            let values: Vec<String> = row.iter().map(literal).collect();
+            let restore = format!("INSERT INTO {} ({}) VALUES ({})", table.name, list.join(", "), values.join(", "));
+
+            // An edit of one column that is not part of the key.
+            let editable: Vec<usize> = (0..table.columns.len())
+                .filter(|index| !table.key_columns.iter().any(|key| key.name == table.columns[*index]))
+                .filter(|index| row[*index].is_some())
+                .collect();
+            let column_index = editable[pick(editable.len())];
+            let column = table.columns[column_index];
+            let value = row[column_index].as_deref().unwrap();
+            let edited = match (allowed_other_value(column, value), value.parse::<i64>()) {
+                (Some(other), _) => format!("'{other}'"),
+                (None, Ok(number)) => (number + 1).to_string(),
+                (None, Err(_)) => literal(&Some(format!("{value}, edited"))),
+            };
+            let tampers = [
+                (
+                    format!("UPDATE {} SET {column} = {edited} WHERE {}", table.name, where_key(table, &row)),
+                    key.clone(),
+                    RowProblemKind::Edited,
+                    format!(
+                        "UPDATE {} SET {column} = {} WHERE {}",
+                        table.name,
+                        literal(&row[column_index]),
+                        where_key(table, &row)
+                    ),
+                ),
+                (
+                    format!("DELETE FROM {} WHERE {}", table.name, where_key(table, &row)),
+                    key.clone(),
+                    RowProblemKind::Deleted,
+                    restore.clone(),
+                ),
+                {
+                    // A forged copy under another key (and other values where a column must be unique).
+                    let last_text_key = table.key_columns.iter().rev().find(|key| !key.integer).unwrap().name;
+                    let mut forged = row.clone();
+                    for (index, column) in table.columns.iter().enumerate() {
+                        if [last_text_key, "username", "pseudonym", "token_sha256"].contains(column) {
+                            forged[index] = forged[index].as_ref().map(|text| format!("forged-{text}"));
+                        }
+                    }
+                    let forged_values: Vec<String> = forged.iter().map(literal).collect();
+                    (
+                        format!(
+                            "INSERT INTO {} ({}) VALUES ({})",
+                            table.name,
+                            list.join(", "),
+                            forged_values.join(", ")
+                        ),
+                        row_key(table, &forged),
+                        RowProblemKind::Inserted,
+                        format!("DELETE FROM {} WHERE {}", table.name, where_key(table, &forged)),
+                    )
+                },
+            ];
+            for (tamper, expected_key, expected_problem, undo) in tampers {
+                behind_the_application(&store, table.name, &tamper).await;
+                let report = store.verify_audit_chain().await.unwrap();
+                let found: Vec<(String, String, RowProblemKind)> = report
+                    .row_problems
+                    .iter()
+                    .map(|problem| (problem.table.clone(), problem.key.clone(), problem.problem))
+                    .collect();
+                let expected = vec![(table.name.to_owned(), expected_key, expected_problem)];
+                if found != expected || report.first_broken.is_some() || !report.schema_problems.is_empty() {
+                    failures.push(format!(
+                        "{tamper}\n  expected {expected:?}\n  found {found:?} {:?} {:?}",
+                        report.first_broken, report.schema_problems
+                    ));
+                }
+                behind_the_application(&store, table.name, &undo).await;
+                let report = store.verify_audit_chain().await.unwrap();
+                if !report.intact() {
+                    failures.push(format!("{undo} (the undo) left {:?}", report.problem_lines()));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} tampers not found as expected:\n{}", failures.len(), failures.join("\n"));
+        assert!(tables_tampered >= 15, "only {tables_tampered} covered tables had rows");
     })
     .await;
 }

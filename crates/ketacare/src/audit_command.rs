@@ -1,5 +1,6 @@
-//! `ketacare audit verify` walks the audit log's hash chain and names the first broken link;
-//! `ketacare audit export` writes the log as NDJSON, one event per line, for archiving or review.
+//! `ketacare audit verify` walks the audit log's hash chain and names the first broken link, then names
+//! every covered row that is not as the chain says and every trigger or migration that is not the shipped
+//! one; `ketacare audit export` writes the log as NDJSON, one event per line, for archiving or review.
 
 use std::process::ExitCode;
 
@@ -17,7 +18,7 @@ pub struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain; exit 3 naming the first broken link.
+    /// Verify the hash chain, the rows against it and the shipped triggers; exit 3 naming what is wrong.
     Verify(VerifyArgs),
     /// Write the audit events as NDJSON to standard output, in chain order.
     Export(ExportArgs),
@@ -107,21 +108,28 @@ fn run_verify(verify: VerifyArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(EXIT_CHAIN_BROKEN));
         }
-        match report.first_broken {
-            None => {
-                println!(
-                    "audit chain intact: {} events, head seq {} hash {}",
-                    report.events_checked, report.head_seq, report.head_hash
-                );
-                Ok(ExitCode::SUCCESS)
+        if report.keyed_events_unchecked > 0 {
+            eprintln!(
+                "warning: {} keyed events (HMAC-SHA-256) were checked for their links only: give the audit key \
+                 (--audit-key-file or KETACARE_AUDIT_KEY) to check their hashes",
+                report.keyed_events_unchecked
+            );
+        }
+        if report.intact() {
+            println!(
+                "audit chain intact: {} events, head seq {} hash {}",
+                report.events_checked, report.head_seq, report.head_hash
+            );
+            if let Some(seq) = report.keyed_from_seq {
+                println!("keyed (HMAC-SHA-256) from seq {seq}");
             }
-            Some(broken) => {
-                eprintln!(
-                    "error: audit chain broken at seq {}: {} ({} events verified before it)",
-                    broken.seq, broken.problem, report.events_checked
-                );
-                Ok(ExitCode::from(EXIT_CHAIN_BROKEN))
+            println!("{} rows as the chain says; triggers and migrations as shipped", report.rows_checked);
+            Ok(ExitCode::SUCCESS)
+        } else {
+            for line in report.problem_lines() {
+                eprintln!("error: {line}");
             }
+            Ok(ExitCode::from(EXIT_CHAIN_BROKEN))
         }
     })
 }

@@ -59,11 +59,10 @@ pub fn report(path: &Path, check: &SqliteFileCheck) -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        let chain = match &check.audit.first_broken {
-            Some(broken) => format!("audit chain broken at seq {}: {}", broken.seq, broken.problem),
-            None => "audit chain intact".to_owned(),
-        };
-        eprintln!("error: {}: integrity check: {}; {chain}", path.display(), check.integrity);
+        eprintln!("error: {}: integrity check: {}", path.display(), check.integrity);
+        for line in check.audit.problem_lines() {
+            eprintln!("error: {}: {line}", path.display());
+        }
         ExitCode::from(EXIT_CHECK_FAILED)
     }
 }

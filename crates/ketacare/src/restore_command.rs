@@ -47,7 +47,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         );
     }
     runtime()?.block_on(async {
-        let check = match check_sqlite_backup(&args.input).await {
+        let check = match check_sqlite_backup(&args.input, args.database.audit_key()?).await {
             Ok(check) => check,
             Err(error) => {
                 eprintln!("error: {} is not a readable SQLite database: {error}", args.input.display());

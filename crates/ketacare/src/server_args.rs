@@ -8,12 +8,42 @@ use anyhow::Context as _;
 use clap::Args;
 use ketacare_app::App;
 
-/// `--database URL` (env `KETACARE_DATABASE_URL`), the same for every command that touches the database.
+/// `--database URL` (env `KETACARE_DATABASE_URL`) and the audit key, the same for every command that
+/// touches the database.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(long = "database", env = "KETACARE_DATABASE_URL", default_value = "sqlite://ketacare.db")]
     pub url: String,
+    /// A file holding the audit key (at least 32 bytes, e.g. `openssl rand -hex 32`): new audit events
+    /// are keyed with it (HMAC-SHA-256) and `audit verify` checks keyed events with it. The key itself
+    /// may instead be given in the environment variable KETACARE_AUDIT_KEY (never on the command line).
+    #[arg(long = "audit-key-file", env = "KETACARE_AUDIT_KEY_FILE", value_name = "FILE")]
+    pub audit_key_file: Option<PathBuf>,
+}
+
+/// The environment variable that may hold the audit key itself (instead of `--audit-key-file`).
+const AUDIT_KEY_VARIABLE: &str = "KETACARE_AUDIT_KEY";
+
+impl DatabaseArgs {
+    /// The audit key from `--audit-key-file` or `KETACARE_AUDIT_KEY` (not both), without a trailing
+    /// line break; `None` when neither is given.
+    pub fn audit_key(&self) -> anyhow::Result<Option<ketacare_app::AuditKey>> {
+        let from_environment = std::env::var_os(AUDIT_KEY_VARIABLE).filter(|value| !value.is_empty());
+        let bytes = match (&self.audit_key_file, from_environment) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("--audit-key-file and {AUDIT_KEY_VARIABLE}: give the audit key one way, not both")
+            }
+            (Some(path), None) => {
+                std::fs::read(path).with_context(|| format!("--audit-key-file: reading {}", path.display()))?
+            }
+            (None, Some(value)) => value.into_encoded_bytes(),
+            (None, None) => return Ok(None),
+        };
+        let key = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let key = key.strip_suffix(b"\r").unwrap_or(key);
+        ketacare_app::AuditKey::new(key).map(Some).map_err(|problem| anyhow::anyhow!("audit key: {problem}"))
+    }
 }
 
 /// Where and how to serve.
@@ -61,7 +91,7 @@ pub fn init_logging() {
 /// Opens (and migrates) the database with the protocol of `--protocol`.
 pub async fn open_app(database: &DatabaseArgs, protocol: Option<&std::path::Path>) -> anyhow::Result<App> {
     let protocol = crate::protocol_file::load_protocol(protocol)?;
-    App::open(&database.url, protocol)
+    App::open_with_audit_key(&database.url, protocol, database.audit_key()?)
         .await
         .with_context(|| format!("opening the database {}", redacted(&database.url)))
 }
@@ -101,6 +131,23 @@ pub async fn shutdown_signal() {
 }
 
 /// Binds, prints the address, serves until a signal, lets requests in flight finish, closes the database.
+/// How often the server deletes expired idempotency keys.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Deletes expired idempotency keys now and every [`PRUNE_EVERY`] while serving, so the table holds one
+/// day of keyed requests rather than all of them. A failure is logged (without data) and retried later.
+async fn prune_periodically(app: App) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        ticks.tick().await;
+        match app.prune_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "expired idempotency keys deleted"),
+            Err(error) => tracing::warn!(%error, "pruning expired idempotency keys failed"),
+        }
+    }
+}
+
 pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     let app = app.with_clinic_time_zone(&options.time_zone).context("--time-zone")?;
     let listener =
@@ -120,7 +167,16 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     // path the pages do not serve. The binary composes the two; neither web crate depends on the other's routes.
     let (limits, trusted_proxies) = (config.connection_limits, config.trusted_proxies.clone());
     let site = ketacare_pages::site(app.clone(), config);
-    ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown_signal()).await.context("serving")?;
+    let housekeeping = tokio::spawn(prune_periodically(app.clone()));
+    // On a signal, the open live feeds (server-sent events) end first, so their connections can close
+    // with the requests in flight.
+    let live_app = app.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        live_app.close_live_updates();
+    };
+    ketacare_web::serve_router(site, limits, trusted_proxies, listener, shutdown).await.context("serving")?;
+    housekeeping.abort();
     app.close().await;
     println!("ketacare stopped");
     Ok(())

@@ -15,6 +15,8 @@ fn ketacare(arguments: &[&str], stdin: &str) -> Output {
         .args(arguments)
         .env_remove("KETACARE_DATABASE_URL")
         .env_remove("KETACARE_BIND")
+        .env_remove("KETACARE_AUDIT_KEY")
+        .env_remove("KETACARE_AUDIT_KEY_FILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,6 +28,40 @@ fn ketacare(arguments: &[&str], stdin: &str) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn an_audit_key_from_a_file_keys_the_chain_and_verify_needs_it_for_the_keyed_hashes() {
+    each_backend(|db| async move {
+        let url = db.url.as_str();
+        let directory = tempfile::tempdir().unwrap();
+        let key_file = directory.path().join("audit.key");
+        std::fs::write(&key_file, "3f1c0a9e5b7d2c4e6f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e\n").unwrap();
+        let key = key_file.to_str().unwrap();
+        let add =
+            ketacare(&["user", "add", "carol", "--role", "nurse", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(add.status.code(), Some(0), "{}", text(&add.stderr));
+
+        let keyed = ketacare(&["audit", "verify", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(keyed.status.code(), Some(0), "{}", text(&keyed.stderr));
+        assert!(text(&keyed.stdout).contains("keyed (HMAC-SHA-256) from seq 1"), "{}", text(&keyed.stdout));
+        assert!(text(&keyed.stdout).contains("1 rows as the chain says"), "{}", text(&keyed.stdout));
+
+        let unkeyed = ketacare(&["audit", "verify", "--database", url], "");
+        assert_eq!(unkeyed.status.code(), Some(0), "{}", text(&unkeyed.stderr));
+        assert!(text(&unkeyed.stderr).contains("1 keyed events (HMAC-SHA-256) were checked for their links only"));
+
+        std::fs::write(&key_file, "0000000000000000000000000000000000000000000000000000000000000000").unwrap();
+        let wrong = ketacare(&["audit", "verify", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(wrong.status.code(), Some(3), "{}", text(&wrong.stdout));
+        assert!(text(&wrong.stderr).contains("not the one it was written with"), "{}", text(&wrong.stderr));
+
+        std::fs::write(&key_file, "short").unwrap();
+        let short = ketacare(&["audit", "verify", "--database", url, "--audit-key-file", key], "");
+        assert_eq!(short.status.code(), Some(1));
+        assert!(text(&short.stderr).contains("at least 32 bytes"), "{}", text(&short.stderr));
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -87,15 +123,20 @@ async fn migrate_user_add_and_audit_verify() {
         let malformed = ketacare(&["audit", "verify", "--anchor", "3", "--database", url], "");
         assert_eq!(malformed.status.code(), Some(1));
 
+        db.expect_tampering();
         db.store.drop_audit_triggers().await.unwrap();
         db.store.execute_raw("UPDATE audit_events SET action = 'user.delete' WHERE seq = 2").await.unwrap();
         let broken = ketacare(&["audit", "verify", "--database", url], "");
         assert_eq!(broken.status.code(), Some(3));
+        let stderr = text(&broken.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(
-            text(&broken.stderr).trim(),
+            lines[0],
             "error: audit chain broken at seq 2: hash does not match the row's content: the row was edited \
              (1 events verified before it)"
         );
+        // The dropped append-only guard is named too.
+        assert!(lines[1..].iter().any(|line| line.contains("audit_events") && line.contains("dropped")), "{stderr}");
     })
     .await;
 }
@@ -263,7 +304,7 @@ fn the_default_database_is_ketacare_db_in_the_working_directory() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5, 6");
+    assert_eq!(text(&output.stdout).trim(), "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5, 6, 7, 8");
     assert!(directory.join("ketacare.db").exists());
     std::fs::remove_dir_all(&directory).unwrap();
 }

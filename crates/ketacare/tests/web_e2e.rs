@@ -3,7 +3,15 @@
 //! on a temporary database. A nurse whose one-time password an admin's console reset signs in, chooses
 //! a password, opens the worklist and the session in progress, types a blood pressure (Tab between the
 //! fields, Enter saves) that raises an alert, and sees it on the reloaded page. Screenshots of the
-//! worklist, a patient overview and the session page go to `target/e2e-screenshots/`.
+//! worklist, a patient overview and the session page go to `target/e2e-screenshots/`. Then a prescriber
+//! signs in on a second browser (a second WebDriver session) and opens the same session page: the
+//! critical blood pressure the nurse charts next appears there within 2 seconds without a reload (the
+//! live feed, server-sent events), and so does the next critical value on the prescriber's worklist.
+//! The prescriber then signs an IV dose order from the overview's form for the patient whose induction
+//! starts today, and starts that session with the worklist's Start button.
+//! Every main page (sign-in, worklist, overview with its forms, session, a rating scale, the 404 page)
+//! is checked with axe-core (vendored under `tests/vendor/axe-core/`), injected through WebDriver: no
+//! serious or critical violation may remain.
 //! Without `KETACARE_E2E_WEBDRIVER` the test says it is skipped and passes; CI sets it.
 
 use std::io::{BufRead as _, BufReader};
@@ -15,6 +23,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 const WEBDRIVER_VARIABLE: &str = "KETACARE_E2E_WEBDRIVER";
+/// axe-core, injected into pages by WebDriver (never served by ketacare).
+const AXE_SOURCE: &str = include_str!("vendor/axe-core/axe.min.js");
 /// The WebDriver key code of Enter.
 const ENTER: &str = "\u{E007}";
 
@@ -51,15 +61,40 @@ fn start_demo(database_url: &str) -> DemoServer {
     DemoServer { child, base_url }
 }
 
-/// `ketacare user reset-password demo.nurse`, as a clinic's administrator would at the console.
-fn reset_nurse_password(database_url: &str) -> String {
+/// `ketacare user reset-password USERNAME`, as a clinic's administrator would at the console.
+fn reset_password(database_url: &str, username: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_ketacare"))
-        .args(["user", "reset-password", "demo.nurse", "--database", database_url])
+        .args(["user", "reset-password", username, "--database", database_url])
         .output()
         .expect("run ketacare user reset-password");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     text.split_whitespace().last().expect("the one-time password").to_owned()
+}
+
+/// Runs axe-core on the page the browser shows and fails on any serious or critical violation, listing
+/// each with the elements it found.
+async fn assert_accessible(browser: &Client, page: &str) {
+    let injected =
+        browser.execute(&format!("{AXE_SOURCE}\nreturn typeof axe;"), Vec::new()).await.expect("inject axe-core");
+    assert_eq!(injected, json!("object"), "axe-core is on {page}");
+    let outcome = browser
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document)
+              .then((results) => done({ rules_passed: results.passes.length, violations: results.violations
+                .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+                .map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help,
+                  nodes: violation.nodes.slice(0, 5).map((node) => node.target.join(" ")) })) }))
+              .catch((error) => done({ rules_passed: 0, violations: [{ id: "axe-failed", help: String(error) }] }));"#,
+            Vec::new(),
+        )
+        .await
+        .expect("run axe-core");
+    assert_eq!(outcome["violations"], json!([]), "serious or critical accessibility violations on {page}");
+    let rules_passed = outcome["rules_passed"].as_u64().unwrap_or(0);
+    assert!(rules_passed > 10, "axe-core checked {page}: {outcome}");
+    println!("axe-core: {rules_passed} rules passed and no serious or critical violations on {page}");
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -116,28 +151,59 @@ async fn a_nurse_charts_a_blood_pressure_that_raises_an_alert_in_a_real_browser(
     let directory = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
     let demo = start_demo(&database_url);
-    let one_time_password = reset_nurse_password(&database_url);
-    let browser = browser(&webdriver).await;
-    let outcome = run_the_nurses_session(&browser, &demo.base_url, &one_time_password).await;
-    let _ = browser.close().await;
+    let nurse_password = reset_password(&database_url, "demo.nurse");
+    let prescriber_password = reset_password(&database_url, "demo.prescriber");
+    let nurse_browser = browser(&webdriver).await;
+    let prescriber_browser = browser(&webdriver).await;
+    let outcome = async {
+        let session_url = run_the_nurses_session(&nurse_browser, &demo.base_url, &nurse_password).await?;
+        watch_from_a_second_browser(
+            &nurse_browser,
+            &prescriber_browser,
+            &demo.base_url,
+            &session_url,
+            &prescriber_password,
+        )
+        .await
+    }
+    .await;
+    let _ = nurse_browser.close().await;
+    let _ = prescriber_browser.close().await;
     outcome.expect("the nurse's session in the browser");
 }
 
-async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_password: &str) -> Result<(), String> {
-    // Sign in with the one-time password; the application asks for a new one first.
+/// Signs in with a one-time password and chooses a new one, as the application asks first.
+async fn sign_in_with_one_time_password(
+    browser: &Client,
+    base_url: &str,
+    username: &str,
+    one_time_password: &str,
+    new_password: &str,
+) -> Result<(), String> {
     browser.goto(base_url).await.map_err(|e| e.to_string())?;
-    type_into(browser, "#username", "demo.nurse").await;
+    if username == "demo.nurse" {
+        assert_accessible(browser, "the sign-in page").await;
+    }
+    type_into(browser, "#username", username).await;
     type_into(browser, "#password", one_time_password).await;
     browser.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(browser, "/password").await;
     type_into(browser, "#current_password", one_time_password).await;
-    type_into(browser, "#new_password", "a nurse's own password").await;
-    type_into(browser, "#confirm_password", "a nurse's own password").await;
+    type_into(browser, "#new_password", new_password).await;
+    type_into(browser, "#confirm_password", new_password).await;
     browser.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(browser, "/worklist").await;
+    Ok(())
+}
+
+async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_password: &str) -> Result<String, String> {
+    // Sign in with the one-time password; the application asks for a new one first.
+    sign_in_with_one_time_password(browser, base_url, "demo.nurse", one_time_password, "a nurse's own password")
+        .await?;
     let worklist = browser.source().await.unwrap();
     assert!(worklist.contains("Open alerts") && worklist.contains("WARNING"), "{worklist}");
     screenshot(browser, "worklist.png").await;
+    assert_accessible(browser, "the worklist").await;
 
     // The session in progress, from the worklist; then the patient's overview, from its breadcrumb.
     browser
@@ -155,6 +221,13 @@ async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_passw
     let overview = browser.source().await.unwrap();
     assert!(overview.contains("Eligibility") && overview.contains("ELIGIBLE"), "{overview}");
     screenshot(browser, "patient-overview.png").await;
+    assert_accessible(browser, "the patient overview").await;
+    // The symptom chart of the demo's course (its MADRS and PHQ-9 results and its sessions).
+    let scales = browser.find(Locator::Id("scales")).await.unwrap();
+    let chart = scales.text().await.unwrap();
+    assert!(chart.contains("Rating scales") && chart.contains("MADRS"), "{chart}");
+    let png = scales.screenshot().await.expect("screenshot the symptom chart");
+    std::fs::write(screenshot_dir().join("symptom-chart.png"), png).expect("save the screenshot");
     browser.goto(session_url.as_str()).await.unwrap();
 
     // SBP, Tab, DBP, Tab, HR, Enter: the entry is saved and the page comes back with the alert it raised.
@@ -170,9 +243,145 @@ async fn run_the_nurses_session(browser: &Client, base_url: &str, one_time_passw
     browser.set_window_size(1280, 2400).await.unwrap();
     browser.goto(session_url.as_str()).await.unwrap();
     screenshot(browser, "session.png").await;
+    assert_accessible(browser, "the session page").await;
     // A tablet held upright: the same page at 768 px wide still has its entry form and alerts.
     browser.set_window_size(768, 1024).await.unwrap();
     browser.goto(&format!("{base_url}/worklist")).await.unwrap();
     screenshot(browser, "worklist-768.png").await;
+    browser.set_window_size(1280, 1000).await.unwrap();
+    Ok(session_url.to_string())
+}
+
+/// Waits until the page's live feed is open (the script says "Live" once the stream answers).
+async fn wait_for_live_feed(browser: &Client) {
+    for _ in 0..100 {
+        let status = browser.find(Locator::Css("[data-live-status]")).await.unwrap().text().await.unwrap();
+        if status.starts_with("Live:") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = browser.find(Locator::Css("[data-live-status]")).await.unwrap().text().await.unwrap();
+    panic!("the live feed never opened on {} (its line says: {status})", browser.current_url().await.unwrap());
+}
+
+/// Marks the page so that a reload (which would clear the mark) can be told apart from a live update.
+async fn mark_page(browser: &Client) {
+    browser.execute("window.ketacareNotReloaded = true; return true;", Vec::new()).await.unwrap();
+}
+
+async fn page_was_not_reloaded(browser: &Client) -> bool {
+    browser.execute("return window.ketacareNotReloaded === true;", Vec::new()).await.unwrap() == json!(true)
+}
+
+/// Polls the text of the element with `id` until it contains `expected`, for at most `limit`.
+async fn text_appears_within(browser: &Client, id: &str, expected: &str, limit: Duration) -> Result<Duration, String> {
+    let started = std::time::Instant::now();
+    loop {
+        let text = browser.find(Locator::Id(id)).await.map_err(|e| e.to_string())?.text().await.unwrap_or_default();
+        if text.contains(expected) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return Err(format!("\"{expected}\" did not appear in #{id} within {limit:?}: {text}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The prescriber's screen, on a second browser, follows what the nurse charts: without reloading, the
+/// session page shows the critical alert within 2 s, and then the worklist shows the next one.
+async fn watch_from_a_second_browser(
+    nurse: &Client,
+    prescriber: &Client,
+    base_url: &str,
+    session_url: &str,
+    one_time_password: &str,
+) -> Result<(), String> {
+    const WITHIN: Duration = Duration::from_secs(2);
+    sign_in_with_one_time_password(
+        prescriber,
+        base_url,
+        "demo.prescriber",
+        one_time_password,
+        "a prescriber's own password",
+    )
+    .await?;
+    prescriber.goto(session_url).await.map_err(|e| e.to_string())?;
+    wait_for_live_feed(prescriber).await;
+    mark_page(prescriber).await;
+
+    // Any single BP at or above 200/120 is critical (clinical-reference §4.4).
+    nurse.goto(session_url).await.map_err(|e| e.to_string())?;
+    let systolic = nurse.find(Locator::Id("systolic")).await.unwrap();
+    systolic.click().await.unwrap();
+    systolic.send_keys(&format!("205\t122{ENTER}")).await.unwrap();
+    let took = text_appears_within(prescriber, "alerts", "BP 205/122 mmHg", WITHIN).await?;
+    let alerts = prescriber.find(Locator::Id("alerts")).await.unwrap().text().await.unwrap();
+    assert!(alerts.contains("CRITICAL"), "the prescriber sees the alert as critical: {alerts}");
+    assert!(page_was_not_reloaded(prescriber).await, "the session page updated without a reload");
+    println!("the critical alert reached the second browser's session page in {took:?}");
+    screenshot(prescriber, "session-live-second-browser.png").await;
+
+    // The worklist follows too: an SpO2 at or below 92 % is critical (clinical-reference §4.4).
+    prescriber.goto(&format!("{base_url}/worklist")).await.map_err(|e| e.to_string())?;
+    wait_for_live_feed(prescriber).await;
+    mark_page(prescriber).await;
+    wait_for_path(nurse, "saved=").await;
+    let spo2 = nurse.find(Locator::Id("spo2")).await.unwrap();
+    spo2.click().await.unwrap();
+    spo2.send_keys(&format!("90{ENTER}")).await.unwrap();
+    let took = text_appears_within(prescriber, "worklist-lists", "SpO2 90 %", WITHIN).await?;
+    assert!(page_was_not_reloaded(prescriber).await, "the worklist updated without a reload");
+    println!("the critical alert reached the second browser's worklist in {took:?}");
+    prescribe_and_start_from_the_worklist(prescriber).await
+}
+
+/// The prescriber signs an IV order for the patient whose induction starts today (the demo's V1), from
+/// the overview's form, then starts that session with the worklist's Start button.
+async fn prescribe_and_start_from_the_worklist(prescriber: &Client) -> Result<(), String> {
+    let start_button = "//button[starts-with(normalize-space(.), 'Start session')]";
+    let patient_link = format!("{start_button}/ancestor::tr//td[2]/a");
+    prescriber.find(Locator::XPath(&patient_link)).await.map_err(|e| e.to_string())?.click().await.unwrap();
+    prescriber.wait().for_element(Locator::Id("orders-title")).await.unwrap();
+    prescriber.find(Locator::Css("#orders details summary")).await.unwrap().click().await.unwrap();
+    prescriber
+        .find(Locator::Css("#order-modality option[value=iv_racemic_ketamine]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    prescriber
+        .find(Locator::XPath("//button[normalize-space(.)='Sign the order']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(prescriber, "saved=order").await;
+    let orders = prescriber.find(Locator::Id("orders")).await.unwrap().text().await.unwrap();
+    assert!(orders.contains("mg/kg") && orders.contains("pump"), "the signed IV order with its dose: {orders}");
+    screenshot(prescriber, "patient-overview-order.png").await;
+    assert_accessible(prescriber, "the patient overview with the prescriber's forms").await;
+    let overview_url = prescriber.current_url().await.unwrap();
+    let overview_path = overview_url.path().to_owned();
+    prescriber.goto(overview_url.join(&format!("{overview_path}/scales/phq9")).unwrap().as_str()).await.unwrap();
+    prescriber.find(Locator::Id("item-0-1")).await.unwrap().click().await.unwrap();
+    prescriber.find(Locator::Id("item-1-3")).await.unwrap().click().await.unwrap();
+    let total = prescriber.find(Locator::Css("[data-running-total]")).await.unwrap().text().await.unwrap();
+    assert!(total.starts_with("Total so far: 4 of 27"), "the running total: {total}");
+    assert_accessible(prescriber, "the PHQ-9 form").await;
+    prescriber.goto(overview_url.join("/no-such-page").unwrap().as_str()).await.unwrap();
+    assert_accessible(prescriber, "the page-not-found page").await;
+    prescriber.goto(overview_url.as_str()).await.unwrap();
+    prescriber.find(Locator::Css("nav a[href='/worklist']")).await.unwrap().click().await.unwrap();
+    wait_for_path(prescriber, "/worklist").await;
+    prescriber.find(Locator::XPath(start_button)).await.map_err(|e| e.to_string())?.click().await.unwrap();
+    wait_for_path(prescriber, "/sessions/").await;
+    let heading = prescriber.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    assert!(heading.starts_with("IV ketamine session"), "the started session's page: {heading}");
+    let dose = prescriber.find(Locator::Id("dose")).await.unwrap().text().await.unwrap();
+    assert!(dose.contains("mg/kg"), "the session gives the order: {dose}");
     Ok(())
 }
