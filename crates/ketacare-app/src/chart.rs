@@ -145,18 +145,18 @@ const CASE_SCALE_KEYS: [(&str, Scale); 5] = [
 const CSSRS_KEY: &str = "cssrs";
 
 /// A record checked and ready to store.
-struct ValidRecord {
-    body: Map<String, Value>,
-    episode_id: Option<String>,
-    recorded_on: Option<String>,
+pub(crate) struct ValidRecord {
+    pub(crate) body: Map<String, Value>,
+    pub(crate) episode_id: Option<String>,
+    pub(crate) recorded_on: Option<String>,
 }
 
 /// A scale result checked and ready to store.
-struct ValidScale {
-    scale_key: String,
-    answers_json: Option<String>,
-    total: Option<i64>,
-    administered_on: String,
+pub(crate) struct ValidScale {
+    pub(crate) scale_key: String,
+    pub(crate) answers_json: Option<String>,
+    pub(crate) total: Option<i64>,
+    pub(crate) administered_on: String,
 }
 
 /// Either kind of chart row, as read.
@@ -167,11 +167,11 @@ enum ChartRow {
 }
 
 /// The chart of one patient as stored: records of every section, and scale results.
-struct ChartRows {
-    records: Vec<ChartRecord>,
-    scales: Vec<StoredScaleResult>,
+pub(crate) struct ChartRows {
+    pub(crate) records: Vec<ChartRecord>,
+    pub(crate) scales: Vec<StoredScaleResult>,
     /// The store's `chart_stamp` of the chart as read, to refuse a write if another changed it since.
-    stamp: i64,
+    pub(crate) stamp: i64,
 }
 
 /// How many times a chart write is tried when another write to the same chart overtakes it: each round
@@ -357,7 +357,13 @@ pub(crate) fn current_episode_id(records: &[ChartRecord], as_of: Date) -> Option
 }
 
 /// Assembles the case of contracts/assess.md from a patient's chart (`ketacare-case` does the assembly).
-fn assemble_case(patient: &Patient, rows: &ChartRows, as_of: Date, modality: &str, jurisdiction: &str) -> Value {
+pub(crate) fn assemble_case(
+    patient: &Patient,
+    rows: &ChartRows,
+    as_of: Date,
+    modality: &str,
+    jurisdiction: &str,
+) -> Value {
     let (records, scales) = chart_facts(rows);
     let facts = ChartPatientFacts {
         patient_id: &patient.patient_id,
@@ -437,7 +443,7 @@ fn withhold_free_text_drug(trial: &mut Map<String, Value>) {
 
 impl App {
     /// Checks a record of `section` (not scales) for `patient`; `records` is the patient's chart.
-    fn validate_record(
+    pub(crate) fn validate_record(
         &self,
         actor: &Actor,
         section: ChartSection,
@@ -520,7 +526,7 @@ impl App {
     }
 
     /// Checks a scale result: `scale`, `administered_on`, and `items` or `total` (`answers` for the C-SSRS).
-    fn validate_scale(&self, body: &Map<String, Value>) -> Result<ValidScale, AppError> {
+    pub(crate) fn validate_scale(&self, body: &Map<String, Value>) -> Result<ValidScale, AppError> {
         let today = self.today();
         let administered_on = date_field(body, "administered_on", true, today)?.unwrap_or_default();
         let key = match body.get("scale") {
@@ -569,7 +575,7 @@ impl App {
         Ok(ValidScale { scale_key: key, answers_json, total, administered_on })
     }
 
-    async fn chart_rows(&self, patient: &Patient) -> Result<ChartRows, AppError> {
+    pub(crate) async fn chart_rows(&self, patient: &Patient) -> Result<ChartRows, AppError> {
         let records = self.store.chart_records(&patient.patient_id).await?;
         let scales = self.store.scale_results(&patient.patient_id).await?;
         let record_versions: Vec<i64> = records.iter().map(|record| record.version).collect();

@@ -82,6 +82,9 @@ fn chart_facts(record: &mut PatientRecord, records: &[ChartRecord], current_epis
                 onset_date: text(body.get("onset_date")),
                 severity: text(body.get("severity")),
                 psychotic_features: body.get("psychotic_features").and_then(Value::as_bool),
+                duration_months: decimal(body.get("duration_months")),
+                ect_failed_courses: body.get("ect").and_then(|ect| ect.get("failed_courses")).and_then(Value::as_i64),
+                ect_bilateral: body.get("ect").and_then(|ect| ect.get("bilateral")).and_then(Value::as_bool),
                 recorded_date,
             }),
             "history" => record.history.push(HistoryFacts {
@@ -111,6 +114,7 @@ fn chart_facts(record: &mut PatientRecord, records: &[ChartRecord], current_epis
                 role: text(body.get("role")),
                 stop_reason: text(body.get("stop_reason")),
                 in_current_episode: current_episode.is_some() && chart_record.episode_id.as_deref() == current_episode,
+                episode_id: chart_record.episode_id.clone(),
                 recorded_date,
             }),
             "measurements" => record.measurements.push(MeasurementFacts {
@@ -320,5 +324,21 @@ impl App {
             record.sessions.push(session_facts(&session_record)?);
         }
         Ok(record)
+    }
+}
+
+impl App {
+    /// The ids of every patient (entered in error too), `limit` at a time in name order after the patient
+    /// `after`: what `ketacare export --ndjson` walks, holding one page at a time.
+    pub async fn patient_ids_for_export(&self, after: Option<&str>, limit: i64) -> Result<Vec<String>, AppError> {
+        let search = ketacare_store::PatientSearch {
+            query: None,
+            listing: ketacare_store::PatientListing::ByName,
+            include_entered_in_error: true,
+            limit,
+            offset: 0,
+        };
+        let page = self.store.search_patients_after(&search, after).await?;
+        Ok(page.patients.into_iter().map(|patient| patient.patient_id).collect())
     }
 }

@@ -9,6 +9,7 @@ mod audit_log;
 mod chart;
 mod credential_flood;
 mod fhir_export;
+mod fhir_import;
 mod live_updates;
 mod login_throttle;
 mod operations;
@@ -32,9 +33,11 @@ use ketacare_store::{AuditEvent, Store, StoreError};
 pub use accounts::{NewAccount, Principal, SessionPolicy, SignedIn, TokenCreated, UserChangeInput, UserView};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
+pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, PatientImportResult};
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
+pub use ketacare_fhir::import::{ImportIssue, ImportPolicy};
 pub use ketacare_store::ApiTokenSummary;
 pub use ketacare_store::{
     AUDIT_KEY_MIN_BYTES, AuditChainReport, AuditKey, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck,

@@ -129,12 +129,12 @@ fn decode_cursor(cursor: &str) -> Result<String, AppError> {
     String::from_utf8(bytes).map_err(|_| invalid())
 }
 
-struct ValidPatient {
-    mrn: Option<String>,
-    given_name: String,
-    family_name: String,
-    birth_date: Date,
-    sex_at_birth: String,
+pub(crate) struct ValidPatient {
+    pub(crate) mrn: Option<String>,
+    pub(crate) given_name: String,
+    pub(crate) family_name: String,
+    pub(crate) birth_date: Date,
+    pub(crate) sex_at_birth: String,
 }
 
 fn name(field: &str, value: &str) -> Result<String, AppError> {
@@ -169,7 +169,7 @@ fn mrn(value: Option<&str>) -> Result<Option<String>, AppError> {
     }
 }
 
-fn parse_patient(input: &PatientInput, today: Date) -> Result<ValidPatient, AppError> {
+pub(crate) fn parse_patient(input: &PatientInput, today: Date) -> Result<ValidPatient, AppError> {
     Ok(ValidPatient {
         mrn: mrn(input.mrn.as_deref())?,
         given_name: name("given_name", &input.given_name)?,

@@ -2,8 +2,8 @@
 //! when a request fails: what this server does with FHIR, said in FHIR.
 
 use crate::resources::{
-    CapabilityOperation, CapabilityResource, CapabilityRest, CapabilitySecurity, CapabilitySoftware,
-    CapabilityStatement, OperationOutcome, OperationOutcomeIssue,
+    CapabilityInteraction, CapabilityOperation, CapabilityResource, CapabilityRest, CapabilitySecurity,
+    CapabilitySoftware, CapabilityStatement, OperationOutcome, OperationOutcomeIssue,
 };
 
 /// The FHIR version every resource here follows.
@@ -31,7 +31,8 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
         date: date.to_owned(),
         publisher: "ketacare".to_owned(),
         description: "Per-patient export of a ketacare record as a FHIR R4 searchset Bundle \
-                      (Patient/{id}/$everything). Import and bulk export are not offered yet."
+                      (Patient/{id}/$everything), and import of a transaction, collection or searchset Bundle \
+                      into patients' charts (POST to the base). Bulk export is not offered yet."
             .to_owned(),
         kind: "instance".to_owned(),
         software: CapabilitySoftware { name: "ketacare".to_owned(), version: software_version.to_owned() },
@@ -42,7 +43,8 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
             documentation: "See docs/fhir.md for the profile of each resource and ketacare's CodeSystem.".to_owned(),
             security: CapabilitySecurity {
                 description: "A ketacare bearer token (Authorization: Bearer kc_...) or session cookie; \
-                              admins, prescribers and nurses may export a patient, analysts and auditors may not."
+                              admins, prescribers and nurses may export a patient, prescribers and nurses may \
+                              import, analysts and auditors may do neither."
                     .to_owned(),
             },
             resource: vec![
@@ -59,6 +61,7 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
                 read_only("Observation"),
                 read_only("MedicationAdministration"),
             ],
+            interaction: vec![CapabilityInteraction { code: "transaction".to_owned() }],
         }],
     }
 }

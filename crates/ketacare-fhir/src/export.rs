@@ -56,6 +56,12 @@ pub struct EpisodeFacts {
     /// `subsyndromal`, `mild`, `moderate`, `severe`.
     pub severity: Option<String>,
     pub psychotic_features: Option<bool>,
+    /// The episode's duration when no onset date was recorded (the case's `duration_months`).
+    pub duration_months: Option<Decimal>,
+    /// Failed ECT courses in the episode (the case's `ect.failed_courses`).
+    pub ect_failed_courses: Option<i64>,
+    /// Whether ECT was bilateral (the case's `ect.bilateral`).
+    pub ect_bilateral: Option<bool>,
     /// The day the record was made (`YYYY-MM-DD`).
     pub recorded_date: String,
 }
@@ -98,6 +104,8 @@ pub struct TrialFacts {
     pub role: Option<String>,
     pub stop_reason: Option<String>,
     pub in_current_episode: bool,
+    /// The episode record the trial belongs to (`MedicationStatement.reasonReference`).
+    pub episode_id: Option<String>,
     pub recorded_date: String,
 }
 
@@ -285,6 +293,7 @@ fn new_observation(id: String, patient_id: &str, code: CodeableConcept, effectiv
     Observation {
         id,
         meta: None,
+        extension: Vec::new(),
         status: "final".to_owned(),
         category: Vec::new(),
         code,
@@ -395,11 +404,7 @@ pub fn episode_condition(patient_id: &str, facts: &EpisodeFacts) -> Condition {
         .map_or("Depressive episode".to_owned(), |code| format!("Depressive episode ({code})"));
     Condition {
         id: facts.id.clone(),
-        extension: facts
-            .psychotic_features
-            .map(|psychotic| extension("psychotic-features", ExtensionValue::Boolean(psychotic)))
-            .into_iter()
-            .collect(),
+        extension: episode_extensions(facts),
         clinical_status,
         verification_status,
         category: vec![concept(
@@ -415,6 +420,24 @@ pub fn episode_condition(patient_id: &str, facts: &EpisodeFacts) -> Condition {
         onset_date_time: facts.onset_date.clone(),
         recorded_date: Some(facts.recorded_date.clone()).filter(|date| !date.is_empty()),
     }
+}
+
+/// An episode's extensions: psychotic features, the duration when no onset was recorded, and ECT.
+fn episode_extensions(facts: &EpisodeFacts) -> Vec<Extension> {
+    let mut extensions = Vec::new();
+    if let Some(psychotic) = facts.psychotic_features {
+        extensions.push(extension("psychotic-features", ExtensionValue::Boolean(psychotic)));
+    }
+    if let Some(months) = facts.duration_months {
+        extensions.push(extension("episode-duration-months", ExtensionValue::Decimal(decimal_number(months))));
+    }
+    if let Some(courses) = facts.ect_failed_courses {
+        extensions.push(extension("ect-failed-courses", ExtensionValue::Integer(courses)));
+    }
+    if let Some(bilateral) = facts.ect_bilateral {
+        extensions.push(extension("ect-bilateral", ExtensionValue::Boolean(bilateral)));
+    }
+    extensions
 }
 
 /// `Condition` for a history finding (a contraindication-list code of ketacare's CodeSystem).
@@ -468,6 +491,11 @@ pub fn trial_statement(patient_id: &str, facts: &TrialFacts) -> MedicationStatem
         subject: patient_reference(patient_id),
         effective_date_time: None,
         date_asserted: Some(facts.recorded_date.clone()).filter(|date| !date.is_empty()),
+        reason_reference: facts
+            .episode_id
+            .iter()
+            .map(|episode_id| Reference { reference: format!("Condition/{episode_id}") })
+            .collect(),
         dosage: facts.daily_dose_mg.map(daily_dosage).into_iter().collect(),
     }
 }
@@ -504,6 +532,7 @@ pub fn concomitant_statement(patient_id: &str, facts: &ConcomitantFacts) -> Medi
         subject: patient_reference(patient_id),
         effective_date_time: facts.noted_on.clone(),
         date_asserted: Some(facts.recorded_date.clone()).filter(|date| !date.is_empty()),
+        reason_reference: Vec::new(),
         dosage: Vec::new(),
     }
 }
@@ -758,9 +787,19 @@ pub fn session_vital_sign_observations(
     }
     for observation in &mut observations {
         observation.status.clone_from(&status);
+        observation.extension = vec![session_extension(session_id)];
     }
     observations
 }
+
+/// The `treatment-session` extension: the resource was recorded in a treatment session (import leaves
+/// such resources out: sessions are recorded only through the session workflow).
+fn session_extension(session_id: &str) -> Extension {
+    extension(TREATMENT_SESSION_EXTENSION, ExtensionValue::String(session_id.to_owned()))
+}
+
+/// The name of the extension that marks a resource recorded in a treatment session.
+pub const TREATMENT_SESSION_EXTENSION: &str = "treatment-session";
 
 /// `MedicationAdministration` for a dose given in a session: the drug's RxNorm/ATC codes, the dose in
 /// mg, the start (and end of an infusion), the lot number and device count as extensions.
@@ -833,7 +872,9 @@ pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
         for administration in &session.administrations {
             let mut facts = administration.clone();
             facts.entered_in_error |= session.entered_in_error;
-            resources.push(Resource::MedicationAdministration(administration_resource(patient_id, &facts)));
+            let mut resource = administration_resource(patient_id, &facts);
+            resource.extension.push(session_extension(&session.id));
+            resources.push(Resource::MedicationAdministration(resource));
         }
     }
     resources

@@ -87,6 +87,8 @@ pub enum ExtensionValue {
     String(String),
     #[serde(rename = "valueBoolean")]
     Boolean(bool),
+    #[serde(rename = "valueInteger")]
+    Integer(i64),
 }
 
 /// `Meta`, with the profiles a resource claims.
@@ -153,6 +155,9 @@ pub struct MedicationStatement {
     pub effective_date_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_asserted: Option<String>,
+    /// A trial's depressive episode (`Condition/{episode_id}`): why the drug was taken.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reason_reference: Vec<Reference>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dosage: Vec<Dosage>,
 }
@@ -195,6 +200,9 @@ pub struct Observation {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<Meta>,
+    /// A session observation's `treatment-session` extension.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension>,
     pub status: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub category: Vec<CodeableConcept>,
@@ -416,6 +424,9 @@ pub struct CapabilityRest {
     pub documentation: String,
     pub security: CapabilitySecurity,
     pub resource: Vec<CapabilityResource>,
+    /// System-wide interactions: `transaction` (the import at `POST /fhir/r4`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interaction: Vec<CapabilityInteraction>,
 }
 
 /// `CapabilityStatement.rest.security`.

@@ -6,6 +6,7 @@
 mod audit;
 mod audit_verify;
 mod chart;
+mod fhir_import;
 mod login_failures;
 mod migrate;
 mod operations;
@@ -33,6 +34,7 @@ pub use audit_verify::{
     SHIPPED_TRIGGERS_SQLITE, trigger_fingerprints,
 };
 pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
+pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};

@@ -1,15 +1,23 @@
 //! `/fhir/r4/…`: the FHIR R4 endpoints. `GET /fhir/r4/metadata` (the CapabilityStatement, no login needed,
-//! as FHIR clients expect) and `GET /fhir/r4/Patient/{id}/$everything` (the patient's record as a
-//! `searchset` Bundle). Bodies are `application/fhir+json`; errors are the API's problem details.
+//! as FHIR clients expect), `GET /fhir/r4/Patient/{id}/$everything` (the patient's record as a
+//! `searchset` Bundle) and `POST /fhir/r4` (import of a transaction or collection Bundle, answered with
+//! an OperationOutcome, also when it is refused). Bodies are `application/fhir+json`; the errors of the
+//! export and of authentication are the API's problem details.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ketacare_app::{AppError, FhirImportError, Permission};
+use ketacare_fhir::import::{ImportIssue, IssueCode, import_outcome};
 use serde::Serialize;
 
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
+
+/// The largest Bundle `POST /fhir/r4` reads (larger imports go through `ketacare import --ndjson`).
+pub const FHIR_IMPORT_BODY_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 
 /// When this build's CapabilityStatement was published (CapabilityStatement.date is 1..1).
 const CAPABILITY_DATE: &str = "2026-11-28";
@@ -32,4 +40,77 @@ pub async fn patient_everything(
 ) -> Result<Response, ApiError> {
     let bundle = state.app.fhir_patient_everything(&caller.actor, &patient_id).await?;
     Ok(fhir_json(&bundle))
+}
+
+fn fhir_json_with_status(status: StatusCode, body: &impl Serialize) -> Response {
+    let mut response = fhir_json(body);
+    *response.status_mut() = status;
+    response
+}
+
+/// A refusal before the import ran, as an OperationOutcome with its status.
+fn refusal(status: StatusCode, code: IssueCode, expression: &str, diagnostics: &str) -> Response {
+    let issue = ImportIssue::error(code, expression, diagnostics);
+    fhir_json_with_status(status, &import_outcome(&[issue]))
+}
+
+/// Whether the body is declared as FHIR JSON or JSON (parameters such as `charset` allowed).
+fn declares_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| {
+            let media_type = media_type.trim();
+            media_type.eq_ignore_ascii_case(ketacare_fhir::FHIR_JSON)
+                || media_type.eq_ignore_ascii_case("application/json")
+        })
+}
+
+/// `POST /fhir/r4`: imports a Bundle. 200 with an OperationOutcome saying what each patient received
+/// (or that nothing changed) and the decision on its chart; 422 with every issue when refused (nothing
+/// is written); 403 for a role that may not record charts; 413 over the size limit; 415 for a body not
+/// declared as JSON.
+pub async fn import_bundle(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(&caller.actor, Permission::RecordChart, "fhir.import", "fhir/r4/Bundle".to_owned(), None)
+        .await?;
+    if !declares_json(&headers) {
+        return Ok(refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IssueCode::NotSupported,
+            "Content-Type",
+            "a Bundle is sent as application/fhir+json (or application/json)",
+        ));
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, FHIR_IMPORT_BODY_LIMIT_BYTES).await else {
+        return Ok(refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            IssueCode::TooCostly,
+            "Bundle",
+            &format!(
+                "a Bundle over {} MiB is not read; import it in parts or with `ketacare import --ndjson`",
+                FHIR_IMPORT_BODY_LIMIT_BYTES / 1024 / 1024
+            ),
+        ));
+    };
+    match state.app.import_fhir_bundle(&caller.actor, &bytes).await {
+        Ok(report) => Ok(fhir_json(&report.outcome())),
+        Err(error @ FhirImportError::Refused(_)) => {
+            Ok(fhir_json_with_status(StatusCode::UNPROCESSABLE_ENTITY, &error.outcome()))
+        }
+        Err(FhirImportError::App(error @ (AppError::Forbidden { .. } | AppError::Unauthenticated))) => {
+            Err(error.into())
+        }
+        Err(error @ FhirImportError::App(AppError::StaleVersion { .. })) => {
+            Ok(fhir_json_with_status(StatusCode::CONFLICT, &error.outcome()))
+        }
+        Err(FhirImportError::App(error)) => Err(error.into()),
+    }
 }

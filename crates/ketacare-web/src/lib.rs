@@ -158,6 +158,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/audit/verify"),
     route("GET", "/fhir/r4/metadata"),
     route("GET", "/fhir/r4/Patient/{patient_id}/$everything"),
+    route("POST", "/fhir/r4"),
 ];
 
 /// The router with all routes and middleware, ready to serve or to call with `oneshot` in tests.
@@ -207,6 +208,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/audit/verify", get(audit_routes::verify))
         .route("/fhir/r4/metadata", get(fhir_routes::metadata))
         .route("/fhir/r4/Patient/{patient_id}/$everything", get(fhir_routes::patient_everything))
+        .route("/fhir/r4", post(fhir_routes::import_bundle))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(content_type::require_json_bodies))
@@ -326,7 +328,11 @@ async fn request_id_and_log(
         "request"
     );
     if response.status().as_u16() >= 400
-        && response.headers().get(header::CONTENT_TYPE).is_none_or(|value| value != "application/problem+json")
+        // A FHIR route's error is an OperationOutcome (application/fhir+json), already a structured answer.
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|value| value != "application/problem+json" && value != ketacare_fhir::FHIR_JSON)
     {
         response = error::problem_from_plain(response).await;
     }

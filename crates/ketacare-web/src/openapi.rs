@@ -81,7 +81,30 @@ fn add_fhir_paths(document: &mut Value) {
         json!({ "parameters": [{ "name": "patient_id", "in": "path", "required": true, "schema": { "type": "string" } }] }),
     );
     everything["responses"]["200"] = fhir_success("The Bundle (type searchset)", "Bundle");
+    let mut import = operation(
+        "Import a FHIR R4 transaction, collection or searchset Bundle into patients' charts (prescriber, nurse): \
+         validated strictly, each patient written whole or not at all, a re-import changes nothing; \
+         answered with an OperationOutcome (docs/fhir.md)",
+        (200, "", Value::Null),
+        &[401, 403],
+        json!({ "requestBody": { "required": true, "content": {
+            "application/fhir+json": { "schema": { "type": "object", "description": "A FHIR R4 Bundle" } },
+            "application/json": { "schema": { "type": "object", "description": "A FHIR R4 Bundle" } } } } }),
+    );
+    import["responses"]["200"] = fhir_success(
+        "Imported (or unchanged): an information issue per patient with what was added and the decision on its chart",
+        "OperationOutcome",
+    );
+    for (status, description) in [
+        ("409", "A chart write overtook the import ten times; nothing of that patient was written"),
+        ("413", "The Bundle is over 16 MiB"),
+        ("415", "The body is not declared as application/fhir+json or application/json"),
+        ("422", "Refused: every issue, each naming its element (FHIRPath); nothing was written"),
+    ] {
+        import["responses"][status] = fhir_success(description, "OperationOutcome");
+    }
     let paths = document["paths"].as_object_mut().expect("the document has paths");
+    paths.insert("/fhir/r4".to_owned(), json!({ "post": import }));
     paths.insert("/fhir/r4/metadata".to_owned(), json!({ "get": metadata }));
     paths.insert("/fhir/r4/Patient/{patient_id}/$everything".to_owned(), json!({ "get": everything }));
 }

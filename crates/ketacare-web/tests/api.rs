@@ -238,6 +238,8 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     // FHIR: the CapabilityStatement is public (FHIR clients read it first); the export is a chart read.
     ("GET", "/fhir/r4/metadata", [200, 200, 200, 200, 200, 200]),
     ("GET", "/fhir/r4/Patient/{patient_id}/$everything", [401, 200, 200, 200, 403, 403]),
+    // Import is a chart write: prescribers and nurses (the second import of the same Patient changes nothing).
+    ("POST", "/fhir/r4", [401, 403, 200, 200, 403, 403]),
 ];
 
 #[tokio::test]
@@ -298,6 +300,14 @@ async fn role_by_route_matrix() {
                         Some(json!({ "reason": "wrong patient", "status": "entered_in_error" }).to_string())
                     }
                     ("PATCH", _) => Some(json!({ "reason": "typo", "given_name": "Augusta" }).to_string()),
+                    ("POST", "/fhir/r4") => Some(
+                        json!({ "resourceType": "Bundle", "type": "collection", "entry": [{ "resource": {
+                            "resourceType": "Patient",
+                            "identifier": [{ "system": "https://ketacare.org/fhir/sid/mrn", "value": "MRN-MATRIX" }],
+                            "name": [{ "family": "Hopper", "given": ["Grace"] }],
+                            "gender": "female", "birthDate": "1906-12-09" } }] })
+                        .to_string(),
+                    ),
                     ("POST", _) => Some(case.clone()),
                     _ => None,
                     },

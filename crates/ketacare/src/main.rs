@@ -4,9 +4,11 @@
 mod assess_command;
 mod audit_command;
 mod backup_command;
+mod bulk_ndjson;
 mod demo_command;
 mod dose_command;
 mod export_command;
+mod import_command;
 mod migrate_command;
 mod plan_command;
 mod protocol_command;
@@ -60,8 +62,10 @@ enum Command {
     User(user_command::UserArgs),
     /// Check or export the audit log.
     Audit(audit_command::AuditArgs),
-    /// Print a patient's record as a FHIR R4 Bundle (Patient/{id}/$everything).
+    /// Print a patient's record as a FHIR R4 Bundle (Patient/{id}/$everything), or every record as bulk NDJSON.
     Export(export_command::ExportArgs),
+    /// Import a FHIR R4 Bundle into patients' charts (as POST /fhir/r4), or a bulk NDJSON export.
+    Import(import_command::ImportArgs),
     /// Write a consistent copy of a SQLite database while it serves, and check it.
     Backup(backup_command::BackupArgs),
     /// Check a backup and put it in place of a SQLite database (stop the server first).
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_command::run(args),
         Command::Demo(args) => demo_command::run(args),
         Command::Export(args) => export_command::run(args),
+        Command::Import(args) => import_command::run(args),
         Command::Migrate(args) => migrate_command::run(args),
         Command::User(args) => user_command::run(args),
         Command::Audit(args) => audit_command::run(args),

@@ -242,6 +242,9 @@ fn vignette_record(case_path: &Path) -> (String, PatientRecord) {
             onset_date: text(&episode["onset_date"]),
             severity: text(&episode["severity"]),
             psychotic_features: episode["psychotic_features"].as_bool(),
+            duration_months: decimal(&episode["duration_months"]),
+            ect_failed_courses: case["ect"]["failed_courses"].as_i64(),
+            ect_bilateral: case["ect"]["bilateral"].as_bool(),
             recorded_date: as_of.clone(),
         });
     }
@@ -273,6 +276,7 @@ fn vignette_record(case_path: &Path) -> (String, PatientRecord) {
             role: text(&trial["role"]),
             stop_reason: text(&trial["stop_reason"]),
             in_current_episode: trial["in_current_episode"].as_bool().unwrap_or(true),
+            episode_id: Some(format!("{id}-episode")),
             recorded_date: as_of.clone(),
         });
     }

@@ -1,0 +1,472 @@
+//! `POST /fhir/r4` through the router, on SQLite and, when configured, PostgreSQL: every vignette entered
+//! through the chart API, exported, imported into a fresh database and exported again gives the same
+//! resources (ignoring what the server assigns) and the same decision; importing it again changes
+//! nothing and says so; malformed bundles are refused with an OperationOutcome naming the element and
+//! leave the database as it was; an unresolved drug is kept as written and reported; the import is audited.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use ketacare_app::{App, NewAccount, Role};
+use ketacare_core::protocol::Protocol;
+use ketacare_store::test_support::each_backend;
+use ketacare_web::{WebConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+#[path = "../../ketacare-fhir/tests/support/round_trip.rs"]
+mod round_trip;
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+/// A router with a bearer token per role.
+struct Api {
+    router: Router,
+    tokens: Vec<(Role, String)>,
+}
+
+impl Api {
+    async fn new(store: ketacare_store::Store) -> Api {
+        let app = App::new(store, Protocol::shipped());
+        for role in Role::ALL {
+            let account = NewAccount {
+                username: role.as_str().to_owned(),
+                password: format!("correct horse battery {}", role.as_str()),
+                role,
+                must_change_password: false,
+            };
+            app.create_user(None, &account).await.unwrap();
+        }
+        let mut api = Api { router: router(app, WebConfig::default()), tokens: Vec::new() };
+        for role in Role::ALL {
+            let login =
+                json!({ "username": role.as_str(), "password": format!("correct horse battery {}", role.as_str()) });
+            let request = Request::post("/api/v1/session")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(login.to_string()))
+                .unwrap();
+            let response = api.router.clone().oneshot(request).await.unwrap();
+            let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let csrf = serde_json::from_slice::<Value>(&bytes).unwrap()["csrf_token"].as_str().unwrap().to_owned();
+            let request = Request::post("/api/v1/tokens")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, cookie)
+                .header("x-csrf-token", csrf)
+                .body(Body::from(r#"{"label":"t"}"#))
+                .unwrap();
+            let response = api.router.clone().oneshot(request).await.unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let token = serde_json::from_slice::<Value>(&bytes).unwrap()["token"].as_str().unwrap().to_owned();
+            api.tokens.push((role, token));
+        }
+        api
+    }
+
+    fn token(&self, role: Role) -> &str {
+        &self.tokens.iter().find(|(each, _)| *each == role).unwrap().1
+    }
+
+    async fn call(&self, method: &str, path: &str, role: Role, body: Option<String>, content_type: &str) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token(role)));
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(Body::from(body.unwrap_or_default())).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Reply { status, body }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let reply = self.call("GET", path, Role::Nurse, None, "").await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        reply.body
+    }
+
+    async fn import(&self, bundle: &Value) -> Reply {
+        self.call("POST", "/fhir/r4", Role::Nurse, Some(bundle.to_string()), "application/fhir+json").await
+    }
+
+    async fn record(&self, patient_id: &str, section: &str, body: Value) -> Value {
+        let path = format!("/api/v1/patients/{patient_id}/chart/{section}");
+        let reply = self.call("POST", &path, Role::Nurse, Some(body.to_string()), "application/json").await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{section}: {}", reply.body);
+        reply.body
+    }
+
+    async fn audit_events(&self) -> Vec<Value> {
+        let reply = self.call("GET", "/api/v1/audit/events?limit=1000", Role::Auditor, None, "").await;
+        reply.body["events"].as_array().unwrap().clone()
+    }
+
+    async fn patient_total(&self) -> i64 {
+        self.get("/api/v1/patients?include_entered_in_error=true").await["total"].as_i64().unwrap()
+    }
+}
+
+/// A fresh SQLite database of its own, as the export's side of a round trip.
+async fn fresh_sqlite() -> (ketacare_store::Store, tempfile::TempDir) {
+    let directory = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", directory.path().join("source.db").display());
+    (ketacare_store::Store::open(&url).await.unwrap(), directory)
+}
+
+fn vignettes_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vignettes")
+}
+
+fn vignette_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(vignettes_dir())
+        .unwrap()
+        .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+        .filter_map(|file| file.strip_suffix(".case.json").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The case with a birth date in place of an age (a chart keeps the birth date).
+fn vignette(name: &str) -> Value {
+    let text = std::fs::read_to_string(vignettes_dir().join(format!("{name}.case.json"))).unwrap();
+    let mut case: Value = serde_json::from_str(&text).unwrap();
+    if let Some(age) = case["patient"]["age_years"].as_i64() {
+        let as_of: jiff::civil::Date = case["as_of"].as_str().unwrap().parse().unwrap();
+        let birth = jiff::civil::date(as_of.year() - age as i16, as_of.month(), as_of.day());
+        let patient = case["patient"].as_object_mut().unwrap();
+        patient.remove("age_years");
+        patient.insert("birth_date".to_owned(), json!(birth.to_string()));
+    }
+    case
+}
+
+/// Enters a vignette into a new patient's chart through the API (as chart_api.rs does), with an MRN.
+async fn enter_vignette(api: &Api, name: &str, case: &Value) -> String {
+    let patient = &case["patient"];
+    let body = json!({ "mrn": format!("MRN-{name}"), "given_name": "Vignette", "family_name": name,
+        "birth_date": patient["birth_date"], "sex_at_birth": patient["sex_at_birth"] });
+    let reply = api.call("POST", "/api/v1/patients", Role::Nurse, Some(body.to_string()), "application/json").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let patient_id = reply.body["patient_id"].as_str().unwrap().to_owned();
+    let mut episode = case["episode"].clone();
+    if let Some(ect) = case.get("ect") {
+        episode["ect"] = ect.clone();
+    }
+    let episode_id = api.record(&patient_id, "episodes", episode).await["record"]["record_id"].clone();
+    for code in case["history"].as_array().into_iter().flatten() {
+        api.record(&patient_id, "history", json!({ "code": code, "noted_on": "2026-10-01" })).await;
+    }
+    for class in case["concomitant"].as_array().into_iter().flatten() {
+        api.record(&patient_id, "concomitant", json!({ "class": class })).await;
+    }
+    for trial in case["trials"].as_array().into_iter().flatten() {
+        let mut trial = trial.clone();
+        trial["episode_id"] = episode_id.clone();
+        api.record(&patient_id, "trials", trial).await;
+    }
+    let mut measurement = json!({ "measured_on": "2026-11-01" });
+    for key in ["height_cm", "weight_kg", "pregnant", "breastfeeding"] {
+        if let Some(value) = patient.get(key) {
+            measurement[key] = value.clone();
+        }
+    }
+    api.record(&patient_id, "measurements", measurement).await;
+    for reading in case["bp"].as_array().into_iter().flatten() {
+        let reading =
+            json!({ "measured_on": "2026-11-20", "systolic": reading["systolic"], "diastolic": reading["diastolic"] });
+        api.record(&patient_id, "blood_pressures", reading).await;
+    }
+    for (scale, entry) in case["scales"].as_object().into_iter().flatten() {
+        let kind = if entry.is_array() { "items" } else { "total" };
+        api.record(&patient_id, "scales", json!({ "scale": scale, "administered_on": "2026-11-20", kind: entry }))
+            .await;
+    }
+    if let Some(answers) = case.get("cssrs") {
+        api.record(
+            &patient_id,
+            "scales",
+            json!({ "scale": "cssrs", "administered_on": "2026-11-20", "answers": answers }),
+        )
+        .await;
+    }
+    patient_id
+}
+
+/// The patient id an import's OperationOutcome names for the Patient at `entry`.
+fn imported_patient_id(outcome: &Value, entry: usize) -> String {
+    let expression = json!(format!("Bundle.entry[{entry}].resource"));
+    let issue = outcome["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|issue| issue["severity"] == "information" && issue["expression"][0] == expression)
+        .unwrap_or_else(|| panic!("no result for entry {entry}: {outcome}"));
+    let text = issue["diagnostics"].as_str().unwrap();
+    text.strip_prefix("Patient/").unwrap().split(':').next().unwrap().to_owned()
+}
+
+fn diagnostics(outcome: &Value) -> String {
+    outcome["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issue| issue["diagnostics"].as_str().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn every_vignette_round_trips_through_import_into_a_fresh_database() {
+    each_backend(|target_db| async move {
+        let (source_store, _directory) = fresh_sqlite().await;
+        let source = Api::new(source_store).await;
+        let target = Api::new(target_db.store).await;
+        for name in vignette_names() {
+            let case = vignette(&name);
+            let source_id = enter_vignette(&source, &name, &case).await;
+            let exported = source.get(&format!("/fhir/r4/Patient/{source_id}/$everything")).await;
+            // Imported back where it came from, the export changes nothing: the patient is found by its
+            // MRN and every record by its content.
+            let home = source.import(&exported).await;
+            assert_eq!(home.status, StatusCode::OK, "{name}: {}", home.body);
+            assert!(diagnostics(&home.body).contains("unchanged"), "{name}: {}", home.body);
+            assert_eq!(imported_patient_id(&home.body, 0), source_id);
+
+            let reply = target.import(&exported).await;
+            assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.body);
+            assert_eq!(reply.body["resourceType"], "OperationOutcome");
+            let target_id = imported_patient_id(&reply.body, 0);
+            let summary = diagnostics(&reply.body);
+            assert!(summary.contains("new patient") && summary.contains("TRD label definition"), "{name}: {summary}");
+
+            let again = target.get(&format!("/fhir/r4/Patient/{target_id}/$everything")).await;
+            let (lost, gained) = round_trip::differences(&exported, &again);
+            assert!(lost.is_empty() && gained.is_empty(), "{name}: lost {lost:#?}\ngained {gained:#?}");
+
+            // The same decision on both sides, as of the vignette's day.
+            let evaluation = |id: &str| {
+                format!(
+                    "/api/v1/patients/{id}/evaluation?as_of={}&modality={}&jurisdiction={}",
+                    case["as_of"].as_str().unwrap(),
+                    case["modality"].as_str().unwrap_or("both"),
+                    case["jurisdiction"].as_str().unwrap_or("US")
+                )
+            };
+            let mut before = source.get(&evaluation(&source_id)).await["report"].clone();
+            let mut after = target.get(&evaluation(&target_id)).await["report"].clone();
+            before["patient_id"] = Value::Null;
+            after["patient_id"] = Value::Null;
+            assert_eq!(before, after, "{name}: the imported chart decides differently");
+
+            // Importing the same bundle again changes nothing, and says so.
+            let patients = target.patient_total().await;
+            let repeated = target.import(&exported).await;
+            assert_eq!(repeated.status, StatusCode::OK, "{name}: {}", repeated.body);
+            assert!(diagnostics(&repeated.body).contains("unchanged"), "{name}: {}", repeated.body);
+            assert_eq!(imported_patient_id(&repeated.body, 0), target_id);
+            assert_eq!(target.patient_total().await, patients);
+            let unchanged = target.get(&format!("/fhir/r4/Patient/{target_id}/$everything")).await;
+            assert_eq!(
+                round_trip::comparable_resources(&unchanged),
+                round_trip::comparable_resources(&again),
+                "{name}"
+            );
+            // And the re-export imports as unchanged too: import(export(import(x))) is a fixed point.
+            let fixed = target.import(&unchanged).await;
+            assert!(diagnostics(&fixed.body).contains("unchanged"), "{name}: {}", fixed.body);
+        }
+        // Audited as the API's writes: the nurse created each patient and its records.
+        let events = target.audit_events().await;
+        let by_nurse = |action: &str| {
+            events.iter().filter(|event| event["action"] == action && event["actor_role"] == "nurse").count()
+        };
+        assert_eq!(by_nurse("patient.create"), vignette_names().len());
+        assert!(by_nurse("chart.create") >= 5 * vignette_names().len());
+        assert!(by_nurse("chart.evaluate") >= vignette_names().len());
+    })
+    .await;
+}
+
+/// A small valid bundle: one patient with an episode and a trial.
+fn small_bundle(mrn: &str) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            { "fullUrl": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000001", "request": { "method": "POST", "url": "Patient" },
+              "resource": { "resourceType": "Patient",
+                "identifier": [{ "system": "https://ketacare.org/fhir/sid/mrn", "value": mrn }],
+                "name": [{ "use": "official", "family": "Lovelace", "given": ["Ada"] }],
+                "gender": "female", "birthDate": "1984-05-02" } },
+            { "fullUrl": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000002", "request": { "method": "POST", "url": "Condition" },
+              "resource": { "resourceType": "Condition",
+                "verificationStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed" }] },
+                "code": { "coding": [{ "system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F33.2" }] },
+                "subject": { "reference": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000001" },
+                "onsetDateTime": "2026-01-28" } },
+            { "fullUrl": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000003", "request": { "method": "POST", "url": "MedicationStatement" },
+              "resource": { "resourceType": "MedicationStatement", "status": "completed",
+                "medicationCodeableConcept": { "coding": [{ "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "36437" }], "text": "sertraline" },
+                "subject": { "reference": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000001" },
+                "reasonReference": [{ "reference": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000002" }],
+                "dosage": [{ "doseAndRate": [{ "doseQuantity": { "value": 150, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] }],
+                "extension": [{ "url": "https://ketacare.org/fhir/StructureDefinition/trial-weeks", "valueDecimal": 8 }] } },
+            { "fullUrl": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000004", "request": { "method": "POST", "url": "Observation" },
+              "resource": { "resourceType": "Observation", "status": "final",
+                "code": { "coding": [{ "system": "http://loinc.org", "code": "29463-7" }] },
+                "subject": { "reference": "urn:uuid:7a2c0d8e-0000-4000-8000-000000000001" },
+                "effectiveDateTime": "2026-11-01",
+                "valueQuantity": { "value": 70, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg" } } }
+        ]
+    })
+}
+
+#[tokio::test]
+async fn malformed_imports_are_refused_by_element_and_change_nothing() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store).await;
+        let accepted = api.import(&small_bundle("MRN-OK")).await;
+        assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+        let patients = api.patient_total().await;
+        let exported_before =
+            api.get(&format!("/fhir/r4/Patient/{}/$everything", imported_patient_id(&accepted.body, 0))).await;
+
+        // (what is wrong, the bundle, the FHIRPath and issue code the OperationOutcome must name)
+        let mut cases: Vec<(&str, Value, String, &str)> = Vec::new();
+        let mut bundle = small_bundle("MRN-1");
+        bundle["entry"][2]["resource"]["dosage"][0]["doseAndRate"][0]["doseQuantity"]["value"] = json!(-150);
+        cases.push((
+            "a negative dose (the chart's own reader)",
+            bundle,
+            "Bundle.entry[2].resource.dosage[0].doseAndRate[0].doseQuantity.value".into(),
+            "value",
+        ));
+        let mut bundle = small_bundle("MRN-2");
+        bundle["entry"][3]["resource"]["valueQuantity"]["value"] = json!(900);
+        cases.push(("an implausible weight", bundle, "Bundle.entry[3].resource.valueQuantity.value".into(), "value"));
+        let mut bundle = small_bundle("MRN-3");
+        bundle["entry"][1]["resource"]["onsetDateTime"] = json!("2099-01-01");
+        cases.push(("an onset after today", bundle, "Bundle.entry[1].resource.onsetDateTime".into(), "value"));
+        let mut bundle = small_bundle("MRN-4");
+        bundle["entry"][0]["resource"]["birthDate"] = json!("1850-01-01");
+        cases.push(("a birth date before 1900", bundle, "Bundle.entry[0].resource.birthDate".into(), "value"));
+        let mut bundle = small_bundle("MRN-5");
+        bundle["entry"][0]["resource"]["name"][0]["family"] = json!("Love\u{0007}lace");
+        cases.push(("a control character", bundle, "Bundle.entry[0].resource.name[0].family".into(), "structure"));
+        let mut bundle = small_bundle("MRN-6");
+        bundle["entry"][2]["resource"]["subject"]["reference"] = json!("Patient/elsewhere");
+        cases.push((
+            "a reference to a missing resource",
+            bundle,
+            "Bundle.entry[2].resource.subject.reference".into(),
+            "not-found",
+        ));
+        let mut bundle = small_bundle("MRN-7");
+        bundle["entry"][2]["resource"]["medicationCodeableConcept"]["coding"][0]["code"] = json!("1");
+        cases.push((
+            "an unknown RxNorm code",
+            bundle,
+            "Bundle.entry[2].resource.medicationCodeableConcept.coding[0].code".into(),
+            "code-invalid",
+        ));
+        // Two patients, the second wrong: neither is written.
+        let mut bundle = small_bundle("MRN-8");
+        let mut second = small_bundle("MRN-9")["entry"][0].clone();
+        second["fullUrl"] = json!("urn:uuid:7a2c0d8e-0000-4000-8000-000000000009");
+        second["resource"]["gender"] = json!("unknown");
+        bundle["entry"].as_array_mut().unwrap().push(second);
+        cases.push(("a second patient refused", bundle, "Bundle.entry[4].resource.gender".into(), "value"));
+        // The MRN of the patient already imported, with another birth date.
+        let mut bundle = small_bundle("MRN-OK");
+        bundle["entry"][0]["resource"]["birthDate"] = json!("1985-05-02");
+        cases.push(("an MRN that names another patient", bundle, "Bundle.entry[0].resource".into(), "conflict"));
+        let mut bundle = small_bundle("MRN-10");
+        bundle["entry"][2]["resource"]["statusReason"] = json!([{ "text": "x".repeat(10 * 1024 * 1024) }]);
+        cases.push(("a 10 MB string", bundle, "Bundle.entry[2].resource.statusReason[0].text".into(), "too-long"));
+        let bundle = json!({ "resourceType": "Bundle", "type": "collection",
+            "entry": vec![json!({ "resource": { "resourceType": "Observation" } }); 100_000] });
+        cases.push(("a bundle of 100,000 entries", bundle, "Bundle.entry".into(), "too-costly"));
+
+        for (what, bundle, expression, code) in cases {
+            let reply = api.import(&bundle).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{what}: {}",
+                reply.body.to_string().chars().take(600).collect::<String>()
+            );
+            assert_eq!(reply.body["resourceType"], "OperationOutcome", "{what}");
+            let named = reply.body["issue"].as_array().unwrap().iter().any(|issue| {
+                issue["severity"] == "error" && issue["code"] == code && issue["expression"][0] == json!(expression)
+            });
+            assert!(
+                named,
+                "{what}: expected {code} at {expression}, got {}",
+                reply.body.to_string().chars().take(1500).collect::<String>()
+            );
+            assert_eq!(api.patient_total().await, patients, "{what}: the database changed");
+        }
+        let exported_after =
+            api.get(&format!("/fhir/r4/Patient/{}/$everything", imported_patient_id(&accepted.body, 0))).await;
+        assert_eq!(
+            round_trip::comparable_resources(&exported_after),
+            round_trip::comparable_resources(&exported_before)
+        );
+
+        // Not JSON at all; not declared as JSON.
+        let reply = api
+            .call("POST", "/fhir/r4", Role::Nurse, Some("{\"resourceType\": ".to_owned()), "application/fhir+json")
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.body["issue"][0]["code"], "structure");
+        let reply =
+            api.call("POST", "/fhir/r4", Role::Nurse, Some(small_bundle("MRN-11").to_string()), "text/plain").await;
+        assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(reply.body["resourceType"], "OperationOutcome");
+        // Refusals are audited as fhir.import, invalid; analysts may not import.
+        let reply = api
+            .call("POST", "/fhir/r4", Role::Analyst, Some(small_bundle("MRN-12").to_string()), "application/fhir+json")
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        let events = api.audit_events().await;
+        let refused =
+            events.iter().filter(|event| event["action"] == "fhir.import" && event["outcome"] == "invalid").count();
+        assert!(refused >= 11, "{refused} refusals audited");
+        assert!(events.iter().any(|event| event["action"] == "fhir.import" && event["outcome"] == "denied"));
+        assert_eq!(api.patient_total().await, patients);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unresolved_drug_is_kept_as_written_and_reported_never_guessed() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store).await;
+        let mut bundle = small_bundle("MRN-U");
+        let medication = &mut bundle["entry"][2]["resource"]["medicationCodeableConcept"];
+        medication.as_object_mut().unwrap().remove("coding");
+        medication["text"] = json!("sertraline per Dr X's letter");
+        let reply = api.import(&bundle).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let warned = reply.body["issue"].as_array().unwrap().iter().any(|issue| {
+            issue["severity"] == "warning"
+                && issue["code"] == "code-invalid"
+                && issue["expression"][0] == "Bundle.entry[2].resource.medicationCodeableConcept.text"
+        });
+        assert!(warned, "{}", reply.body);
+        let patient_id = imported_patient_id(&reply.body, 0);
+        let evaluation = api.get(&format!("/api/v1/patients/{patient_id}/evaluation")).await;
+        let trial = &evaluation["report"]["trd"]["trials"][0];
+        assert_eq!(trial["drug"], "sertraline per Dr X's letter", "{evaluation}");
+        assert!(trial["reasons"].as_array().unwrap().contains(&json!("UNKNOWN_DRUG")), "{evaluation}");
+    })
+    .await;
+}
