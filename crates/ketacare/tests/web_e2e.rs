@@ -41,9 +41,25 @@ impl Drop for DemoServer {
     }
 }
 
+/// A fixed-offset zone in which it is about noon now. The demo places its sessions relative to now (one
+/// started 100 minutes ago, one an hour ahead) and the worklist shows the clinic's day, so near midnight in
+/// the demo's zone they would fall on two days; the test, which may run at any hour, uses a zone where it is
+/// midday.
+fn midday_time_zone() -> String {
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let utc_hour = i64::try_from(seconds / 3600 % 24).unwrap();
+    // Etc/GMT-N is N hours ahead of UTC (POSIX's inverted sign).
+    match 12 - utc_hour {
+        0 => "Etc/GMT".to_owned(),
+        ahead if ahead > 0 => format!("Etc/GMT-{ahead}"),
+        behind => format!("Etc/GMT+{}", -behind),
+    }
+}
+
 fn start_demo(database_url: &str) -> DemoServer {
+    let time_zone = midday_time_zone();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
-        .args(["demo", "--database", database_url, "--bind", "127.0.0.1:0"])
+        .args(["demo", "--database", database_url, "--bind", "127.0.0.1:0", "--time-zone", &time_zone])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
