@@ -189,7 +189,10 @@ async fn a_flood_of_logins_does_not_stall_staff_already_signed_in() {
         // The signed-in request was answered while the password checks were still busy with the flood.
         let done = finished.load(Ordering::SeqCst);
         assert!(done < FLOOD / 2, "answered before the flood had passed, not after it: {done} of {FLOOD} done");
-        assert_eq!(app.password_work_stats().running, 1, "the password checks are still saturated");
+        // Still saturated: not every check of the flood has run. (Not the instantaneous `running` gauge:
+        // between one check's end and the next's start it reads 0, a gap this one worker thread may be in.)
+        let checks_run = app.password_work_stats().verifications_run;
+        assert!(checks_run < FLOOD as u64, "the flood's {FLOOD} password checks had all run: {checks_run}");
 
         let statuses = flood.join_all().await;
         assert_eq!(count(&statuses, 401), FLOOD, "{statuses:?}");
