@@ -138,24 +138,7 @@ impl Store {
                 append_audit!(tx, &imported.audit);
             }
             if let Some((evaluation, audit)) = &import.evaluation {
-                sqlx::query(
-                    "INSERT INTO assessments (patient_id, assessment_id, as_of, case_json, decision_json, rules_version, \
-                     protocol_sha256, status, version, created_at, created_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 1, $8, $9)",
-                )
-                .bind(&evaluation.patient_id)
-                .bind(&evaluation.assessment_id)
-                .bind(&evaluation.as_of)
-                .bind(&evaluation.case_json)
-                .bind(&evaluation.decision_json)
-                .bind(&evaluation.rules_version)
-                .bind(&evaluation.protocol_sha256)
-                .bind(format_time(evaluation.created_at))
-                .bind(&evaluation.created_by)
-                .execute(&mut *tx.conn)
-                .await
-                .map_err(missing_patient(&evaluation.patient_id))?;
-                touch!(tx, "assessments", [&evaluation.patient_id, &evaluation.assessment_id]);
+                crate::patients::insert_assessment_row!(tx, evaluation);
                 append_audit!(tx, audit);
             }
         });

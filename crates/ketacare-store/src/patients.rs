@@ -297,6 +297,34 @@ pub(crate) fn missing_patient(patient_id: &str) -> impl Fn(sqlx::Error) -> Store
     }
 }
 
+/// Inserts `$assessment` (a [`NewAssessment`]) in the open transaction `$tx` and names its row for the
+/// job's next audit event: the one INSERT of an assessment, for the API's assessments, the evaluations a
+/// chart write stores and those of an import.
+macro_rules! insert_assessment_row {
+    ($tx:expr, $assessment:expr) => {{
+        let assessment: &$crate::NewAssessment = $assessment;
+        sqlx::query(
+            "INSERT INTO assessments (patient_id, assessment_id, as_of, case_json, decision_json, rules_version, \
+             protocol_sha256, status, version, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 1, $8, $9)",
+        )
+        .bind(&assessment.patient_id)
+        .bind(&assessment.assessment_id)
+        .bind(&assessment.as_of)
+        .bind(&assessment.case_json)
+        .bind(&assessment.decision_json)
+        .bind(&assessment.rules_version)
+        .bind(&assessment.protocol_sha256)
+        .bind($crate::format_time(assessment.created_at))
+        .bind(&assessment.created_by)
+        .execute(&mut *$tx.conn)
+        .await
+        .map_err($crate::patients::missing_patient(&assessment.patient_id))?;
+        $crate::row_versions::touch!($tx, "assessments", [&assessment.patient_id, &assessment.assessment_id]);
+    }};
+}
+pub(crate) use insert_assessment_row;
+
 /// How long the answer to a request with an `Idempotency-Key` is kept and replayed: a retry within this
 /// period gets the first answer; afterwards the key is free again (and the row is pruned).
 pub const IDEMPOTENCY_KEY_LIFETIME_HOURS: i64 = 24;
@@ -602,24 +630,7 @@ impl Store {
         idempotent: Option<&IdempotentResponse>,
     ) -> Result<(), StoreError> {
         write_tx!(self, [assessment, audit, idempotent], tx => {
-            sqlx::query(
-                "INSERT INTO assessments (patient_id, assessment_id, as_of, case_json, decision_json, rules_version, \
-                 protocol_sha256, status, version, created_at, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 1, $8, $9)",
-            )
-            .bind(&assessment.patient_id)
-            .bind(&assessment.assessment_id)
-            .bind(&assessment.as_of)
-            .bind(&assessment.case_json)
-            .bind(&assessment.decision_json)
-            .bind(&assessment.rules_version)
-            .bind(&assessment.protocol_sha256)
-            .bind(format_time(assessment.created_at))
-            .bind(&assessment.created_by)
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(missing_patient(&assessment.patient_id))?;
-            touch!(tx, "assessments", [&assessment.patient_id, &assessment.assessment_id]);
+            insert_assessment_row!(tx, &assessment);
             store_idempotent!(tx, idempotent, format_time(assessment.created_at));
             append_audit!(tx, &audit);
         });
