@@ -300,7 +300,13 @@ impl App {
             .patient(patient_id)
             .await?
             .ok_or_else(|| AppError::NotFound { resource: "patient", id: patient_id.to_owned() })?;
-        let mut record = PatientRecord { patient: patient_facts(&patient), ..PatientRecord::default() };
+        self.fhir_record(&patient).await
+    }
+
+    /// The patient's whole record as facts for `ketacare-fhir`. The caller checks the permission and audits.
+    pub(crate) async fn fhir_record(&self, patient: &Patient) -> Result<PatientRecord, AppError> {
+        let patient_id = patient.patient_id.as_str();
+        let mut record = PatientRecord { patient: patient_facts(patient), ..PatientRecord::default() };
         let records = self.store.chart_records(patient_id).await?;
         // The current episode as the chart's assembly names it (docs/api.md): it says which trials count.
         let current_episode = current_episode_id(&records, self.today());

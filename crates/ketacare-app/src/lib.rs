@@ -6,6 +6,7 @@
 mod accounts;
 mod assessments;
 mod audit_log;
+mod bulk_export;
 mod chart;
 mod credential_flood;
 mod fhir_export;
@@ -32,6 +33,9 @@ use ketacare_store::{AuditEvent, Store, StoreError};
 
 pub use accounts::{NewAccount, Principal, SessionPolicy, SignedIn, TokenCreated, UserChangeInput, UserView};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
+pub use bulk_export::{
+    BULK_EXPORT_LIFETIME_DEFAULT, BULK_EXPORT_POLL_SECONDS, BulkExportOutput, BulkExportRequest, BulkExportStatus,
+};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
 pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, PatientImportResult};
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
@@ -110,8 +114,14 @@ pub enum AppError {
     /// Too many password checks are waiting for their turn (see `password_work.rs`); nothing was decided.
     #[error("the server is busy checking passwords; try again in {retry_after_seconds} s")]
     Busy { retry_after_seconds: u64 },
+    /// Too many jobs of this kind run already (bulk exports); nothing was started.
+    #[error("too many jobs are running; try again in {retry_after_seconds} s")]
+    TooManyJobs { retry_after_seconds: u64 },
     #[error("storage failed: {0}")]
     Storage(#[source] StoreError),
+    /// Reading or writing the files of a job (a bulk export) failed.
+    #[error("files failed: {0}")]
+    Files(#[source] std::io::Error),
 }
 
 impl AppError {
@@ -127,7 +137,9 @@ impl AppError {
             AppError::Invalid { .. } | AppError::IdempotencyKeyReused { .. } => "invalid",
             AppError::Refused { .. } => "refused",
             AppError::StaleVersion { .. } | AppError::Duplicate { .. } => "conflict",
-            AppError::Storage(_) | AppError::Busy { .. } => "failure",
+            AppError::Storage(_) | AppError::Files(_) | AppError::Busy { .. } | AppError::TooManyJobs { .. } => {
+                "failure"
+            }
         }
     }
 }
@@ -159,6 +171,8 @@ pub struct App {
     clinic_time_zone: String,
     /// The live feed of session changes for open screens (ids only).
     live: Arc<live_updates::LiveUpdates>,
+    /// The running and finished `$export` jobs.
+    bulk_exports: Arc<bulk_export::BulkExports>,
 }
 
 impl std::fmt::Debug for App {
@@ -184,6 +198,7 @@ impl App {
             credential_flood: Arc::default(),
             clinic_time_zone: "UTC".to_owned(),
             live: Arc::default(),
+            bulk_exports: Arc::new(bulk_export::BulkExports::new(&std::env::temp_dir(), BULK_EXPORT_LIFETIME_DEFAULT)),
         }
     }
 

@@ -35,6 +35,8 @@ pub enum Permission {
     OverrideSessionHolds,
     /// Sign a discharged session, which locks it.
     SignSessions,
+    /// Export every patient's record (`$export`): admins in full, analysts de-identified.
+    ExportInBulk,
 }
 
 impl Permission {
@@ -58,6 +60,7 @@ impl Permission {
             Permission::PrescribeDoses => "sign dose orders",
             Permission::OverrideSessionHolds => "override a session's holds",
             Permission::SignSessions => "sign sessions",
+            Permission::ExportInBulk => "export records in bulk",
         }
     }
 }
@@ -80,6 +83,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         RunSessions => matches!(role, Prescriber | Nurse),
         ReadSessions | ReadPlans => matches!(role, Admin | Prescriber | Nurse),
         PrescribePlans | PrescribeDoses | OverrideSessionHolds | SignSessions => matches!(role, Prescriber),
+        ExportInBulk => matches!(role, Admin | Analyst),
     }
 }
 

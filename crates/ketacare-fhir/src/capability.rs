@@ -32,7 +32,8 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
         publisher: "ketacare".to_owned(),
         description: "Per-patient export of a ketacare record as a FHIR R4 searchset Bundle \
                       (Patient/{id}/$everything), and import of a transaction, collection or searchset Bundle \
-                      into patients' charts (POST to the base). Bulk export is not offered yet."
+                      into patients' charts (POST to the base), and the asynchronous Bulk Data export of every \
+                      patient's record as NDJSON ($export, Patient/$export)."
             .to_owned(),
         kind: "instance".to_owned(),
         software: CapabilitySoftware { name: "ketacare".to_owned(), version: software_version.to_owned() },
@@ -44,17 +45,23 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
             security: CapabilitySecurity {
                 description: "A ketacare bearer token (Authorization: Bearer kc_...) or session cookie; \
                               admins, prescribers and nurses may export a patient, prescribers and nurses may \
-                              import, analysts and auditors may do neither."
+                              import, admins (in full) and analysts (de-identified) may export in bulk."
                     .to_owned(),
             },
             resource: vec![
                 CapabilityResource {
                     resource_type: "Patient".to_owned(),
                     interaction: Vec::new(),
-                    operation: vec![CapabilityOperation {
-                        name: "everything".to_owned(),
-                        definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything".to_owned(),
-                    }],
+                    operation: vec![
+                        CapabilityOperation {
+                            name: "everything".to_owned(),
+                            definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything".to_owned(),
+                        },
+                        CapabilityOperation {
+                            name: "export".to_owned(),
+                            definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export".to_owned(),
+                        },
+                    ],
                 },
                 read_only("Condition"),
                 read_only("MedicationStatement"),
@@ -62,6 +69,10 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
                 read_only("MedicationAdministration"),
             ],
             interaction: vec![CapabilityInteraction { code: "transaction".to_owned() }],
+            operation: vec![CapabilityOperation {
+                name: "export".to_owned(),
+                definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export".to_owned(),
+            }],
         }],
     }
 }

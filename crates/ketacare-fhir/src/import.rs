@@ -67,6 +67,8 @@ pub enum IssueCode {
     BusinessRule,
     Forbidden,
     Login,
+    /// Too many requests (a throttle, or too many jobs): try again later.
+    Throttled,
     Exception,
     Informational,
 }
@@ -87,6 +89,7 @@ impl IssueCode {
             IssueCode::BusinessRule => "business-rule",
             IssueCode::Forbidden => "forbidden",
             IssueCode::Login => "login",
+            IssueCode::Throttled => "throttled",
             IssueCode::Exception => "exception",
             IssueCode::Informational => "informational",
         }

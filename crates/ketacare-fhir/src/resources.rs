@@ -312,6 +312,10 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// Every resource type the export writes, in the order of `$export`'s files.
+    pub const TYPES: [&'static str; 5] =
+        ["Patient", "Condition", "MedicationStatement", "Observation", "MedicationAdministration"];
+
     /// The resource's type name (`Observation`).
     pub fn resource_type(&self) -> &'static str {
         match self {
@@ -427,6 +431,9 @@ pub struct CapabilityRest {
     /// System-wide interactions: `transaction` (the import at `POST /fhir/r4`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub interaction: Vec<CapabilityInteraction>,
+    /// System-wide operations: `export` (the Bulk Data `$export`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operation: Vec<CapabilityOperation>,
 }
 
 /// `CapabilityStatement.rest.security`.

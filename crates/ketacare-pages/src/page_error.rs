@@ -38,9 +38,9 @@ impl From<AppError> for PageError {
                 PageError::Forbidden { action: format!("the {role} role may not {action}") }
             }
             AppError::NotFound { resource, .. } => PageError::NotFound { what: resource.to_owned() },
-            AppError::Throttled { retry_after_seconds } | AppError::Busy { retry_after_seconds } => {
-                PageError::Throttled { retry_after_seconds }
-            }
+            AppError::Throttled { retry_after_seconds }
+            | AppError::Busy { retry_after_seconds }
+            | AppError::TooManyJobs { retry_after_seconds } => PageError::Throttled { retry_after_seconds },
             AppError::Invalid { .. } | AppError::Refused { .. } | AppError::IdempotencyKeyReused { .. } => {
                 PageError::Invalid { message: error.to_string() }
             }
@@ -49,7 +49,7 @@ impl From<AppError> for PageError {
                     .to_owned(),
             },
             AppError::Unauthenticated => PageError::Forbidden { action: "you are not signed in".to_owned() },
-            AppError::Storage(_) => {
+            AppError::Storage(_) | AppError::Files(_) => {
                 tracing::error!(error = %error, "a page failed");
                 PageError::Failure
             }

@@ -54,7 +54,7 @@ impl ApiError {
     }
 
     /// Status, problem slug, title, detail and field.
-    fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Option<String>) {
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Option<String>) {
         match self {
             ApiError::App(error) => {
                 let detail = error.to_string();
@@ -101,8 +101,11 @@ impl ApiError {
                     AppError::Busy { .. } => {
                         (StatusCode::SERVICE_UNAVAILABLE, "busy", "Too many password checks waiting", detail, None)
                     }
+                    AppError::TooManyJobs { .. } => {
+                        (StatusCode::TOO_MANY_REQUESTS, "too-many-jobs", "Too many jobs running", detail, None)
+                    }
                     // The storage error's text stays in the log; the client gets no internals.
-                    AppError::Storage(_) => (
+                    AppError::Storage(_) | AppError::Files(_) => (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "internal",
                         "Internal error",
@@ -182,7 +185,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title, detail, field) = self.parts();
         if status.is_server_error() {
-            if let ApiError::App(AppError::Storage(error)) = &self {
+            if let ApiError::App(error @ (AppError::Storage(_) | AppError::Files(_))) = &self {
                 tracing::error!(problem = slug, error = %error, "request failed");
             }
         } else {
@@ -203,8 +206,11 @@ impl IntoResponse for ApiError {
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let ApiError::App(AppError::Throttled { retry_after_seconds } | AppError::Busy { retry_after_seconds }) =
-            &self
+        if let ApiError::App(
+            AppError::Throttled { retry_after_seconds }
+            | AppError::Busy { retry_after_seconds }
+            | AppError::TooManyJobs { retry_after_seconds },
+        ) = &self
             && let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string())
         {
             headers.insert(header::RETRY_AFTER, value);

@@ -9,6 +9,7 @@ mod chart_routes;
 mod client_address;
 mod content_type;
 mod error;
+mod fhir_bulk_routes;
 mod fhir_routes;
 pub mod input;
 pub mod openapi;
@@ -159,6 +160,11 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/fhir/r4/metadata"),
     route("GET", "/fhir/r4/Patient/{patient_id}/$everything"),
     route("POST", "/fhir/r4"),
+    route("GET", "/fhir/r4/$export"),
+    route("GET", "/fhir/r4/Patient/$export"),
+    route("GET", "/fhir/r4/$export-status/{job_id}"),
+    route("DELETE", "/fhir/r4/$export-status/{job_id}"),
+    route("GET", "/fhir/r4/$export-file/{job_id}/{file_name}"),
 ];
 
 /// The router with all routes and middleware, ready to serve or to call with `oneshot` in tests.
@@ -209,6 +215,10 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/fhir/r4/metadata", get(fhir_routes::metadata))
         .route("/fhir/r4/Patient/{patient_id}/$everything", get(fhir_routes::patient_everything))
         .route("/fhir/r4", post(fhir_routes::import_bundle))
+        .route("/fhir/r4/$export", get(fhir_bulk_routes::kick_off))
+        .route("/fhir/r4/Patient/$export", get(fhir_bulk_routes::kick_off))
+        .route("/fhir/r4/$export-status/{job_id}", get(fhir_bulk_routes::status).delete(fhir_bulk_routes::cancel))
+        .route("/fhir/r4/$export-file/{job_id}/{file_name}", get(fhir_bulk_routes::file))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(content_type::require_json_bodies))

@@ -77,7 +77,7 @@ fn add_fhir_paths(document: &mut Value) {
     let mut everything = operation(
         "The patient's whole record as a FHIR R4 searchset Bundle (admin, prescriber, nurse; audited as patient.read)",
         (200, "", Value::Null),
-        &[401, 403, 404],
+        &[],
         json!({ "parameters": [{ "name": "patient_id", "in": "path", "required": true, "schema": { "type": "string" } }] }),
     );
     everything["responses"]["200"] = fhir_success("The Bundle (type searchset)", "Bundle");
@@ -86,7 +86,7 @@ fn add_fhir_paths(document: &mut Value) {
          validated strictly, each patient written whole or not at all, a re-import changes nothing; \
          answered with an OperationOutcome (docs/fhir.md)",
         (200, "", Value::Null),
-        &[401, 403],
+        &[],
         json!({ "requestBody": { "required": true, "content": {
             "application/fhir+json": { "schema": { "type": "object", "description": "A FHIR R4 Bundle" } },
             "application/json": { "schema": { "type": "object", "description": "A FHIR R4 Bundle" } } } } }),
@@ -103,7 +103,90 @@ fn add_fhir_paths(document: &mut Value) {
     ] {
         import["responses"][status] = fhir_success(description, "OperationOutcome");
     }
+    // Every error of a FHIR route is an OperationOutcome, with the status the API would answer.
+    for (status, description) in [("401", "Authentication required"), ("403", "Not allowed for this role")] {
+        import["responses"][status] = fhir_success(description, "OperationOutcome");
+        everything["responses"][status] = fhir_success(description, "OperationOutcome");
+    }
+    everything["responses"]["404"] = fhir_success("No such patient", "OperationOutcome");
+    let job_id = json!({ "name": "job_id", "in": "path", "required": true, "schema": { "type": "string" } });
+    let mut kick_off = operation(
+        "Start a Bulk Data export of every patient's record as NDJSON (HL7 Bulk Data Access IG; admins in full, \
+         analysts de-identified; each patient audited as patient.read); send Prefer: respond-async",
+        (202, "Accepted: poll the URL in Content-Location", Value::Null),
+        &[],
+        json!({ "parameters": [
+            { "name": "Prefer", "in": "header", "required": true, "schema": { "const": "respond-async" } },
+            { "name": "_outputFormat", "in": "query", "schema": { "enum": ["application/fhir+ndjson", "application/ndjson", "ndjson"] } },
+            { "name": "_type", "in": "query", "description": "Comma-separated resource types (default: all)",
+              "schema": { "type": "string" } }] }),
+    );
+    kick_off["responses"]["202"]["headers"] =
+        json!({ "Content-Location": { "schema": { "type": "string" }, "description": "The status URL" } });
+    for (status, description) in [
+        ("400", "No Prefer: respond-async, or a parameter this server does not take (named)"),
+        ("401", "Authentication required"),
+        ("403", "Not allowed for this role"),
+        ("406", "Accept names neither FHIR JSON nor JSON"),
+        ("422", "_type names a type this server does not export"),
+        ("429", "Too many exports are running (Retry-After)"),
+    ] {
+        kick_off["responses"][status] = fhir_success(description, "OperationOutcome");
+    }
+    let mut status = operation(
+        "The export's status: 202 while it runs (X-Progress, Retry-After), 200 with the manifest when complete",
+        (
+            200,
+            "Complete: the manifest (its files' URLs need the same credentials)",
+            json!({
+            "type": "object", "additionalProperties": false,
+            "required": ["transactionTime", "request", "requiresAccessToken", "output", "error"],
+            "properties": {
+                "transactionTime": { "type": "string", "format": "date-time" },
+                "request": { "type": "string" },
+                "requiresAccessToken": { "const": true },
+                "output": { "type": "array", "items": { "type": "object", "additionalProperties": false,
+                    "required": ["type", "url", "count"],
+                    "properties": { "type": { "type": "string" }, "url": { "type": "string" },
+                                    "count": { "type": "integer", "minimum": 1 } } } },
+                "error": { "type": "array", "maxItems": 0 },
+                "extension": { "type": "object" } } }),
+        ),
+        &[],
+        json!({ "parameters": [job_id.clone()] }),
+    );
+    status["responses"]["202"] = json!({ "description": "In progress", "headers": {
+        "X-Progress": { "schema": { "type": "string" } }, "Retry-After": { "schema": { "type": "integer" } } } });
+    let mut cancel = operation(
+        "Cancel the export and delete its files",
+        (202, "Cancelled", Value::Null),
+        &[],
+        json!({ "parameters": [job_id.clone()] }),
+    );
+    let mut file = operation(
+        "One NDJSON file of a complete export (application/fhir+ndjson)",
+        (200, "", Value::Null),
+        &[],
+        json!({ "parameters": [job_id, { "name": "file_name", "in": "path", "required": true,
+                                         "schema": { "type": "string" } }] }),
+    );
+    file["responses"]["200"] = json!({ "description": "The file: one resource per line",
+        "content": { "application/fhir+ndjson": { "schema": { "type": "string" } } } });
+    for operation in [&mut status, &mut cancel, &mut file] {
+        for (code, description) in [
+            ("401", "Authentication required"),
+            ("403", "Not allowed for this role"),
+            ("404", "No such export of this account (never started, cancelled or expired)"),
+        ] {
+            operation["responses"][code] = fhir_success(description, "OperationOutcome");
+        }
+    }
+    status["responses"]["500"] = fhir_success("The export failed", "OperationOutcome");
     let paths = document["paths"].as_object_mut().expect("the document has paths");
+    paths.insert("/fhir/r4/$export".to_owned(), json!({ "get": kick_off.clone() }));
+    paths.insert("/fhir/r4/Patient/$export".to_owned(), json!({ "get": kick_off }));
+    paths.insert("/fhir/r4/$export-status/{job_id}".to_owned(), json!({ "get": status, "delete": cancel }));
+    paths.insert("/fhir/r4/$export-file/{job_id}/{file_name}".to_owned(), json!({ "get": file }));
     paths.insert("/fhir/r4".to_owned(), json!({ "post": import }));
     paths.insert("/fhir/r4/metadata".to_owned(), json!({ "get": metadata }));
     paths.insert("/fhir/r4/Patient/{patient_id}/$everything".to_owned(), json!({ "get": everything }));

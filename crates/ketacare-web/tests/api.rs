@@ -240,6 +240,13 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/fhir/r4/Patient/{patient_id}/$everything", [401, 200, 200, 200, 403, 403]),
     // Import is a chart write: prescribers and nurses (the second import of the same Patient changes nothing).
     ("POST", "/fhir/r4", [401, 403, 200, 200, 403, 403]),
+    // Bulk export: admins (in full) and analysts (de-identified). Without `Prefer: respond-async` the kick-off
+    // is a 400 for them; no such job is a 404 for them; everyone else is refused first.
+    ("GET", "/fhir/r4/$export", [401, 400, 403, 403, 400, 403]),
+    ("GET", "/fhir/r4/Patient/$export", [401, 400, 403, 403, 400, 403]),
+    ("GET", "/fhir/r4/$export-status/{job_id}", [401, 404, 403, 403, 404, 403]),
+    ("DELETE", "/fhir/r4/$export-status/{job_id}", [401, 404, 403, 403, 404, 403]),
+    ("GET", "/fhir/r4/$export-file/{job_id}/{file_name}", [401, 404, 403, 403, 404, 403]),
 ];
 
 #[tokio::test]

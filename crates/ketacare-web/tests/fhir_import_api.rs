@@ -3,6 +3,8 @@
 //! resources (ignoring what the server assigns) and the same decision; importing it again changes
 //! nothing and says so; malformed bundles are refused with an OperationOutcome naming the element and
 //! leave the database as it was; an unresolved drug is kept as written and reported; the import is audited.
+//! The Bulk Data `$export` flow over HTTP: kick-off, polling, the manifest, downloads that hold exactly the
+//! records `$everything` gives (valid against HL7's schema), analysts' files de-identified, cancel and expiry.
 
 use axum::Router;
 use axum::body::Body;
@@ -17,6 +19,10 @@ use tower::ServiceExt as _;
 #[path = "../../ketacare-fhir/tests/support/round_trip.rs"]
 mod round_trip;
 
+/// HL7's FHIR R4 JSON Schema and the checks of ketacare-fhir's own tests.
+#[path = "../../ketacare-fhir/tests/support/mod.rs"]
+mod fhir_support;
+
 struct Reply {
     status: StatusCode,
     body: Value,
@@ -28,9 +34,29 @@ struct Api {
     tokens: Vec<(Role, String)>,
 }
 
+/// An answer with its headers and raw body (an NDJSON file is not one JSON value).
+struct RawReply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    bytes: Vec<u8>,
+}
+
+impl RawReply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |value| value.to_str().unwrap())
+    }
+}
+
 impl Api {
     async fn new(store: ketacare_store::Store) -> Api {
-        let app = App::new(store, Protocol::shipped());
+        Api::with_app(App::new(store, Protocol::shipped())).await
+    }
+
+    async fn with_app(app: App) -> Api {
         for role in Role::ALL {
             let account = NewAccount {
                 username: role.as_str().to_owned(),
@@ -68,6 +94,24 @@ impl Api {
 
     fn token(&self, role: Role) -> &str {
         &self.tokens.iter().find(|(each, _)| *each == role).unwrap().1
+    }
+
+    /// A request as `role` (`None`: no credentials) with `headers`, answered with its headers and bytes.
+    async fn raw(&self, method: &str, path: &str, role: Option<Role>, headers: &[(&str, &str)]) -> RawReply {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path)
+            .header("host", "ketacare.test");
+        if let Some(role) = role {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", self.token(role)));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        RawReply { status, headers, bytes }
     }
 
     async fn call(&self, method: &str, path: &str, role: Role, body: Option<String>, content_type: &str) -> Reply {
@@ -469,4 +513,242 @@ async fn an_unresolved_drug_is_kept_as_written_and_reported_never_guessed() {
         assert!(trial["reasons"].as_array().unwrap().contains(&json!("UNKNOWN_DRUG")), "{evaluation}");
     })
     .await;
+}
+
+/// A kick-off that is refused: query, headers, and the status, issue code and expression expected.
+type KickOffCase<'a> = (&'a str, &'a [(&'a str, &'a str)], StatusCode, &'a str, &'a str);
+
+/// The path of an absolute URL the server gave (`http://ketacare.test/fhir/…` → `/fhir/…`).
+fn path_of(url: &str) -> String {
+    url.strip_prefix("http://ketacare.test").unwrap_or_else(|| panic!("not this server's URL: {url}")).to_owned()
+}
+
+/// Kicks off an export as `role` and polls its status until it is complete; returns the status path and
+/// the manifest.
+async fn run_export(api: &Api, role: Role, query: &str) -> (String, Value) {
+    let kick_off = api
+        .raw(
+            "GET",
+            &format!("/fhir/r4/$export{query}"),
+            Some(role),
+            &[("prefer", "respond-async"), ("accept", "application/fhir+json")],
+        )
+        .await;
+    assert_eq!(kick_off.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&kick_off.bytes));
+    let status_path = path_of(kick_off.header("content-location"));
+    assert!(status_path.starts_with("/fhir/r4/$export-status/"), "{status_path}");
+    for _ in 0..600 {
+        let status = api.raw("GET", &status_path, Some(role), &[]).await;
+        match status.status {
+            StatusCode::ACCEPTED => {
+                assert!(status.header("x-progress").ends_with(" patients"), "{}", status.header("x-progress"));
+                assert_eq!(status.header("retry-after"), "2");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            StatusCode::OK => {
+                assert!(!status.header("expires").is_empty(), "a complete export says when its files go");
+                return (status_path, status.json());
+            }
+            other => panic!("status {other}: {}", String::from_utf8_lossy(&status.bytes)),
+        }
+    }
+    panic!("the export did not complete in 30 s");
+}
+
+/// Every file of a manifest, downloaded as `role`: each line one resource, as many as the manifest counts.
+async fn download(api: &Api, role: Role, manifest: &Value) -> Vec<Value> {
+    let mut resources = Vec::new();
+    for output in manifest["output"].as_array().unwrap() {
+        let file = api.raw("GET", &path_of(output["url"].as_str().unwrap()), Some(role), &[]).await;
+        assert_eq!(file.status, StatusCode::OK, "{}", String::from_utf8_lossy(&file.bytes));
+        assert_eq!(file.header("content-type"), "application/fhir+ndjson");
+        let text = String::from_utf8(file.bytes).unwrap();
+        let lines: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(lines.len() as u64, output["count"].as_u64().unwrap(), "{output}");
+        assert!(lines.iter().all(|resource| resource["resourceType"] == output["type"]), "{output}");
+        resources.extend(lines);
+    }
+    resources
+}
+
+/// The first date a resource carries (as the export writes them), for comparing two exports.
+fn first_date(resource: &Value) -> Option<jiff::civil::Date> {
+    ["effectiveDateTime", "onsetDateTime", "recordedDate", "dateAsserted", "effectiveDateTime"]
+        .iter()
+        .find_map(|key| resource[key].as_str())
+        .or_else(|| resource["effectivePeriod"]["start"].as_str())
+        .and_then(|text| text.get(..10)?.parse().ok())
+}
+
+#[tokio::test]
+async fn the_bulk_export_gives_every_record_once_de_identified_for_analysts_then_cancels_and_expires() {
+    each_backend(|db| async move {
+        let folder = tempfile::tempdir().unwrap();
+        let lifetime = std::time::Duration::from_secs(4);
+        let app = App::new(db.store, Protocol::shipped()).with_bulk_export_settings(folder.path(), lifetime);
+        let api = Api::with_app(app).await;
+        let names = vignette_names();
+        let mut patient_ids = Vec::new();
+        for name in names.iter().take(3) {
+            patient_ids.push(enter_vignette(&api, name, &vignette(name)).await);
+        }
+
+        // Refusals, each an OperationOutcome naming what is wrong; permission first.
+        let respond_async = [("prefer", "respond-async")];
+        let anonymous = api.raw("GET", "/fhir/r4/$export", None, &respond_async).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(anonymous.header("content-type"), "application/fhir+json");
+        assert_eq!(anonymous.json()["issue"][0]["code"], "login");
+        assert!(!anonymous.header("www-authenticate").is_empty());
+        for role in [Role::Nurse, Role::Prescriber, Role::Auditor] {
+            let refused = api.raw("GET", "/fhir/r4/$export?_since=bad", Some(role), &respond_async).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{role:?}");
+            assert_eq!(refused.json()["issue"][0]["code"], "forbidden");
+        }
+        let cases: [KickOffCase; 6] = [
+            ("", &[], StatusCode::BAD_REQUEST, "required", "Prefer"),
+            (
+                "",
+                &[("prefer", "respond-async"), ("accept", "text/csv")],
+                StatusCode::NOT_ACCEPTABLE,
+                "not-supported",
+                "Accept",
+            ),
+            ("?_since=2026-01-01T00:00:00Z", &respond_async, StatusCode::BAD_REQUEST, "not-supported", "_since"),
+            ("?_outputFormat=text/csv", &respond_async, StatusCode::BAD_REQUEST, "value", "_outputFormat"),
+            ("?_count=10", &respond_async, StatusCode::BAD_REQUEST, "value", "_count"),
+            ("?_type=Encounter", &respond_async, StatusCode::UNPROCESSABLE_ENTITY, "value", "_type"),
+        ];
+        let mut failures = Vec::new();
+        for (query, headers, status, code, expression) in cases {
+            let reply = api.raw("GET", &format!("/fhir/r4/$export{query}"), Some(Role::Admin), headers).await;
+            let outcome = reply.json();
+            if reply.status != status
+                || outcome["issue"][0]["code"] != code
+                || outcome["issue"][0]["expression"][0] != expression
+            {
+                failures.push(format!("{query} {headers:?}: {} {outcome}", reply.status));
+            }
+        }
+        assert!(failures.is_empty(), "refusals not as expected:\n{}", failures.join("\n"));
+
+        // An admin's export: exactly the resources of each patient's $everything, valid against HL7's schema.
+        let (status_path, manifest) = run_export(&api, Role::Admin, "?_outputFormat=application/fhir%2Bndjson").await;
+        assert_eq!(manifest["request"], "http://ketacare.test/fhir/r4/$export?_outputFormat=application/fhir%2Bndjson");
+        assert_eq!(manifest["requiresAccessToken"], true);
+        assert_eq!(manifest["error"], json!([]));
+        let exported = download(&api, Role::Admin, &manifest).await;
+        let mut expected = Vec::new();
+        for patient_id in &patient_ids {
+            let everything =
+                api.raw("GET", &format!("/fhir/r4/Patient/{patient_id}/$everything"), Some(Role::Admin), &[]).await;
+            expected.extend(
+                everything.json()["entry"].as_array().unwrap().iter().map(|entry| entry["resource"].to_string()),
+            );
+        }
+        let mut exported_text: Vec<String> = exported.iter().map(Value::to_string).collect();
+        exported_text.sort();
+        expected.sort();
+        assert_eq!(exported_text, expected, "the export holds each patient's $everything, once");
+        let mut validators = fhir_support::FhirValidators::new();
+        let invalid: Vec<String> = exported.iter().flat_map(|resource| validators.errors(resource)).collect();
+        assert!(invalid.is_empty(), "{invalid:#?}");
+        // Another account cannot see the job, its status or its files.
+        let foreign = api.raw("GET", &status_path, Some(Role::Analyst), &[]).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+        let file_path = path_of(manifest["output"][0]["url"].as_str().unwrap());
+        assert_eq!(api.raw("GET", &file_path, Some(Role::Analyst), &[]).await.status, StatusCode::NOT_FOUND);
+
+        // An analyst's export: no names, MRNs, birth dates or stop reasons; the pseudonym as the patient's
+        // id; each patient's dates moved by one offset, not zero.
+        let (_, analyst_manifest) = run_export(&api, Role::Analyst, "").await;
+        assert_eq!(analyst_manifest["extension"]["https://ketacare.org/fhir/bulk-export/de-identified"], true);
+        let de_identified = download(&api, Role::Analyst, &analyst_manifest).await;
+        assert_eq!(de_identified.len(), exported.len());
+        let text = de_identified.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+        for identifying in ["\"name\"", "\"identifier\"", "MRN-", "Vignette", "statusReason"] {
+            assert!(!text.contains(identifying), "{identifying} in an analyst's export");
+        }
+        let patients: Vec<&Value> =
+            de_identified.iter().filter(|resource| resource["resourceType"] == "Patient").collect();
+        assert_eq!(patients.len(), patient_ids.len());
+        for patient in &patients {
+            assert!(patient["id"].as_str().unwrap().starts_with("KC-"), "{patient}");
+            assert_eq!(patient["birthDate"].as_str().unwrap().len(), 4, "{patient}");
+        }
+        let invalid: Vec<String> = de_identified.iter().flat_map(|resource| validators.errors(resource)).collect();
+        assert!(invalid.is_empty(), "{invalid:#?}");
+        let mut shifts: std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> = Default::default();
+        for resource in &de_identified {
+            let Some(original) = exported
+                .iter()
+                .find(|each| each["id"] == resource["id"] && each["resourceType"] == resource["resourceType"])
+            else {
+                continue;
+            };
+            if let (Some(before), Some(after)) = (first_date(original), first_date(resource)) {
+                let subject = resource["subject"]["reference"].as_str().unwrap_or("?").to_owned();
+                shifts.entry(subject).or_default().insert(before.until(after).unwrap().get_days().into());
+            }
+        }
+        assert_eq!(shifts.len(), patient_ids.len(), "{shifts:#?}");
+        for (subject, days) in &shifts {
+            assert!(subject.starts_with("Patient/KC-"), "{subject}");
+            assert_eq!(days.len(), 1, "one offset per patient: {subject} {days:?}");
+            let days = *days.first().unwrap();
+            assert!(days != 0 && days.abs() <= 182, "{subject} {days}");
+        }
+
+        // Cancelling: 202, then the status and the files are gone.
+        let (cancelled_path, cancelled_manifest) = run_export(&api, Role::Admin, "?_type=Patient").await;
+        assert_eq!(cancelled_manifest["output"].as_array().unwrap().len(), 1);
+        let cancel = api.raw("DELETE", &cancelled_path, Some(Role::Admin), &[]).await;
+        assert_eq!(cancel.status, StatusCode::ACCEPTED);
+        assert_eq!(api.raw("GET", &cancelled_path, Some(Role::Admin), &[]).await.status, StatusCode::NOT_FOUND);
+        let cancelled_file = path_of(cancelled_manifest["output"][0]["url"].as_str().unwrap());
+        assert_eq!(api.raw("GET", &cancelled_file, Some(Role::Admin), &[]).await.status, StatusCode::NOT_FOUND);
+
+        // Expiry: after the lifetime the status URL and the files answer 404, and the files are deleted.
+        tokio::time::sleep(lifetime + std::time::Duration::from_millis(200)).await;
+        let expired = api.raw("GET", &status_path, Some(Role::Admin), &[]).await;
+        assert_eq!(expired.status, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&expired.bytes));
+        assert_eq!(expired.json()["issue"][0]["code"], "not-found");
+        assert_eq!(api.raw("GET", &file_path, Some(Role::Admin), &[]).await.status, StatusCode::NOT_FOUND);
+        let left: Vec<_> = walk_files(folder.path());
+        assert!(left.is_empty(), "files left after expiry and cancel: {left:?}");
+
+        // Audited: the kick-offs, each patient read by each job, the downloads and the cancel.
+        let events = api.audit_events().await;
+        let count = |action: &str, resource_part: &str| {
+            events
+                .iter()
+                .filter(|event| {
+                    event["action"] == action && event["resource"].as_str().unwrap().contains(resource_part)
+                })
+                .filter(|event| event["outcome"] == "success")
+                .count()
+        };
+        assert_eq!(count("fhir.bulk_export.start", "$export"), 3);
+        let refused_starts =
+            events.iter().filter(|event| event["action"] == "fhir.bulk_export.start" && event["outcome"] == "denied");
+        assert_eq!(refused_starts.count(), 3, "each refused role's kick-off is audited");
+        assert_eq!(count("patient.read", "/fhir/$export/"), 3 * patient_ids.len());
+        assert!(count("fhir.bulk_export.download", "$export") >= 3);
+        assert_eq!(count("fhir.bulk_export.cancel", "$export"), 1);
+    })
+    .await;
+}
+
+/// Every file under `folder`, however deep.
+fn walk_files(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -76,6 +76,13 @@ pub struct ServeOptions {
     /// Connections one client address may hold open at once (trusted proxies are exempt).
     #[arg(long, env = "KETACARE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_connections_per_address: u64,
+    /// Where `$export` writes its files (a folder of this process's own is made in it, readable by this
+    /// user only); default: the system's temporary folder.
+    #[arg(long = "bulk-export-dir", env = "KETACARE_BULK_EXPORT_DIR", value_name = "DIR")]
+    pub bulk_export_dir: Option<PathBuf>,
+    /// How long a finished `$export`'s files stay downloadable, in minutes.
+    #[arg(long, env = "KETACARE_BULK_EXPORT_LIFETIME_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10_080))]
+    pub bulk_export_lifetime_minutes: u64,
 }
 
 /// A multi-threaded runtime for the database and server commands.
@@ -150,6 +157,11 @@ async fn prune_periodically(app: App) {
 
 pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     let app = app.with_clinic_time_zone(&options.time_zone).context("--time-zone")?;
+    let bulk_export_parent = options.bulk_export_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let app = app.with_bulk_export_settings(
+        &bulk_export_parent,
+        std::time::Duration::from_secs(options.bulk_export_lifetime_minutes * 60),
+    );
     let listener =
         tokio::net::TcpListener::bind(options.bind).await.with_context(|| format!("binding {}", options.bind))?;
     let address = listener.local_addr()?;
