@@ -61,7 +61,38 @@ pub fn document() -> Value {
     let mut document = foundation_document();
     chart::add_chart_paths(&mut document);
     add_fhir_paths(&mut document);
+    add_statuses_every_route_may_answer(&mut document);
     document
+}
+
+/// What any route may answer besides its own statuses: 404 where the path names a record (no such
+/// patient, session, …) and 503 when the request timed out. FHIR routes answer them as OperationOutcomes.
+fn add_statuses_every_route_may_answer(document: &mut Value) {
+    let Some(paths) = document["paths"].as_object_mut() else { return };
+    for (path, item) in paths.iter_mut() {
+        let fhir = path.starts_with("/fhir/");
+        let Some(operations) = item.as_object_mut() else { continue };
+        for operation in operations.values_mut() {
+            let mut statuses = vec![503];
+            if path.contains('{') {
+                statuses.push(404);
+            }
+            for status in statuses {
+                let key = status.to_string();
+                if operation["responses"].get(&key).is_some() {
+                    continue;
+                }
+                let response = if fhir {
+                    json!({ "description": if status == 404 { "Not found" } else { "Timed out" },
+                            "content": { "application/fhir+json": { "schema": { "type": "object",
+                                "required": ["resourceType"], "properties": { "resourceType": { "const": "OperationOutcome" } } } } } })
+                } else {
+                    problem_responses(&[status]).remove(&key).unwrap_or(Value::Null)
+                };
+                operation["responses"][key] = response;
+            }
+        }
+    }
 }
 
 /// The FHIR R4 paths: their bodies are FHIR resources (`application/fhir+json`), described in docs/fhir.md.
@@ -365,14 +396,19 @@ fn foundation_document() -> Value {
                     "family_name": { "type": "string" }, "birth_date": { "type": "string", "format": "date" },
                     "sex_at_birth": { "type": "string", "enum": ["female", "male"] },
                     "status": { "type": "string", "enum": ["active", "entered_in_error"] } } },
-                "Patient": { "type": "object", "properties": {
+                "Patient": { "type": "object", "additionalProperties": false,
+                    "required": ["patient_id", "pseudonym", "mrn", "given_name", "family_name", "birth_date", "birth_year",
+                                 "sex_at_birth", "status", "version", "created_at", "created_by", "updated_at", "updated_by"],
+                    "properties": {
                     "patient_id": { "type": "string" }, "pseudonym": { "type": "string" }, "mrn": { "type": ["string", "null"] },
                     "given_name": { "type": "string" }, "family_name": { "type": "string" }, "birth_date": { "type": "string" },
                     "birth_year": { "type": "integer" }, "sex_at_birth": { "type": "string" },
                     "status": { "type": "string", "enum": ["active", "entered_in_error"] }, "version": { "type": "integer" },
                     "created_at": { "type": "string" }, "created_by": { "type": "string" },
                     "updated_at": { "type": "string" }, "updated_by": { "type": "string" } } },
-                "DeIdentifiedPatient": { "type": "object", "description": "What an analyst sees", "properties": {
+                "DeIdentifiedPatient": { "type": "object", "description": "What an analyst sees", "additionalProperties": false,
+                    "required": ["patient_id", "pseudonym", "birth_year", "sex_at_birth", "status", "version"],
+                    "properties": {
                     "patient_id": { "type": "string" }, "pseudonym": { "type": "string" }, "birth_year": { "type": ["integer", "null"] },
                     "sex_at_birth": { "type": "string" }, "status": { "type": "string" }, "version": { "type": "integer" } } },
                 "PatientList": { "type": "object", "properties": {
