@@ -242,6 +242,9 @@ fn session_facts(record: &TreatmentSessionRecord) -> Result<SessionFacts, AppErr
     Ok(SessionFacts {
         id: record.session.session_id.clone(),
         entered_in_error: record.session.status == "entered_in_error",
+        modality: record.session.modality.clone(),
+        started_at: record.session.created_at.clone(),
+        discharged_at: record.session.discharged_at.clone(),
         vital_signs,
         administrations,
     })

@@ -24,6 +24,8 @@ pub const CONDITION_VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/
 pub const CONDITION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
 /// FHIR's data-absent reasons.
 pub const DATA_ABSENT_REASON: &str = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
+/// HL7 v3 ActCode: `Encounter.class` (`AMB`, ambulatory).
+pub const V3_ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 /// FHIR's medication-statement categories (`outpatient`, `community`, `patient-specified`).
 pub const MEDICATION_STATEMENT_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/medication-statement-category";
 /// The FHIR vital-signs profile every vital-sign Observation claims.
@@ -122,6 +124,8 @@ pub fn all_loinc_codes() -> Vec<&'static str> {
 /// ketacare's own codes (system [`KETACARE`]), with their display: what has no standard code.
 pub const KETACARE_CODES: &[(&str, &str)] = &[
     ("trd-determination", "Treatment-resistant depression determination"),
+    ("treatment-session-iv_racemic_ketamine", "Ketamine treatment session: IV racemic ketamine infusion (off-label)"),
+    ("treatment-session-esketamine", "Ketamine treatment session: esketamine nasal spray under the REMS"),
     ("trd-label-definition", "TRD under the label definition (failed agents in the current episode)"),
     ("trd-distinct-classes-definition", "TRD under the distinct-classes definition"),
     ("trd-failed-agent", "An agent counted as a failed adequate trial"),

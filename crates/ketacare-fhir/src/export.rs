@@ -10,9 +10,9 @@ use serde_json::Number;
 use crate::codes::{self, KETACARE, loinc, snomed};
 use crate::resources::{
     AdministrationDosage, AdministrationEffective, Annotation, Bundle, BundleEntry, BundleEntrySearch, CodeableConcept,
-    Coding, Condition, Dosage, DoseAndRate, Extension, ExtensionValue, HumanName, Identifier, MedicationAdministration,
-    MedicationStatement, Observation, ObservationComponent, ObservationEffective, ObservationValue, Patient, Quantity,
-    Reference, Resource, Timing, TimingRepeat,
+    Coding, Condition, Dosage, DoseAndRate, Encounter, Extension, ExtensionValue, HumanName, Identifier,
+    MedicationAdministration, MedicationStatement, Observation, ObservationComponent, ObservationEffective,
+    ObservationValue, Patient, Period, Procedure, Quantity, Reference, Resource, Timing, TimingRepeat,
 };
 
 /// A patient's whole record as ketacare keeps it: the input of [`patient_everything_bundle`].
@@ -187,6 +187,12 @@ pub struct TrdDetermination {
 pub struct SessionFacts {
     pub id: String,
     pub entered_in_error: bool,
+    /// The session document's modality: `iv_racemic_ketamine` or `esketamine`.
+    pub modality: String,
+    /// When the session was opened (a FHIR instant).
+    pub started_at: String,
+    /// When the patient was discharged (a FHIR instant); `None` while the session is in progress.
+    pub discharged_at: Option<String>,
     pub vital_signs: Vec<VitalSignsFacts>,
     pub administrations: Vec<AdministrationFacts>,
 }
@@ -809,10 +815,9 @@ pub fn administration_resource(patient_id: &str, facts: &AdministrationFacts) ->
         extensions.push(extension("device-count", ExtensionValue::Decimal(Number::from(devices))));
     }
     let effective = match &facts.ended_at {
-        Some(end) => AdministrationEffective::Period(crate::resources::Period {
-            start: Some(facts.started_at.clone()),
-            end: Some(end.clone()),
-        }),
+        Some(end) => {
+            AdministrationEffective::Period(Period { start: Some(facts.started_at.clone()), end: Some(end.clone()) })
+        }
         None => AdministrationEffective::DateTime(facts.started_at.clone()),
     };
     let route = if facts.drug == "esketamine" { "nasal" } else { "intravenous" };
@@ -832,8 +837,40 @@ pub fn administration_resource(patient_id: &str, facts: &AdministrationFacts) ->
     }
 }
 
+/// The session as an `Encounter` (ambulatory, typed by modality; finished once discharged) and the
+/// treatment given in it as a `Procedure` in that Encounter (KNOWLEDGE §8.3: Session → Encounter +
+/// Procedure). Both carry the session's id: the Encounter's own, the Procedure's `{session}-treatment`.
+pub fn session_encounter_and_procedure(patient_id: &str, session: &SessionFacts) -> (Encounter, Procedure) {
+    let period = Period { start: Some(session.started_at.clone()), end: session.discharged_at.clone() };
+    let (encounter_status, procedure_status) = match (session.entered_in_error, &session.discharged_at) {
+        (true, _) => ("entered-in-error", "entered-in-error"),
+        (false, Some(_)) => ("finished", "completed"),
+        (false, None) => ("in-progress", "in-progress"),
+    };
+    let session_type = ketacare_concept(&format!("treatment-session-{}", session.modality));
+    let encounter = Encounter {
+        id: session.id.clone(),
+        status: encounter_status.to_owned(),
+        class: coding(codes::V3_ACT_CODE, "AMB", Some("ambulatory")),
+        encounter_type: vec![session_type.clone()],
+        subject: patient_reference(patient_id),
+        period: period.clone(),
+    };
+    let procedure = Procedure {
+        id: format!("{}-treatment", session.id),
+        extension: vec![session_extension(&session.id)],
+        status: procedure_status.to_owned(),
+        code: session_type,
+        subject: patient_reference(patient_id),
+        encounter: Reference { reference: format!("Encounter/{}", session.id) },
+        performed_period: period,
+    };
+    (encounter, procedure)
+}
+
 /// Every resource of a patient's record, in the Bundle's order: the Patient, Conditions,
-/// MedicationStatements, Observations (chart, then TRD), then per session its vital signs and doses.
+/// MedicationStatements, Observations (chart, then TRD), then per session its Encounter and Procedure,
+/// vital signs and doses.
 pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
     let patient_id = record.patient.id.as_str();
     let mut resources = vec![Resource::Patient(patient_resource(&record.patient))];
@@ -863,6 +900,9 @@ pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
         resources.push(observation(trd_observation(patient_id, trd)));
     }
     for session in &record.sessions {
+        let (encounter, procedure) = session_encounter_and_procedure(patient_id, session);
+        resources.push(Resource::Encounter(encounter));
+        resources.push(Resource::Procedure(procedure));
         for vital_signs in &session.vital_signs {
             let mut facts = vital_signs.clone();
             facts.entered_in_error |= session.entered_in_error;

@@ -1309,17 +1309,43 @@ fn read_chart_resource(
                 "not imported: a dose is recorded only in a treatment session, through the session workflow",
             )))
         }
+        "Encounter" | "Procedure" if is_treatment_session(resource) => {
+            subject_patient(resource, references, patient_of_entry).map_err(one)?;
+            Ok(Outcome::LeftOut(ImportIssue::warning(
+                IssueCode::NotSupported,
+                read.location.expression(),
+                "not imported: a treatment session is recorded only through the session workflow",
+            )))
+        }
         other => not_charted(
             references.policy,
             ImportIssue::error(
                 IssueCode::NotSupported,
                 read.location.element("resourceType"),
                 format!(
-                    "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads MedicationAdministration), not {other}"
+                    "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads MedicationAdministration and a treatment session's Encounter and Procedure), not {other}"
                 ),
             ),
         ),
     }
+}
+
+/// Whether an Encounter or Procedure is a ketacare treatment session's (typed or coded with ketacare's
+/// `treatment-session-*` codes): those are read and left out; any other is not charted.
+fn is_treatment_session(resource: &Element<'_>) -> bool {
+    let concepts = match resource.object.get("code") {
+        Some(code) => vec![code],
+        None => resource
+            .object
+            .get("type")
+            .and_then(Value::as_array)
+            .map(|types| types.iter().collect())
+            .unwrap_or_default(),
+    };
+    concepts.iter().filter_map(|concept| concept.get("coding")?.as_array()).flatten().any(|coding| {
+        coding.get("system").and_then(Value::as_str) == Some(KETACARE)
+            && coding.get("code").and_then(Value::as_str).is_some_and(|code| code.starts_with("treatment-session-"))
+    })
 }
 
 fn status_of(resource: &Element<'_>, allowed: &[&str], what: &str) -> Read<(String, String)> {

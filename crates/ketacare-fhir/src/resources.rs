@@ -300,6 +300,36 @@ pub struct AdministrationDosage {
     pub dose: Quantity,
 }
 
+/// `Encounter`: a treatment session, the visit in which its observations and doses were recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "resourceType", rename = "Encounter", rename_all = "camelCase")]
+pub struct Encounter {
+    pub id: String,
+    /// `in-progress`, `finished` (discharged) or `entered-in-error`.
+    pub status: String,
+    /// HL7 v3 ActCode `AMB` (ambulatory).
+    pub class: Coding,
+    #[serde(rename = "type")]
+    pub encounter_type: Vec<CodeableConcept>,
+    pub subject: Reference,
+    pub period: Period,
+}
+
+/// `Procedure`: the ketamine or esketamine treatment given in a session's Encounter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "resourceType", rename = "Procedure", rename_all = "camelCase")]
+pub struct Procedure {
+    pub id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension>,
+    /// `in-progress`, `completed` (discharged) or `entered-in-error`.
+    pub status: String,
+    pub code: CodeableConcept,
+    pub subject: Reference,
+    pub encounter: Reference,
+    pub performed_period: Period,
+}
+
 /// Any resource ketacare writes into a Bundle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -309,12 +339,21 @@ pub enum Resource {
     MedicationStatement(MedicationStatement),
     Observation(Box<Observation>),
     MedicationAdministration(MedicationAdministration),
+    Encounter(Encounter),
+    Procedure(Procedure),
 }
 
 impl Resource {
     /// Every resource type the export writes, in the order of `$export`'s files.
-    pub const TYPES: [&'static str; 5] =
-        ["Patient", "Condition", "MedicationStatement", "Observation", "MedicationAdministration"];
+    pub const TYPES: [&'static str; 7] = [
+        "Patient",
+        "Condition",
+        "MedicationStatement",
+        "Observation",
+        "MedicationAdministration",
+        "Encounter",
+        "Procedure",
+    ];
 
     /// The resource's type name (`Observation`).
     pub fn resource_type(&self) -> &'static str {
@@ -324,6 +363,8 @@ impl Resource {
             Resource::MedicationStatement(_) => "MedicationStatement",
             Resource::Observation(_) => "Observation",
             Resource::MedicationAdministration(_) => "MedicationAdministration",
+            Resource::Encounter(_) => "Encounter",
+            Resource::Procedure(_) => "Procedure",
         }
     }
 
@@ -335,6 +376,8 @@ impl Resource {
             Resource::MedicationStatement(resource) => &resource.id,
             Resource::Observation(resource) => &resource.id,
             Resource::MedicationAdministration(resource) => &resource.id,
+            Resource::Encounter(resource) => &resource.id,
+            Resource::Procedure(resource) => &resource.id,
         }
     }
 }

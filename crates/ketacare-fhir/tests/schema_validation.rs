@@ -13,6 +13,7 @@ use support::{FhirValidators, vignette_records};
 fn every_exported_resource_of_the_vignettes_validates_against_the_fhir_r4_schema() {
     let mut validators = FhirValidators::new();
     let mut failures = Vec::new();
+    let mut unknown_codes = Vec::new();
     let mut validated = 0;
     let mut by_type: std::collections::BTreeMap<String, usize> = Default::default();
     for (name, record) in vignette_records() {
@@ -25,6 +26,15 @@ fn every_exported_resource_of_the_vignettes_validates_against_the_fhir_r4_schema
         };
         for entry in bundle["entry"].as_array().expect("entries") {
             let resource = &entry["resource"];
+            for code in ketacare_codes(resource) {
+                // Families of codes (docs/fhir.md, ketacare's CodeSystem) are checked by their own readers.
+                let family =
+                    ["history-", "concomitant-", "severity-", "cssrs-q"].iter().any(|prefix| code.starts_with(prefix));
+                if !family && ketacare_fhir::codes::ketacare_display(&code).is_none() {
+                    unknown_codes
+                        .push(format!("{name}: ketacare code {code} is not in ketacare's CodeSystem (KETACARE_CODES)"));
+                }
+            }
             let label = format!("{}/{}", resource["resourceType"].as_str().unwrap_or("?"), resource["id"]);
             check(label, resource);
             validated += 1;
@@ -58,7 +68,8 @@ fn every_exported_resource_of_the_vignettes_validates_against_the_fhir_r4_schema
         "validated {validated} resources: {by_type:?} plus a Bundle per vignette, the CapabilityStatement and an OperationOutcome"
     );
     assert!(failures.is_empty(), "{} schema failures:\n{}", failures.len(), failures.join("\n"));
-    for resource_type in ["Patient", "Condition", "MedicationStatement", "Observation", "MedicationAdministration"] {
+    assert!(unknown_codes.is_empty(), "{}", unknown_codes.join("\n"));
+    for resource_type in ketacare_fhir::resources::Resource::TYPES {
         assert!(by_type.get(resource_type).is_some_and(|count| *count > 0), "no {resource_type} was exported");
     }
 }
@@ -101,4 +112,21 @@ fn the_validator_refuses_what_fhir_refuses() {
         }
     }
     assert!(not_refused.is_empty(), "{}", not_refused.join("\n"));
+}
+
+/// Every code of ketacare's CodeSystem a resource uses (in any `coding`).
+fn ketacare_codes(value: &Value) -> Vec<String> {
+    match value {
+        Value::Object(object) => {
+            let mut codes: Vec<String> = object.values().flat_map(ketacare_codes).collect();
+            if object.get("system").and_then(Value::as_str) == Some(ketacare_fhir::codes::KETACARE)
+                && let Some(code) = object.get("code").and_then(Value::as_str)
+            {
+                codes.push(code.to_owned());
+            }
+            codes
+        }
+        Value::Array(items) => items.iter().flat_map(ketacare_codes).collect(),
+        _ => Vec::new(),
+    }
 }

@@ -617,7 +617,7 @@ async fn the_bulk_export_gives_every_record_once_de_identified_for_analysts_then
             ("?_since=2026-01-01T00:00:00Z", &respond_async, StatusCode::BAD_REQUEST, "not-supported", "_since"),
             ("?_outputFormat=text/csv", &respond_async, StatusCode::BAD_REQUEST, "value", "_outputFormat"),
             ("?_count=10", &respond_async, StatusCode::BAD_REQUEST, "value", "_count"),
-            ("?_type=Encounter", &respond_async, StatusCode::UNPROCESSABLE_ENTITY, "value", "_type"),
+            ("?_type=Claim", &respond_async, StatusCode::UNPROCESSABLE_ENTITY, "value", "_type"),
         ];
         let mut failures = Vec::new();
         for (query, headers, status, code, expression) in cases {

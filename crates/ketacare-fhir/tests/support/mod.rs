@@ -196,7 +196,17 @@ pub fn example_session(file: &str, session_id: &str) -> SessionFacts {
         ended_at: if esketamine { None } else { dose["ended_at"].as_str().map(new_york_november) },
         device_count: if esketamine { Some(2) } else { None },
     }];
-    SessionFacts { id: session_id.to_owned(), entered_in_error: false, vital_signs, administrations }
+    // Opened at the first observation; discharged (`discharge.at` when the example has one) or in progress.
+    let opened = document["observations"][0]["at"].as_str().expect("a first observation");
+    SessionFacts {
+        id: session_id.to_owned(),
+        entered_in_error: false,
+        modality: document["modality"].as_str().expect("modality").to_owned(),
+        started_at: new_york_november(opened),
+        discharged_at: document["discharge"]["at"].as_str().map(new_york_november),
+        vital_signs,
+        administrations,
+    }
 }
 
 /// Every vignette (`vignettes/*.case.json`) as a patient record, with its TRD determination from the

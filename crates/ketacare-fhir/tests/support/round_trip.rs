@@ -14,6 +14,7 @@ const SESSION_EXTENSION: &str = "https://ketacare.org/fhir/StructureDefinition/t
 
 fn recorded_in_a_session(resource: &Value) -> bool {
     resource["resourceType"] == "MedicationAdministration"
+        || resource["resourceType"] == "Encounter"
         || resource["extension"]
             .as_array()
             .is_some_and(|extensions| extensions.iter().any(|extension| extension["url"] == SESSION_EXTENSION))
