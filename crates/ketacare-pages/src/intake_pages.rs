@@ -792,6 +792,12 @@ fn record_rows(
         .collect()
 }
 
+/// A form as it was typed, with what was refused (`(field id, message)`).
+struct TypedForm {
+    pairs: Vec<(String, String)>,
+    errors: Vec<(String, String)>,
+}
+
 /// What a step's page shows besides its form: the patient, the step's records, the active episodes.
 struct StepData {
     patient_name: String,
@@ -828,10 +834,8 @@ fn recorded_codes(step: IntakeStep, records: &[ChartRecordView]) -> Vec<String> 
     };
     records
         .iter()
-        .filter(|record| {
-            record.status.as_str() == "active" && record.data["clinical_status"].as_str() != Some("resolved")
-        })
-        .filter(|record| record.data["clinical_status"].as_str() != Some("stopped"))
+        .filter(|record| record.status.as_str() == "active")
+        .filter(|record| matches!(record.data["clinical_status"].as_str(), None | Some("active")))
         .filter_map(|record| record.data[key].as_str().map(str::to_owned))
         .collect()
 }
@@ -843,14 +847,15 @@ fn section_page(
     patient_id: &str,
     step: IntakeStep,
     data: &StepData,
-    form: Option<(Vec<(String, String)>, Vec<(String, String)>)>,
+    form: Option<TypedForm>,
     saved: Option<&'static str>,
 ) -> IntakeSectionPage {
     let zone = clinic_zone(&state.app);
     let blocked = (step == IntakeStep::Trials && data.episodes.is_empty())
         .then(|| "Record the current episode first: each trial belongs to an episode.".to_owned());
     let form = (step != IntakeStep::Scales && blocked.is_none()).then(|| {
-        let (pairs, errors) = form.unwrap_or_else(|| (default_pairs(state, step, data), Vec::new()));
+        let TypedForm { pairs, errors } =
+            form.unwrap_or_else(|| TypedForm { pairs: default_pairs(state, step, data), errors: Vec::new() });
         let context =
             FieldContext { episodes: data.episodes.clone(), recorded_codes: recorded_codes(step, &data.records) };
         FormView {
@@ -980,7 +985,8 @@ pub async fn record_intake_section(
     // A checklist refused part-way keeps what was saved (each code is its own record); the page lists it.
     let data = step_data(&state, &signed, &patient_id, step).await?;
     let saved = saved_any.then_some("Some were saved (listed above); the rest were not.");
-    let page = section_page(&state, &signed, &patient_id, step, &data, Some((pairs, vec![error])), saved);
+    let page =
+        section_page(&state, &signed, &patient_id, step, &data, Some(TypedForm { pairs, errors: vec![error] }), saved);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
 }
 
@@ -999,9 +1005,9 @@ fn correction_page(
     step: IntakeStep,
     data: &StepData,
     record: &ChartRecordView,
-    pairs: Vec<(String, String)>,
-    errors: Vec<(String, String)>,
+    typed_form: TypedForm,
 ) -> IntakeSectionPage {
+    let TypedForm { pairs, errors } = typed_form;
     let mut page = section_page(state, signed, patient_id, step, data, None, None);
     let zone = clinic_zone(&state.app);
     page.records = record_rows(step, patient_id, std::slice::from_ref(record), &zone);
@@ -1039,7 +1045,8 @@ pub async fn correction_form(
     let record = state.app.chart_record(&signed.actor, &patient_id, step.code(), &record_id).await?;
     let mut pairs = pairs_of(step.correction_fields(), &record.data);
     pairs.push(("status".to_owned(), record.status.as_str().to_owned()));
-    let page = correction_page(&state, &signed, &patient_id, step, &data, &record, pairs, Vec::new());
+    let page =
+        correction_page(&state, &signed, &patient_id, step, &data, &record, TypedForm { pairs, errors: Vec::new() });
     Ok(render(&page))
 }
 
@@ -1085,6 +1092,7 @@ pub async fn correct_record(
         fresh.push(("reason".to_owned(), typed(&pairs, "reason").to_owned()));
         fresh
     };
-    let page = correction_page(&state, &signed, &patient_id, step, &data, &current, pairs, vec![error]);
+    let page =
+        correction_page(&state, &signed, &patient_id, step, &data, &current, TypedForm { pairs, errors: vec![error] });
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
 }
