@@ -863,11 +863,13 @@ async fn a_nurse_takes_a_new_patient_through_the_intake_to_a_trd_decision_and_co
         let list = site.get(Nurse, "/patients?q=1980-01-31").await.body;
         assert!(list.contains("1 found for") && list.contains("Lovelace"), "searched by date of birth: {list}");
 
+        assert!(site.get(Prescriber, &overview).await.body.contains("No corrections"), "a new patient");
         let page = site.get(Nurse, &format!("{intake}?saved=patient")).await.body;
         assert!(page.contains("The patient was created"), "{page}");
         assert!(page.contains("id=\"task-episodes-status\">To do<"), "{page}");
         assert!(page.contains("id=\"task-trials-status\">Cannot start yet<"), "{page}");
         assert!(page.contains("id=\"task-history-status\">None recorded<"), "{page}");
+        assert!(page.contains("Needed for a decision: bp (at least one seated screening reading)"), "{page}");
 
         // The episode, then two failed adequate trials (one refused first for a word where a number goes).
         let episode = [
@@ -915,6 +917,31 @@ async fn a_nurse_takes_a_new_patient_through_the_intake_to_a_trd_decision_and_co
         ];
         assert_eq!(post_intake(&site, &trials, &second).await.status, StatusCode::SEE_OTHER);
 
+        // A misspelt drug is a problem the task list names; marked entered in error, it leaves the chart.
+        let typo = [("episode_id", episode_id.as_str()), ("drug", "setraline"), ("daily_dose_mg", "100")];
+        assert_eq!(post_intake(&site, &trials, &typo).await.status, StatusCode::SEE_OTHER);
+        let page = site.get(Nurse, &intake).await.body;
+        assert!(page.contains("id=\"task-trials-status\">Problems<"), "{page}");
+        assert!(page.contains("setraline: not a drug the knowledge base knows (UNKNOWN_DRUG)"), "{page}");
+        let trials_page = site.get(Nurse, &trials).await.body;
+        let typo_row = trials_page.split("<tr").find(|row| row.contains("<dd>setraline</dd>")).unwrap();
+        let correct_typo = typo_row.split("<a href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let form_page = site.get(Nurse, &correct_typo).await.body;
+        let version = value_after(&form_page, "name=\"version\"");
+        let in_error = [
+            ("version", version.as_str()),
+            ("episode_id", episode_id.as_str()),
+            ("drug", "setraline"),
+            ("daily_dose_mg", "100"),
+            ("status", "entered_in_error"),
+            ("reason", "misspelt; recorded again as sertraline"),
+        ];
+        let reply = post_intake(&site, &correct_typo, &in_error).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let trials_page = site.get(Nurse, &trials).await.body;
+        let typo_row = trials_page.split("<tr").find(|row| row.contains("<dd>setraline</dd>")).unwrap();
+        assert!(typo_row.contains("ENTERED IN ERROR"), "{typo_row}");
+
         // A checklist with nothing ticked says so; a measurement with no value is refused by the chart.
         let reply = post_intake(&site, &format!("{intake}/history"), &[("noted_on", "")]).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -956,7 +983,6 @@ async fn a_nurse_takes_a_new_patient_through_the_intake_to_a_trd_decision_and_co
         assert!(
             overview_page.contains("<strong>MET</strong>") && overview_page.contains("Ada &#60;i&#62;Q&#60;/i&#62;")
         );
-        assert!(overview_page.contains("No corrections"), "{overview_page}");
 
         // Correcting a trial is an amendment: a reason is needed, and the history shows old → new.
         let trials_page = site.get(Nurse, &trials).await.body;
@@ -992,6 +1018,7 @@ async fn a_nurse_takes_a_new_patient_through_the_intake_to_a_trd_decision_and_co
             assert!(history.contains("Antidepressant trial") && history.contains("weeks: 8 → 10"), "{history}");
             assert!(history.contains("stop reason: no &#60;b&#62;better&#60;/b&#62; → — (removed)"), "{history}");
             assert!(history.contains("weeks &#60;misread&#62; from the referral letter"), "{history}");
+            assert!(history.contains("status: active → entered_in_error"), "{history}");
             assert!(history.contains(if role == Nurse { "you" } else { "user " }), "{history}");
         }
         let analyst_view = site.get(Analyst, &overview).await.body;
