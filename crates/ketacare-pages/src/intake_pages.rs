@@ -124,6 +124,19 @@ impl IntakeStep {
         }
     }
 
+    /// One record of the step, as a correction's heading names it.
+    fn record_noun(self) -> &'static str {
+        match self {
+            IntakeStep::Episodes => "episode",
+            IntakeStep::History => "history entry",
+            IntakeStep::Concomitant => "medicine entry",
+            IntakeStep::Trials => "trial",
+            IntakeStep::Measurements => "measurement",
+            IntakeStep::BloodPressures => "blood pressure reading",
+            IntakeStep::Scales => "rating scale result",
+        }
+    }
+
     fn parse(code: &str) -> Result<IntakeStep, PageError> {
         IntakeStep::ALL
             .into_iter()
@@ -1015,7 +1028,7 @@ fn correction_page(
     page.blocked = None;
     let context = FieldContext { episodes: data.episodes.clone(), recorded_codes: Vec::new() };
     page.form = Some(FormView {
-        heading: format!("Correct this record ({})", words(step.code())),
+        heading: format!("Correct this {}", step.record_noun()),
         action: format!("/patients/{patient_id}/intake/{}/{}", step.code(), record.record_id),
         button: "Save the correction",
         idempotency_key: String::new(),

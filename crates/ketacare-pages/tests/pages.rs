@@ -800,6 +800,31 @@ async fn the_intake_pages_render_for_the_roles_that_record_the_chart_and_refuse_
             }
         }
         assert_eq!(site.get(Nurse, &format!("{intake}/allergies")).await.status, StatusCode::NOT_FOUND);
+        // Posts: without the session's token the form is refused; a role that may not record is refused
+        // by the use case; an admin may create a patient (then sees the overview: admins do not chart).
+        let reading = [("measured_on", "2026-12-01"), ("systolic", "120"), ("diastolic", "80")];
+        let path = format!("{intake}/blood_pressures");
+        let reply = call(&site.router, "POST", &path, Some(site.browser(Nurse).0), Some(&form(&reading))).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(reply.body.contains("This form has expired"), "{}", reply.body);
+        for role in [Admin, Analyst, Auditor] {
+            assert_eq!(
+                post_form(&site, role, &path, &reading).await.status,
+                StatusCode::FORBIDDEN,
+                "{}",
+                role.as_str()
+            );
+        }
+        let demographics = [
+            ("given_name", "Ann"),
+            ("family_name", "Admin-Made"),
+            ("birth_date", "1990-05-05"),
+            ("sex_at_birth", "male"),
+        ];
+        let reply = post_form(&site, Admin, "/patients/new", &demographics).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.starts_with("/patients/") && !reply.location.contains("intake"), "{}", reply.location);
+        assert_eq!(post_form(&site, Analyst, "/patients/new", &demographics).await.status, StatusCode::FORBIDDEN);
         // The denial is the use case's, audited.
         let auditor = site.actor(Auditor).await;
         let analyst = site.actor(Analyst).await;
