@@ -418,8 +418,18 @@ async fn click(browser: &Client, locator: Locator<'_>) {
     browser.find(locator).await.unwrap_or_else(|error| panic!("find {locator:?}: {error}")).click().await.unwrap();
 }
 
-async fn submit(browser: &Client) {
+/// Sends the page's form and waits for the page it answers with (a new page, at an address containing
+/// `fragment`): the address alone cannot tell two saves of one step apart.
+async fn submit_and_wait_for(browser: &Client, fragment: &str) {
+    mark_page(browser).await;
     click(browser, Locator::Css("main form button[type=submit]")).await;
+    for _ in 0..100 {
+        if !page_was_not_reloaded(browser).await && browser.current_url().await.unwrap().as_str().contains(fragment) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no new page at {fragment} after the form was sent: at {}", browser.current_url().await.unwrap());
 }
 
 /// The status word of an intake step on the task list.
@@ -465,8 +475,7 @@ async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_passwo
     type_into(browser, "#family_name", "Intake-Hopper").await;
     set_date(browser, "birth_date", "1979-06-15").await;
     type_into(browser, "#mrn", "E2E-INTAKE-1").await;
-    submit(browser).await;
-    browser.wait().for_element(Locator::Css(".error-summary")).await.unwrap();
+    submit_and_wait_for(browser, "/patients/new").await;
     let summary = browser.find(Locator::Css(".error-summary")).await.unwrap().text().await.unwrap();
     assert!(summary.contains("Sex at birth"), "the refusal names the field: {summary}");
     let kept = browser.find(Locator::Id("family_name")).await.unwrap().prop("value").await.unwrap();
@@ -475,8 +484,7 @@ async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_passwo
     assert_accessible(browser, "the new-patient form with an error").await;
     screenshot(browser, "intake-new-patient-error.png").await;
     click(browser, Locator::Id("sex_at_birth-1")).await;
-    submit(browser).await;
-    wait_for_path(browser, "/intake?saved=patient").await;
+    submit_and_wait_for(browser, "/intake?saved=patient").await;
     let task_list_url = browser.current_url().await.unwrap().to_string().replace("?saved=patient", "");
     assert_eq!(task_status(browser, "episodes").await, "To do");
     assert_eq!(task_status(browser, "trials").await, "Cannot start yet");
@@ -492,8 +500,7 @@ async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_passwo
     click(browser, Locator::Id("psychotic_features-2")).await;
     assert_accessible(browser, "the episode step").await;
     screenshot(browser, "intake-episode.png").await;
-    submit(browser).await;
-    wait_for_path(browser, "saved=episodes").await;
+    submit_and_wait_for(browser, "saved=episodes").await;
     assert_eq!(task_status(browser, "episodes").await, "Done");
 
     // Two failed adequate trials; the drug field suggests the knowledge base's names.
@@ -508,8 +515,7 @@ async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_passwo
         type_into(browser, "#weeks", weeks).await;
         type_into(browser, "#improvement_pct", improvement).await;
         click(browser, Locator::Id("adherence-1")).await;
-        submit(browser).await;
-        wait_for_path(browser, "/intake/trials?saved=1").await;
+        submit_and_wait_for(browser, "/intake/trials?saved=1").await;
     }
     let recorded = browser.find(Locator::Id("recorded-title")).await.unwrap();
     assert!(recorded.text().await.unwrap().contains("Recorded"));
@@ -523,15 +529,13 @@ async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_passwo
     click(browser, Locator::Id("pregnant-2")).await;
     click(browser, Locator::Id("breastfeeding-2")).await;
     assert_accessible(browser, "the measurements step").await;
-    submit(browser).await;
-    wait_for_path(browser, "saved=measurements").await;
+    submit_and_wait_for(browser, "saved=measurements").await;
     click(browser, Locator::Css("a[href$='/intake/blood_pressures']")).await;
     wait_for_path(browser, "/intake/blood_pressures").await;
     type_into(browser, "#systolic", "126").await;
     type_into(browser, "#diastolic", "80").await;
     assert_accessible(browser, "the blood pressure step").await;
-    submit(browser).await;
-    wait_for_path(browser, "/intake/blood_pressures?saved=1").await;
+    submit_and_wait_for(browser, "/intake/blood_pressures?saved=1").await;
 
     // The task list: each needed step done, and TRD met under both definitions.
     browser.goto(&task_list_url).await.unwrap();
@@ -561,8 +565,7 @@ async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_passwo
     type_into(browser, "#reason", "weeks misread from the referral letter").await;
     assert_accessible(browser, "the correction form").await;
     screenshot(browser, "intake-correction.png").await;
-    submit(browser).await;
-    wait_for_path(browser, "saved=corrected").await;
+    submit_and_wait_for(browser, "saved=corrected").await;
     click(browser, Locator::Css(".breadcrumb a:nth-of-type(2)")).await;
     browser.wait().for_element(Locator::Id("decisions-title")).await.unwrap();
     let overview = browser.find(Locator::Id("decisions-title")).await.unwrap();
