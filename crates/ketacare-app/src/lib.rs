@@ -8,6 +8,7 @@ mod assessments;
 mod audit_log;
 mod bulk_export;
 mod chart;
+mod chart_vocabulary;
 mod credential_flood;
 mod fhir_export;
 mod fhir_import;
@@ -37,16 +38,17 @@ pub use bulk_export::{
     BULK_EXPORT_LIFETIME_DEFAULT, BULK_EXPORT_POLL_SECONDS, BulkExportOutput, BulkExportRequest, BulkExportStatus,
 };
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
+pub use chart_vocabulary::{DrugNameSuggestion, concomitant_classes, drug_name_suggestions, history_codes};
 pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, PatientImportResult};
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
 pub use ketacare_fhir::import::{ImportIssue, ImportPolicy};
-pub use ketacare_store::ApiTokenSummary;
 pub use ketacare_store::{
     AUDIT_KEY_MIN_BYTES, AuditChainReport, AuditKey, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck,
     sqlite_path_of_url,
 };
+pub use ketacare_store::{Amendment, ApiTokenSummary};
 pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, WatchedSessionChange};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use operations::check_sqlite_backup;

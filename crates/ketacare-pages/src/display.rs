@@ -95,6 +95,11 @@ pub fn value_text(value: &Value) -> String {
     }
 }
 
+/// Who did something, as a page shows it: `you`, or the start of another user's id (`user 3f2a9c1e`).
+pub fn user_label(user_id: &str, viewer_user_id: &str) -> String {
+    if user_id == viewer_user_id { "you".to_owned() } else { format!("user {}", user_id.get(..8).unwrap_or(user_id)) }
+}
+
 /// `snake_case` words of the engine (`not_met`, `in_progress`) as staff read them.
 pub fn words(code: &str) -> String {
     code.replace('_', " ")

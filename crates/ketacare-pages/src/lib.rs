@@ -4,7 +4,10 @@
 //! audit; there is no second path to the data. This crate is a leaf: only the binary depends on it.
 
 mod account_pages;
+mod amendments_view;
 mod display;
+mod intake_fields;
+mod intake_pages;
 mod layout;
 mod live_changes;
 mod page_error;
@@ -53,7 +56,14 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/password"),
     ("GET", "/worklist"),
     ("GET", "/patients"),
+    ("GET", "/patients/new"),
+    ("POST", "/patients/new"),
     ("GET", "/patients/{patient_id}"),
+    ("GET", "/patients/{patient_id}/intake"),
+    ("GET", "/patients/{patient_id}/intake/{section}"),
+    ("POST", "/patients/{patient_id}/intake/{section}"),
+    ("GET", "/patients/{patient_id}/intake/{section}/{record_id}"),
+    ("POST", "/patients/{patient_id}/intake/{section}/{record_id}"),
     ("POST", "/patients/{patient_id}/plans"),
     ("POST", "/patients/{patient_id}/orders"),
     ("POST", "/patients/{patient_id}/sessions"),
@@ -115,7 +125,17 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/worklist", get(worklist_page::worklist))
         .route("/live/session-changes", get(live_changes::session_changes))
         .route("/patients", get(patient_pages::patient_list))
+        .route("/patients/new", get(intake_pages::new_patient_form).post(intake_pages::create_patient))
         .route("/patients/{patient_id}", get(patient_pages::patient_overview))
+        .route("/patients/{patient_id}/intake", get(intake_pages::intake))
+        .route(
+            "/patients/{patient_id}/intake/{section}",
+            get(intake_pages::intake_section).post(intake_pages::record_intake_section),
+        )
+        .route(
+            "/patients/{patient_id}/intake/{section}/{record_id}",
+            get(intake_pages::correction_form).post(intake_pages::correct_record),
+        )
         .route("/patients/{patient_id}/plans", post(treatment_forms::create_plan))
         .route("/patients/{patient_id}/orders", post(treatment_forms::create_order))
         .route("/patients/{patient_id}/sessions", post(treatment_forms::start_session))

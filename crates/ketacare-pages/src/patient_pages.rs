@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::PagesState;
+use crate::amendments_view::{AmendmentRow, amendment_rows};
 use crate::display::{clinic_zone, date_time, value_text, words};
 use crate::layout::Chrome;
 use crate::page_error::{PageError, render};
@@ -34,6 +35,10 @@ struct PatientListPage {
     rows: Vec<PatientRow>,
     /// The search box's refusal (an analyst searching by name, say), shown under the box.
     search_error: Option<String>,
+    /// A hint when nothing was found for a date written another way than `YYYY-MM-DD`.
+    date_hint: bool,
+    /// The role may create patients (the intake's first step).
+    may_create: bool,
 }
 
 struct PatientRow {
@@ -75,7 +80,19 @@ fn patient_row(view: &PatientView) -> PatientRow {
     }
 }
 
-/// `GET /patients?q=`: search by name, MRN or pseudonym (analysts: pseudonym only), as the API's list.
+/// Whether a search looks like a date of birth written day or month first (`31/01/1980`, `1.31.1980`):
+/// the search takes `YYYY-MM-DD` only, since the other orders are ambiguous between clinics.
+fn looks_like_another_date_order(query: &str) -> bool {
+    let parts: Vec<&str> = query.split(['/', '.', '-']).collect();
+    parts.len() == 3
+        && parts.iter().all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+        && parts[0].len() <= 2
+        && parts[1].len() <= 2
+        && parts[2].len() == 4
+}
+
+/// `GET /patients?q=`: search by name, MRN, pseudonym or date of birth (`YYYY-MM-DD`; analysts:
+/// pseudonym only), as the API's list.
 pub async fn patient_list(
     State(state): State<PagesState>,
     signed: SignedIn,
@@ -92,10 +109,13 @@ pub async fn patient_list(
         Err(AppError::Invalid { problem, .. }) => (Vec::new(), 0, Some(format!("The search {problem}."))),
         Err(other) => return Err(other.into()),
     };
+    let de_identified = ketacare_app::policy::de_identified_only(signed.principal.role);
     let page = PatientListPage {
         chrome: Chrome::signed_in("Patients", "patients", &signed.principal),
+        date_hint: !de_identified && total == 0 && looks_like_another_date_order(&query),
+        may_create: allows(signed.principal.role, Permission::CreatePatients),
         query,
-        de_identified: ketacare_app::policy::de_identified_only(signed.principal.role),
+        de_identified,
         total,
         rows,
         search_error,
@@ -127,6 +147,10 @@ pub struct PatientOverviewPage {
     plan_form: Option<PlanFormView>,
     order_form: Option<OrderFormView>,
     start_form: Option<StartFormView>,
+    /// The corrections of the patient's records, newest first (`None`: the role may not read them).
+    amendments: Option<Vec<AmendmentRow>>,
+    /// The intake's task list, for the roles that record the chart.
+    intake_href: Option<String>,
 }
 
 /// One option of a select, with whether it is chosen.
@@ -614,7 +638,15 @@ pub async fn overview_page(
         );
         StartFormView { form, slots, orders }
     });
+    let amendments = if allows(role, Permission::ReadAssessments) {
+        let amendments = app.patient_amendments(actor, &patient_id).await?;
+        Some(amendment_rows(&amendments, &signed.principal.user_id, &zone))
+    } else {
+        None
+    };
     Ok(PatientOverviewPage {
+        amendments,
+        intake_href: allows(role, Permission::RecordChart).then(|| format!("/patients/{patient_id}/intake")),
         chrome: Chrome::signed_in(&heading, "patients", &signed.principal),
         heading,
         identity,

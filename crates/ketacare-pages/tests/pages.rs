@@ -766,3 +766,309 @@ async fn in_session_scales_are_scored_item_by_item_and_judged_as_observations() 
     })
     .await;
 }
+
+/// The value of the first `<input>` or `<option … selected>` after `marker` in a page.
+fn value_after(page: &str, marker: &str) -> String {
+    let rest = page.split(marker).nth(1).unwrap_or_else(|| panic!("{marker} on the page: {page}"));
+    rest.split("value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_intake_pages_render_for_the_roles_that_record_the_chart_and_refuse_the_others() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let nurse = site.actor(Nurse).await;
+        let episode = json!({ "diagnosis": "F33.2", "severity": "moderate" });
+        let created = site.app.create_chart_record(&nurse, &site.patient_id, "episodes", &episode, None).await.unwrap();
+        let intake = format!("{}/intake", site.overview_path());
+        let mut pages: Vec<(String, &[Role])> = vec![
+            ("/patients/new".to_owned(), &[Admin, Prescriber, Nurse]),
+            (intake.clone(), &[Prescriber, Nurse]),
+            (format!("{intake}/episodes/{}", created.resource_id), &[Prescriber, Nurse]),
+        ];
+        for section in ["episodes", "history", "concomitant", "trials", "measurements", "blood_pressures", "scales"] {
+            pages.push((format!("{intake}/{section}"), &[Prescriber, Nurse]));
+        }
+        for (path, allowed) in &pages {
+            for role in ROLES {
+                let reply = site.get(role, path).await;
+                let expected = if allowed.contains(&role) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+                assert_eq!(reply.status, expected, "{path} as {}: {}", role.as_str(), reply.body);
+                assert!(reply.body.starts_with("<!doctype html>"), "{path}");
+                assert_markup_is_text(&reply.body, path);
+            }
+        }
+        assert_eq!(site.get(Nurse, &format!("{intake}/allergies")).await.status, StatusCode::NOT_FOUND);
+        // Posts: without the session's token the form is refused; a role that may not record is refused
+        // by the use case; an admin may create a patient (then sees the overview: admins do not chart).
+        let reading = [("measured_on", "2026-12-01"), ("systolic", "120"), ("diastolic", "80")];
+        let path = format!("{intake}/blood_pressures");
+        let reply = call(&site.router, "POST", &path, Some(site.browser(Nurse).0), Some(&form(&reading))).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(reply.body.contains("This form has expired"), "{}", reply.body);
+        for role in [Admin, Analyst, Auditor] {
+            assert_eq!(
+                post_form(&site, role, &path, &reading).await.status,
+                StatusCode::FORBIDDEN,
+                "{}",
+                role.as_str()
+            );
+        }
+        let demographics = [
+            ("given_name", "Ann"),
+            ("family_name", "Admin-Made"),
+            ("birth_date", "1990-05-05"),
+            ("sex_at_birth", "male"),
+        ];
+        let reply = post_form(&site, Admin, "/patients/new", &demographics).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.starts_with("/patients/") && !reply.location.contains("intake"), "{}", reply.location);
+        assert_eq!(post_form(&site, Analyst, "/patients/new", &demographics).await.status, StatusCode::FORBIDDEN);
+        // The denial is the use case's, audited.
+        let auditor = site.actor(Auditor).await;
+        let analyst = site.actor(Analyst).await;
+        let denied = site.app.audit_events(&auditor, 0, 1000).await.unwrap().into_iter().any(|record| {
+            record.outcome == "denied"
+                && record.actor_id.as_deref() == Some(analyst.user_id.as_str())
+                && record.action == "chart.create"
+        });
+        assert!(denied, "the analyst's refusal is in the audit log");
+        // "New patient" for the roles that may create patients.
+        for role in [Admin, Prescriber, Nurse, Analyst] {
+            let list = site.get(role, "/patients").await.body;
+            assert_eq!(list.contains("href=\"/patients/new\""), role != Analyst, "{}", role.as_str());
+        }
+        // The trials step suggests the knowledge base's names, with what each resolves to.
+        let trials = site.get(Nurse, &format!("{intake}/trials")).await.body;
+        assert!(trials.contains("<datalist id=\"drug-names\">") && trials.contains("list=\"drug-names\""), "{trials}");
+        assert!(trials.contains("<option value=\"Zoloft\" label=\"sertraline (SSRI)\">"), "{trials}");
+        assert!(trials.contains("<option value=\"venlafaxine XR\""), "{trials}");
+        assert!(!trials.contains("value=\"Spravato\""), "esketamine is not a trial");
+    })
+    .await;
+}
+
+/// Posts an intake form as the nurse, with its CSRF token.
+async fn post_intake(site: &Site, path: &str, pairs: &[(&str, &str)]) -> Reply {
+    post_form(site, Role::Nurse, path, pairs).await
+}
+
+#[tokio::test]
+async fn a_nurse_takes_a_new_patient_through_the_intake_to_a_trd_decision_and_corrects_a_trial() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        // A date of birth written day first is refused beside its field, everything typed kept.
+        let mut demographics = vec![
+            ("given_name", "Ada <i>Q</i>"),
+            ("family_name", "Lovelace"),
+            ("birth_date", "31/01/1980"),
+            ("sex_at_birth", "female"),
+            ("mrn", "MRN-ADA"),
+            ("idempotency_key", "new-patient-form-1"),
+        ];
+        let reply = post_intake(&site, "/patients/new", &demographics).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("<a href=\"#birth_date\">Date of birth:"), "{}", reply.body);
+        assert!(reply.body.contains("id=\"birth_date-error\"") && reply.body.contains("value=\"31/01/1980\""));
+        assert!(
+            reply.body.contains("value=\"Ada &#60;i&#62;Q&#60;/i&#62;\"") && reply.body.contains("value=\"MRN-ADA\"")
+        );
+        assert!(reply.body.contains("value=\"female\" checked"), "the sex chosen stays chosen");
+        demographics[2] = ("birth_date", "1980-01-31");
+        let reply = post_intake(&site, "/patients/new", &demographics).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("/intake?saved=patient"), "{}", reply.location);
+        // The same form sent twice creates one patient.
+        let again = post_intake(&site, "/patients/new", &demographics).await;
+        assert_eq!(again.location, reply.location, "a double submit answers as the first");
+        let intake = reply.location.trim_end_matches("?saved=patient").to_owned();
+        let overview = intake.trim_end_matches("/intake").to_owned();
+        let list = site.get(Nurse, "/patients?q=1980-01-31").await.body;
+        assert!(list.contains("1 found for") && list.contains("Lovelace"), "searched by date of birth: {list}");
+
+        assert!(site.get(Prescriber, &overview).await.body.contains("No corrections"), "a new patient");
+        let page = site.get(Nurse, &format!("{intake}?saved=patient")).await.body;
+        assert!(page.contains("The patient was created"), "{page}");
+        assert!(page.contains("id=\"task-episodes-status\">To do<"), "{page}");
+        assert!(page.contains("id=\"task-trials-status\">Cannot start yet<"), "{page}");
+        assert!(page.contains("id=\"task-history-status\">None recorded<"), "{page}");
+        assert!(page.contains("Needed for a decision: bp (at least one seated screening reading)"), "{page}");
+
+        // The episode, then two failed adequate trials (one refused first for a word where a number goes).
+        let episode = [
+            ("diagnosis", "F33.2"),
+            ("onset_date", "2026-01-28"),
+            ("severity", "moderate"),
+            ("psychotic_features", "no"),
+        ];
+        let reply = post_intake(&site, &format!("{intake}/episodes"), &episode).await;
+        assert_eq!((reply.status, reply.location.clone()), (StatusCode::SEE_OTHER, format!("{intake}?saved=episodes")));
+        let trials_page = site.get(Nurse, &format!("{intake}/trials")).await.body;
+        let episode_id = value_after(&trials_page, "id=\"episode_id\"");
+        let trials = format!("{intake}/trials");
+        let first = [
+            ("episode_id", episode_id.as_str()),
+            ("drug", "Zoloft"),
+            ("daily_dose_mg", "150"),
+            ("weeks", "eight"),
+            ("improvement_pct", "15"),
+            ("stop_reason", "no <b>better</b>"),
+        ];
+        let reply = post_intake(&site, &trials, &first).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains("<a href=\"#weeks\">Weeks at that dose: must be a number, got &#34;eight&#34;</a>"),
+            "{}",
+            reply.body
+        );
+        assert!(reply.body.contains("id=\"weeks-error\"") && reply.body.contains("value=\"eight\""));
+        assert!(
+            reply.body.contains("value=\"Zoloft\"")
+                && reply.body.contains("value=\"no &#60;b&#62;better&#60;/b&#62;\"")
+        );
+        let mut first = first;
+        first[3] = ("weeks", "8");
+        let reply = post_intake(&site, &trials, &first).await;
+        assert_eq!((reply.status, reply.location.clone()), (StatusCode::SEE_OTHER, format!("{trials}?saved=1")));
+        let second = [
+            ("episode_id", episode_id.as_str()),
+            ("drug", "venlafaxine XR"),
+            ("daily_dose_mg", "225"),
+            ("weeks", "10"),
+            ("improvement_pct", "20"),
+            ("adherence", "adequate"),
+        ];
+        assert_eq!(post_intake(&site, &trials, &second).await.status, StatusCode::SEE_OTHER);
+
+        // A misspelt drug is a problem the task list names; marked entered in error, it leaves the chart.
+        let typo = [("episode_id", episode_id.as_str()), ("drug", "setraline"), ("daily_dose_mg", "100")];
+        assert_eq!(post_intake(&site, &trials, &typo).await.status, StatusCode::SEE_OTHER);
+        let page = site.get(Nurse, &intake).await.body;
+        assert!(page.contains("id=\"task-trials-status\">Problems<"), "{page}");
+        assert!(page.contains("setraline: not a drug the knowledge base knows (UNKNOWN_DRUG)"), "{page}");
+        let trials_page = site.get(Nurse, &trials).await.body;
+        let typo_row = trials_page.split("<tr").find(|row| row.contains("<dd>setraline</dd>")).unwrap();
+        let correct_typo = typo_row.split("<a href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let form_page = site.get(Nurse, &correct_typo).await.body;
+        let version = value_after(&form_page, "name=\"version\"");
+        let in_error = [
+            ("version", version.as_str()),
+            ("episode_id", episode_id.as_str()),
+            ("drug", "setraline"),
+            ("daily_dose_mg", "100"),
+            ("status", "entered_in_error"),
+            ("reason", "misspelt; recorded again as sertraline"),
+        ];
+        let reply = post_intake(&site, &correct_typo, &in_error).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let trials_page = site.get(Nurse, &trials).await.body;
+        let typo_row = trials_page.split("<tr").find(|row| row.contains("<dd>setraline</dd>")).unwrap();
+        assert!(typo_row.contains("ENTERED IN ERROR"), "{typo_row}");
+
+        // A checklist with nothing ticked says so; a measurement with no value is refused by the chart.
+        let reply = post_intake(&site, &format!("{intake}/history"), &[("noted_on", "")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("tick at least one"), "{}", reply.body);
+        let reply = post_intake(&site, &format!("{intake}/concomitant"), &[("class", "benzodiazepine")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let measurements = format!("{intake}/measurements");
+        let reply = post_intake(&site, &measurements, &[("measured_on", "2026-12-01")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("id=\"height_cm-error\""), "{}", reply.body);
+        let measured = [
+            ("measured_on", "2026-12-01"),
+            ("height_cm", "165"),
+            ("weight_kg", "70"),
+            ("pregnant", "no"),
+            ("breastfeeding", "no"),
+        ];
+        assert_eq!(post_intake(&site, &measurements, &measured).await.status, StatusCode::SEE_OTHER);
+        let reading =
+            [("measured_on", "2026-12-01"), ("systolic", "128"), ("diastolic", "82"), ("idempotency_key", "bp-1")];
+        let pressures = format!("{intake}/blood_pressures");
+        assert_eq!(post_intake(&site, &pressures, &reading).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(post_intake(&site, &pressures, &reading).await.status, StatusCode::SEE_OTHER, "a double submit");
+        let page = site.get(Nurse, &pressures).await.body;
+        assert_eq!(page.matches("<dd>128 mmHg</dd>").count(), 1, "the reading is recorded once: {page}");
+
+        // The task list shows each step done and what the chart decides: TRD met under both definitions.
+        let page = site.get(Nurse, &intake).await.body;
+        for step in ["episodes", "trials", "measurements", "blood_pressures", "concomitant"] {
+            assert!(page.contains(&format!("id=\"task-{step}-status\">Done<")), "{step}: {page}");
+        }
+        // Trials entered within one clock second may list in either order.
+        assert!(
+            page.contains("2 trials: Zoloft, venlafaxine XR") || page.contains("2 trials: venlafaxine XR, Zoloft"),
+            "{page}"
+        );
+        assert!(page.contains("<dt>TRD, label definition</dt><dd><strong>MET</strong>"), "{page}");
+        let overview_page = site.get(Prescriber, &overview).await.body;
+        assert!(
+            overview_page.contains("<strong>MET</strong>") && overview_page.contains("Ada &#60;i&#62;Q&#60;/i&#62;")
+        );
+
+        // Correcting a trial is an amendment: a reason is needed, and the history shows old → new.
+        let trials_page = site.get(Nurse, &trials).await.body;
+        let zoloft_row = trials_page.split("<tr").find(|row| row.contains("<dd>Zoloft</dd>")).unwrap();
+        let correct = zoloft_row.split("<a href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert!(correct.starts_with(&format!("{trials}/")), "{correct}");
+        let form_page = site.get(Nurse, &correct).await.body;
+        assert!(form_page.contains("value=\"Zoloft\"") && form_page.contains("value=\"8\""), "{form_page}");
+        let version = value_after(&form_page, "name=\"version\"");
+        let mut correction = vec![
+            ("version", version.as_str()),
+            ("episode_id", episode_id.as_str()),
+            ("drug", "Zoloft"),
+            ("daily_dose_mg", "150"),
+            ("weeks", "10"),
+            ("improvement_pct", "15"),
+            ("stop_reason", ""),
+            ("status", "active"),
+            ("reason", ""),
+        ];
+        let reply = post_intake(&site, &correct, &correction).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"reason-error\"") && reply.body.contains("value=\"10\""), "{}", reply.body);
+        correction[8] = ("reason", "weeks <misread> from the referral letter");
+        let reply = post_intake(&site, &correct, &correction).await;
+        assert_eq!(
+            (reply.status, reply.location.clone()),
+            (StatusCode::SEE_OTHER, format!("{trials}?saved=corrected"))
+        );
+        for role in [Prescriber, Admin] {
+            let page = site.get(role, &overview).await.body;
+            let history = page.split("id=\"amendments\"").nth(1).expect("the amendments history");
+            assert!(history.contains("Antidepressant trial") && history.contains("weeks: 8 → 10"), "{history}");
+            assert!(history.contains("stop reason: no &#60;b&#62;better&#60;/b&#62; → — (removed)"), "{history}");
+            assert!(history.contains("weeks &#60;misread&#62; from the referral letter"), "{history}");
+            assert!(history.contains("status: active → entered_in_error"), "{history}");
+            assert!(history.contains(if role == Nurse { "you" } else { "user " }), "{history}");
+        }
+        let analyst_view = site.get(Analyst, &overview).await.body;
+        assert!(!analyst_view.contains("Amendments") && !analyst_view.contains("referral letter"), "{analyst_view}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn patients_are_found_by_date_of_birth_written_yyyy_mm_dd_and_analysts_by_pseudonym_only() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let found = site.get(Nurse, "/patients?q=1980-03-14").await.body;
+        assert!(found.contains("1 found for") && found.contains("O&#39;Brien"), "{found}");
+        assert!(!found.contains("Write a date of birth as YYYY-MM-DD"), "{found}");
+        let other_order = site.get(Nurse, "/patients?q=14%2F03%2F1980").await.body;
+        assert!(other_order.contains("0 found for") && other_order.contains("Write a date of birth as YYYY-MM-DD"));
+        let analyst = site.get(Analyst, "/patients?q=1980-03-14").await;
+        assert_eq!(analyst.status, StatusCode::OK);
+        assert!(
+            analyst.body.contains("analysts search by pseudonym") && !analyst.body.contains("Brien"),
+            "{}",
+            analyst.body
+        );
+    })
+    .await;
+}

@@ -148,8 +148,8 @@ pub enum PatientListing {
 
 #[derive(Debug, Clone, Default)]
 pub struct PatientSearch {
-    /// [`PatientListing::ByName`]: matches the start of either name (case-insensitive), or an MRN or
-    /// pseudonym exactly; [`PatientListing::ByPseudonym`]: a pseudonym exactly.
+    /// [`PatientListing::ByName`]: matches the start of either name (case-insensitive), or an MRN,
+    /// pseudonym or birth date (`YYYY-MM-DD`) exactly; [`PatientListing::ByPseudonym`]: a pseudonym exactly.
     pub query: Option<String>,
     pub listing: PatientListing,
     pub include_entered_in_error: bool,
@@ -498,7 +498,7 @@ impl Store {
         let (matching, order) = match search.listing {
             PatientListing::ByName => (
                 "($1 = '' OR lower(family_name) LIKE $2 ESCAPE '\\' OR lower(given_name) LIKE $2 ESCAPE '\\' \
-                 OR mrn = $1 OR pseudonym = $1)",
+                 OR mrn = $1 OR pseudonym = $1 OR birth_date = $1)",
                 "family_name, given_name, patient_id",
             ),
             PatientListing::ByPseudonym => ("($1 = '' OR pseudonym = $1 OR $2 = '')", "pseudonym, patient_id"),

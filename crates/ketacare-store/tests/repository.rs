@@ -148,7 +148,7 @@ async fn users_sessions_and_tokens() {
 }
 
 #[tokio::test]
-async fn patients_are_searched_by_name_prefix_mrn_or_pseudonym_a_page_at_a_time() {
+async fn patients_are_searched_by_name_prefix_mrn_pseudonym_or_birth_date_a_page_at_a_time() {
     each_backend(|db| async move {
         let patients = [
             ("p1", "Ada", "Lovelace"),
@@ -184,6 +184,10 @@ async fn patients_are_searched_by_name_prefix_mrn_or_pseudonym_a_page_at_a_time(
         check("MRN-p2", 10, 0, &["p2"], 1).await;
         check("P-p3", 10, 0, &["p3"], 1).await;
         check("%", 10, 0, &[], 0).await;
+        // Every seeded patient was born on 1984-05-02: the whole date matches, never a part of it.
+        check("1984-05-02", 10, 0, &["p5", "p2", "p4", "p1", "p3"], 5).await;
+        check("1984-05-03", 10, 0, &[], 0).await;
+        check("1984", 10, 0, &[], 0).await;
     })
     .await;
 }

@@ -305,7 +305,7 @@ fn foundation_document() -> Value {
                 "get": operation("List and search patients in name order (analysts: de-identified, search by pseudonym, in pseudonym order)",
                     (200, "A page", schema_ref("PatientList")), &[401, 403, 422],
                     json!({ "parameters": [
-                        { "name": "q", "in": "query", "schema": { "type": "string" }, "description": "Name prefix, MRN or pseudonym" },
+                        { "name": "q", "in": "query", "schema": { "type": "string" }, "description": "Name prefix, MRN, pseudonym or birth date (YYYY-MM-DD)" },
                         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } },
                         { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
                         { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "The next_cursor of the previous page (not with offset)" },

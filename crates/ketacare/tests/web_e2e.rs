@@ -9,8 +9,9 @@
 //! live feed, server-sent events), and so does the next critical value on the prescriber's worklist.
 //! The prescriber then signs an IV dose order from the overview's form for the patient whose induction
 //! starts today, and starts that session with the worklist's Start button.
-//! Every main page (sign-in, worklist, overview with its forms, session, a rating scale, the 404 page)
-//! is checked with axe-core (vendored under `tests/vendor/axe-core/`), injected through WebDriver: no
+//! A second test takes a new patient through the intake's screens to a TRD decision (below).
+//! Every main page (sign-in, worklist, overview with its forms, session, a rating scale, the 404 page,
+//! and each intake page) is checked with axe-core (vendored under `tests/vendor/axe-core/`), injected through WebDriver: no
 //! serious or critical violation may remain.
 //! Without `KETACARE_E2E_WEBDRIVER` the test says it is skipped and passes; CI sets it.
 
@@ -399,5 +400,183 @@ async fn prescribe_and_start_from_the_worklist(prescriber: &Client) -> Result<()
     assert!(heading.starts_with("IV ketamine session"), "the started session's page: {heading}");
     let dose = prescriber.find(Locator::Id("dose")).await.unwrap().text().await.unwrap();
     assert!(dose.contains("mg/kg"), "the session gives the order: {dose}");
+    Ok(())
+}
+
+/// Sets a date input's value as `YYYY-MM-DD` (typing into a date input depends on the browser's locale).
+async fn set_date(browser: &Client, id: &str, date: &str) {
+    browser
+        .execute(
+            "document.getElementById(arguments[0]).value = arguments[1]; return true;",
+            vec![json!(id), json!(date)],
+        )
+        .await
+        .unwrap_or_else(|error| panic!("set #{id}: {error}"));
+}
+
+async fn click(browser: &Client, locator: Locator<'_>) {
+    browser.find(locator).await.unwrap_or_else(|error| panic!("find {locator:?}: {error}")).click().await.unwrap();
+}
+
+/// Sends the page's form and waits for the page it answers with (a new page, at an address containing
+/// `fragment`): the address alone cannot tell two saves of one step apart.
+async fn submit_and_wait_for(browser: &Client, fragment: &str) {
+    mark_page(browser).await;
+    click(browser, Locator::Css("main form button[type=submit]")).await;
+    for _ in 0..100 {
+        if !page_was_not_reloaded(browser).await && browser.current_url().await.unwrap().as_str().contains(fragment) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no new page at {fragment} after the form was sent: at {}", browser.current_url().await.unwrap());
+}
+
+/// The status word of an intake step on the task list.
+async fn task_status(browser: &Client, step: &str) -> String {
+    browser.find(Locator::Id(&format!("task-{step}-status"))).await.unwrap().text().await.unwrap()
+}
+
+/// A nurse takes a new patient in through the intake's screens in a real browser: the demographics (one
+/// field refused and corrected, the names typed kept), the task list, the episode, two failed adequate
+/// trials with the knowledge base's names suggested, height and weight, a blood pressure; the task list
+/// then shows every needed step done and TRD met, and so does the overview. A trial corrected with a
+/// reason appears in the overview's amendments history. axe-core checks every intake page; screenshots
+/// go to `target/e2e-screenshots/intake-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_takes_a_new_patient_through_the_intake_to_a_trd_decision_in_a_real_browser() {
+    let Ok(webdriver) = std::env::var(WEBDRIVER_VARIABLE) else {
+        println!("skipped: set {WEBDRIVER_VARIABLE} to a chromedriver URL (e.g. http://127.0.0.1:9515) to run it");
+        return;
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
+    let demo = start_demo(&database_url);
+    let nurse_password = reset_password(&database_url, "demo.nurse");
+    let nurse = browser(&webdriver).await;
+    let outcome = intake_in_the_browser(&nurse, &demo.base_url, &nurse_password).await;
+    let _ = nurse.close().await;
+    outcome.expect("the nurse's intake in the browser");
+}
+
+async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_password: &str) -> Result<(), String> {
+    sign_in_with_one_time_password(browser, base_url, "demo.nurse", one_time_password, "a nurse's own password")
+        .await?;
+    browser.set_window_size(1280, 1600).await.unwrap();
+    click(browser, Locator::Css("nav a[href='/patients']")).await;
+    wait_for_path(browser, "/patients").await;
+    click(browser, Locator::Css("main a[href='/patients/new']")).await;
+    wait_for_path(browser, "/patients/new").await;
+    assert_accessible(browser, "the new-patient form").await;
+    screenshot(browser, "intake-new-patient.png").await;
+
+    // The sex at birth forgotten: refused beside its field, the names typed kept; then corrected.
+    type_into(browser, "#given_name", "Grace").await;
+    type_into(browser, "#family_name", "Intake-Hopper").await;
+    set_date(browser, "birth_date", "1979-06-15").await;
+    type_into(browser, "#mrn", "E2E-INTAKE-1").await;
+    submit_and_wait_for(browser, "/patients/new").await;
+    let summary = browser.find(Locator::Css(".error-summary")).await.unwrap().text().await.unwrap();
+    assert!(summary.contains("Sex at birth"), "the refusal names the field: {summary}");
+    let kept = browser.find(Locator::Id("family_name")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("Intake-Hopper"), "what was typed is kept");
+    assert!(browser.find(Locator::Id("sex_at_birth-error")).await.is_ok(), "the error is under the field");
+    assert_accessible(browser, "the new-patient form with an error").await;
+    screenshot(browser, "intake-new-patient-error.png").await;
+    click(browser, Locator::Id("sex_at_birth-1")).await;
+    submit_and_wait_for(browser, "/intake?saved=patient").await;
+    let task_list_url = browser.current_url().await.unwrap().to_string().replace("?saved=patient", "");
+    assert_eq!(task_status(browser, "episodes").await, "To do");
+    assert_eq!(task_status(browser, "trials").await, "Cannot start yet");
+    assert_accessible(browser, "the intake task list").await;
+    screenshot(browser, "intake-task-list.png").await;
+
+    // The current episode.
+    click(browser, Locator::Css("a[href$='/intake/episodes']")).await;
+    wait_for_path(browser, "/intake/episodes").await;
+    type_into(browser, "#diagnosis", "F33.2").await;
+    set_date(browser, "onset_date", "2026-01-28").await;
+    click(browser, Locator::Id("severity-3")).await;
+    click(browser, Locator::Id("psychotic_features-2")).await;
+    assert_accessible(browser, "the episode step").await;
+    screenshot(browser, "intake-episode.png").await;
+    submit_and_wait_for(browser, "saved=episodes").await;
+    assert_eq!(task_status(browser, "episodes").await, "Done");
+
+    // Two failed adequate trials; the drug field suggests the knowledge base's names.
+    click(browser, Locator::Css("a[href$='/intake/trials']")).await;
+    wait_for_path(browser, "/intake/trials").await;
+    let suggestions =
+        browser.execute("return document.querySelectorAll('#drug-names option').length;", Vec::new()).await.unwrap();
+    assert!(suggestions.as_u64().unwrap_or(0) > 60, "the drug names offered: {suggestions}");
+    for (drug, dose, weeks, improvement) in [("Zoloft", "150", "8", "15"), ("venlafaxine XR", "225", "10", "20")] {
+        type_into(browser, "#drug", drug).await;
+        type_into(browser, "#daily_dose_mg", dose).await;
+        type_into(browser, "#weeks", weeks).await;
+        type_into(browser, "#improvement_pct", improvement).await;
+        click(browser, Locator::Id("adherence-1")).await;
+        submit_and_wait_for(browser, "/intake/trials?saved=1").await;
+    }
+    let recorded = browser.find(Locator::Id("recorded-title")).await.unwrap();
+    assert!(recorded.text().await.unwrap().contains("Recorded"));
+    assert_accessible(browser, "the trials step").await;
+    screenshot(browser, "intake-trials.png").await;
+
+    // Height and weight (dated today by default), then a seated blood pressure.
+    browser.goto(&format!("{task_list_url}/measurements")).await.unwrap();
+    type_into(browser, "#height_cm", "168").await;
+    type_into(browser, "#weight_kg", "64").await;
+    click(browser, Locator::Id("pregnant-2")).await;
+    click(browser, Locator::Id("breastfeeding-2")).await;
+    assert_accessible(browser, "the measurements step").await;
+    submit_and_wait_for(browser, "saved=measurements").await;
+    click(browser, Locator::Css("a[href$='/intake/blood_pressures']")).await;
+    wait_for_path(browser, "/intake/blood_pressures").await;
+    type_into(browser, "#systolic", "126").await;
+    type_into(browser, "#diastolic", "80").await;
+    assert_accessible(browser, "the blood pressure step").await;
+    submit_and_wait_for(browser, "/intake/blood_pressures?saved=1").await;
+
+    // The task list: each needed step done, and TRD met under both definitions.
+    browser.goto(&task_list_url).await.unwrap();
+    for step in ["episodes", "trials", "measurements", "blood_pressures"] {
+        assert_eq!(task_status(browser, step).await, "Done", "{step}");
+    }
+    let decided = browser.find(Locator::Id("decisions-so-far-title")).await.unwrap();
+    let decisions = decided.find(Locator::XPath("..")).await.unwrap().text().await.unwrap();
+    assert!(
+        decisions.contains("TRD, label definition\nMET") || decisions.contains("TRD, label definition MET"),
+        "{decisions}"
+    );
+    assert_accessible(browser, "the intake task list, the chart entered").await;
+    screenshot(browser, "intake-task-list-done.png").await;
+
+    // A trial corrected with a reason: the overview's amendments history shows it, old → new.
+    browser.goto(&format!("{task_list_url}/trials")).await.unwrap();
+    click(
+        browser,
+        Locator::XPath("//tr[.//dd[normalize-space(.)='Zoloft']]//a[starts-with(normalize-space(.), 'Correct')]"),
+    )
+    .await;
+    browser.wait().for_element(Locator::Id("reason")).await.unwrap();
+    let weeks = browser.find(Locator::Id("weeks")).await.unwrap();
+    weeks.clear().await.unwrap();
+    weeks.send_keys("9").await.unwrap();
+    type_into(browser, "#reason", "weeks misread from the referral letter").await;
+    assert_accessible(browser, "the correction form").await;
+    screenshot(browser, "intake-correction.png").await;
+    submit_and_wait_for(browser, "saved=corrected").await;
+    click(browser, Locator::Css(".breadcrumb a:nth-of-type(2)")).await;
+    browser.wait().for_element(Locator::Id("decisions-title")).await.unwrap();
+    let overview = browser.find(Locator::Id("decisions-title")).await.unwrap();
+    let decisions = overview.find(Locator::XPath("..")).await.unwrap().text().await.unwrap();
+    assert!(decisions.contains("MET"), "the overview shows the TRD decision: {decisions}");
+    let amendments = browser.find(Locator::Id("amendments")).await.unwrap();
+    let history = amendments.text().await.unwrap();
+    assert!(history.contains("weeks: 8 → 9") && history.contains("referral letter"), "{history}");
+    assert_accessible(browser, "the patient overview after intake").await;
+    screenshot(browser, "intake-overview.png").await;
+    let png = amendments.screenshot().await.expect("screenshot the amendments history");
+    std::fs::write(screenshot_dir().join("intake-amendments.png"), png).expect("save the screenshot");
     Ok(())
 }
