@@ -232,8 +232,12 @@ fn de_identify(patient: Patient, today: Date) -> DeIdentifiedPatient {
 }
 
 impl App {
+    /// The clinic's date now (in its time zone, `--time-zone`): what "today" means for a chart date, a
+    /// birth date or a case's `as_of`. A clinic ahead of UTC must be able to chart today's date in the
+    /// morning, and one behind it must not chart tomorrow's in the evening.
     pub(crate) fn today(&self) -> Date {
-        self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+        let zone = jiff::tz::TimeZone::get(&self.clinic_time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        self.now().to_zoned_datetime(zone).date()
     }
 
     fn view(&self, actor: &Actor, patient: Patient) -> PatientView {

@@ -387,3 +387,38 @@ async fn a_one_time_password_must_be_changed_and_the_change_ends_other_sessions(
     })
     .await;
 }
+
+/// "Today" is the clinic's date (its time zone), not UTC's: a clinic ahead of UTC charts today's date in
+/// its morning, and one behind UTC cannot chart tomorrow's in its evening.
+#[tokio::test]
+async fn chart_dates_are_judged_against_the_clinics_today() {
+    each_backend(|db| async move {
+        let fixture = Fixture::new(db.store).await;
+        let nurse = fixture.actor(Role::Nurse).await;
+        let patient = fixture.app.create_patient(&nurse, &ada(), None).await.unwrap().resource_id;
+        // 2026-11-28T20:00Z: 09:00 on the 29th in Auckland (UTC+13), 12:00 on the 28th in Los Angeles.
+        fixture.advance(
+            "2026-11-28T20:00:00Z"
+                .parse::<Timestamp>()
+                .unwrap()
+                .duration_since("2026-11-28T09:00:00Z".parse().unwrap()),
+        );
+        let reading = |day: &str| serde_json::json!({ "measured_on": day, "systolic": 128, "diastolic": 82 });
+        let auckland = fixture.app.clone().with_clinic_time_zone("Pacific/Auckland").unwrap();
+        let los_angeles = fixture.app.clone().with_clinic_time_zone("America/Los_Angeles").unwrap();
+        let mut failures = Vec::new();
+        for (app, zone, day, accepted) in [
+            (&auckland, "Auckland", "2026-11-29", true),
+            (&auckland, "Auckland", "2026-11-30", false),
+            (&los_angeles, "Los Angeles", "2026-11-28", true),
+            (&los_angeles, "Los Angeles", "2026-11-29", false),
+        ] {
+            let result = app.create_chart_record(&nurse, &patient, "blood_pressures", &reading(day), None).await;
+            if result.is_ok() != accepted {
+                failures.push(format!("{zone} {day}: expected accepted={accepted}, got {:?}", result.err()));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    })
+    .await;
+}
