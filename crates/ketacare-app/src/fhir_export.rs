@@ -10,10 +10,12 @@ use jiff::tz::TimeZone;
 use ketacare_fhir::resources::Bundle;
 use ketacare_fhir::{
     AdministrationFacts, BloodPressureFacts, ConcomitantFacts, DefinitionResult, EpisodeFacts, HistoryFacts,
-    MeasurementFacts, PatientFacts, PatientRecord, ScaleFacts, SessionFacts, TrdDetermination, TrialFacts,
-    TrialJudgement, VitalSignsFacts, patient_everything_bundle,
+    MeasurementFacts, OrderFacts, PatientFacts, PatientRecord, PlanFacts, PlannedSessionFacts, ScaleFacts,
+    SessionFacts, TrdDetermination, TrialFacts, TrialJudgement, VitalSignsFacts, patient_everything_bundle,
 };
-use ketacare_store::{ChartRecord, Patient, RecordStatus, StoredScaleResult, TreatmentSessionRecord};
+use ketacare_store::{
+    ChartRecord, Patient, RecordStatus, StoredDoseOrder, StoredScaleResult, StoredTreatmentPlan, TreatmentSessionRecord,
+};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -198,6 +200,51 @@ fn trd_facts(report: &Value, protocol_sha256: &str, trial_ids: Vec<String>) -> O
     })
 }
 
+fn plan_facts(plan: &StoredTreatmentPlan) -> PlanFacts {
+    let document = object(&plan.plan_json);
+    PlanFacts {
+        id: plan.plan_id.clone(),
+        status: plan.status.clone(),
+        modality: text(document.get("modality")).unwrap_or_default(),
+        created_at: plan.created_at.clone(),
+        sessions: plan
+            .scheduled
+            .iter()
+            .map(|row| PlannedSessionFacts {
+                session_number: row.session_number,
+                step: row.step.clone(),
+                phase: row.phase.clone(),
+                planned_at: row.planned_at.clone(),
+                status: row.status.clone(),
+                treatment_session_id: row.treatment_session_id.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn order_facts(order: &StoredDoseOrder) -> Result<OrderFacts, AppError> {
+    let document = object(&order.order_json);
+    let dose_mg = decimal(document.get("dose_mg")).ok_or_else(|| corrupt("dose order", "no dose_mg"))?;
+    let instruction = match (decimal(document.get("mg_per_kg")), decimal(document.get("infusion_min"))) {
+        (Some(mg_per_kg), Some(minutes)) => {
+            format!("{} mg/kg ({} mg) IV over {} min", mg_per_kg.normalize(), dose_mg.normalize(), minutes.normalize())
+        }
+        _ => match decimal(document.get("device_count")) {
+            Some(devices) => format!("{} mg intranasal ({} devices)", dose_mg.normalize(), devices.normalize()),
+            None => format!("{} mg", dose_mg.normalize()),
+        },
+    };
+    Ok(OrderFacts {
+        id: order.order_id.clone(),
+        status: order.status.clone(),
+        modality: order.modality.clone(),
+        plan_id: order.plan_id.clone(),
+        dose_mg,
+        instruction,
+        signed_at: order.signed_at.clone(),
+    })
+}
+
 fn session_facts(record: &TreatmentSessionRecord) -> Result<SessionFacts, AppError> {
     let facts = object(&record.session.facts_json);
     let zone_name = facts.get("time_zone").and_then(Value::as_str).unwrap_or("UTC");
@@ -323,6 +370,12 @@ impl App {
             let trial_ids =
                 record.trials.iter().filter(|trial| !trial.entered_in_error).map(|trial| trial.id.clone()).collect();
             record.trd = trd_facts(&report, &self.protocol().sha256, trial_ids);
+        }
+        for plan in self.store.treatment_plans_of(patient_id).await? {
+            record.plans.push(plan_facts(&plan));
+        }
+        for order in self.store.dose_orders_of(patient_id).await? {
+            record.orders.push(order_facts(&order)?);
         }
         for session in self.store.treatment_sessions_of(patient_id).await? {
             let Some(session_record) =

@@ -9,10 +9,11 @@ use serde_json::Number;
 
 use crate::codes::{self, KETACARE, loinc, snomed};
 use crate::resources::{
-    AdministrationDosage, AdministrationEffective, Annotation, Bundle, BundleEntry, BundleEntrySearch, CodeableConcept,
-    Coding, Condition, Dosage, DoseAndRate, Encounter, Extension, ExtensionValue, HumanName, Identifier,
-    MedicationAdministration, MedicationStatement, Observation, ObservationComponent, ObservationEffective,
-    ObservationValue, Patient, Period, Procedure, Quantity, Reference, Resource, Timing, TimingRepeat,
+    AdministrationDosage, AdministrationEffective, Annotation, Bundle, BundleEntry, BundleEntrySearch, CarePlan,
+    CarePlanActivity, CarePlanActivityDetail, CodeableConcept, Coding, Condition, Dosage, DoseAndRate, Encounter,
+    Extension, ExtensionValue, HumanName, Identifier, MedicationAdministration, MedicationRequest, MedicationStatement,
+    Observation, ObservationComponent, ObservationEffective, ObservationValue, Patient, Period, Procedure, Quantity,
+    Reference, RequestDosage, Resource, Timing, TimingRepeat,
 };
 
 /// A patient's whole record as ketacare keeps it: the input of [`patient_everything_bundle`].
@@ -28,6 +29,10 @@ pub struct PatientRecord {
     pub blood_pressures: Vec<BloodPressureFacts>,
     /// The TRD determination on the chart as of the export (none when the chart makes no case yet).
     pub trd: Option<TrdDetermination>,
+    /// Treatment plans (courses), oldest first.
+    pub plans: Vec<PlanFacts>,
+    /// Signed dose orders, oldest first.
+    pub orders: Vec<OrderFacts>,
     pub sessions: Vec<SessionFacts>,
 }
 
@@ -180,6 +185,50 @@ pub struct TrdDetermination {
     pub protocol_sha256: String,
     /// The trial records it was derived from (their ids).
     pub trial_ids: Vec<String>,
+}
+
+/// A treatment plan: a course of sessions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlanFacts {
+    pub id: String,
+    /// `active`, `cancelled` or `entered_in_error`.
+    pub status: String,
+    /// `iv_racemic_ketamine` or `esketamine`.
+    pub modality: String,
+    /// When it was prescribed (a FHIR instant).
+    pub created_at: String,
+    pub sessions: Vec<PlannedSessionFacts>,
+}
+
+/// One session of a plan's schedule.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlannedSessionFacts {
+    pub session_number: Option<i64>,
+    /// The protocol's step and phase (`induction`, `continuation`).
+    pub step: String,
+    pub phase: String,
+    /// A FHIR dateTime with its UTC offset.
+    pub planned_at: String,
+    /// `scheduled`, `completed`, `missed` or `cancelled`.
+    pub status: String,
+    /// The treatment session that took place for it.
+    pub treatment_session_id: Option<String>,
+}
+
+/// A signed dose order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OrderFacts {
+    pub id: String,
+    /// `active`, `discontinued` or `entered_in_error`.
+    pub status: String,
+    /// `iv_racemic_ketamine` or `esketamine`.
+    pub modality: String,
+    pub plan_id: Option<String>,
+    pub dose_mg: Decimal,
+    /// How it is given, in words (`0.5 mg/kg (35 mg) IV over 40 min`).
+    pub instruction: String,
+    /// When it was signed (a FHIR instant).
+    pub signed_at: String,
 }
 
 /// A treatment session with its vital signs and doses.
@@ -868,9 +917,88 @@ pub fn session_encounter_and_procedure(patient_id: &str, session: &SessionFacts)
     (encounter, procedure)
 }
 
+/// A treatment plan as a `CarePlan`: each scheduled session an activity (coded like its Encounter), with the
+/// session's Encounter as its outcome once it took place.
+pub fn plan_care_plan(patient_id: &str, plan: &PlanFacts) -> CarePlan {
+    let code = ketacare_concept(&format!("treatment-session-{}", plan.modality));
+    let activity = plan
+        .sessions
+        .iter()
+        .map(|session| {
+            let (status, reason) = match session.status.as_str() {
+                "completed" => ("completed", None),
+                "missed" => ("cancelled", Some("missed")),
+                "cancelled" => ("cancelled", None),
+                _ => ("scheduled", None),
+            };
+            let number = session.session_number.map_or_else(String::new, |number| format!(" {number}"));
+            CarePlanActivity {
+                outcome_reference: session
+                    .treatment_session_id
+                    .iter()
+                    .map(|id| Reference { reference: format!("Encounter/{id}") })
+                    .collect(),
+                detail: CarePlanActivityDetail {
+                    code: code.clone(),
+                    status: status.to_owned(),
+                    status_reason: reason.map(|text| concept(Vec::new(), Some(text))),
+                    scheduled_period: Period { start: Some(session.planned_at.clone()), end: None },
+                    description: format!("Session{number}: {} ({})", session.phase, session.step),
+                },
+            }
+        })
+        .collect();
+    CarePlan {
+        id: plan.id.clone(),
+        status: match plan.status.as_str() {
+            "cancelled" => "revoked",
+            "entered_in_error" => "entered-in-error",
+            _ => "active",
+        }
+        .to_owned(),
+        intent: "plan".to_owned(),
+        title: format!(
+            "{} course",
+            codes::ketacare_display(&format!("treatment-session-{}", plan.modality)).unwrap_or("Treatment")
+        ),
+        subject: patient_reference(patient_id),
+        period: Period {
+            start: plan.sessions.first().map(|session| session.planned_at.clone()),
+            end: plan.sessions.last().map(|session| session.planned_at.clone()),
+        },
+        created: plan.created_at.clone(),
+        activity,
+    }
+}
+
+/// A signed dose order as a `MedicationRequest` (intent `order`), based on its plan when it has one.
+pub fn order_medication_request(patient_id: &str, order: &OrderFacts) -> MedicationRequest {
+    let (drug, route) =
+        if order.modality == "esketamine" { ("esketamine", "nasal") } else { ("ketamine", "intravenous") };
+    MedicationRequest {
+        id: order.id.clone(),
+        status: match order.status.as_str() {
+            "discontinued" => "stopped",
+            "entered_in_error" => "entered-in-error",
+            _ => "active",
+        }
+        .to_owned(),
+        intent: "order".to_owned(),
+        medication_codeable_concept: medication_concept(drug),
+        subject: patient_reference(patient_id),
+        authored_on: order.signed_at.clone(),
+        based_on: order.plan_id.iter().map(|plan| Reference { reference: format!("CarePlan/{plan}") }).collect(),
+        dosage_instruction: vec![RequestDosage {
+            text: order.instruction.clone(),
+            route: concept(Vec::new(), Some(route)),
+            dose_and_rate: vec![DoseAndRate { dose_quantity: ucum(order.dose_mg, "mg") }],
+        }],
+    }
+}
+
 /// Every resource of a patient's record, in the Bundle's order: the Patient, Conditions,
-/// MedicationStatements, Observations (chart, then TRD), then per session its Encounter and Procedure,
-/// vital signs and doses.
+/// MedicationStatements, Observations (chart, then TRD), CarePlans and MedicationRequests (plans and dose
+/// orders), then per session its Encounter and Procedure, vital signs and doses.
 pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
     let patient_id = record.patient.id.as_str();
     let mut resources = vec![Resource::Patient(patient_resource(&record.patient))];
@@ -898,6 +1026,12 @@ pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
     }
     if let Some(trd) = &record.trd {
         resources.push(observation(trd_observation(patient_id, trd)));
+    }
+    for plan in &record.plans {
+        resources.push(Resource::CarePlan(plan_care_plan(patient_id, plan)));
+    }
+    for order in &record.orders {
+        resources.push(Resource::MedicationRequest(order_medication_request(patient_id, order)));
     }
     for session in &record.sessions {
         let (encounter, procedure) = session_encounter_and_procedure(patient_id, session);

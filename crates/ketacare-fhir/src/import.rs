@@ -1309,6 +1309,22 @@ fn read_chart_resource(
                 "not imported: a dose is recorded only in a treatment session, through the session workflow",
             )))
         }
+        "CarePlan" if is_treatment_session(resource) => {
+            subject_patient(resource, references, patient_of_entry).map_err(one)?;
+            Ok(Outcome::LeftOut(ImportIssue::warning(
+                IssueCode::NotSupported,
+                read.location.expression(),
+                "not imported: a treatment plan is prescribed only through the plan workflow",
+            )))
+        }
+        "MedicationRequest" if is_ketamine_order(resource) => {
+            subject_patient(resource, references, patient_of_entry).map_err(one)?;
+            Ok(Outcome::LeftOut(ImportIssue::warning(
+                IssueCode::NotSupported,
+                read.location.expression(),
+                "not imported: a dose order is signed only through the order workflow, against the chart it is computed on",
+            )))
+        }
         "Encounter" | "Procedure" if is_treatment_session(resource) => {
             subject_patient(resource, references, patient_of_entry).map_err(one)?;
             Ok(Outcome::LeftOut(ImportIssue::warning(
@@ -1323,29 +1339,45 @@ fn read_chart_resource(
                 IssueCode::NotSupported,
                 read.location.element("resourceType"),
                 format!(
-                    "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads MedicationAdministration and a treatment session's Encounter and Procedure), not {other}"
+                    "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads ketacare's own MedicationAdministration, MedicationRequest, CarePlan, Encounter and Procedure), not {other}"
                 ),
             ),
         ),
     }
 }
 
-/// Whether an Encounter or Procedure is a ketacare treatment session's (typed or coded with ketacare's
-/// `treatment-session-*` codes): those are read and left out; any other is not charted.
+/// Whether an Encounter, Procedure or CarePlan is a ketacare treatment session's or course's (typed or
+/// coded with ketacare's `treatment-session-*` codes): those are read and left out; any other is not charted.
 fn is_treatment_session(resource: &Element<'_>) -> bool {
-    let concepts = match resource.object.get("code") {
-        Some(code) => vec![code],
-        None => resource
+    let mut concepts: Vec<&Value> = Vec::new();
+    concepts.extend(resource.object.get("code"));
+    concepts.extend(resource.object.get("type").and_then(Value::as_array).into_iter().flatten());
+    concepts.extend(
+        resource
             .object
-            .get("type")
+            .get("activity")
             .and_then(Value::as_array)
-            .map(|types| types.iter().collect())
-            .unwrap_or_default(),
-    };
+            .into_iter()
+            .flatten()
+            .filter_map(|activity| activity.get("detail")?.get("code")),
+    );
     concepts.iter().filter_map(|concept| concept.get("coding")?.as_array()).flatten().any(|coding| {
         coding.get("system").and_then(Value::as_str) == Some(KETACARE)
             && coding.get("code").and_then(Value::as_str).is_some_and(|code| code.starts_with("treatment-session-"))
     })
+}
+
+/// Whether a MedicationRequest is an order (`intent` `order`) for ketamine or esketamine: a dose order,
+/// read and left out; any other MedicationRequest is not charted (a trial is a MedicationStatement).
+fn is_ketamine_order(resource: &Element<'_>) -> bool {
+    let ordered = resource.object.get("intent").and_then(Value::as_str) == Some("order");
+    let text = resource
+        .object
+        .get("medicationCodeableConcept")
+        .and_then(|concept| concept.get("text"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    ordered && matches!(text, "ketamine" | "esketamine")
 }
 
 fn status_of(resource: &Element<'_>, allowed: &[&str], what: &str) -> Read<(String, String)> {

@@ -13,6 +13,7 @@ pub mod resources;
 pub use capability::{FHIR_JSON, FHIR_VERSION, capability_statement, operation_outcome};
 pub use export::{
     AdministrationFacts, BloodPressureFacts, ConcomitantFacts, DefinitionResult, EpisodeFacts, HistoryFacts,
-    MeasurementFacts, PatientFacts, PatientRecord, ScaleFacts, SessionFacts, TrdDetermination, TrialFacts,
-    TrialJudgement, VitalSignsFacts, patient_everything_bundle, patient_resources,
+    MeasurementFacts, OrderFacts, PatientFacts, PatientRecord, PlanFacts, PlannedSessionFacts, ScaleFacts,
+    SessionFacts, TrdDetermination, TrialFacts, TrialJudgement, VitalSignsFacts, patient_everything_bundle,
+    patient_resources,
 };

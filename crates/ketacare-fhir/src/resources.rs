@@ -330,6 +330,73 @@ pub struct Procedure {
     pub performed_period: Period,
 }
 
+/// `CarePlan`: a treatment plan (a course of sessions) with its scheduled sessions as activities.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "resourceType", rename = "CarePlan", rename_all = "camelCase")]
+pub struct CarePlan {
+    pub id: String,
+    /// `active`, `revoked` (cancelled) or `entered-in-error`.
+    pub status: String,
+    /// `plan`.
+    pub intent: String,
+    pub title: String,
+    pub subject: Reference,
+    pub period: Period,
+    /// When the plan was prescribed (a FHIR instant).
+    pub created: String,
+    pub activity: Vec<CarePlanActivity>,
+}
+
+/// `CarePlan.activity`: one scheduled session, and the session's Encounter once it took place.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarePlanActivity {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outcome_reference: Vec<Reference>,
+    pub detail: CarePlanActivityDetail,
+}
+
+/// `CarePlan.activity.detail`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarePlanActivityDetail {
+    pub code: CodeableConcept,
+    /// `scheduled`, `completed`, `cancelled` (a missed session says so in `statusReason`).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<CodeableConcept>,
+    /// The planned start (clinic-local with its offset).
+    pub scheduled_period: Period,
+    pub description: String,
+}
+
+/// `MedicationRequest`: a prescriber's signed dose order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "resourceType", rename = "MedicationRequest", rename_all = "camelCase")]
+pub struct MedicationRequest {
+    pub id: String,
+    /// `active`, `stopped` (discontinued) or `entered-in-error`.
+    pub status: String,
+    /// `order`.
+    pub intent: String,
+    pub medication_codeable_concept: CodeableConcept,
+    pub subject: Reference,
+    /// When it was signed (a FHIR instant).
+    pub authored_on: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub based_on: Vec<Reference>,
+    pub dosage_instruction: Vec<RequestDosage>,
+}
+
+/// `MedicationRequest.dosageInstruction` (a `Dosage`): the instruction in words, the route, the dose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestDosage {
+    pub text: String,
+    pub route: CodeableConcept,
+    pub dose_and_rate: Vec<DoseAndRate>,
+}
+
 /// Any resource ketacare writes into a Bundle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -341,15 +408,19 @@ pub enum Resource {
     MedicationAdministration(MedicationAdministration),
     Encounter(Encounter),
     Procedure(Procedure),
+    CarePlan(CarePlan),
+    MedicationRequest(MedicationRequest),
 }
 
 impl Resource {
     /// Every resource type the export writes, in the order of `$export`'s files.
-    pub const TYPES: [&'static str; 7] = [
+    pub const TYPES: [&'static str; 9] = [
         "Patient",
         "Condition",
         "MedicationStatement",
         "Observation",
+        "CarePlan",
+        "MedicationRequest",
         "MedicationAdministration",
         "Encounter",
         "Procedure",
@@ -365,6 +436,8 @@ impl Resource {
             Resource::MedicationAdministration(_) => "MedicationAdministration",
             Resource::Encounter(_) => "Encounter",
             Resource::Procedure(_) => "Procedure",
+            Resource::CarePlan(_) => "CarePlan",
+            Resource::MedicationRequest(_) => "MedicationRequest",
         }
     }
 
@@ -378,6 +451,8 @@ impl Resource {
             Resource::MedicationAdministration(resource) => &resource.id,
             Resource::Encounter(resource) => &resource.id,
             Resource::Procedure(resource) => &resource.id,
+            Resource::CarePlan(resource) => &resource.id,
+            Resource::MedicationRequest(resource) => &resource.id,
         }
     }
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use ketacare_fhir::{
     AdministrationFacts, BloodPressureFacts, ConcomitantFacts, DefinitionResult, EpisodeFacts, HistoryFacts,
-    MeasurementFacts, PatientFacts, PatientRecord, ScaleFacts, SessionFacts, TrdDetermination, TrialFacts,
-    TrialJudgement, VitalSignsFacts,
+    MeasurementFacts, OrderFacts, PatientFacts, PatientRecord, PlanFacts, PlannedSessionFacts, ScaleFacts,
+    SessionFacts, TrdDetermination, TrialFacts, TrialJudgement, VitalSignsFacts,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -222,8 +222,57 @@ pub fn vignette_records() -> Vec<(String, PatientRecord)> {
     if let Some((_, first)) = records.first_mut() {
         first.sessions.push(example_session("session-esketamine.json", "session-esk-1"));
         first.sessions.push(example_session("session-iv.json", "session-iv-1"));
+        first.plans.push(example_plan());
+        first.orders.extend(example_orders());
     }
     records
+}
+
+/// An IV course: the session that took place (the IV example's), one missed, one still scheduled.
+fn example_plan() -> PlanFacts {
+    let planned = |number: i64, at: &str, status: &str, session: Option<&str>| PlannedSessionFacts {
+        session_number: Some(number),
+        step: "twice_weekly".to_owned(),
+        phase: "induction".to_owned(),
+        planned_at: at.to_owned(),
+        status: status.to_owned(),
+        treatment_session_id: session.map(str::to_owned),
+    };
+    PlanFacts {
+        id: "plan-iv-1".to_owned(),
+        status: "active".to_owned(),
+        modality: "iv_racemic_ketamine".to_owned(),
+        created_at: "2026-11-20T15:00:00.123456Z".to_owned(),
+        sessions: vec![
+            planned(1, "2026-11-24T09:00:00-05:00", "completed", Some("session-iv-1")),
+            planned(2, "2026-11-27T09:00:00-05:00", "missed", None),
+            planned(3, "2026-12-01T09:00:00-05:00", "scheduled", None),
+        ],
+    }
+}
+
+/// The IV course's signed order, and an esketamine order discontinued.
+fn example_orders() -> Vec<OrderFacts> {
+    vec![
+        OrderFacts {
+            id: "order-iv-1".to_owned(),
+            status: "active".to_owned(),
+            modality: "iv_racemic_ketamine".to_owned(),
+            plan_id: Some("plan-iv-1".to_owned()),
+            dose_mg: Decimal::from(35),
+            instruction: "0.5 mg/kg (35 mg) IV over 40 min".to_owned(),
+            signed_at: "2026-11-20T15:05:00Z".to_owned(),
+        },
+        OrderFacts {
+            id: "order-esk-1".to_owned(),
+            status: "discontinued".to_owned(),
+            modality: "esketamine".to_owned(),
+            plan_id: None,
+            dose_mg: Decimal::from(56),
+            instruction: "56 mg intranasal (2 devices)".to_owned(),
+            signed_at: "2026-11-18T10:00:00Z".to_owned(),
+        },
+    ]
 }
 
 fn vignette_record(case_path: &Path) -> (String, PatientRecord) {

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 const SESSION_EXTENSION: &str = "https://ketacare.org/fhir/StructureDefinition/treatment-session";
 
 fn recorded_in_a_session(resource: &Value) -> bool {
-    resource["resourceType"] == "MedicationAdministration"
-        || resource["resourceType"] == "Encounter"
+    ["MedicationAdministration", "Encounter", "CarePlan", "MedicationRequest"]
+        .iter()
+        .any(|kind| resource["resourceType"] == *kind)
         || resource["extension"]
             .as_array()
             .is_some_and(|extensions| extensions.iter().any(|extension| extension["url"] == SESSION_EXTENSION))
