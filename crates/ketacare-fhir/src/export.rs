@@ -13,7 +13,8 @@ use crate::resources::{
     CarePlanActivity, CarePlanActivityDetail, CodeableConcept, Coding, Condition, Dosage, DoseAndRate, Encounter,
     Extension, ExtensionValue, HumanName, Identifier, MedicationAdministration, MedicationRequest, MedicationStatement,
     Observation, ObservationComponent, ObservationEffective, ObservationValue, Patient, Period, Procedure, Quantity,
-    Reference, RequestDosage, Resource, Timing, TimingRepeat,
+    QuestionnaireResponse, QuestionnaireResponseAnswer, QuestionnaireResponseItem, Reference, RequestDosage, Resource,
+    Timing, TimingRepeat,
 };
 
 /// A patient's whole record as ketacare keeps it: the input of [`patient_everything_bundle`].
@@ -669,6 +670,37 @@ pub fn scale_observation(patient_id: &str, facts: &ScaleFacts) -> Observation {
     observation
 }
 
+/// A PHQ-9 or GAD-7 given item by item as a `QuestionnaireResponse` on its LOINC panel's questionnaire
+/// (KNOWLEDGE §8.3: scale answers → QuestionnaireResponse + Observation), each item by its LOINC code with
+/// its score; `None` for a total-only result or another scale. Its id is the Observation's with `-answers`.
+pub fn scale_questionnaire_response(patient_id: &str, facts: &ScaleFacts) -> Option<QuestionnaireResponse> {
+    let panel = match facts.scale.as_str() {
+        "phq9" => loinc::PHQ9_PANEL,
+        "gad7" => loinc::GAD7_PANEL,
+        _ => return None,
+    };
+    if facts.items.is_empty() {
+        return None;
+    }
+    let item = facts
+        .items
+        .iter()
+        .zip(scale_item_codes(&facts.scale))
+        .map(|(answer, code)| QuestionnaireResponseItem {
+            link_id: (*code).to_owned(),
+            answer: answer.map(|value_integer| QuestionnaireResponseAnswer { value_integer }).into_iter().collect(),
+        })
+        .collect();
+    Some(QuestionnaireResponse {
+        id: format!("{}-answers", facts.id),
+        questionnaire: format!("http://loinc.org/q/{panel}"),
+        status: if facts.entered_in_error { "entered-in-error" } else { "completed" }.to_owned(),
+        subject: patient_reference(patient_id),
+        authored: facts.administered_on.clone(),
+        item,
+    })
+}
+
 /// `Observation`s of a measurement: body weight and height (LOINC, UCUM), pregnancy and breastfeeding
 /// (ketacare codes, booleans), one per value given.
 pub fn measurement_observations(patient_id: &str, facts: &MeasurementFacts) -> Vec<Observation> {
@@ -1017,6 +1049,7 @@ pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
     let observation = |observation: Observation| Resource::Observation(Box::new(observation));
     for result in &record.scales {
         resources.push(observation(scale_observation(patient_id, result)));
+        resources.extend(scale_questionnaire_response(patient_id, result).map(Resource::QuestionnaireResponse));
     }
     for measurement in &record.measurements {
         resources.extend(measurement_observations(patient_id, measurement).into_iter().map(observation));

@@ -1309,6 +1309,14 @@ fn read_chart_resource(
                 "not imported: a dose is recorded only in a treatment session, through the session workflow",
             )))
         }
+        "QuestionnaireResponse" => {
+            subject_patient(resource, references, patient_of_entry).map_err(one)?;
+            Ok(Outcome::LeftOut(ImportIssue::warning(
+                IssueCode::Informational,
+                read.location.expression(),
+                "read from the scale's Observation instead: its components carry the same answers",
+            )))
+        }
         "CarePlan" if is_treatment_session(resource) => {
             subject_patient(resource, references, patient_of_entry).map_err(one)?;
             Ok(Outcome::LeftOut(ImportIssue::warning(

@@ -397,6 +397,38 @@ pub struct RequestDosage {
     pub dose_and_rate: Vec<DoseAndRate>,
 }
 
+/// `QuestionnaireResponse`: a questionnaire's answers item by item (PHQ-9, GAD-7), beside the scale's
+/// Observation that carries its total.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "resourceType", rename = "QuestionnaireResponse", rename_all = "camelCase")]
+pub struct QuestionnaireResponse {
+    pub id: String,
+    /// The LOINC panel's questionnaire (`http://loinc.org/q/44249-1`).
+    pub questionnaire: String,
+    /// `completed` or `entered-in-error`.
+    pub status: String,
+    pub subject: Reference,
+    /// The day it was given (a FHIR dateTime may be a date).
+    pub authored: String,
+    pub item: Vec<QuestionnaireResponseItem>,
+}
+
+/// `QuestionnaireResponse.item`: one question by its LOINC code, with its score when answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionnaireResponseItem {
+    pub link_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answer: Vec<QuestionnaireResponseAnswer>,
+}
+
+/// `QuestionnaireResponse.item.answer`: the item's score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionnaireResponseAnswer {
+    pub value_integer: i64,
+}
+
 /// Any resource ketacare writes into a Bundle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -410,15 +442,17 @@ pub enum Resource {
     Procedure(Procedure),
     CarePlan(CarePlan),
     MedicationRequest(MedicationRequest),
+    QuestionnaireResponse(QuestionnaireResponse),
 }
 
 impl Resource {
     /// Every resource type the export writes, in the order of `$export`'s files.
-    pub const TYPES: [&'static str; 9] = [
+    pub const TYPES: [&'static str; 10] = [
         "Patient",
         "Condition",
         "MedicationStatement",
         "Observation",
+        "QuestionnaireResponse",
         "CarePlan",
         "MedicationRequest",
         "MedicationAdministration",
@@ -438,6 +472,7 @@ impl Resource {
             Resource::Procedure(_) => "Procedure",
             Resource::CarePlan(_) => "CarePlan",
             Resource::MedicationRequest(_) => "MedicationRequest",
+            Resource::QuestionnaireResponse(_) => "QuestionnaireResponse",
         }
     }
 
@@ -453,6 +488,7 @@ impl Resource {
             Resource::Procedure(resource) => &resource.id,
             Resource::CarePlan(resource) => &resource.id,
             Resource::MedicationRequest(resource) => &resource.id,
+            Resource::QuestionnaireResponse(resource) => &resource.id,
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const SESSION_EXTENSION: &str = "https://ketacare.org/fhir/StructureDefinition/treatment-session";
 
 fn recorded_in_a_session(resource: &Value) -> bool {
-    ["MedicationAdministration", "Encounter", "CarePlan", "MedicationRequest"]
+    ["MedicationAdministration", "Encounter", "CarePlan", "MedicationRequest", "QuestionnaireResponse"]
         .iter()
         .any(|kind| resource["resourceType"] == *kind)
         || resource["extension"]
