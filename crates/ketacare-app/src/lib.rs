@@ -20,6 +20,7 @@ pub mod policy;
 mod secrets;
 mod session_safety;
 mod session_scales;
+mod site_protocol;
 mod symptom_course;
 mod treatment;
 mod worklist;
@@ -32,6 +33,7 @@ use ketacare_store::{AuditEvent, Store, StoreError};
 
 pub use accounts::{NewAccount, Principal, SessionPolicy, SignedIn, TokenCreated, UserChangeInput, UserView};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
+pub use audit_log::{AuditLogPage, AuditQuery};
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
 pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, PatientImportResult};
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
@@ -54,6 +56,7 @@ pub use policy::Permission;
 pub use secrets::sha256_hex;
 pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
 pub use session_scales::{SESSION_SCALES, SessionScaleInput};
+pub use site_protocol::{ProtocolSetting, SiteProtocolView};
 pub use symptom_course::{SymptomCourseView, SymptomSeries};
 pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{

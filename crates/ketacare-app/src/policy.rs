@@ -35,6 +35,9 @@ pub enum Permission {
     OverrideSessionHolds,
     /// Sign a discharged session, which locks it.
     SignSessions,
+    /// Read the site protocol in effect, each setting with its source (admins, who keep it, and
+    /// prescribers, who decide under it).
+    ReadProtocol,
 }
 
 impl Permission {
@@ -58,6 +61,7 @@ impl Permission {
             Permission::PrescribeDoses => "sign dose orders",
             Permission::OverrideSessionHolds => "override a session's holds",
             Permission::SignSessions => "sign sessions",
+            Permission::ReadProtocol => "read the site protocol",
         }
     }
 }
@@ -80,6 +84,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         RunSessions => matches!(role, Prescriber | Nurse),
         ReadSessions | ReadPlans => matches!(role, Admin | Prescriber | Nurse),
         PrescribePlans | PrescribeDoses | OverrideSessionHolds | SignSessions => matches!(role, Prescriber),
+        ReadProtocol => matches!(role, Admin | Prescriber),
     }
 }
 
