@@ -110,7 +110,11 @@ async fn users_page(state: &PagesState, signed: &SignedIn, extras: UsersExtras) 
         notice: extras.notice,
         one_time: extras.one_time,
         new_username: extras.new_username,
-        new_role_options: role_options(if extras.new_role.is_empty() { Role::Nurse.as_str() } else { &extras.new_role }),
+        new_role_options: role_options(if extras.new_role.is_empty() {
+            Role::Nurse.as_str()
+        } else {
+            &extras.new_role
+        }),
         errors: extras.errors,
     })
 }
@@ -133,8 +137,12 @@ pub async fn users(
     let named = query.user.as_deref().and_then(|id| page.users.iter().find(|user| user.user_id == id));
     let name = named.map_or_else(|| "the account".to_owned(), |user| user.username.clone());
     page.notice = match query.saved.as_deref() {
-        Some("role") => Some(format!("The role of {name} was changed; their sessions ended and their API tokens were revoked.")),
-        Some("deactivated") => Some(format!("{name} was deactivated: they cannot sign in, their sessions ended and their API tokens were revoked.")),
+        Some("role") => {
+            Some(format!("The role of {name} was changed; their sessions ended and their API tokens were revoked."))
+        }
+        Some("deactivated") => Some(format!(
+            "{name} was deactivated: they cannot sign in, their sessions ended and their API tokens were revoked."
+        )),
         Some("reactivated") => Some(format!("{name} was reactivated and can sign in again.")),
         Some("unlocked") => Some(format!("Sign-in lockouts of {name} were ended: they can try again now.")),
         _ => None,
@@ -213,8 +221,8 @@ pub async fn create_user(
                          first sign in."
                     .to_owned(),
             };
-            let page = users_page(&state, &signed, UsersExtras { one_time: Some(one_time), ..UsersExtras::default() })
-                .await?;
+            let page =
+                users_page(&state, &signed, UsersExtras { one_time: Some(one_time), ..UsersExtras::default() }).await?;
             Ok(render(&page))
         }
         Err(AppError::Duplicate { .. }) => {
@@ -304,7 +312,8 @@ pub async fn change_active(
         "true" => true,
         "false" => false,
         other => {
-            let errors = FormErrors { messages: vec![(field_id, format!("active: must be true or false, got {other:?}"))] };
+            let errors =
+                FormErrors { messages: vec![(field_id, format!("active: must be true or false, got {other:?}"))] };
             return users_refused(&state, &signed, UsersExtras { errors, ..UsersExtras::default() }).await;
         }
     };

@@ -93,7 +93,13 @@ impl AuditFilters {
         vec![
             field("patient", "Patient id", "Its events, and the lists that showed it", &self.patient, "text"),
             field("user", "Username", "What this account did", &self.user, "text"),
-            field("action", "Action", "Such as session.login, or user.* for every account action", &self.action, "text"),
+            field(
+                "action",
+                "Action",
+                "Such as session.login, or user.* for every account action",
+                &self.action,
+                "text",
+            ),
             field("from", "From (day)", "The first day", &self.from, "date"),
             field("to", "To (day)", "The last day, included", &self.to, "date"),
         ]
@@ -116,7 +122,13 @@ struct EventRow {
 }
 
 /// The start of a day in the clinic's zone, or the field's error.
-fn day_start(id: &str, label: &str, text: &str, zone: &TimeZone, next_day: bool) -> Result<Option<Timestamp>, (String, String)> {
+fn day_start(
+    id: &str,
+    label: &str,
+    text: &str,
+    zone: &TimeZone,
+    next_day: bool,
+) -> Result<Option<Timestamp>, (String, String)> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -146,7 +158,8 @@ pub async fn audit_log(
 ) -> Result<Response, PageError> {
     let zone = clinic_zone(&state.app);
     let mut errors = Vec::new();
-    let mut day = |id: &str, label: &str, text: &str, next_day: bool| match day_start(id, label, text, &zone, next_day) {
+    let mut day = |id: &str, label: &str, text: &str, next_day: bool| match day_start(id, label, text, &zone, next_day)
+    {
         Ok(at) => at,
         Err(error) => {
             errors.push(error);
@@ -179,7 +192,10 @@ pub async fn audit_log(
     if !errors.is_empty() {
         // A date that is not one: the use case is still asked, so the permission check (and its audited
         // refusal) comes first, but with no date filter the page would show the wrong events: none shown.
-        state.app.authorize(&signed.actor, ketacare_app::Permission::ReadAudit, "audit.read", "audit".to_owned(), None).await?;
+        state
+            .app
+            .authorize(&signed.actor, ketacare_app::Permission::ReadAudit, "audit.read", "audit".to_owned(), None)
+            .await?;
         page.errors = FormErrors { messages: errors };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
     }
@@ -199,7 +215,8 @@ pub async fn audit_log(
                             (None, Some(id)) => id.clone(),
                             (None, None) => "\u{2014}".to_owned(),
                         },
-                        who_href: username.map(|name| AuditFilters { user: name.clone(), ..AuditFilters::default() }.href(None)),
+                        who_href: username
+                            .map(|name| AuditFilters { user: name.clone(), ..AuditFilters::default() }.href(None)),
                         role: event.actor_role.clone().unwrap_or_default(),
                         action: event.action.clone(),
                         resource: event.resource.clone(),

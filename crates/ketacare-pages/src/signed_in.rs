@@ -53,14 +53,19 @@ fn login_address(parts: &Parts, expired: bool) -> String {
         query.push(("expired", "1".to_owned()));
     }
     let is_form_post = parts.method == Method::POST;
-    let back = if is_form_post { referring_page(&parts.headers) } else { parts.uri.path_and_query().map(|p| p.to_string()) };
+    let back =
+        if is_form_post { referring_page(&parts.headers) } else { parts.uri.path_and_query().map(|p| p.to_string()) };
     if let Some(back) = back.filter(|path| local_path(path)) {
         query.push(("next", back));
     }
     if is_form_post {
         query.push(("unsent", "1".to_owned()));
     }
-    if query.is_empty() { "/".to_owned() } else { format!("/?{}", serde_urlencoded::to_string(&query).unwrap_or_default()) }
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{}", serde_urlencoded::to_string(&query).unwrap_or_default())
+    }
 }
 
 /// The path and query of the same-site page a form was posted from (`Referer`, which the pages' referrer
@@ -156,8 +161,19 @@ mod tests {
         for path in ["/worklist", "/patients/p1?saved=plan", "/audit?action=user.*"] {
             assert!(local_path(path), "{path}");
         }
-        for path in ["", "worklist", "//evil.example/", "/\\evil.example", "https://evil.example/", "/", "/?expired=1",
-            "/login", "/logout", "/live/session-changes", "/a\nb"] {
+        for path in [
+            "",
+            "worklist",
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "/",
+            "/?expired=1",
+            "/login",
+            "/logout",
+            "/live/session-changes",
+            "/a\nb",
+        ] {
             assert!(!local_path(path), "{path:?}");
         }
         let headers = |referer: &'static str| {
@@ -166,7 +182,10 @@ mod tests {
             map.insert(header::REFERER, referer.parse().unwrap());
             map
         };
-        assert_eq!(referring_page(&headers("http://127.0.0.1:8080/patients/p1?x=1#plans")).as_deref(), Some("/patients/p1?x=1"));
+        assert_eq!(
+            referring_page(&headers("http://127.0.0.1:8080/patients/p1?x=1#plans")).as_deref(),
+            Some("/patients/p1?x=1")
+        );
         assert_eq!(referring_page(&headers("http://127.0.0.1:8080.evil.example/x")), None);
         assert_eq!(referring_page(&headers("https://elsewhere.example/patients")), None);
     }

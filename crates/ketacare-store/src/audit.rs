@@ -408,7 +408,11 @@ impl Store {
         if let Some(patient_id) = &filter.patient_id {
             // The patient's own events, and the list events (patient lists, the worklist) that showed it.
             let shown = format!("%\"{}\"%", like_escaped(patient_id));
-            condition(&mut sql, "(patient_id = {} OR patients_shown LIKE {} ESCAPE '\\')", &[patient_id.clone(), shown]);
+            condition(
+                &mut sql,
+                "(patient_id = {} OR patients_shown LIKE {} ESCAPE '\\')",
+                &[patient_id.clone(), shown],
+            );
         }
         if let Some(actor_id) = &filter.actor_id {
             condition(&mut sql, "actor_id = {}", std::slice::from_ref(actor_id));

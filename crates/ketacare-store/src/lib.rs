@@ -29,7 +29,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{
-    AUDIT_KEY_MIN_BYTES, AuditActionMatch, AuditEvent, AuditEventFilter, AuditKey, AuditRecord, GENESIS_HASH, HashAlgorithm,
+    AUDIT_KEY_MIN_BYTES, AuditActionMatch, AuditEvent, AuditEventFilter, AuditKey, AuditRecord, GENESIS_HASH,
+    HashAlgorithm,
 };
 pub use audit_verify::{
     AuditChainReport, BrokenLink, MAX_LISTED_ROW_PROBLEMS, RowProblem, RowProblemKind, SHIPPED_TRIGGERS_POSTGRES,
