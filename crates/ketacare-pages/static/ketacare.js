@@ -222,7 +222,7 @@
   function restoreUnsent(unsent) {
     var form = formsLike(unsent.action)[unsent.index];
     if (!form) return;
-    var seen = {};
+    var seen = {}, first = null;
     unsent.fields.forEach(function (saved) {
       var named = Array.prototype.filter.call(form.elements, function (field) { return field.name === saved.name; });
       var field;
@@ -235,7 +235,9 @@
         if (field) field.value = saved.value;
       }
       // Scripts watching the field (running totals, the time kept at now) see it as typed.
-      if (field) ["input", "change"].forEach(function (type) { field.dispatchEvent(new Event(type, { bubbles: true })); });
+      if (!field) return;
+      ["input", "change"].forEach(function (type) { field.dispatchEvent(new Event(type, { bubbles: true })); });
+      if (!first && saved.checked === undefined) first = field;
     });
     var details = form.closest("details");
     if (details) details.open = true;
@@ -245,6 +247,8 @@
     notice.setAttribute("data-restored-form", "");
     notice.textContent = "What you typed before signing in again has been filled in. Check it and send the form again.";
     form.parentNode.insertBefore(notice, form);
+    notice.scrollIntoView({ block: "center" });
+    if (first) first.focus({ preventScroll: true });
   }
   function keepUnsentForms() {
     document.addEventListener("submit", saveUnsent);
