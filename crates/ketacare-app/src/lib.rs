@@ -22,6 +22,7 @@ pub mod policy;
 mod secrets;
 mod session_safety;
 mod session_scales;
+mod site_protocol;
 mod symptom_course;
 mod treatment;
 mod worklist;
@@ -34,6 +35,7 @@ use ketacare_store::{AuditEvent, Store, StoreError};
 
 pub use accounts::{NewAccount, Principal, SessionPolicy, SignedIn, TokenCreated, UserChangeInput, UserView};
 pub use assessments::{AssessmentStatusInput, AssessmentView};
+pub use audit_log::{AuditLogPage, AuditQuery};
 pub use bulk_export::{
     BULK_EXPORT_LIFETIME_DEFAULT, BULK_EXPORT_POLL_SECONDS, BulkExportOutput, BulkExportRequest, BulkExportStatus,
 };
@@ -60,6 +62,7 @@ pub use policy::Permission;
 pub use secrets::sha256_hex;
 pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
 pub use session_scales::{SESSION_SCALES, SessionScaleInput};
+pub use site_protocol::{ProtocolSetting, SiteProtocolView};
 pub use symptom_course::{SymptomCourseView, SymptomSeries};
 pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{

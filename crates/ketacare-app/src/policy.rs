@@ -37,6 +37,9 @@ pub enum Permission {
     SignSessions,
     /// Export every patient's record (`$export`): admins in full, analysts de-identified.
     ExportInBulk,
+    /// Read the site protocol in effect, each setting with its source (admins, who keep it, and
+    /// prescribers, who decide under it).
+    ReadProtocol,
 }
 
 impl Permission {
@@ -61,6 +64,7 @@ impl Permission {
             Permission::OverrideSessionHolds => "override a session's holds",
             Permission::SignSessions => "sign sessions",
             Permission::ExportInBulk => "export records in bulk",
+            Permission::ReadProtocol => "read the site protocol",
         }
     }
 }
@@ -84,6 +88,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadSessions | ReadPlans => matches!(role, Admin | Prescriber | Nurse),
         PrescribePlans | PrescribeDoses | OverrideSessionHolds | SignSessions => matches!(role, Prescriber),
         ExportInBulk => matches!(role, Admin | Analyst),
+        ReadProtocol => matches!(role, Admin | Prescriber),
     }
 }
 

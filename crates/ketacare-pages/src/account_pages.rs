@@ -1,21 +1,22 @@
-//! Signing in and out, and changing the password: the login page (which says when a session expired),
-//! the login and logout form posts, and the change-password page an account with a one-time password
-//! is held on until it has chosen its own.
+//! Signing in and out, and changing the password: the login page (which says when a session expired,
+//! and whether a form was left unsent, and signs in back to the page the user was on), the login and
+//! logout form posts, and the change-password page an account with a one-time password is held on until
+//! it has chosen its own.
 
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ketacare_app::AppError;
+use ketacare_app::{AppError, Principal};
 use ketacare_web::auth::{SESSION_COOKIE, cookie, session_cookie};
 use ketacare_web::{ClientAddress, RequestId};
 use serde::Deserialize;
 
 use crate::PagesState;
-use crate::layout::Chrome;
+use crate::layout::{Chrome, home_path};
 use crate::page_error::{PageError, render};
-use crate::signed_in::{SignedIn, same_site_form};
+use crate::signed_in::{SignedIn, local_path, same_site_form};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -26,6 +27,13 @@ struct LoginPage {
     error: Option<String>,
     /// A notice that is not an error: the session expired, the user signed out.
     notice: Option<String>,
+    /// The page to return to after signing in (a local path), or empty.
+    next: String,
+    /// A form was posted without a live session: what was typed is kept by the script until the page
+    /// is open again.
+    unsent: bool,
+    /// The user signed out: the script forgets any form it kept.
+    signed_out: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +42,19 @@ pub struct LoginQuery {
     expired: Option<String>,
     #[serde(default)]
     signed_out: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    unsent: Option<String>,
+}
+
+const EXPIRED: &str = "Your session expired, so you were signed out. Sign in again to continue.";
+const EXPIRED_UNSENT: &str = "Your session expired, so the form you sent was not saved. Sign in again to go back \
+                              to the page and send it again.";
+
+/// The way back after signing in, when it is a page of this site.
+fn next_page(next: Option<&str>) -> String {
+    next.filter(|path| local_path(path)).unwrap_or_default().to_owned()
 }
 
 /// `GET /`: the login page, or the worklist for someone already signed in.
@@ -44,24 +65,38 @@ pub async fn login_page(
     Query(query): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
+    let next = next_page(query.next.as_deref());
+    let unsent = query.unsent.is_some();
     let mut notice = None;
-    if query.expired.is_some() {
-        notice = Some("Your session expired, so you were signed out. Sign in again to continue.".to_owned());
+    if unsent {
+        notice = Some(EXPIRED_UNSENT.to_owned());
+    } else if query.expired.is_some() {
+        notice = Some(EXPIRED.to_owned());
     } else if query.signed_out.is_some() {
         notice = Some("You have signed out.".to_owned());
     }
     let mut clear_cookie = false;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         match state.app.authenticate_session(token, &request_id.0, &address.0).await {
-            Ok(principal) if principal.must_change_password => return Redirect::to("/password").into_response(),
-            Ok(_) => return Redirect::to("/worklist").into_response(),
+            Ok(principal) if principal.must_change_password || next.is_empty() => {
+                return Redirect::to(home_path(&principal)).into_response();
+            }
+            Ok(_) => return Redirect::to(&next).into_response(),
             Err(_) => {
-                notice = Some("Your session expired, so you were signed out. Sign in again to continue.".to_owned());
+                notice.get_or_insert_with(|| EXPIRED.to_owned());
                 clear_cookie = true;
             }
         }
     }
-    let page = LoginPage { chrome: Chrome::anonymous("Sign in"), username: String::new(), error: None, notice };
+    let page = LoginPage {
+        chrome: Chrome::anonymous("Sign in"),
+        username: String::new(),
+        error: None,
+        notice,
+        next,
+        unsent,
+        signed_out: query.signed_out.is_some(),
+    };
     let mut response = render(&page);
     if clear_cookie {
         response.headers_mut().insert(header::SET_COOKIE, session_cookie(None, 0, state.config.behind_tls));
@@ -75,6 +110,8 @@ struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// `POST /login`: opens a session exactly as `POST /api/v1/session` does (throttled, audited) and sets
@@ -91,12 +128,16 @@ pub async fn login(
     }
     let form: LoginForm = serde_urlencoded::from_bytes(&body).map_err(|_| PageError::FormRejected)?;
     let username = form.username.trim().to_owned();
+    let next = next_page(Some(&form.next));
     let failed = |status: StatusCode, message: String| {
         let page = LoginPage {
             chrome: Chrome::anonymous("Sign in"),
             username: username.clone(),
             error: Some(message),
             notice: None,
+            next: next.clone(),
+            unsent: false,
+            signed_out: false,
         };
         (status, render(&page)).into_response()
     };
@@ -107,8 +148,9 @@ pub async fn login(
         Ok(signed_in) => {
             let max_age = state.app.session_policy().absolute.as_secs();
             let cookie = session_cookie(Some(&signed_in.session_token), max_age, state.config.behind_tls);
-            let next = if signed_in.principal.must_change_password { "/password" } else { "/worklist" };
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
+            let principal = &signed_in.principal;
+            let to = if principal.must_change_password || next.is_empty() { home_path(principal) } else { &next };
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response())
         }
         Err(AppError::Unauthenticated) => Ok(failed(
             StatusCode::UNAUTHORIZED,
@@ -207,7 +249,10 @@ pub async fn change_password(
         )
         .await;
     match result {
-        Ok(()) => Ok(Redirect::to("/worklist").into_response()),
+        Ok(()) => {
+            let principal = Principal { must_change_password: false, ..signed.principal.clone() };
+            Ok(Redirect::to(home_path(&principal)).into_response())
+        }
         Err(AppError::Invalid { field, problem }) => {
             let (id, message) = match field.as_str() {
                 "current_password" => ("current_password", "This is not your current password.".to_owned()),

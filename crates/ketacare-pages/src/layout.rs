@@ -8,7 +8,8 @@ use ketacare_app::{Principal, Role};
 #[derive(Debug, Clone)]
 pub struct Chrome {
     pub title: String,
-    /// `worklist` or `patients`: the navigation link marked as the current page.
+    /// `worklist`, `patients`, `users`, `protocol`, `audit` or `tokens`: the navigation link marked as the
+    /// current page.
     pub current: &'static str,
     pub user: Option<ChromeUser>,
 }
@@ -21,6 +22,14 @@ pub struct ChromeUser {
     pub csrf_token: String,
     pub sees_worklist: bool,
     pub sees_patients: bool,
+    /// Admins: users and roles.
+    pub sees_users: bool,
+    /// Admins and prescribers: the protocol in effect.
+    pub sees_protocol: bool,
+    /// Auditors and admins: the audit log.
+    pub sees_audit: bool,
+    /// Everyone who has chosen their password: their own API tokens.
+    pub sees_tokens: bool,
 }
 
 impl Chrome {
@@ -36,11 +45,33 @@ impl Chrome {
 
 fn chrome_user(principal: &Principal) -> ChromeUser {
     let role: Role = principal.role;
+    let may = |permission| !principal.must_change_password && allows(role, permission);
     ChromeUser {
         username: principal.username.clone(),
         role: role.as_str(),
         csrf_token: principal.csrf_token.clone().unwrap_or_default(),
-        sees_worklist: !principal.must_change_password && allows(role, Permission::ReadSessions),
-        sees_patients: !principal.must_change_password && allows(role, Permission::ReadPatients),
+        sees_worklist: may(Permission::ReadSessions),
+        sees_patients: may(Permission::ReadPatients),
+        sees_users: may(Permission::ManageUsers),
+        sees_protocol: may(Permission::ReadProtocol),
+        sees_audit: may(Permission::ReadAudit),
+        sees_tokens: !principal.must_change_password,
+    }
+}
+
+/// Where a role starts after signing in: the first page of the navigation it may open (the worklist for
+/// clinical staff, the patient list for analysts, the audit log for auditors).
+pub fn home_path(principal: &Principal) -> &'static str {
+    let role = principal.role;
+    if principal.must_change_password {
+        "/password"
+    } else if allows(role, Permission::ReadSessions) {
+        "/worklist"
+    } else if allows(role, Permission::ReadPatients) {
+        "/patients"
+    } else if allows(role, Permission::ReadAudit) {
+        "/audit"
+    } else {
+        "/account/tokens"
     }
 }

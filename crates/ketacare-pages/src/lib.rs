@@ -4,7 +4,9 @@
 //! audit; there is no second path to the data. This crate is a leaf: only the binary depends on it.
 
 mod account_pages;
+mod admin_pages;
 mod amendments_view;
+mod audit_pages;
 mod display;
 mod intake_fields;
 mod intake_pages;
@@ -12,10 +14,12 @@ mod layout;
 mod live_changes;
 mod page_error;
 mod patient_pages;
+mod protocol_page;
 mod scale_forms;
 mod session_page;
 mod signed_in;
 mod symptom_chart;
+mod token_pages;
 mod treatment_forms;
 mod vital_signs_chart;
 mod worklist_page;
@@ -79,6 +83,20 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
     ("GET", "/live/session-changes"),
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users"),
+    ("POST", "/admin/users/{user_id}/role"),
+    ("POST", "/admin/users/{user_id}/active"),
+    ("POST", "/admin/users/{user_id}/unlock"),
+    ("POST", "/admin/users/{user_id}/password-reset"),
+    ("GET", "/admin/users/{user_id}/tokens"),
+    ("POST", "/admin/users/{user_id}/tokens/{token_id}/revoke"),
+    ("GET", "/account/tokens"),
+    ("POST", "/account/tokens"),
+    ("POST", "/account/tokens/{token_id}/revoke"),
+    ("GET", "/protocol"),
+    ("GET", "/audit"),
+    ("GET", "/audit/verify"),
     ("GET", "/static/ketacare.css"),
     ("GET", "/static/ketacare.js"),
 ];
@@ -154,6 +172,18 @@ pub fn router(app: App, config: WebConfig) -> Router {
             &format!("{SESSION}/scales/{{scale}}"),
             get(scale_forms::session_scale_form).post(scale_forms::record_session_scale),
         )
+        .route("/admin/users", get(admin_pages::users).post(admin_pages::create_user))
+        .route("/admin/users/{user_id}/role", post(admin_pages::change_role))
+        .route("/admin/users/{user_id}/active", post(admin_pages::change_active))
+        .route("/admin/users/{user_id}/unlock", post(admin_pages::unlock))
+        .route("/admin/users/{user_id}/password-reset", post(admin_pages::reset_password))
+        .route("/admin/users/{user_id}/tokens", get(admin_pages::user_tokens))
+        .route("/admin/users/{user_id}/tokens/{token_id}/revoke", post(admin_pages::revoke_user_token))
+        .route("/account/tokens", get(token_pages::own_tokens).post(token_pages::create_token))
+        .route("/account/tokens/{token_id}/revoke", post(token_pages::revoke_token))
+        .route("/protocol", get(protocol_page::protocol))
+        .route("/audit", get(audit_pages::audit_log))
+        .route("/audit/verify", get(audit_pages::audit_verify))
         .fallback(page_not_found)
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
         .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));

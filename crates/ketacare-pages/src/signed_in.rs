@@ -4,10 +4,13 @@
 //! "your session expired"; an account with a one-time password reaches only the change-password page.
 //! Forms carry the session's CSRF token in a hidden field (the synchroniser token the API takes in
 //! `X-CSRF-Token`), and every form post must come from this site (`Origin`, `Sec-Fetch-Site`).
+//! The way to the sign-in page carries the way back (`next`): the page asked for, or for a form post the
+//! page the form was on (its same-site `Referer`), marked `unsent` so the sign-in page says the form was
+//! not saved (and the script puts back what was typed once the page is open again).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ketacare_app::{Actor, AppError, Principal};
 use ketacare_web::auth::{SESSION_COOKIE, constant_time_eq, cookie, session_cookie};
@@ -42,10 +45,50 @@ pub fn request_context(parts: &Parts) -> (String, String) {
     (request_id, address)
 }
 
-/// Sends the browser to the login page saying the session expired, and clears the dead cookie.
-pub fn to_login_expired(state: &PagesState) -> Response {
-    let clear = session_cookie(None, 0, state.config.behind_tls);
-    ([(header::SET_COOKIE, clear)], Redirect::to("/?expired=1")).into_response()
+/// The sign-in page's address for a request that needs a session it does not have: `expired` when its
+/// cookie was refused, with the page to come back to and, for a form post, `unsent`.
+fn login_address(parts: &Parts, expired: bool) -> String {
+    let mut query: Vec<(&str, String)> = Vec::new();
+    if expired {
+        query.push(("expired", "1".to_owned()));
+    }
+    let is_form_post = parts.method == Method::POST;
+    let back =
+        if is_form_post { referring_page(&parts.headers) } else { parts.uri.path_and_query().map(|p| p.to_string()) };
+    if let Some(back) = back.filter(|path| local_path(path)) {
+        query.push(("next", back));
+    }
+    if is_form_post {
+        query.push(("unsent", "1".to_owned()));
+    }
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{}", serde_urlencoded::to_string(&query).unwrap_or_default())
+    }
+}
+
+/// The path and query of the same-site page a form was posted from (`Referer`, which the pages' referrer
+/// policy sends to this site only), without its fragment.
+fn referring_page(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let rest = referer.strip_prefix("https://").or_else(|| referer.strip_prefix("http://"))?;
+    let path = rest.strip_prefix(host)?;
+    let path = path.split('#').next().unwrap_or_default();
+    path.starts_with('/').then(|| path.to_owned())
+}
+
+/// Whether `path` is a page of this site to send a browser back to after signing in: a local path (never
+/// `//elsewhere` or a scheme), not the sign-in or sign-out itself, nor the live feed.
+pub fn local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 2000
+        && !path.chars().any(|c| c == '\\' || c.is_control())
+        && !["/", "/login", "/logout"].contains(&path.split('?').next().unwrap_or_default())
+        && !path.starts_with("/?")
+        && !path.starts_with("/live/")
 }
 
 impl FromRequestParts<PagesState> for SignedIn {
@@ -54,11 +97,14 @@ impl FromRequestParts<PagesState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &PagesState) -> Result<Self, Self::Rejection> {
         let (request_id, address) = request_context(parts);
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
-            return Err(Redirect::to("/").into_response());
+            return Err(Redirect::to(&login_address(parts, false)).into_response());
         };
         let principal = match state.app.authenticate_session(&token, &request_id, &address).await {
             Ok(principal) => principal,
-            Err(AppError::Unauthenticated) => return Err(to_login_expired(state)),
+            Err(AppError::Unauthenticated) => {
+                let clear = session_cookie(None, 0, state.config.behind_tls);
+                return Err(([(header::SET_COOKIE, clear)], Redirect::to(&login_address(parts, true))).into_response());
+            }
             Err(other) => return Err(PageError::from(other).into_response()),
         };
         if principal.must_change_password && !BEFORE_PASSWORD_CHANGE.contains(&parts.uri.path()) {
@@ -108,5 +154,39 @@ mod tests {
         assert!(!same_site_form(&headers(&[("sec-fetch-site", "same-site")])));
         assert!(same_site_form(&headers(&[("sec-fetch-site", "same-origin"), ("origin", "null")])));
         assert!(!same_site_form(&headers(&[("origin", "null"), ("host", "a")])));
+    }
+
+    #[test]
+    fn only_local_pages_are_ways_back_after_signing_in() {
+        for path in ["/worklist", "/patients/p1?saved=plan", "/audit?action=user.*"] {
+            assert!(local_path(path), "{path}");
+        }
+        for path in [
+            "",
+            "worklist",
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "/",
+            "/?expired=1",
+            "/login",
+            "/logout",
+            "/live/session-changes",
+            "/a\nb",
+        ] {
+            assert!(!local_path(path), "{path:?}");
+        }
+        let headers = |referer: &'static str| {
+            let mut map = HeaderMap::new();
+            map.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+            map.insert(header::REFERER, referer.parse().unwrap());
+            map
+        };
+        assert_eq!(
+            referring_page(&headers("http://127.0.0.1:8080/patients/p1?x=1#plans")).as_deref(),
+            Some("/patients/p1?x=1")
+        );
+        assert_eq!(referring_page(&headers("http://127.0.0.1:8080.evil.example/x")), None);
+        assert_eq!(referring_page(&headers("https://elsewhere.example/patients")), None);
     }
 }

@@ -6,7 +6,8 @@
 // (5) keeps a running total on rating-scale forms whose total is the sum of their items;
 // (4) follows the live feed of session changes (server-sent events, ids only) on pages marked
 // data-live-changes, and on a change of the session shown (or any, on the worklist) reads the page
-// again and swaps in the regions named in data-live-regions, except one being typed in.
+// again and swaps in the regions named in data-live-regions, except one being typed in;
+// (6) keeps what was typed into a form whose post bounced to the sign-in page (see keepUnsentForms).
 "use strict";
 (function () {
   function clinicNow(timeZone) {
@@ -180,6 +181,92 @@
     update();
   }
 
+  // (6) A form posted after the session expired comes back as the sign-in page (marked data-unsent-form),
+  // which returns to the form's page once signed in. So each post saves its fields in this tab's
+  // sessionStorage (never a password or hidden field; no form holding a password at all); the sign-in
+  // page marks the saved form as bounced; its page, open again, gets the values back. Any other page
+  // after a post means the post arrived, and the saved values are dropped.
+  var UNSENT_KEY = "ketacare.unsent-form";
+  var SKIPPED_TYPES = ["hidden", "password", "submit", "button", "reset", "file", "image"];
+
+  function storedUnsent() {
+    try { return JSON.parse(window.sessionStorage.getItem(UNSENT_KEY) || "null"); } catch (error) { return null; }
+  }
+  function storeUnsent(unsent) {
+    try {
+      if (unsent) window.sessionStorage.setItem(UNSENT_KEY, JSON.stringify(unsent));
+      else window.sessionStorage.removeItem(UNSENT_KEY);
+    } catch (error) { /* storage off: nothing is kept */ }
+  }
+  function formsLike(action) {
+    return Array.prototype.filter.call(document.forms, function (form) { return form.getAttribute("action") === action; });
+  }
+  function saveUnsent(event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+    if (form.querySelector("input[type=password]")) return;
+    var fields = [];
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.disabled || SKIPPED_TYPES.indexOf(field.type) >= 0) return;
+      if (field.type === "checkbox" || field.type === "radio") {
+        fields.push({ name: field.name, value: field.value, checked: field.checked });
+      } else {
+        fields.push({ name: field.name, value: field.value });
+      }
+    });
+    if (!fields.length) { storeUnsent(null); return; }
+    var action = form.getAttribute("action");
+    storeUnsent({ page: window.location.pathname + window.location.search, action: action,
+      index: formsLike(action).indexOf(form), fields: fields, bounced: false });
+  }
+  function restoreUnsent(unsent) {
+    var form = formsLike(unsent.action)[unsent.index];
+    if (!form) return;
+    var seen = {}, first = null;
+    unsent.fields.forEach(function (saved) {
+      var named = Array.prototype.filter.call(form.elements, function (field) { return field.name === saved.name; });
+      var field;
+      if (saved.checked !== undefined) {
+        field = named.filter(function (candidate) { return candidate.value === saved.value; })[0];
+        if (field) field.checked = saved.checked;
+      } else {
+        seen[saved.name] = (seen[saved.name] || 0) + 1;
+        field = named[seen[saved.name] - 1];
+        if (field) field.value = saved.value;
+      }
+      // Scripts watching the field (running totals, the time kept at now) see it as typed.
+      if (!field) return;
+      ["input", "change"].forEach(function (type) { field.dispatchEvent(new Event(type, { bubbles: true })); });
+      if (!first && saved.checked === undefined) first = field;
+    });
+    var details = form.closest("details");
+    if (details) details.open = true;
+    var notice = document.createElement("div");
+    notice.className = "notice";
+    notice.setAttribute("role", "status");
+    notice.setAttribute("data-restored-form", "");
+    notice.textContent = "What you typed before signing in again has been filled in. Check it and send the form again.";
+    form.parentNode.insertBefore(notice, form);
+    notice.scrollIntoView({ block: "center" });
+    if (first) first.focus({ preventScroll: true });
+  }
+  function keepUnsentForms() {
+    document.addEventListener("submit", saveUnsent);
+    var unsent = storedUnsent();
+    if (!unsent) return;
+    if (document.querySelector("[data-unsent-form]")) {
+      unsent.bounced = true;
+      storeUnsent(unsent);
+      var kept = document.querySelector("[data-kept-typing]");
+      if (kept) kept.hidden = false;
+    } else if (document.querySelector("[data-signed-out]") || !unsent.bounced) {
+      storeUnsent(null);
+    } else if (unsent.page === window.location.pathname + window.location.search) {
+      storeUnsent(null);
+      restoreUnsent(unsent);
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("form[data-sum-items]"), keepRunningTotal);
     Array.prototype.forEach.call(document.querySelectorAll("[data-live-changes]"), followLiveChanges);
@@ -187,5 +274,6 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-refresh-seconds]"), refreshRegion);
     var summary = document.querySelector("[data-focus-on-load]");
     if (summary) summary.focus();
+    keepUnsentForms();
   });
 })();

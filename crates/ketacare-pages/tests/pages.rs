@@ -304,7 +304,7 @@ async fn sign_in_one_time_passwords_idle_expiry_and_sign_out() {
         assert_eq!(site.router.clone().oneshot(request).await.unwrap().status(), StatusCode::FORBIDDEN);
 
         // Not signed in: to the login page. An account with a one-time password: to the password page.
-        assert_eq!(call(&site.router, "GET", "/worklist", None, None).await.location, "/");
+        assert_eq!(call(&site.router, "GET", "/worklist", None, None).await.location, "/?next=%2Fworklist");
         let account = NewAccount {
             username: "new.nurse".to_owned(),
             password: "one-time password 1".to_owned(),
@@ -340,7 +340,7 @@ async fn sign_in_one_time_passwords_idle_expiry_and_sign_out() {
         let idle = site.app.session_policy().idle.as_secs();
         site.clock_seconds.fetch_add(idle + 60, Ordering::SeqCst);
         let reply = call(&site.router, "GET", "/worklist", Some(&cookie), None).await;
-        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/?expired=1"));
+        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/?expired=1&next=%2Fworklist"));
         assert!(reply.set_cookie.contains("Max-Age=0"), "the dead cookie is cleared");
         let login = call(&site.router, "GET", "/?expired=1", None, None).await.body;
         assert!(login.contains("Your session expired"), "{login}");
@@ -350,7 +350,7 @@ async fn sign_in_one_time_passwords_idle_expiry_and_sign_out() {
         let reply = call(&site.router, "POST", "/logout", Some(&cookie), Some(&form(&[("csrf_token", &csrf)]))).await;
         assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/?signed_out=1"));
         let reply = call(&site.router, "GET", "/worklist", Some(&cookie), None).await;
-        assert_eq!(reply.location, "/?expired=1");
+        assert_eq!(reply.location, "/?expired=1&next=%2Fworklist");
     })
     .await;
 }
@@ -763,6 +763,391 @@ async fn in_session_scales_are_scored_item_by_item_and_judged_as_observations() 
         // An admin may read the session but not score in it.
         let reply = post_form(&site, Admin, &moaas, &[("item-0", "5"), ("at", "2026-12-04T14:59")]).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+// ---- Admin pages: users and roles, API tokens, the protocol in effect, the audit log ----
+
+/// The secret a page shows once (`data-one-time-secret`).
+fn one_time_secret(page: &str) -> String {
+    let start = page.find("data-one-time-secret>").unwrap_or_else(|| panic!("no one-time secret on the page: {page}"));
+    let rest = &page[start + "data-one-time-secret>".len()..];
+    rest[..rest.find("</code>").unwrap()].to_owned()
+}
+
+/// Signs in through the login form and returns where it sent the browser.
+async fn sign_in_to(site: &Site, username: &str, password: &str, next: &str) -> Reply {
+    let pairs = [("username", username), ("password", password), ("next", next)];
+    call(&site.router, "POST", "/login", None, Some(&form(&pairs))).await
+}
+
+/// Whether the audit log holds a refusal (`denied`) of `action` to `role`.
+async fn refusal_audited(site: &Site, role: Role, action: &str) -> bool {
+    let auditor = site.actor(Role::Auditor).await;
+    let events = site.app.audit_events(&auditor, 0, 1000).await.unwrap();
+    events.iter().any(|event| {
+        event.action == action && event.outcome == "denied" && event.actor_role.as_deref() == Some(role.as_str())
+    })
+}
+
+#[tokio::test]
+async fn each_admin_page_renders_for_the_roles_that_may_see_it_and_refuses_the_others_audited() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let nurse_id = site.app.user_id_of("nurse").await.unwrap().unwrap();
+        let pages: [(String, &[Role], &str); 6] = [
+            ("/admin/users".to_owned(), &[Admin], "user.list"),
+            (format!("/admin/users/{nurse_id}/tokens"), &[Admin], "user.list"),
+            ("/account/tokens".to_owned(), &ROLES, ""),
+            ("/protocol".to_owned(), &[Admin, Prescriber], "protocol.read"),
+            ("/audit".to_owned(), &[Admin, Auditor], "audit.read"),
+            ("/audit/verify".to_owned(), &[Admin, Auditor], "audit.verify"),
+        ];
+        for (path, allowed, action) in &pages {
+            for role in ROLES {
+                let reply = site.get(role, path).await;
+                let expected = if allowed.contains(&role) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+                assert_eq!(reply.status, expected, "{path} as {}: {}", role.as_str(), reply.body);
+                assert!(reply.body.starts_with("<!doctype html>"), "{path} as {}", role.as_str());
+                assert_markup_is_text(&reply.body, path);
+                if expected == StatusCode::FORBIDDEN {
+                    assert!(reply.body.contains("You do not have access to this page"), "{path}");
+                    assert!(
+                        refusal_audited(&site, role, action).await,
+                        "{path} refused to {} is audited",
+                        role.as_str()
+                    );
+                }
+            }
+        }
+        // The navigation offers each role what it may open, and each role starts on a page it may see.
+        let links = |page: &str| -> Vec<&'static str> {
+            ["/worklist", "/patients", "/admin/users", "/protocol", "/audit", "/account/tokens"]
+                .into_iter()
+                .filter(|href| page.contains(&format!("href=\"{href}\"")))
+                .collect()
+        };
+        for (role, expected) in [
+            (Admin, &["/worklist", "/patients", "/admin/users", "/protocol", "/audit", "/account/tokens"][..]),
+            (Prescriber, &["/worklist", "/patients", "/protocol", "/account/tokens"]),
+            (Nurse, &["/worklist", "/patients", "/account/tokens"]),
+            (Analyst, &["/patients", "/account/tokens"]),
+            (Auditor, &["/audit", "/account/tokens"]),
+        ] {
+            let page = site.get(role, "/account/tokens").await.body;
+            assert_eq!(links(&page), expected, "the navigation of {}", role.as_str());
+        }
+        for (username, home) in [("auditor", "/audit"), ("analyst", "/patients"), ("nurse", "/worklist")] {
+            let reply = sign_in_to(&site, username, PASSWORD, "").await;
+            assert_eq!(reply.location, home, "{username} starts where they may look");
+        }
+        // A form of the admin pages posted by another role is refused by the use case, audited, and
+        // changes nothing.
+        let reply = post_form(&site, Nurse, "/admin/users", &[("username", "intruder"), ("role", "admin")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+        assert!(refusal_audited(&site, Nurse, "user.create").await);
+        assert_eq!(site.app.user_id_of("intruder").await.unwrap(), None);
+        let reply = post_form(&site, Prescriber, &format!("/admin/users/{nurse_id}/password-reset"), &[]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(refusal_audited(&site, Prescriber, "user.password_reset").await);
+        let reply = post_form(&site, Auditor, &format!("/admin/users/{nurse_id}/role"), &[("role", "auditor")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(refusal_audited(&site, Auditor, "user.update").await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_admin_creates_changes_deactivates_unlocks_and_resets_accounts_and_a_refused_change_names_its_field() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let id_of = |name: &'static str| {
+            let app = site.app.clone();
+            async move { app.user_id_of(name).await.unwrap().unwrap() }
+        };
+        let admin_id = id_of("admin").await;
+
+        // Created with a one-time password, shown once.
+        let reply = post_form(&site, Admin, "/admin/users", &[("username", "new.nurse"), ("role", "nurse")]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(reply.body.contains("Account new.nurse created (nurse)"), "{}", reply.body);
+        let password = one_time_secret(&reply.body);
+        assert!(!site.get(Admin, "/admin/users").await.body.contains(&password), "shown only once");
+        let reply = sign_in_to(&site, "new.nurse", &password, "").await;
+        assert_eq!(reply.location, "/password", "a one-time password must be changed first");
+
+        // Markup in a username is refused naming the field, and what was typed comes back as text.
+        let reply = post_form(&site, Admin, "/admin/users", &[("username", "<b>x</b>"), ("role", "analyst")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("href=\"#new-username\">username: must be 1 to 64 letters"), "{}", reply.body);
+        assert!(reply.body.contains("value=\"&#60;b&#62;x&#60;/b&#62;\"") && !reply.body.contains("<b>x</b>"));
+        assert!(reply.body.contains("value=\"analyst\" selected"), "the chosen role is kept");
+        let reply = post_form(&site, Admin, "/admin/users", &[("username", "nurse"), ("role", "nurse")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("username: an account named nurse already exists"), "{}", reply.body);
+
+        // An admin cannot lock themself out: the use case refuses, and the page names the field.
+        let role_path = format!("/admin/users/{admin_id}/role");
+        let reply = post_form(&site, Admin, &role_path, &[("role", "nurse")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let expected =
+            format!("href=\"#role-{admin_id}\">role: an admin may not deactivate or demote their own account");
+        assert!(reply.body.contains(&expected), "{}", reply.body);
+        assert!(reply.body.contains(&format!("id=\"role-{admin_id}\" name=\"role\" aria-invalid=\"true\"")));
+        let reply = post_form(&site, Admin, &format!("/admin/users/{admin_id}/active"), &[("active", "false")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            reply.body.contains(&format!("href=\"#active-{admin_id}\">active: an admin may not")),
+            "{}",
+            reply.body
+        );
+        assert!(!reply.body.contains(&format!("/admin/users/{admin_id}/password-reset")), "no reset of oneself");
+        assert_eq!(site.get(Admin, "/admin/users").await.status, StatusCode::OK, "still an admin");
+
+        // A role change ends the account's sessions.
+        let nurse_id = id_of("nurse").await;
+        let reply = post_form(&site, Admin, &format!("/admin/users/{nurse_id}/role"), &[("role", "analyst")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Admin, reply.location.split('#').next().unwrap()).await.body;
+        assert!(page.contains("The role of nurse was changed"), "{page}");
+        assert!(site.get(Nurse, "/worklist").await.location.starts_with("/?expired=1"));
+
+        // Deactivated: cannot sign in; reactivated: can.
+        let analyst_active = format!("/admin/users/{}/active", id_of("analyst").await);
+        let reply = post_form(&site, Admin, &analyst_active, &[("active", "false")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(sign_in_to(&site, "analyst", PASSWORD, "").await.status, StatusCode::UNAUTHORIZED);
+        let page = site.get(Admin, "/admin/users").await.body;
+        assert!(page.contains("<strong>Deactivated</strong>") && page.contains("Reactivate"), "{page}");
+        assert_eq!(post_form(&site, Admin, &analyst_active, &[("active", "true")]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(sign_in_to(&site, "analyst", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
+
+        // Locked out by failed sign-ins, unlocked by the admin.
+        for _ in 0..5 {
+            assert_eq!(sign_in_to(&site, "prescriber", "a wrong guess", "").await.status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(sign_in_to(&site, "prescriber", PASSWORD, "").await.status, StatusCode::TOO_MANY_REQUESTS);
+        let reply = post_form(&site, Admin, &format!("/admin/users/{}/unlock", id_of("prescriber").await), &[]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let page = site.get(Admin, reply.location.split('#').next().unwrap()).await.body;
+        assert!(page.contains("Sign-in lockouts of prescriber were ended"), "{page}");
+        assert_eq!(sign_in_to(&site, "prescriber", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
+
+        // A reset shows a new one-time password once; the old password and the old session end.
+        let auditor_id = id_of("auditor").await;
+        let reply = post_form(&site, Admin, &format!("/admin/users/{auditor_id}/password-reset"), &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(reply.body.contains("New one-time password for auditor"), "{}", reply.body);
+        let password = one_time_secret(&reply.body);
+        assert!(site.get(Auditor, "/audit").await.location.starts_with("/?expired=1"));
+        assert_eq!(sign_in_to(&site, "auditor", PASSWORD, "").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(sign_in_to(&site, "auditor", &password, "").await.location, "/password");
+        let auditor = site.actor(Admin).await;
+        let actions: Vec<String> =
+            site.app.audit_events(&auditor, 0, 1000).await.unwrap().into_iter().map(|e| e.action).collect();
+        for action in ["user.create", "user.update", "user.unlock", "user.password_reset"] {
+            assert!(actions.iter().any(|a| a == action), "{action} is audited");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn everyone_keeps_their_own_api_tokens_and_an_admin_revokes_anyones() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let whoami = |token: String| {
+            let router = site.router.clone();
+            async move {
+                let request = Request::get("/api/v1/session")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap();
+                router.oneshot(request).await.unwrap().status()
+            }
+        };
+        // A token with markup in its label: shown once, the label as text everywhere.
+        let reply = post_form(&site, Nurse, "/account/tokens", &[("label", "<i>export</i>")]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let token = one_time_secret(&reply.body);
+        assert!(token.starts_with("kc_"), "{token}");
+        assert_eq!(whoami(token.clone()).await, StatusCode::OK, "the token works on the API");
+        let page = site.get(Nurse, "/account/tokens").await.body;
+        assert!(!page.contains(&token), "shown only once");
+        assert!(page.contains("&#60;i&#62;export&#60;/i&#62;") && !page.contains("<i>export"), "{page}");
+        // A label the use case refuses comes back beside its field.
+        let reply = post_form(&site, Nurse, "/account/tokens", &[("label", "  ")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("href=\"#label\">label: must be 1 to 100 characters"), "{}", reply.body);
+        assert!(
+            reply.body.contains("id=\"label\" name=\"label\" type=\"text\" value=\"  \""),
+            "what was typed is kept"
+        );
+
+        // The admin sees the nurse's tokens (the label as text) and revokes one.
+        let nurse_id = site.app.user_id_of("nurse").await.unwrap().unwrap();
+        let tokens_page = format!("/admin/users/{nurse_id}/tokens");
+        let page = site.get(Admin, &tokens_page).await.body;
+        assert!(
+            page.contains("API tokens of nurse (nurse)") && page.contains("&#60;i&#62;export&#60;/i&#62;"),
+            "{page}"
+        );
+        let revoke = page.split(&format!("action=\"{tokens_page}/")).nth(1).unwrap().split('"').next().unwrap();
+        let revoke = format!("{tokens_page}/{revoke}");
+        let refused = post_form(&site, Nurse, &revoke, &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "the admin's address is the admin's");
+        let reply = post_form(&site, Admin, &revoke, &[]).await;
+        assert_eq!(
+            (reply.status, reply.location.as_str()),
+            (StatusCode::SEE_OTHER, &*format!("{tokens_page}?saved=revoked"))
+        );
+        assert!(site.get(Admin, &reply.location).await.body.contains("The token was revoked."));
+        assert_eq!(whoami(token).await, StatusCode::UNAUTHORIZED, "a revoked token no longer works");
+
+        // The nurse revokes their own second token.
+        let reply = post_form(&site, Nurse, "/account/tokens", &[("label", "laptop")]).await;
+        let token = one_time_secret(&reply.body);
+        let page = site.get(Nurse, "/account/tokens").await.body;
+        let revoke = page.split("action=\"/account/tokens/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let reply = post_form(&site, Nurse, &format!("/account/tokens/{revoke}"), &[]).await;
+        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, "/account/tokens?saved=revoked"));
+        assert_eq!(whoami(token).await, StatusCode::UNAUTHORIZED);
+        let page = site.get(Nurse, "/account/tokens?saved=revoked").await.body;
+        assert_eq!(page.matches("<td>Revoked ").count(), 2, "{page}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_protocol_page_shows_every_setting_with_its_source_and_flags_the_unconfirmed_ones() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        let protocol = Protocol::shipped();
+        let unconfirmed = protocol.entries.iter().filter(|entry| entry.is_unconfirmed()).count();
+        assert!(unconfirmed > 0 && unconfirmed < protocol.entries.len());
+        let page = site.get(Role::Prescriber, "/protocol").await.body;
+        assert!(page.contains(&protocol.sha256) && page.contains("rest on UNCONFIRMED sources"), "{page}");
+        assert_eq!(page.matches("<tr id=\"setting-").count(), protocol.entries.len());
+        assert_eq!(page.matches("UNCONFIRMED</strong>").count(), unconfirmed);
+        for entry in &protocol.entries {
+            assert!(page.contains(&format!("<tr id=\"setting-{}\">", entry.path)), "{} is shown", entry.path);
+        }
+        // Each value beside its source, flagged where the source says UNCONFIRMED.
+        let day1 =
+            page.split("<tr id=\"setting-dosing.esketamine_day1_mg\">").nth(1).unwrap().split("</tr>").next().unwrap();
+        assert!(
+            day1.contains("<code>56</code>")
+                && day1.contains("UNCONFIRMED</strong>")
+                && day1.contains("clinical-reference §3.5"),
+            "{day1}"
+        );
+        let only = site.get(Role::Admin, "/protocol?unconfirmed=1").await.body;
+        assert_eq!(only.matches("<tr id=\"setting-").count(), unconfirmed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_audit_log_page_filters_by_patient_user_action_and_day_shows_usernames_and_verifies_the_chain() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        // Events of each kind: a list by the prescriber, reads of the patient by the nurse.
+        assert_eq!(site.get(Prescriber, "/patients").await.status, StatusCode::OK);
+        for _ in 0..30 {
+            assert_eq!(site.get(Nurse, &site.overview_path()).await.status, StatusCode::OK);
+        }
+        let rows = |page: &str| page.matches("<tr>\n        <td>").count();
+        let nurse_id = site.app.user_id_of("nurse").await.unwrap().unwrap();
+
+        // The first page: usernames, not ids, each a link to that account's events; a next page.
+        let page = site.get(Auditor, "/audit").await.body;
+        assert_eq!(rows(&page), 50, "a full page");
+        assert!(page.contains("<a href=\"/audit?user=nurse\">nurse</a>"), "{page}");
+        assert!(!page.contains(&format!("<td>{nurse_id}</td>")), "an account is named, not numbered");
+        let next =
+            page.split("<a href=\"").find(|part| part.contains("rel=\"next\"")).unwrap().split('"').next().unwrap();
+        assert_eq!(next, "/audit?after=50");
+        let second = site.get(Auditor, next).await.body;
+        assert!(second.contains("<td>51</td>") && second.contains("First page"), "{second}");
+
+        // By patient: its own events and the list that showed it.
+        let patient_page = site.get(Auditor, &format!("/audit?patient={}", site.patient_id)).await.body;
+        assert!(patient_page.contains("patient.create") && patient_page.contains("patient.list"), "{patient_page}");
+        assert!(!patient_page.contains("<code>session.login</code>"), "other events are left out");
+        // By account and action prefix, and by day (the clinic's zone: UTC here; the clock says 4 Dec 2026).
+        let page = site.get(Admin, "/audit?user=prescriber&action=patient.*").await.body;
+        assert_eq!(rows(&page), page.matches("<a href=\"/audit?user=prescriber\">prescriber</a>").count());
+        assert!(page.contains("patient.list") && !page.contains("patient.read"), "{page}");
+        assert!(page.contains("value=\"patient.*\""), "the filters stay in the form");
+        let page = site.get(Auditor, "/audit?from=2026-12-04&to=2026-12-04&action=session.login").await.body;
+        assert_eq!(rows(&page), 5, "the five sign-ins of the day: {page}");
+        let page = site.get(Auditor, "/audit?from=2026-12-05").await.body;
+        assert!(page.contains("No events match these filters"), "{page}");
+
+        // A filter that cannot match is shown beside its field, with what was typed (as text).
+        for (query, field, message) in [
+            ("from=yesterday", "from", "From must be a date such as 2026-12-04, got &#34;yesterday&#34;"),
+            ("user=%3Cscript%3E", "user", "username: no account is named &#34;&#60;script&#62;&#34;"),
+            ("action=drop%20table", "action", "action: must be an action such as session.login"),
+            ("from=2026-12-05&to=2026-12-01", "to", "occurred_before: must be after the start of the range"),
+        ] {
+            let reply = site.get(Auditor, &format!("/audit?{query}")).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+            assert!(reply.body.contains(&format!("href=\"#{field}\">{message}")), "{query}: {}", reply.body);
+            assert!(reply.body.contains(&format!("id=\"{field}\" name=\"{field}\"")), "{query}");
+            assert!(!reply.body.contains("<script>"), "{query}");
+        }
+
+        // Verification on demand.
+        let page = site.get(Auditor, "/audit/verify").await.body;
+        assert!(page.contains("INTACT") && page.contains("Events checked"), "{page}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_form_posted_after_the_session_expired_goes_back_to_its_page_after_signing_in_again() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        let (cookie, csrf) = site.browser(Role::Nurse);
+        let idle = site.app.session_policy().idle.as_secs();
+        site.clock_seconds.fetch_add(idle + 60, Ordering::SeqCst);
+        // The rating-scale form of the overview's patient, posted from its page after the session expired.
+        let page = format!("/patients/{}/scales/phq9", site.patient_id);
+        let request = Request::post(&page)
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::ORIGIN, "http://127.0.0.1:8080")
+            .header(header::REFERER, format!("http://127.0.0.1:8080{page}?from=overview#item-3"))
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form(&[("csrf_token", csrf), ("item-0", "2"), ("given_on", "2026-12-04")])))
+            .unwrap();
+        let response = site.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        let next = format!("{page}?from=overview");
+        let encoded = serde_urlencoded::to_string([("next", next.as_str())]).unwrap();
+        assert_eq!(location, format!("/?expired=1&{encoded}&unsent=1"));
+        // The sign-in page says the form was not saved, and signs in back to the form's page.
+        let login = call(&site.router, "GET", &location, None, None).await.body;
+        assert!(login.contains("the form you sent was not saved") && login.contains("data-unsent-form"), "{login}");
+        assert!(login.contains(&format!("name=\"next\" value=\"{next}\"")), "{login}");
+        let reply = sign_in_to(&site, "nurse", PASSWORD, &next).await;
+        assert_eq!((reply.status, reply.location.as_str()), (StatusCode::SEE_OTHER, next.as_str()));
+        // Only a page of this site is a way back; a page a GET asked for is one too.
+        let reply = sign_in_to(&site, "nurse", PASSWORD, "//elsewhere.example/phish").await;
+        assert_eq!(reply.location, "/worklist");
+        let (cookie, _) = site.sign_in("nurse", PASSWORD).await;
+        site.clock_seconds.fetch_add(idle + 60, Ordering::SeqCst);
+        let reply = call(&site.router, "GET", "/patients?q=Brien", Some(&cookie), None).await;
+        assert_eq!(reply.location, "/?expired=1&next=%2Fpatients%3Fq%3DBrien");
+        // Signing out tells the script to forget any kept form.
+        assert!(call(&site.router, "GET", "/?signed_out=1", None, None).await.body.contains("data-signed-out"));
     })
     .await;
 }

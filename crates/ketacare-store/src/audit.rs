@@ -384,13 +384,98 @@ impl Store {
 
     /// Up to `limit` rows with `seq` greater than `after_seq`, in chain order.
     pub async fn audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        let sql = "SELECT seq, occurred_at, actor_id, actor_role, action, resource, patient_id, request_id, outcome, \
-                   row_versions, patients_shown, hash_algorithm, prev_hash, hash FROM audit_events WHERE seq > $1 \
-                   ORDER BY seq LIMIT $2";
+        self.audit_events_matching(&AuditEventFilter { after_seq, limit, ..AuditEventFilter::default() }).await
+    }
+
+    /// Up to `filter.limit` rows after `filter.after_seq` that match every condition given, in chain
+    /// order (keyset paging by `seq`: the next page starts after the last row of this one). Only the
+    /// conditions given are in the statement; each value is a bound parameter.
+    pub async fn audit_events_matching(&self, filter: &AuditEventFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, occurred_at, actor_id, actor_role, action, resource, patient_id, request_id, outcome, \
+             row_versions, patients_shown, hash_algorithm, prev_hash, hash FROM audit_events WHERE seq > $1",
+        );
+        let mut texts: Vec<String> = Vec::new();
+        let mut condition = |sql: &mut String, template: &str, values: &[String]| {
+            let mut clause = template.to_owned();
+            for value in values {
+                texts.push(value.clone());
+                clause = clause.replacen("{}", &format!("${}", texts.len() + 1), 1);
+            }
+            sql.push_str(" AND ");
+            sql.push_str(&clause);
+        };
+        if let Some(patient_id) = &filter.patient_id {
+            // The patient's own events, and the list events (patient lists, the worklist) that showed it.
+            let shown = format!("%\"{}\"%", like_escaped(patient_id));
+            condition(
+                &mut sql,
+                "(patient_id = {} OR patients_shown LIKE {} ESCAPE '\\')",
+                &[patient_id.clone(), shown],
+            );
+        }
+        if let Some(actor_id) = &filter.actor_id {
+            condition(&mut sql, "actor_id = {}", std::slice::from_ref(actor_id));
+        }
+        match &filter.action {
+            Some(AuditActionMatch::Exact(action)) => condition(&mut sql, "action = {}", std::slice::from_ref(action)),
+            Some(AuditActionMatch::Prefix(prefix)) => {
+                condition(&mut sql, "action LIKE {} ESCAPE '\\'", &[format!("{}%", like_escaped(prefix))]);
+            }
+            None => {}
+        }
+        // Stored times are fixed-width UTC text (`format_time`), so text order is time order.
+        if let Some(from) = filter.occurred_from {
+            condition(&mut sql, "occurred_at >= {}", &[format_time(from)]);
+        }
+        if let Some(before) = filter.occurred_before {
+            condition(&mut sql, "occurred_at < {}", &[format_time(before)]);
+        }
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", texts.len() + 2));
         let records = on_pool!(self, pool => {
-            let rows = sqlx::query(sql).bind(after_seq).bind(limit).fetch_all(pool).await?;
+            let mut query = sqlx::query(&sql).bind(filter.after_seq);
+            for text in &texts {
+                query = query.bind(text.as_str());
+            }
+            let rows = query.bind(filter.limit).fetch_all(pool).await?;
             rows.iter().map(AuditRecord::from_row).collect::<Result<Vec<_>, _>>()?
         });
         Ok(records)
     }
+}
+
+/// Which rows of the audit log to read: a keyset page (`seq` after `after_seq`, at most `limit`) of the
+/// rows that match every condition given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditEventFilter {
+    pub after_seq: i64,
+    pub limit: i64,
+    /// Events about this patient, or list events that showed it.
+    pub patient_id: Option<String>,
+    /// Events of this account.
+    pub actor_id: Option<String>,
+    pub action: Option<AuditActionMatch>,
+    /// At or after this time.
+    pub occurred_from: Option<Timestamp>,
+    /// Before this time.
+    pub occurred_before: Option<Timestamp>,
+}
+
+/// An action exactly (`user.unlock`), or every action that starts with a prefix (`user.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditActionMatch {
+    Exact(String),
+    Prefix(String),
+}
+
+/// Text for a LIKE pattern with `\`, `%` and `_` matching themselves (with `ESCAPE '\'`).
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
 }

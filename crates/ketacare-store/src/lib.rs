@@ -28,7 +28,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use audit::{AUDIT_KEY_MIN_BYTES, AuditEvent, AuditKey, AuditRecord, GENESIS_HASH, HashAlgorithm};
+pub use audit::{
+    AUDIT_KEY_MIN_BYTES, AuditActionMatch, AuditEvent, AuditEventFilter, AuditKey, AuditRecord, GENESIS_HASH,
+    HashAlgorithm,
+};
 pub use audit_verify::{
     AuditChainReport, BrokenLink, MAX_LISTED_ROW_PROBLEMS, RowProblem, RowProblemKind, SHIPPED_TRIGGERS_POSTGRES,
     SHIPPED_TRIGGERS_SQLITE, trigger_fingerprints,

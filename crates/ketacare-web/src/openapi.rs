@@ -346,10 +346,21 @@ fn foundation_document() -> Value {
                                                 "status": { "type": "string", "enum": ["active", "entered_in_error"] } } })) }))
             },
             "/api/v1/audit/events": {
-                "get": operation("A page of the audit log (admin, auditor)", (200, "Events", json!({ "type": "object" })), &[401, 403, 422],
+                "get": operation("A page of the audit log (admin, auditor), in chain order, filtered by any of patient, account, action and time",
+                    (200, "The events, the usernames of the accounts that acted in them, and the next page's `after` when this page is full",
+                        json!({ "type": "object", "properties": {
+                            "events": { "type": "array", "items": { "type": "object" } },
+                            "usernames": { "type": "object", "additionalProperties": { "type": "string" }, "description": "actor_id → username" },
+                            "next_after": { "type": ["integer", "null"] } } })),
+                    &[401, 403, 422],
                     json!({ "parameters": [
-                        { "name": "after", "in": "query", "schema": { "type": "integer" } },
-                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }
+                        { "name": "after", "in": "query", "schema": { "type": "integer" }, "description": "The seq of the last event of the previous page" },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } },
+                        { "name": "patient_id", "in": "query", "schema": { "type": "string", "maxLength": 100 }, "description": "Events about this patient, and list events that showed it" },
+                        { "name": "username", "in": "query", "schema": { "type": "string" }, "description": "Events of this account" },
+                        { "name": "action", "in": "query", "schema": { "type": "string" }, "description": "An action (session.login), or a prefix ending in * (user.*)" },
+                        { "name": "occurred_from", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "At or after this time" },
+                        { "name": "occurred_before", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Before this time" }
                     ] }))
             },
             "/api/v1/audit/verify": {

@@ -1124,3 +1124,72 @@ async fn dates_outside_one_strict_reading_are_refused_naming_the_field() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_audit_log_is_filtered_by_patient_user_action_and_time_and_names_the_accounts() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, WebConfig::default()).await;
+        let nurse = api.token(Role::Nurse).await;
+        let prescriber = api.token(Role::Prescriber).await;
+        let first = api.create_patient(&nurse, "Ada").await;
+        let second = api.create_patient(&prescriber, "Grace").await;
+        assert_eq!(
+            api.call("GET", &format!("/api/v1/patients/{first}"), &prescriber, None, &[]).await.status,
+            StatusCode::OK
+        );
+        let auditor = api.token(Role::Auditor).await;
+        let events = |query: String| {
+            let api = &api;
+            let auditor = auditor.clone();
+            async move { api.call("GET", &format!("/api/v1/audit/events?{query}"), &auditor, None, &[]).await }
+        };
+        let seen = |reply: &Reply, key: &str| -> Vec<String> {
+            reply.body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|event| event[key].as_str().unwrap_or("").to_owned())
+                .collect()
+        };
+        // By patient: its creation and its read, not the other patient's.
+        let reply = events(format!("patient_id={first}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(seen(&reply, "action"), ["patient.create", "patient.read"], "{}", reply.body);
+        assert!(seen(&reply, "patient_id").iter().all(|id| *id == first));
+        // By account, with the username beside each actor id; by action prefix; both.
+        let reply = events("username=prescriber&action=patient.*".to_owned()).await;
+        assert_eq!(seen(&reply, "action"), ["patient.create", "patient.read"], "{}", reply.body);
+        assert_eq!(seen(&reply, "patient_id"), [second.as_str(), first.as_str()]);
+        let prescriber_id = api.app.user_id_of("prescriber").await.unwrap().unwrap();
+        assert_eq!(reply.body["usernames"], json!({ prescriber_id: "prescriber" }));
+        // Keyset pages: the next page starts after the last event of a full one.
+        let reply = events("action=token.create&limit=2".to_owned()).await;
+        assert_eq!(seen(&reply, "action").len(), 2);
+        let next = reply.body["next_after"].as_i64().expect("a full page says where the next starts");
+        let reply = events(format!("action=token.create&limit=2&after={next}")).await;
+        assert_eq!((seen(&reply, "action").len(), &reply.body["next_after"]), (1, &Value::Null), "{}", reply.body);
+        // By time: everything so far is before a time in the future; nothing after it.
+        let reply = events("occurred_before=2999-01-01T00:00:00Z&action=patient.create".to_owned()).await;
+        assert_eq!(seen(&reply, "action").len(), 2);
+        assert_eq!(seen(&events("occurred_from=2999-01-01T00:00:00Z".to_owned()).await, "action").len(), 0);
+        // A filter that cannot match is refused naming its parameter.
+        for (query, field) in [
+            ("username=nobody", "username"),
+            ("action=DROP%20TABLE", "action"),
+            ("occurred_from=yesterday", "occurred_from"),
+            ("occurred_from=2026-12-04T00:00:00Z&occurred_before=2026-12-03T00:00:00Z", "occurred_before"),
+        ] {
+            let reply = events(query.to_owned()).await;
+            assert_eq!(
+                (reply.status, reply.body["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{query}: {}",
+                reply.body
+            );
+        }
+        // Only the roles that read the audit log get it, filters or not.
+        let reply = api.call("GET", "/api/v1/audit/events?username=nobody", &nurse, None, &[]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use ketacare_core::protocol::{Protocol, ProtocolEntry, SHIPPED_PROTOCOL_TOML, protocol_entries};
+use ketacare_core::protocol::{Protocol, ProtocolEntry, SHIPPED_PROTOCOL_TOML};
 
 #[derive(Debug, Args)]
 pub struct ProtocolArgs {
@@ -51,8 +51,7 @@ pub fn run(args: ProtocolArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            let entries = protocol_entries(&text)?;
-            let list = sign_off_list(&parsed, &entries);
+            let list = sign_off_list(&parsed);
             let mut stdout = std::io::stdout().lock();
             if unconfirmed {
                 stdout.write_all(list.as_bytes())?;
@@ -82,8 +81,8 @@ pub fn run(args: ProtocolArgs) -> anyhow::Result<ExitCode> {
 /// The settings of `protocol` whose source says UNCONFIRMED, each with its value and source, for a
 /// medical director's sign-off. Every line is a TOML comment, so the list may follow the protocol text
 /// into one file without making it invalid.
-fn sign_off_list(protocol: &Protocol, entries: &[ProtocolEntry]) -> String {
-    let unconfirmed: Vec<&ProtocolEntry> = entries.iter().filter(|entry| entry.is_unconfirmed()).collect();
+fn sign_off_list(protocol: &Protocol) -> String {
+    let unconfirmed: Vec<&ProtocolEntry> = protocol.entries.iter().filter(|entry| entry.is_unconfirmed()).collect();
     let mut list = format!(
         "# Sign-off: {} setting(s) of protocol \"{}\" (sha256 {}) rest on UNCONFIRMED sources.\n",
         unconfirmed.len(),

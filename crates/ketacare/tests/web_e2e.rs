@@ -9,11 +9,13 @@
 //! live feed, server-sent events), and so does the next critical value on the prescriber's worklist.
 //! The prescriber then signs an IV dose order from the overview's form for the patient whose induction
 //! starts today, and starts that session with the worklist's Start button.
-//! A second test takes a new patient through the intake's screens to a TRD decision (below).
 //! Every main page (sign-in, worklist, overview with its forms, session, a rating scale, the 404 page,
-//! and each intake page) is checked with axe-core (vendored under `tests/vendor/axe-core/`), injected through WebDriver: no
-//! serious or critical violation may remain.
-//! Without `KETACARE_E2E_WEBDRIVER` the test says it is skipped and passes; CI sets it.
+//! each intake page, each admin page) is checked with axe-core (vendored under `tests/vendor/axe-core/`),
+//! injected through WebDriver: no serious or critical violation may remain.
+//! Another test takes a new patient through the intake's screens to a TRD decision (below).
+//! Another drives the admin pages (users, tokens, the protocol, the audit log) and a form sent after
+//! the session ended, whose typed text comes back after signing in again.
+//! Without `KETACARE_E2E_WEBDRIVER` the tests say they are skipped and pass; CI sets it.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
@@ -400,6 +402,200 @@ async fn prescribe_and_start_from_the_worklist(prescriber: &Client) -> Result<()
     assert!(heading.starts_with("IV ketamine session"), "the started session's page: {heading}");
     let dose = prescriber.find(Locator::Id("dose")).await.unwrap().text().await.unwrap();
     assert!(dose.contains("mg/kg"), "the session gives the order: {dose}");
+    Ok(())
+}
+
+/// The text of the one-time secret (password or token) a page shows once.
+async fn one_time_secret(browser: &Client) -> String {
+    browser.find(Locator::Css("[data-one-time-secret]")).await.expect("a one-time secret").text().await.unwrap()
+}
+
+/// Clicks the button (or link) whose text starts with `text` in the users table's row of `username`.
+async fn click_in_user_row(browser: &Client, username: &str, control: &str, text: &str) {
+    let xpath =
+        format!("//tr[th[normalize-space(.)='{username}']]//{control}[starts-with(normalize-space(.), '{text}')]");
+    browser.find(Locator::XPath(&xpath)).await.unwrap_or_else(|_| panic!("find {xpath}")).click().await.unwrap();
+}
+
+/// The demo's admin, in a real browser: creates an account (its one-time password shown once), which a
+/// colleague uses on a second browser and makes an API token with; revokes that token and resets another
+/// account's password; changes the colleague's role, which ends their session while they are typing a
+/// blood pressure on the session page: their Enter lands on the sign-in page, which says the form was not
+/// saved and, once they sign in again, takes them back to the session page with what they typed filled in
+/// (kept in the tab's sessionStorage by the script), to send it. (The demo has no idle-timeout setting;
+/// the role change ends the session on the server exactly as idle expiry does: the session row is gone and
+/// the cookie is refused.) Then the admin reads the protocol in effect, filters the audit log and verifies
+/// it. axe-core runs on each new page; screenshots go to target/e2e-screenshots/admin-*.png.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_accounts_tokens_the_protocol_and_the_audit_log_and_an_expired_form_keeps_its_text() {
+    let Ok(webdriver) = std::env::var(WEBDRIVER_VARIABLE) else {
+        println!("skipped: set {WEBDRIVER_VARIABLE} to a chromedriver URL (e.g. http://127.0.0.1:9515) to run it");
+        return;
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
+    let demo = start_demo(&database_url);
+    let admin_password = reset_password(&database_url, "admin");
+    let admin = browser(&webdriver).await;
+    let colleague = browser(&webdriver).await;
+    let outcome = administer_in_the_browser(&admin, &colleague, &demo.base_url, &admin_password).await;
+    let _ = admin.close().await;
+    let _ = colleague.close().await;
+    outcome.expect("the admin pages in the browser");
+}
+
+async fn administer_in_the_browser(
+    admin: &Client,
+    colleague: &Client,
+    base_url: &str,
+    one_time_password: &str,
+) -> Result<(), String> {
+    sign_in_with_one_time_password(admin, base_url, "admin", one_time_password, "the admin's own password").await?;
+    admin.find(Locator::Css("nav a[href='/admin/users']")).await.unwrap().click().await.unwrap();
+    wait_for_path(admin, "/admin/users").await;
+    assert_accessible(admin, "the users page").await;
+    screenshot(admin, "admin-users.png").await;
+
+    // A new account, with its one-time password shown once.
+    type_into(admin, "#new-username", "e2e.nurse").await;
+    admin.find(Locator::Css("#new-role option[value=nurse]")).await.unwrap().click().await.unwrap();
+    admin
+        .find(Locator::XPath("//button[normalize-space(.)='Create the account']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let created_password = one_time_secret(admin).await;
+    let notice = admin.find(Locator::Css(".one-time")).await.unwrap().text().await.unwrap();
+    assert!(notice.contains("Account e2e.nurse created (nurse)"), "{notice}");
+    screenshot(admin, "admin-user-created.png").await;
+    assert_accessible(admin, "the users page with a one-time password").await;
+
+    // The colleague signs in with it on a second browser and makes an API token.
+    sign_in_with_one_time_password(colleague, base_url, "e2e.nurse", &created_password, "the colleague's password")
+        .await?;
+    colleague.find(Locator::Css("a[href='/account/tokens']")).await.unwrap().click().await.unwrap();
+    wait_for_path(colleague, "/account/tokens").await;
+    type_into(colleague, "#label", "nightly export").await;
+    colleague
+        .find(Locator::XPath("//button[normalize-space(.)='Create the token']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let token = one_time_secret(colleague).await;
+    assert!(token.starts_with("kc_"), "the token is shown once: {token}");
+    screenshot(colleague, "admin-own-tokens.png").await;
+    assert_accessible(colleague, "your API tokens").await;
+
+    // The admin revokes it from the colleague's token list.
+    admin.goto(&format!("{base_url}/admin/users")).await.unwrap();
+    click_in_user_row(admin, "e2e.nurse", "a", "API tokens").await;
+    wait_for_path(admin, "/tokens").await;
+    admin
+        .find(Locator::XPath("//button[starts-with(normalize-space(.), 'Revoke')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(admin, "saved=revoked").await;
+    let tokens = admin.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(tokens.contains("The token was revoked.") && tokens.contains("Revoked"), "{tokens}");
+    screenshot(admin, "admin-user-tokens.png").await;
+    assert_accessible(admin, "an account's API tokens").await;
+
+    // A password reset shows the new one-time password once.
+    admin.goto(&format!("{base_url}/admin/users")).await.unwrap();
+    click_in_user_row(admin, "demo.nurse", "button", "Reset password").await;
+    let reset = admin.find(Locator::Css(".one-time")).await.unwrap().text().await.unwrap();
+    assert!(reset.contains("New one-time password for demo.nurse"), "{reset}");
+    assert!(one_time_secret(admin).await.len() >= 12);
+    screenshot(admin, "admin-password-reset.png").await;
+
+    // The colleague types a blood pressure on the session in progress...
+    colleague.goto(&format!("{base_url}/worklist")).await.unwrap();
+    colleague
+        .find(Locator::XPath("//a[starts-with(normalize-space(.), 'Open session')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(colleague, "/sessions/").await;
+    let session_url = colleague.current_url().await.unwrap().to_string();
+    let systolic = colleague.find(Locator::Id("systolic")).await.unwrap();
+    systolic.click().await.unwrap();
+    systolic.send_keys("151\t93").await.unwrap();
+    // ...when their session ends on the server: the admin changes their role.
+    admin.goto(&format!("{base_url}/admin/users")).await.unwrap();
+    let role = "//tr[th[normalize-space(.)='e2e.nurse']]//select/option[@value='prescriber']";
+    admin.find(Locator::XPath(role)).await.unwrap().click().await.unwrap();
+    click_in_user_row(admin, "e2e.nurse", "button", "Change role").await;
+    wait_for_path(admin, "saved=role").await;
+    let notice = admin.find(Locator::Css(".notice")).await.unwrap().text().await.unwrap();
+    assert!(notice.contains("The role of e2e.nurse was changed"), "{notice}");
+
+    // Enter sends the form: it bounces to the sign-in page, which says so and keeps what was typed.
+    colleague.find(Locator::Id("diastolic")).await.unwrap().send_keys(ENTER).await.unwrap();
+    wait_for_path(colleague, "unsent=1").await;
+    let notice = colleague.find(Locator::Css("[data-unsent-form]")).await.unwrap().text().await.unwrap();
+    assert!(notice.contains("the form you sent was not saved"), "{notice}");
+    assert!(notice.contains("What you typed is kept"), "the script says it kept the form: {notice}");
+    screenshot(colleague, "admin-expired-sign-in.png").await;
+    assert_accessible(colleague, "the sign-in page after an unsent form").await;
+    type_into(colleague, "#username", "e2e.nurse").await;
+    type_into(colleague, "#password", "the colleague's password").await;
+    colleague.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
+    for _ in 0..100 {
+        if colleague.current_url().await.unwrap().as_str() == session_url {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(colleague.current_url().await.unwrap().as_str(), session_url, "back on the session page");
+    colleague.wait().for_element(Locator::Css("[data-restored-form]")).await.map_err(|e| e.to_string())?;
+    let value = |id: &'static str| async move {
+        colleague.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+    };
+    assert_eq!((value("systolic").await, value("diastolic").await), ("151".to_owned(), "93".to_owned()));
+    screenshot(colleague, "admin-expired-form-restored.png").await;
+    colleague.find(Locator::Id("diastolic")).await.unwrap().send_keys(ENTER).await.unwrap();
+    wait_for_path(colleague, "saved=").await;
+    let page = colleague.source().await.unwrap();
+    assert!(page.contains("saved for") && page.contains("151/93"), "the entry was saved after signing in again");
+    let kept: serde_json::Value =
+        colleague.execute("return window.sessionStorage.getItem('ketacare.unsent-form');", Vec::new()).await.unwrap();
+    assert_eq!(kept, json!(null), "nothing is kept once the form went through");
+
+    // The protocol in effect, each value with its source and the UNCONFIRMED ones flagged.
+    admin.find(Locator::Css("nav a[href='/protocol']")).await.unwrap().click().await.unwrap();
+    wait_for_path(admin, "/protocol").await;
+    let protocol = admin.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(protocol.contains("UNCONFIRMED") && protocol.contains("clinical-reference §"), "{protocol}");
+    screenshot(admin, "admin-protocol.png").await;
+    assert_accessible(admin, "the protocol page").await;
+
+    // The audit log, filtered to the colleague's token actions, then verified.
+    admin.find(Locator::Css("nav a[href='/audit']")).await.unwrap().click().await.unwrap();
+    wait_for_path(admin, "/audit").await;
+    type_into(admin, "#user", "e2e.nurse").await;
+    type_into(admin, "#action", "token.*").await;
+    admin.find(Locator::XPath("//button[normalize-space(.)='Show events']")).await.unwrap().click().await.unwrap();
+    wait_for_path(admin, "action=token").await;
+    let events = admin.find(Locator::Css(".audit-table tbody")).await.unwrap().text().await.unwrap();
+    assert!(events.contains("token.create") && events.contains("e2e.nurse"), "{events}");
+    assert!(!events.contains("session.login"), "only the filtered actions: {events}");
+    screenshot(admin, "admin-audit.png").await;
+    assert_accessible(admin, "the audit log").await;
+    admin.find(Locator::LinkText("Verify the audit log now")).await.unwrap().click().await.unwrap();
+    wait_for_path(admin, "/audit/verify").await;
+    let report = admin.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(report.contains("INTACT"), "{report}");
+    screenshot(admin, "admin-audit-verify.png").await;
+    assert_accessible(admin, "the audit verification").await;
     Ok(())
 }
 

@@ -47,6 +47,9 @@ pub struct Protocol {
     pub schedule: ScheduleSettings,
     pub scales: ScalesSettings,
     pub outcomes: OutcomeSettings,
+    /// Every setting as the file writes it, with its source, in file order (what `protocol show` lists
+    /// and the staff pages' protocol page shows).
+    pub entries: Vec<ProtocolEntry>,
 }
 
 /// A protocol file that cannot be used; names the dotted path of the offending key.
@@ -73,6 +76,7 @@ impl Protocol {
     pub fn parse(text: &str) -> Result<Protocol, InvalidProtocol> {
         let mut root: Table =
             text.parse().map_err(|error: toml::de::Error| InvalidProtocol::new("(file)", error.message().trim()))?;
+        let entries = entries_of(&root);
         match root.remove("format") {
             Some(Value::Integer(PROTOCOL_FORMAT)) => {}
             Some(other) => {
@@ -97,6 +101,7 @@ impl Protocol {
             schedule: ScheduleSettings::read(SectionReader::take_section(&mut root, "schedule")?)?,
             scales: ScalesSettings::read(SectionReader::take_section(&mut root, "scales")?)?,
             outcomes: OutcomeSettings::read(SectionReader::take_section(&mut root, "outcomes")?)?,
+            entries,
         };
         if let Some(key) = root.keys().next() {
             return Err(InvalidProtocol::new(key, "is not a known protocol section"));
@@ -126,13 +131,17 @@ impl ProtocolEntry {
 pub fn protocol_entries(text: &str) -> Result<Vec<ProtocolEntry>, InvalidProtocol> {
     let root: Table =
         text.parse().map_err(|error: toml::de::Error| InvalidProtocol::new("(file)", error.message().trim()))?;
+    Ok(entries_of(&root))
+}
+
+fn entries_of(root: &Table) -> Vec<ProtocolEntry> {
     let mut entries = Vec::new();
-    for (name, value) in &root {
+    for (name, value) in root {
         if let Value::Table(section) = value {
             collect_entries(name, section, &mut entries);
         }
     }
-    Ok(entries)
+    entries
 }
 
 fn collect_entries(prefix: &str, table: &Table, entries: &mut Vec<ProtocolEntry>) {
