@@ -226,6 +226,8 @@ struct RemsFieldRow {
     value: String,
     /// `recorded`, or `proposed` (from the session's timeline, for the clinician to confirm).
     proposed: bool,
+    /// The clinician may answer it in the details form (instead of the proposal).
+    answerable: bool,
     missing: bool,
     where_href: String,
     where_text: String,
@@ -362,6 +364,7 @@ async fn rems_page(
             name: name.to_owned(),
             value: if value["value"].is_null() { String::new() } else { value_text(&value["value"]) },
             proposed: value["origin"] == "derived",
+            answerable: matches!(entered_at, Some(EnteredAt::Details(_))),
             missing: missing.iter().any(|missing| missing == name),
             where_href,
             where_text,

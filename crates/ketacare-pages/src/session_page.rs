@@ -256,7 +256,7 @@ fn number_text(value: &Value) -> String {
 
 fn user_label(user_id: &str, signed: &SignedIn) -> String {
     if user_id == signed.principal.user_id {
-        "you".to_owned()
+        format!("you ({})", signed.principal.username)
     } else {
         format!("user {}", user_id.get(..8).unwrap_or(user_id))
     }
