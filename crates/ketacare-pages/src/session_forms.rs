@@ -103,6 +103,9 @@ pub struct DoseFormView {
     pub defaults_to_now: bool,
     /// Why the form is filled as it is (a dose being corrected).
     pub notice: Option<String>,
+    /// A dose is already recorded (and the form is not being corrected or refused): the form is folded
+    /// away behind "Give another dose", so the next dose is a deliberate choice.
+    pub folded: bool,
 }
 
 /// One field of the dose form as the page shows it.
@@ -234,6 +237,8 @@ pub fn dose_form_view(
     let corrected = correcting
         .and_then(|id| view.administrations.iter().find(|given| given["administration_id"].as_str() == Some(id)));
     let text = |value: &Value| if value.is_null() { String::new() } else { value_text(value) };
+    let already_given = view.administrations.iter().any(|given| given["status"] == "active");
+    let folded = already_given && typed.is_none() && corrected.is_none();
     let (form, defaults_to_now, notice) = match (typed, corrected) {
         (Some(typed), _) => (typed, false, None),
         (None, Some(given)) => (
@@ -280,6 +285,7 @@ pub fn dose_form_view(
         time_zone: value_text(&view.document["time_zone"]),
         defaults_to_now,
         notice,
+        folded,
     }
 }
 

@@ -941,6 +941,7 @@ async fn a_nurse_gives_the_dose_with_its_lot_and_corrects_a_dose_and_an_entry() 
             page.contains("The dose was recorded")
                 && page.contains("56 mg esketamine (2 devices) at 15:00, lot LOT-A1")
         );
+        assert!(page.contains("<summary>Give another dose</summary>"), "the next dose is a deliberate choice: {page}");
         // One more device is over a dose limit (84 mg only after a prior 56 mg): refused beside the dose,
         // what was typed kept.
         let one_more = [

@@ -546,8 +546,9 @@ async fn nurse_session_pages(browser: &Client, webdriver: &str, base_url: &str, 
     wait_for_path(browser, "/sessions/").await;
     let session_url = browser.current_url().await.unwrap().to_string();
 
-    // The dose form comes filled from the signed order. The demo already gave 56 mg: a second 56 mg
-    // is over the limit, and the server's refusal is shown with the lot typed kept.
+    // The dose form comes filled from the signed order, folded away since the demo already gave 56 mg.
+    // A second 56 mg is over the limit, and the server's refusal is shown with the lot typed kept.
+    browser.find(Locator::Css("#give-dose details summary")).await.unwrap().click().await.unwrap();
     assert_eq!(field_value(browser, "dose-dose_mg").await, "56");
     assert_eq!(field_value(browser, "dose-device_count").await, "2");
     type_into(browser, "#dose-lot_number", "E2E-LOT-7").await;
