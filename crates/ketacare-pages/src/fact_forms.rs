@@ -49,7 +49,8 @@ pub struct FactGroup {
     pub fields: &'static [FactField],
 }
 
-const fn field(path: &'static str, label: &'static str, hint: &'static str, kind: FieldKind) -> FactField {
+/// A fact field, for the tables of fields.
+pub const fn field(path: &'static str, label: &'static str, hint: &'static str, kind: FieldKind) -> FactField {
     FactField { path, label, hint, kind }
 }
 

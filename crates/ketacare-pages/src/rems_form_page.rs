@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::PagesState;
 use crate::display::{clinic_zone, date_time, value_text, words};
 use crate::fact_forms::{
-    FactField, FactGroup, FactsFormView, FieldKind, fact_groups, facts_refusal, field_id, read_facts_form,
+    FactGroup, FactsFormView, FieldKind, fact_groups, facts_refusal, field, field_id, read_facts_form,
     section_from_form, update_body,
 };
 use crate::layout::Chrome;
@@ -28,10 +28,6 @@ use crate::page_error::{PageError, render};
 use crate::session_page::{VersionForm, read_form};
 use crate::signed_in::SignedIn;
 use crate::treatment_forms::FormErrors;
-
-const fn field(path: &'static str, label: &'static str, hint: &'static str, kind: FieldKind) -> FactField {
-    FactField { path, label, hint, kind }
-}
 
 const PROPOSED: &str = "blank: the form proposes the answer from the session's record";
 

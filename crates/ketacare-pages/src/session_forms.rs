@@ -234,8 +234,12 @@ pub fn dose_form_view(
         }
         None => "no dose order on this session: a dose is given against a prescriber's order".to_owned(),
     };
-    let corrected = correcting
-        .and_then(|id| view.administrations.iter().find(|given| given["administration_id"].as_str() == Some(id)));
+    // Only a dose marked entered in error comes back in the form (a link to any other fills nothing).
+    let corrected = correcting.and_then(|id| {
+        view.administrations
+            .iter()
+            .find(|given| given["administration_id"].as_str() == Some(id) && given["status"] == "entered_in_error")
+    });
     let text = |value: &Value| if value.is_null() { String::new() } else { value_text(value) };
     let already_given = view.administrations.iter().any(|given| given["status"] == "active");
     let folded = already_given && typed.is_none() && corrected.is_none();

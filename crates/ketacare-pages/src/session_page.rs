@@ -555,7 +555,10 @@ pub async fn session_page(
     // The entry form: as typed when refused; else, after an entry was marked entered in error, filled
     // with that entry at its time (a late entry saying which it replaces); else empty, at now.
     let reentered = page_state.reenter_entry.filter(|_| page_state.entry.is_none()).and_then(|sequence| {
-        view.observation_log.iter().find(|entry| entry["sequence"].as_i64() == Some(sequence)).map(|entry| {
+        view.observation_log
+            .iter()
+            .find(|entry| entry["sequence"].as_i64() == Some(sequence) && entry["status"] == "entered_in_error")
+            .map(|entry| {
             let observation = &entry["observation"];
             let text = |key: &str| number_text(&observation[key]);
             let reason = value_text(&entry["correction"]["reason"]);
