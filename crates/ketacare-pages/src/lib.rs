@@ -8,14 +8,19 @@ mod admin_pages;
 mod amendments_view;
 mod audit_pages;
 mod display;
+mod eligibility_overrides;
+mod fact_forms;
 mod intake_fields;
 mod intake_pages;
 mod layout;
 mod live_changes;
 mod page_error;
 mod patient_pages;
+mod printable_records;
 mod protocol_page;
+mod rems_form_page;
 mod scale_forms;
+mod session_forms;
 mod session_page;
 mod signed_in;
 mod symptom_chart;
@@ -71,6 +76,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/patients/{patient_id}/plans"),
     ("POST", "/patients/{patient_id}/orders"),
     ("POST", "/patients/{patient_id}/sessions"),
+    ("POST", "/patients/{patient_id}/eligibility-overrides"),
+    ("GET", "/patients/{patient_id}/summary"),
     ("GET", "/patients/{patient_id}/scales/{scale}"),
     ("POST", "/patients/{patient_id}/scales/{scale}"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}"),
@@ -80,6 +87,14 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/signature"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/overrides"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/administrations"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/administrations/{administration_id}/entered-in-error"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/pre-dose"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge-assessment"),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/record"),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/rems-form"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/rems-form/details"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/rems-form/submission"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/scales/{scale}"),
     ("GET", "/live/session-changes"),
@@ -157,6 +172,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/patients/{patient_id}/plans", post(treatment_forms::create_plan))
         .route("/patients/{patient_id}/orders", post(treatment_forms::create_order))
         .route("/patients/{patient_id}/sessions", post(treatment_forms::start_session))
+        .route("/patients/{patient_id}/eligibility-overrides", post(eligibility_overrides::record_eligibility_override))
+        .route("/patients/{patient_id}/summary", get(printable_records::summary))
         .route("/patients/{patient_id}/scales/{scale}", get(scale_forms::scale_form).post(scale_forms::record_scale))
         .route(SESSION, get(session_page::session))
         .route(&format!("{SESSION}/observations"), post(session_page::record_observation))
@@ -168,6 +185,17 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route(&format!("{SESSION}/discharge"), post(session_page::discharge))
         .route(&format!("{SESSION}/signature"), post(session_page::sign))
         .route(&format!("{SESSION}/overrides"), post(session_page::record_override))
+        .route(&format!("{SESSION}/administrations"), post(session_forms::give_dose))
+        .route(
+            &format!("{SESSION}/administrations/{{administration_id}}/entered-in-error"),
+            post(session_forms::correct_administration),
+        )
+        .route(&format!("{SESSION}/pre-dose"), post(session_forms::save_pre_dose))
+        .route(&format!("{SESSION}/discharge-assessment"), post(session_forms::save_discharge_assessment))
+        .route(&format!("{SESSION}/record"), get(printable_records::session_record))
+        .route(&format!("{SESSION}/rems-form"), get(rems_form_page::rems_form))
+        .route(&format!("{SESSION}/rems-form/details"), post(rems_form_page::save_rems_details))
+        .route(&format!("{SESSION}/rems-form/submission"), post(rems_form_page::submit_rems_form))
         .route(
             &format!("{SESSION}/scales/{{scale}}"),
             get(scale_forms::session_scale_form).post(scale_forms::record_session_scale),

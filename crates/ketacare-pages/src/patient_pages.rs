@@ -3,18 +3,22 @@
 //! the plans and sessions (with links). Analysts see patients de-identified (the use cases decide that),
 //! and no plans or sessions. Prescribers get the plan and dose-order forms, nurses and prescribers the
 //! start-a-session form (`treatment_forms.rs` handles their posts and re-renders this page when refused).
+//! Prescribers also get the eligibility override form (`eligibility_overrides.rs`), and everyone who may
+//! read the chart the links to the printable summary and session records (`printable_records.rs`, which
+//! gathers its data with this page's functions: `patient_identity`, `chart_decisions`, `scale_results`).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use ketacare_app::policy::{Permission, allows};
-use ketacare_app::{AppError, EvaluationQuery, PatientListQuery, PatientView};
+use ketacare_app::{Actor, App, AppError, ChartEvaluationView, EvaluationQuery, PatientListQuery, PatientView};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::PagesState;
 use crate::amendments_view::{AmendmentRow, amendment_rows};
 use crate::display::{clinic_zone, date_time, value_text, words};
+use crate::eligibility_overrides::{EligibilityOverrideForm, EligibilityOverrideView, override_view};
 use crate::layout::Chrome;
 use crate::page_error::{PageError, render};
 use crate::scale_forms::{SCALES, scale_definition};
@@ -151,6 +155,10 @@ pub struct PatientOverviewPage {
     amendments: Option<Vec<AmendmentRow>>,
     /// The intake's task list, for the roles that record the chart.
     intake_href: Option<String>,
+    /// The prescriber's eligibility override form (its own section of the page).
+    override_form: Option<EligibilityOverrideView>,
+    /// The printable summary and each session's printable record, for the roles that read the chart.
+    print_links: Option<Vec<(String, String)>>,
 }
 
 /// One option of a select, with whether it is chosen.
@@ -188,11 +196,11 @@ struct ScalesView {
     record_links: Vec<(String, &'static str)>,
 }
 
-struct ScaleResultRow {
-    administered_on: String,
-    scale: String,
-    total: String,
-    entered_in_error: bool,
+pub struct ScaleResultRow {
+    pub administered_on: String,
+    pub scale: String,
+    pub total: String,
+    pub entered_in_error: bool,
 }
 
 struct OrderItem {
@@ -208,6 +216,7 @@ pub struct OverviewForms {
     pub plan: Option<PlanForm>,
     pub order: Option<OrderForm>,
     pub start: Option<StartForm>,
+    pub eligibility_override: Option<EligibilityOverrideForm>,
     pub saved: Option<&'static str>,
 }
 
@@ -217,38 +226,52 @@ pub struct OverviewQuery {
     saved: String,
 }
 
-struct Evaluation {
-    as_of: String,
-    provenance: String,
-    trd: Vec<(String, String, String)>,
-    trials: Vec<TrialRow>,
-    staging: Vec<(String, String)>,
-    modalities: Vec<ModalityEligibility>,
-    doses: Vec<(String, String)>,
+/// The decisions on the chart as the overview and the printable summary show them.
+pub struct Evaluation {
+    pub as_of: String,
+    pub provenance: String,
+    pub rules_version: String,
+    pub protocol_sha256: String,
+    /// The current episode: diagnosis, onset or duration, severity, psychotic features, ECT.
+    pub diagnosis: Vec<(String, String)>,
+    pub trd: Vec<(String, String, String)>,
+    pub trials: Vec<TrialRow>,
+    pub staging: Vec<(String, String)>,
+    pub modalities: Vec<ModalityEligibility>,
+    pub doses: Vec<(String, String)>,
 }
 
-struct TrialRow {
-    drug: String,
-    class: String,
-    adequate: String,
-    failed: String,
-    reasons: String,
+pub struct TrialRow {
+    pub drug: String,
+    pub class: String,
+    pub adequate: String,
+    pub failed: String,
+    pub reasons: String,
+    /// As charted: daily dose, weeks, adherence, improvement, role, why it stopped.
+    pub daily_dose: String,
+    pub weeks: String,
+    pub adherence: String,
+    pub improvement: String,
+    pub role: String,
+    pub stop_reason: String,
 }
 
-struct ModalityEligibility {
-    name: String,
-    status: String,
-    status_class: &'static str,
-    findings: Vec<FindingRow>,
-    missing: String,
+pub struct ModalityEligibility {
+    pub name: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub findings: Vec<FindingRow>,
+    pub missing: String,
 }
 
-struct FindingRow {
-    class: String,
-    rule: String,
-    reason: String,
-    source: String,
-    overridden_by: String,
+pub struct FindingRow {
+    pub class: String,
+    /// The engine's class (`absolute`, `blocking_relative`, `warning`).
+    pub class_code: String,
+    pub rule: String,
+    pub reason: String,
+    pub source: String,
+    pub overridden_by: String,
 }
 
 struct PlanItem {
@@ -290,7 +313,15 @@ fn status_class(status: &str) -> &'static str {
     }
 }
 
-fn evaluation_of(report: &Value, view_as_of: &str, rules_version: &str, protocol_sha256: &str) -> Evaluation {
+/// A charted value as text, or nothing when it is not charted.
+fn charted(value: &Value, unit: &str) -> String {
+    if value.is_null() { String::new() } else { format!("{}{unit}", value_text(value)) }
+}
+
+/// The decisions of a chart evaluation, with what the chart says of the episode and each trial.
+fn evaluation_of(view: &ChartEvaluationView) -> Evaluation {
+    let report = &view.report;
+    let case = &view.case;
     let trd = &report["trd"];
     let trd_rows = vec![
         (
@@ -304,22 +335,53 @@ fn evaluation_of(report: &Value, view_as_of: &str, rules_version: &str, protocol
             format!("classes: {}", value_text(&trd["distinct_classes"]["classes"])),
         ),
     ];
+    let case_trials = case["trials"].as_array().cloned().unwrap_or_default();
     let trials = trd["trials"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|trial| TrialRow {
-            drug: value_text(&trial["drug"]),
-            class: value_text(&trial["class"]),
-            adequate: value_text(&trial["adequate"]),
-            failed: value_text(&trial["failed"]),
-            reasons: match (trial["reasons"].as_array(), trial["missing"].as_array()) {
-                (Some(reasons), _) if !reasons.is_empty() => value_text(&trial["reasons"]),
-                (_, Some(missing)) if !missing.is_empty() => format!("missing: {}", value_text(&trial["missing"])),
-                _ => String::new(),
-            },
+        .enumerate()
+        .map(|(index, trial)| {
+            // The report judges the case's trials in order; the charted details go with the same drug.
+            let charted_trial = case_trials.get(index).filter(|charted| charted["drug"] == trial["drug"]);
+            let detail =
+                |key: &str, unit: &str| charted_trial.map(|trial| charted(&trial[key], unit)).unwrap_or_default();
+            TrialRow {
+                daily_dose: detail("daily_dose_mg", " mg/day"),
+                weeks: detail("weeks", " weeks"),
+                adherence: detail("adherence", ""),
+                improvement: detail("improvement_pct", " %"),
+                role: detail("role", ""),
+                stop_reason: detail("stop_reason", ""),
+                drug: value_text(&trial["drug"]),
+                class: value_text(&trial["class"]),
+                adequate: value_text(&trial["adequate"]),
+                failed: value_text(&trial["failed"]),
+                reasons: match (trial["reasons"].as_array(), trial["missing"].as_array()) {
+                    (Some(reasons), _) if !reasons.is_empty() => value_text(&trial["reasons"]),
+                    (_, Some(missing)) if !missing.is_empty() => format!("missing: {}", value_text(&trial["missing"])),
+                    _ => String::new(),
+                },
+            }
         })
         .collect();
+    let episode = &case["episode"];
+    let mut diagnosis = Vec::new();
+    if episode.is_object() {
+        diagnosis.push(("Diagnosis (ICD-10-CM)".to_owned(), value_text(&episode["diagnosis"])));
+        if !episode["onset_date"].is_null() {
+            diagnosis.push(("Episode onset".to_owned(), value_text(&episode["onset_date"])));
+        }
+        if !episode["duration_months"].is_null() {
+            diagnosis
+                .push(("Episode duration".to_owned(), format!("{} months", value_text(&episode["duration_months"]))));
+        }
+        diagnosis.push(("Severity".to_owned(), value_text(&episode["severity"])));
+        diagnosis.push(("Psychotic features".to_owned(), value_text(&episode["psychotic_features"])));
+    }
+    if case["ect"].is_object() {
+        diagnosis.push(("Failed ECT courses".to_owned(), value_text(&case["ect"]["failed_courses"])));
+    }
     let staging = &report["staging"];
     let staging_rows = vec![
         (
@@ -345,6 +407,7 @@ fn evaluation_of(report: &Value, view_as_of: &str, rules_version: &str, protocol
                     .flatten()
                     .map(|finding| FindingRow {
                         class: words(&value_text(&finding["class"])),
+                        class_code: value_text(&finding["class"]),
                         rule: value_text(&finding["rule"]),
                         reason: value_text(&finding["summary"]),
                         source: value_text(&finding["source"]),
@@ -389,17 +452,84 @@ fn evaluation_of(report: &Value, view_as_of: &str, rules_version: &str, protocol
         doses.push(("IV ketamine".to_owned(), text));
     }
     Evaluation {
-        as_of: view_as_of.to_owned(),
+        as_of: view.as_of.clone(),
         provenance: format!(
-            "{rules_version}, site protocol SHA-256 {}…",
-            protocol_sha256.get(..12).unwrap_or_default()
+            "{}, site protocol SHA-256 {}…",
+            view.rules_version,
+            view.protocol_sha256.get(..12).unwrap_or_default()
         ),
+        rules_version: view.rules_version.clone(),
+        protocol_sha256: view.protocol_sha256.clone(),
+        diagnosis,
         trd: trd_rows,
         trials,
         staging: staging_rows,
         modalities,
         doses,
     }
+}
+
+/// The overview's heading, the identity lines and whether the view is de-identified.
+pub fn patient_identity(patient: &PatientView) -> (String, Vec<(String, String)>, bool) {
+    match patient {
+        PatientView::Identified(patient) => (
+            format!("{} {}", patient.given_name, patient.family_name),
+            vec![
+                ("MRN".to_owned(), patient.mrn.clone().unwrap_or_else(|| "\u{2014}".to_owned())),
+                ("Born".to_owned(), patient.birth_date.clone()),
+                ("Sex at birth".to_owned(), patient.sex_at_birth.clone()),
+                ("Pseudonym".to_owned(), patient.pseudonym.clone()),
+                ("Record".to_owned(), words(patient.status.as_str())),
+            ],
+            false,
+        ),
+        PatientView::DeIdentified(patient) => (
+            patient.pseudonym.clone(),
+            vec![
+                (
+                    "Birth year".to_owned(),
+                    patient.birth_year.map_or_else(|| "90 or over".to_owned(), |year| year.to_string()),
+                ),
+                ("Sex at birth".to_owned(), patient.sex_at_birth.clone()),
+            ],
+            true,
+        ),
+    }
+}
+
+/// The decisions on the chart now (`App::chart_evaluation`, as the API's `GET …/evaluation`), or why the
+/// chart does not yet make a case.
+pub async fn chart_decisions(
+    app: &App,
+    actor: &Actor,
+    patient_id: &str,
+) -> Result<(Option<Evaluation>, Option<String>), PageError> {
+    match app.chart_evaluation(actor, patient_id, &EvaluationQuery::default()).await {
+        Ok(view) => Ok((Some(evaluation_of(&view)), None)),
+        Err(AppError::Invalid { field, problem }) => {
+            Ok((None, Some(format!("The chart does not yet make a complete case: {field} {problem}."))))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The chart's rating-scale results, newest first (`App::chart_section` of `scales`).
+pub async fn scale_results(app: &App, actor: &Actor, patient_id: &str) -> Result<Vec<ScaleResultRow>, PageError> {
+    Ok(app
+        .chart_section(actor, patient_id, "scales")
+        .await?
+        .iter()
+        .rev()
+        .map(|record| {
+            let code = value_text(&record.data["scale"]);
+            ScaleResultRow {
+                administered_on: value_text(&record.data["administered_on"]),
+                scale: scale_definition(&code).map_or_else(|| code.to_uppercase(), |scale| scale.title.to_owned()),
+                total: record.total.map_or_else(|| "\u{2014}".to_owned(), |total| total.to_string()),
+                entered_in_error: record.status.as_str() == "entered_in_error",
+            }
+        })
+        .collect())
 }
 
 /// `GET /patients/{patient_id}`.
@@ -413,6 +543,7 @@ pub async fn patient_overview(
         "plan" => Some("The plan was prescribed; its schedule is under Plans."),
         "order" => Some("The dose order was signed; it is under Dose orders."),
         "scale" => Some("The rating scale was saved; its total is under Rating scales."),
+        "override" => Some("The override was recorded and the chart decided again: the finding shows who overrode it."),
         _ => None,
     };
     let page = overview_page(&state, &signed, &patient_id, OverviewForms { saved, ..OverviewForms::default() }).await?;
@@ -453,40 +584,8 @@ pub async fn overview_page(
     let actor = &signed.actor;
     let zone = clinic_zone(app);
     let patient = app.get_patient(actor, &patient_id).await?;
-    let (heading, identity, de_identified) = match &patient {
-        PatientView::Identified(patient) => (
-            format!("{} {}", patient.given_name, patient.family_name),
-            vec![
-                ("MRN".to_owned(), patient.mrn.clone().unwrap_or_else(|| "\u{2014}".to_owned())),
-                ("Born".to_owned(), patient.birth_date.clone()),
-                ("Sex at birth".to_owned(), patient.sex_at_birth.clone()),
-                ("Pseudonym".to_owned(), patient.pseudonym.clone()),
-                ("Record".to_owned(), words(patient.status.as_str())),
-            ],
-            false,
-        ),
-        PatientView::DeIdentified(patient) => (
-            patient.pseudonym.clone(),
-            vec![
-                (
-                    "Birth year".to_owned(),
-                    patient.birth_year.map_or_else(|| "90 or over".to_owned(), |year| year.to_string()),
-                ),
-                ("Sex at birth".to_owned(), patient.sex_at_birth.clone()),
-            ],
-            true,
-        ),
-    };
-    let (evaluation, evaluation_problem) = match app
-        .chart_evaluation(actor, &patient_id, &EvaluationQuery::default())
-        .await
-    {
-        Ok(view) => (Some(evaluation_of(&view.report, &view.as_of, &view.rules_version, &view.protocol_sha256)), None),
-        Err(AppError::Invalid { field, problem }) => {
-            (None, Some(format!("The chart does not yet make a complete case: {field} {problem}.")))
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let (heading, identity, de_identified) = patient_identity(&patient);
+    let (evaluation, evaluation_problem) = chart_decisions(app, actor, &patient_id).await?;
     let role = signed.principal.role;
     let plan_views =
         if allows(role, Permission::ReadPlans) { app.plans(actor, &patient_id).await? } else { Vec::new() };
@@ -551,21 +650,7 @@ pub async fn overview_page(
     });
     let scales = if allows(role, Permission::ReadChart) && allows(role, Permission::ReadSessions) {
         let course = app.symptom_course(actor, &patient_id).await?;
-        let results = app
-            .chart_section(actor, &patient_id, "scales")
-            .await?
-            .iter()
-            .rev()
-            .map(|record| {
-                let code = value_text(&record.data["scale"]);
-                ScaleResultRow {
-                    administered_on: value_text(&record.data["administered_on"]),
-                    scale: scale_definition(&code).map_or_else(|| code.to_uppercase(), |scale| scale.title.to_owned()),
-                    total: record.total.map_or_else(|| "\u{2014}".to_owned(), |total| total.to_string()),
-                    entered_in_error: record.status.as_str() == "entered_in_error",
-                }
-            })
-            .collect();
+        let results = scale_results(app, actor, &patient_id).await?;
         let record_links = if allows(role, Permission::RecordChart) {
             SCALES.iter().map(|scale| (format!("/patients/{patient_id}/scales/{}", scale.code), scale.title)).collect()
         } else {
@@ -644,6 +729,21 @@ pub async fn overview_page(
     } else {
         None
     };
+    let override_form = override_view(role, &patient_id, evaluation.as_ref(), forms.eligibility_override);
+    let print_links = allows(role, Permission::ReadChart).then(|| {
+        let mut links = vec![(
+            format!("/patients/{patient_id}/summary"),
+            "Summary for prior authorisation (TRD, trials, staging, scales, decision)".to_owned(),
+        )];
+        for session in sessions.iter().flatten() {
+            let session: &SessionItem = session;
+            links.push((
+                format!("{}/record", session.href),
+                format!("Session record: {} ({})", session.planned_at, session.modality),
+            ));
+        }
+        links
+    });
     Ok(PatientOverviewPage {
         amendments,
         intake_href: allows(role, Permission::RecordChart).then(|| format!("/patients/{patient_id}/intake")),
@@ -664,5 +764,7 @@ pub async fn overview_page(
         plan_form,
         order_form,
         start_form,
+        override_form,
+        print_links,
     })
 }

@@ -6,6 +6,10 @@
 //! readiness and the REMS form's gaps, with the discharge and sign buttons for the roles that may, and
 //! for prescribers an override of an overridable hold of the gate, with its reason typed (empty by
 //! default) and the overrides already recorded.
+//! The dose is given (with its lot number) and corrected, and the pre-dose checks and the discharge
+//! assessment recorded, through the forms of `session_forms.rs`; an entry entered in error comes back
+//! in the entry form to be recorded right; the REMS form's preview and the printable record are pages
+//! of their own (`rems_form_page.rs`, `printable_records.rs`), made from the same use cases.
 //! Every write goes through the same use case as the API, and the page reloads after it (post,
 //! redirect, get) showing what the entry raised.
 
@@ -25,9 +29,15 @@ use crate::display::{
     age, clinic_zone, clock_time, date_time, html_id, level_class, level_icon, level_word, path_segment, value_text,
     words,
 };
+use crate::fact_forms::{FactsFormView, fact_groups};
 use crate::layout::Chrome;
 use crate::page_error::{PageError, render};
+use crate::session_forms::{
+    AdministrationRow, DoseForm, DoseFormView, FactsSection, RefusedFacts, administration_rows, dose_form_view,
+    own_section,
+};
 use crate::signed_in::{SignedIn, same_site_form};
+use crate::treatment_forms::FormErrors;
 use crate::vital_signs_chart::{VitalSignsPoint, vital_signs_svg};
 
 /// The vital-sign fields in the order they are measured and tabbed through: (form name and id, the
@@ -44,113 +54,129 @@ const VITAL_SIGN_FIELDS: [(&str, &str, &str, &str, i64, i64); 7] = [
 
 #[derive(Template)]
 #[template(path = "session.html")]
-struct SessionPage {
-    chrome: Chrome,
-    csrf_token: String,
-    patient_name: String,
-    patient_href: String,
-    session_id: String,
-    session_href: String,
-    heading: String,
-    stage: String,
-    record_status: String,
-    version: i64,
-    saved: Option<String>,
-    action_error: Option<String>,
-    gate_outcome: String,
-    gate_items: Vec<GateItem>,
-    pre_dose_values: Vec<PreDoseValue>,
-    order_lines: Vec<(String, String)>,
-    administrations: Vec<String>,
-    active_alerts: Vec<AlertItem>,
-    any_new_alert: bool,
-    alert_log: Vec<AlertLogItem>,
-    observations: Vec<ObservationRow>,
-    chart_svg: String,
-    discharge_status: String,
-    discharge_criteria: Vec<CriterionItem>,
-    rems_required: bool,
-    rems_status: String,
-    rems_missing: Vec<String>,
-    can_run: bool,
-    show_form: bool,
-    show_discharge: bool,
-    show_sign: bool,
-    form: VitalSignsForm,
+pub struct SessionPage {
+    pub chrome: Chrome,
+    pub csrf_token: String,
+    pub patient_name: String,
+    /// The patient as the printable record heads it (MRN and birth date, or the pseudonym).
+    pub patient_identity: Vec<(String, String)>,
+    pub patient_href: String,
+    pub session_id: String,
+    pub session_href: String,
+    pub heading: String,
+    pub stage: String,
+    pub record_status: String,
+    pub version: i64,
+    pub saved: Option<String>,
+    /// What a form just saved, for the notice at the top.
+    pub done: Option<&'static str>,
+    pub action_error: Option<String>,
+    pub gate_outcome: String,
+    pub gate_items: Vec<GateItem>,
+    pub pre_dose_values: Vec<PreDoseValue>,
+    pub order_lines: Vec<(String, String)>,
+    pub administrations: Vec<AdministrationRow>,
+    pub active_alerts: Vec<AlertItem>,
+    pub any_new_alert: bool,
+    pub alert_log: Vec<AlertLogItem>,
+    pub observations: Vec<ObservationRow>,
+    pub chart_svg: String,
+    pub discharge_status: String,
+    pub discharge_earliest: String,
+    pub discharge_criteria: Vec<CriterionItem>,
+    /// Who discharged and signed the session, and when.
+    pub sign_off: Vec<(String, String)>,
+    pub rems_required: bool,
+    pub rems_status: String,
+    pub rems_missing: Vec<String>,
+    pub rems_href: String,
+    pub can_run: bool,
+    pub show_form: bool,
+    pub show_discharge: bool,
+    pub show_sign: bool,
+    pub form: VitalSignsForm,
+    /// The dose form, while a dose may be given.
+    pub dose_form: Option<DoseFormView>,
+    /// The pre-dose checks and the discharge assessment, for the roles that run sessions.
+    pub pre_dose_form: Option<FactsFormView>,
+    pub discharge_form: Option<FactsFormView>,
 }
 
-struct GateItem {
-    item: String,
-    status: String,
-    status_class: &'static str,
-    reason: String,
-    source: String,
+pub struct GateItem {
+    pub item: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub reason: String,
+    pub source: String,
     /// The gate's code for the item (`BP`), which an override names.
-    code: String,
+    pub code: String,
     /// A prescriber may override this hold now (with a reason).
-    overridable_now: bool,
+    pub overridable_now: bool,
     /// The override reason as typed, and the server's refusal, when an override was refused.
-    override_reason: String,
-    override_error: Option<String>,
+    pub override_reason: String,
+    pub override_error: Option<String>,
     /// Overrides already recorded for this item: who, when, why.
-    overrides: Vec<String>,
+    pub overrides: Vec<String>,
 }
 
-struct PreDoseValue {
-    field: String,
-    value: String,
-    source: String,
+pub struct PreDoseValue {
+    pub field: String,
+    pub value: String,
+    pub source: String,
 }
 
-struct AlertItem {
-    anchor: String,
-    level_word: String,
-    level_icon: &'static str,
-    level_class: &'static str,
-    summary: String,
-    detail: String,
-    action: String,
-    source: String,
-    since: String,
-    age: String,
-    acknowledgements: Vec<String>,
-    acknowledge_href: String,
+pub struct AlertItem {
+    pub anchor: String,
+    pub level_word: String,
+    pub level_icon: &'static str,
+    pub level_class: &'static str,
+    pub summary: String,
+    pub detail: String,
+    pub action: String,
+    pub source: String,
+    pub since: String,
+    pub age: String,
+    pub acknowledgements: Vec<String>,
+    pub acknowledge_href: String,
     /// Raised or changed by the entry just saved.
-    new: bool,
+    pub new: bool,
 }
 
-struct AlertLogItem {
-    time: String,
-    change: String,
-    level_word: String,
-    level_icon: &'static str,
-    summary: String,
+pub struct AlertLogItem {
+    pub time: String,
+    pub change: String,
+    pub level_word: String,
+    pub level_icon: &'static str,
+    pub summary: String,
 }
 
-struct ObservationRow {
-    sequence: i64,
-    time: String,
-    blood_pressure: String,
-    heart_rate: String,
-    spo2: String,
-    respiratory_rate: String,
-    moaas: String,
-    cadss: String,
-    other: String,
-    entered_in_error: bool,
-    note: String,
-    correct_href: String,
+pub struct ObservationRow {
+    pub sequence: i64,
+    pub time: String,
+    pub blood_pressure: String,
+    pub heart_rate: String,
+    pub spo2: String,
+    pub respiratory_rate: String,
+    pub moaas: String,
+    pub cadss: String,
+    pub other: String,
+    pub entered_in_error: bool,
+    pub note: String,
+    pub correct_href: String,
+    /// The correction's reason as typed and the server's words, when a correction was refused.
+    pub correction_reason: String,
+    pub correction_error: Option<String>,
 }
 
-struct CriterionItem {
-    criterion: String,
-    status: String,
-    status_class: &'static str,
-    reason: String,
+pub struct CriterionItem {
+    pub criterion: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub reason: String,
 }
 
 /// The entry form's values (kept when the server refuses them) and errors.
-struct VitalSignsForm {
+pub struct VitalSignsForm {
     action: String,
     at: String,
     time_zone: String,
@@ -160,6 +186,10 @@ struct VitalSignsForm {
     /// `(field id, message)`: what the server refused, for the error summary.
     errors: Vec<(String, String)>,
     autofocus: bool,
+    /// The time is the server's now (the script keeps it at now until someone edits it).
+    defaults_to_now: bool,
+    /// Why the form is filled as it is (an entry being corrected).
+    notice: Option<String>,
 }
 
 struct VitalField {
@@ -182,17 +212,34 @@ impl VitalSignsForm {
 pub struct SessionQuery {
     #[serde(default)]
     saved: Option<i64>,
+    /// An entry just marked entered in error: the entry form comes back filled with it.
+    #[serde(default)]
+    reenter: Option<i64>,
+    /// A dose just marked entered in error: the dose form comes back filled with it.
+    #[serde(default)]
+    reenter_dose: Option<String>,
+    /// What a form just saved (`dose`, `pre-dose`, `discharge-assessment`).
+    #[serde(default)]
+    done: Option<String>,
 }
 
 /// What a session page shows besides the stored session: a saved entry, a refused form or action.
 #[derive(Default)]
-struct PageState {
-    saved: Option<i64>,
-    entry: Option<EntryForm>,
-    errors: Vec<(String, String)>,
-    action_error: Option<String>,
+pub struct PageState {
+    pub saved: Option<i64>,
+    pub entry: Option<EntryForm>,
+    pub errors: Vec<(String, String)>,
+    pub action_error: Option<String>,
     /// A refused override: the item, the reason as typed, and the server's words.
-    refused_override: Option<(String, String, String)>,
+    pub refused_override: Option<(String, String, String)>,
+    /// A refused correction: the record's anchor (`entry-3`, `dose-ID`), the reason as typed, the words.
+    pub refused_correction: Option<(String, String, String)>,
+    pub reenter_entry: Option<i64>,
+    pub reenter_dose: Option<String>,
+    /// The dose form as typed, when refused.
+    pub dose: Option<DoseForm>,
+    pub refused_facts: Option<RefusedFacts>,
+    pub done: Option<&'static str>,
 }
 
 fn status_class(status: &str) -> &'static str {
@@ -209,7 +256,7 @@ fn number_text(value: &Value) -> String {
 
 fn user_label(user_id: &str, signed: &SignedIn) -> String {
     if user_id == signed.principal.user_id {
-        "you".to_owned()
+        format!("you ({})", signed.principal.username)
     } else {
         format!("user {}", user_id.get(..8).unwrap_or(user_id))
     }
@@ -245,7 +292,8 @@ fn chart_points(document: &Value) -> (Vec<VitalSignsPoint>, Option<i64>, jiff::c
     (points, dose_at.and_then(whole), start.time())
 }
 
-async fn session_page(
+/// The session page's content, as the page and the printable record show it.
+pub async fn session_page(
     state: &PagesState,
     signed: &SignedIn,
     patient_id: &str,
@@ -256,9 +304,18 @@ async fn session_page(
     let zone = clinic_zone(app);
     let now = app.now();
     let view: SessionView = app.get_session(&signed.actor, patient_id, session_id).await?;
-    let patient_name = match app.get_patient(&signed.actor, patient_id).await? {
-        PatientView::Identified(patient) => format!("{} {}", patient.given_name, patient.family_name),
-        PatientView::DeIdentified(patient) => patient.pseudonym,
+    let (patient_name, patient_identity) = match app.get_patient(&signed.actor, patient_id).await? {
+        PatientView::Identified(patient) => (
+            format!("{} {}", patient.given_name, patient.family_name),
+            vec![
+                ("MRN".to_owned(), patient.mrn.clone().unwrap_or_else(|| "\u{2014}".to_owned())),
+                ("Born".to_owned(), patient.birth_date.clone()),
+                ("Sex at birth".to_owned(), patient.sex_at_birth.clone()),
+            ],
+        ),
+        PatientView::DeIdentified(patient) => {
+            (patient.pseudonym.clone(), vec![("Pseudonym".to_owned(), patient.pseudonym)])
+        }
     };
     let session_href = format!("/patients/{patient_id}/sessions/{session_id}");
     let report = &view.report;
@@ -359,20 +416,7 @@ async fn session_page(
     } else {
         order_lines.push(("Order".to_owned(), "no dose order on this session".to_owned()));
     }
-    let administrations = view
-        .administrations
-        .iter()
-        .map(|given| {
-            format!(
-                "{} mg {} at {}, lot {} ({})",
-                value_text(&given["dose_mg"]),
-                value_text(&given["drug"]),
-                clock_time(given["started_at"].as_str().unwrap_or_default(), &zone),
-                value_text(&given["lot_number"]),
-                words(&value_text(&given["status"])),
-            )
-        })
-        .collect();
+    let administrations = administration_rows(&view, &session_href, page_state.refused_correction.as_ref(), &zone);
     let saved_at = page_state.saved.and_then(|sequence| {
         view.observation_log
             .iter()
@@ -456,6 +500,8 @@ async fn session_page(
                 other.push(format!("adverse events: {}", value_text(&Value::Array(events.clone()))));
             }
             let entered_in_error = entry["status"] == "entered_in_error";
+            let anchor = format!("entry-{sequence}");
+            let refusal = page_state.refused_correction.as_ref().filter(|(target, _, _)| *target == anchor);
             let note = if entered_in_error {
                 format!("entered in error: {}", value_text(&entry["correction"]["reason"]))
             } else if !entry["late_entry_reason"].is_null() {
@@ -476,6 +522,8 @@ async fn session_page(
                 entered_in_error,
                 note,
                 correct_href: format!("{session_href}/observations/{sequence}/entered-in-error"),
+                correction_reason: refusal.map(|(_, reason, _)| reason.clone()).unwrap_or_default(),
+                correction_error: refusal.map(|(_, _, message)| message.clone()),
             }
         })
         .collect();
@@ -501,7 +549,43 @@ async fn session_page(
     let can_run = allows(role, Permission::RunSessions);
     let stage = view.stage.as_str();
     let active = view.status == "active";
-    let entry = page_state.entry.unwrap_or_default();
+    let time_zone = value_text(&document["time_zone"]);
+    let session_zone = jiff::tz::TimeZone::get(&time_zone).unwrap_or(zone.clone());
+    let now_local = now.to_zoned_datetime(session_zone).strftime("%Y-%m-%dT%H:%M").to_string();
+    // The entry form: as typed when refused; else, after an entry was marked entered in error, filled
+    // with that entry at its time (a late entry saying which it replaces); else empty, at now.
+    let reentered = page_state.reenter_entry.filter(|_| page_state.entry.is_none()).and_then(|sequence| {
+        view.observation_log
+            .iter()
+            .find(|entry| entry["sequence"].as_i64() == Some(sequence) && entry["status"] == "entered_in_error")
+            .map(|entry| {
+            let observation = &entry["observation"];
+            let text = |key: &str| number_text(&observation[key]);
+            let reason = value_text(&entry["correction"]["reason"]);
+            (
+                EntryForm {
+                    at: observation["at"].as_str().map(|at| at.get(..16).unwrap_or(at).to_owned()).unwrap_or_default(),
+                    systolic: text("systolic_mmhg"),
+                    diastolic: text("diastolic_mmhg"),
+                    heart_rate: text("heart_rate_bpm"),
+                    spo2: text("spo2_percent"),
+                    respiratory_rate: text("respiratory_rate_per_min"),
+                    moaas: text("moaas"),
+                    cadss: text("cadss_total"),
+                    late_entry_reason: format!("replaces entry {sequence}, entered in error: {reason}"),
+                    ..EntryForm::default()
+                },
+                format!(
+                    "Entry {sequence} is marked entered in error. Its values are in the form at its time: correct what was wrong and save, or leave the form."
+                ),
+            )
+        })
+    });
+    let (entry, entry_notice) = match (page_state.entry, reentered) {
+        (Some(entry), _) => (entry, None),
+        (None, Some((entry, notice))) => (entry, Some(notice)),
+        (None, None) => (EntryForm::default(), None),
+    };
     let errors = page_state.errors;
     let fields = VITAL_SIGN_FIELDS
         .iter()
@@ -515,20 +599,68 @@ async fn session_page(
             error: errors.iter().find(|(field, _)| field == id || field == key).map(|(_, message)| message.clone()),
         })
         .collect();
-    let time_zone = value_text(&document["time_zone"]);
-    let form_at = if entry.at.is_empty() {
-        now.to_zoned_datetime(jiff::tz::TimeZone::get(&time_zone).unwrap_or(zone.clone()))
-            .strftime("%Y-%m-%dT%H:%M")
-            .to_string()
-    } else {
-        entry.at.clone()
+    let defaults_to_now = entry.at.is_empty();
+    let form_at = if defaults_to_now { now_local.clone() } else { entry.at.clone() };
+    let open_for_dose = can_run && active && matches!(stage, "in_progress" | "monitoring");
+    let dose_form = open_for_dose.then(|| {
+        dose_form_view(
+            &view,
+            &session_href,
+            page_state.dose,
+            page_state.reenter_dose.as_deref(),
+            now_local.clone(),
+            &zone,
+        )
+    });
+    let mut refused_facts = page_state.refused_facts;
+    let mut facts_form = |section: FactsSection| {
+        let refused = refused_facts.take_if(|refused| refused.section == section);
+        let (typed, reason, errors) = match refused {
+            Some(refused) => (Some(refused.values), refused.reason, refused.errors),
+            None => (None, String::new(), FormErrors::default()),
+        };
+        let recorded = json!({ section.key(): own_section(&view, section.key()) });
+        let mut groups = fact_groups(section.groups(), &recorded, typed.as_ref(), &errors);
+        // Say where the chart supplies a value the session does not record.
+        for field in groups.iter_mut().flat_map(|group| group.fields.iter_mut()) {
+            if let Some(source) =
+                view.pre_dose_sources.iter().find(|source| source["field"].as_str() == Some(field.name))
+            {
+                field.hint = format!(
+                    "from the chart: {} ({}); record a value here to replace it for this session",
+                    value_text(&source["value"]),
+                    value_text(&source["source"])
+                );
+            }
+        }
+        FactsFormView {
+            id: section.anchor(),
+            action: format!("{session_href}/{}", section.anchor()),
+            version: view.version,
+            groups,
+            reason,
+            errors,
+            notice: None,
+        }
     };
+    let pre_dose_form = (can_run && active && stage != "locked").then(|| facts_form(FactsSection::PreDose));
+    let discharge_form = (can_run && active && stage != "locked").then(|| facts_form(FactsSection::Discharge));
+    let mut sign_off = Vec::new();
+    if let Some(at) = &view.discharged_at {
+        let by = view.discharged_by.as_deref().map(|user| user_label(user, signed)).unwrap_or_default();
+        sign_off.push(("Discharged".to_owned(), format!("{} by {by}", date_time(at, &zone))));
+    }
+    if let Some(at) = &view.signed_at {
+        let by = view.signed_by.as_deref().map(|user| user_label(user, signed)).unwrap_or_default();
+        sign_off.push(("Signed and locked".to_owned(), format!("{} by {by}", date_time(at, &zone))));
+    }
     Ok(SessionPage {
         chrome: Chrome::signed_in(&format!("Session — {patient_name}"), "", &signed.principal),
         csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
         patient_href: format!("/patients/{patient_id}"),
         session_id: session_id.to_owned(),
         patient_name,
+        patient_identity,
         heading,
         stage: words(stage),
         record_status: words(&view.status),
@@ -539,6 +671,7 @@ async fn session_page(
                 saved_at.as_deref().map(|at| format!(" for {}", clock_time(at, &zone))).unwrap_or_default()
             )
         }),
+        done: page_state.done,
         action_error: page_state.action_error,
         gate_outcome: words(&value_text(&report["gate"]["outcome"])).to_uppercase(),
         gate_items,
@@ -551,7 +684,12 @@ async fn session_page(
         observations,
         chart_svg: vital_signs_svg(&points, dose_minute, start),
         discharge_status: words(&discharge_status).to_uppercase(),
+        discharge_earliest: discharge["earliest_at"]
+            .as_str()
+            .map(|at| format!("earliest {}", clock_time(at, &zone)))
+            .unwrap_or_default(),
         discharge_criteria,
+        sign_off,
         rems_required: rems["required"] == json!(true),
         rems_status: if !rems["submitted_at"].is_null() {
             format!("submitted {}", date_time(rems["submitted_at"].as_str().unwrap_or_default(), &zone))
@@ -561,6 +699,7 @@ async fn session_page(
             format!("incomplete; due {}", value_text(&rems["due_on"]))
         },
         rems_missing: rems["missing"].as_array().into_iter().flatten().map(value_text).collect(),
+        rems_href: format!("{session_href}/rems-form"),
         can_run,
         show_form: can_run && active && stage != "locked",
         show_discharge: can_run && active && stage == "monitoring",
@@ -575,24 +714,48 @@ async fn session_page(
             fields,
             errors,
             autofocus: page_state.saved.is_some(),
+            defaults_to_now,
+            notice: entry_notice,
         },
+        dose_form,
+        pre_dose_form,
+        discharge_form,
     })
 }
 
-/// `GET /patients/{patient_id}/sessions/{session_id}` (`?saved=N` after an entry was saved).
+/// What `?done=` says was saved, in words (only these; anything else says nothing).
+fn done_notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "dose" => Some("The dose was recorded; it is under Dose."),
+        "pre-dose" => Some("The pre-dose checks were saved; the gate below is judged with them."),
+        "discharge-assessment" => {
+            Some("The discharge assessment was saved; discharge readiness below is judged with it.")
+        }
+        _ => None,
+    }
+}
+
+/// `GET /patients/{patient_id}/sessions/{session_id}` (`?saved=N` after an entry was saved,
+/// `?reenter=N` / `?reenter_dose=ID` after one was marked entered in error, `?done=` after a form).
 pub async fn session(
     State(state): State<PagesState>,
     signed: SignedIn,
     Path((patient_id, session_id)): Path<(String, String)>,
     Query(query): Query<SessionQuery>,
 ) -> Result<Response, PageError> {
-    let page_state = PageState { saved: query.saved, ..PageState::default() };
+    let page_state = PageState {
+        saved: query.saved,
+        reenter_entry: query.reenter,
+        reenter_dose: query.reenter_dose,
+        done: done_notice(query.done.as_deref()),
+        ..PageState::default()
+    };
     Ok(render(&session_page(&state, &signed, &patient_id, &session_id, page_state).await?))
 }
 
 /// The entry form as posted.
 #[derive(Debug, Default, Deserialize)]
-struct EntryForm {
+pub struct EntryForm {
     #[serde(default)]
     csrf_token: String,
     #[serde(default)]
@@ -780,17 +943,19 @@ pub async fn acknowledge_alert(
 }
 
 #[derive(Debug, Deserialize)]
-struct VersionForm {
+pub struct VersionForm {
     #[serde(default)]
-    csrf_token: String,
+    pub csrf_token: String,
     #[serde(default)]
-    version: i64,
+    pub version: i64,
     #[serde(default)]
-    reason: String,
+    pub reason: String,
 }
 
-/// `POST …/observations/{sequence}/entered-in-error`: marks an entry entered in error with a reason; the
-/// use case replays the alerts without it.
+/// `POST …/observations/{sequence}/entered-in-error`: marks an entry entered in error with a reason (the
+/// use case replays the alerts without it); the page comes back with the entry form filled with it at its
+/// time, so the right values are one Enter away. A refusal (no reason, someone else's entry) is shown
+/// beside the reason, kept as typed.
 pub async fn mark_entered_in_error(
     State(state): State<PagesState>,
     signed: SignedIn,
@@ -800,15 +965,22 @@ pub async fn mark_entered_in_error(
 ) -> Result<Response, PageError> {
     let form: VersionForm = read_form(&headers, &body)?;
     signed.check_form_token(&form.csrf_token)?;
-    let document = json!({ "status": "entered_in_error", "reason": form.reason.trim() }).to_string();
-    match state
-        .app
-        .correct_observation(&signed.actor, &patient_id, &session_id, sequence, form.version, &document)
-        .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/patients/{patient_id}/sessions/{session_id}#entries")).into_response()),
-        Err(error) => action_refused(&state, &signed, &patient_id, &session_id, error).await,
-    }
+    let document = crate::session_forms::entered_in_error_body(&form.reason);
+    let result =
+        state.app.correct_observation(&signed.actor, &patient_id, &session_id, sequence, form.version, &document).await;
+    let (status, message) = match result {
+        Ok(_) => {
+            let href = format!("/patients/{patient_id}/sessions/{session_id}?reenter={sequence}#entry");
+            return Ok(Redirect::to(&href).into_response());
+        }
+        Err(error) => crate::session_forms::correction_refusal(error)?,
+    };
+    let page_state = PageState {
+        refused_correction: Some((format!("entry-{sequence}"), form.reason, message)),
+        ..PageState::default()
+    };
+    let page = session_page(&state, &signed, &patient_id, &session_id, page_state).await?;
+    Ok((status, render(&page)).into_response())
 }
 
 /// `POST …/discharge`: discharges when the engine says the patient is ready (else the refusal names the

@@ -81,7 +81,7 @@ fn refusal_on_form(error: AppError, form_fields: &[&str], aliases: &[(&str, &str
 }
 
 /// A decimal as typed, as a JSON number (exact: serde_json keeps the digits), or the field's error.
-fn number_field(id: &str, label: &str, text: &str) -> Result<Option<Value>, (String, String)> {
+pub(crate) fn number_field(id: &str, label: &str, text: &str) -> Result<Option<Value>, (String, String)> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

@@ -4,6 +4,8 @@
 // (2) keeps a vital-sign form's time at "now" in the clinic's time zone until someone edits it;
 // (3) moves focus to an error summary when a form comes back refused;
 // (5) keeps a running total on rating-scale forms whose total is the sum of their items;
+// (6) shows the Print buttons of printable records (hidden without JavaScript, where the browser's own
+// Print does the same) and prints when one is pressed;
 // (4) follows the live feed of session changes (server-sent events, ids only) on pages marked
 // data-live-changes, and on a change of the session shown (or any, on the worklist) reads the page
 // again and swaps in the regions named in data-live-regions, except one being typed in;
@@ -272,6 +274,10 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-live-changes]"), followLiveChanges);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-clinic-time-zone]"), keepTimeAtNow);
     Array.prototype.forEach.call(document.querySelectorAll("[data-refresh-seconds]"), refreshRegion);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
     var summary = document.querySelector("[data-focus-on-load]");
     if (summary) summary.focus();
     keepUnsentForms();

@@ -1457,3 +1457,456 @@ async fn patients_are_found_by_date_of_birth_written_yyyy_mm_dd_and_analysts_by_
     })
     .await;
 }
+
+/// The value of the `name="version"` hidden field on a page (the session's version the forms carry).
+fn version_on(page: &str) -> String {
+    page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+/// The attributes of the input with this id, after its id.
+fn input_tag<'a>(page: &'a str, id: &str) -> &'a str {
+    let input =
+        page.split(&format!("<input id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no #{id} on the page: {page}"));
+    input.split('>').next().unwrap()
+}
+
+/// The value attribute of the input with this id.
+fn input_value(page: &str, id: &str) -> String {
+    input_tag(page, id).split("value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+/// Sets the test's clock (the server's) to a UTC time, and signs every browser in again (a jump longer
+/// than the idle limit ends their sessions, as it would at the clinic).
+async fn set_clock(site: &mut Site, at: &str) {
+    site.clock_seconds.store(at.parse::<Timestamp>().unwrap().as_second(), Ordering::SeqCst);
+    let mut browsers = Vec::new();
+    for role in ROLES {
+        let (cookie, csrf) = site.sign_in(role.as_str(), PASSWORD).await;
+        browsers.push((role, cookie, csrf));
+    }
+    site.browsers = browsers;
+}
+
+impl Site {
+    /// A chart that makes a case (V5's, with psychotic features in the episode, a blocking-relative
+    /// finding a prescriber may override), entered through the chart's use cases as intake does.
+    async fn seed_chart(&self) {
+        let nurse = self.actor(Role::Nurse).await;
+        let record = |section: &'static str, body: serde_json::Value| {
+            let nurse = nurse.clone();
+            async move { self.app.create_chart_record(&nurse, &self.patient_id, section, &body, None).await.unwrap() }
+        };
+        let episode = record(
+            "episodes",
+            json!({ "diagnosis": "F33.2", "duration_months": 18, "severity": "severe", "psychotic_features": true }),
+        )
+        .await
+        .resource_id;
+        for trial in [
+            json!({ "drug": "duloxetine", "daily_dose_mg": 60, "weeks": 8, "improvement_pct": 20, "adherence": "adequate" }),
+            json!({ "drug": "bupropion XL", "daily_dose_mg": 300, "weeks": 10, "improvement_pct": 15,
+                    "stop_reason": "no response" }),
+        ] {
+            let mut trial = trial;
+            trial["episode_id"] = json!(episode);
+            record("trials", trial).await;
+        }
+        record(
+            "measurements",
+            json!({ "measured_on": "2026-11-20", "height_cm": 163, "weight_kg": 80, "pregnant": false }),
+        )
+        .await;
+        record("blood_pressures", json!({ "measured_on": "2026-11-20", "systolic": 126, "diastolic": 80 })).await;
+        record("scales", json!({ "scale": "madrs", "administered_on": "2026-11-20", "total": 36 })).await;
+    }
+}
+
+#[tokio::test]
+async fn the_printable_records_and_the_rems_form_render_for_the_roles_that_may_see_them() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        site.seed_chart().await;
+        use Role::*;
+        let pages: [(String, &[Role]); 3] = [
+            (format!("{}/summary", site.overview_path()), &[Admin, Prescriber, Nurse]),
+            (format!("{}/record", site.session_path()), &[Admin, Prescriber, Nurse]),
+            (format!("{}/rems-form", site.session_path()), &[Admin, Prescriber, Nurse]),
+        ];
+        for (path, allowed) in &pages {
+            for role in ROLES {
+                let reply = site.get(role, path).await;
+                let expected = if allowed.contains(&role) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+                assert_eq!(reply.status, expected, "{path} as {}: {}", role.as_str(), reply.body);
+                assert!(reply.body.starts_with("<!doctype html>"), "{path}");
+                if expected == StatusCode::FORBIDDEN {
+                    assert!(reply.body.contains("You do not have access to this page"), "{path}");
+                } else {
+                    assert!(
+                        reply.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+                        "{path}: the name as text"
+                    );
+                }
+                assert_markup_is_text(&reply.body, path);
+            }
+        }
+        // The summary documents TRD for prior authorisation: the diagnosis, each trial with its dose,
+        // duration, adherence and outcome, staging, the scale scores and the decision with its rules.
+        let summary = site.get(Nurse, &pages[0].0).await.body;
+        for text in [
+            "F33.2",
+            "duloxetine",
+            "60 mg/day",
+            "8 weeks",
+            "adequate",
+            "20 %",
+            "bupropion XL",
+            "no response",
+            "Maudsley staging",
+            "MADRS",
+            "<td>36</td>",
+            "ketacare-rules/",
+            site.app.protocol().sha256.as_str(),
+            "PSYCHOTIC_FEATURES",
+            "data-print",
+        ] {
+            assert!(summary.contains(text), "{text} on the summary: {summary}");
+        }
+        assert!(!summary.contains("<form method=\"post\" action=\"/patients"), "no forms on the summary");
+        // Every role that may see the overview and read the chart finds the print links there.
+        let overview = site.get(Nurse, &site.overview_path()).await.body;
+        assert!(overview.contains(&format!("href=\"{}/summary\"", site.overview_path())), "{overview}");
+        assert!(overview.contains(&format!("href=\"{}/record\"", site.session_path())), "{overview}");
+        assert!(!site.get(Analyst, &site.overview_path()).await.body.contains("/summary\""));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_nurse_gives_the_dose_with_its_lot_and_corrects_a_dose_and_an_entry() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let doses = format!("{}/administrations", site.session_path());
+        // The form is prefilled from the signed order; roles that do not run sessions do not get it.
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(page.contains("Give the dose") && page.contains("56 mg (2 × 28 mg devices)"), "{page}");
+        assert_eq!(input_value(&page, "dose-dose_mg"), "56");
+        assert_eq!(input_value(&page, "dose-device_count"), "2");
+        assert!(page.contains("intranasal"), "the route: {page}");
+        assert!(!site.get(Admin, &site.session_path()).await.body.contains("Give the dose"));
+        let dose = |lot: &'static str| {
+            [
+                ("drug", "esketamine"),
+                ("dose_mg", "56"),
+                ("device_count", "2"),
+                ("started_at", "2026-12-04T15:00"),
+                ("lot_number", lot),
+            ]
+        };
+
+        // No pre-dose blood pressure yet: the gate is indeterminate and the server refuses the dose; the
+        // refusal links to the gate and everything typed is kept.
+        let reply = post_form(&site, Nurse, &doses, &dose("LOT-<b>1</b>")).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("The dose was not recorded") && reply.body.contains("GATE_INDETERMINATE"));
+        assert!(reply.body.contains("href=\"#gate\""), "the summary links to the gate: {}", reply.body);
+        assert_eq!(input_value(&reply.body, "dose-lot_number"), "LOT-&#60;b&#62;1&#60;/b&#62;");
+        assert_markup_is_text(&reply.body, "the refused dose");
+        // A refusal by the use case for the admin, who may read the session but not give a dose.
+        assert_eq!(post_form(&site, Admin, &doses, &dose("LOT-A1")).await.status, StatusCode::FORBIDDEN);
+
+        // Two pre-dose readings 6 minutes apart; a lot left out is refused beside its field.
+        for (at, systolic) in [("2026-12-04T14:50", "128"), ("2026-12-04T14:56", "126")] {
+            let pairs = [("at", at), ("systolic", systolic), ("diastolic", "78"), ("heart_rate", "70")];
+            let path = format!("{}/observations", site.session_path());
+            assert_eq!(post_form(&site, Nurse, &path, &pairs).await.status, StatusCode::SEE_OTHER);
+        }
+        let reply = post_form(&site, Nurse, &doses, &dose("")).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"dose-lot_number-error\"") && reply.body.contains("lot_number: is required"));
+        let reply = post_form(&site, Nurse, &doses, &dose("LOT-A1")).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?done=dose#dose"), "{}", reply.location);
+        let page = site.get(Nurse, reply.location.trim_end_matches("#dose")).await.body;
+        assert!(
+            page.contains("The dose was recorded")
+                && page.contains("56 mg esketamine (2 devices) at 15:00, lot LOT-A1")
+        );
+        assert!(page.contains("<summary>Give another dose</summary>"), "the next dose is a deliberate choice: {page}");
+        // One more device is over a dose limit (84 mg only after a prior 56 mg): refused beside the dose,
+        // what was typed kept.
+        let one_more = [
+            ("drug", "esketamine"),
+            ("dose_mg", "28"),
+            ("device_count", "1"),
+            ("started_at", "2026-12-04T15:00"),
+            ("lot_number", "LOT-A9"),
+        ];
+        let reply = post_form(&site, Nurse, &doses, &one_more).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains("id=\"dose-dose_mg-error\"") && reply.body.contains("ESKETAMINE_MAX_AFTER_LOWER_DOSE"),
+            "{}",
+            reply.body
+        );
+        assert_eq!(input_value(&reply.body, "dose-lot_number"), "LOT-A9");
+
+        // The lot was misread: the dose is corrected with a reason (and only with one), then recorded anew
+        // from the form it comes back in.
+        let correct = page
+            .split("action=\"")
+            .find(|part| part.contains("/entered-in-error") && part.contains("/administrations/"))
+            .unwrap();
+        let correct = correct.split('"').next().unwrap().to_owned();
+        let version = version_on(&page);
+        let reply = post_form(&site, Nurse, &correct, &[("version", &version), ("reason", " ")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains("-reason-error\"") && reply.body.contains("a correction needs a reason"),
+            "{}",
+            reply.body
+        );
+        let reason = "lot misread from the <b>box</b>";
+        let reply = post_form(&site, Nurse, &correct, &[("version", &version), ("reason", reason)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(
+            reply.location.contains("?reenter_dose=") && reply.location.ends_with("#give-dose"),
+            "{}",
+            reply.location
+        );
+        let page = site.get(Nurse, reply.location.trim_end_matches("#give-dose")).await.body;
+        assert!(page.contains("is marked entered in error") && page.contains("ENTERED IN ERROR"), "{page}");
+        assert_eq!(input_value(&page, "dose-lot_number"), "LOT-A1");
+        assert_eq!(input_value(&page, "dose-started_at"), "2026-12-04T15:00");
+        assert!(!input_tag(&page, "dose-started_at").contains("data-defaults-to-now"), "the dose's own time stays");
+        let reply = post_form(&site, Nurse, &doses, &dose("LOT-A2")).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(
+            page.contains("lot LOT-A2") && page.contains("<s>56 mg esketamine (2 devices) at 15:00, lot LOT-A1</s>"),
+            "{page}"
+        );
+
+        // An entry is corrected the same way: a reason is required; the entry comes back in the entry
+        // form at its time, as a late entry saying which entry it replaces.
+        let correct = format!("{}/observations/1/entered-in-error", site.session_path());
+        let version = version_on(&page);
+        let reply = post_form(&site, Nurse, &correct, &[("version", &version), ("reason", "")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"reason-1-error\"") && reply.body.contains("Entry 1 was not corrected"));
+        let reply = post_form(&site, Nurse, &correct, &[("version", &version), ("reason", "cuff too small")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?reenter=1#entry"), "{}", reply.location);
+        let page = site.get(Nurse, reply.location.trim_end_matches("#entry")).await.body;
+        assert!(page.contains("Entry 1 is marked entered in error"), "{page}");
+        assert_eq!(input_value(&page, "systolic"), "128");
+        assert_eq!(input_value(&page, "heart_rate"), "70");
+        assert_eq!(input_value(&page, "at"), "2026-12-04T14:50");
+        assert_eq!(input_value(&page, "late_entry_reason"), "replaces entry 1, entered in error: cuff too small");
+        assert!(!input_tag(&page, "at").contains("data-defaults-to-now"), "the entry's own time stays");
+        let pairs = [
+            ("at", "2026-12-04T14:50"),
+            ("systolic", "132"),
+            ("diastolic", "78"),
+            ("heart_rate", "70"),
+            ("late_entry_reason", "replaces entry 1, entered in error: cuff too small"),
+        ];
+        let reply = post_form(&site, Nurse, &format!("{}/observations", site.session_path()), &pairs).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(page.contains("<td>132/78</td>") && page.contains("late entry: replaces entry 1"), "{page}");
+        // The printable record has the dose with its lot and the corrections.
+        let record = site.get(Prescriber, &format!("{}/record", site.session_path())).await.body;
+        assert!(record.contains("lot LOT-A2") && record.contains("ENTERED IN ERROR") && record.contains("132/78"));
+        assert!(!record.contains("<form method=\"post\" action=\"/patients"), "no forms on the record");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_rems_form_shows_what_is_missing_and_is_submitted_once_complete() {
+    each_backend(|database| async move {
+        let mut site = Site::new(database.store).await;
+        use Role::*;
+        let rems = format!("{}/rems-form", site.session_path());
+        let page = site.get(Nurse, &rems).await.body;
+        assert!(page.contains("tag--missing") && page.contains("✖</span> MISSING"), "{page}");
+        assert!(page.contains("href=\"#rems-patient-first-name\""), "a missing detail links to its field: {page}");
+        assert!(
+            page.contains(&format!("href=\"{}#give-dose\"", site.session_path())),
+            "the lot links to the dose form"
+        );
+        assert!(
+            page.contains("Submit the REMS form</button>")
+                && page.contains(" disabled aria-describedby=\"submit-hint\"")
+        );
+        // The details are filled in from the patient's record for the nurse to check: not yet recorded.
+        assert_eq!(input_value(&page, "rems-patient-first-name"), "&#60;script&#62;alert(1)&#60;/script&#62;");
+        assert!(page.contains("Filled in from the patient&#39;s record"), "{page}");
+        let admin_view = site.get(Admin, &rems).await.body;
+        assert!(!admin_view.contains("Submit the REMS form") && !admin_view.contains("Save the details"));
+
+        // Submitting anyway: the server refuses an incomplete form, naming what is missing.
+        let submission = format!("{rems}/submission");
+        let reply = post_form(&site, Nurse, &submission, &[("version", &version_on(&page))]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(
+            reply.body.contains("The form was not submitted")
+                && reply.body.contains("the form is incomplete; missing:")
+        );
+
+        // The details: a date that is not one comes back beside its field, everything typed kept.
+        let details = format!("{rems}/details");
+        let mut fields = vec![
+            ("rems.edition", "respiratory"),
+            ("rems.patient.first_name", HOSTILE_GIVEN_NAME),
+            ("rems.patient.last_name", "O'Brien"),
+            ("rems.patient.birth_date", "14 March 1980"),
+            ("rems.patient.sex", "female"),
+            ("rems.patient.first_treatment", "yes"),
+            ("rems.patient.enrolled", "yes"),
+            ("rems.medication.benzodiazepines", "no"),
+            ("rems.medication.non_benzodiazepine_sedative_hypnotics", "no"),
+            ("rems.medication.psychostimulants", "no"),
+            ("rems.medication.maois", "no"),
+            ("rems.medication.opioids", "no"),
+            ("rems.medication.other_sedating_drugs", "no"),
+            ("rems.monitoring_hcp.name", "N. Nurse"),
+            ("rems.monitoring_hcp.phone", "555-0100"),
+            ("rems.monitoring_hcp.email", "nurse@clinic.example"),
+            ("rems.setting.name", "Clinic"),
+            ("rems.setting.address", "1 Example Street"),
+            ("rems.serious_adverse_events", "none"),
+        ];
+        let version = version_on(&page);
+        let mut with_version = fields.clone();
+        with_version.push(("version", &version));
+        let reply = post_form(&site, Nurse, &details, &with_version).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"rems-patient-birth-date-error\""), "{}", reply.body);
+        assert_eq!(input_value(&reply.body, "rems-monitoring-hcp-email"), "nurse@clinic.example");
+        fields[3] = ("rems.patient.birth_date", "1980-03-14");
+        let mut with_version = fields.clone();
+        with_version.push(("version", &version));
+        let reply = post_form(&site, Nurse, &details, &with_version).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, reply.location.trim_end_matches("#preview")).await.body;
+        assert!(page.contains("The form&#39;s details were saved") && page.contains("nurse@clinic.example"), "{page}");
+        assert_markup_is_text(&page, "the REMS form");
+        // Changing details already recorded needs a reason: refused beside it, what was typed kept.
+        let mut changed = fields.clone();
+        changed[15] = ("rems.monitoring_hcp.email", "other@clinic.example");
+        let version = version_on(&page);
+        changed.push(("version", &version));
+        let reply = post_form(&site, Nurse, &details, &changed).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"rems-details-reason-error\""), "{}", reply.body);
+        assert_eq!(input_value(&reply.body, "rems-monitoring-hcp-email"), "other@clinic.example");
+
+        // The session through the pages: two pre-dose readings, the checks, the dose with its lot, a
+        // reading 40 minutes after it, one at two hours, the escort, discharge.
+        let observations = format!("{}/observations", site.session_path());
+        for (at, systolic) in [("2026-12-04T14:50", "128"), ("2026-12-04T14:56", "126")] {
+            let pairs = [("at", at), ("systolic", systolic), ("diastolic", "78"), ("heart_rate", "70"), ("spo2", "98")];
+            assert_eq!(post_form(&site, Nurse, &observations, &pairs).await.status, StatusCode::SEE_OTHER);
+        }
+        let dose = [
+            ("drug", "esketamine"),
+            ("dose_mg", "56"),
+            ("device_count", "2"),
+            ("started_at", "2026-12-04T15:00"),
+            ("lot_number", "LOT-R1"),
+        ];
+        let reply = post_form(&site, Nurse, &format!("{}/administrations", site.session_path()), &dose).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        set_clock(&mut site, "2026-12-04T15:41:00Z").await;
+        let pairs = [
+            ("at", "2026-12-04T15:40"),
+            ("systolic", "134"),
+            ("diastolic", "82"),
+            ("heart_rate", "74"),
+            ("spo2", "97"),
+            ("moaas", "4"),
+        ];
+        assert_eq!(post_form(&site, Nurse, &observations, &pairs).await.status, StatusCode::SEE_OTHER);
+        set_clock(&mut site, "2026-12-04T17:05:00Z").await;
+        let pairs = [
+            ("at", "2026-12-04T17:00"),
+            ("systolic", "124"),
+            ("diastolic", "78"),
+            ("heart_rate", "70"),
+            ("spo2", "98"),
+            ("respiratory_rate", "14"),
+            ("moaas", "5"),
+            ("cadss", "0"),
+        ];
+        assert_eq!(post_form(&site, Nurse, &observations, &pairs).await.status, StatusCode::SEE_OTHER);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        let reply = post_form(
+            &site,
+            Nurse,
+            &format!("{}/discharge-assessment", site.session_path()),
+            &[("version", &version_on(&page)), ("discharge.escort_present", "yes")],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &site.session_path()).await.body;
+        assert!(page.contains("Discharge: READY"), "{page}");
+        let reply =
+            post_form(&site, Nurse, &format!("{}/discharge", site.session_path()), &[("version", &version_on(&page))])
+                .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+
+        // Complete: Submit is enabled, and the server takes it, once.
+        let page = site.get(Nurse, &rems).await.body;
+        assert!(page.contains("✓</span> COMPLETE") && !page.contains(" disabled aria-describedby"), "{page}");
+        assert!(page.contains("LOT-R1") && page.contains("134/82"), "{page}");
+        let version = version_on(&page);
+        let reply = post_form(&site, Nurse, &submission, &[("version", &version)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let page = site.get(Nurse, &reply.location).await.body;
+        assert!(page.contains("was submitted") && page.contains("SUBMITTED"), "{page}");
+        assert!(!page.contains("Submit the REMS form"), "no second submission is offered");
+        let reply = post_form(&site, Nurse, &submission, &[("version", &version)]).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+        let record = site.get(Nurse, &format!("{}/record", site.session_path())).await.body;
+        assert!(
+            record.contains("Discharged") && record.contains("REMS Patient Monitoring Form: submitted"),
+            "{record}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_prescriber_overrides_an_eligibility_finding_with_a_reason_and_only_with_one() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        site.seed_chart().await;
+        use Role::*;
+        let page = site.get(Prescriber, &site.overview_path()).await.body;
+        assert!(page.contains("Eligibility overrides") && page.contains("Override PSYCHOTIC_FEATURES"), "{page}");
+        assert_eq!(input_value(&page, "override-psychotic-features-reason"), "", "the reason is empty by default");
+        for role in [Nurse, Admin] {
+            assert!(!site.get(role, &site.overview_path()).await.body.contains("Override PSYCHOTIC_FEATURES"));
+        }
+        let path = format!("{}/eligibility-overrides", site.overview_path());
+        let reply = post_form(&site, Prescriber, &path, &[("rule", "PSYCHOTIC_FEATURES"), ("reason", "  ")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("id=\"override-psychotic-features-reason-error\""), "{}", reply.body);
+        // A nurse posting the form anyway is refused by the use case (and audited there).
+        let reply = post_form(&site, Nurse, &path, &[("rule", "PSYCHOTIC_FEATURES"), ("reason", "x")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        let reason = "reviewed: <b>benefit</b> outweighs risk";
+        let reply = post_form(&site, Prescriber, &path, &[("rule", "PSYCHOTIC_FEATURES"), ("reason", reason)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?saved=override#decisions-title"), "{}", reply.location);
+        let page = site.get(Prescriber, reply.location.trim_end_matches("#decisions-title")).await.body;
+        assert!(page.contains("The override was recorded") && page.contains("Overridden by"), "{page}");
+        assert!(!page.contains("Override PSYCHOTIC_FEATURES"), "nothing left to override: {page}");
+        assert_markup_is_text(&page, "the overview after an override");
+        let summary = site.get(Prescriber, &format!("{}/summary", site.overview_path())).await.body;
+        assert!(summary.contains("overridden by"), "{summary}");
+    })
+    .await;
+}

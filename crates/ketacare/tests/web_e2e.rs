@@ -13,6 +13,12 @@
 //! each intake page, each admin page) is checked with axe-core (vendored under `tests/vendor/axe-core/`),
 //! injected through WebDriver: no serious or critical violation may remain.
 //! Another test takes a new patient through the intake's screens to a TRD decision (below).
+//! Another has a nurse give the dose with a lot number on the demo's session in progress (the server's
+//! refusal of a second dose shown with the lot kept), correct the dose on record and an entry, see the
+//! REMS form's missing fields, then run a session through the pages to discharge and submit its REMS
+//! form; the printable session record and the summary for prior authorisation are laid out with
+//! Chromium's print emulation at an A4 page's text width and must fit it. Screenshots: `session-*.png`,
+//! `summary.png`, `summary-print.png`.
 //! Another drives the admin pages (users, tokens, the protocol, the audit log) and a form sent after
 //! the session ended, whose typed text comes back after signing in again.
 //! Without `KETACARE_E2E_WEBDRIVER` the tests say they are skipped and pass; CI sets it.
@@ -774,5 +780,335 @@ async fn intake_in_the_browser(browser: &Client, base_url: &str, one_time_passwo
     screenshot(browser, "intake-overview.png").await;
     let png = amendments.screenshot().await.expect("screenshot the amendments history");
     std::fs::write(screenshot_dir().join("intake-amendments.png"), png).expect("save the screenshot");
+    Ok(())
+}
+
+/// The value of the input or select with this id.
+async fn field_value(browser: &Client, id: &str) -> String {
+    let value = browser
+        .execute("return document.getElementById(arguments[0]).value;", vec![json!(id)])
+        .await
+        .unwrap_or_else(|error| panic!("read #{id}: {error}"));
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Sets a field as a person would (the page's script then leaves a time it was told to keep alone).
+async fn set_field(browser: &Client, id: &str, value: &str) {
+    let script = "const field = document.getElementById(arguments[0]); field.value = arguments[1]; \
+                  field.dispatchEvent(new Event('input', { bubbles: true })); return field.value;";
+    let set = browser.execute(script, vec![json!(id), json!(value)]).await.unwrap();
+    assert_eq!(set, json!(value), "#{id} took the value");
+}
+
+async fn click_button(browser: &Client, words: &str) {
+    let xpath = format!("//button[normalize-space(.)='{words}']");
+    browser
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|_| panic!("a button saying {words}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(browser: &Client, id: &str) -> String {
+    browser.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("#{id}")).text().await.unwrap()
+}
+
+/// A clinic-local minute `minutes` before `now` (`YYYY-MM-DDTHH:MM`, as the forms take it).
+fn minutes_before(now: &str, minutes: i64) -> String {
+    let now: jiff::civil::DateTime = now.parse().expect("a clinic-local time");
+    now.checked_sub(jiff::Span::new().minutes(minutes)).unwrap().strftime("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// Chromium's print emulation through chromedriver's DevTools endpoint (`goog/cdp/execute`), over plain
+/// HTTP: `print` lays the page out with its print stylesheet, `""` goes back to the screen.
+fn emulate_media(webdriver: &str, session_id: &str, media: &str) {
+    use std::io::{Read as _, Write as _};
+    let address = webdriver.trim_start_matches("http://").trim_end_matches('/');
+    let body = json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "media": media } }).to_string();
+    let request = format!(
+        "POST /session/{session_id}/goog/cdp/execute HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to chromedriver");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    // chromedriver keeps the connection open: read the head, then as many bytes as it says the body has.
+    let mut answer = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    loop {
+        let read = stream.read(&mut chunk).expect("chromedriver answers");
+        answer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&answer).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().parse::<usize>())
+                })
+                .and_then(Result::ok)
+                .unwrap_or(0);
+            if body.len() >= length {
+                assert!(head.starts_with("HTTP/1.1 200"), "print emulation: {text}");
+                return;
+            }
+        }
+        assert!(read > 0, "chromedriver closed the connection: {text}");
+    }
+}
+
+/// Lays the page out for print at the text width of an A4 page between 12 mm margins (186 mm, 703 CSS
+/// px; US Letter's is wider), checks nothing is wider than that, and saves a screenshot of it.
+async fn print_preview(browser: &Client, webdriver: &str, name: &str) {
+    let session_id = browser.session_id().await.unwrap().expect("a WebDriver session");
+    emulate_media(webdriver, &session_id, "print");
+    browser.set_window_size(703, 1000).await.unwrap();
+    let layout = browser
+        .execute(
+            "const viewport = document.documentElement.clientWidth; \
+             const wide = Array.from(document.querySelectorAll('main *')) \
+               .filter((element) => element.getBoundingClientRect().right > viewport + 0.5) \
+               .slice(0, 5).map((element) => element.tagName + '.' + element.className + ' ' + element.textContent.slice(0, 40)); \
+             return { print: window.matchMedia('print').matches, width: document.documentElement.scrollWidth, viewport, wide, \
+               header: getComputedStyle(document.querySelector('.site-header')).display };",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(layout["print"], json!(true), "the print stylesheet applies: {layout}");
+    assert_eq!(layout["header"], json!("none"), "no navigation in print: {layout}");
+    assert!(layout["width"].as_u64() <= layout["viewport"].as_u64(), "{name} fits the page's width: {layout}");
+    let height = browser.execute("return document.documentElement.scrollHeight;", Vec::new()).await.unwrap();
+    browser.set_window_size(703, u32::try_from(height.as_u64().unwrap_or(1000).min(6000)).unwrap()).await.unwrap();
+    screenshot(browser, name).await;
+    emulate_media(webdriver, &session_id, "");
+    browser.set_window_size(1280, 1000).await.unwrap();
+}
+
+/// A nurse, on the demo's esketamine session in progress, gives the dose with a lot number (the server
+/// refuses a second dose over the limit, and the page shows it with the lot kept), corrects the dose
+/// recorded with the wrong lot and an entry, and sees the REMS form's preview with its missing fields;
+/// then, through the pages alone, runs a session started three hours ago to discharge and submits its
+/// REMS form once complete; the printable record and the prior-authorisation summary print without
+/// navigation at an A4 page's width. axe-core checks each new page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_gives_the_dose_corrects_an_entry_and_submits_the_rems_form_in_a_real_browser() {
+    let Ok(webdriver) = std::env::var(WEBDRIVER_VARIABLE) else {
+        println!("skipped: set {WEBDRIVER_VARIABLE} to a chromedriver URL (e.g. http://127.0.0.1:9515) to run it");
+        return;
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
+    let demo = start_demo(&database_url);
+    let nurse_password = reset_password(&database_url, "demo.nurse");
+    let nurse = browser(&webdriver).await;
+    let outcome = nurse_session_pages(&nurse, &webdriver, &demo.base_url, &nurse_password).await;
+    let _ = nurse.close().await;
+    outcome.expect("the nurse's dose, corrections and REMS form in the browser");
+}
+
+async fn nurse_session_pages(browser: &Client, webdriver: &str, base_url: &str, password: &str) -> Result<(), String> {
+    sign_in_with_one_time_password(browser, base_url, "demo.nurse", password, "a nurse's own password").await?;
+    browser
+        .find(Locator::XPath("//a[starts-with(normalize-space(.), 'Open session')]"))
+        .await
+        .map_err(|e| e.to_string())?
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(browser, "/sessions/").await;
+    let session_url = browser.current_url().await.unwrap().to_string();
+
+    // The dose form comes filled from the signed order, folded away since the demo already gave 56 mg.
+    // A second 56 mg is over the limit, and the server's refusal is shown with the lot typed kept.
+    browser.find(Locator::Css("#give-dose details summary")).await.unwrap().click().await.unwrap();
+    assert_eq!(field_value(browser, "dose-dose_mg").await, "56");
+    assert_eq!(field_value(browser, "dose-device_count").await, "2");
+    type_into(browser, "#dose-lot_number", "E2E-LOT-7").await;
+    click_button(browser, "Record the dose given").await;
+    browser.wait().for_element(Locator::Id("give-dose-error-title")).await.map_err(|e| e.to_string())?;
+    let refusal = text_of(browser, "give-dose").await;
+    assert!(refusal.contains("The dose was not recorded") && refusal.contains("ESKETAMINE_MAX_MG"), "{refusal}");
+    assert_eq!(field_value(browser, "dose-lot_number").await, "E2E-LOT-7", "the lot typed is kept");
+    screenshot(browser, "session-dose-refused.png").await;
+
+    // The dose on record has the wrong lot: it is marked entered in error with a reason, and the form
+    // comes back filled with it; the right lot is typed and the dose recorded again.
+    browser.goto(&session_url).await.unwrap();
+    browser.find(Locator::Css("#dose details summary")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("#dose input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("lot misread from the box")
+        .await
+        .unwrap();
+    click_button(browser, "Mark this dose entered in error").await;
+    wait_for_path(browser, "reenter_dose=").await;
+    assert_eq!(field_value(browser, "dose-lot_number").await, "DEMO-ESK-0001");
+    let lot = browser.find(Locator::Id("dose-lot_number")).await.unwrap();
+    lot.clear().await.unwrap();
+    lot.send_keys("E2E-LOT-7").await.unwrap();
+    click_button(browser, "Record the dose given").await;
+    wait_for_path(browser, "done=dose").await;
+    let dose = text_of(browser, "dose").await;
+    assert!(dose.contains("lot E2E-LOT-7") && dose.contains("ENTERED IN ERROR"), "{dose}");
+    screenshot(browser, "session-dose.png").await;
+    assert_accessible(browser, "the session page with its dose form").await;
+
+    // An entry is corrected: the blood pressure of entry 5 was taken while the patient moved.
+    browser.find(Locator::Css("#entry-5 details summary")).await.unwrap().click().await.unwrap();
+    type_into(browser, "#reason-5", "BP taken while the patient moved").await;
+    click_button(browser, "Mark entry 5 entered in error").await;
+    wait_for_path(browser, "reenter=5").await;
+    assert_eq!(field_value(browser, "systolic").await, "162");
+    assert!(field_value(browser, "late_entry_reason").await.starts_with("replaces entry 5"));
+    let systolic = browser.find(Locator::Id("systolic")).await.unwrap();
+    systolic.clear().await.unwrap();
+    systolic.send_keys(&format!("142{ENTER}")).await.unwrap();
+    wait_for_path(browser, "saved=").await;
+    let entries = text_of(browser, "entries").await;
+    assert!(entries.contains("142/92") && entries.contains("ENTERED IN ERROR"), "{entries}");
+    screenshot(browser, "session-correction.png").await;
+
+    // The REMS form of the session in progress: what is missing, each with where to enter it; Submit
+    // waits until it is complete.
+    browser.find(Locator::LinkText("REMS Patient Monitoring Form")).await.unwrap().click().await.unwrap();
+    wait_for_path(browser, "/rems-form").await;
+    let preview = text_of(browser, "preview").await;
+    assert!(preview.contains("MISSING") && preview.contains("monitoring_hcp.email"), "{preview}");
+    let disabled = browser.find(Locator::XPath("//button[normalize-space(.)='Submit the REMS form']")).await.unwrap();
+    assert_eq!(disabled.attr("disabled").await.unwrap().as_deref(), Some("true"), "Submit waits for a complete form");
+    browser.set_window_size(1280, 2400).await.unwrap();
+    screenshot(browser, "session-rems-preview.png").await;
+    browser.set_window_size(1280, 1000).await.unwrap();
+    assert_accessible(browser, "the REMS form preview").await;
+
+    submit_a_rems_form_through_the_pages(browser, webdriver, &session_url).await
+}
+
+/// A session of the same patient, started three hours ago from the overview, run through the pages to
+/// discharge; its REMS form filled in (proposed from the patient's record and the last form) and
+/// submitted. Then its printable record and the patient's summary, laid out for print.
+async fn submit_a_rems_form_through_the_pages(
+    browser: &Client,
+    webdriver: &str,
+    session_url: &str,
+) -> Result<(), String> {
+    browser.goto(session_url).await.unwrap();
+    let now = field_value(browser, "at").await;
+    let at = |minutes: i64| minutes_before(&now, minutes);
+    browser.find(Locator::Css(".breadcrumb a:nth-of-type(2)")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("start-session")).await.map_err(|e| e.to_string())?;
+    let patient_url = browser.current_url().await.unwrap().to_string();
+    browser.find(Locator::Css("#start-order_id option:nth-of-type(2)")).await.unwrap().click().await.unwrap();
+    set_field(browser, "start-planned_at", &at(180)).await;
+    click_button(browser, "Start the session").await;
+    wait_for_path(browser, "/sessions/").await;
+    let new_session = browser.current_url().await.unwrap();
+    let new_session = format!("{}{}", new_session.origin().ascii_serialization(), new_session.path());
+    assert_ne!(new_session, session_url, "a new session");
+
+    // The pre-dose checks, recorded in the session.
+    browser.find(Locator::Css("#pre-dose summary")).await.unwrap().click().await.unwrap();
+    for (id, value) in [
+        ("pre-dose-phq9-item9", "0"),
+        ("pre-dose-can-become-pregnant", "no"),
+        ("pre-dose-escort-arranged", "yes"),
+        ("pre-dose-rems-patient-enrolled", "yes"),
+    ] {
+        browser.find(Locator::Css(&format!("#{id} option[value='{value}']"))).await.unwrap().click().await.unwrap();
+    }
+    set_field(browser, "pre-dose-last-food-at", &at(480)).await;
+    set_field(browser, "pre-dose-last-liquid-at", &at(360)).await;
+    click_button(browser, "Save the pre-dose checks").await;
+    wait_for_path(browser, "done=pre-dose").await;
+
+    // Two pre-dose readings, the dose with its lot, a reading 40 minutes after it and one at two hours.
+    let readings = [(185, "130\t80\t72\t98\t14\t5\t0"), (179, "128\t78\t70\t98\t14\t5\t0")];
+    for (minutes, keys) in readings {
+        set_field(browser, "at", &at(minutes)).await;
+        let systolic = browser.find(Locator::Id("systolic")).await.unwrap();
+        systolic.send_keys(&format!("{keys}{ENTER}")).await.unwrap();
+        wait_for_path(browser, "saved=").await;
+        browser.goto(&new_session).await.unwrap();
+    }
+    set_field(browser, "dose-started_at", &at(178)).await;
+    type_into(browser, "#dose-lot_number", "E2E-LOT-8").await;
+    click_button(browser, "Record the dose given").await;
+    wait_for_path(browser, "done=dose").await;
+    for (minutes, keys) in [(138, "132\t80\t74\t98\t14\t5\t0"), (60, "126\t78\t70\t98\t14\t5\t0")] {
+        browser.goto(&new_session).await.unwrap();
+        set_field(browser, "at", &at(minutes)).await;
+        browser.find(Locator::Id("systolic")).await.unwrap().send_keys(&format!("{keys}{ENTER}")).await.unwrap();
+        wait_for_path(browser, "saved=").await;
+    }
+    // The REMS form while the patient is monitored: its details proposed from the patient's record and
+    // the last form, checked, completed and saved; the monitoring time is still missing.
+    browser.goto(&format!("{new_session}/rems-form")).await.unwrap();
+    let details = text_of(browser, "rems-details").await;
+    assert!(details.contains("Filled in from the patient's record and the REMS form of the session"), "{details}");
+    browser
+        .find(Locator::Css("#rems-patient-first-treatment option[value='no']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    type_into(browser, "#rems-monitoring-hcp-email", "nurse@clinic.example").await;
+    type_into(browser, "#rems-serious-adverse-events", "none").await;
+    click_button(browser, "Save the details").await;
+    wait_for_path(browser, "saved=details").await;
+    let preview = text_of(browser, "preview").await;
+    assert!(preview.contains("MISSING") && preview.contains("session.duration_min"), "{preview}");
+
+    // Discharge: the escort, then the button; monitoring ends now.
+    browser.goto(&new_session).await.unwrap();
+    browser.find(Locator::Css("#discharge-assessment summary")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css("#discharge-escort-present option[value='yes']")).await.unwrap().click().await.unwrap();
+    click_button(browser, "Save the discharge assessment").await;
+    wait_for_path(browser, "done=discharge-assessment").await;
+    let discharge = text_of(browser, "discharge").await;
+    assert!(discharge.contains("Discharge: READY"), "{discharge}");
+    click_button(browser, "Discharge the patient").await;
+    browser
+        .wait()
+        .for_element(Locator::XPath("//dt[normalize-space(.)='Discharged']"))
+        .await
+        .map_err(|e| e.to_string())?;
+
+    // Complete now: submitted.
+    browser.goto(&format!("{new_session}/rems-form")).await.unwrap();
+    let preview = text_of(browser, "preview").await;
+    assert!(preview.contains("COMPLETE") && preview.contains("E2E-LOT-8") && !preview.contains("MISSING"), "{preview}");
+    assert_accessible(browser, "the complete REMS form").await;
+    click_button(browser, "Submit the REMS form").await;
+    wait_for_path(browser, "saved=submitted").await;
+    let summary = text_of(browser, "rems-summary").await;
+    assert!(summary.contains("SUBMITTED"), "{summary}");
+    browser.set_window_size(1280, 2400).await.unwrap();
+    screenshot(browser, "session-rems-submitted.png").await;
+    browser.set_window_size(1280, 1000).await.unwrap();
+    print_preview(browser, webdriver, "session-rems-print.png").await;
+
+    // The printable session record and the summary for prior authorisation.
+    browser.goto(&format!("{new_session}/record")).await.unwrap();
+    let record = text_of(browser, "main").await;
+    assert!(record.contains("E2E-LOT-8") && record.contains("Discharged") && record.contains("submitted"), "{record}");
+    assert_accessible(browser, "the printable session record").await;
+    print_preview(browser, webdriver, "session-record-print.png").await;
+    browser.goto(&format!("{patient_url}/summary")).await.unwrap();
+    let summary = text_of(browser, "main").await;
+    for text in
+        ["F33.2", "duloxetine", "60 mg/day", "8 weeks", "Maudsley staging", "MADRS", "Rules version", "ketacare-rules/"]
+    {
+        assert!(summary.contains(text), "{text} on the summary: {summary}");
+    }
+    assert_accessible(browser, "the summary for prior authorisation").await;
+    browser.set_window_size(1280, 2400).await.unwrap();
+    screenshot(browser, "summary.png").await;
+    print_preview(browser, webdriver, "summary-print.png").await;
     Ok(())
 }
