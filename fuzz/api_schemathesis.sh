@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The JSON API fuzzed from its own OpenAPI document (schemathesis, from PyPI): `ketacare demo` on a
 # temporary SQLite database, then schemathesis as each staff role with a bearer token, for a bounded time,
-# checking that no request gets a server error (5xx), and that every answer's status, content type and
-# body are what the document says for its route. Prints the counts; exits non-zero on a failure
+# checking that no request gets a server error (5xx), that every answer's status, content type and body
+# are what the document says for its route, and that a method a route does not take gets 405 with Allow. Prints the counts; exits non-zero on a failure
 # (schemathesis prints the request that caused it, as a curl command).
 #
 #   fuzz/api_schemathesis.sh [SECONDS_PER_ROLE]     (default 40)
 #
 # Needs the `ketacare` binary (KETACARE_BIN, default target/debug/ketacare), curl, python3 and
-# schemathesis (`pip install schemathesis`, for the `python3` on the PATH).
+# schemathesis (`pip install schemathesis`) for the python3 on the PATH or KETACARE_SCHEMATHESIS_PYTHON.
+# Path ids are the demo's real ones (its patient with a session in progress, that session, its plan and
+# order), so requests reach the use cases' logic instead of a 404.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds_per_role="${1:-40}"
+# The Python with schemathesis (`.ci/run` makes a throwaway virtual environment and names its python here).
+python="${KETACARE_SCHEMATHESIS_PYTHON:-python3}"
 binary="${KETACARE_BIN:-target/debug/ketacare}"
 scratch=$(mktemp -d)
 server_pid=
@@ -63,15 +67,37 @@ one_time_of() {
 nurse_token=$(token_for demo.nurse "$(one_time_of demo.nurse)")
 prescriber_token=$(token_for demo.prescriber "$(one_time_of demo.prescriber)")
 
+# Real ids of the demo's data, so generated requests reach their use case's logic rather than a 404: the
+# patient whose session is in progress with open alerts (that session, its plan and dose order), from the
+# worklist.
+ids=$(curl -sf -H "authorization: Bearer $prescriber_token" "$base/api/v1/worklist" | python3 -c '
+import json, sys
+worklist = json.load(sys.stdin)
+alert = worklist["open_alerts"][0]
+print(alert["patient"]["patient_id"], alert["session_id"])')
+read -r patient_id session_id <<<"$ids"
+plan_id=$(curl -sf -H "authorization: Bearer $prescriber_token" "$base/api/v1/patients/$patient_id/plans" |
+    python3 -c 'import json,sys; plans=json.load(sys.stdin)["plans"]; print(plans[0]["plan_id"] if plans else "none")')
+order_id=$(curl -sf -H "authorization: Bearer $prescriber_token" "$base/api/v1/patients/$patient_id/orders" |
+    python3 -c 'import json,sys; orders=json.load(sys.stdin)["orders"]; print(orders[0]["order_id"] if orders else "none")')
+cat >"$scratch/schemathesis.toml" <<TOML
+[parameters]
+"path.patient_id" = "$patient_id"
+"path.session_id" = "$session_id"
+"path.plan_id" = "$plan_id"
+"path.order_id" = "$order_id"
+TOML
+
 status=0
 for role in prescriber nurse admin; do
     token_variable="${role}_token"
     echo "== schemathesis as $role (${seconds_per_role} s)"
     # The session, token and user routes would sign the fuzzer out or revoke its own token mid-run; they
     # are exercised by the API's own tests. Everything else is fuzzed.
-    python3 -c 'import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())' run "$base/api/v1/openapi.json" \
+    "$python" -c 'import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())' \
+        --config-file "$scratch/schemathesis.toml" run "$base/api/v1/openapi.json" \
         --header "Authorization: Bearer ${!token_variable}" \
-        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,unsupported_method \
         --exclude-path-regex '^/api/v1/(session|tokens|users)' \
         --phases examples,coverage,fuzzing \
         --max-time "$seconds_per_role" \
