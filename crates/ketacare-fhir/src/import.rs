@@ -1301,57 +1301,50 @@ fn read_chart_resource(
         "Condition" => read_condition(read, references, patient_of_entry, warnings),
         "MedicationStatement" => read_medication_statement(read, references, patient_of_entry, warnings),
         "Observation" => read_observation(read, references, patient_of_entry, warnings),
-        "MedicationAdministration" => {
-            subject_patient(resource, references, patient_of_entry).map_err(one)?;
-            Ok(Outcome::LeftOut(ImportIssue::warning(
-                IssueCode::NotSupported,
-                read.location.expression(),
-                "not imported: a dose is recorded only in a treatment session, through the session workflow",
-            )))
-        }
-        "QuestionnaireResponse" => {
-            subject_patient(resource, references, patient_of_entry).map_err(one)?;
-            Ok(Outcome::LeftOut(ImportIssue::warning(
-                IssueCode::Informational,
-                read.location.expression(),
-                "read from the scale's Observation instead: its components carry the same answers",
-            )))
-        }
-        "CarePlan" if is_treatment_session(resource) => {
-            subject_patient(resource, references, patient_of_entry).map_err(one)?;
-            Ok(Outcome::LeftOut(ImportIssue::warning(
-                IssueCode::NotSupported,
-                read.location.expression(),
-                "not imported: a treatment plan is prescribed only through the plan workflow",
-            )))
-        }
-        "MedicationRequest" if is_ketamine_order(resource) => {
-            subject_patient(resource, references, patient_of_entry).map_err(one)?;
-            Ok(Outcome::LeftOut(ImportIssue::warning(
-                IssueCode::NotSupported,
-                read.location.expression(),
-                "not imported: a dose order is signed only through the order workflow, against the chart it is computed on",
-            )))
-        }
-        "Encounter" | "Procedure" if is_treatment_session(resource) => {
-            subject_patient(resource, references, patient_of_entry).map_err(one)?;
-            Ok(Outcome::LeftOut(ImportIssue::warning(
-                IssueCode::NotSupported,
-                read.location.expression(),
-                "not imported: a treatment session is recorded only through the session workflow",
-            )))
-        }
-        other => not_charted(
-            references.policy,
-            ImportIssue::error(
-                IssueCode::NotSupported,
-                read.location.element("resourceType"),
-                format!(
-                    "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads ketacare's own MedicationAdministration, MedicationRequest, CarePlan, Encounter and Procedure), not {other}"
+        kind => {
+            // ketacare's own records that are made only through their workflows: read (their patient must
+            // be in the bundle) and left out, each with why.
+            let (code, why) = match kind {
+                "MedicationAdministration" => (
+                    IssueCode::NotSupported,
+                    "not imported: a dose is recorded only in a treatment session, through the session workflow",
                 ),
+                "QuestionnaireResponse" => (
+                    IssueCode::Informational,
+                    "read from the scale's Observation instead: its components carry the same answers",
+                ),
+                "CarePlan" if is_treatment_session(resource) => (
+                    IssueCode::NotSupported,
+                    "not imported: a treatment plan is prescribed only through the plan workflow",
+                ),
+                "MedicationRequest" if is_ketamine_order(resource) => (
+                    IssueCode::NotSupported,
+                    "not imported: a dose order is signed only through the order workflow, against the chart it is computed on",
+                ),
+                "Encounter" | "Procedure" if is_treatment_session(resource) => (
+                    IssueCode::NotSupported,
+                    "not imported: a treatment session is recorded only through the session workflow",
+                ),
+                other => return not_charted_type(references.policy, read, other),
+            };
+            subject_patient(resource, references, patient_of_entry).map_err(one)?;
+            Ok(Outcome::LeftOut(ImportIssue::warning(code, read.location.expression(), why)))
+        }
+    }
+}
+
+/// A resource type ketacare neither charts nor reads: refused, or counted under the bulk policy.
+fn not_charted_type(policy: ImportPolicy, read: &EntryRead<'_>, other: &str) -> Result<Outcome, Vec<ImportIssue>> {
+    not_charted(
+        policy,
+        ImportIssue::error(
+            IssueCode::NotSupported,
+            read.location.element("resourceType"),
+            format!(
+                "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads ketacare's own MedicationAdministration, MedicationRequest, CarePlan, Encounter and Procedure), not {other}"
             ),
         ),
-    }
+    )
 }
 
 /// Whether an Encounter, Procedure or CarePlan is a ketacare treatment session's or course's (typed or
