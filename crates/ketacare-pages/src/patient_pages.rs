@@ -585,12 +585,40 @@ pub async fn overview_page(
     let zone = clinic_zone(app);
     let patient = app.get_patient(actor, &patient_id).await?;
     let (heading, identity, de_identified) = patient_identity(&patient);
-    let (evaluation, evaluation_problem) = chart_decisions(app, actor, &patient_id).await?;
     let role = signed.principal.role;
-    let plan_views =
-        if allows(role, Permission::ReadPlans) { app.plans(actor, &patient_id).await? } else { Vec::new() };
-    let order_views =
-        if allows(role, Permission::ReadSessions) { app.orders(actor, &patient_id).await? } else { Vec::new() };
+    let (may_read_plans, may_read_sessions) =
+        (allows(role, Permission::ReadPlans), allows(role, Permission::ReadSessions));
+    let may_read_scales = allows(role, Permission::ReadChart) && may_read_sessions;
+    // The page's reads do not depend on one another: awaited together, not one after another (each is
+    // its own use case, checked and audited as it would be alone). Bench: bench/pages_load.sh.
+    let (decisions, plan_views, order_views, session_views, scale_views, amendment_views) = tokio::try_join!(
+        chart_decisions(app, actor, &patient_id),
+        async { Ok::<_, PageError>(if may_read_plans { app.plans(actor, &patient_id).await? } else { Vec::new() }) },
+        async {
+            Ok::<_, PageError>(if may_read_sessions { app.orders(actor, &patient_id).await? } else { Vec::new() })
+        },
+        async {
+            Ok::<_, PageError>(if may_read_sessions { Some(app.sessions(actor, &patient_id).await?) } else { None })
+        },
+        async {
+            if !may_read_scales {
+                return Ok::<_, PageError>(None);
+            }
+            let (course, results) = tokio::try_join!(
+                async { Ok::<_, PageError>(app.symptom_course(actor, &patient_id).await?) },
+                scale_results(app, actor, &patient_id)
+            )?;
+            Ok(Some((course, results)))
+        },
+        async {
+            Ok::<_, PageError>(if allows(role, Permission::ReadAssessments) {
+                Some(app.patient_amendments(actor, &patient_id).await?)
+            } else {
+                None
+            })
+        },
+    )?;
+    let (evaluation, evaluation_problem) = decisions;
     let plans = if allows(role, Permission::ReadPlans) {
         let plans = &plan_views;
         Some(
@@ -619,24 +647,19 @@ pub async fn overview_page(
     } else {
         None
     };
-    let sessions = if allows(signed.principal.role, Permission::ReadSessions) {
-        let sessions = app.sessions(actor, &patient_id).await?;
-        Some(
-            sessions
-                .iter()
-                .map(|session| SessionItem {
-                    href: format!("/patients/{patient_id}/sessions/{}", session.session_id),
-                    planned_at: date_time(session.planned_at.as_str().unwrap_or_default(), &zone),
-                    modality: modality_name(&session.modality),
-                    stage: words(session.stage.as_str()),
-                    status: words(&session.status),
-                    observations: session.observation_count,
-                })
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let sessions = session_views.map(|sessions| {
+        sessions
+            .iter()
+            .map(|session| SessionItem {
+                href: format!("/patients/{patient_id}/sessions/{}", session.session_id),
+                planned_at: date_time(session.planned_at.as_str().unwrap_or_default(), &zone),
+                modality: modality_name(&session.modality),
+                stage: words(session.stage.as_str()),
+                status: words(&session.status),
+                observations: session.observation_count,
+            })
+            .collect()
+    });
     let orders = allows(role, Permission::ReadSessions).then(|| {
         order_views
             .iter()
@@ -648,9 +671,7 @@ pub async fn overview_page(
             })
             .collect()
     });
-    let scales = if allows(role, Permission::ReadChart) && allows(role, Permission::ReadSessions) {
-        let course = app.symptom_course(actor, &patient_id).await?;
-        let results = scale_results(app, actor, &patient_id).await?;
+    let scales = if let Some((course, results)) = scale_views {
         let record_links = if allows(role, Permission::RecordChart) {
             SCALES.iter().map(|scale| (format!("/patients/{patient_id}/scales/{}", scale.code), scale.title)).collect()
         } else {
@@ -723,12 +744,7 @@ pub async fn overview_page(
         );
         StartFormView { form, slots, orders }
     });
-    let amendments = if allows(role, Permission::ReadAssessments) {
-        let amendments = app.patient_amendments(actor, &patient_id).await?;
-        Some(amendment_rows(&amendments, &signed.principal.user_id, &zone))
-    } else {
-        None
-    };
+    let amendments = amendment_views.map(|amendments| amendment_rows(&amendments, &signed.principal.user_id, &zone));
     let override_form = override_view(role, &patient_id, evaluation.as_ref(), forms.eligibility_override);
     let print_links = allows(role, Permission::ReadChart).then(|| {
         let mut links = vec![(
