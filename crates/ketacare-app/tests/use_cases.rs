@@ -419,6 +419,9 @@ async fn chart_dates_are_judged_against_the_clinics_today() {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+        // The refused dates stored nothing: the chart holds the two accepted readings only.
+        let stored = fixture.app.chart_section(&nurse, &patient, "blood_pressures").await.unwrap();
+        assert_eq!(stored.len(), 2, "{stored:?}");
     })
     .await;
 }
