@@ -9,9 +9,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use jiff::civil::Date;
 use ketacare_fhir::import::{
-    EpisodeLink, ImportIssue, ImportPolicy, ImportSection, ImportedPatient, ImportedRecord, IssueCode, IssueSeverity,
-    import_outcome, read_import_bundle_with,
+    CourseSpan, EpisodeLink, ImportIssue, ImportPolicy, ImportSection, ImportedPatient, ImportedRecord, IssueCode,
+    IssueSeverity, import_outcome, read_import_bundle_with,
 };
 use ketacare_fhir::resources::OperationOutcome;
 use ketacare_store::{
@@ -19,6 +20,7 @@ use ketacare_store::{
     NewChartRecord, NewPatient, NewScaleResult, Patient, PatientChartImport, PatientListing, PatientSearch,
     RecordStatus, StoreError, StoredScaleResult,
 };
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value};
 
 use crate::chart::{ChartRows, ChartSection, assemble_case, current_episode_id};
@@ -26,6 +28,45 @@ use crate::patients::{PatientInput, parse_patient};
 use crate::policy::{Permission, require};
 use crate::secrets::{new_id, random_hex};
 use crate::{Actor, App, AppError};
+
+/// A course's weeks (read from prescriptions and dispenses): from its first day to the end of its supply
+/// or to `today`, whichever is first (a course still running has lasted only until today), in whole
+/// tenths of a week rounded down (never more than the days say). An event dated after today is refused:
+/// nothing clinical is dated in the future.
+fn course_weeks(course: &CourseSpan, today: Date) -> Result<serde_json::Number, ImportIssue> {
+    let day = |text: &str, element: &str| {
+        text.parse::<Date>()
+            .map_err(|_| ImportIssue::error(IssueCode::Value, element, format!("\"{text}\" is not a calendar date")))
+    };
+    let latest = day(&course.latest_event_on, &course.latest_event_element)?;
+    if latest > today {
+        return Err(ImportIssue::error(
+            IssueCode::BusinessRule,
+            course.latest_event_element.clone(),
+            format!("{latest} is after the server's today ({today}): nothing clinical is dated in the future"),
+        ));
+    }
+    let start = day(&course.start, &course.start_element)?;
+    let end = day(&course.end, &course.start_element)?.min(today);
+    let days = start.until(end).map(|span| span.get_days()).unwrap_or(0).max(0);
+    let weeks = (Decimal::from(days) / Decimal::from(7)).round_dp_with_strategy(1, RoundingStrategy::ToZero);
+    Ok(ketacare_fhir::export::decimal_number(weeks))
+}
+
+/// The chart's active depressive episode with the latest onset on or before `day` (`YYYY-MM-DD`), where a
+/// course that began that day belongs.
+fn episode_begun_by(records: &[ChartRecord], day: &str) -> Option<String> {
+    records
+        .iter()
+        .filter(|record| record.status == RecordStatus::Active && record.section == "episodes")
+        .filter_map(|record| {
+            let body: Value = serde_json::from_str(&record.body_json).ok()?;
+            let onset = body.get("onset_date")?.as_str()?.to_owned();
+            (onset.as_str() <= day).then(|| (onset, record.record_id.clone()))
+        })
+        .max_by(|first, second| first.0.cmp(&second.0))
+        .map(|(_, record_id)| record_id)
+}
 
 /// How many times a patient's import is decided again when a chart write overtook it.
 const IMPORT_ATTEMPTS: usize = 10;
@@ -139,6 +180,9 @@ pub struct PatientImportResult {
     pub decision: Option<ImportedDecision>,
     /// The `meta.source` the Patient (or the Bundle) gave.
     pub source: Option<String>,
+    /// Courses of prescriptions or dispenses that began before every depressive episode of the chart:
+    /// no trial of any charted episode, so left out, each with a warning naming its first event.
+    pub courses_left_out: Vec<ImportIssue>,
 }
 
 impl PatientImportResult {
@@ -357,7 +401,7 @@ impl App {
         value: &Value,
         policy: ImportPolicy,
     ) -> Result<FhirImportReport, FhirImportError> {
-        let read = read_import_bundle_with(value, policy);
+        let read = read_import_bundle_with(value, policy, &self.mrn_identifier_systems);
         if read.has_errors() {
             return Err(FhirImportError::Refused(read.issues));
         }
@@ -396,16 +440,31 @@ impl App {
             }
             results.push(plan.result);
         }
-        if read.left_out > 0 {
+        let mut left_out = read.left_out;
+        let mut left_out_by_kind = read.left_out_by_kind;
+        for result in &mut results {
+            left_out += result.courses_left_out.len();
+            match policy {
+                ImportPolicy::Strict => issues.append(&mut result.courses_left_out),
+                ImportPolicy::BulkExport => {
+                    if !result.courses_left_out.is_empty() {
+                        *left_out_by_kind
+                            .entry("course of prescriptions: begun before every depressive episode".to_owned())
+                            .or_default() += result.courses_left_out.len();
+                    }
+                }
+            }
+        }
+        if left_out > 0 {
             issues.push(ImportIssue::information(
-                format!("{} resources were read and not imported (see the warnings above)", read.left_out),
+                format!("{left_out} resources were read and not imported (see the warnings above)"),
                 None,
             ));
         }
         Ok(FhirImportReport {
             patients: results,
-            left_out: read.left_out,
-            left_out_by_kind: read.left_out_by_kind,
+            left_out,
+            left_out_by_kind,
             ignored_elements: read.ignored_elements,
             issues,
         })
@@ -546,6 +605,7 @@ impl App {
         let mut new_records: Vec<ImportedChartRecord> = Vec::new();
         let mut new_scales: Vec<ImportedScaleResult> = Vec::new();
         let mut unchanged = 0;
+        let mut courses_left_out = Vec::new();
         // Episodes first, so that trials find theirs; then the rest in bundle order.
         let mut order: Vec<&ImportedRecord> =
             imported.records.iter().filter(|record| record.section == ImportSection::Episodes).collect();
@@ -632,17 +692,38 @@ impl App {
                 }
             };
             let mut body: Map<String, Value> = record.body.clone();
-            if let Some(link) = record.episode {
+            if let Some(course) = &record.course {
+                match course_weeks(course, today) {
+                    Ok(weeks) => body.insert("weeks".to_owned(), Value::Number(weeks)),
+                    Err(issue) => {
+                        refusals.push(issue);
+                        continue;
+                    }
+                };
+            }
+            if let Some(link) = &record.episode {
                 let episode = match link {
-                    EpisodeLink::Entry(entry) => episode_of_entry.get(&entry).cloned(),
+                    EpisodeLink::Entry(entry) => episode_of_entry.get(entry).cloned(),
                     EpisodeLink::Current => current_episode_id(&rows.records, today),
+                    EpisodeLink::OnsetOnOrBefore(day) => episode_begun_by(&rows.records, day),
                 };
                 let Some(episode) = episode else {
-                    refusals.push(ImportIssue::error(
-                        IssueCode::NotFound,
-                        record.location.element("reasonReference"),
-                        "the trial's episode is not an active depressive episode of the imported chart",
-                    ));
+                    match link {
+                        // Not a trial of any charted episode: left out, which counts no failure (to chart it,
+                        // chart its episode, a Condition with its onset, and import again).
+                        EpisodeLink::OnsetOnOrBefore(day) => courses_left_out.push(ImportIssue::warning(
+                            IssueCode::NotFound,
+                            record.expression_of_field("episode_id"),
+                            format!(
+                                "left out: no depressive episode of the chart began on or before this course's first day ({day}), so it is no trial of a charted episode"
+                            ),
+                        )),
+                        _ => refusals.push(ImportIssue::error(
+                            IssueCode::NotFound,
+                            record.location.element("reasonReference"),
+                            "the trial's episode is not an active depressive episode of the imported chart",
+                        )),
+                    }
                     continue;
                 };
                 body.insert("episode_id".to_owned(), Value::String(episode));
@@ -738,6 +819,7 @@ impl App {
             records_unchanged: unchanged,
             decision,
             source: imported.source.clone(),
+            courses_left_out,
         };
         if new_patient.is_none() && records_added == 0 {
             // Nothing to write: the chart was read and decided on, which is audited as a read.

@@ -178,6 +178,9 @@ pub struct App {
     live: Arc<live_updates::LiveUpdates>,
     /// The running and finished `$export` jobs.
     bulk_exports: Arc<bulk_export::BulkExports>,
+    /// Identifier systems whose values are MRNs in imported Patients, beside ketacare's own and type MR
+    /// (an EHR's MRN namespace, `--mrn-system`).
+    mrn_identifier_systems: Arc<[String]>,
 }
 
 impl std::fmt::Debug for App {
@@ -204,7 +207,15 @@ impl App {
             clinic_time_zone: "UTC".to_owned(),
             live: Arc::default(),
             bulk_exports: Arc::new(bulk_export::BulkExports::new(&std::env::temp_dir(), BULK_EXPORT_LIFETIME_DEFAULT)),
+            mrn_identifier_systems: Arc::new([]),
         }
+    }
+
+    /// The same application reading an imported Patient's identifier of any of `systems` as its MRN
+    /// (an EHR's own MRN namespace, e.g. `urn:oid:…` or a URL), beside ketacare's and type MR.
+    pub fn with_mrn_identifier_systems(mut self, systems: Vec<String>) -> App {
+        self.mrn_identifier_systems = systems.into();
+        self
     }
 
     /// The same application reading time from `clock` (tests fake only the clock).

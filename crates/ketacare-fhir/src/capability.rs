@@ -65,6 +65,8 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
                 },
                 read_only("Condition"),
                 read_only("MedicationStatement"),
+                read_only("MedicationRequest"),
+                read_only("MedicationDispense"),
                 read_only("Observation"),
                 read_only("MedicationAdministration"),
             ],

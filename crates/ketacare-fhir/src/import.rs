@@ -18,6 +18,10 @@ use crate::codes::{self, KETACARE, loinc};
 use crate::export::TREATMENT_SESSION_EXTENSION;
 use crate::resources::{OperationOutcome, OperationOutcomeIssue};
 
+mod prescriptions;
+
+pub use prescriptions::{COURSE_PRESET, CourseSpan};
+
 /// The most entries one Bundle may hold: a larger import goes through bulk NDJSON.
 pub const MAX_BUNDLE_ENTRIES: usize = 10_000;
 /// The longest string (in bytes) any element may hold: no element ketacare reads needs more.
@@ -260,13 +264,16 @@ impl ImportSection {
 }
 
 /// Which episode a trial belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EpisodeLink {
     /// The episode Condition at this entry index of the bundle (`reasonReference`).
     Entry(usize),
     /// No reference, and `trial-in-current-episode` true or absent: the episode the chart's assembly
     /// takes as current.
     Current,
+    /// A course read from prescriptions or dispenses: the chart's depressive episode (of the bundle or
+    /// already charted) with the latest onset on or before this day (`YYYY-MM-DD`), the course's first.
+    OnsetOnOrBefore(String),
 }
 
 /// One chart record read from one resource.
@@ -283,6 +290,9 @@ pub struct ImportedRecord {
     pub stated_total: Option<i64>,
     /// Each chart field (`daily_dose_mg`, `items[3]`) and the element of the resource it came from.
     pub elements: Vec<(String, String)>,
+    /// A trial read from prescriptions or dispenses: the course's span, whose weeks the app counts up to
+    /// its today.
+    pub course: Option<CourseSpan>,
 }
 
 impl ImportedRecord {
@@ -523,6 +533,7 @@ impl<'a> Element<'a> {
 struct CodingRead<'a> {
     system: Option<&'a str>,
     code: Option<&'a str>,
+    display: Option<&'a str>,
     path: String,
 }
 
@@ -562,6 +573,7 @@ fn concept<'a>(value: &'a Value, path: String) -> Read<ConceptRead<'a>> {
             codings.push(CodingRead {
                 system: coding.string("system")?,
                 code: coding.string("code")?,
+                display: coding.string("display")?,
                 path: coding.path,
             });
         }
@@ -616,11 +628,13 @@ fn with_common(specific: &[&'static str]) -> Vec<&'static str> {
 
 /// Reads a Bundle for import. Never fails: what is wrong is in [`BundleImport::issues`].
 pub fn read_import_bundle(bundle: &Value) -> BundleImport {
-    read_import_bundle_with(bundle, ImportPolicy::Strict)
+    read_import_bundle_with(bundle, ImportPolicy::Strict, &[])
 }
 
-/// Reads a Bundle for import under `policy`. Never fails: what is wrong is in [`BundleImport::issues`].
-pub fn read_import_bundle_with(bundle: &Value, policy: ImportPolicy) -> BundleImport {
+/// Reads a Bundle for import under `policy`. A Patient's MRN is its identifier of ketacare's MRN system,
+/// one typed MR, or one of `mrn_systems` (the EHR's own MRN namespaces, as the site configures them).
+/// Never fails: what is wrong is in [`BundleImport::issues`].
+pub fn read_import_bundle_with(bundle: &Value, policy: ImportPolicy, mrn_systems: &[String]) -> BundleImport {
     let mut import = BundleImport {
         kind: None,
         patients: Vec::new(),
@@ -629,7 +643,7 @@ pub fn read_import_bundle_with(bundle: &Value, policy: ImportPolicy) -> BundleIm
         ignored_elements: BTreeMap::new(),
         issues: Vec::new(),
     };
-    if let Err(issue) = read_bundle(bundle, &mut import, policy) {
+    if let Err(issue) = read_bundle(bundle, &mut import, policy, mrn_systems) {
         import.issues.push(issue);
     }
     if policy == ImportPolicy::BulkExport {
@@ -657,7 +671,7 @@ struct EntryRead<'a> {
     location: ResourceLocation,
 }
 
-fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) -> Read<()> {
+fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy, mrn_systems: &[String]) -> Read<()> {
     let root = Element::new(bundle, "Bundle".to_owned())?;
     match root.get("resourceType") {
         Some((Value::String(kind), _)) if kind == "Bundle" => {}
@@ -754,7 +768,7 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) 
     let mut patient_of_entry: BTreeMap<usize, usize> = BTreeMap::new();
     let mut mrn_entries: HashMap<String, usize> = HashMap::new();
     for read in read_entries.iter().flatten().filter(|read| read.location.resource_type == "Patient") {
-        match read_patient(read, bundle_source, policy, &mut import.issues) {
+        match read_patient(read, bundle_source, policy, mrn_systems, &mut import.issues) {
             Ok(patient) => {
                 if let Some(first) = mrn_entries.insert(patient.mrn.clone(), read.location.entry_index) {
                     import.issues.push(ImportIssue::error(
@@ -777,8 +791,12 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) 
     // Then every other resource, each in its patient's chart.
     let mut episodes: HashMap<usize, usize> = HashMap::new();
     let mut trials: Vec<(usize, usize)> = Vec::new();
+    let mut prescriptions_of_patient: BTreeMap<usize, Vec<prescriptions::PrescriptionEvent>> = BTreeMap::new();
     for read in read_entries.iter().flatten().filter(|read| read.location.resource_type != "Patient") {
         match read_chart_resource(read, &references, &patient_of_entry, &mut import.issues) {
+            Ok(Outcome::Prescription(patient, event)) => {
+                prescriptions_of_patient.entry(patient).or_default().push(event);
+            }
             Ok(Outcome::Records(patient, records)) => {
                 for record in records {
                     let patient_records = &mut import.patients[patient].records;
@@ -826,6 +844,10 @@ fn read_bundle(bundle: &Value, import: &mut BundleImport, policy: ImportPolicy) 
                 format!("Bundle.entry[{entry}] is not a depressive-episode Condition of this trial's patient"),
             ));
         }
+    }
+    // Each patient's prescriptions and dispenses, as courses: one trial each.
+    for (patient, events) in prescriptions_of_patient {
+        import.patients[patient].records.extend(prescriptions::courses_as_trials(events));
     }
     for patient in &mut import.patients {
         patient.records = merge_measurements_by_day(std::mem::take(&mut patient.records));
@@ -1050,6 +1072,7 @@ fn read_patient(
     read: &EntryRead<'_>,
     bundle_source: Option<&str>,
     policy: ImportPolicy,
+    mrn_systems: &[String],
     warnings: &mut Vec<ImportIssue>,
 ) -> Result<ImportedPatient, Vec<ImportIssue>> {
     let resource = &read.resource;
@@ -1062,7 +1085,8 @@ fn read_patient(
     )?;
     let source = read_meta_source(resource).map_err(one)?.or(bundle_source).map(str::to_owned);
     let mut elements = Vec::new();
-    // The MRN: an identifier of ketacare's MRN system, or one typed MR (HL7 v2 table 0203).
+    // The MRN: an identifier of ketacare's MRN system, one typed MR (HL7 v2 table 0203), or one of the
+    // site's configured MRN systems.
     let mut mrn = None;
     let mut other_identifiers = Vec::new();
     if let Some((identifiers, path)) = resource.get("identifier") {
@@ -1082,7 +1106,8 @@ fn read_patient(
                 None => false,
             };
             let value = identifier.string("value").map_err(one)?;
-            if system == Some(codes::KETACARE_MRN) || typed_mr {
+            let configured = system.is_some_and(|system| mrn_systems.iter().any(|mrn_system| mrn_system == system));
+            if system == Some(codes::KETACARE_MRN) || typed_mr || configured {
                 let value = value.ok_or_else(|| {
                     one(ImportIssue::error(IssueCode::Required, identifier.at("value"), "the MRN's value is required"))
                 })?;
@@ -1105,7 +1130,7 @@ fn read_patient(
             IssueCode::Required,
             read.location.element("identifier"),
             format!(
-                "an imported Patient needs its MRN (an identifier with system {} or type MR): it is how a re-import finds the patient",
+                "an imported Patient needs its MRN (an identifier with system {}, type MR, or a system the site names with --mrn-system): it is how a re-import finds the patient",
                 codes::KETACARE_MRN
             ),
         )));
@@ -1192,6 +1217,8 @@ enum Outcome {
     Records(usize, Vec<ImportedRecord>),
     /// Read and deliberately not imported, with the issue saying so.
     LeftOut(ImportIssue),
+    /// A prescription or dispense of the patient at this index: a drug event of a course.
+    Prescription(usize, prescriptions::PrescriptionEvent),
 }
 
 /// A record under construction: its body and the element of each field.
@@ -1220,6 +1247,7 @@ impl RecordBuilder {
             entered_in_error,
             stated_total: None,
             elements: self.elements,
+            course: None,
         }
     }
 }
@@ -1301,6 +1329,10 @@ fn read_chart_resource(
         "Condition" => read_condition(read, references, patient_of_entry, warnings),
         "MedicationStatement" => read_medication_statement(read, references, patient_of_entry, warnings),
         "Observation" => read_observation(read, references, patient_of_entry, warnings),
+        "MedicationRequest" if !is_ketamine_order(resource) => {
+            prescriptions::read_prescription(read, references, patient_of_entry, warnings)
+        }
+        "MedicationDispense" => prescriptions::read_prescription(read, references, patient_of_entry, warnings),
         kind => {
             // ketacare's own records that are made only through their workflows: read (their patient must
             // be in the bundle) and left out, each with why.
@@ -1341,7 +1373,7 @@ fn not_charted_type(policy: ImportPolicy, read: &EntryRead<'_>, other: &str) -> 
             IssueCode::NotSupported,
             read.location.element("resourceType"),
             format!(
-                "ketacare imports Patient, Condition, MedicationStatement and Observation (and reads ketacare's own MedicationAdministration, MedicationRequest, CarePlan, Encounter and Procedure), not {other}"
+                "ketacare imports Patient, Condition, MedicationStatement, MedicationRequest, MedicationDispense and Observation (and reads ketacare's own MedicationAdministration, CarePlan, Encounter and Procedure), not {other}"
             ),
         ),
     )
@@ -1369,7 +1401,7 @@ fn is_treatment_session(resource: &Element<'_>) -> bool {
 }
 
 /// Whether a MedicationRequest is an order (`intent` `order`) for ketamine or esketamine: a dose order,
-/// read and left out; any other MedicationRequest is not charted (a trial is a MedicationStatement).
+/// read and left out; any other MedicationRequest is a prescription, read as a drug event of a course.
 fn is_ketamine_order(resource: &Element<'_>) -> bool {
     let ordered = resource.object.get("intent").and_then(Value::as_str) == Some("order");
     let text = resource
@@ -1797,7 +1829,8 @@ fn atc_entry(code: &str) -> Option<&'static DrugEntry> {
 /// alone that it does not resolve is kept as written, with a warning (the engine then reports the trial's
 /// drug as unknown): never guessed.
 fn resolve_medication(medication: &ConceptRead<'_>, warnings: &mut Vec<ImportIssue>) -> Read<ResolvedMedication> {
-    let mut coded: Option<(&'static DrugEntry, String)> = None;
+    // The drug each code names: (entry, the element that named it, the drug as written for the chart).
+    let mut coded: Option<(&'static DrugEntry, String, String)> = None;
     for coding in &medication.codings {
         let (Some(system), Some(code)) = (coding.system, coding.code) else {
             return Err(ImportIssue::error(
@@ -1806,21 +1839,46 @@ fn resolve_medication(medication: &ConceptRead<'_>, warnings: &mut Vec<ImportIss
                 "a drug coding needs its system and code",
             ));
         };
-        let entry = match system {
-            codes::RXNORM => drug_by_rxcui(code).ok_or_else(|| {
-                ImportIssue::error(
-                    IssueCode::CodeInvalid,
-                    format!("{}.code", coding.path),
-                    format!("RxNorm {code} is not in ketacare's drug knowledge base (clinical-reference §1.4)"),
-                )
-            })?,
-            codes::ATC => atc_entry(code).ok_or_else(|| {
-                ImportIssue::error(
-                    IssueCode::CodeInvalid,
-                    format!("{}.code", coding.path),
-                    format!("ATC {code} is not in ketacare's drug knowledge base (clinical-reference §1.4)"),
-                )
-            })?,
+        let code_path = format!("{}.code", coding.path);
+        let (entry, element, written) = match system {
+            codes::RXNORM => match drug_by_rxcui(code) {
+                Some(entry) => (entry, code_path, entry.ingredient.to_owned()),
+                // An RxNorm code of a product (SCD, SBD, …) rather than an ingredient: its display is
+                // RxNorm's own name of that product, resolved as the engine resolves names.
+                None => match coding
+                    .display
+                    .and_then(|display| resolve_drug_name(display).map(|named| (display, named)))
+                {
+                    Some((display, named)) => {
+                        warnings.push(ImportIssue::warning(
+                            IssueCode::Informational,
+                            code_path,
+                            format!(
+                                "RxNorm {code} is not an ingredient of ketacare's drug knowledge base; its display \"{display}\" names {}",
+                                named.entry.ingredient
+                            ),
+                        ));
+                        (named.entry, format!("{}.display", coding.path), display.to_owned())
+                    }
+                    None => {
+                        return Err(ImportIssue::error(
+                            IssueCode::CodeInvalid,
+                            code_path,
+                            format!("RxNorm {code} is not in ketacare's drug knowledge base (clinical-reference §1.4)"),
+                        ));
+                    }
+                },
+            },
+            codes::ATC => match atc_entry(code) {
+                Some(entry) => (entry, code_path, entry.ingredient.to_owned()),
+                None => {
+                    return Err(ImportIssue::error(
+                        IssueCode::CodeInvalid,
+                        code_path,
+                        format!("ATC {code} is not in ketacare's drug knowledge base (clinical-reference §1.4)"),
+                    ));
+                }
+            },
             other => {
                 warnings.push(ImportIssue::warning(
                     IssueCode::Informational,
@@ -1831,21 +1889,21 @@ fn resolve_medication(medication: &ConceptRead<'_>, warnings: &mut Vec<ImportIss
             }
         };
         match &coded {
-            Some((first, first_path)) if first.ingredient != entry.ingredient => {
+            Some((first, first_path, _)) if first.ingredient != entry.ingredient => {
                 return Err(ImportIssue::error(
                     IssueCode::Conflict,
-                    format!("{}.code", coding.path),
+                    element,
                     format!("names {} but {first_path} names {}", entry.ingredient, first.ingredient),
                 ));
             }
             Some(_) => {}
-            None => coded = Some((entry, format!("{}.code", coding.path))),
+            None => coded = Some((entry, element, written)),
         }
     }
     let text_path = format!("{}.text", medication.path);
     match (medication.text, coded) {
         (Some(text), coded) => match (resolve_drug_name(text), coded) {
-            (Some(named), Some((entry, code_path))) if named.entry.ingredient != entry.ingredient => {
+            (Some(named), Some((entry, code_path, _))) if named.entry.ingredient != entry.ingredient => {
                 Err(ImportIssue::error(
                     IssueCode::Conflict,
                     text_path,
@@ -1853,7 +1911,7 @@ fn resolve_medication(medication: &ConceptRead<'_>, warnings: &mut Vec<ImportIss
                 ))
             }
             (Some(_), _) => Ok(ResolvedMedication { written: text.to_owned(), element: text_path }),
-            (None, Some((entry, code_path))) => {
+            (None, Some((entry, code_path, written))) => {
                 warnings.push(ImportIssue::warning(
                     IssueCode::Informational,
                     text_path,
@@ -1862,7 +1920,7 @@ fn resolve_medication(medication: &ConceptRead<'_>, warnings: &mut Vec<ImportIss
                         entry.ingredient
                     ),
                 ));
-                Ok(ResolvedMedication { written: entry.ingredient.to_owned(), element: code_path })
+                Ok(ResolvedMedication { written, element: code_path })
             }
             (None, None) => {
                 warnings.push(ImportIssue::warning(
@@ -1875,9 +1933,7 @@ fn resolve_medication(medication: &ConceptRead<'_>, warnings: &mut Vec<ImportIss
                 Ok(ResolvedMedication { written: text.to_owned(), element: text_path })
             }
         },
-        (None, Some((entry, code_path))) => {
-            Ok(ResolvedMedication { written: entry.ingredient.to_owned(), element: code_path })
-        }
+        (None, Some((_, code_path, written))) => Ok(ResolvedMedication { written, element: code_path }),
         (None, None) => Err(ImportIssue::error(
             IssueCode::Required,
             medication.path.clone(),
@@ -1894,10 +1950,21 @@ fn read_daily_dose(value: &Value, path: &str) -> Read<(Number, String)> {
         return Err(ImportIssue::error(IssueCode::NotSupported, path, "ketacare charts one daily dose per trial"));
     }
     let dosage = Element::new(&dosages[0], format!("{path}[0]"))?;
-    if let Some(issue) =
-        dosage.only(&["text", "timing", "doseAndRate", "route", "sequence"], "a Dosage").into_iter().next()
+    if let Some(issue) = dosage
+        .only(&["text", "timing", "doseAndRate", "route", "sequence", "asNeededBoolean"], "a Dosage")
+        .into_iter()
+        .next()
     {
         return Err(issue);
+    }
+    if let Some((value, as_needed_path)) = dosage.get("asNeededBoolean")
+        && boolean(value, &as_needed_path)?
+    {
+        return Err(ImportIssue::error(
+            IssueCode::NotSupported,
+            as_needed_path,
+            "a dose taken as needed is not a daily dose",
+        ));
     }
     let mut frequency = 1;
     if let Some(timing) = dosage.child("timing")? {

@@ -149,6 +149,9 @@ fn malformed_bundles_are_refused_naming_the_element() {
     check(IssueCode::CodeInvalid, |b| {
         let trial = entry_of(b, "MedicationStatement", "sertraline");
         b["entry"][trial]["resource"]["medicationCodeableConcept"]["coding"][0]["code"] = json!("999999999");
+        // A product's RxNorm code (not an ingredient's) resolves by its display, RxNorm's name of it; a
+        // display that names no drug of the knowledge base leaves the code unknown.
+        b["entry"][trial]["resource"]["medicationCodeableConcept"]["coding"][0]["display"] = json!("Oral Tablet");
         resource(trial, "medicationCodeableConcept.coding[0].code")
     });
     check(IssueCode::Conflict, |b| {

@@ -752,3 +752,116 @@ fn walk_files(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// A referral's bundle as an EHR writes it: an episode, prescriptions and dispenses (no trial
+/// extensions), dated `days_ago` before the server's today.
+fn prescriptions_bundle(mrn: &str, episode_onset_days_ago: i64, events: &[Value]) -> Value {
+    let mut entries = vec![
+        json!({ "fullUrl": "urn:uuid:9b1c0d8e-0000-4000-8000-000000000001",
+          "resource": { "resourceType": "Patient",
+            "identifier": [{ "system": "https://ketacare.org/fhir/sid/mrn", "value": mrn }],
+            "name": [{ "family": "Hopper", "given": ["Grace"] }], "gender": "female", "birthDate": "1979-12-09" } }),
+        json!({ "fullUrl": "urn:uuid:9b1c0d8e-0000-4000-8000-000000000002",
+          "resource": { "resourceType": "Condition",
+            "code": { "coding": [{ "system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F33.2" }] },
+            "subject": { "reference": "urn:uuid:9b1c0d8e-0000-4000-8000-000000000001" },
+            "onsetDateTime": days_ago(episode_onset_days_ago) } }),
+    ];
+    entries.extend(events.iter().map(|resource| json!({ "resource": resource })));
+    json!({ "resourceType": "Bundle", "type": "collection", "entry": entries })
+}
+
+fn days_ago(days: i64) -> String {
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    today.checked_sub(jiff::Span::new().days(days)).unwrap().to_string()
+}
+
+/// A MedicationRequest of `rxnorm_display` (an SCD-level RxNorm code, as EHRs write them), `dose_mg` once
+/// a day, for `supply_days`, written `days_ago`.
+fn prescription(code: &str, display: &str, dose_mg: u32, supply_days: u32, written_days_ago: i64) -> Value {
+    json!({ "resourceType": "MedicationRequest", "status": "completed", "intent": "order",
+        "medicationCodeableConcept": { "coding": [{ "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code, "display": display }] },
+        "subject": { "reference": "urn:uuid:9b1c0d8e-0000-4000-8000-000000000001" },
+        "authoredOn": days_ago(written_days_ago),
+        "dosageInstruction": [{ "timing": { "repeat": { "frequency": 1, "period": 1, "periodUnit": "d" } },
+            "doseAndRate": [{ "doseQuantity": { "value": dose_mg, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] }],
+        "dispenseRequest": { "expectedSupplyDuration": { "value": supply_days, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d" } } })
+}
+
+#[tokio::test]
+async fn prescriptions_and_dispenses_become_trials_in_their_episode_counted_to_today() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store).await;
+        // Sertraline: three 30-day fills a month apart (50, 100, 100 mg): one course of 90 days. Escitalopram:
+        // a 90-day dispense handed over 20 days ago: a course still running, 20 days so far, not 90.
+        let mut dispense = json!({ "resourceType": "MedicationDispense", "status": "completed",
+            "medicationCodeableConcept": { "coding": [{ "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "349332", "display": "escitalopram 10 MG Oral Tablet" }] },
+            "subject": { "reference": "urn:uuid:9b1c0d8e-0000-4000-8000-000000000001" },
+            "whenHandedOver": days_ago(20),
+            "daysSupply": { "value": 90, "unit": "Day", "system": "http://unitsofmeasure.org", "code": "d" },
+            "dosageInstruction": [{ "doseAndRate": [{ "doseQuantity": { "value": 20, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] }] });
+        let events = [
+            prescription("312941", "sertraline 50 MG Oral Tablet", 50, 30, 300),
+            prescription("312940", "sertraline 100 MG Oral Tablet", 100, 30, 270),
+            prescription("312940", "sertraline 100 MG Oral Tablet", 100, 30, 240),
+            dispense.clone(),
+        ];
+        let bundle = prescriptions_bundle("MRN-RX", 400, &events);
+        let reply = api.import(&bundle).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let patient_id = imported_patient_id(&reply.body, 0);
+        let evaluation = api.get(&format!("/api/v1/patients/{patient_id}/evaluation")).await;
+        let trials = evaluation["case"]["trials"].as_array().unwrap_or_else(|| panic!("{evaluation}")).clone();
+        assert_eq!(trials.len(), 2, "{evaluation}");
+        let sertraline = trials.iter().find(|trial| trial["drug"].as_str().unwrap().contains("sertraline")).unwrap();
+        assert_eq!(sertraline["weeks"], json!(12.8), "90 days, in tenths of a week rounded down: {sertraline}");
+        assert_eq!(sertraline["daily_dose_mg"], json!(100), "the course's highest daily dose: {sertraline}");
+        assert_eq!(sertraline["in_current_episode"], json!(true), "{sertraline}");
+        // What an EHR cannot say is not made up: no adherence and no improvement.
+        assert!(sertraline.get("adherence").is_none_or(Value::is_null), "{sertraline}");
+        assert!(sertraline.get("improvement_pct").is_none_or(Value::is_null), "{sertraline}");
+        let escitalopram = trials.iter().find(|trial| trial["drug"].as_str().unwrap().contains("escitalopram")).unwrap();
+        let running_weeks = escitalopram["weeks"].as_f64().unwrap();
+        assert!((2.7..=3.0).contains(&running_weeks), "20 days so far (a day either way for the clinic's zone): {escitalopram}");
+        // So the decision names what is missing rather than counting the courses as failed.
+        assert_ne!(evaluation["report"]["trd"]["status"], "trd", "{evaluation}");
+
+        // Imported again, nothing changes.
+        let repeated = api.import(&bundle).await;
+        assert_eq!(repeated.status, StatusCode::OK, "{}", repeated.body);
+        assert!(diagnostics(&repeated.body).contains("unchanged"), "{}", repeated.body);
+        let again = api.get(&format!("/api/v1/patients/{patient_id}/evaluation")).await;
+        assert_eq!(again["case"]["trials"].as_array().unwrap().len(), 2, "{again}");
+
+        // A dispense dated after today is refused naming its element, and nothing of its patient is stored.
+        let patients = api.patient_total().await;
+        dispense["whenHandedOver"] = json!(days_ago(-3));
+        let future = api.import(&prescriptions_bundle("MRN-RX-FUTURE", 400, &[dispense])).await;
+        assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", future.body);
+        assert!(
+            future.body["issue"].as_array().unwrap().iter().any(|issue| issue["severity"] == "error"
+                && issue["expression"][0] == "Bundle.entry[2].resource.whenHandedOver"
+                && issue["diagnostics"].as_str().unwrap().contains("after the server's today")),
+            "{}",
+            future.body
+        );
+        assert_eq!(api.patient_total().await, patients);
+        // A course begun before the only episode's onset is no trial of it: left out, with a warning naming
+        // its first prescription.
+        let early = api
+            .import(&prescriptions_bundle("MRN-RX-EARLY", 100, &[prescription("312941", "sertraline 50 MG Oral Tablet", 50, 30, 300)]))
+            .await;
+        assert_eq!(early.status, StatusCode::OK, "{}", early.body);
+        assert!(
+            early.body["issue"].as_array().unwrap().iter().any(|issue| issue["severity"] == "warning"
+                && issue["expression"][0] == "Bundle.entry[2].resource.authoredOn"
+                && issue["diagnostics"].as_str().unwrap().contains("no depressive episode")),
+            "{}",
+            early.body
+        );
+        let early_id = imported_patient_id(&early.body, 0);
+        let early_case = api.get(&format!("/api/v1/patients/{early_id}/evaluation")).await;
+        assert_eq!(early_case["case"]["trials"], json!([]), "{early_case}");
+    })
+    .await;
+}

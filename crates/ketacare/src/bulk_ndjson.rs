@@ -24,8 +24,6 @@ const PATIENTS_IN_FLIGHT: usize = 16;
 const NOT_CHARTED_TYPES: &[&str] = &[
     "Encounter",
     "Procedure",
-    "MedicationRequest",
-    "MedicationDispense",
     "Practitioner",
     "Organization",
     "Location",

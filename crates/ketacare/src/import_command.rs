@@ -38,6 +38,11 @@ pub struct ImportArgs {
     /// Site protocol TOML the imported charts are decided under (default: the shipped protocol).
     #[arg(long)]
     protocol: Option<PathBuf>,
+    /// An identifier system whose value is the patient's MRN (the EHR's own MRN namespace, e.g.
+    /// `urn:oid:2.16.840.1.113883.3.1234` or a URL), beside ketacare's and identifiers typed MR; repeat it,
+    /// or give a comma-separated list in the environment.
+    #[arg(long = "mrn-system", env = "KETACARE_MRN_SYSTEMS", value_delimiter = ',', value_name = "URI")]
+    mrn_systems: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
     format: ImportFormat,
     #[command(flatten)]
@@ -82,7 +87,9 @@ fn print_report(report: &FhirImportReport, out: &mut impl std::io::Write) -> std
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if let Some(directory) = &args.ndjson {
         return runtime()?.block_on(async {
-            let app = open_app(&args.database, args.protocol.as_deref()).await?;
+            let app = open_app(&args.database, args.protocol.as_deref())
+                .await?
+                .with_mrn_identifier_systems(args.mrn_systems.clone());
             let imported = async {
                 let actor = app.console_actor(&args.account, "cli-import-ndjson").await?;
                 crate::bulk_ndjson::import_ndjson(&app, &actor, directory).await
@@ -94,7 +101,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let bundle = read_bundle(args.bundle.as_ref().expect("clap requires a bundle without --ndjson"))?;
     runtime()?.block_on(async {
-        let app = open_app(&args.database, args.protocol.as_deref()).await?;
+        let app = open_app(&args.database, args.protocol.as_deref())
+            .await?
+            .with_mrn_identifier_systems(args.mrn_systems.clone());
         let imported = app.import_fhir_bundle_as_account(&args.account, &bundle, "cli-import").await;
         app.close().await;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -80,6 +80,10 @@ pub struct ServeOptions {
     /// user only); default: the system's temporary folder.
     #[arg(long = "bulk-export-dir", env = "KETACARE_BULK_EXPORT_DIR", value_name = "DIR")]
     pub bulk_export_dir: Option<PathBuf>,
+    /// An identifier system whose value is an imported patient's MRN (the EHR's own MRN namespace),
+    /// beside ketacare's and identifiers typed MR; repeat it, or give a comma-separated list.
+    #[arg(long = "mrn-system", env = "KETACARE_MRN_SYSTEMS", value_delimiter = ',', value_name = "URI")]
+    pub mrn_systems: Vec<String>,
     /// How long a finished `$export`'s files stay downloadable, in minutes.
     #[arg(long, env = "KETACARE_BULK_EXPORT_LIFETIME_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10_080))]
     pub bulk_export_lifetime_minutes: u64,
@@ -158,10 +162,12 @@ async fn prune_periodically(app: App) {
 pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
     let app = app.with_clinic_time_zone(&options.time_zone).context("--time-zone")?;
     let bulk_export_parent = options.bulk_export_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let app = app.with_bulk_export_settings(
-        &bulk_export_parent,
-        std::time::Duration::from_secs(options.bulk_export_lifetime_minutes * 60),
-    );
+    let app = app
+        .with_bulk_export_settings(
+            &bulk_export_parent,
+            std::time::Duration::from_secs(options.bulk_export_lifetime_minutes * 60),
+        )
+        .with_mrn_identifier_systems(options.mrn_systems.clone());
     let listener =
         tokio::net::TcpListener::bind(options.bind).await.with_context(|| format!("binding {}", options.bind))?;
     let address = listener.local_addr()?;

@@ -2,7 +2,9 @@
 //! sessions included), exported with `ketacare export --fhir-bundle` and imported together as one
 //! collection Bundle into a fresh database (SQLite, and PostgreSQL when configured), export again as the
 //! same resources; a second import changes nothing and says so; a refused bundle exits 2 naming the
-//! element and writes nothing.
+//! element and writes nothing. A bulk export no one here wrote (`tests/fixtures/carebundle-mixed-24`,
+//! from PyPI's carebundle) imports with the EHR's MRN system named (`--mrn-system`), charting what
+//! ketacare charts of it and counting the rest; without it every patient is refused, naming why.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -221,6 +223,67 @@ async fn the_demo_round_trips_through_bulk_ndjson() {
             assert_eq!(output.status.code(), Some(0), "{summary}");
             assert!(summary.contains("13 unchanged") && summary.contains("0 records added"), "{summary}");
         }
+    })
+    .await;
+}
+
+/// carebundle's issuing organisation's MRN system (its Patients' identifiers carry no type).
+const CAREBUNDLE_MRN_SYSTEM: &str = "urn:uuid:6f2a1d3e-9c47-5b8a-a1f0-2d4e6c8b0a17";
+
+#[tokio::test]
+async fn an_ehr_shaped_bulk_export_imports_with_its_mrn_system_named() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/carebundle-mixed-24");
+    each_backend(move |target| async move {
+        let added = ketacare(&["user", "add", "nurse.ines", "--role", "nurse", "--database", &target.url]);
+        assert!(added.status.success(), "{}", text(&added.stderr));
+        // Without the EHR's MRN system, no Patient has an MRN ketacare can find again: each is refused,
+        // naming the element, and nothing is written.
+        let output = ketacare(&["import", "--ndjson", fixture, "--as", "nurse.ines", "--database", &target.url]);
+        let summary = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{summary}");
+        assert!(summary.contains("24 refused") && summary.contains("Patient.identifier"), "{summary}");
+        assert!(summary.contains("--mrn-system"), "the refusal says how to name the MRN system: {summary}");
+
+        let import = |database: &str| {
+            ketacare(&[
+                "import",
+                "--ndjson",
+                fixture,
+                "--as",
+                "nurse.ines",
+                "--mrn-system",
+                CAREBUNDLE_MRN_SYSTEM,
+                "--database",
+                database,
+            ])
+        };
+        let output = import(&target.url);
+        let summary = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{summary}");
+        // Each patient's day of weight and height (one record) and its blood pressure panel.
+        assert!(summary.contains("24 new") && summary.contains("48 records added"), "{summary}");
+        assert!(summary.contains("0 refused") && summary.contains("0 malformed lines"), "{summary}");
+        // Its sertraline prescription is read as a course, and left out: the export holds no depressive
+        // episode it could be a trial of. Hypertension drugs are no antidepressants: left out, counted.
+        assert!(
+            summary.contains("left out 1: course of prescriptions: begun before every depressive episode"),
+            "{summary}"
+        );
+        assert!(summary.contains("MedicationRequest.medicationCodeableConcept.coding.code: code-invalid"), "{summary}");
+        // What was charted leaves again as ketacare's own resources, valid for a re-import.
+        let exported = tempfile::tempdir().unwrap();
+        let output = ketacare(&["export", "--ndjson", exported.path().to_str().unwrap(), "--database", &target.url]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let observations = std::fs::read_to_string(exported.path().join("Observation.ndjson")).unwrap();
+        for (loinc, what) in [("85354-9", "blood pressure"), ("29463-7", "body weight"), ("8302-2", "body height")] {
+            let count = observations.lines().filter(|line| line.contains(&format!("\"code\":\"{loinc}\""))).count();
+            assert_eq!(count, 24, "one {what} per patient: {observations}");
+        }
+        // Imported again: every patient found by its MRN, nothing added.
+        let output = import(&target.url);
+        let summary = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{summary}");
+        assert!(summary.contains("24 unchanged") && summary.contains("0 records added"), "{summary}");
     })
     .await;
 }
