@@ -3,7 +3,8 @@
 //! owner polls the job, downloads the files and may cancel it; a cancelled or expired job's files are
 //! deleted. Admins get the records in full; analysts get them de-identified (no name, MRN or free text,
 //! the birth year only and dates moved by a per-patient offset). Each patient exported is audited as a
-//! read of that patient by the requester. Jobs live in the server's memory: a restart ends them (their
+//! read of that patient by the requester. An admin's export also carries the audit log, up to the
+//! kick-off, as `AuditEvent`s (audited as `audit.read`): the trail leaves with the records. Jobs live in the server's memory: a restart ends them (their
 //! status URLs then answer 404), and files a killed process left are deleted a day later.
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +41,10 @@ const DATE_SHIFT_DAYS_AT_MOST: i64 = 182;
 const DE_IDENTIFIED_AGE_LIMIT_YEARS: i64 = 90;
 /// The name an unresolved (free-text) drug gets in a de-identified export: free text may identify.
 const WITHHELD_FREE_TEXT: &str = "free text withheld";
+/// The audit log's resource type in an admin's export (after every patient's types).
+const AUDIT_EVENT_TYPE: &str = "AuditEvent";
+/// Audit events read per step of a job.
+const AUDIT_EVENTS_PER_STEP: i64 = 1_000;
 
 /// What a kick-off asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,14 +244,20 @@ impl App {
         request: BulkExportRequest,
     ) -> Result<Arc<BulkExportJob>, AppError> {
         require(actor, Permission::ExportInBulk)?;
+        // Admins get the audit log too; analysts, whose export is de-identified, never (it names accounts).
+        let de_identified = de_identified_only(actor.role);
+        let exportable: Vec<&str> =
+            Resource::TYPES.iter().copied().chain((!de_identified).then_some(AUDIT_EVENT_TYPE)).collect();
         let resource_types = match request.resource_types {
-            None => Resource::TYPES.iter().map(|kind| (*kind).to_owned()).collect(),
+            None => exportable.iter().map(|kind| (*kind).to_owned()).collect(),
             Some(kinds) => {
-                if let Some(unknown) = kinds.iter().find(|kind| !Resource::TYPES.contains(&kind.as_str())) {
-                    return Err(AppError::invalid(
-                        "_type",
-                        format!("{unknown:?} is not a type this server exports ({})", Resource::TYPES.join(", ")),
-                    ));
+                if let Some(unknown) = kinds.iter().find(|kind| !exportable.contains(&kind.as_str())) {
+                    let detail = if unknown == AUDIT_EVENT_TYPE {
+                        "AuditEvent (the audit log) is exported to admins only".to_owned()
+                    } else {
+                        format!("{unknown:?} is not a type this server exports ({})", exportable.join(", "))
+                    };
+                    return Err(AppError::invalid("_type", detail));
                 }
                 kinds
             }
@@ -276,7 +287,7 @@ impl App {
         Ok(Arc::new(BulkExportJob {
             id: job_id.to_owned(),
             owner_user_id: actor.user_id.clone(),
-            de_identified: de_identified_only(actor.role),
+            de_identified,
             resource_types,
             request_url: request.request_url,
             transaction_time: now,
@@ -364,10 +375,70 @@ impl App {
             }
             after = Some(last);
         }
+        if job.resource_types.iter().any(|kind| kind == AUDIT_EVENT_TYPE) {
+            files = self.write_audit_events(actor, job, files).await?;
+        }
         tokio::task::spawn_blocking(move || files.finish())
             .await
             .map_err(|error| AppError::Files(std::io::Error::other(error)))?
             .map_err(AppError::Files)
+    }
+
+    /// Writes the audit log up to the job's kick-off as `AuditEvent`s, a page at a time; the read is
+    /// audited as `audit.read` (after the pages are written, so it is not among them).
+    async fn write_audit_events(
+        &self,
+        actor: &Actor,
+        job: &BulkExportJob,
+        mut files: BulkExportFiles,
+    ) -> Result<BulkExportFiles, AppError> {
+        let event = self.audit_event(actor, "audit.read", format!("fhir/r4/$export/{}/AuditEvent", job.id), None);
+        let mut after_seq = 0;
+        loop {
+            if job.cancelled.load(Ordering::SeqCst) {
+                return Ok(files);
+            }
+            let records = self.store.audit_events(after_seq, AUDIT_EVENTS_PER_STEP).await?;
+            let Some(last) = records.last().map(|record| record.seq) else { break };
+            let mut lines = Vec::with_capacity(records.len());
+            let mut reached_kick_off = false;
+            for record in &records {
+                let occurred_at: Timestamp = record.occurred_at.parse().map_err(|error: jiff::Error| {
+                    AppError::Files(std::io::Error::other(format!("audit event {}: {error}", record.seq)))
+                })?;
+                if occurred_at > job.transaction_time {
+                    reached_kick_off = true;
+                    break;
+                }
+                let facts = ketacare_fhir::audit_event::AuditEventFacts {
+                    seq: record.seq,
+                    occurred_at: record.occurred_at.clone(),
+                    actor_id: record.actor_id.clone(),
+                    actor_role: record.actor_role.clone(),
+                    action: record.action.clone(),
+                    resource: record.resource.clone(),
+                    patient_id: record.patient_id.clone(),
+                    patients_shown: record.patients_shown.clone(),
+                    outcome: record.outcome.clone(),
+                    hash_algorithm: record.hash_algorithm.as_str().to_owned(),
+                    hash: record.hash.clone(),
+                    prev_hash: record.prev_hash.clone(),
+                };
+                let resource = ketacare_fhir::audit_event::audit_event_resource(&facts);
+                let line = serde_json::to_string(&resource).map_err(|error| AppError::Files(error.into()))?;
+                lines.push((AUDIT_EVENT_TYPE.to_owned(), line));
+            }
+            files = tokio::task::spawn_blocking(move || files.append(&lines).map(|()| files))
+                .await
+                .map_err(|error| AppError::Files(std::io::Error::other(error)))?
+                .map_err(AppError::Files)?;
+            if reached_kick_off || records.len() < usize::try_from(AUDIT_EVENTS_PER_STEP).unwrap_or(usize::MAX) {
+                break;
+            }
+            after_seq = last;
+        }
+        self.store.append_audit(&event).await?;
+        Ok(files)
     }
 
     /// The job `job_id` if `actor` started it and it has not expired (another user's job is not found:

@@ -45,7 +45,8 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
             security: CapabilitySecurity {
                 description: "A ketacare bearer token (Authorization: Bearer kc_...) or session cookie; \
                               admins, prescribers and nurses may export a patient, prescribers and nurses may \
-                              import, admins (in full) and analysts (de-identified) may export in bulk."
+                              import, admins (in full, with the audit log as AuditEvents) and analysts \
+                              (de-identified) may export in bulk."
                     .to_owned(),
             },
             resource: vec![
@@ -69,6 +70,7 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
                 read_only("MedicationDispense"),
                 read_only("Observation"),
                 read_only("MedicationAdministration"),
+                read_only("AuditEvent"),
             ],
             interaction: vec![CapabilityInteraction { code: "transaction".to_owned() }],
             operation: vec![CapabilityOperation {

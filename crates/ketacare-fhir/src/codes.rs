@@ -37,6 +37,8 @@ pub const KETACARE: &str = "https://ketacare.org/fhir/CodeSystem/ketacare";
 pub const KETACARE_EXTENSION_BASE: &str = "https://ketacare.org/fhir/StructureDefinition";
 /// The system of the clinic's medical record numbers.
 pub const KETACARE_MRN: &str = "https://ketacare.org/fhir/sid/mrn";
+/// The system of ketacare's user accounts' ids (an audit event's agent).
+pub const KETACARE_USER: &str = "https://ketacare.org/fhir/sid/user";
 
 /// KNOWLEDGE §8.1: LOINC codes with their display and UCUM unit.
 pub mod loinc {

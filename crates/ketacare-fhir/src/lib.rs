@@ -1,9 +1,10 @@
 //! FHIR R4 (4.0.1) for ketacare: the resources we write, as a typed subset (`resources`), the codes of
 //! the clinical reference and ketacare's own CodeSystem (`codes`), the mapping from a patient's record to
 //! those resources and the `$everything` Bundle (`export`), from an imported Bundle back to chart records
-//! (`import`), and the CapabilityStatement (`capability`).
+//! (`import`), the audit log as AuditEvents (`audit_event`), and the CapabilityStatement (`capability`).
 //! This crate alone knows FHIR's JSON; it is pure (no I/O), like the core it maps from.
 
+pub mod audit_event;
 pub mod capability;
 pub mod codes;
 pub mod export;

@@ -1,7 +1,8 @@
 //! Every resource ketacare exports, for every vignette patient and both example sessions, validates
 //! against HL7's official FHIR R4 JSON Schema: each Bundle against the whole schema (its root `oneOf` over
 //! ~150 resource types), and each resource against its `definitions/<Type>` (for messages that say where),
-//! with the 1..1 elements the schema cannot require. Every failing resource is reported.
+//! with the 1..1 elements the schema cannot require. Every failing resource is reported. So does the
+//! audit log as `AuditEvent`s, for every kind of event the log holds.
 
 mod support;
 
@@ -72,6 +73,64 @@ fn every_exported_resource_of_the_vignettes_validates_against_the_fhir_r4_schema
     for resource_type in ketacare_fhir::resources::Resource::TYPES {
         assert!(by_type.get(resource_type).is_some_and(|count| *count > 0), "no {resource_type} was exported");
     }
+}
+
+#[test]
+fn audit_events_validate_against_the_fhir_r4_schema() {
+    use ketacare_fhir::audit_event::{AuditEventFacts, audit_action_code, audit_event_resource};
+    let event =
+        |seq: i64, actor: Option<(&str, &str)>, action: &str, patient: Option<&str>, shown: &[&str], outcome: &str| {
+            AuditEventFacts {
+                seq,
+                occurred_at: "2026-12-05T21:33:11.123456Z".to_owned(),
+                actor_id: actor.map(|(id, _)| id.to_owned()),
+                actor_role: actor.map(|(_, role)| role.to_owned()),
+                action: action.to_owned(),
+                resource: format!("thing/{seq}"),
+                patient_id: patient.map(str::to_owned),
+                patients_shown: shown.iter().map(|id| (*id).to_owned()).collect(),
+                outcome: outcome.to_owned(),
+                hash_algorithm: "sha256".to_owned(),
+                hash: "ab".repeat(32),
+                prev_hash: "0".repeat(64),
+            }
+        };
+    let nurse = Some(("u-1", "nurse"));
+    let cases = [
+        event(1, nurse, "chart.create", Some("p-1"), &[], "success"),
+        event(2, nurse, "patient.read", Some("p-1"), &[], "success"),
+        event(3, nurse, "patient.list", None, &["p-1", "p-2"], "success"),
+        event(4, Some(("u-2", "analyst")), "patient.read", Some("p-2"), &[], "denied"),
+        event(5, None, "session.login", None, &[], "failure"),
+        event(6, Some(("u-3", "prescriber")), "session.override", Some("p-1"), &[], "invalid"),
+        event(7, Some(("u-4", "admin")), "user.password_reset", None, &[], "success"),
+    ];
+    let mut validators = FhirValidators::new();
+    let mut failures = Vec::new();
+    for facts in &cases {
+        let resource = serde_json::to_value(audit_event_resource(facts)).expect("serializes");
+        for error in validators.errors(&resource) {
+            failures.push(format!("{} {}: {error}", facts.action, facts.outcome));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // What each kind of event becomes.
+    let list = serde_json::to_value(audit_event_resource(&cases[2])).expect("serializes");
+    assert_eq!(list["entity"].as_array().expect("entities").len(), 3, "each patient shown, and the object: {list}");
+    assert_eq!(list["type"]["code"], "110112");
+    let denied = serde_json::to_value(audit_event_resource(&cases[3])).expect("serializes");
+    assert_eq!((denied["outcome"].as_str(), denied["outcomeDesc"].as_str()), (Some("8"), Some("denied")));
+    let login = serde_json::to_value(audit_event_resource(&cases[4])).expect("serializes");
+    assert_eq!(
+        (login["type"]["code"].as_str(), login["agent"][0]["requestor"].as_bool()),
+        (Some("110114"), Some(false))
+    );
+    let codes: Vec<&str> =
+        ["chart.create", "patient.read", "chart.amend", "session.override", "session.sign", "fhir.import"]
+            .into_iter()
+            .map(audit_action_code)
+            .collect();
+    assert_eq!(codes, ["C", "R", "U", "E", "U", "C"]);
 }
 
 #[test]

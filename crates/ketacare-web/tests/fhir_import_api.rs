@@ -637,7 +637,33 @@ async fn the_bulk_export_gives_every_record_once_de_identified_for_analysts_then
         assert_eq!(manifest["request"], "http://ketacare.test/fhir/r4/$export?_outputFormat=application/fhir%2Bndjson");
         assert_eq!(manifest["requiresAccessToken"], true);
         assert_eq!(manifest["error"], json!([]));
-        let exported = download(&api, Role::Admin, &manifest).await;
+        let (audit_events, exported): (Vec<Value>, Vec<Value>) = download(&api, Role::Admin, &manifest)
+            .await
+            .into_iter()
+            .partition(|resource| resource["resourceType"] == "AuditEvent");
+        // With the audit log up to the kick-off, as AuditEvents: each write of the charts entered above
+        // names its patient, account and role, and carries its place in the hash chain.
+        assert!(!audit_events.is_empty(), "an admin's export carries the audit log");
+        let sequence: Vec<i64> = audit_events
+            .iter()
+            .map(|event| event["id"].as_str().unwrap().strip_prefix("audit-").unwrap().parse().unwrap())
+            .collect();
+        assert!(sequence.windows(2).all(|pair| pair[0] < pair[1]), "in the log's order: {sequence:?}");
+        let chart_writes: Vec<&Value> =
+            audit_events.iter().filter(|event| event["subtype"][0]["code"] == "chart.create").collect();
+        assert!(!chart_writes.is_empty(), "{audit_events:#?}");
+        for event in &chart_writes {
+            assert_eq!(event["action"], "C", "{event}");
+            assert_eq!(event["outcome"], "0", "{event}");
+            assert_eq!(event["agent"][0]["role"][0]["coding"][0]["code"], "nurse", "{event}");
+            let patient = event["entity"][0]["what"]["reference"].as_str().unwrap();
+            assert!(patient_ids.iter().any(|id| patient == format!("Patient/{id}")), "{event}");
+            assert!(event["extension"][0]["valueString"].as_str().unwrap().starts_with("sha256:"), "{event}");
+        }
+        assert!(
+            audit_events.iter().all(|event| event["subtype"][0]["code"] != "fhir.bulk_export.download"),
+            "nothing after the kick-off"
+        );
         let mut expected = Vec::new();
         for patient_id in &patient_ids {
             let everything =
@@ -651,8 +677,15 @@ async fn the_bulk_export_gives_every_record_once_de_identified_for_analysts_then
         expected.sort();
         assert_eq!(exported_text, expected, "the export holds each patient's $everything, once");
         let mut validators = fhir_support::FhirValidators::new();
-        let invalid: Vec<String> = exported.iter().flat_map(|resource| validators.errors(resource)).collect();
+        let invalid: Vec<String> =
+            exported.iter().chain(&audit_events).flat_map(|resource| validators.errors(resource)).collect();
         assert!(invalid.is_empty(), "{invalid:#?}");
+        // The audit log names accounts: never in an analyst's export.
+        let refused = api
+            .raw("GET", "/fhir/r4/$export?_type=AuditEvent", Some(Role::Analyst), &[("prefer", "respond-async")])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&refused.bytes));
+        assert_eq!(refused.json()["issue"][0]["expression"][0], "_type");
         // Another account cannot see the job, its status or its files.
         let foreign = api.raw("GET", &status_path, Some(Role::Analyst), &[]).await;
         assert_eq!(foreign.status, StatusCode::NOT_FOUND);
@@ -735,6 +768,7 @@ async fn the_bulk_export_gives_every_record_once_de_identified_for_analysts_then
         assert_eq!(count("patient.read", "/fhir/$export/"), 3 * patient_ids.len());
         assert!(count("fhir.bulk_export.download", "$export") >= 3);
         assert_eq!(count("fhir.bulk_export.cancel", "$export"), 1);
+        assert_eq!(count("audit.read", "/AuditEvent"), 1, "the admin's export read the audit log, once");
     })
     .await;
 }
