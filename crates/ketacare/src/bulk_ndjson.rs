@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufRead as _, BufReader, BufWriter, IsTerminal as _, Write as _};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -49,10 +49,22 @@ fn progress_bar(total: Option<u64>, unit: &str) -> ProgressBar {
 /// The resource type a bulk file holds, from its name (`Observation.000.ndjson` → `Observation`).
 fn resource_type_of(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
-    if !name.ends_with(".ndjson") {
+    if !name.ends_with(".ndjson") && !name.ends_with(".ndjson.gz") {
         return None;
     }
     name.split('.').next().filter(|kind| !kind.is_empty()).map(str::to_owned)
+}
+
+/// A file's lines as text: a `.ndjson.gz` file is read through gzip (every member, as bulk exports
+/// concatenate them), any other as it is.
+fn open_ndjson(path: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let gzipped = path.extension().is_some_and(|extension| extension == "gz");
+    Ok(if gzipped {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    })
 }
 
 /// The NDJSON files of `directory` with their resource types, in name order.
@@ -77,17 +89,16 @@ struct Line {
 /// A file read line by line, with one line of look-ahead.
 struct FileCursor {
     name: String,
-    lines: io::Lines<BufReader<File>>,
+    lines: io::Lines<Box<dyn BufRead + Send>>,
     number: usize,
     peeked: Option<Line>,
 }
 
 impl FileCursor {
     fn open(path: &Path) -> anyhow::Result<FileCursor> {
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let name =
             path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
-        Ok(FileCursor { name, lines: BufReader::with_capacity(1 << 20, file).lines(), number: 0, peeked: None })
+        Ok(FileCursor { name, lines: open_ndjson(path)?.lines(), number: 0, peeked: None })
     }
 
     fn peek(&mut self) -> anyhow::Result<Option<&Line>> {
@@ -185,7 +196,7 @@ pub async fn import_ndjson(app: &App, actor: &Actor, directory: &Path) -> anyhow
     let mut cursors = Vec::new();
     for (kind, path) in files.iter().filter(|(kind, _)| kind != "Patient") {
         if NOT_CHARTED_TYPES.contains(&kind.as_str()) {
-            let lines = BufReader::new(File::open(path)?)
+            let lines = open_ndjson(path)?
                 .lines()
                 .filter(|line| line.as_ref().is_ok_and(|text| !text.trim().is_empty()))
                 .count();

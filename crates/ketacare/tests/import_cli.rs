@@ -287,3 +287,49 @@ async fn an_ehr_shaped_bulk_export_imports_with_its_mrn_system_named() {
     })
     .await;
 }
+
+/// The import summary without its timing (`… read in 0.1 s (168 patients/s): …`) and the files' `.gz`,
+/// its lines sorted (patients are imported 16 at once, so refusals come in any order).
+fn summary_without_timing(summary: &str) -> String {
+    let mut lines: Vec<String> = summary
+        .lines()
+        .map(|line| match (line.find(" read in "), line.find("):")) {
+            (Some(start), Some(end)) if start < end => format!("{}{}", &line[..start], &line[end + 1..]),
+            _ => line.to_owned(),
+        })
+        .map(|line| line.replace(".ndjson.gz", ".ndjson"))
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+#[test]
+fn a_gzipped_bulk_export_imports_as_the_same_files_uncompressed() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut summaries = Vec::new();
+    for gzip in [false, true] {
+        let name = if gzip { "gzipped" } else { "plain" };
+        let export = directory.path().join(name);
+        let mut arguments = vec!["synth", "--patients", "60", "--seed", "3", "--out", export.to_str().unwrap()];
+        if gzip {
+            arguments.push("--gzip");
+        }
+        let output = ketacare(&arguments);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let names: Vec<String> = std::fs::read_dir(&export)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.iter().any(|name| name.ends_with(".ndjson.gz")), gzip, "{names:?}");
+        let database = format!("sqlite://{}", directory.path().join(format!("{name}.db")).display());
+        let added = ketacare(&["user", "add", "nurse.ines", "--role", "nurse", "--database", &database]);
+        assert!(added.status.success(), "{}", text(&added.stderr));
+        let output =
+            ketacare(&["import", "--ndjson", export.to_str().unwrap(), "--as", "nurse.ines", "--database", &database]);
+        let summary = text(&output.stderr);
+        assert!(summary.contains("60 patients read"), "{summary}");
+        summaries.push(summary_without_timing(&summary));
+    }
+    assert!(summaries[0].contains("records added"), "{}", summaries[0]);
+    assert_eq!(summaries[0], summaries[1], "the gzipped export reads as the plain one");
+}
