@@ -79,6 +79,9 @@ pub struct SessionPage {
     pub active_alerts: Vec<AlertItem>,
     pub any_new_alert: bool,
     pub alert_log: Vec<AlertLogItem>,
+    /// Every acknowledgement, of alerts still active or not (`BP 205/122 mmHg: acknowledged by … at 10:59:
+    /// note`), for the printable record, which keeps them after the alert resolved.
+    pub acknowledgement_log: Vec<String>,
     pub observations: Vec<ObservationRow>,
     pub chart_svg: String,
     pub discharge_status: String,
@@ -503,6 +506,23 @@ pub async fn session_page(
             }
         })
         .collect();
+    let acknowledgement_log = view
+        .acknowledgements
+        .iter()
+        .map(|acknowledgement| {
+            let summary = view
+                .alert_log
+                .iter()
+                .find(|change| change["id"].as_str() == Some(acknowledgement.alert_id.as_str()))
+                .map_or_else(|| format!("alert {}", acknowledgement.alert_id), |change| value_text(&change["summary"]));
+            let note = acknowledgement.note.as_deref().map(|note| format!(": {note}")).unwrap_or_default();
+            format!(
+                "{summary}: acknowledged by {} at {}{note}",
+                who(&acknowledgement.acknowledged_by),
+                clock_time(&acknowledgement.acknowledged_at, &zone)
+            )
+        })
+        .collect();
     let observations = view
         .observation_log
         .iter()
@@ -704,6 +724,7 @@ pub async fn session_page(
         active_alerts,
         any_new_alert,
         alert_log,
+        acknowledgement_log,
         observations,
         chart_svg: vital_signs_svg(&points, dose_minute, start),
         discharge_status: words(&discharge_status).to_uppercase(),

@@ -280,6 +280,9 @@ async fn an_entry_that_raises_an_alert_shows_it_on_the_reloaded_page() {
         let page = site.get(Role::Nurse, &site.session_path()).await.body;
         assert!(page.contains("ENTERED IN ERROR") && page.contains("wrong patient&#39;s cuff"), "{page}");
         assert!(page.contains("No active alerts."), "{page}");
+        // The printable record keeps the acknowledgement of the alert the correction took away, by name.
+        let record = site.get(Role::Admin, &format!("{}/record", site.session_path())).await.body;
+        assert!(record.contains("alert BP_HIGH#1: acknowledged by prescriber at 15:00: seen"), "{record}");
     })
     .await;
 }
