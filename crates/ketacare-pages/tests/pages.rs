@@ -4,12 +4,14 @@
 //! page; sign-in, the one-time password, idle expiry and sign-out; a vital-sign entry that raises an alert
 //! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused;
 //! paths no page serves get the HTML 404 page while the API keeps its problem details;
-//! the prescriber's plan, order and override forms and the start-a-session form (shown by role,
+//! the prescriber's plan, order and override forms (an eligibility override also withdrawn, with a
+//! reason, audited) and the start-a-session form (shown by role,
 //! refused for other roles by the use case, errors beside their fields with what was typed kept);
 //! rating-scale forms scored by the server, and the overview's symptom chart with its baseline,
 //! response and remission lines; in-session CADSS-23, BPRS positive and MOAA/S scored into observations;
 //! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
-//! read sessions, audited, and ends when the server closes it.
+//! read sessions, audited, and ends when the server closes it; the printouts name people by username;
+//! the worklist's REMS item opens the REMS form.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -12,7 +12,15 @@
 //! Every main page (sign-in, worklist, overview with its forms, session, a rating scale, the 404 page,
 //! each intake page, each admin page) is checked with axe-core (vendored under `tests/vendor/axe-core/`),
 //! injected through WebDriver: no serious or critical violation may remain.
-//! Another test takes a new patient through the intake's screens to a TRD decision (below).
+//! One test is issue 13's continuous journey with one new patient, through the pages only, a nurse and a
+//! prescriber on two browsers: the intake's screens to a TRD decision (a screening BP of 146/92, just
+//! above the gate, holds eligibility), the prescriber's override of that hold on the overview, withdrawn
+//! with a reason and recorded again, an esketamine plan and its signed dose order, the plan's first
+//! session started from the overview, the pre-dose checks and readings and the dose with its lot, a
+//! 205/122 that raises a CRITICAL alert seen on the prescriber's session page without a reload and
+//! acknowledged, an entry entered in error and entered again, discharge, the REMS form opened from the
+//! worklist's "REMS forms due" and submitted, the prescriber's sign-off, and the printable record, the
+//! overview and the summary showing each step with people named. Screenshots: `journey-*.png`, `intake-*.png`.
 //! Another has a nurse give the dose with a lot number on the demo's session in progress (the server's
 //! refusal of a second dose shown with the lot kept), correct the dose on record and an entry, see the
 //! REMS form's missing fields, then run a session through the pages to discharge and submit its REMS
