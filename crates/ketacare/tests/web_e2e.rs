@@ -421,9 +421,11 @@ async fn prescribe_and_start_from_the_worklist(prescriber: &Client) -> Result<()
     Ok(())
 }
 
-/// The text of the one-time secret (password or token) a page shows once.
+/// The text of the one-time secret (password or token) a page shows once, waiting for the page that shows
+/// it (a click that sends a form may return before the answer is loaded, more often on a busy machine).
 async fn one_time_secret(browser: &Client) -> String {
-    browser.find(Locator::Css("[data-one-time-secret]")).await.expect("a one-time secret").text().await.unwrap()
+    let secret = browser.wait().for_element(Locator::Css("[data-one-time-secret]")).await;
+    secret.expect("a one-time secret").text().await.unwrap()
 }
 
 /// Clicks the button (or link) whose text starts with `text` in the users table's row of `username`.
