@@ -576,6 +576,32 @@ impl App {
         }
     }
 
+    /// The usernames of the accounts with these ids, for the pages that say who did something (who
+    /// discharged and signed a session, acknowledged an alert, recorded an override): a reader of a
+    /// printed record needs a name, not an id. For the roles that read the chart or sessions; ids that
+    /// name no account are left out. Audited as `user.names` (the usernames only, no patient data).
+    pub async fn user_names(
+        &self,
+        actor: &Actor,
+        user_ids: &[String],
+    ) -> Result<std::collections::BTreeMap<String, String>, AppError> {
+        let event = self.audit_event(actor, "user.names", "users".to_owned(), None);
+        if !allows(actor.role, Permission::ReadChart) && !allows(actor.role, Permission::ReadSessions) {
+            let error = require(actor, Permission::ReadChart).expect_err("the role reads neither");
+            return Err(self.audit_failure(event, error).await);
+        }
+        let mut names = std::collections::BTreeMap::new();
+        if !user_ids.is_empty() {
+            for user in self.store.users().await? {
+                if user_ids.contains(&user.user_id) {
+                    names.insert(user.user_id, user.username);
+                }
+            }
+        }
+        self.store.append_audit(&event).await?;
+        Ok(names)
+    }
+
     /// The id of the account named `username`, for the console.
     pub async fn user_id_of(&self, username: &str) -> Result<Option<String>, AppError> {
         Ok(self.store.user_by_username(username).await?.map(|user| user.user_id))

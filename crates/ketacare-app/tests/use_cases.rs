@@ -425,3 +425,62 @@ async fn chart_dates_are_judged_against_the_clinics_today() {
     })
     .await;
 }
+
+/// `user_names` names people for the pages that say who did something: the roles that read the chart or
+/// sessions get the usernames of the ids asked for (an id that names no account is left out); the
+/// others are refused; each call is audited as `user.names`.
+#[tokio::test]
+async fn user_names_name_the_accounts_asked_for_to_the_roles_that_read_the_chart() {
+    each_backend(|db| async move {
+        let app = App::new(db.store.clone(), Protocol::shipped());
+        let roles = [Role::Admin, Role::Prescriber, Role::Nurse, Role::Analyst, Role::Auditor];
+        let mut actors = Vec::new();
+        for role in roles {
+            let account = NewAccount {
+                username: format!("the.{}", role.as_str()),
+                password: "correct horse battery staple".to_owned(),
+                role,
+                must_change_password: false,
+            };
+            let user_id = app.create_user(None, &account).await.unwrap();
+            actors.push(Actor { user_id, role, request_id: format!("r-{}", role.as_str()) });
+        }
+        let asked = [actors[1].user_id.clone(), actors[2].user_id.clone(), "no-such-account".to_owned()];
+        let mut failures = Vec::new();
+        for actor in &actors {
+            let answer = app.user_names(actor, &asked).await;
+            let allowed = matches!(actor.role, Role::Admin | Role::Prescriber | Role::Nurse);
+            match (allowed, answer) {
+                (true, Ok(names)) => {
+                    let mut expected = vec![
+                        (actors[1].user_id.clone(), "the.prescriber".to_owned()),
+                        (actors[2].user_id.clone(), "the.nurse".to_owned()),
+                    ];
+                    expected.sort();
+                    let got: Vec<(String, String)> = names.into_iter().collect();
+                    if got != expected {
+                        failures.push(format!("{}: {got:?}", actor.role.as_str()));
+                    }
+                }
+                (false, Err(AppError::Forbidden { .. })) => {}
+                (_, other) => failures.push(format!("{}: {other:?}", actor.role.as_str())),
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        let events = db.store.audit_events(0, 10_000).await.unwrap();
+        let audited: Vec<(String, String)> = events
+            .into_iter()
+            .filter(|event| event.action == "user.names")
+            .map(|event| (event.actor_role.unwrap_or_default(), event.outcome))
+            .collect();
+        let expected: Vec<(String, String)> = ["admin", "prescriber", "nurse", "analyst", "auditor"]
+            .iter()
+            .map(|role| {
+                let outcome = if ["analyst", "auditor"].contains(role) { "denied" } else { "success" };
+                ((*role).to_owned(), outcome.to_owned())
+            })
+            .collect();
+        assert_eq!(audited, expected);
+    })
+    .await;
+}

@@ -173,6 +173,10 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/patients/{patient_id}/orders", post(treatment_forms::create_order))
         .route("/patients/{patient_id}/sessions", post(treatment_forms::start_session))
         .route("/patients/{patient_id}/eligibility-overrides", post(eligibility_overrides::record_eligibility_override))
+        .route(
+            "/patients/{patient_id}/eligibility-overrides/{record_id}/withdrawal",
+            post(eligibility_overrides::withdraw_eligibility_override),
+        )
         .route("/patients/{patient_id}/summary", get(printable_records::summary))
         .route("/patients/{patient_id}/scales/{scale}", get(scale_forms::scale_form).post(scale_forms::record_scale))
         .route(SESSION, get(session_page::session))

@@ -18,7 +18,9 @@ use serde_json::Value;
 use crate::PagesState;
 use crate::amendments_view::{AmendmentRow, amendment_rows};
 use crate::display::{clinic_zone, date_time, value_text, words};
-use crate::eligibility_overrides::{EligibilityOverrideForm, EligibilityOverrideView, override_view};
+use crate::eligibility_overrides::{
+    EligibilityOverrideForm, EligibilityOverrideView, OverrideWithdrawalForm, override_view,
+};
 use crate::layout::Chrome;
 use crate::page_error::{PageError, render};
 use crate::scale_forms::{SCALES, scale_definition};
@@ -217,6 +219,7 @@ pub struct OverviewForms {
     pub order: Option<OrderForm>,
     pub start: Option<StartForm>,
     pub eligibility_override: Option<EligibilityOverrideForm>,
+    pub override_withdrawal: Option<OverrideWithdrawalForm>,
     pub saved: Option<&'static str>,
 }
 
@@ -271,7 +274,12 @@ pub struct FindingRow {
     pub rule: String,
     pub reason: String,
     pub source: String,
+    /// Who overrode the finding and why (`demo.prescriber: reason`), empty when no one has; named by
+    /// [`name_the_overriders`] once the evaluation is read.
     pub overridden_by: String,
+    /// The id of the prescriber who overrode it (de-identified views: empty) and their reason.
+    pub overridden_by_user_id: String,
+    pub override_reason: String,
 }
 
 struct PlanItem {
@@ -413,8 +421,14 @@ fn evaluation_of(view: &ChartEvaluationView) -> Evaluation {
                         source: value_text(&finding["source"]),
                         overridden_by: match &finding["overridden_by"] {
                             Value::Null => String::new(),
-                            other => value_text(other),
+                            // De-identified: the override shows, without who or why.
+                            recorded => match recorded["reason"].as_str() {
+                                Some(reason) => format!("a prescriber: {reason}"),
+                                None => "a prescriber".to_owned(),
+                            },
                         },
+                        overridden_by_user_id: finding["overridden_by"]["by"].as_str().unwrap_or_default().to_owned(),
+                        override_reason: finding["overridden_by"]["reason"].as_str().unwrap_or_default().to_owned(),
                     })
                     .collect(),
                 missing: match decision["missing"].as_array() {
@@ -513,6 +527,36 @@ pub async fn chart_decisions(
     }
 }
 
+/// Names the prescriber of each override in the decisions (`App::user_names`): the overview and the
+/// printed summary say who decided to proceed, not an account id.
+pub async fn name_the_overriders(
+    app: &App,
+    signed: &SignedIn,
+    evaluation: Option<&mut Evaluation>,
+) -> Result<(), PageError> {
+    let Some(evaluation) = evaluation else { return Ok(()) };
+    let findings = || evaluation.modalities.iter().flat_map(|modality| modality.findings.iter());
+    let mut user_ids: Vec<String> = findings()
+        .filter(|finding| !finding.overridden_by_user_id.is_empty())
+        .map(|finding| finding.overridden_by_user_id.clone())
+        .collect();
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    user_ids.sort();
+    user_ids.dedup();
+    let names = app.user_names(&signed.actor, &user_ids).await?;
+    for finding in evaluation.modalities.iter_mut().flat_map(|modality| modality.findings.iter_mut()) {
+        if finding.overridden_by_user_id.is_empty() {
+            continue;
+        }
+        let id = &finding.overridden_by_user_id;
+        let name = names.get(id).cloned().unwrap_or_else(|| format!("user {}", id.get(..8).unwrap_or(id)));
+        finding.overridden_by = format!("{name}: {}", finding.override_reason);
+    }
+    Ok(())
+}
+
 /// The chart's rating-scale results, newest first (`App::chart_section` of `scales`).
 pub async fn scale_results(app: &App, actor: &Actor, patient_id: &str) -> Result<Vec<ScaleResultRow>, PageError> {
     Ok(app
@@ -544,6 +588,9 @@ pub async fn patient_overview(
         "order" => Some("The dose order was signed; it is under Dose orders."),
         "scale" => Some("The rating scale was saved; its total is under Rating scales."),
         "override" => Some("The override was recorded and the chart decided again: the finding shows who overrode it."),
+        "override-withdrawn" => Some(
+            "The override was withdrawn and the chart decided again: the finding holds eligibility once more; the withdrawal is under Amendments.",
+        ),
         _ => None,
     };
     let page = overview_page(&state, &signed, &patient_id, OverviewForms { saved, ..OverviewForms::default() }).await?;
@@ -591,7 +638,7 @@ pub async fn overview_page(
     let may_read_scales = allows(role, Permission::ReadChart) && may_read_sessions;
     // The page's reads do not depend on one another: awaited together, not one after another (each is
     // its own use case, checked and audited as it would be alone). Bench: bench/pages_load.sh.
-    let (decisions, plan_views, order_views, session_views, scale_views, amendment_views) = tokio::try_join!(
+    let (decisions, plan_views, order_views, session_views, scale_views, amendment_views, override_records) = tokio::try_join!(
         chart_decisions(app, actor, &patient_id),
         async { Ok::<_, PageError>(if may_read_plans { app.plans(actor, &patient_id).await? } else { Vec::new() }) },
         async {
@@ -617,8 +664,17 @@ pub async fn overview_page(
                 None
             })
         },
+        // The overrides in effect, each withdrawable: for the prescribers who record them.
+        async {
+            Ok::<_, PageError>(if allows(role, Permission::RecordOverrides) {
+                app.chart_section(actor, &patient_id, "overrides").await?
+            } else {
+                Vec::new()
+            })
+        },
     )?;
-    let (evaluation, evaluation_problem) = decisions;
+    let (mut evaluation, evaluation_problem) = decisions;
+    name_the_overriders(app, signed, evaluation.as_mut()).await?;
     let plans = if allows(role, Permission::ReadPlans) {
         let plans = &plan_views;
         Some(
@@ -745,7 +801,15 @@ pub async fn overview_page(
         StartFormView { form, slots, orders }
     });
     let amendments = amendment_views.map(|amendments| amendment_rows(&amendments, &signed.principal.user_id, &zone));
-    let override_form = override_view(role, &patient_id, evaluation.as_ref(), forms.eligibility_override);
+    let override_form = override_view(
+        role,
+        &patient_id,
+        evaluation.as_ref(),
+        forms.eligibility_override,
+        &override_records,
+        forms.override_withdrawal,
+        &zone,
+    );
     let print_links = allows(role, Permission::ReadChart).then(|| {
         let mut links = vec![(
             format!("/patients/{patient_id}/summary"),

@@ -16,7 +16,9 @@ use crate::PagesState;
 use crate::display::clinic_zone;
 use crate::layout::Chrome;
 use crate::page_error::{PageError, render};
-use crate::patient_pages::{Evaluation, ScaleResultRow, chart_decisions, patient_identity, scale_results};
+use crate::patient_pages::{
+    Evaluation, ScaleResultRow, chart_decisions, name_the_overriders, patient_identity, scale_results,
+};
 use crate::session_page::{PageState, SessionPage, session_page};
 use crate::signed_in::SignedIn;
 use crate::symptom_chart::symptom_course_svg;
@@ -81,7 +83,8 @@ pub async fn summary(
     // The chart's scales first: a role that may not read the chart is refused (and audited) here.
     let scales = scale_results(app, actor, &patient_id).await?;
     let (heading, identity, _) = patient_identity(&patient);
-    let (evaluation, evaluation_problem) = chart_decisions(app, actor, &patient_id).await?;
+    let (mut evaluation, evaluation_problem) = chart_decisions(app, actor, &patient_id).await?;
+    name_the_overriders(app, &signed, evaluation.as_mut()).await?;
     let course = app.symptom_course(actor, &patient_id).await?;
     let page = SummaryPage {
         chrome: Chrome::signed_in(&format!("Summary — {heading}"), "patients", &signed.principal),
@@ -113,7 +116,8 @@ pub async fn session_record(
     signed: SignedIn,
     Path((patient_id, session_id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let session = session_page(&state, &signed, &patient_id, &session_id, PageState::default()).await?;
+    let page_state = PageState { for_print: true, ..PageState::default() };
+    let session = session_page(&state, &signed, &patient_id, &session_id, page_state).await?;
     let page = SessionRecordPage {
         chrome: Chrome::signed_in(&format!("Session record — {}", session.patient_name), "", &signed.principal),
         session,

@@ -397,6 +397,13 @@ async fn rems_page(
         None
     };
     let complete = form["complete"] == true;
+    // The form prints: who submitted it is named (`App::user_names`), not shown as an id.
+    let submitter_name = match form["submitted_by"].as_str() {
+        Some(user) if user != signed.principal.user_id => {
+            state.app.user_names(&signed.actor, &[user.to_owned()]).await?.remove(user)
+        }
+        _ => None,
+    };
     Ok(RemsFormPage {
         chrome: Chrome::signed_in(&format!("REMS form — {patient_name}"), "", &signed.principal),
         csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
@@ -423,9 +430,9 @@ async fn rems_page(
                 .as_str()
                 .map(|user| {
                     if user == signed.principal.user_id {
-                        "you".to_owned()
+                        format!("you ({})", signed.principal.username)
                     } else {
-                        format!("user {}", user.get(..8).unwrap_or(user))
+                        submitter_name.clone().unwrap_or_else(|| format!("user {}", user.get(..8).unwrap_or(user)))
                     }
                 })
                 .unwrap_or_default();

@@ -79,6 +79,9 @@ pub struct SessionPage {
     pub active_alerts: Vec<AlertItem>,
     pub any_new_alert: bool,
     pub alert_log: Vec<AlertLogItem>,
+    /// Every acknowledgement, of alerts still active or not (`BP 205/122 mmHg: acknowledged by … at 10:59:
+    /// note`), for the printable record, which keeps them after the alert resolved.
+    pub acknowledgement_log: Vec<String>,
     pub observations: Vec<ObservationRow>,
     pub chart_svg: String,
     pub discharge_status: String,
@@ -240,6 +243,8 @@ pub struct PageState {
     pub dose: Option<DoseForm>,
     pub refused_facts: Option<RefusedFacts>,
     pub done: Option<&'static str>,
+    /// The page is the printable record: people are named by username alone.
+    pub for_print: bool,
 }
 
 fn status_class(status: &str) -> &'static str {
@@ -254,13 +259,19 @@ fn number_text(value: &Value) -> String {
     if value.is_null() { String::new() } else { value_text(value) }
 }
 
-fn user_label(user_id: &str, signed: &SignedIn) -> String {
+/// Who did something, by name: `you (demo.nurse)` on the screen for the reader's own acts, the
+/// account's username otherwise (and on a printout always, where "you" names no one); the start of the
+/// id only for an account the names do not hold.
+fn user_label(user_id: &str, signed: &SignedIn, names: &UserNames, for_print: bool) -> String {
     if user_id == signed.principal.user_id {
-        format!("you ({})", signed.principal.username)
+        if for_print { signed.principal.username.clone() } else { format!("you ({})", signed.principal.username) }
     } else {
-        format!("user {}", user_id.get(..8).unwrap_or(user_id))
+        names.get(user_id).cloned().unwrap_or_else(|| format!("user {}", user_id.get(..8).unwrap_or(user_id)))
     }
 }
+
+/// Usernames by user id, read through `App::user_names`.
+pub type UserNames = std::collections::BTreeMap<String, String>;
 
 /// The chart's points: the judged timeline's observations (entries in error are already left out).
 fn chart_points(document: &Value) -> (Vec<VitalSignsPoint>, Option<i64>, jiff::civil::Time) {
@@ -317,6 +328,21 @@ pub async fn session_page(
             (patient.pseudonym.clone(), vec![("Pseudonym".to_owned(), patient.pseudonym)])
         }
     };
+    // Everyone the page says did something, named through the app (not the reader: the principal names them).
+    let mut user_ids: Vec<String> = view
+        .overrides
+        .iter()
+        .map(|recorded| recorded.recorded_by.clone())
+        .chain(view.acknowledgements.iter().map(|acknowledgement| acknowledgement.acknowledged_by.clone()))
+        .chain(view.discharged_by.iter().cloned())
+        .chain(view.signed_by.iter().cloned())
+        .filter(|user_id| *user_id != signed.principal.user_id)
+        .collect();
+    user_ids.sort();
+    user_ids.dedup();
+    let names = if user_ids.is_empty() { UserNames::new() } else { app.user_names(&signed.actor, &user_ids).await? };
+    let for_print = page_state.for_print;
+    let who = |user_id: &str| user_label(user_id, signed, &names, for_print);
     let session_href = format!("/patients/{patient_id}/sessions/{session_id}");
     let report = &view.report;
     let document = &view.document;
@@ -353,7 +379,7 @@ pub async fn session_page(
                     .map(|recorded| {
                         format!(
                             "overridden by {} at {}: {}",
-                            user_label(&recorded.recorded_by, signed),
+                            who(&recorded.recorded_by),
                             date_time(&recorded.recorded_at, &zone),
                             recorded.reason
                         )
@@ -455,7 +481,7 @@ pub async fn session_page(
                         let note = acknowledgement.note.as_deref().map(|note| format!(": {note}")).unwrap_or_default();
                         format!(
                             "acknowledged by {} at {}{note}",
-                            user_label(&acknowledgement.acknowledged_by, signed),
+                            who(&acknowledgement.acknowledged_by),
                             clock_time(&acknowledgement.acknowledged_at, &zone)
                         )
                     })
@@ -478,6 +504,23 @@ pub async fn session_page(
                 level_icon: level_icon(&level),
                 summary: value_text(&change["summary"]),
             }
+        })
+        .collect();
+    let acknowledgement_log = view
+        .acknowledgements
+        .iter()
+        .map(|acknowledgement| {
+            let summary = view
+                .alert_log
+                .iter()
+                .find(|change| change["id"].as_str() == Some(acknowledgement.alert_id.as_str()))
+                .map_or_else(|| format!("alert {}", acknowledgement.alert_id), |change| value_text(&change["summary"]));
+            let note = acknowledgement.note.as_deref().map(|note| format!(": {note}")).unwrap_or_default();
+            format!(
+                "{summary}: acknowledged by {} at {}{note}",
+                who(&acknowledgement.acknowledged_by),
+                clock_time(&acknowledgement.acknowledged_at, &zone)
+            )
         })
         .collect();
     let observations = view
@@ -647,11 +690,11 @@ pub async fn session_page(
     let discharge_form = (can_run && active && stage != "locked").then(|| facts_form(FactsSection::Discharge));
     let mut sign_off = Vec::new();
     if let Some(at) = &view.discharged_at {
-        let by = view.discharged_by.as_deref().map(|user| user_label(user, signed)).unwrap_or_default();
+        let by = view.discharged_by.as_deref().map(who).unwrap_or_default();
         sign_off.push(("Discharged".to_owned(), format!("{} by {by}", date_time(at, &zone))));
     }
     if let Some(at) = &view.signed_at {
-        let by = view.signed_by.as_deref().map(|user| user_label(user, signed)).unwrap_or_default();
+        let by = view.signed_by.as_deref().map(who).unwrap_or_default();
         sign_off.push(("Signed and locked".to_owned(), format!("{} by {by}", date_time(at, &zone))));
     }
     Ok(SessionPage {
@@ -681,6 +724,7 @@ pub async fn session_page(
         active_alerts,
         any_new_alert,
         alert_log,
+        acknowledgement_log,
         observations,
         chart_svg: vital_signs_svg(&points, dose_minute, start),
         discharge_status: words(&discharge_status).to_uppercase(),

@@ -168,7 +168,8 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
         .iter()
         .map(|item| RemsItem {
             patient: patient_label(&item.patient),
-            href: format!("{}#rems", session_href(&item.patient.patient_id, &item.session_id)),
+            // The form itself, where what is missing is filled in and the form submitted.
+            href: format!("{}/rems-form", session_href(&item.patient.patient_id, &item.session_id)),
             due_on: value_text(&item.due_on),
             overdue: item.overdue,
             missing: value_text(&item.missing),

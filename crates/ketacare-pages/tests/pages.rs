@@ -4,12 +4,14 @@
 //! page; sign-in, the one-time password, idle expiry and sign-out; a vital-sign entry that raises an alert
 //! shows it on the reloaded page; entered-in-error; forms without the session's CSRF token are refused;
 //! paths no page serves get the HTML 404 page while the API keeps its problem details;
-//! the prescriber's plan, order and override forms and the start-a-session form (shown by role,
+//! the prescriber's plan, order and override forms (an eligibility override also withdrawn, with a
+//! reason, audited) and the start-a-session form (shown by role,
 //! refused for other roles by the use case, errors beside their fields with what was typed kept);
 //! rating-scale forms scored by the server, and the overview's symptom chart with its baseline,
 //! response and remission lines; in-session CADSS-23, BPRS positive and MOAA/S scored into observations;
 //! the live feed (server-sent events) names the session an entry changed, by id only, to the roles that
-//! read sessions, audited, and ends when the server closes it.
+//! read sessions, audited, and ends when the server closes it; the printouts name people by username;
+//! the worklist's REMS item opens the REMS form.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -269,7 +271,7 @@ async fn an_entry_that_raises_an_alert_shows_it_on_the_reloaded_page() {
         .await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
         let page = site.get(Role::Nurse, &site.session_path()).await.body;
-        assert!(page.contains("acknowledged by user") && page.contains(": seen"), "{page}");
+        assert!(page.contains("acknowledged by prescriber at") && page.contains(": seen"), "named, not an id: {page}");
         // Entered in error, with a reason: the entry stays, marked, and its alerts are replayed away.
         let (cookie, csrf) = site.browser(Role::Nurse);
         let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
@@ -280,6 +282,9 @@ async fn an_entry_that_raises_an_alert_shows_it_on_the_reloaded_page() {
         let page = site.get(Role::Nurse, &site.session_path()).await.body;
         assert!(page.contains("ENTERED IN ERROR") && page.contains("wrong patient&#39;s cuff"), "{page}");
         assert!(page.contains("No active alerts."), "{page}");
+        // The printable record keeps the acknowledgement of the alert the correction took away, by name.
+        let record = site.get(Role::Admin, &format!("{}/record", site.session_path())).await.body;
+        assert!(record.contains("alert BP_HIGH#1: acknowledged by prescriber at 15:00: seen"), "{record}");
     })
     .await;
 }
@@ -623,7 +628,7 @@ async fn a_prescriber_overrides_an_overridable_hold_with_a_reason_and_only_with_
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
         let page = site.get(Nurse, &site.session_path()).await.body;
         assert!(
-            page.contains("overridden by user") && page.contains("BP &#60;b&#62;stable&#60;/b&#62; on repeat"),
+            page.contains("overridden by prescriber at") && page.contains("BP &#60;b&#62;stable&#60;/b&#62; on repeat"),
             "{page}"
         );
         // A nurse posting an override is refused by the use case.
@@ -1856,6 +1861,10 @@ async fn the_rems_form_shows_what_is_missing_and_is_submitted_once_complete() {
             post_form(&site, Nurse, &format!("{}/discharge", site.session_path()), &[("version", &version_on(&page))])
                 .await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        // Discharged, the form is due: the worklist's item opens the form itself, not the session page.
+        let worklist = site.get(Nurse, "/worklist").await.body;
+        assert!(worklist.contains(&format!("<a href=\"{rems}\">")), "the worklist links to the form: {worklist}");
+        assert!(!worklist.contains("#rems\""), "not to the session page's REMS section: {worklist}");
 
         // Complete: Submit is enabled, and the server takes it, once.
         let page = site.get(Nurse, &rems).await.body;
@@ -1874,6 +1883,18 @@ async fn the_rems_form_shows_what_is_missing_and_is_submitted_once_complete() {
             record.contains("Discharged") && record.contains("REMS Patient Monitoring Form: submitted"),
             "{record}"
         );
+        // The prescriber signs; the printouts name who discharged, signed and submitted, never by id.
+        let page = site.get(Prescriber, &site.session_path()).await.body;
+        let signature = format!("{}/signature", site.session_path());
+        let reply = post_form(&site, Prescriber, &signature, &[("version", &version_on(&page))]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let record = site.get(Admin, &format!("{}/record", site.session_path())).await.body;
+        assert!(record.contains(" by nurse</dd>") && record.contains(" by prescriber</dd>"), "{record}");
+        assert!(!record.contains("by user ") && !record.contains("by you"), "{record}");
+        let own = site.get(Prescriber, &format!("{}/record", site.session_path())).await.body;
+        assert!(own.contains(" by prescriber</dd>"), "one's own name on a printout, not \"you\": {own}");
+        let form = site.get(Prescriber, &rems).await.body;
+        assert!(form.contains(" by nurse") && !form.contains("by user "), "{form}");
     })
     .await;
 }
@@ -1905,8 +1926,51 @@ async fn a_prescriber_overrides_an_eligibility_finding_with_a_reason_and_only_wi
         assert!(page.contains("The override was recorded") && page.contains("Overridden by"), "{page}");
         assert!(!page.contains("Override PSYCHOTIC_FEATURES"), "nothing left to override: {page}");
         assert_markup_is_text(&page, "the overview after an override");
-        let summary = site.get(Prescriber, &format!("{}/summary", site.overview_path())).await.body;
-        assert!(summary.contains("overridden by"), "{summary}");
+        // Who overrode it is named (the account's username), on the overview and the printed summary.
+        assert!(page.contains("Overridden by prescriber: reviewed: &#60;b&#62;benefit"), "{page}");
+        let summary = site.get(Nurse, &format!("{}/summary", site.overview_path())).await.body;
+        assert!(summary.contains("overridden by prescriber: reviewed"), "{summary}");
+
+        // The override in effect can be withdrawn, by a prescriber, with a reason.
+        assert!(page.contains("Overrides in effect") && page.contains("Withdraw the override of PSYCHOTIC_FEATURES"));
+        assert!(!site.get(Nurse, &site.overview_path()).await.body.contains("Withdraw the override"));
+        let withdraw = page.split("action=\"").find(|part| part.contains("/withdrawal\"")).unwrap();
+        let withdraw = withdraw.split('"').next().unwrap().to_owned();
+        let form_tail = page.split(&format!("action=\"{withdraw}\"")).nth(1).unwrap();
+        let version = form_tail.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+        let anchor = form_tail.split("id=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert_eq!(input_value(&page, &format!("{anchor}-reason")), "", "the reason is empty by default");
+        let reply = post_form(&site, Prescriber, &withdraw, &[("version", version), ("reason", " ")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body.contains("The override was not withdrawn"), "{}", reply.body);
+        assert!(reply.body.contains(&format!("id=\"{anchor}-reason-error\"")), "beside its field: {}", reply.body);
+        let reason = "psychotic features <i>resolved</i>? no: re-review";
+        let reply = post_form(&site, Nurse, &withdraw, &[("version", version), ("reason", reason)]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "the use case refuses a nurse");
+        let reply = post_form(&site, Prescriber, &withdraw, &[("version", version), ("reason", reason)]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(reply.location.ends_with("?saved=override-withdrawn#decisions-title"), "{}", reply.location);
+        let page = site.get(Prescriber, reply.location.trim_end_matches("#decisions-title")).await.body;
+        assert!(page.contains("The override was withdrawn"), "{page}");
+        assert!(!page.contains("Overridden by") && !page.contains("Overrides in effect"), "{page}");
+        assert!(page.contains("Override PSYCHOTIC_FEATURES"), "the finding holds again, to override anew: {page}");
+        assert!(page.contains("re-review"), "the withdrawal's reason is under Amendments: {page}");
+        assert_markup_is_text(&page, "the overview after a withdrawal");
+        // The same form sent again (its version now old) changes nothing and says why.
+        let reply = post_form(&site, Prescriber, &withdraw, &[("version", version), ("reason", reason)]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        // Audited as a chart amendment of the override, by the prescriber.
+        let admin = site.actor(Admin).await;
+        let query = ketacare_app::AuditQuery {
+            action: Some("chart.amend".to_owned()),
+            username: Some("prescriber".to_owned()),
+            ..ketacare_app::AuditQuery::default()
+        };
+        let events = site.app.audit_log(&admin, &query).await.unwrap().events;
+        let withdrawn: Vec<_> = events.iter().filter(|event| event.resource.contains("/chart/overrides/")).collect();
+        let succeeded = withdrawn.iter().filter(|event| event.outcome == "success").count();
+        assert_eq!(succeeded, 1, "one withdrawal written, the refusals audited too: {withdrawn:?}");
+        assert!(withdrawn.len() >= 2, "the refused withdrawals are audited: {withdrawn:?}");
     })
     .await;
 }
