@@ -449,7 +449,7 @@ impl App {
                 ImportPolicy::BulkExport => {
                     if !result.courses_left_out.is_empty() {
                         *left_out_by_kind
-                            .entry("course of prescriptions: begun before every depressive episode".to_owned())
+                            .entry("drug course: begun before every depressive episode".to_owned())
                             .or_default() += result.courses_left_out.len();
                     }
                 }

@@ -1634,7 +1634,9 @@ fn read_medication_statement(
             "contained",
             "subject",
             "effectiveDateTime",
+            "effectivePeriod",
             "dateAsserted",
+            "informationSource",
             "reasonReference",
             "dosage",
         ]),
@@ -1695,12 +1697,32 @@ fn read_medication_statement(
             Err(issue) if issue.code == IssueCode::Value => return not_charted(references.policy, issue),
             Err(issue) => return Err(one(issue)),
         };
-    if let Some((_, path)) = resource.get("effectiveDateTime").filter(|_| references.policy == ImportPolicy::Strict) {
-        return Err(one(ImportIssue::error(
-            IssueCode::NotSupported,
-            path,
-            "a trial's dates are not read: ketacare charts a trial's weeks (the trial-weeks extension)",
-        )));
+    // A dated statement without ketacare's trial extensions (an EHR's, a referral's) is a drug event of a
+    // course, as a prescription is; one with them is ketacare's own trial, whose weeks are its extension.
+    let date_key = ["effectiveDateTime", "effectivePeriod"].into_iter().find(|key| resource.get(key).is_some());
+    let has_trial_extension = resource.object.get("extension").and_then(Value::as_array).is_some_and(|extensions| {
+        extensions.iter().filter_map(|extension| extension.get("url").and_then(Value::as_str)).any(|url| {
+            url.strip_prefix(codes::KETACARE_EXTENSION_BASE)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| TRIAL_EXTENSIONS.contains(&name))
+        })
+    });
+    match (date_key, has_trial_extension) {
+        (Some(_), false) if status == "entered-in-error" => {
+            return Ok(Outcome::LeftOut(ImportIssue::information(
+                "an entered-in-error MedicationStatement is no drug event: not read",
+                Some(read.location.element("status")),
+            )));
+        }
+        (Some(_), false) => return prescriptions::read_dated_statement(read, references, patient_of_entry, warnings),
+        (Some(key), true) if references.policy == ImportPolicy::Strict => {
+            return Err(one(ImportIssue::error(
+                IssueCode::NotSupported,
+                read.location.element(key),
+                "a trial given with ketacare's trial extensions is charted by its weeks (trial-weeks), not dated: give one or the other",
+            )));
+        }
+        _ => {}
     }
     let drug = match resolve_medication(&medication, warnings) {
         Ok(drug) => drug,

@@ -1,7 +1,7 @@
 //! Where the screen's own FHIR extractor (ketacare-screen) reads a resource we export, it reads the same
 //! facts: the same patient and birth date, the same diagnosis family, the same drug (by RxNorm code) for
 //! trials and doses, the same PHQ-9 total. Every disagreement of every vignette is reported.
-//! And where import reads an EHR's prescriptions and dispenses as courses (trials), it finds the courses
+//! And where import reads an EHR's prescriptions, dispenses and dated statements as courses (trials), it finds the courses
 //! the screen finds in the same resources of a `ketacare synth` export: the same drug, first day, end of
 //! supply and highest daily dose, patient by patient, every disagreement reported.
 
@@ -133,7 +133,7 @@ fn import_finds_the_courses_the_screen_finds_in_prescriptions_and_dispenses() {
     for file in files {
         let name = file.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();
         let kind = name.split('.').next().unwrap_or_default().to_owned();
-        if !matches!(kind.as_str(), "Patient" | "MedicationRequest" | "MedicationDispense") {
+        if !matches!(kind.as_str(), "Patient" | "MedicationRequest" | "MedicationDispense" | "MedicationStatement") {
             continue;
         }
         for line in std::fs::read_to_string(&file).expect("an NDJSON file").lines() {

@@ -834,11 +834,18 @@ async fn prescriptions_and_dispenses_become_trials_in_their_episode_counted_to_t
             "whenHandedOver": days_ago(20),
             "daysSupply": { "value": 90, "unit": "Day", "system": "http://unitsofmeasure.org", "code": "d" },
             "dosageInstruction": [{ "doseAndRate": [{ "doseQuantity": { "value": 20, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] }] });
+        // Bupropion, as a referral letter states it: a dated statement, 150 mg daily for 70 days.
+        let statement = json!({ "resourceType": "MedicationStatement", "status": "completed",
+            "medicationCodeableConcept": { "text": "bupropion XL 150 mg" },
+            "subject": { "reference": "urn:uuid:9b1c0d8e-0000-4000-8000-000000000001" },
+            "effectivePeriod": { "start": days_ago(220), "end": days_ago(150) },
+            "dosage": [{ "doseAndRate": [{ "doseQuantity": { "value": 150, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] }] });
         let events = [
             prescription("312941", "sertraline 50 MG Oral Tablet", 50, 30, 300),
             prescription("312940", "sertraline 100 MG Oral Tablet", 100, 30, 270),
             prescription("312940", "sertraline 100 MG Oral Tablet", 100, 30, 240),
             dispense.clone(),
+            statement,
         ];
         let bundle = prescriptions_bundle("MRN-RX", 400, &events);
         let reply = api.import(&bundle).await;
@@ -846,7 +853,9 @@ async fn prescriptions_and_dispenses_become_trials_in_their_episode_counted_to_t
         let patient_id = imported_patient_id(&reply.body, 0);
         let evaluation = api.get(&format!("/api/v1/patients/{patient_id}/evaluation")).await;
         let trials = evaluation["case"]["trials"].as_array().unwrap_or_else(|| panic!("{evaluation}")).clone();
-        assert_eq!(trials.len(), 2, "{evaluation}");
+        assert_eq!(trials.len(), 3, "{evaluation}");
+        let bupropion = trials.iter().find(|trial| trial["drug"].as_str().unwrap().contains("bupropion")).unwrap();
+        assert_eq!((&bupropion["weeks"], &bupropion["daily_dose_mg"]), (&json!(10), &json!(150)), "{bupropion}");
         let sertraline = trials.iter().find(|trial| trial["drug"].as_str().unwrap().contains("sertraline")).unwrap();
         assert_eq!(sertraline["weeks"], json!(12.8), "90 days, in tenths of a week rounded down: {sertraline}");
         assert_eq!(sertraline["daily_dose_mg"], json!(100), "the course's highest daily dose: {sertraline}");
@@ -865,7 +874,7 @@ async fn prescriptions_and_dispenses_become_trials_in_their_episode_counted_to_t
         assert_eq!(repeated.status, StatusCode::OK, "{}", repeated.body);
         assert!(diagnostics(&repeated.body).contains("unchanged"), "{}", repeated.body);
         let again = api.get(&format!("/api/v1/patients/{patient_id}/evaluation")).await;
-        assert_eq!(again["case"]["trials"].as_array().unwrap().len(), 2, "{again}");
+        assert_eq!(again["case"]["trials"].as_array().unwrap().len(), 3, "{again}");
 
         // A dispense dated after today is refused naming its element, and nothing of its patient is stored.
         let patients = api.patient_total().await;

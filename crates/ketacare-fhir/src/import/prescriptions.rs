@@ -157,36 +157,10 @@ pub(super) fn read_prescription(
         }
     }
 
-    // The drug: it must be one of the knowledge base's antidepressants or augmentation agents.
-    let (medication, medication_path) = medication_of_statement(resource).map_err(one)?;
-    let medication = concept(medication, medication_path).map_err(one)?;
-    let mut drug_warnings = Vec::new();
-    let resolved = match resolve_medication(&medication, &mut drug_warnings) {
-        Ok(resolved) => resolved,
-        Err(issue) if issue.code == IssueCode::CodeInvalid => return not_charted(references.policy, issue),
-        Err(issue) => return Err(one(issue)),
+    let drug = match course_drug(read, references.policy, warnings)? {
+        Ok(drug) => drug,
+        Err(outcome) => return Ok(outcome),
     };
-    let Some(drug) = resolve_drug_name(&resolved.written) else {
-        return not_charted(
-            references.policy,
-            ImportIssue::error(
-                IssueCode::CodeInvalid,
-                resolved.element,
-                format!(
-                    "\"{}\" is not a drug of ketacare's knowledge base: a prescription of it is no antidepressant trial",
-                    resolved.written
-                ),
-            ),
-        );
-    };
-    warnings.extend(drug_warnings);
-    if drug.entry.role == DrugRole::Ketamine {
-        return Ok(Outcome::LeftOut(ImportIssue::warning(
-            IssueCode::NotSupported,
-            read.location.expression(),
-            "not imported: ketamine and esketamine are given through ketacare's order and session workflows, not charted as trials",
-        )));
-    }
 
     // Its date and the days it covers.
     let date_key = if is_request {
@@ -235,52 +209,163 @@ pub(super) fn read_prescription(
         }
     };
 
-    // Its daily dose, when it gives one in a form ketacare reads; an EHR's other dosing forms leave the
-    // dose unknown (reported) under the bulk policy.
-    let daily_dose_mg = match resource.get("dosageInstruction") {
-        Some((value, path)) => match read_daily_dose(value, &path) {
-            Ok((dose, dose_path)) => {
-                let dose = dose
-                    .as_str()
-                    .parse::<Decimal>()
-                    .or_else(|_| Decimal::from_scientific(dose.as_str()))
-                    .map_err(|_| one(value_issue(&dose_path, "must be a decimal ketacare can hold")))?;
-                Some((dose, dose_path))
+    let daily_dose_mg = course_daily_dose(resource, "dosageInstruction", references.policy, warnings)?;
+    Ok(Outcome::Prescription(patient, drug.event(read, date, date_path, days_covered, daily_dose_mg)))
+}
+
+/// A MedicationStatement of an antidepressant or augmentation agent dated by `effectiveDateTime` or
+/// `effectivePeriod` (and without ketacare's trial extensions): a drug event like a prescription, its
+/// days the period's (at least its first day; reading 2 of contracts/screen.md), its dose from `dosage`
+/// when given (the screen, after its reading 12, takes no dose from a statement; a clinic's referral
+/// often states one). Its status was read by the caller: `completed`, `active` or `stopped`.
+pub(super) fn read_dated_statement(
+    read: &EntryRead<'_>,
+    references: &References<'_>,
+    patient_of_entry: &BTreeMap<usize, usize>,
+    warnings: &mut Vec<ImportIssue>,
+) -> Result<Outcome, Vec<ImportIssue>> {
+    let resource = &read.resource;
+    let patient = subject_patient(resource, references, patient_of_entry).map_err(one)?;
+    let drug = match course_drug(read, references.policy, warnings)? {
+        Ok(drug) => drug,
+        Err(outcome) => return Ok(outcome),
+    };
+    let period = resource.child("effectivePeriod").map_err(one)?;
+    if let Some(period) = &period
+        && let Some(issue) = period.only(&["start", "end"], "a Period").into_iter().next()
+    {
+        return Err(one(issue));
+    }
+    let (start_value, date_path) = match (resource.get("effectiveDateTime"), &period) {
+        (Some(date), None) => date,
+        (None, Some(period)) => period.require("start", "the day the medicine was started").map_err(one)?,
+        _ => {
+            return Err(one(structure(
+                &read.location.element("effectiveDateTime"),
+                "a statement is dated by effectiveDateTime or effectivePeriod, not both",
+            )));
+        }
+    };
+    let start_day = fhir_day(start_value, &date_path).map_err(one)?;
+    let date = parse_date_prefix(&start_day).ok_or_else(|| one(value_issue(&date_path, "must be a calendar date")))?;
+    let days_covered = match period.as_ref().and_then(|period| period.get("end")) {
+        Some((end_value, end_path)) => {
+            let end_day = fhir_day(end_value, &end_path).map_err(one)?;
+            let end =
+                parse_date_prefix(&end_day).ok_or_else(|| one(value_issue(&end_path, "must be a calendar date")))?;
+            if end < date {
+                return Err(one(value_issue(&end_path, format!("is before the period's start ({start_day})"))));
             }
-            Err(issue) if references.policy == ImportPolicy::BulkExport => {
-                warnings.push(ImportIssue::warning(
-                    IssueCode::Informational,
-                    issue.expression.clone().unwrap_or(path),
-                    format!("the daily dose is not read ({}): the course's dose is unknown", issue.diagnostics),
-                ));
-                None
-            }
-            Err(issue) => return Err(one(issue)),
-        },
+            Some((end - date).max(1))
+        }
         None => None,
     };
+    let daily_dose_mg = course_daily_dose(resource, "dosage", references.policy, warnings)?;
+    Ok(Outcome::Prescription(patient, drug.event(read, date, date_path, days_covered, daily_dose_mg)))
+}
 
-    let formulation_minimum_mg = minimum_dose_in_text(drug.entry, &resolved.written)
-        .filter(|minimum| Some(*minimum) != drug.entry.min_daily_dose_mg)
-        .and_then(|minimum| minimum.to_f32());
-    let event = DrugEvent {
-        date,
-        days_covered,
-        daily_dose_mg: daily_dose_mg.as_ref().and_then(|(dose, _)| dose.to_f32()),
-        formulation_minimum_mg,
-        drug: drug_index(drug.entry) as u16,
-    };
-    Ok(Outcome::Prescription(
-        patient,
+/// The drug of a course's event, resolved.
+struct CourseDrug {
+    resolved: ResolvedMedication,
+    drug: ketacare_core::drugs::ResolvedDrug,
+}
+
+impl CourseDrug {
+    fn event(
+        self,
+        read: &EntryRead<'_>,
+        date: DayNumber,
+        date_element: String,
+        days_covered: Option<i32>,
+        daily_dose_mg: Option<(Decimal, String)>,
+    ) -> PrescriptionEvent {
+        let formulation_minimum_mg = minimum_dose_in_text(self.drug.entry, &self.resolved.written)
+            .filter(|minimum| Some(*minimum) != self.drug.entry.min_daily_dose_mg)
+            .and_then(|minimum| minimum.to_f32());
+        let event = DrugEvent {
+            date,
+            days_covered,
+            daily_dose_mg: daily_dose_mg.as_ref().and_then(|(dose, _)| dose.to_f32()),
+            formulation_minimum_mg,
+            drug: drug_index(self.drug.entry) as u16,
+        };
         PrescriptionEvent {
             location: read.location.clone(),
-            written: resolved.written,
-            drug_element: resolved.element,
-            date_element: date_path,
+            written: self.resolved.written,
+            drug_element: self.resolved.element,
+            date_element,
             daily_dose_mg,
             event,
-        },
-    ))
+        }
+    }
+}
+
+/// The drug of a prescription, dispense or dated statement: one of the knowledge base's antidepressants
+/// or augmentation agents (`Ok(Ok)`); a drug it does not know is not charted and ketamine is given only
+/// through ketacare's own workflows (`Ok(Err(outcome))`).
+fn course_drug(
+    read: &EntryRead<'_>,
+    policy: ImportPolicy,
+    warnings: &mut Vec<ImportIssue>,
+) -> Result<Result<CourseDrug, Outcome>, Vec<ImportIssue>> {
+    let (medication, medication_path) = medication_of_statement(&read.resource).map_err(one)?;
+    let medication = concept(medication, medication_path).map_err(one)?;
+    let mut drug_warnings = Vec::new();
+    let resolved = match resolve_medication(&medication, &mut drug_warnings) {
+        Ok(resolved) => resolved,
+        Err(issue) if issue.code == IssueCode::CodeInvalid => return not_charted(policy, issue).map(Err),
+        Err(issue) => return Err(one(issue)),
+    };
+    let Some(drug) = resolve_drug_name(&resolved.written) else {
+        let issue = ImportIssue::error(
+            IssueCode::CodeInvalid,
+            resolved.element,
+            format!(
+                "\"{}\" is not a drug of ketacare's knowledge base: a record of it is no antidepressant trial",
+                resolved.written
+            ),
+        );
+        return not_charted(policy, issue).map(Err);
+    };
+    warnings.extend(drug_warnings);
+    if drug.entry.role == DrugRole::Ketamine {
+        return Ok(Err(Outcome::LeftOut(ImportIssue::warning(
+            IssueCode::NotSupported,
+            read.location.expression(),
+            "not imported: ketamine and esketamine are given through ketacare's order and session workflows, not charted as trials",
+        ))));
+    }
+    Ok(Ok(CourseDrug { resolved, drug }))
+}
+
+/// A course event's daily dose from `key` (`dosageInstruction`, `dosage`), when it gives one in a form
+/// ketacare reads; under the bulk policy an EHR's other dosing forms leave the dose unknown, reported.
+fn course_daily_dose(
+    resource: &Element<'_>,
+    key: &str,
+    policy: ImportPolicy,
+    warnings: &mut Vec<ImportIssue>,
+) -> Result<Option<(Decimal, String)>, Vec<ImportIssue>> {
+    let Some((value, path)) = resource.get(key) else { return Ok(None) };
+    match read_daily_dose(value, &path) {
+        Ok((dose, dose_path)) => {
+            let dose = dose
+                .as_str()
+                .parse::<Decimal>()
+                .or_else(|_| Decimal::from_scientific(dose.as_str()))
+                .map_err(|_| one(value_issue(&dose_path, "must be a decimal ketacare can hold")))?;
+            Ok(Some((dose, dose_path)))
+        }
+        Err(issue) if policy == ImportPolicy::BulkExport => {
+            warnings.push(ImportIssue::warning(
+                IssueCode::Informational,
+                issue.expression.clone().unwrap_or(path),
+                format!("the daily dose is not read ({}): the course's dose is unknown", issue.diagnostics),
+            ));
+            Ok(None)
+        }
+        Err(issue) => Err(one(issue)),
+    }
 }
 
 /// Days in a `Duration` (UCUM `d`, `wk`, `mo` as 30 days, `a` as 365, as the screen counts them), or in a
