@@ -1,5 +1,6 @@
 -- wrk script for bench/soak.sh: one minute of a clinic's mixed traffic over the real API, each request a bearer
--- token's. Arguments: TOKEN, PATIENTS_FILE (one patient id per line), SESSIONS_FILE (one session path per line,
+-- token's. Arguments: TOKEN, PATIENTS_FILE (the patients read: one patient id per line), CHARTED_FILE (the
+-- patients written to this minute, likewise), SESSIONS_FILE (one session path per line,
 -- sessions of the minute), OBSERVATION_FILE, READING_FILE, CASE_FILE, MINUTE (makes idempotency keys unique
 -- across minutes), ACKNOWLEDGED_PREFIX (each thread writes the writes it got a 2xx for to PREFIX.THREAD, one a
 -- line: kind, patient id, and the record's id (for an observation: session id#sequence), tab-separated). Of every 20 requests: 3 patient lists, 5 patient reads (the overview's first read),
@@ -31,7 +32,7 @@ local function slurp(path)
     return text
 end
 
-local token, patients, sessions, observation, reading, case, minute, acknowledged_file
+local token, patients, charted, sessions, observation, reading, case, minute, acknowledged_file
 local counter = 0
 acknowledged_observations, acknowledged_chart_writes, acknowledged_assessments = 0, 0, 0
 not_2xx = 0
@@ -39,12 +40,13 @@ not_2xx = 0
 function init(args)
     token = args[1]
     patients = lines(args[2])
-    sessions = lines(args[3])
-    observation = slurp(args[4])
-    reading = slurp(args[5])
-    case = slurp(args[6])
-    minute = args[7]
-    acknowledged_file = io.open(args[8] .. "." .. thread_index, "w")
+    charted = lines(args[3])
+    sessions = lines(args[4])
+    observation = slurp(args[5])
+    reading = slurp(args[6])
+    case = slurp(args[7])
+    minute = args[8]
+    acknowledged_file = io.open(args[9] .. "." .. thread_index, "w")
     acknowledged_file:setvbuf("line")   -- wrk ends without closing a thread's files: nothing may wait in a buffer
 end
 
@@ -56,6 +58,9 @@ function request()
     local kind = kinds[(counter % #kinds) + 1]
     local patient = patients[((counter * 7 + thread_index) % #patients) + 1]
     local headers = { ["Authorization"] = "Bearer " .. token }
+    if kind == "chart" or kind == "assess" then
+        patient = charted[((counter * 7 + thread_index) % #charted) + 1]
+    end
     if kind == "list" then
         return wrk.format("GET", "/api/v1/patients?limit=20", headers)
     elseif kind == "read" then

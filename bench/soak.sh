@@ -4,7 +4,10 @@
 # patient lists and patient reads, blood pressures charted (each re-evaluates the chart), vital-sign observations
 # in open sessions (each runs the alert engine) and posted assessments, every write with an Idempotency-Key.
 # Each minute gets fresh sessions (SESSIONS_PER_MINUTE, so a session holds tens of observations, as a real one
-# does). Printed per minute: requests, requests/s, p50 and p99, refusals, the server's RSS (VmRSS of
+# does) and new patients (PATIENTS_PER_MINUTE), whose charts that minute's chart writes and assessments go to, as
+# a clinic's new patients are charted: a patient's chart grows for a minute, not for the whole run (a chart
+# write reads and evaluates the patient's whole chart, which is bounded in a real clinic); reads go to every
+# patient so far. Printed per minute: requests, requests/s, p50 and p99, refusals, the server's RSS (VmRSS of
 # /proc/PID/status) and the database's size. At the end: the ratio of the last minute's throughput to the
 # first's, RSS growth after the warm-up (minute 2 to the last), the database size and its largest tables, a
 # check that every write a client got a 2xx for is stored (each by its id, from the answer's Location), and
@@ -12,7 +15,7 @@
 # Loopback only (ports 18600 and 18601); the database is the script's own (a file under bench/out, or a
 # PostgreSQL database made and dropped here) and the server is stopped on any exit.
 # Usage: bench/soak.sh [--postgres] [MINUTES] [CLIENTS]   (defaults 30 and 50; also SOAK_MINUTES, SOAK_CLIENTS,
-#        SESSIONS_PER_MINUTE (default 200); PostgreSQL at KETACARE_BENCH_POSTGRES, default
+#        SESSIONS_PER_MINUTE (default 200), PATIENTS_PER_MINUTE (default 50); PostgreSQL at KETACARE_BENCH_POSTGRES, default
 #        postgres://postgres@127.0.0.1:5432)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +24,7 @@ if [ "${1:-}" = "--postgres" ]; then backend=postgres; shift; fi
 minutes="${1:-${SOAK_MINUTES:-30}}"
 clients="${2:-${SOAK_CLIENTS:-50}}"
 sessions_per_minute="${SESSIONS_PER_MINUTE:-200}"
+patients_per_minute="${PATIENTS_PER_MINUTE:-50}"
 bin="${KETACARE_BIN:-target/release/ketacare}"   # another build (a debug one) only to try the script out
 [ -n "${KETACARE_BIN:-}" ] || cargo build --release -p ketacare --quiet   # a no-op when up to date
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1; }
@@ -84,11 +88,18 @@ session_patient=$(head -1 "$out/patients.txt")
 curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"modality":"iv_racemic_ketamine"}' "$base/api/v1/patients/$session_patient/orders" >/dev/null
 echo "soak on $backend: $minutes minutes, $clients clients, $(wc -l <"$out/patients.txt") patients," \
-    "$sessions_per_minute new sessions a minute; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    "$sessions_per_minute new sessions and $patients_per_minute new patients a minute; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %9s %9s %8s %8s %8s %9s %9s\n' minute requests per_s p50_ms p99_ms refused rss_mib db_mib
 : >"$out/minutes.txt"
 for minute in $(seq "$minutes"); do
     sessions="$out/sessions.txt"; : >"$sessions"
+    charted="$out/charted.txt"; : >"$charted"
+    for number in $(seq "$patients_per_minute"); do
+        patient_id=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+            -d "{\"given_name\":\"Soak\",\"family_name\":\"Minute $minute number $number\",\"birth_date\":\"1980-03-0$((number % 9 + 1))\",\"sex_at_birth\":\"female\"}" \
+            "$base/api/v1/patients" | field patient_id)
+        [ -n "$patient_id" ] && echo "$patient_id" | tee -a "$out/patients.txt" >>"$charted"
+    done
     for _ in $(seq "$sessions_per_minute"); do
         session_id=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
             -d "$session_facts" "$base/api/v1/patients/$session_patient/sessions" | field session_id)
@@ -96,7 +107,7 @@ for minute in $(seq "$minutes"); do
     done
     threads=2; [ "$clients" -lt 2 ] && threads=1
     result=$(wrk -t "$threads" -c "$clients" -d 60s --timeout 30s -s bench/soak.lua "$base" -- \
-        "$token" "$out/patients.txt" "$sessions" "$out/observation.json" "$out/reading.json" \
+        "$token" "$out/patients.txt" "$charted" "$sessions" "$out/observation.json" "$out/reading.json" \
         vignettes/V1.case.json "$minute" "$out/acknowledged.$minute" | grep '^RESULT')
     rss=$(rss_kib); bytes=$(database_bytes)
     echo "$minute $result rss_kib=$rss database_bytes=$bytes" >>"$out/minutes.txt"
