@@ -8,8 +8,10 @@
 # a clinic's new patients are charted: a patient's chart grows for a minute, not for the whole run (a chart
 # write reads and evaluates the patient's whole chart, which is bounded in a real clinic); reads go to every
 # patient so far. Printed per minute: requests, requests/s, p50 and p99, refusals, the server's RSS (VmRSS of
-# /proc/PID/status) and the database's size. At the end: the ratio of the last minute's throughput to the
-# first's, RSS growth after the warm-up (minute 2 to the last), the database size and its largest tables, a
+# /proc/PID/status), the database's size, the load average, and the rate of GET /healthz in 5 s at the same
+# concurrency right after the minute (a reference: the machine may be shared, so throughput is also given as
+# a ratio to it). At the end: the ratio of the last minute's throughput to the first's (raw and against
+# the reference), RSS growth after the warm-up (minute 2 to the last), the database size and its largest tables, a
 # check that every write a client got a 2xx for is stored (each by its id, from the answer's Location), and
 # `ketacare audit verify`. Targets (issue 12): last minute >= 90% of the first, RSS growth <= 10%.
 # Loopback only (ports 18600 and 18601); the database is the script's own (a file under bench/out, or a
@@ -89,7 +91,7 @@ curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"modality":"iv_racemic_ketamine"}' "$base/api/v1/patients/$session_patient/orders" >/dev/null
 echo "soak on $backend: $minutes minutes, $clients clients, $(wc -l <"$out/patients.txt") patients," \
     "$sessions_per_minute new sessions and $patients_per_minute new patients a minute; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %9s %9s %8s %8s %8s %9s %9s\n' minute requests per_s p50_ms p99_ms refused rss_mib db_mib
+printf '%-6s %9s %9s %8s %8s %8s %9s %9s %6s %9s %6s\n' minute requests per_s p50_ms p99_ms refused rss_mib db_mib load healthz ratio
 : >"$out/minutes.txt"
 for minute in $(seq "$minutes"); do
     sessions="$out/sessions.txt"; : >"$sessions"
@@ -110,19 +112,24 @@ for minute in $(seq "$minutes"); do
         "$token" "$out/patients.txt" "$charted" "$sessions" "$out/observation.json" "$out/reading.json" \
         vignettes/V1.case.json "$minute" "$out/acknowledged.$minute" | grep '^RESULT')
     rss=$(rss_kib); bytes=$(database_bytes)
-    echo "$minute $result rss_kib=$rss database_bytes=$bytes" >>"$out/minutes.txt"
-    printf '%-6s %9s %9s %8s %8s %8s %9s %9s\n' "$minute" "$(value requests "$result")" "$(value per_second "$result")" \
+    reference=$(wrk -t "$threads" -c "$clients" -d 5s -s bench/vitals_load.lua "$base" -- healthz | grep '^RESULT')
+    ratio=$(awk -v a="$(value per_second "$result")" -v b="$(value per_second "$reference")" 'BEGIN { printf "%.4f", a / b }')
+    echo "$minute $result rss_kib=$rss database_bytes=$bytes healthz_per_second=$(value per_second "$reference") ratio=$ratio" \
+        >>"$out/minutes.txt"
+    printf '%-6s %9s %9s %8s %8s %8s %9s %9s %6s %9s %6s\n' "$minute" "$(value requests "$result")" "$(value per_second "$result")" \
         "$(value p50_ms "$result")" "$(value p99_ms "$result")" \
         "$(($(value not_2xx "$result") + $(value socket_errors "$result")))" \
-        "$(awk -v kib="$rss" 'BEGIN { printf "%.1f", kib / 1024 }')" "$(mebibytes "$bytes")"
+        "$(awk -v kib="$rss" 'BEGIN { printf "%.1f", kib / 1024 }')" "$(mebibytes "$bytes")" "$(cut -d' ' -f1 /proc/loadavg)" \
+        "$(value per_second "$reference")" "$ratio"
 done
 kill -TERM "$server"; wait "$server" || true; server=""
 
 first=$(head -1 "$out/minutes.txt"); last=$(tail -1 "$out/minutes.txt")
 warm=$(sed -n 2p "$out/minutes.txt"); [ -n "$warm" ] || warm=$first
 throughput_ratio=$(awk -v a="$(value per_second "$last")" -v b="$(value per_second "$first")" 'BEGIN { printf "%.3f", a / b }')
+reference_ratio=$(awk -v a="$(value ratio "$last")" -v b="$(value ratio "$first")" 'BEGIN { printf "%.3f", a / b }')
 rss_growth=$(awk -v a="$(value rss_kib "$last")" -v b="$(value rss_kib "$warm")" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')
-echo "last/first minute throughput: $throughput_ratio (target >= 0.90); RSS growth after warm-up (minute 2 to" \
+echo "last/first minute throughput: $throughput_ratio, against /healthz $reference_ratio (target >= 0.90); RSS growth after warm-up (minute 2 to" \
     "$minutes): $rss_growth% (target <= 10%); database $(mebibytes "$(database_bytes)") MiB"
 for table in audit_events assessments chart_records session_observations session_alert_changes session_alert_log \
     treatment_sessions idempotency_keys login_failures; do

@@ -2,7 +2,8 @@
 //! trials, measurements, blood pressure readings and overrides in `chart_records` (each body one
 //! section of the assess case format, checked by the app before it comes here), and scale results in
 //! `scale_results`. Every chart write stores, in the same transaction, the re-evaluation it caused (an
-//! `assessments` row) and its audit events; a correction keeps the prior record as an amendment.
+//! `assessments` row, unless the decision is the patient's latest stored one unchanged) and its audit
+//! events; a correction keeps the prior record as an amendment.
 
 use serde::Serialize;
 
