@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # A soak of the clinic server (issue 12): `ketacare demo` (release build) on a fresh database, CLIENTS concurrent
 # clients (wrk, Debian: wrk; bench/soak.lua) for MINUTES one-minute rounds of mixed traffic over the real API:
-# patient lists and patient reads, blood pressures charted (each re-evaluates the chart), vital-sign observations
-# in open sessions (each runs the alert engine) and posted assessments, every write with an Idempotency-Key.
-# Each minute gets fresh sessions (SESSIONS_PER_MINUTE, so a session holds tens of observations, as a real one
-# does) and new patients (PATIENTS_PER_MINUTE), whose charts that minute's chart writes and assessments go to, as
-# a clinic's new patients are charted: a patient's chart grows for a minute, not for the whole run (a chart
-# write reads and evaluates the patient's whole chart, which is bounded in a real clinic); reads go to every
-# patient so far. Printed per minute: requests, requests/s, p50 and p99, refusals, the server's RSS (VmRSS of
-# /proc/PID/status), the database's size, the load average, and the rate of GET /healthz in 5 s at the same
-# concurrency right after the minute (a reference: the machine may be shared, so throughput is also given as
-# a ratio to it). At the end: the ratio of the last minute's throughput to the first's (raw and against
-# the reference), RSS growth after the warm-up (minute 2 to the last), the database size and its largest tables, a
-# check that every write a client got a 2xx for is stored (each by its id, from the answer's Location), and
-# `ketacare audit verify`. Targets (issue 12): last minute >= 90% of the first, RSS growth <= 10%.
-# Loopback only (ports 18600 and 18601); the database is the script's own (a file under bench/out, or a
-# PostgreSQL database made and dropped here) and the server is stopped on any exit.
+# patient lists and patient reads, blood pressures charted (each re-evaluates the chart), vital-sign observations in
+# open sessions (each runs the alert engine) and posted assessments, every write with an Idempotency-Key. Each
+# minute gets fresh sessions (SESSIONS_PER_MINUTE, so a session holds tens of observations, as a real one does) and
+# new patients (PATIENTS_PER_MINUTE), whose charts that minute's chart writes and assessments go to, as a clinic's
+# new patients are charted: a patient's chart grows for a minute, not for the whole run (a chart write reads and
+# evaluates the patient's whole chart, which is bounded in a real clinic); reads go to every patient so far. Printed
+# per minute: requests, requests/s, p50 and p99, refusals, the server's RSS (VmRSS of /proc/PID/status), the
+# database's size, the load average, and the rate of GET /healthz in 5 s at the same concurrency right after the
+# minute (a reference: the machine may be shared, so throughput is also given as a ratio to it). At the end: the
+# ratio of the last minute's throughput to the first's (raw and against the reference), RSS growth after the warm-up
+# (minute 2 to the last), the database size and its largest tables, a check that every write a client got a 2xx for
+# is stored (each by its id, from the answer's Location), and `ketacare audit verify`. Targets (issue 12): last
+# minute >= 90% of the first, RSS growth <= 10%. Loopback only (ports 18600 and 18601); the database is the script's
+# own (a file under bench/out, or a PostgreSQL database made and dropped here) and the server is stopped on any
+# exit.
 # Usage: bench/soak.sh [--postgres] [MINUTES] [CLIENTS]   (defaults 30 and 50; also SOAK_MINUTES, SOAK_CLIENTS,
-#        SESSIONS_PER_MINUTE (default 200), PATIENTS_PER_MINUTE (default 50); PostgreSQL at KETACARE_BENCH_POSTGRES, default
-#        postgres://postgres@127.0.0.1:5432)
+#        SESSIONS_PER_MINUTE (default 200), PATIENTS_PER_MINUTE (default 50); PostgreSQL at
+#        KETACARE_BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=sqlite
