@@ -5,10 +5,10 @@
 -- ACKNOWLEDGED_PREFIX (each thread writes the writes it got a 2xx for to PREFIX.THREAD, one a line: kind, patient
 -- id, and the record's id (for an observation: session id#sequence), tab-separated). Of every 20 requests: 3 patient
 -- lists, 5 patient reads (the overview's first read), 4 chart writes (a blood pressure on a patient's chart,
--- re-evaluated, its decision stored if it changed), 5 vital-sign observations in an open session (the alert engine runs), 3 posted
--- assessments. Every write carries an Idempotency-Key, as a retrying client's does. Each thread counts the 2xx
--- answers per kind of write (by the Location of the answer), and done() prints one RESULT line with the totals, so
--- soak.sh can check that every acknowledged write is stored.
+-- re-evaluated, its decision stored if it changed), 5 vital-sign observations in an open session (the alert engine
+-- runs), 3 posted assessments. Every write carries an Idempotency-Key, as a retrying client's does. Each thread
+-- counts the 2xx answers per kind of write (by the Location of the answer), and done() prints one RESULT line with
+-- the totals, so soak.sh can check that every acknowledged write is stored.
 
 local threads = {}
 
