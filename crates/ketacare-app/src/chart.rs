@@ -16,9 +16,9 @@ use ketacare_core::assess::assess_case;
 use ketacare_core::drugs::resolve_drug_name;
 use ketacare_core::scales::{Scale, score_scale};
 use ketacare_store::{
-    AmendmentMeta, AuditEvent, ChartRecord, ChartRecordChanges, ChartWrite, IdempotentResponse, NewAssessment,
-    NewChartRecord, NewScaleResult, Patient, RecordStatus, ScaleResultChanges, StoreError, StoredScaleResult,
-    chart_stamp,
+    AmendmentMeta, AuditEvent, ChartEvaluation, ChartRecord, ChartRecordChanges, ChartWrite, IdempotentResponse,
+    NewAssessment, NewChartRecord, NewScaleResult, Patient, RecordStatus, ScaleResultChanges, StoreError,
+    StoredAssessment, StoredScaleResult, chart_stamp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -594,45 +594,76 @@ impl App {
     }
 
     /// Evaluates the chart as it will stand after a write (as of today, both modalities, US) and
-    /// prepares what the store writes with the record.
+    /// prepares what the store writes with the record. A decision equal to `latest` (the patient's latest
+    /// stored assessment, read before the write) is not stored again: the evaluation event and the answer
+    /// name `latest`, which holds that decision.
     fn evaluation_write(
         &self,
         actor: &Actor,
         patient: &Patient,
         rows: &ChartRows,
         record_event: AuditEvent,
+        latest: Option<&StoredAssessment>,
     ) -> Result<(ChartWrite, AssessmentView), AppError> {
         let case = assemble_case(patient, rows, self.today(), "both", "US");
         let report = self.evaluate(&case)?;
-        let assessment_id = new_id();
-        let now = self.now();
-        let evaluation = NewAssessment {
-            patient_id: patient.patient_id.clone(),
-            assessment_id: assessment_id.clone(),
-            as_of: report["as_of"].as_str().unwrap_or_default().to_owned(),
-            case_json: case.to_string(),
-            decision_json: report.to_string(),
-            rules_version: ketacare_core::RULES_VERSION.to_owned(),
-            protocol_sha256: self.protocol().sha256.clone(),
-            created_at: now,
-            created_by: actor.user_id.clone(),
-        };
-        let view = AssessmentView {
-            assessment_id: assessment_id.clone(),
-            patient_id: patient.patient_id.clone(),
-            as_of: evaluation.as_of.clone(),
-            rules_version: evaluation.rules_version.clone(),
-            protocol_sha256: evaluation.protocol_sha256.clone(),
-            status: RecordStatus::Active,
-            version: 1,
-            created_at: ketacare_store::format_time(now),
-            created_by: actor.user_id.clone(),
-            report,
+        let decision_json = report.to_string();
+        let rules_version = ketacare_core::RULES_VERSION;
+        let protocol_sha256 = &self.protocol().sha256;
+        let unchanged = latest.filter(|latest| {
+            latest.decision_json == decision_json
+                && latest.rules_version == rules_version
+                && &latest.protocol_sha256 == protocol_sha256
+        });
+        let (evaluation, view) = if let Some(latest) = unchanged {
+            let view = AssessmentView {
+                assessment_id: latest.assessment_id.clone(),
+                patient_id: patient.patient_id.clone(),
+                as_of: latest.as_of.clone(),
+                rules_version: latest.rules_version.clone(),
+                protocol_sha256: latest.protocol_sha256.clone(),
+                status: latest.status,
+                version: latest.version,
+                created_at: latest.created_at.clone(),
+                created_by: latest.created_by.clone(),
+                report,
+            };
+            let evaluation = ChartEvaluation::Unchanged {
+                patient_id: patient.patient_id.clone(),
+                assessment_id: latest.assessment_id.clone(),
+            };
+            (evaluation, view)
+        } else {
+            let now = self.now();
+            let evaluation = NewAssessment {
+                patient_id: patient.patient_id.clone(),
+                assessment_id: new_id(),
+                as_of: report["as_of"].as_str().unwrap_or_default().to_owned(),
+                case_json: case.to_string(),
+                decision_json,
+                rules_version: rules_version.to_owned(),
+                protocol_sha256: protocol_sha256.clone(),
+                created_at: now,
+                created_by: actor.user_id.clone(),
+            };
+            let view = AssessmentView {
+                assessment_id: evaluation.assessment_id.clone(),
+                patient_id: patient.patient_id.clone(),
+                as_of: evaluation.as_of.clone(),
+                rules_version: evaluation.rules_version.clone(),
+                protocol_sha256: evaluation.protocol_sha256.clone(),
+                status: RecordStatus::Active,
+                version: 1,
+                created_at: ketacare_store::format_time(now),
+                created_by: actor.user_id.clone(),
+                report,
+            };
+            (ChartEvaluation::Changed(evaluation), view)
         };
         let evaluation_event = self.audit_event(
             actor,
             "chart.evaluate",
-            format!("patient/{}/assessment/{assessment_id}", patient.patient_id),
+            format!("patient/{}/assessment/{}", patient.patient_id, view.assessment_id),
             Some(&patient.patient_id),
         );
         Ok((
@@ -655,9 +686,13 @@ impl App {
         }
         let resource = format!("patient/{}", corrected.patient_id);
         let patient_event = self.audit_event(actor, "patient.amend", resource, Some(&corrected.patient_id));
-        let (mut write, _) = self.evaluation_write(actor, corrected, &rows, patient_event)?;
+        // Without a latest decision to compare with, the decision is always stored (a correction is rare).
+        let (mut write, _) = self.evaluation_write(actor, corrected, &rows, patient_event, None)?;
         let evaluation_event = write.audit_events.pop().expect("an evaluation write carries its evaluation event");
-        Ok(Some((write.evaluation, evaluation_event)))
+        let ChartEvaluation::Changed(evaluation) = write.evaluation else {
+            unreachable!("a decision compared with none is stored");
+        };
+        Ok(Some((evaluation, evaluation_event)))
     }
 
     async fn existing_patient(&self, patient_id: &str) -> Result<Patient, AppError> {
@@ -748,7 +783,8 @@ impl App {
                 created_by: actor.user_id.clone(),
             };
             rows.scales.push(as_stored.clone());
-            let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event)?;
+            let latest = self.store.latest_assessment(&patient.patient_id).await?;
+            let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event, latest.as_ref())?;
             let view = ChartWriteView { record: scale_view(as_stored), evaluation };
             let stored = self.store.insert_chart_scale_result(&new_result, &write, idempotent(&view).as_ref()).await;
             stored.map(|result| ChartWriteView { record: scale_view(result), evaluation: view.evaluation })
@@ -780,7 +816,8 @@ impl App {
                 updated_by: actor.user_id.clone(),
             };
             rows.records.push(as_stored.clone());
-            let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event)?;
+            let latest = self.store.latest_assessment(&patient.patient_id).await?;
+            let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event, latest.as_ref())?;
             let view = ChartWriteView { record: record_view(as_stored)?, evaluation };
             let stored = self.store.insert_chart_record(&new_record, &write, idempotent(&view).as_ref()).await;
             match stored {
@@ -985,7 +1022,9 @@ impl App {
                         result.status = next.status;
                     }
                 }
-                let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event.clone())?;
+                let latest = self.store.latest_assessment(&patient.patient_id).await?;
+                let (write, evaluation) =
+                    self.evaluation_write(actor, &patient, &rows, event.clone(), latest.as_ref())?;
                 let stored = self
                     .store
                     .amend_scale_result(patient_id, record_id, expected_version, &next, &meta, &write)
@@ -1019,7 +1058,9 @@ impl App {
                         record.status = next.status;
                     }
                 }
-                let (write, evaluation) = self.evaluation_write(actor, &patient, &rows, event.clone())?;
+                let latest = self.store.latest_assessment(&patient.patient_id).await?;
+                let (write, evaluation) =
+                    self.evaluation_write(actor, &patient, &rows, event.clone(), latest.as_ref())?;
                 let stored = self
                     .store
                     .amend_chart_record(patient_id, record_id, expected_version, &next, &meta, &write)

@@ -484,3 +484,73 @@ async fn user_names_name_the_accounts_asked_for_to_the_roles_that_read_the_chart
     })
     .await;
 }
+
+/// A chart write whose decision is the patient's latest stored one does not store it again (issue 12's soak:
+/// one full evaluation per write made the assessments the largest table); its `chart.evaluate` audit event
+/// and its answer name the assessment that holds the decision, so what was decided when stays known. A
+/// write that changes the decision (a first height and weight) stores the new one.
+#[tokio::test]
+async fn a_chart_write_stores_its_decision_only_when_the_decision_changed() {
+    each_backend(|db| async move {
+        let fixture = Fixture::new(db.store).await;
+        let nurse = fixture.actor(Role::Nurse).await;
+        let auditor = fixture.actor(Role::Auditor).await;
+        let patient = fixture.app.create_patient(&nurse, &ada(), None).await.unwrap().resource_id;
+        let reading = |systolic: i64, diastolic: i64| {
+            serde_json::json!({ "measured_on": "2026-11-27", "systolic": systolic, "diastolic": diastolic })
+        };
+        let weighed = serde_json::json!({ "measured_on": "2026-11-27", "height_cm": 165, "weight_kg": 70 });
+        let writes =
+            [("blood_pressures", reading(128, 82)), ("blood_pressures", reading(128, 82)), ("blood_pressures", reading(126, 80)), ("measurements", weighed)];
+        let mut decided = Vec::new();
+        for (section, body) in &writes {
+            let created = fixture.app.create_chart_record(&nurse, &patient, section, body, None).await.unwrap();
+            let evaluation = &created.body["evaluation"];
+            decided.push((evaluation["assessment_id"].as_str().unwrap().to_owned(), evaluation["report"].to_string()));
+        }
+        let stored: Vec<(String, String)> = fixture
+            .app
+            .assessments(&nurse, &patient)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|assessment| (assessment.assessment_id, assessment.report.to_string()))
+            .collect();
+        let mut failures = Vec::new();
+        // Every answer's decision is stored once, under the id the answer names, with the report it gave.
+        for (index, answer) in decided.iter().enumerate() {
+            if !stored.contains(answer) {
+                failures.push(format!("write {index}: its decision {} is not stored as answered", answer.0));
+            }
+        }
+        let mut distinct: Vec<&String> = decided.iter().map(|(_, report)| report).collect();
+        distinct.dedup();
+        if stored.len() != distinct.len() {
+            let ids: Vec<&String> = stored.iter().map(|(id, _)| id).collect();
+            failures.push(format!("{} decisions stored for {} distinct ones: {ids:?}", stored.len(), distinct.len()));
+        }
+        if decided[0].0 != decided[1].0 {
+            failures.push("the same reading twice stored its decision twice".to_owned());
+        }
+        if decided[2].1 == decided[3].1 {
+            failures.push("the height and weight decided as before: the test needs a write that changes the decision".to_owned());
+        }
+        // Each write's evaluation event names the assessment that holds its decision.
+        let named: Vec<String> = fixture
+            .app
+            .audit_events(&auditor, 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|event| event.action == "chart.evaluate")
+            .map(|event| event.resource)
+            .collect();
+        let expected: Vec<String> =
+            decided.iter().map(|(id, _)| format!("patient/{patient}/assessment/{id}")).collect();
+        if named != expected {
+            failures.push(format!("chart.evaluate events name {named:?}, expected {expected:?}"));
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    })
+    .await;
+}

@@ -2,7 +2,8 @@
 //! trials, measurements, blood pressure readings and overrides in `chart_records` (each body one
 //! section of the assess case format, checked by the app before it comes here), and scale results in
 //! `scale_results`. Every chart write stores, in the same transaction, the re-evaluation it caused (an
-//! `assessments` row) and its audit events; a correction keeps the prior record as an amendment.
+//! `assessments` row, unless the decision is the patient's latest stored one unchanged) and its audit
+//! events; a correction keeps the prior record as an amendment.
 
 use serde::Serialize;
 
@@ -70,12 +71,30 @@ pub struct ScaleResultChanges {
 /// (the record's own and the evaluation's), all in one transaction.
 #[derive(Debug, Clone)]
 pub struct ChartWrite {
-    pub evaluation: NewAssessment,
+    pub evaluation: ChartEvaluation,
     pub audit_events: Vec<AuditEvent>,
     /// The [`chart_stamp`] of the chart the evaluation was computed from: if another write changed the
     /// chart since, the write is refused (`StaleVersion` of resource `chart`) and may be retried.
     pub chart_stamp: i64,
 }
+
+/// The decision a chart write leaves. A decision is stored once per distinct result: most chart writes
+/// (another blood pressure, another weight) leave the decision as it was, and storing it again made the
+/// assessments the largest table of a long run (issue 12's soak). What was decided when stays known: the
+/// write's `chart.evaluate` audit event names the assessment that holds the decision.
+#[derive(Debug, Clone)]
+pub enum ChartEvaluation {
+    /// A decision that differs from the patient's latest stored assessment: stored as a new assessment.
+    Changed(NewAssessment),
+    /// The same decision (report, rules version, protocol) as the patient's latest stored assessment
+    /// `assessment_id`: not stored again. The write is refused as stale (`StaleVersion` of resource
+    /// `chart`) if another assessment became the patient's latest since it was read.
+    Unchanged { patient_id: String, assessment_id: String },
+}
+
+/// The latest active assessment of a patient: the newest by time (then by id, for a tie).
+pub(crate) const LATEST_ASSESSMENT_ORDER: &str =
+    "WHERE patient_id = $1 AND status = 'active' ORDER BY created_at DESC, assessment_id DESC LIMIT 1";
 
 /// A number that grows with every change of a patient's chart: the sum of the versions of the
 /// patient record, its chart records and its scale results (rows are never deleted, an insert adds at
@@ -127,10 +146,27 @@ fn chart_record_from_row(row: &impl RowExt) -> Result<ChartRecord, StoreError> {
     })
 }
 
-/// Inside the open transaction `$tx`: stores the evaluation and appends the audit events of `$write`.
+/// Inside the open transaction `$tx`: stores the evaluation (unless it is the patient's latest stored decision
+/// unchanged) and appends the audit events of `$write`.
 macro_rules! store_chart_write {
     ($tx:expr, $write:expr) => {{
-        $crate::patients::insert_assessment_row!($tx, &$write.evaluation);
+        match &$write.evaluation {
+            ChartEvaluation::Changed(evaluation) => $crate::patients::insert_assessment_row!($tx, evaluation),
+            ChartEvaluation::Unchanged { patient_id, assessment_id } => {
+                let sql = format!("SELECT assessment_id FROM assessments {LATEST_ASSESSMENT_ORDER}");
+                let latest: Option<(String,)> =
+                    sqlx::query_as(&sql).bind(patient_id).fetch_optional(&mut *$tx.conn).await?;
+                if latest.as_ref().map(|(id,)| id) != Some(assessment_id) {
+                    // Another decision was stored since this one was read: the write is retried on the chart as it is.
+                    return Err(StoreError::StaleVersion {
+                        resource: "chart",
+                        id: patient_id.clone(),
+                        expected: $write.chart_stamp,
+                        current: $write.chart_stamp,
+                    });
+                }
+            }
+        }
         for event in &$write.audit_events {
             append_audit!($tx, event);
         }

@@ -36,7 +36,9 @@ pub use audit_verify::{
     AuditChainReport, BrokenLink, MAX_LISTED_ROW_PROBLEMS, RowProblem, RowProblemKind, SHIPPED_TRIGGERS_POSTGRES,
     SHIPPED_TRIGGERS_SQLITE, trigger_fingerprints,
 };
-pub use chart::{ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp};
+pub use chart::{
+    ChartEvaluation, ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp,
+};
 pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;

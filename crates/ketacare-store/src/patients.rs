@@ -648,6 +648,15 @@ impl Store {
         })
     }
 
+    /// A patient's latest active assessment (the decision a chart write compares its own with), if any.
+    pub async fn latest_assessment(&self, patient_id: &str) -> Result<Option<StoredAssessment>, StoreError> {
+        let sql = format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments {}", crate::chart::LATEST_ASSESSMENT_ORDER);
+        on_pool!(self, pool => {
+            let row = sqlx::query(&sql).bind(patient_id).fetch_optional(pool).await?;
+            row.as_ref().map(assessment_from_row).transpose()
+        })
+    }
+
     pub async fn assessment(
         &self,
         patient_id: &str,

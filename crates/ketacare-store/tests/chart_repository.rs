@@ -5,8 +5,8 @@
 use jiff::Timestamp;
 use ketacare_store::test_support::each_backend;
 use ketacare_store::{
-    AmendmentMeta, AuditEvent, ChartRecordChanges, ChartWrite, NewAssessment, NewChartRecord, NewPatient,
-    NewScaleResult, NewUser, RecordStatus, Role, ScaleResultChanges, Store, StoreError,
+    AmendmentMeta, AuditEvent, ChartEvaluation, ChartRecordChanges, ChartWrite, NewAssessment, NewChartRecord,
+    NewPatient, NewScaleResult, NewUser, RecordStatus, Role, ScaleResultChanges, Store, StoreError,
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -29,7 +29,7 @@ fn event(action: &str) -> AuditEvent {
 /// The evaluation a write stores (computed from the chart at `chart_stamp`), with the record's and the evaluation's audit events.
 fn chart_write(assessment_id: &str, chart_stamp: i64) -> ChartWrite {
     ChartWrite {
-        evaluation: NewAssessment {
+        evaluation: ChartEvaluation::Changed(NewAssessment {
             patient_id: "p1".to_owned(),
             assessment_id: assessment_id.to_owned(),
             as_of: "2026-11-28".to_owned(),
@@ -39,7 +39,16 @@ fn chart_write(assessment_id: &str, chart_stamp: i64) -> ChartWrite {
             protocol_sha256: "s".to_owned(),
             created_at: at(2),
             created_by: "u-nurse".to_owned(),
-        },
+        }),
+        audit_events: vec![event("chart.create"), event("chart.evaluate")],
+        chart_stamp,
+    }
+}
+
+/// A write whose decision is that of the patient's latest stored assessment `assessment_id`.
+fn unchanged_write(assessment_id: &str, chart_stamp: i64) -> ChartWrite {
+    ChartWrite {
+        evaluation: ChartEvaluation::Unchanged { patient_id: "p1".to_owned(), assessment_id: assessment_id.to_owned() },
         audit_events: vec![event("chart.create"), event("chart.evaluate")],
         chart_stamp,
     }
@@ -182,6 +191,53 @@ async fn chart_records_are_never_deleted() {
         let bad_section = "INSERT INTO chart_records (patient_id, record_id, section, body_json, created_at, created_by, \
                            updated_at, updated_by) VALUES ('p1', 'x', 'allergies', '{}', 't', 'u-nurse', 't', 'u-nurse')";
         assert!(store.execute_raw(bad_section).await.is_err(), "an unknown section was stored");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unchanged_decision_is_not_stored_again_and_must_still_be_the_latest() {
+    each_backend(|db| async move {
+        let store = db.store;
+        seeded(&store).await;
+        store.insert_chart_record(&trial("t1"), &chart_write("a1", 1), None).await.unwrap();
+        // The same decision again: the record and both audit events are stored, the assessment is not.
+        store.insert_chart_record(&trial("t2"), &unchanged_write("a1", 2), None).await.unwrap();
+        let ids: Vec<String> =
+            store.assessments("p1").await.unwrap().into_iter().map(|assessment| assessment.assessment_id).collect();
+        assert_eq!(ids, ["a1"]);
+        assert_eq!(store.chart_records("p1").await.unwrap().len(), 2);
+        assert_eq!(
+            store.latest_assessment("p1").await.unwrap().map(|latest| latest.assessment_id).as_deref(),
+            Some("a1")
+        );
+        // Another decision became the latest (a posted assessment, which changes no chart stamp): a write
+        // naming the older one as unchanged is refused and stores nothing.
+        let mut posted = match chart_write("a2", 0).evaluation {
+            ChartEvaluation::Changed(assessment) => assessment,
+            ChartEvaluation::Unchanged { .. } => unreachable!("chart_write makes a new decision"),
+        };
+        posted.created_at = at(5);
+        store.insert_assessment(&posted, &event("assessment.create"), None).await.unwrap();
+        assert_eq!(
+            store.latest_assessment("p1").await.unwrap().map(|latest| latest.assessment_id).as_deref(),
+            Some("a2")
+        );
+        let overtaken = store.insert_chart_record(&trial("t3"), &unchanged_write("a1", 3), None).await;
+        assert!(matches!(overtaken, Err(StoreError::StaleVersion { resource: "chart", .. })), "{overtaken:?}");
+        assert_eq!(store.chart_records("p1").await.unwrap().len(), 2);
+        assert_eq!(store.assessments("p1").await.unwrap().len(), 2);
+        // An amendment with the latest decision unchanged keeps its history and stores no assessment.
+        let changes = ChartRecordChanges {
+            episode_id: Some("e1".to_owned()),
+            recorded_on: None,
+            body_json: r#"{"drug":"sertraline","weeks":9}"#.to_owned(),
+            status: RecordStatus::Active,
+        };
+        store.amend_chart_record("p1", "t1", 1, &changes, &meta("m1"), &unchanged_write("a2", 3)).await.unwrap();
+        assert_eq!(store.amendments("p1").await.unwrap().len(), 1);
+        assert_eq!(store.assessments("p1").await.unwrap().len(), 2);
+        assert_eq!(store.verify_audit_chain().await.unwrap().first_broken, None);
     })
     .await;
 }

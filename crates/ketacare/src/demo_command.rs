@@ -71,7 +71,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Creates the admin (returning its one-time password), a demo prescriber and nurse, and the vignette
-/// patients, each with a chart entered record by record (which stores a decision per record).
+/// patients, each with a chart entered record by record (which stores each distinct decision it leads to).
 async fn seed(app: &App, time_zone: &str) -> anyhow::Result<String> {
     let password = app.bootstrap_admin("admin").await?;
     let prescriber = seeding_actor(app, "demo.prescriber", Role::Prescriber).await?;
