@@ -485,7 +485,7 @@ async fn administer_in_the_browser(
         .await
         .unwrap();
     let created_password = one_time_secret(admin).await;
-    let notice = admin.find(Locator::Css(".one-time")).await.unwrap().text().await.unwrap();
+    let notice = admin.wait().for_element(Locator::Css(".one-time")).await.unwrap().text().await.unwrap();
     assert!(notice.contains("Account e2e.nurse created (nurse)"), "{notice}");
     screenshot(admin, "admin-user-created.png").await;
     assert_accessible(admin, "the users page with a one-time password").await;
@@ -528,7 +528,7 @@ async fn administer_in_the_browser(
     // A password reset shows the new one-time password once.
     admin.goto(&format!("{base_url}/admin/users")).await.unwrap();
     click_in_user_row(admin, "demo.nurse", "button", "Reset password").await;
-    let reset = admin.find(Locator::Css(".one-time")).await.unwrap().text().await.unwrap();
+    let reset = admin.wait().for_element(Locator::Css(".one-time")).await.unwrap().text().await.unwrap();
     assert!(reset.contains("New one-time password for demo.nurse"), "{reset}");
     assert!(one_time_secret(admin).await.len() >= 12);
     screenshot(admin, "admin-password-reset.png").await;
