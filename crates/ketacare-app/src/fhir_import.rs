@@ -17,8 +17,8 @@ use ketacare_fhir::import::{
 use ketacare_fhir::resources::OperationOutcome;
 use ketacare_store::{
     AuditEvent, ChartRecord, ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, NewAssessment,
-    NewChartRecord, NewPatient, NewScaleResult, Patient, PatientChartImport, PatientListing, PatientSearch,
-    RecordStatus, StoreError, StoredScaleResult,
+    NewChartRecord, NewPatient, NewScaleResult, Patient, PatientChartImport, RecordStatus, StoreError,
+    StoredScaleResult,
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value};
@@ -472,16 +472,7 @@ impl App {
 
     /// The patient an MRN names, if any; two patients with one MRN is a conflict to resolve by hand.
     async fn patient_with_mrn(&self, imported: &ImportedPatient) -> Result<Option<Patient>, FhirImportError> {
-        let search = PatientSearch {
-            query: Some(imported.mrn.clone()),
-            listing: PatientListing::ByName,
-            include_entered_in_error: true,
-            limit: 200,
-            offset: 0,
-        };
-        let page = self.store.search_patients(&search).await.map_err(AppError::from)?;
-        let mut matches: Vec<Patient> =
-            page.patients.into_iter().filter(|patient| patient.mrn.as_deref() == Some(imported.mrn.as_str())).collect();
+        let mut matches: Vec<Patient> = self.store.patients_with_mrn(&imported.mrn).await.map_err(AppError::from)?;
         if matches.len() > 1 {
             return Err(FhirImportError::Refused(vec![ImportIssue::error(
                 IssueCode::Conflict,

@@ -33,6 +33,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "idempotency_expiry",
         sql: include_str!("../migrations/sqlite/0008_idempotency_expiry.sql"),
     },
+    Migration {
+        version: 9,
+        name: "patients_by_mrn",
+        sql: include_str!("../migrations/sqlite/0009_patients_by_mrn.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -55,6 +60,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "idempotency_expiry",
         sql: include_str!("../migrations/postgres/0008_idempotency_expiry.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "patients_by_mrn",
+        sql: include_str!("../migrations/postgres/0009_patients_by_mrn.sql"),
     },
 ];
 

@@ -470,6 +470,16 @@ impl Store {
         })
     }
 
+    /// Every patient (entered-in-error ones too) whose MRN is exactly `mrn`, by the MRN index: how an
+    /// import finds again the patient it reads.
+    pub async fn patients_with_mrn(&self, mrn: &str) -> Result<Vec<Patient>, StoreError> {
+        let sql = format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE mrn = $1 ORDER BY patient_id");
+        on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).bind(mrn).fetch_all(pool).await?;
+            rows.iter().map(patient_from_row).collect()
+        })
+    }
+
     pub async fn patient(&self, patient_id: &str) -> Result<Option<Patient>, StoreError> {
         let sql = format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE patient_id = $1");
         on_pool!(self, pool => {
