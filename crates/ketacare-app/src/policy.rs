@@ -40,6 +40,12 @@ pub enum Permission {
     /// Read the site protocol in effect, each setting with its source (admins, who keep it, and
     /// prescribers, who decide under it).
     ReadProtocol,
+    /// Read the consent forms and patients' consents.
+    ReadConsents,
+    /// Record a patient's consent, its withdrawal or its correction.
+    RecordConsents,
+    /// Keep the consent forms (each change a new version).
+    ManageConsentForms,
 }
 
 impl Permission {
@@ -65,6 +71,9 @@ impl Permission {
             Permission::SignSessions => "sign sessions",
             Permission::ExportInBulk => "export records in bulk",
             Permission::ReadProtocol => "read the site protocol",
+            Permission::ReadConsents => "read consents",
+            Permission::RecordConsents => "record consents",
+            Permission::ManageConsentForms => "keep the consent forms",
         }
     }
 }
@@ -89,6 +98,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         PrescribePlans | PrescribeDoses | OverrideSessionHolds | SignSessions => matches!(role, Prescriber),
         ExportInBulk => matches!(role, Admin | Analyst),
         ReadProtocol => matches!(role, Admin | Prescriber),
+        ReadConsents => matches!(role, Admin | Prescriber | Nurse),
+        RecordConsents => matches!(role, Prescriber | Nurse),
+        ManageConsentForms => matches!(role, Admin),
     }
 }
 

@@ -753,10 +753,17 @@ impl App {
 
     /// What the chart already knows for a session's pre-dose gate, with where each value came from: whether
     /// the patient can become pregnant (no for a male sex at birth), and PHQ-9 item 9 and the C-SSRS risk
-    /// recorded within `session.chart_screen_max_age_days` of today. The session's own values win.
-    pub(crate) async fn chart_pre_dose(&self, patient_id: &str) -> Result<(Map<String, Value>, Vec<Value>), AppError> {
+    /// recorded within `session.chart_screen_max_age_days` of today. The session's own values win. And the
+    /// informed consent to the session's `modality` today, from the consent records alone (a session
+    /// cannot state it: [`refuse_informed_consent_as_fact`]).
+    pub(crate) async fn chart_pre_dose(
+        &self,
+        record: &TreatmentSessionRecord,
+    ) -> Result<(Map<String, Value>, Vec<Value>), AppError> {
+        let patient_id = record.session.patient_id.as_str();
         let mut values = Map::new();
         let mut sources = Vec::new();
+
         let Some(patient) = self.store.patient(patient_id).await? else { return Ok((values, sources)) };
         if patient.sex_at_birth == "male" {
             values.insert("can_become_pregnant".to_owned(), json!(false));
@@ -829,6 +836,11 @@ impl App {
             sources.push(json!({ "field": "pre_dose.cssrs_risk", "value": risk.as_str(),
                 "source": format!("chart: C-SSRS of {} (record {})", result.administered_on, result.scale_result_id) }));
         }
+        let (consent, consent_source) =
+            self.informed_consent_on(patient_id, &record.session.modality, self.consent_day(record)).await?;
+        values.insert("informed_consent".to_owned(), json!(consent.as_str()));
+        sources
+            .push(json!({ "field": "pre_dose.informed_consent", "value": consent.as_str(), "source": consent_source }));
         Ok((values, sources))
     }
 
@@ -838,7 +850,7 @@ impl App {
         &self,
         record: &TreatmentSessionRecord,
     ) -> Result<(Value, SessionInput), AppError> {
-        let (chart, _) = self.chart_pre_dose(&record.session.patient_id).await?;
+        let (chart, _) = self.chart_pre_dose(record).await?;
         crate::treatment::rebuild(record, &chart)
     }
 
@@ -935,6 +947,18 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// Refuses a session document that states `pre_dose.informed_consent`: on the server the consent records
+/// decide it (`chart_pre_dose`), so that no typed value can stand in for a signed consent.
+pub(crate) fn refuse_informed_consent_as_fact(input: &SessionInput) -> Result<(), AppError> {
+    if input.pre_dose.informed_consent.is_some() {
+        return Err(AppError::invalid(
+            "pre_dose.informed_consent",
+            "is read from the patient's consent records (POST /api/v1/patients/{patient_id}/consents), not recorded in a session",
+        ));
+    }
+    Ok(())
 }
 
 /// The total dose the session's active administrations record.

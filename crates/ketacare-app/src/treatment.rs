@@ -402,7 +402,7 @@ impl App {
         &self,
         record: &TreatmentSessionRecord,
     ) -> Result<SessionView, AppError> {
-        let (chart_pre_dose, sources) = self.chart_pre_dose(&record.session.patient_id).await?;
+        let (chart_pre_dose, sources) = self.chart_pre_dose(record).await?;
         let order = match &record.session.order_id {
             Some(order_id) => self
                 .store
@@ -1023,6 +1023,7 @@ impl App {
             }
         }
         let input = parse_session(&Value::Object(facts.clone())).map_err(invalid)?;
+        crate::session_safety::refuse_informed_consent_as_fact(&input)?;
         self.refuse_future_session_times(&input)?;
         Ok((facts, fulfils, Some(order_id), input))
     }
@@ -1122,6 +1123,7 @@ impl App {
             // is fine; an infusion that ends before it starts is not).
             let document = session_document(&record, &Map::new())?;
             let input = parse_session(&document).map_err(invalid)?;
+            crate::session_safety::refuse_informed_consent_as_fact(&input)?;
             self.refuse_future_session_times(&input)?;
             if let Some(order_id) = &record.session.order_id {
                 let (_, order) = self.order_of_session(patient_id, order_id).await?;

@@ -9,7 +9,9 @@ use ketacare_core::session::alerts::{Alert, AlertChanges, replay};
 use ketacare_core::session::discharge::{
     AldreteScore, CriterionStatus, DischargeFacts, DischargeReadiness, PadssScore, assess_discharge,
 };
-use ketacare_core::session::gate::{CssrsRisk, Gate, GateStatus, PreDoseFacts, PregnancyTest, check_gate};
+use ketacare_core::session::gate::{
+    CssrsRisk, Gate, GateStatus, InformedConsent, PreDoseFacts, PregnancyTest, check_gate,
+};
 use ketacare_core::session::observation::*;
 use ketacare_core::session::rems::{RemsContext, RemsFormEdition, RemsFormOutcome, assemble_rems_form};
 use ketacare_core::session::{CareSetting, DoseMg, DoseRecord, Modality, Session};
@@ -172,6 +174,8 @@ fn read_pre_dose(object: Option<ObjectReader<'_>>, zone: &TimeZone) -> Result<Pr
         last_liquid_at: object.instant("last_liquid_at", zone)?,
         escort_arranged: object.bool("escort_arranged")?,
         rems_patient_enrolled: object.bool("rems_patient_enrolled")?,
+        informed_consent: object
+            .choice("informed_consent", &InformedConsent::ALL.map(|consent| (consent.as_str(), consent)))?,
     };
     object.finish()?;
     Ok(facts)

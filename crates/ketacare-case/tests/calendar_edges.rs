@@ -25,7 +25,7 @@ fn session_at_the_end_of_the_calendar(modality: &str) -> Value {
         "dose": { "planned_mg": 56, "planned_at": "9999-12-30T21:30", "given_mg": 56,
                   "started_at": "9999-12-30T21:30", "ended_at": "9999-12-30T21:50" },
         "pre_dose": { "phq9_item9": 0, "can_become_pregnant": false, "escort_arranged": true,
-                      "rems_patient_enrolled": true },
+                      "rems_patient_enrolled": true, "informed_consent": "current" },
         "observations": [
             { "at": "9999-12-30T21:00", "systolic_mmhg": 124, "diastolic_mmhg": 76, "moaas": 5, "cadss_total": 2 },
             { "at": "9999-12-30T21:06", "systolic_mmhg": 122, "diastolic_mmhg": 78 },

@@ -7,7 +7,9 @@
 mod session_support;
 
 use ketacare_core::protocol::Protocol;
-use ketacare_core::session::gate::{CssrsRisk, GateItemId, GateOutcome, PreDoseFacts, PregnancyTest, check_gate};
+use ketacare_core::session::gate::{
+    CssrsRisk, GateItemId, GateOutcome, InformedConsent, PreDoseFacts, PregnancyTest, check_gate,
+};
 use ketacare_core::session::observation::{Phq9Item9, QidsItem12, TimedObservation};
 use ketacare_core::session::{CareSetting, Modality, Session};
 use session_support::*;
@@ -20,6 +22,7 @@ fn all_clear() -> PreDoseFacts {
         last_liquid_at: Some(at(-60)),
         escort_arranged: Some(true),
         rems_patient_enrolled: Some(true),
+        informed_consent: Some(InformedConsent::Current),
         ..PreDoseFacts::default()
     }
 }
@@ -101,7 +104,7 @@ fn suicidality_screen_when_item_9_or_item_12_is_positive() {
 }
 
 #[test]
-fn pregnancy_fasting_escort_and_rems_enrolment() {
+fn pregnancy_fasting_escort_rems_enrolment_and_informed_consent() {
     let esk = Modality::Esketamine;
     let iv = Modality::IvRacemicKetamine;
     let pregnancy = |can: Option<bool>, test: Option<PregnancyTest>| PreDoseFacts {
@@ -141,6 +144,17 @@ fn pregnancy_fasting_escort_and_rems_enrolment() {
     let enrolled = |value| PreDoseFacts { rems_patient_enrolled: value, ..all_clear() };
     check(esk, normal_bp(), enrolled(Some(false)), GateItemId::RemsEnrolment, "hold");
     check(esk, normal_bp(), enrolled(None), GateItemId::RemsEnrolment, "missing rems_patient_enrolled");
+
+    // Informed consent (PROJECT DEFAULT, session.consent_required_before_dose): only a current one passes,
+    // and no prescriber can override its absence.
+    let consent = |value| PreDoseFacts { informed_consent: value, ..all_clear() };
+    for modality in [esk, iv] {
+        check(modality, normal_bp(), consent(Some(InformedConsent::Current)), GateItemId::InformedConsent, "pass");
+        for missing in [InformedConsent::Expired, InformedConsent::Withdrawn, InformedConsent::NotOnFile] {
+            check(modality, normal_bp(), consent(Some(missing)), GateItemId::InformedConsent, "hold");
+        }
+        check(modality, normal_bp(), consent(None), GateItemId::InformedConsent, "missing informed_consent");
+    }
     let inpatient = Session::new(
         esk,
         CareSetting::Inpatient,
@@ -164,4 +178,64 @@ fn the_overall_outcome_is_hold_over_indeterminate_over_proceed() {
     assert_eq!(gate(all_clear()), GateOutcome::Proceed);
     assert_eq!(gate(PreDoseFacts { escort_arranged: None, ..all_clear() }), GateOutcome::Indeterminate);
     assert_eq!(gate(PreDoseFacts { escort_arranged: Some(false), phq9_item9: None, ..all_clear() }), GateOutcome::Hold);
+}
+
+#[test]
+fn the_latest_consent_signed_by_the_day_decides_whether_consent_is_current() {
+    use ketacare_core::session::gate::{ConsentOnFile, informed_consent_on};
+    let day = |text: &str| text.parse::<jiff::civil::Date>().unwrap();
+    let signed = |on: &str, until: Option<&str>, withdrawn: Option<&str>| ConsentOnFile {
+        signed_on: day(on),
+        valid_until: until.map(day),
+        withdrawn_on: withdrawn.map(day),
+    };
+    let cases: Vec<(&str, Vec<ConsentOnFile>, &str, InformedConsent)> = vec![
+        ("nothing on file", vec![], "2026-12-01", InformedConsent::NotOnFile),
+        ("signed later than the day", vec![signed("2026-12-02", None, None)], "2026-12-01", InformedConsent::NotOnFile),
+        ("signed that day", vec![signed("2026-12-01", None, None)], "2026-12-01", InformedConsent::Current),
+        (
+            "last valid day",
+            vec![signed("2026-01-01", Some("2026-12-01"), None)],
+            "2026-12-01",
+            InformedConsent::Current,
+        ),
+        (
+            "a day past validity",
+            vec![signed("2026-01-01", Some("2026-11-30"), None)],
+            "2026-12-01",
+            InformedConsent::Expired,
+        ),
+        (
+            "withdrawn that day",
+            vec![signed("2026-01-01", None, Some("2026-12-01"))],
+            "2026-12-01",
+            InformedConsent::Withdrawn,
+        ),
+        (
+            "withdrawn after the day",
+            vec![signed("2026-01-01", None, Some("2026-12-02"))],
+            "2026-12-01",
+            InformedConsent::Current,
+        ),
+        (
+            "a new consent after a withdrawal",
+            vec![signed("2026-01-01", None, Some("2026-06-01")), signed("2026-07-01", None, None)],
+            "2026-12-01",
+            InformedConsent::Current,
+        ),
+        (
+            "a withdrawal of the newer consent",
+            vec![signed("2026-01-01", None, None), signed("2026-07-01", None, Some("2026-08-01"))],
+            "2026-12-01",
+            InformedConsent::Withdrawn,
+        ),
+    ];
+    let failures: Vec<String> = cases
+        .iter()
+        .filter(|(_, consents, on, expected)| informed_consent_on(day(on), consents) != *expected)
+        .map(|(name, consents, on, expected)| {
+            format!("{name}: expected {expected:?}, got {:?}", informed_consent_on(day(on), consents))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -7,6 +7,7 @@ mod account_pages;
 mod admin_pages;
 mod amendments_view;
 mod audit_pages;
+mod consent_pages;
 mod display;
 mod eligibility_overrides;
 mod fact_forms;
@@ -178,6 +179,9 @@ pub fn router(app: App, config: WebConfig) -> Router {
             post(eligibility_overrides::withdraw_eligibility_override),
         )
         .route("/patients/{patient_id}/summary", get(printable_records::summary))
+        .route("/patients/{patient_id}/consents", get(consent_pages::consents).post(consent_pages::record_consent))
+        .route("/patients/{patient_id}/consents/print", get(consent_pages::print_consent_form))
+        .route("/patients/{patient_id}/consents/{consent_id}/change", post(consent_pages::change_consent))
         .route("/patients/{patient_id}/scales/{scale}", get(scale_forms::scale_form).post(scale_forms::record_scale))
         .route(SESSION, get(session_page::session))
         .route(&format!("{SESSION}/observations"), post(session_page::record_observation))
@@ -205,6 +209,10 @@ pub fn router(app: App, config: WebConfig) -> Router {
             get(scale_forms::session_scale_form).post(scale_forms::record_session_scale),
         )
         .route("/admin/users", get(admin_pages::users).post(admin_pages::create_user))
+        .route(
+            "/admin/consent-forms",
+            get(consent_pages::consent_forms).post(consent_pages::create_consent_form_version),
+        )
         .route("/admin/users/{user_id}/role", post(admin_pages::change_role))
         .route("/admin/users/{user_id}/active", post(admin_pages::change_active))
         .route("/admin/users/{user_id}/unlock", post(admin_pages::unlock))

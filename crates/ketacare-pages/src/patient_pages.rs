@@ -161,6 +161,8 @@ pub struct PatientOverviewPage {
     override_form: Option<EligibilityOverrideView>,
     /// The printable summary and each session's printable record, for the roles that read the chart.
     print_links: Option<Vec<(String, String)>>,
+    /// The patient's consents page (informed consent the pre-dose gate reads), for the roles that read it.
+    consent_href: Option<String>,
 }
 
 /// One option of a select, with whether it is chosen.
@@ -810,6 +812,7 @@ pub async fn overview_page(
         forms.override_withdrawal,
         &zone,
     );
+    let consent_href = allows(role, Permission::ReadConsents).then(|| format!("/patients/{patient_id}/consents"));
     let print_links = allows(role, Permission::ReadChart).then(|| {
         let mut links = vec![(
             format!("/patients/{patient_id}/summary"),
@@ -846,5 +849,6 @@ pub async fn overview_page(
         start_form,
         override_form,
         print_links,
+        consent_href,
     })
 }

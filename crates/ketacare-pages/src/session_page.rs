@@ -120,6 +120,8 @@ pub struct GateItem {
     pub override_error: Option<String>,
     /// Overrides already recorded for this item: who, when, why.
     pub overrides: Vec<String>,
+    /// Where what the item needs is recorded, when it does not pass there (the patient's consents).
+    pub fix_href: Option<String>,
 }
 
 pub struct PreDoseValue {
@@ -372,6 +374,8 @@ pub async fn session_page(
                 overridable_now: may_override && status == "hold" && item["overridable"] == json!(true),
                 override_reason: refused.map(|(_, reason, _)| reason.clone()).unwrap_or_default(),
                 override_error: refused.map(|(_, _, error)| error.clone()),
+                fix_href: (code == "INFORMED_CONSENT" && status != "pass")
+                    .then(|| format!("/patients/{}/consents", view.patient_id)),
                 overrides: view
                     .overrides
                     .iter()

@@ -146,6 +146,14 @@ impl Site {
             sex_at_birth: "female".to_owned(),
         };
         self.patient_id = self.app.create_patient(&nurse, &input, None).await.unwrap().resource_id;
+        // The clinic's esketamine consent form, and the patient's signed consent to it.
+        let admin = self.actor(Role::Admin).await;
+        let form = json!({ "form_id": "esketamine-treatment", "modality": "esketamine", "title": "Consent to esketamine",
+                           "body_text": "Risks: blood pressure.\n\nDissociation, sedation, misuse.", "valid_for_days": 365 });
+        self.app.create_consent_form_version(&admin, &form.to_string()).await.unwrap();
+        let consent = json!({ "form_id": "esketamine-treatment", "signed_on": "2026-11-01", "signer_name": "the patient",
+                              "signer_relationship": "patient", "witness_username": "prescriber" });
+        self.app.record_consent(&nurse, &self.patient_id, &consent.to_string(), None).await.unwrap();
         let order = json!({ "modality": "esketamine", "dose_mg": 56 }).to_string();
         let order = self.app.create_order(&prescriber, &self.patient_id, &order, None).await.unwrap().resource_id;
         let facts = json!({
@@ -1971,6 +1979,123 @@ async fn a_prescriber_overrides_an_eligibility_finding_with_a_reason_and_only_wi
         let succeeded = withdrawn.iter().filter(|event| event.outcome == "success").count();
         assert_eq!(succeeded, 1, "one withdrawal written, the refusals audited too: {withdrawn:?}");
         assert!(withdrawn.len() >= 2, "the refused withdrawals are audited: {withdrawn:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn consents_are_recorded_withdrawn_and_printed_on_their_page_and_admins_keep_the_forms() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        let consents = format!("{}/consents", site.overview_path());
+        // The overview links to the consents; the page says what the gate reads today.
+        assert!(site.get(Nurse, &site.overview_path()).await.body.contains(&format!("href=\"{consents}\"")));
+        let page = site.get(Nurse, &consents).await.body;
+        assert!(page.contains("Current consent on file") && page.contains("No consent on file"), "{page}");
+        assert!(page.contains("Consent to esketamine (v1)") && page.contains("Record the consent</button>"), "{page}");
+        assert_markup_is_text(&page, "consents page");
+        for role in [Analyst, Auditor] {
+            assert_eq!(site.get(role, &consents).await.status, StatusCode::FORBIDDEN, "{role:?}");
+        }
+        assert!(!site.get(Admin, &consents).await.body.contains("Record the consent</button>"), "admins read only");
+
+        // A refused consent names its field and keeps what was typed.
+        let (_, csrf) = site.browser(Nurse);
+        let typed = [
+            ("csrf_token", csrf),
+            ("form_id", "esketamine-treatment"),
+            ("signed_on", "2026-11-30"),
+            ("signer_name", "Legal Rep"),
+            ("signer_relationship", "legal_representative"),
+            ("witness_username", "nobody"),
+        ];
+        let refused = post_form(&site, Nurse, &consents, &typed[1..]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert!(refused.body.contains("href=\"#consent-witness_username\""), "{}", refused.body);
+        assert!(
+            refused.body.contains("value=\"Legal Rep\"") && refused.body.contains("value=\"nobody\""),
+            "kept: {}",
+            refused.body
+        );
+        let typed = [
+            ("form_id", "esketamine-treatment"),
+            ("signed_on", "2026-11-30"),
+            ("signer_name", "Legal Rep"),
+            ("signer_relationship", "legal_representative"),
+            ("witness_username", "prescriber"),
+        ];
+        let recorded = post_form(&site, Nurse, &consents, &typed).await;
+        assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+        let page = site.get(Nurse, &recorded.location).await.body;
+        assert!(
+            page.contains("Legal Rep (legal representative)") && page.contains("The consent was recorded"),
+            "{page}"
+        );
+
+        // Withdrawal needs a reason; once withdrawn the gate holds and the session page says where to go.
+        let listed = site.app.patient_consents(&site.actor(Nurse).await, &site.patient_id).await.unwrap();
+        let newest = listed.consents.last().unwrap();
+        let change = format!("{consents}/{}/change", newest.consent_id);
+        let version = newest.version.to_string();
+        let no_reason = post_form(&site, Nurse, &change, &[("status", "withdrawn"), ("version", &version)]).await;
+        assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_reason.body.contains("needs a reason"), "{}", no_reason.body);
+        let withdrawn = post_form(
+            &site,
+            Nurse,
+            &change,
+            &[("status", "withdrawn"), ("version", &version), ("reason", "wants to stop")],
+        )
+        .await;
+        assert_eq!(withdrawn.status, StatusCode::SEE_OTHER, "{}", withdrawn.body);
+        let page = site.get(Nurse, &consents).await.body;
+        assert!(page.contains("Consent withdrawn") && page.contains("wants to stop"), "{page}");
+        let session = site.get(Nurse, &site.session_path()).await.body;
+        assert!(session.contains(&format!("<a href=\"{consents}\">Record the consent</a>")), "{session}");
+
+        // The form to print carries the patient's name and the version's text; admins keep the forms.
+        let print = site.get(Nurse, &format!("{consents}/print?form=esketamine-treatment")).await.body;
+        assert!(
+            print.contains("Dissociation, sedation, misuse.")
+                && print.contains("Witness:")
+                && print.contains("data-print"),
+            "{print}"
+        );
+        assert_eq!(site.get(Nurse, "/admin/consent-forms").await.status, StatusCode::FORBIDDEN);
+        let forms = site.get(Admin, "/admin/consent-forms").await.body;
+        assert!(forms.contains("esketamine-treatment") && forms.contains("365 days"), "{forms}");
+        let bad = post_form(
+            &site,
+            Admin,
+            "/admin/consent-forms",
+            &[
+                ("form_id", "Bad Id"),
+                ("modality", "esketamine"),
+                ("title", "t"),
+                ("body_text", "text"),
+                ("valid_for_days", ""),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("href=\"#new-form_id\"") && bad.body.contains("value=\"Bad Id\""), "{}", bad.body);
+        let stored = post_form(
+            &site,
+            Admin,
+            "/admin/consent-forms",
+            &[
+                ("form_id", "esketamine-treatment"),
+                ("modality", "esketamine"),
+                ("title", "Consent to esketamine"),
+                ("body_text", "Version two."),
+                ("valid_for_days", "180"),
+            ],
+        )
+        .await;
+        assert_eq!(stored.status, StatusCode::SEE_OTHER, "{}", stored.body);
+        let forms = site.get(Admin, "/admin/consent-forms").await.body;
+        assert!(forms.contains("Version two.") && forms.contains("180 days"), "{forms}");
     })
     .await;
 }

@@ -6,6 +6,7 @@
 mod audit;
 mod audit_verify;
 mod chart;
+mod consents;
 mod fhir_import;
 mod login_failures;
 mod migrate;
@@ -39,6 +40,7 @@ pub use audit_verify::{
 pub use chart::{
     ChartEvaluation, ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp,
 };
+pub use consents::{ConsentChange, ConsentForm, ConsentModality, PatientConsent, SignerRelationship};
 pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;

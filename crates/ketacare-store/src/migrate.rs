@@ -5,7 +5,7 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::audit::{AUDIT_HEAD_SQL, AuditEvent, INSERT_AUDIT_ROWS_POSTGRES, INSERT_AUDIT_ROWS_SQLITE, PendingAudit};
-use crate::row_versions::{COVERED_TABLES, RowVersionSource as _};
+use crate::row_versions::{COVERED_TABLES, RowVersionSource as _, TABLES_CREATED_AFTER_ROW_VERSIONS};
 use crate::{OpenStoreError, Pool, Store};
 
 /// One embedded migration.
@@ -38,6 +38,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "patients_by_mrn",
         sql: include_str!("../migrations/sqlite/0009_patients_by_mrn.sql"),
     },
+    Migration { version: 10, name: "consents", sql: include_str!("../migrations/sqlite/0010_consents.sql") },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -66,6 +67,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         name: "patients_by_mrn",
         sql: include_str!("../migrations/postgres/0009_patients_by_mrn.sql"),
     },
+    Migration { version: 10, name: "consents", sql: include_str!("../migrations/postgres/0010_consents.sql") },
 ];
 
 /// The migration from which audit events carry row versions; applying it records the versions of the
@@ -138,7 +140,10 @@ impl Store {
                         sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(migration.sql)).await.map_err(fail)?;
                         if migration.version == ROW_VERSIONS_MIGRATION {
                             let mut versions = Vec::new();
-                            for table in COVERED_TABLES {
+                            let existing = COVERED_TABLES
+                                .iter()
+                                .filter(|table| !TABLES_CREATED_AFTER_ROW_VERSIONS.contains(&table.name));
+                            for table in existing {
                                 (*tx).scan_row_versions(table, |version| versions.push(version)).await.map_err(fail)?;
                             }
                             if !versions.is_empty() {

@@ -42,6 +42,10 @@ const fn integer_key(name: &'static str) -> KeyColumn {
     KeyColumn { name, integer: true }
 }
 
+/// Covered tables created by migrations after schema 7 (row versions): empty when schema 7's baseline
+/// event was written, so the baseline does not read them (they do not exist yet at that point).
+pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &["consent_forms", "patient_consents"];
+
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
 /// `audit_events` itself (the hash chain covers it), `ketacare_migrations` (checked against the shipped
 /// migrations), login sessions (`sessions`: touched on every request, ended by logout and expiry),
@@ -69,6 +73,45 @@ pub const COVERED_TABLES: &[CoveredTable] = &[
             "birth_date",
             "birth_year",
             "sex_at_birth",
+            "status",
+            "version",
+            "created_at",
+            "created_by",
+            "updated_at",
+            "updated_by",
+        ],
+    },
+    CoveredTable {
+        name: "consent_forms",
+        key_columns: &[text_key("form_id"), integer_key("version")],
+        columns: &[
+            "form_id",
+            "version",
+            "modality",
+            "title",
+            "body_text",
+            "body_sha256",
+            "valid_for_days",
+            "created_at",
+            "created_by",
+        ],
+    },
+    CoveredTable {
+        name: "patient_consents",
+        key_columns: &[text_key("patient_id"), text_key("consent_id")],
+        columns: &[
+            "patient_id",
+            "consent_id",
+            "form_id",
+            "form_version",
+            "modality",
+            "signed_on",
+            "valid_until",
+            "signer_name",
+            "signer_relationship",
+            "witnessed_by",
+            "withdrawn_on",
+            "withdrawal_reason",
             "status",
             "version",
             "created_at",

@@ -7,6 +7,8 @@ mod audit_routes;
 pub mod auth;
 mod chart_routes;
 mod client_address;
+mod consent_openapi;
+mod consent_routes;
 mod content_type;
 mod error;
 mod fhir_bulk_routes;
@@ -154,6 +156,11 @@ pub const ROUTES: &[Route] = &[
     route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}/observations/{sequence}"),
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/discharge"),
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/signature"),
+    route("GET", "/api/v1/consent-forms"),
+    route("POST", "/api/v1/consent-forms"),
+    route("GET", "/api/v1/patients/{patient_id}/consents"),
+    route("POST", "/api/v1/patients/{patient_id}/consents"),
+    route("PATCH", "/api/v1/patients/{patient_id}/consents/{consent_id}"),
     route("GET", "/api/v1/worklist"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
@@ -209,6 +216,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         )
         .route("/api/v1/patients/{patient_id}/evaluation", get(chart_routes::evaluation))
         .merge(treatment_router())
+        .merge(consent_router())
         .route("/api/v1/worklist", get(worklist_routes::worklist))
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
@@ -246,6 +254,15 @@ fn answer_a_panic(headers: &[(HeaderName, HeaderValue)]) -> Response {
         response.headers_mut().insert(name.clone(), value.clone());
     }
     response
+}
+
+/// The consent routes (consent forms, a patient's consents), kept apart to ease merging.
+fn consent_router() -> Router<AppState> {
+    use consent_routes as c;
+    Router::new()
+        .route("/api/v1/consent-forms", get(c::list_forms).post(c::create_form_version))
+        .route("/api/v1/patients/{patient_id}/consents", get(c::list).post(c::create))
+        .route("/api/v1/patients/{patient_id}/consents/{consent_id}", patch(c::change))
 }
 
 /// The treatment routes (plans, sessions and what is recorded in them), kept apart to ease merging.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use ketacare_app::{App, NewAccount, Role};
+use ketacare_app::{Actor, App, NewAccount, Role};
 use ketacare_core::protocol::Protocol;
 use ketacare_store::test_support::each_backend;
 use ketacare_web::{ROUTES, WebConfig, router};
@@ -49,7 +49,12 @@ impl Api {
                 role,
                 must_change_password: false,
             };
-            app.create_user(None, &account).await.unwrap();
+            let user_id = app.create_user(None, &account).await.unwrap();
+            if role == Role::Admin {
+                // The clinic's IV consent form: a dose needs a current consent to its modality.
+                let admin = Actor { user_id, role, request_id: "setup".to_owned() };
+                app.create_consent_form_version(&admin, &consent_form_body()).await.unwrap();
+            }
         }
         Api { router: router(app.clone(), config), app }
     }
@@ -233,6 +238,12 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/discharge", [401, 403, 422, 422, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/signature", [401, 403, 422, 403, 403, 403]),
     ("GET", "/api/v1/worklist", [401, 200, 200, 200, 403, 403]),
+    // Consent: admins keep the forms; nurses and prescribers record consents (a fresh one per call, at v1).
+    ("GET", "/api/v1/consent-forms", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/consent-forms", [401, 201, 403, 403, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/consents", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/consents", [401, 403, 201, 201, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/consents/{consent_id}", [401, 403, 200, 200, 403, 403]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
     // FHIR: the CapabilityStatement is public (FHIR clients read it first); the export is a chart read.
@@ -677,6 +688,15 @@ async fn every_patient_data_route_leaves_an_audit_event() {
         let administration =
             treatment_fixture(&api, &prescriber, &nurse, &id, &given.replace("{patient_id}", &id)).await;
         let correction = treatment_body("PATCH", "{administration_id}");
+        let consent_path = treatment_fixture(
+            &api,
+            &prescriber,
+            &nurse,
+            &id,
+            &format!("/api/v1/patients/{id}/consents/{{consent_id}}"),
+        )
+        .await;
+        let (consent, withdrawal) = (consent_body(), treatment_body("PATCH", "{consent_id}").unwrap());
         let (plan_body, session_body) = (treatment_plan_body(), treatment_session_body());
         let bodies: Vec<Option<String>> = [
             "plans",
@@ -725,6 +745,9 @@ async fn every_patient_data_route_leaves_an_audit_event() {
             ("GET", "/api/v1/worklist".to_owned(), None),
             ("GET", format!("/api/v1/patients/{id}/plans"), None),
             ("GET", format!("/api/v1/patients/{id}/sessions"), None),
+            ("GET", format!("/api/v1/patients/{id}/consents"), None),
+            ("POST", format!("/api/v1/patients/{id}/consents"), Some(&consent)),
+            ("PATCH", consent_path.clone(), Some(&withdrawal)),
         ];
         for (index, (method, path, body)) in calls.iter().enumerate() {
             let request_id = format!("audit-check-{index}");
@@ -868,9 +891,26 @@ fn treatment_plan_body() -> String {
         .to_string()
 }
 
+/// The clinic's IV consent form (the next version of it, when posted again).
+fn consent_form_body() -> String {
+    json!({ "form_id": "iv-treatment", "modality": "iv_racemic_ketamine", "title": "Consent to IV ketamine",
+            "body_text": "Off-label; risks: blood pressure, dissociation, sedation, misuse.", "valid_for_days": 365 })
+    .to_string()
+}
+
+/// A patient's consent on the IV form, witnessed by the prescriber.
+fn consent_body() -> String {
+    json!({ "form_id": "iv-treatment", "signed_on": "2026-11-01", "signer_name": "Ada Lovelace",
+            "signer_relationship": "patient", "witness_username": "prescriber" })
+    .to_string()
+}
+
 /// The body the matrix sends to a treatment route, if it is one.
 fn treatment_body(method: &str, template: &str) -> Option<String> {
     let body = match (method, template.rsplit('/').next().unwrap_or_default()) {
+        ("POST", "consent-forms") => consent_form_body(),
+        ("POST", "consents") => consent_body(),
+        ("PATCH", "{consent_id}") => json!({ "status": "withdrawn", "reason": "changed their mind" }).to_string(),
         ("POST", "plans") => treatment_plan_body(),
         ("PATCH", "{plan_id}") => json!({ "reason": "patient moved away", "status": "cancelled" }).to_string(),
         ("POST", "sessions") => treatment_session_body(),
@@ -894,6 +934,12 @@ fn treatment_body(method: &str, template: &str) -> Option<String> {
 /// Fills `{plan_id}`, `{session_id}` and `{alert_id}` of `path` with a fresh plan, session and alert.
 async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_id: &str, path: &str) -> String {
     let mut path = path.to_owned();
+    if path.contains("/administrations") || path.contains("{consent_id}") {
+        let consents = format!("/api/v1/patients/{patient_id}/consents");
+        let consent = api.call("POST", &consents, nurse, Some(&consent_body()), &[]).await;
+        assert_eq!(consent.status, StatusCode::CREATED, "{}", consent.body);
+        path = path.replace("{consent_id}", consent.body["consent_id"].as_str().unwrap());
+    }
     if path.contains("{plan_id}") {
         let plans = format!("/api/v1/patients/{patient_id}/plans");
         let plan = api.call("POST", &plans, prescriber, Some(&treatment_plan_body()), &[]).await;

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use jiff::Timestamp;
-use ketacare_app::{App, NewAccount, Role};
+use ketacare_app::{Actor, App, NewAccount, Role};
 use ketacare_case::session_format::{check_session, parse_session_json, session_report_json};
 use ketacare_core::protocol::Protocol;
 use ketacare_store::test_support::each_backend;
@@ -64,6 +64,23 @@ impl Api {
                 _ => api.prescriber = token,
             }
         }
+        // The clinic's consent forms (a dose needs a current consent to its modality), kept by an admin.
+        let admin = NewAccount {
+            username: "admin".to_owned(),
+            password: "correct horse battery admin".to_owned(),
+            role: Role::Admin,
+            must_change_password: false,
+        };
+        let admin = Actor {
+            user_id: app.create_user(None, &admin).await.unwrap(),
+            role: Role::Admin,
+            request_id: "t".to_owned(),
+        };
+        for modality in ["esketamine", "iv_racemic_ketamine"] {
+            let form = json!({ "form_id": modality.replace('_', "-"), "modality": modality, "title": "Consent",
+                               "body_text": "Risks: blood pressure, dissociation, sedation, misuse." });
+            app.create_consent_form_version(&admin, &form.to_string()).await.unwrap();
+        }
         api
     }
 
@@ -104,7 +121,16 @@ impl Api {
                            "sex_at_birth": "female" });
         let reply = self.call("POST", "/api/v1/patients", Some(&body.to_string()), &[]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-        reply.body["patient_id"].as_str().unwrap().to_owned()
+        let patient_id = reply.body["patient_id"].as_str().unwrap().to_owned();
+        // Consented to both treatments in the summer.
+        for form_id in ["esketamine", "iv-racemic-ketamine"] {
+            let consent = json!({ "form_id": form_id, "signed_on": "2026-06-01", "signer_name": "Ada Lovelace",
+                                  "signer_relationship": "patient", "witness_username": "prescriber" });
+            let path = format!("/api/v1/patients/{patient_id}/consents");
+            let reply = self.call("POST", &path, Some(&consent.to_string()), &[]).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+        patient_id
     }
 
     /// The prescriber signs an order for the session's modality and planned dose (IV: on a weight recorded
@@ -181,11 +207,13 @@ fn cli_report(text: &str) -> Value {
     session_report_json(&input, &check_session(&input, &protocol, now), &protocol, now)
 }
 
-/// The example's document without `now` and `observations`, and its observations.
+/// The example's document without `now` and `observations`, and its observations. And without the consent
+/// it states: the server reads the patient's consent records instead.
 fn split_example(document: &Value) -> (Value, Vec<Value>) {
     let mut facts = document.clone();
     let object = facts.as_object_mut().unwrap();
     object.remove("now");
+    object["pre_dose"].as_object_mut().unwrap().remove("informed_consent");
     let observations = object.remove("observations").unwrap().as_array().unwrap().clone();
     (facts, observations)
 }

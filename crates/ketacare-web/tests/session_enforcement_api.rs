@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use jiff::Timestamp;
-use ketacare_app::{App, NewAccount, Role};
+use ketacare_app::{Actor, App, NewAccount, Role};
 use ketacare_case::session_format::{check_session, parse_session, session_report_json};
 use ketacare_core::protocol::Protocol;
 use ketacare_store::RowProblemKind;
@@ -81,7 +81,41 @@ impl Api {
                 _ => api.prescriber = token,
             }
         }
+        // The clinic's consent forms, kept by an admin (a dose needs a current consent to its modality).
+        let admin = NewAccount {
+            username: "admin".to_owned(),
+            password: "correct horse battery admin".to_owned(),
+            role: Role::Admin,
+            must_change_password: false,
+        };
+        let admin = Actor {
+            user_id: app.create_user(None, &admin).await.unwrap(),
+            role: Role::Admin,
+            request_id: "t".to_owned(),
+        };
+        for (form_id, modality) in [("esketamine-treatment", "esketamine"), ("iv-treatment", "iv_racemic_ketamine")] {
+            let form = json!({ "form_id": form_id, "modality": modality, "title": format!("Consent to {modality}"),
+                               "body_text": "Risks: blood pressure, dissociation, sedation, misuse.", "valid_for_days": 365 });
+            app.create_consent_form_version(&admin, &form.to_string()).await.unwrap();
+        }
         api
+    }
+
+    /// Records the patient's consent on `form_id` signed on `signed_on`, witnessed by the prescriber.
+    async fn consent(&self, patient_id: &str, form_id: &str, signed_on: &str) -> Reply {
+        let consent = json!({ "form_id": form_id, "signed_on": signed_on, "signer_name": "Ada Lovelace",
+                              "signer_relationship": "patient", "witness_username": "prescriber" });
+        self.nurse("POST", &format!("/api/v1/patients/{patient_id}/consents"), Some(&consent)).await
+    }
+
+    /// A patient with a height and weight in the chart, who consented to both treatments.
+    async fn patient(&self, sex_at_birth: &str, height_cm: u32, weight_kg: u32) -> String {
+        let patient_id = self.patient_without_consent(sex_at_birth, height_cm, weight_kg).await;
+        for form_id in ["esketamine-treatment", "iv-treatment"] {
+            let reply = self.consent(&patient_id, form_id, "2026-06-01").await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+        patient_id
     }
 
     fn set_clock(&self, now: &str) {
@@ -124,7 +158,7 @@ impl Api {
     }
 
     /// A patient with a height and weight in the chart.
-    async fn patient(&self, sex_at_birth: &str, height_cm: u32, weight_kg: u32) -> String {
+    async fn patient_without_consent(&self, sex_at_birth: &str, height_cm: u32, weight_kg: u32) -> String {
         let body = json!({ "given_name": "Ada", "family_name": "Lovelace", "birth_date": "1970-05-02",
                            "sex_at_birth": sex_at_birth });
         let reply = self.nurse("POST", "/api/v1/patients", Some(&body)).await;
@@ -219,7 +253,8 @@ async fn an_overridable_gate_hold_refuses_the_dose_until_a_prescriber_overrides_
         let before = api.read(&session).await;
         assert_eq!(before.body["report"]["gate"]["items"][2]["status"], "pass", "{}", before.body["report"]["gate"]);
         assert_eq!(before.body["pre_dose_sources"][0]["field"], "pre_dose.can_become_pregnant");
-        assert_eq!(before.body["pre_dose_sources"].as_array().unwrap().len(), 1, "{}", before.body["pre_dose_sources"]);
+        assert_eq!(before.body["pre_dose_sources"][1]["field"], "pre_dose.informed_consent");
+        assert_eq!(before.body["pre_dose_sources"].as_array().unwrap().len(), 2, "{}", before.body["pre_dose_sources"]);
         let refused = api.nurse("POST", &format!("{session}/administrations"), Some(&esketamine_dose("09:50"))).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
         let refused =
@@ -1108,6 +1143,164 @@ async fn every_edit_deletion_or_insertion_of_a_clinical_row_is_found_by_audit_ve
         }
         assert!(failures.is_empty(), "{} tampers not found as expected:\n{}", failures.len(), failures.join("\n"));
         assert!(tables_tampered >= 15, "only {tables_tampered} covered tables had rows");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dose_needs_a_current_consent_to_its_modality_and_a_session_cannot_state_one() {
+    each_backend(|db| async move {
+        // 10:00 in New York.
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z").await;
+        let patient_id = api.patient_without_consent("male", 180, 80).await;
+        api.order(&patient_id, json!({ "modality": "esketamine", "dose_mg": 56 })).await;
+
+        // A session document cannot state the consent: the records decide it.
+        let mut stated = ready_pre_dose();
+        stated["informed_consent"] = json!("current");
+        let refused =
+            api.nurse("POST", &format!("/api/v1/patients/{patient_id}/sessions"), Some(&esketamine_facts("2026-11-28T09:50", stated))).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refused.body["field"], "pre_dose.informed_consent", "{}", refused.body);
+
+        let session = api.session(&patient_id, esketamine_facts("2026-11-28T09:50", ready_pre_dose())).await;
+        api.observed(&session, bp("2026-11-28T09:40", 128, 78)).await;
+        api.observed(&session, bp("2026-11-28T09:46", 126, 80)).await;
+        let dose = esketamine_dose("2026-11-28T09:50");
+        let consent_item = |reply: &Reply| {
+            reply.body["report"]["gate"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|item| item["item"] == "INFORMED_CONSENT")
+                .cloned()
+                .unwrap()
+        };
+        let gives = |expected: &'static str| {
+            let api = &api;
+            let session = session.clone();
+            let dose = dose.clone();
+            async move {
+                let reply = api.nurse("POST", &format!("{session}/administrations"), Some(&dose)).await;
+                if expected == "given" {
+                    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+                } else {
+                    assert_eq!(refusal(&reply), (StatusCode::UNPROCESSABLE_ENTITY, "GATE_HOLD", "gate.INFORMED_CONSENT"), "{}", reply.body);
+                    assert!(reply.body["detail"].as_str().unwrap().contains(expected), "{}", reply.body);
+                }
+            }
+        };
+
+        // No consent on file: the gate holds and no prescriber can override it.
+        let read = api.read(&session).await;
+        assert_eq!(consent_item(&read)["status"], "hold", "{}", read.body);
+        gives("no informed consent to esketamine on file").await;
+        let etag = api.read(&session).await.etag.unwrap();
+        let override_body = json!({ "item": "INFORMED_CONSENT", "reason": "the patient agreed verbally" });
+        let refused = api.call_as(&api.prescriber, "POST", &format!("{session}/overrides"), Some(&override_body), Some(&etag)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+
+        // A consent to the other treatment does not count; one signed in the future is refused.
+        assert_eq!(api.consent(&patient_id, "iv-treatment", "2026-11-20").await.status, StatusCode::CREATED);
+        gives("no informed consent to esketamine on file").await;
+        let future = api.consent(&patient_id, "esketamine-treatment", "2026-11-29").await;
+        assert_eq!(refusal(&future), (StatusCode::UNPROCESSABLE_ENTITY, "FUTURE_CLINICAL_TIME", "signed_on"), "{}", future.body);
+
+        // An expired consent holds the dose.
+        let old = json!({ "form_id": "esketamine-treatment", "signed_on": "2025-01-10", "valid_until": "2025-12-31",
+                          "signer_name": "Ada Lovelace", "signer_relationship": "patient", "witness_username": "prescriber" });
+        let old = api.nurse("POST", &format!("/api/v1/patients/{patient_id}/consents"), Some(&old)).await;
+        assert_eq!(old.status, StatusCode::CREATED, "{}", old.body);
+        assert_eq!(old.body["valid_until"], "2025-12-31");
+        gives("has expired").await;
+
+        // A current one lets the dose through; the gate names where it came from.
+        let signed = api.consent(&patient_id, "esketamine-treatment", "2026-11-28").await;
+        assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.body);
+        assert_eq!((signed.body["form_version"].as_i64(), signed.body["valid_until"].as_str()), (Some(1), Some("2027-11-28")));
+        let read = api.read(&session).await;
+        assert_eq!(consent_item(&read)["status"], "pass", "{}", read.body);
+        let listed = api.nurse("GET", &format!("/api/v1/patients/{patient_id}/consents"), None).await;
+        assert_eq!(listed.body["by_modality"], json!([{ "modality": "esketamine", "informed_consent": "current" },
+                                                      { "modality": "iv_racemic_ketamine", "informed_consent": "current" }]));
+
+        // Withdrawn (and a withdrawal needs a reason and the consent's version): the next dose is held.
+        let consent_path = format!("/api/v1/patients/{patient_id}/consents/{}", signed.body["consent_id"].as_str().unwrap());
+        let no_reason = api.call_as(&api.nurse, "PATCH", &consent_path, Some(&json!({ "status": "withdrawn" })), signed.etag.as_deref()).await;
+        assert_eq!((no_reason.status, no_reason.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")));
+        let withdrawal = json!({ "status": "withdrawn", "reason": "the patient does not want to continue" });
+        let withdrawn = api.call_as(&api.nurse, "PATCH", &consent_path, Some(&withdrawal), signed.etag.as_deref()).await;
+        assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.body);
+        assert_eq!(withdrawn.body["withdrawn_on"], "2026-11-28");
+        let stale = api.call_as(&api.nurse, "PATCH", &consent_path, Some(&withdrawal), signed.etag.as_deref()).await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{}", stale.body);
+        gives("withdrew consent").await;
+        let amendments = api.nurse("GET", &format!("/api/v1/patients/{patient_id}/amendments"), None).await;
+        assert!(amendments.body.to_string().contains("the patient does not want to continue"), "{}", amendments.body);
+
+        // A new consent after the withdrawal (signed the same day, recorded later) is current again, and the
+        // dose is given.
+        api.set_clock("2026-11-28T15:05:00Z");
+        assert_eq!(api.consent(&patient_id, "esketamine-treatment", "2026-11-28").await.status, StatusCode::CREATED);
+        gives("given").await;
+        let given = api.read(&session).await;
+        assert_eq!(given.body["administrations"].as_array().unwrap().len(), 1, "{}", given.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn consent_forms_are_versioned_by_admins_and_a_witness_is_clinical_staff() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z").await;
+        let patient_id = api.patient_without_consent("female", 165, 60).await;
+        let forms = api.nurse("GET", "/api/v1/consent-forms", None).await;
+        assert_eq!(forms.status, StatusCode::OK, "{}", forms.body);
+        assert_eq!(forms.body["consent_forms"].as_array().unwrap().len(), 2);
+        assert_eq!(forms.body["consent_forms"][0]["version"], 1);
+        assert_eq!(forms.body["consent_forms"][0]["body_sha256"].as_str().unwrap().len(), 64);
+        // Only admins keep the forms.
+        let form = json!({ "form_id": "esketamine-treatment", "modality": "esketamine", "title": "v2", "body_text": "new text" });
+        assert_eq!(api.nurse("POST", "/api/v1/consent-forms", Some(&form)).await.status, StatusCode::FORBIDDEN);
+
+        let bad = |body: Value, field: &'static str| {
+            let api = &api;
+            let patient_id = patient_id.clone();
+            async move {
+                let reply = api.nurse("POST", &format!("/api/v1/patients/{patient_id}/consents"), Some(&body)).await;
+                assert_eq!((reply.status, reply.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{}", reply.body);
+            }
+        };
+        let good = json!({ "form_id": "esketamine-treatment", "signed_on": "2026-11-01", "signer_name": "Ada Lovelace",
+                           "signer_relationship": "patient", "witness_username": "prescriber" });
+        let with = |key: &str, value: Value| {
+            let mut body = good.clone();
+            body[key] = value;
+            body
+        };
+        bad(with("witness_username", json!("nobody")), "witness_username").await;
+        bad(with("signer_relationship", json!("friend")), "signer_relationship").await;
+        bad(with("form_id", json!("no-such-form")), "form_id").await;
+        bad(with("form_version", json!(7)), "form_version").await;
+        bad(with("signed_on", json!("01/11/2026")), "signed_on").await;
+        bad(with("valid_until", json!("2028-01-01")), "valid_until").await;
+        bad(with("valid_until", json!("2026-10-01")), "valid_until").await;
+        bad(with("colour", json!("blue")), "colour").await;
+        let listed = api.nurse("GET", &format!("/api/v1/patients/{patient_id}/consents"), None).await;
+        assert_eq!(listed.body["consents"], json!([]), "refused consents store nothing");
+
+        let recorded = api.nurse("POST", &format!("/api/v1/patients/{patient_id}/consents"), Some(&good)).await;
+        assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.body);
+        // Entered in error: it no longer counts, and cannot change again.
+        let path = format!("/api/v1/patients/{patient_id}/consents/{}", recorded.body["consent_id"].as_str().unwrap());
+        let error = json!({ "status": "entered_in_error", "reason": "signed by the wrong patient" });
+        let corrected = api.call_as(&api.nurse, "PATCH", &path, Some(&error), recorded.etag.as_deref()).await;
+        assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.body);
+        let listed = api.nurse("GET", &format!("/api/v1/patients/{patient_id}/consents"), None).await;
+        assert_eq!(listed.body["by_modality"][0]["informed_consent"], "not_on_file", "{}", listed.body);
+        assert_eq!(listed.body["consents"][0]["status"], "entered_in_error");
+        let again = api.call_as(&api.nurse, "PATCH", &path, Some(&error), corrected.etag.as_deref()).await;
+        assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.body);
     })
     .await;
 }

@@ -96,10 +96,49 @@ async fn seed(app: &App, time_zone: &str) -> anyhow::Result<String> {
     }
     let treated = &patient_ids["V5"];
     let planned = &patient_ids["V1"];
+    seed_consents(app, &nurse, treated, planned).await.context("the demo's consent forms and consents")?;
     seed_treatment(app, &nurse, &prescriber, treated, planned, time_zone)
         .await
         .context("the demo's treatment sessions")?;
     Ok(password)
+}
+
+/// The starter consent forms (docs/consent-forms, which a clinic adapts in the admin pages) and the signed
+/// consents of the patients treated: `treated` (V5) to esketamine, `planned` (V1) to IV ketamine, each a
+/// month ago, witnessed by the demo prescriber.
+async fn seed_consents(app: &App, nurse: &Actor, treated: &str, planned: &str) -> anyhow::Result<()> {
+    let admin = app.user_id_of("admin").await?.context("the demo admin exists")?;
+    let admin = Actor { user_id: admin, role: Role::Admin, request_id: "demo-seed".to_owned() };
+    let forms = [
+        (
+            "esketamine-treatment",
+            "esketamine",
+            "Esketamine nasal spray (SPRAVATO): consent to treatment",
+            include_str!("../../../docs/consent-forms/esketamine-treatment.txt"),
+        ),
+        (
+            "iv-ketamine-treatment",
+            "iv_racemic_ketamine",
+            "IV ketamine infusion (off-label): consent to treatment",
+            include_str!("../../../docs/consent-forms/iv-ketamine-treatment.txt"),
+        ),
+    ];
+    for (form_id, modality, title, text) in forms {
+        let form = json!({ "form_id": form_id, "modality": modality, "title": title, "body_text": text,
+                           "valid_for_days": 365 });
+        app.create_consent_form_version(&admin, &form.to_string()).await?;
+    }
+    let signed_on =
+        app.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date().checked_sub(jiff::Span::new().days(30))?;
+    for (patient, form_id, signer) in [
+        (treated, "esketamine-treatment", "Emery Vignette V5"),
+        (planned, "iv-ketamine-treatment", "Avery Vignette V1"),
+    ] {
+        let consent = json!({ "form_id": form_id, "signed_on": signed_on.to_string(), "signer_name": signer,
+                              "signer_relationship": "patient", "witness_username": "demo.prescriber" });
+        app.record_consent(nurse, patient, &consent.to_string(), None).await?;
+    }
+    Ok(())
 }
 
 /// A clinic-local minute `minutes_from_now` away from `now`, as the session and plan documents write it.

@@ -1,6 +1,6 @@
 //! The pre-dose gate: blood pressure on two readings, the suicidality screen, pregnancy-test policy,
-//! fasting, escort and REMS patient enrolment, each pass / hold / indeterminate with its reason and source
-//! (KNOWLEDGE §2.1, §2.4, §3.5, §4.1, §4.5, §5.1, §5.3, §5.9, §7).
+//! fasting, escort, REMS patient enrolment and informed consent, each pass / hold / indeterminate with its
+//! reason and source (KNOWLEDGE §2.1, §2.2, §2.4, §3.5, §4.1, §4.5, §5.1, §5.3, §5.9, §7).
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -19,6 +19,58 @@ pub enum PregnancyTest {
     Positive,
 }
 
+/// The patient's informed consent to the session's modality, as the consent records show it at the time
+/// of the check (a server derives it from the records; a session document states it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InformedConsent {
+    /// Signed, not expired and not withdrawn.
+    Current,
+    /// The latest consent for the modality has passed its expiry date.
+    Expired,
+    /// The patient withdrew consent.
+    Withdrawn,
+    /// No consent for the modality is on file.
+    NotOnFile,
+}
+
+impl InformedConsent {
+    pub const ALL: [InformedConsent; 4] =
+        [InformedConsent::Current, InformedConsent::Expired, InformedConsent::Withdrawn, InformedConsent::NotOnFile];
+
+    /// The word of the session document (`pre_dose.informed_consent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InformedConsent::Current => "current",
+            InformedConsent::Expired => "expired",
+            InformedConsent::Withdrawn => "withdrawn",
+            InformedConsent::NotOnFile => "not_on_file",
+        }
+    }
+}
+
+/// A consent to one modality as the records hold it: when it was signed, the last day it holds (`None`:
+/// until withdrawn) and when it was withdrawn. Entries in error are left out by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsentOnFile {
+    pub signed_on: jiff::civil::Date,
+    pub valid_until: Option<jiff::civil::Date>,
+    pub withdrawn_on: Option<jiff::civil::Date>,
+}
+
+/// The patient's informed consent on `day` from the consents to one modality: the latest one signed on or
+/// before `day` decides (a newer signature supersedes an older one, and a withdrawal withdraws consent to
+/// the modality until a new one is signed); among consents signed the same day, the last in `consents` (the
+/// caller lists them in the order recorded). A consent is current from its signature through `valid_until`.
+pub fn informed_consent_on(day: jiff::civil::Date, consents: &[ConsentOnFile]) -> InformedConsent {
+    let latest = consents.iter().filter(|consent| consent.signed_on <= day).max_by_key(|consent| consent.signed_on);
+    match latest {
+        None => InformedConsent::NotOnFile,
+        Some(consent) if consent.withdrawn_on.is_some_and(|withdrawn| withdrawn <= day) => InformedConsent::Withdrawn,
+        Some(consent) if consent.valid_until.is_some_and(|until| until < day) => InformedConsent::Expired,
+        Some(_) => InformedConsent::Current,
+    }
+}
+
 /// What the gate needs beyond the session itself. `None` means "not recorded".
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PreDoseFacts {
@@ -31,6 +83,7 @@ pub struct PreDoseFacts {
     pub last_liquid_at: Option<Timestamp>,
     pub escort_arranged: Option<bool>,
     pub rems_patient_enrolled: Option<bool>,
+    pub informed_consent: Option<InformedConsent>,
 }
 
 /// The items the gate checks.
@@ -42,17 +95,19 @@ pub enum GateItemId {
     Fasting,
     Escort,
     RemsEnrolment,
+    InformedConsent,
 }
 
 impl GateItemId {
     /// Every gate item, in the order the gate checks them.
-    pub const ALL: [GateItemId; 6] = [
+    pub const ALL: [GateItemId; 7] = [
         GateItemId::BloodPressure,
         GateItemId::SuicidalityScreen,
         GateItemId::Pregnancy,
         GateItemId::Fasting,
         GateItemId::Escort,
         GateItemId::RemsEnrolment,
+        GateItemId::InformedConsent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +118,7 @@ impl GateItemId {
             GateItemId::Fasting => "FASTING",
             GateItemId::Escort => "ESCORT",
             GateItemId::RemsEnrolment => "REMS_ENROLMENT",
+            GateItemId::InformedConsent => "INFORMED_CONSENT",
         }
     }
 }
@@ -431,6 +487,46 @@ fn check_rems_enrolment(session: &Session, facts: &PreDoseFacts) -> Option<GateI
     })
 }
 
+fn check_informed_consent(session: &Session, facts: &PreDoseFacts, protocol: &Protocol) -> GateItem {
+    let setting = &protocol.session.consent_required_before_dose;
+    let id = GateItemId::InformedConsent;
+    if !setting.value {
+        return item(id, GateStatus::Pass, "the protocol does not require a recorded consent", &setting.source);
+    }
+    let modality = session.modality().display_name();
+    // Not overridable: a prescriber cannot consent for the patient; the consent is recorded first.
+    let hold = GateStatus::Hold { overridable: false };
+    match facts.informed_consent {
+        Some(InformedConsent::Current) => {
+            item(id, GateStatus::Pass, format!("current informed consent to {modality} on file"), &setting.source)
+        }
+        Some(InformedConsent::Expired) => item(
+            id,
+            hold,
+            format!("the patient's consent to {modality} has expired: record a new consent before the dose"),
+            &setting.source,
+        ),
+        Some(InformedConsent::Withdrawn) => item(
+            id,
+            hold,
+            format!("the patient withdrew consent to {modality}: no dose unless a new consent is recorded"),
+            &setting.source,
+        ),
+        Some(InformedConsent::NotOnFile) => item(
+            id,
+            hold,
+            format!("no informed consent to {modality} on file: record the patient's consent before the dose"),
+            &setting.source,
+        ),
+        None => item(
+            id,
+            GateStatus::Indeterminate { missing: vec!["informed_consent"] },
+            "informed consent not recorded",
+            &setting.source,
+        ),
+    }
+}
+
 /// Runs every pre-dose check for the session.
 pub fn check_gate(session: &Session, facts: &PreDoseFacts, protocol: &Protocol) -> Gate {
     let mut items = vec![
@@ -441,5 +537,6 @@ pub fn check_gate(session: &Session, facts: &PreDoseFacts, protocol: &Protocol) 
         check_escort(facts, protocol),
     ];
     items.extend(check_rems_enrolment(session, facts));
+    items.push(check_informed_consent(session, facts, protocol));
     Gate { items }
 }

@@ -33,6 +33,14 @@ impl Modality {
             Modality::Esketamine => "esketamine",
         }
     }
+
+    /// The name a clinician reads.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Modality::IvRacemicKetamine => "IV racemic ketamine",
+            Modality::Esketamine => "esketamine",
+        }
+    }
 }
 
 impl FromStr for Modality {
@@ -201,6 +209,8 @@ pub struct SessionSettings {
     pub max_clock_skew_min: Setting<i64>,
     /// How old a chart PHQ-9 item 9 or C-SSRS may be for the gate to use it (days before the dose).
     pub chart_screen_max_age_days: Setting<i64>,
+    /// Whether the gate holds a dose without a current informed consent to the session's modality.
+    pub consent_required_before_dose: Setting<bool>,
 }
 
 impl SessionSettings {
@@ -215,6 +225,7 @@ impl SessionSettings {
             escort_required: section.take_bool("escort_required")?,
             max_clock_skew_min: section.take_integer_in("max_clock_skew_min", 0, 15)?,
             chart_screen_max_age_days: section.take_integer_in("chart_screen_max_age_days", 0, 90)?,
+            consent_required_before_dose: section.take_bool("consent_required_before_dose")?,
         };
         section.finish()?;
         Ok(settings)
