@@ -578,7 +578,8 @@ fn random_date_shift_days() -> i64 {
 }
 
 /// The record without what identifies the patient: the pseudonym as id (so references follow), no MRN
-/// and no names, the birth year only (none from age 90), no stop reasons, free-text drug names withheld.
+/// and no names (nor consent signers), the birth year only (none from age 90), no stop reasons, free-text
+/// drug names withheld.
 fn de_identify_record(record: &mut PatientRecord, pseudonym: &str, today: Date) {
     record.patient.id = pseudonym.to_owned();
     record.patient.mrn = None;
@@ -594,6 +595,9 @@ fn de_identify_record(record: &mut PatientRecord, pseudonym: &str, today: Date) 
         if resolve_drug_name(&trial.drug).is_none() {
             WITHHELD_FREE_TEXT.clone_into(&mut trial.drug);
         }
+    }
+    for consent in &mut record.consents {
+        consent.signer_name.clear();
     }
     if let Some(trd) = &mut record.trd {
         for trial in &mut trd.trials {

@@ -9,9 +9,9 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use ketacare_fhir::resources::Bundle;
 use ketacare_fhir::{
-    AdministrationFacts, BloodPressureFacts, ConcomitantFacts, DefinitionResult, EpisodeFacts, HistoryFacts,
-    MeasurementFacts, OrderFacts, PatientFacts, PatientRecord, PlanFacts, PlannedSessionFacts, ScaleFacts,
-    SessionFacts, TrdDetermination, TrialFacts, TrialJudgement, VitalSignsFacts, patient_everything_bundle,
+    AdministrationFacts, BloodPressureFacts, ConcomitantFacts, ConsentFacts, DefinitionResult, EpisodeFacts,
+    HistoryFacts, MeasurementFacts, OrderFacts, PatientFacts, PatientRecord, PlanFacts, PlannedSessionFacts,
+    ScaleFacts, SessionFacts, TrdDetermination, TrialFacts, TrialJudgement, VitalSignsFacts, patient_everything_bundle,
 };
 use ketacare_store::{
     ChartRecord, Patient, RecordStatus, StoredDoseOrder, StoredScaleResult, StoredTreatmentPlan, TreatmentSessionRecord,
@@ -384,6 +384,27 @@ impl App {
                 continue;
             };
             record.sessions.push(session_facts(&session_record)?);
+        }
+        let forms = self.store.consent_forms().await?;
+        for consent in self.store.patient_consents(patient_id).await? {
+            let form_title = forms
+                .iter()
+                .find(|form| form.form_id == consent.form_id && form.version == consent.form_version)
+                .map(|form| form.title.clone())
+                .unwrap_or_default();
+            record.consents.push(ConsentFacts {
+                id: consent.consent_id,
+                modality: consent.modality.as_str().to_owned(),
+                form_id: consent.form_id,
+                form_version: consent.form_version,
+                form_title,
+                signed_on: consent.signed_on.to_string(),
+                valid_until: consent.valid_until.map(|day| day.to_string()),
+                withdrawn_on: consent.withdrawn_on.map(|day| day.to_string()),
+                signer_name: consent.signer_name,
+                signer_relationship: consent.signer_relationship.as_str().to_owned(),
+                entered_in_error: consent.status == RecordStatus::EnteredInError,
+            });
         }
         Ok(record)
     }

@@ -70,6 +70,7 @@ pub fn capability_statement(software_version: &str, date: &str) -> CapabilitySta
                 read_only("MedicationDispense"),
                 read_only("Observation"),
                 read_only("MedicationAdministration"),
+                read_only("Consent"),
                 read_only("AuditEvent"),
             ],
             interaction: vec![CapabilityInteraction { code: "transaction".to_owned() }],

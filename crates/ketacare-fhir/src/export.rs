@@ -9,12 +9,12 @@ use serde_json::Number;
 
 use crate::codes::{self, KETACARE, loinc, snomed};
 use crate::resources::{
-    AdministrationDosage, AdministrationEffective, Annotation, Bundle, BundleEntry, BundleEntrySearch, CarePlan,
-    CarePlanActivity, CarePlanActivityDetail, CodeableConcept, Coding, Condition, Dosage, DoseAndRate, Encounter,
-    Extension, ExtensionValue, HumanName, Identifier, MedicationAdministration, MedicationRequest, MedicationStatement,
-    Observation, ObservationComponent, ObservationEffective, ObservationValue, Patient, Period, Procedure, Quantity,
-    QuestionnaireResponse, QuestionnaireResponseAnswer, QuestionnaireResponseItem, Reference, RequestDosage, Resource,
-    Timing, TimingRepeat,
+    AdministrationDosage, AdministrationEffective, Annotation, Attachment, Bundle, BundleEntry, BundleEntrySearch,
+    CarePlan, CarePlanActivity, CarePlanActivityDetail, CodeableConcept, Coding, Condition, Consent, ConsentProvision,
+    DisplayReference, Dosage, DoseAndRate, Encounter, Extension, ExtensionValue, HumanName, Identifier,
+    MedicationAdministration, MedicationRequest, MedicationStatement, Observation, ObservationComponent,
+    ObservationEffective, ObservationValue, Patient, Period, Procedure, Quantity, QuestionnaireResponse,
+    QuestionnaireResponseAnswer, QuestionnaireResponseItem, Reference, RequestDosage, Resource, Timing, TimingRepeat,
 };
 
 /// A patient's whole record as ketacare keeps it: the input of [`patient_everything_bundle`].
@@ -35,6 +35,27 @@ pub struct PatientRecord {
     /// Signed dose orders, oldest first.
     pub orders: Vec<OrderFacts>,
     pub sessions: Vec<SessionFacts>,
+    /// Informed consents, oldest signature first.
+    pub consents: Vec<ConsentFacts>,
+}
+
+/// A patient's informed consent to a treatment, as recorded (docs/consent.md).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConsentFacts {
+    pub id: String,
+    /// `esketamine` or `iv_racemic_ketamine`.
+    pub modality: String,
+    pub form_id: String,
+    pub form_version: i64,
+    pub form_title: String,
+    pub signed_on: String,
+    pub valid_until: Option<String>,
+    pub withdrawn_on: Option<String>,
+    /// Empty when de-identified.
+    pub signer_name: String,
+    /// `patient` or `legal_representative`.
+    pub signer_relationship: String,
+    pub entered_in_error: bool,
 }
 
 /// The patient record (identifying: exported only to roles that read the chart).
@@ -1028,6 +1049,60 @@ pub fn order_medication_request(patient_id: &str, order: &OrderFacts) -> Medicat
     }
 }
 
+/// A consent as a FHIR `Consent` (scope `treatment`, category LOINC 59284-0, policy rule `OPTIN`), its
+/// provision permitting the treatment from the signature to the withdrawal or the end of its validity.
+pub fn consent_resource(patient_id: &str, consent: &ConsentFacts) -> Consent {
+    let drug = if consent.modality == "esketamine" { "esketamine" } else { "ketamine" };
+    let status = if consent.entered_in_error {
+        "entered-in-error"
+    } else if consent.withdrawn_on.is_some() {
+        "inactive"
+    } else {
+        "active"
+    };
+    let mut extension = Vec::new();
+    if !consent.signer_name.is_empty() {
+        extension.push(Extension {
+            url: format!("{}/consent-signer-relationship", codes::KETACARE_EXTENSION_BASE),
+            value: ExtensionValue::Code(consent.signer_relationship.clone()),
+        });
+    }
+    Consent {
+        id: consent.id.clone(),
+        extension,
+        status: status.to_owned(),
+        scope: concept(
+            vec![coding("http://terminology.hl7.org/CodeSystem/consentscope", "treatment", Some("Treatment"))],
+            None,
+        ),
+        category: vec![concept(vec![coding(codes::LOINC, "59284-0", Some("Patient Consent"))], None)],
+        patient: patient_reference(patient_id),
+        date_time: consent.signed_on.clone(),
+        performer: if consent.signer_name.is_empty() {
+            Vec::new()
+        } else {
+            vec![DisplayReference { display: consent.signer_name.clone() }]
+        },
+        source_attachment: Attachment {
+            content_type: "text/plain".to_owned(),
+            url: format!("urn:ketacare:consent-form:{}:{}", consent.form_id, consent.form_version),
+            title: format!("{} (version {})", consent.form_title, consent.form_version),
+        },
+        policy_rule: concept(
+            vec![coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "OPTIN", Some("opt-in"))],
+            None,
+        ),
+        provision: ConsentProvision {
+            provision_type: "permit".to_owned(),
+            period: Period {
+                start: Some(consent.signed_on.clone()),
+                end: consent.withdrawn_on.clone().or_else(|| consent.valid_until.clone()),
+            },
+            code: vec![medication_concept(drug)],
+        },
+    }
+}
+
 /// Every resource of a patient's record, in the Bundle's order: the Patient, Conditions,
 /// MedicationStatements, Observations (chart, then TRD), CarePlans and MedicationRequests (plans and dose
 /// orders), then per session its Encounter and Procedure, vital signs and doses.
@@ -1065,6 +1140,9 @@ pub fn patient_resources(record: &PatientRecord) -> Vec<Resource> {
     }
     for order in &record.orders {
         resources.push(Resource::MedicationRequest(order_medication_request(patient_id, order)));
+    }
+    for consent in &record.consents {
+        resources.push(Resource::Consent(consent_resource(patient_id, consent)));
     }
     for session in &record.sessions {
         let (encounter, procedure) = session_encounter_and_procedure(patient_id, session);

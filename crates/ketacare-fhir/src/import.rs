@@ -1257,7 +1257,13 @@ fn subject_patient(
     references: &References<'_>,
     patient_of_entry: &BTreeMap<usize, usize>,
 ) -> Read<usize> {
-    let (subject, path) = resource.require("subject", "the Patient of this bundle it is about")?;
+    // A Consent names its patient in `patient`; every other resource read here in `subject`.
+    let element = if resource.object.get("resourceType").and_then(Value::as_str) == Some("Consent") {
+        "patient"
+    } else {
+        "subject"
+    };
+    let (subject, path) = resource.require(element, "the Patient of this bundle it is about")?;
     let entry = references.resolve(subject, &path, "Patient")?;
     patient_of_entry.get(&entry).copied().ok_or_else(|| {
         ImportIssue::error(
@@ -1353,6 +1359,10 @@ fn read_chart_resource(
                     IssueCode::NotSupported,
                     "not imported: a dose order is signed only through the order workflow, against the chart it is computed on",
                 ),
+                "Consent" => (
+                    IssueCode::NotSupported,
+                    "not imported: a consent is recorded by a clinician with the signed form in hand, on a form version of this clinic (docs/consent.md)",
+                ),
                 "Encounter" | "Procedure" if is_treatment_session(resource) => (
                     IssueCode::NotSupported,
                     "not imported: a treatment session is recorded only through the session workflow",
@@ -1373,7 +1383,7 @@ fn not_charted_type(policy: ImportPolicy, read: &EntryRead<'_>, other: &str) -> 
             IssueCode::NotSupported,
             read.location.element("resourceType"),
             format!(
-                "ketacare imports Patient, Condition, MedicationStatement, MedicationRequest, MedicationDispense and Observation (and reads ketacare's own MedicationAdministration, CarePlan, Encounter and Procedure), not {other}"
+                "ketacare imports Patient, Condition, MedicationStatement, MedicationRequest, MedicationDispense and Observation (and reads ketacare's own MedicationAdministration, CarePlan, Encounter, Procedure and Consent), not {other}"
             ),
         ),
     )

@@ -13,8 +13,8 @@ pub mod resources;
 
 pub use capability::{FHIR_JSON, FHIR_VERSION, capability_statement, operation_outcome};
 pub use export::{
-    AdministrationFacts, BloodPressureFacts, ConcomitantFacts, DefinitionResult, EpisodeFacts, HistoryFacts,
-    MeasurementFacts, OrderFacts, PatientFacts, PatientRecord, PlanFacts, PlannedSessionFacts, ScaleFacts,
-    SessionFacts, TrdDetermination, TrialFacts, TrialJudgement, VitalSignsFacts, patient_everything_bundle,
+    AdministrationFacts, BloodPressureFacts, ConcomitantFacts, ConsentFacts, DefinitionResult, EpisodeFacts,
+    HistoryFacts, MeasurementFacts, OrderFacts, PatientFacts, PatientRecord, PlanFacts, PlannedSessionFacts,
+    ScaleFacts, SessionFacts, TrdDetermination, TrialFacts, TrialJudgement, VitalSignsFacts, patient_everything_bundle,
     patient_resources,
 };

@@ -397,6 +397,59 @@ pub struct RequestDosage {
     pub dose_and_rate: Vec<DoseAndRate>,
 }
 
+/// `Consent`: a patient's informed consent to a treatment (scope `treatment`), signed on a versioned
+/// consent form, in force over `provision.period` unless withdrawn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "resourceType", rename = "Consent", rename_all = "camelCase")]
+pub struct Consent {
+    pub id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension>,
+    /// `active`, `inactive` (withdrawn) or `entered-in-error`.
+    pub status: String,
+    /// `treatment` (consentscope).
+    pub scope: CodeableConcept,
+    /// LOINC 59284-0 Patient Consent.
+    pub category: Vec<CodeableConcept>,
+    pub patient: Reference,
+    /// The day it was signed (a FHIR dateTime may be a date).
+    pub date_time: String,
+    /// Who signed: the patient or their legal representative, by name (left out de-identified).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub performer: Vec<DisplayReference>,
+    /// The consent form signed: its title and version, and its address in ketacare.
+    pub source_attachment: Attachment,
+    /// HL7 v3 ActCode `OPTIN`: the patient opts in to the treatment (FHIR R4 ppc-1 asks for a policy rule).
+    pub policy_rule: CodeableConcept,
+    pub provision: ConsentProvision,
+}
+
+/// A reference by display text only (a person who is not a resource here).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisplayReference {
+    pub display: String,
+}
+
+/// `Attachment`: a document by title and address.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub content_type: String,
+    pub url: String,
+    pub title: String,
+}
+
+/// `Consent.provision`: permit the treatment over the period (signature to validity end or withdrawal).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsentProvision {
+    /// `permit`.
+    #[serde(rename = "type")]
+    pub provision_type: String,
+    pub period: Period,
+    /// The treatment consented to (the medication concept).
+    pub code: Vec<CodeableConcept>,
+}
+
 /// `QuestionnaireResponse`: a questionnaire's answers item by item (PHQ-9, GAD-7), beside the scale's
 /// Observation that carries its total.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -443,11 +496,12 @@ pub enum Resource {
     CarePlan(CarePlan),
     MedicationRequest(MedicationRequest),
     QuestionnaireResponse(QuestionnaireResponse),
+    Consent(Consent),
 }
 
 impl Resource {
     /// Every resource type the export writes, in the order of `$export`'s files.
-    pub const TYPES: [&'static str; 10] = [
+    pub const TYPES: [&'static str; 11] = [
         "Patient",
         "Condition",
         "MedicationStatement",
@@ -458,6 +512,7 @@ impl Resource {
         "MedicationAdministration",
         "Encounter",
         "Procedure",
+        "Consent",
     ];
 
     /// The resource's type name (`Observation`).
@@ -473,6 +528,7 @@ impl Resource {
             Resource::CarePlan(_) => "CarePlan",
             Resource::MedicationRequest(_) => "MedicationRequest",
             Resource::QuestionnaireResponse(_) => "QuestionnaireResponse",
+            Resource::Consent(_) => "Consent",
         }
     }
 
@@ -489,6 +545,7 @@ impl Resource {
             Resource::CarePlan(resource) => &resource.id,
             Resource::MedicationRequest(resource) => &resource.id,
             Resource::QuestionnaireResponse(resource) => &resource.id,
+            Resource::Consent(resource) => &resource.id,
         }
     }
 }

@@ -724,6 +724,7 @@ async fn the_journey(
     let now = jiff::Timestamp::now().to_zoned_datetime(zone).strftime("%Y-%m-%dT%H:%M").to_string();
     prescribe_the_plan_and_sign_the_order(prescriber, &minutes_before(&now, 180)).await?;
     let session_url = start_the_plans_first_session(nurse, &patient_url).await?;
+    record_the_consent_the_gate_asks_for(nurse, &session_url).await?;
     let now = field_value(nurse, "at").await;
     chart_the_pre_dose_facts_and_give_the_dose(nurse, &session_url, &now, "E2E-JOURNEY-1").await;
     let dose = text_of(nurse, "dose").await;
@@ -856,6 +857,27 @@ async fn start_the_plans_first_session(nurse: &Client, patient_url: &str) -> Res
     Ok(format!("{}{}", url.origin().ascii_serialization(), url.path()))
 }
 
+/// The new patient has signed no consent yet: the session's gate holds on `INFORMED_CONSENT` and links to
+/// the consents page, where the nurse records the signed esketamine consent (witnessed by the prescriber)
+/// and goes back to the session, whose gate no longer holds on it.
+async fn record_the_consent_the_gate_asks_for(nurse: &Client, session_url: &str) -> Result<(), String> {
+    let gate = text_of(nurse, "gate").await;
+    assert!(gate.contains("no informed consent to esketamine on file"), "{gate}");
+    click(nurse, Locator::LinkText("Record the consent")).await;
+    wait_for_path(nurse, "/consents").await;
+    click(nurse, Locator::Css("#consent-form_id option[value=esketamine-treatment]")).await;
+    set_field(nurse, "consent-witness_username", "demo.prescriber").await;
+    click_button(nurse, "Record the consent").await;
+    wait_for_path(nurse, "saved=recorded").await;
+    screenshot(nurse, "journey-consent.png").await;
+    let page = nurse.source().await.unwrap();
+    assert!(page.contains("Current consent on file") && page.contains("demo.prescriber"), "{page}");
+    nurse.goto(session_url).await.unwrap();
+    let gate = text_of(nurse, "gate").await;
+    assert!(gate.contains("current informed consent to esketamine on file"), "{gate}");
+    Ok(())
+}
+
 /// The prescriber watches the session page on the second browser; the nurse's 205/122 (critical at or
 /// above 200/120, clinical-reference §4.4) appears there within 2 s without a reload. The prescriber
 /// acknowledges it with a note, and the nurse's page names who did.
@@ -884,8 +906,8 @@ async fn a_critical_blood_pressure_seen_on_the_second_browser(
         Locator::XPath("//section[@id='alerts']//button[starts-with(normalize-space(.), 'Acknowledge')]"),
     )
     .await;
-    wait_for_path(prescriber, "/sessions/").await;
-    wait_for_path(nurse, "saved=").await;
+    // The acknowledgement answers with the session page at the alert (`#alert-…`): stored by then.
+    wait_for_path(prescriber, "#alert-").await;
     nurse.goto(session_url).await.unwrap();
     let alerts = text_of(nurse, "alerts").await;
     assert!(alerts.contains("acknowledged by demo.prescriber") && alerts.contains("repeat in 5 min"), "{alerts}");

@@ -224,6 +224,33 @@ pub fn vignette_records() -> Vec<(String, PatientRecord)> {
         first.sessions.push(example_session("session-iv.json", "session-iv-1"));
         first.plans.push(example_plan());
         first.orders.extend(example_orders());
+        // A signed consent to each treatment: one in force, one withdrawn.
+        first.consents.push(ketacare_fhir::ConsentFacts {
+            id: "consent-esk-1".to_owned(),
+            modality: "esketamine".to_owned(),
+            form_id: "esketamine-treatment".to_owned(),
+            form_version: 2,
+            form_title: "Esketamine nasal spray: consent to treatment".to_owned(),
+            signed_on: "2026-11-01".to_owned(),
+            valid_until: Some("2027-11-01".to_owned()),
+            withdrawn_on: None,
+            signer_name: "Ada Lovelace".to_owned(),
+            signer_relationship: "patient".to_owned(),
+            entered_in_error: false,
+        });
+        first.consents.push(ketacare_fhir::ConsentFacts {
+            id: "consent-iv-1".to_owned(),
+            modality: "iv_racemic_ketamine".to_owned(),
+            form_id: "iv-ketamine-treatment".to_owned(),
+            form_version: 1,
+            form_title: "IV ketamine (off-label): consent to treatment".to_owned(),
+            signed_on: "2026-10-01".to_owned(),
+            valid_until: None,
+            withdrawn_on: Some("2026-11-20".to_owned()),
+            signer_name: "Byron Lovelace".to_owned(),
+            signer_relationship: "legal_representative".to_owned(),
+            entered_in_error: false,
+        });
     }
     records
 }

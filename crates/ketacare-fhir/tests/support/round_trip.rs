@@ -2,7 +2,7 @@
 //! multiset of its resources without what a server assigns — resource ids (references become the
 //! content of what they point to), the days records were entered (`recordedDate`, `dateAsserted`), the
 //! Bundle's id and timestamp — and without what import leaves out by design (resources recorded in a
-//! treatment session). Shared by the API's and the CLI's round-trip tests.
+//! treatment session, and consents, which a clinician records with the signed form in hand). Shared by the API's and the CLI's round-trip tests.
 
 #![allow(dead_code)]
 
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const SESSION_EXTENSION: &str = "https://ketacare.org/fhir/StructureDefinition/treatment-session";
 
 fn recorded_in_a_session(resource: &Value) -> bool {
-    ["MedicationAdministration", "Encounter", "CarePlan", "MedicationRequest", "QuestionnaireResponse"]
+    ["MedicationAdministration", "Encounter", "CarePlan", "MedicationRequest", "QuestionnaireResponse", "Consent"]
         .iter()
         .any(|kind| resource["resourceType"] == *kind)
         || resource["extension"]
