@@ -5,7 +5,7 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::audit::{AUDIT_HEAD_SQL, AuditEvent, INSERT_AUDIT_ROWS_POSTGRES, INSERT_AUDIT_ROWS_SQLITE, PendingAudit};
-use crate::row_versions::{COVERED_TABLES, RowVersionSource as _};
+use crate::row_versions::{COVERED_TABLES, CREATED_AFTER_ROW_VERSIONS, RowVersionSource as _};
 use crate::{OpenStoreError, Pool, Store};
 
 /// One embedded migration.
@@ -38,6 +38,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "patients_by_mrn",
         sql: include_str!("../migrations/sqlite/0009_patients_by_mrn.sql"),
     },
+    Migration {
+        version: 12,
+        name: "session_notes",
+        sql: include_str!("../migrations/sqlite/0012_session_notes.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -65,6 +70,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "patients_by_mrn",
         sql: include_str!("../migrations/postgres/0009_patients_by_mrn.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "session_notes",
+        sql: include_str!("../migrations/postgres/0012_session_notes.sql"),
     },
 ];
 
@@ -138,7 +148,8 @@ impl Store {
                         sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(migration.sql)).await.map_err(fail)?;
                         if migration.version == ROW_VERSIONS_MIGRATION {
                             let mut versions = Vec::new();
-                            for table in COVERED_TABLES {
+                            // Tables of later migrations do not exist yet (and would be empty).
+                            for table in COVERED_TABLES.iter().filter(|table| !CREATED_AFTER_ROW_VERSIONS.contains(&table.name)) {
                                 (*tx).scan_row_versions(table, |version| versions.push(version)).await.map_err(fail)?;
                             }
                             if !versions.is_empty() {

@@ -42,6 +42,9 @@ const fn integer_key(name: &'static str) -> KeyColumn {
     KeyColumn { name, integer: true }
 }
 
+/// Covered tables created by migrations after schema 7 (row versions): its baseline scan skips them.
+pub const CREATED_AFTER_ROW_VERSIONS: &[&str] = &["session_notes", "note_signatures"];
+
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
 /// `audit_events` itself (the hash chain covers it), `ketacare_migrations` (checked against the shipped
 /// migrations), login sessions (`sessions`: touched on every request, ended by logout and expiry),
@@ -311,6 +314,37 @@ pub const COVERED_TABLES: &[CoveredTable] = &[
         name: "observation_corrections",
         key_columns: &[text_key("patient_id"), text_key("session_id"), integer_key("sequence")],
         columns: &["patient_id", "session_id", "sequence", "reason", "corrected_by", "corrected_at"],
+    },
+    CoveredTable {
+        name: "session_notes",
+        key_columns: &[text_key("patient_id"), text_key("note_id")],
+        columns: &[
+            "patient_id",
+            "note_id",
+            "session_id",
+            "kind",
+            "addendum_to",
+            "text",
+            "author_id",
+            "author_role",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+    },
+    CoveredTable {
+        name: "note_signatures",
+        key_columns: &[text_key("patient_id"), text_key("note_id"), text_key("kind")],
+        columns: &[
+            "patient_id",
+            "note_id",
+            "kind",
+            "signed_by",
+            "signer_role",
+            "signed_at",
+            "text_sha256",
+            "cosignature_required",
+        ],
     },
 ];
 
