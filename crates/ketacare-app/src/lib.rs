@@ -20,6 +20,7 @@ mod password_work;
 mod patients;
 pub mod policy;
 mod secrets;
+mod session_notes;
 mod session_safety;
 mod session_scales;
 mod site_protocol;
@@ -60,6 +61,10 @@ pub use patients::{
 };
 pub use policy::Permission;
 pub use secrets::sha256_hex;
+pub use session_notes::{
+    NOTE_TEXT_MAX_BYTES, NoteAwaitingCosignatureView, NoteSignatureView, NoteStatus, NoteView, SessionNotesView,
+    generated_note_text,
+};
 pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
 pub use session_scales::{SESSION_SCALES, SessionScaleInput};
 pub use site_protocol::{ProtocolSetting, SiteProtocolView};

@@ -59,9 +59,15 @@ mod tests {
     #[test]
     fn a_bad_role_list_is_refused_by_its_item() {
         let cases = [
-            ("[\"nurse\", \"admin\"]", "notes.cosignature_required_for_roles[1]: must be one of nurse, prescriber, got \"admin\""),
+            (
+                "[\"nurse\", \"admin\"]",
+                "notes.cosignature_required_for_roles[1]: must be one of nurse, prescriber, got \"admin\"",
+            ),
             ("[\"nurse\", \"nurse\"]", "notes.cosignature_required_for_roles[1]: \"nurse\" is listed twice"),
-            ("\"nurse\"", "notes.cosignature_required_for_roles: must be a list of words from nurse, prescriber, got \"nurse\""),
+            (
+                "\"nurse\"",
+                "notes.cosignature_required_for_roles: must be a list of words from nurse, prescriber, got \"nurse\"",
+            ),
         ];
         let mut problems = Vec::new();
         for (value, expected) in cases {

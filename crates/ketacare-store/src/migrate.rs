@@ -38,11 +38,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "patients_by_mrn",
         sql: include_str!("../migrations/sqlite/0009_patients_by_mrn.sql"),
     },
-    Migration {
-        version: 12,
-        name: "session_notes",
-        sql: include_str!("../migrations/sqlite/0012_session_notes.sql"),
-    },
+    Migration { version: 12, name: "session_notes", sql: include_str!("../migrations/sqlite/0012_session_notes.sql") },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[

@@ -143,7 +143,11 @@ fn signature_from_row(row: &impl RowExt) -> Result<(String, NoteSignature), Stor
 
 impl Store {
     /// A session's note and addenda, oldest first, each with its signatures (author first).
-    pub async fn session_notes(&self, patient_id: &str, session_id: &str) -> Result<Vec<StoredSessionNote>, StoreError> {
+    pub async fn session_notes(
+        &self,
+        patient_id: &str,
+        session_id: &str,
+    ) -> Result<Vec<StoredSessionNote>, StoreError> {
         let notes_sql = format!(
             "SELECT {NOTE_COLUMNS} FROM session_notes WHERE patient_id = $1 AND session_id = $2 \
              ORDER BY created_at, note_id"

@@ -130,14 +130,20 @@ impl SectionReader {
     pub fn take_word_list(&mut self, key: &str, accepted: &[&str]) -> Result<Setting<Vec<String>>, InvalidProtocol> {
         let (value, source, path) = self.take_entry(key)?;
         let Value::Array(items) = value else {
-            return Err(InvalidProtocol::new(&path, format!("must be a list of words from {}, got {value}", accepted.join(", "))));
+            return Err(InvalidProtocol::new(
+                &path,
+                format!("must be a list of words from {}, got {value}", accepted.join(", ")),
+            ));
         };
         let mut words: Vec<String> = Vec::new();
         for (index, item) in items.iter().enumerate() {
             match item {
                 Value::String(word) if accepted.contains(&word.as_str()) => {
                     if words.contains(word) {
-                        return Err(InvalidProtocol::new(&format!("{path}[{index}]"), format!("\"{word}\" is listed twice")));
+                        return Err(InvalidProtocol::new(
+                            &format!("{path}[{index}]"),
+                            format!("\"{word}\" is listed twice"),
+                        ));
                     }
                     words.push(word.clone());
                 }
