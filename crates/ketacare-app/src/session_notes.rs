@@ -144,6 +144,8 @@ pub struct SessionNotesView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NoteAwaitingCosignatureView {
     pub patient_id: String,
+    /// `Family, Given (MRN)`.
+    pub patient_label: String,
     pub session_id: String,
     pub note_id: String,
     pub kind: NoteKind,
@@ -554,6 +556,7 @@ impl App {
             .into_iter()
             .map(|note| NoteAwaitingCosignatureView {
                 patient_id: note.patient_id,
+                patient_label: note.patient_label,
                 session_id: note.session_id,
                 note_id: note.note_id,
                 kind: note.kind,

@@ -1532,10 +1532,12 @@ async fn the_printable_records_and_the_rems_form_render_for_the_roles_that_may_s
         let site = Site::new(database.store).await;
         site.seed_chart().await;
         use Role::*;
-        let pages: [(String, &[Role]); 3] = [
+        let pages: [(String, &[Role]); 5] = [
             (format!("{}/summary", site.overview_path()), &[Admin, Prescriber, Nurse]),
             (format!("{}/record", site.session_path()), &[Admin, Prescriber, Nurse]),
             (format!("{}/rems-form", site.session_path()), &[Admin, Prescriber, Nurse]),
+            (format!("{}/after-care", site.session_path()), &[Admin, Prescriber, Nurse]),
+            (format!("{}/notes", site.session_path()), &[Admin, Prescriber, Nurse]),
         ];
         for (path, allowed) in &pages {
             for role in ROLES {
@@ -1577,6 +1579,14 @@ async fn the_printable_records_and_the_rems_form_render_for_the_roles_that_may_s
             assert!(summary.contains(text), "{text} on the summary: {summary}");
         }
         assert!(!summary.contains("<form method=\"post\" action=\"/patients"), "no forms on the summary");
+        // The after-care sheet: no driving until the next day after sleep, and whom to call.
+        let after_care = site.get(Nurse, &pages[3].0).await.body;
+        for text in ["Do not drive", "after a night's sleep", "Whom to call", "--clinic-phone", "data-print"] {
+            assert!(after_care.contains(text), "{text} on the after-care sheet: {after_care}");
+        }
+        // The session is not discharged: no note may be written yet, and the page says why.
+        let notes = site.get(Nurse, &pages[4].0).await.body;
+        assert!(notes.contains("written once the session is discharged"), "{notes}");
         // Every role that may see the overview and read the chart finds the print links there.
         let overview = site.get(Nurse, &site.overview_path()).await.body;
         assert!(overview.contains(&format!("href=\"{}/summary\"", site.overview_path())), "{overview}");

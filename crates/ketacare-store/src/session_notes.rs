@@ -95,6 +95,8 @@ pub struct StoredSessionNote {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteAwaitingCosignature {
     pub patient_id: String,
+    /// The patient as the worklist names them: `Family, Given (MRN)`.
+    pub patient_label: String,
     pub session_id: String,
     pub note_id: String,
     pub kind: NoteKind,
@@ -278,7 +280,8 @@ impl Store {
     /// Signed notes whose author's signature asked for a co-signature that no one has given yet, oldest
     /// first (the prescribers' worklist).
     pub async fn notes_awaiting_cosignature(&self) -> Result<Vec<NoteAwaitingCosignature>, StoreError> {
-        let sql = "SELECT n.patient_id, n.session_id, n.note_id, n.kind, n.author_id, s.signed_at FROM session_notes n \
+        let sql = "SELECT n.patient_id, n.session_id, n.note_id, n.kind, n.author_id, s.signed_at, p.given_name, \
+             p.family_name, p.mrn FROM session_notes n JOIN patients p ON p.patient_id = n.patient_id \
              JOIN note_signatures s ON s.patient_id = n.patient_id AND s.note_id = n.note_id AND s.kind = 'author' \
              WHERE s.cosignature_required = 1 AND NOT EXISTS (SELECT 1 FROM note_signatures c \
              WHERE c.patient_id = n.patient_id AND c.note_id = n.note_id AND c.kind = 'cosignature') \
@@ -287,8 +290,13 @@ impl Store {
             let rows = sqlx::query(sql).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {
+                    let name = format!("{}, {}", row.text("family_name")?, row.text("given_name")?);
                     Ok(NoteAwaitingCosignature {
                         patient_id: row.text("patient_id")?,
+                        patient_label: match row.opt_text("mrn")? {
+                            Some(mrn) => format!("{name} ({mrn})"),
+                            None => name,
+                        },
                         session_id: row.text("session_id")?,
                         note_id: row.text("note_id")?,
                         kind: NoteKind::parse(&row.text("kind")?)?,

@@ -51,8 +51,8 @@ pub(crate) fn add_note_paths(document: &mut Value) {
         "/api/v1/notes/awaiting-cosignature": {
             "get": operation("Signed notes awaiting a prescriber's co-signature, oldest first (prescribers); every patient listed is audited as read",
                 (200, "The notes", json!({ "type": "object", "properties": { "notes": { "type": "array", "items": { "type": "object", "properties": {
-                    "patient_id": { "type": "string" }, "session_id": { "type": "string" }, "note_id": { "type": "string" },
-                    "kind": { "type": "string", "enum": ["note", "addendum"] }, "author_id": { "type": "string" },
+                    "patient_id": { "type": "string" }, "patient_label": { "type": "string" }, "session_id": { "type": "string" },
+                    "note_id": { "type": "string" }, "kind": { "type": "string", "enum": ["note", "addendum"] }, "author_id": { "type": "string" },
                     "signed_at": { "type": "string" } } } } } })),
                 &[401, 403], json!({}))
         }
