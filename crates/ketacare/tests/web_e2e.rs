@@ -1617,10 +1617,7 @@ async fn notes_and_printing(
     click(nurse, Locator::Id("note-0-sign")).await;
     wait_for_path(nurse, "done=signed").await;
     let note = text_of(nurse, "note-0").await;
-    assert!(
-        note.contains("awaiting a prescriber's co-signature") && note.contains("Signed by demo.nurse (nurse)"),
-        "{note}"
-    );
+    assert!(note.contains("awaiting a prescriber's co-signature") && note.contains("demo.nurse (nurse) on"), "{note}");
     assert!(
         note.contains("Tolerated well; continue the induction.") && note.contains("SHA-256 of the text signed"),
         "{note}"
@@ -1647,7 +1644,9 @@ async fn notes_and_printing(
     wait_for_path(prescriber, "done=cosigned").await;
     let note = text_of(prescriber, "note-0").await;
     assert!(
-        note.contains("SIGNED AND CO-SIGNED") && note.contains("Co-signed by demo.prescriber (prescriber)"),
+        note.contains("SIGNED AND CO-SIGNED")
+            && note.contains("Co-signed by")
+            && note.contains("demo.prescriber (prescriber) on"),
         "{note}"
     );
     screenshot(prescriber, "note-cosigned.png").await;
