@@ -307,19 +307,4 @@ impl Store {
                 .collect()
         })
     }
-
-    /// Tries to change a signed note's text behind the application's back (for the tests that show the
-    /// database refuses it).
-    #[cfg(feature = "test-support")]
-    pub async fn raw_note_text_update(&self, patient_id: &str, note_id: &str, text: &str) -> Result<u64, StoreError> {
-        on_pool!(self, pool => {
-            let done = sqlx::query("UPDATE session_notes SET text = $3 WHERE patient_id = $1 AND note_id = $2")
-                .bind(patient_id)
-                .bind(note_id)
-                .bind(text)
-                .execute(pool)
-                .await?;
-            Ok(done.rows_affected())
-        })
-    }
 }

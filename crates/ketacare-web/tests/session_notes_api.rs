@@ -233,7 +233,14 @@ async fn a_signed_note_cannot_change_except_by_a_signed_addendum() {
         assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
         let note_id = created.body["note_id"].as_str().unwrap();
         let patient_id = session.split('/').nth(4).unwrap();
-        assert!(store.raw_note_text_update(patient_id, note_id, "tampered").await.is_err(), "the database refuses it");
+        for sql in [
+            format!("UPDATE session_notes SET text = 'tampered' WHERE patient_id = '{patient_id}' AND note_id = '{note_id}'"),
+            format!("DELETE FROM session_notes WHERE patient_id = '{patient_id}' AND note_id = '{note_id}'"),
+            format!("UPDATE note_signatures SET text_sha256 = 'x' WHERE patient_id = '{patient_id}' AND note_id = '{note_id}'"),
+            format!("DELETE FROM note_signatures WHERE patient_id = '{patient_id}' AND note_id = '{note_id}'"),
+        ] {
+            assert!(store.execute_raw(&sql).await.is_err(), "the database refuses {sql}");
+        }
         let read = api.ok("nurse", "GET", &note, None, None).await;
         assert_eq!((read.body["text"].as_str(), read.etag.as_deref()), (Some(text.as_str()), signed.etag.as_deref()));
 
