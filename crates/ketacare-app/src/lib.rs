@@ -4,6 +4,7 @@
 //! can forget it, and every use case takes the [`Actor`] asking.
 
 mod accounts;
+mod after_care;
 mod assessments;
 mod audit_log;
 mod bulk_export;
@@ -21,6 +22,7 @@ mod password_work;
 mod patients;
 pub mod policy;
 mod secrets;
+mod session_notes;
 mod session_safety;
 mod session_scales;
 mod site_protocol;
@@ -35,6 +37,7 @@ use ketacare_core::protocol::Protocol;
 use ketacare_store::{AuditEvent, Store, StoreError};
 
 pub use accounts::{NewAccount, Principal, SessionPolicy, SignedIn, TokenCreated, UserChangeInput, UserView};
+pub use after_care::AfterCareContacts;
 pub use assessments::{AssessmentStatusInput, AssessmentView};
 pub use audit_log::{AuditLogPage, AuditQuery};
 pub use bulk_export::{
@@ -53,6 +56,8 @@ pub use ketacare_store::{
     sqlite_path_of_url,
 };
 pub use ketacare_store::{Amendment, ApiTokenSummary};
+/// The kinds of notes and signatures the session-note views carry.
+pub use ketacare_store::{NoteKind, SignatureKind};
 pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, WatchedSessionChange};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use operations::check_sqlite_backup;
@@ -62,6 +67,10 @@ pub use patients::{
 };
 pub use policy::Permission;
 pub use secrets::sha256_hex;
+pub use session_notes::{
+    NOTE_TEXT_MAX_BYTES, NoteAwaitingCosignatureView, NoteSignatureView, NoteStatus, NoteView, SessionNotesView,
+    generated_note_text,
+};
 pub use session_safety::{DOSE_DIFFERS_FROM_ORDER, OrderView};
 pub use session_scales::{SESSION_SCALES, SessionScaleInput};
 pub use site_protocol::{ProtocolSetting, SiteProtocolView};
@@ -183,6 +192,8 @@ pub struct App {
     /// Identifier systems whose values are MRNs in imported Patients, beside ketacare's own and type MR
     /// (an EHR's MRN namespace, `--mrn-system`).
     mrn_identifier_systems: Arc<[String]>,
+    /// Whom the after-care sheet tells the patient to call.
+    after_care: Arc<AfterCareContacts>,
 }
 
 impl std::fmt::Debug for App {
@@ -210,6 +221,7 @@ impl App {
             live: Arc::default(),
             bulk_exports: Arc::new(bulk_export::BulkExports::new(&std::env::temp_dir(), BULK_EXPORT_LIFETIME_DEFAULT)),
             mrn_identifier_systems: Arc::new([]),
+            after_care: Arc::default(),
         }
     }
 

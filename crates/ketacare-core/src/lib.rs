@@ -9,6 +9,7 @@ pub mod dosing;
 pub mod drug_names;
 pub mod drugs;
 pub mod eligibility;
+pub mod notes;
 pub mod outcomes;
 pub mod patient;
 pub mod plan;

@@ -22,6 +22,7 @@ mod protocol_page;
 mod rems_form_page;
 mod scale_forms;
 mod session_forms;
+mod session_notes_page;
 mod session_page;
 mod signed_in;
 mod symptom_chart;
@@ -93,6 +94,12 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/patients/{patient_id}/sessions/{session_id}/pre-dose"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/discharge-assessment"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}/record"),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/notes"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/notes"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/edit"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/signature"),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/cosignature"),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/after-care"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}/rems-form"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/rems-form/details"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/rems-form/submission"),
@@ -201,6 +208,11 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route(&format!("{SESSION}/pre-dose"), post(session_forms::save_pre_dose))
         .route(&format!("{SESSION}/discharge-assessment"), post(session_forms::save_discharge_assessment))
         .route(&format!("{SESSION}/record"), get(printable_records::session_record))
+        .route(&format!("{SESSION}/notes"), get(session_notes_page::notes).post(session_notes_page::create_note))
+        .route(&format!("{SESSION}/notes/{{note_id}}/edit"), post(session_notes_page::edit_note))
+        .route(&format!("{SESSION}/notes/{{note_id}}/signature"), post(session_notes_page::sign_note))
+        .route(&format!("{SESSION}/notes/{{note_id}}/cosignature"), post(session_notes_page::cosign_note))
+        .route(&format!("{SESSION}/after-care"), get(session_notes_page::after_care))
         .route(&format!("{SESSION}/rems-form"), get(rems_form_page::rems_form))
         .route(&format!("{SESSION}/rems-form/details"), post(rems_form_page::save_rems_details))
         .route(&format!("{SESSION}/rems-form/submission"), post(rems_form_page::submit_rems_form))

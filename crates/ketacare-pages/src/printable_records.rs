@@ -2,7 +2,8 @@
 //! navigation or forms: the summary that documents treatment-resistant depression for prior
 //! authorisation (diagnosis, each antidepressant trial with its dose, duration, adherence and outcome,
 //! staging, the rating-scale scores with their baselines, and the decision with its rules version and
-//! protocol), and a session's record (gate, dose and lot, vital signs, alerts, discharge, sign-off, REMS).
+//! protocol), and a session's record (gate, dose and lot, vital signs, alerts, discharge, sign-off, REMS,
+//! and the signed session note with its addenda and signatures).
 //! Both gather their data with the pages' own functions (the overview's `patient_identity`,
 //! `chart_decisions` and `scale_results`; the session page's `session_page`), so they show exactly what
 //! those pages show, through the same audited use cases.
@@ -19,6 +20,7 @@ use crate::page_error::{PageError, render};
 use crate::patient_pages::{
     Evaluation, ScaleResultRow, chart_decisions, name_the_overriders, patient_identity, scale_results,
 };
+use crate::session_notes_page::{NoteItem, note_items};
 use crate::session_page::{PageState, SessionPage, session_page};
 use crate::signed_in::SignedIn;
 use crate::symptom_chart::symptom_course_svg;
@@ -106,6 +108,8 @@ pub async fn summary(
 struct SessionRecordPage {
     chrome: Chrome,
     session: SessionPage,
+    /// The signed note and addenda (drafts are not part of the record).
+    notes: Vec<NoteItem>,
     printed: String,
 }
 
@@ -118,9 +122,13 @@ pub async fn session_record(
 ) -> Result<Response, PageError> {
     let page_state = PageState { for_print: true, ..PageState::default() };
     let session = session_page(&state, &signed, &patient_id, &session_id, page_state).await?;
+    let notes = state.app.session_notes(&signed.actor, &patient_id, &session_id).await?;
+    let mut notes = note_items(&state, &signed, &notes).await?;
+    notes.retain(|note| !note.signatures.is_empty());
     let page = SessionRecordPage {
         chrome: Chrome::signed_in(&format!("Session record — {}", session.patient_name), "", &signed.principal),
         session,
+        notes,
         printed: printed_line(&state, &signed),
     };
     Ok(render(&page))

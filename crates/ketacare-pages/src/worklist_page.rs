@@ -36,6 +36,15 @@ struct WorklistPage {
     sessions: Vec<SessionItem>,
     self_reports: Vec<SelfReportItem>,
     rems_forms: Vec<RemsItem>,
+    /// For prescribers: signed notes awaiting their co-signature (`None` for other roles).
+    notes_to_cosign: Option<Vec<NoteToCosign>>,
+}
+
+struct NoteToCosign {
+    patient: String,
+    href: String,
+    what: &'static str,
+    signed: String,
 }
 
 struct AlertItem {
@@ -175,6 +184,22 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
             missing: value_text(&item.missing),
         })
         .collect();
+    let notes_to_cosign = if signed.actor.role == ketacare_app::Role::Prescriber {
+        let notes = state.app.notes_awaiting_cosignature(&signed.actor).await?;
+        Some(
+            notes
+                .iter()
+                .map(|note| NoteToCosign {
+                    patient: note.patient_label.clone(),
+                    href: format!("{}/notes", session_href(&note.patient_id, &note.session_id)),
+                    what: if note.kind == ketacare_app::NoteKind::Note { "Session note" } else { "Addendum" },
+                    signed: date_time(&note.signed_at, &zone),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     let page = WorklistPage {
         chrome: Chrome::signed_in("Worklist", "worklist", &signed.principal),
         csrf_token: signed.principal.csrf_token.clone().unwrap_or_default(),
@@ -186,6 +211,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
         sessions,
         self_reports,
         rems_forms,
+        notes_to_cosign,
     };
     Ok(render(&page))
 }

@@ -1540,10 +1540,12 @@ async fn the_printable_records_and_the_rems_form_render_for_the_roles_that_may_s
         let site = Site::new(database.store).await;
         site.seed_chart().await;
         use Role::*;
-        let pages: [(String, &[Role]); 3] = [
+        let pages: [(String, &[Role]); 5] = [
             (format!("{}/summary", site.overview_path()), &[Admin, Prescriber, Nurse]),
             (format!("{}/record", site.session_path()), &[Admin, Prescriber, Nurse]),
             (format!("{}/rems-form", site.session_path()), &[Admin, Prescriber, Nurse]),
+            (format!("{}/after-care", site.session_path()), &[Admin, Prescriber, Nurse]),
+            (format!("{}/notes", site.session_path()), &[Admin, Prescriber, Nurse]),
         ];
         for (path, allowed) in &pages {
             for role in ROLES {
@@ -1585,6 +1587,14 @@ async fn the_printable_records_and_the_rems_form_render_for_the_roles_that_may_s
             assert!(summary.contains(text), "{text} on the summary: {summary}");
         }
         assert!(!summary.contains("<form method=\"post\" action=\"/patients"), "no forms on the summary");
+        // The after-care sheet: no driving until the next day after sleep, and whom to call.
+        let after_care = site.get(Nurse, &pages[3].0).await.body;
+        for text in ["Do not drive", "after a night's sleep", "Whom to call", "--clinic-phone", "data-print"] {
+            assert!(after_care.contains(text), "{text} on the after-care sheet: {after_care}");
+        }
+        // The session is not discharged: no note may be written yet, and the page says why.
+        let notes = site.get(Nurse, &pages[4].0).await.body;
+        assert!(notes.contains("written once the session is discharged"), "{notes}");
         // Every role that may see the overview and read the chart finds the print links there.
         let overview = site.get(Nurse, &site.overview_path()).await.body;
         assert!(overview.contains(&format!("href=\"{}/summary\"", site.overview_path())), "{overview}");
@@ -2096,6 +2106,119 @@ async fn consents_are_recorded_withdrawn_and_printed_on_their_page_and_admins_ke
         assert_eq!(stored.status, StatusCode::SEE_OTHER, "{}", stored.body);
         let forms = site.get(Admin, "/admin/consent-forms").await.body;
         assert!(forms.contains("Version two.") && forms.contains("180 days"), "{forms}");
+    })
+    .await;
+}
+
+/// The text of `page` between the first `start` and the `end` after it.
+fn between(page: &str, start: &str, end: &str) -> String {
+    let from = page.find(start).unwrap_or_else(|| panic!("{start} on the page: {page}")) + start.len();
+    page[from..].split(end).next().unwrap().to_owned()
+}
+
+/// The seeded session, run through the use cases to discharge: two pre-dose readings, the dose with its
+/// lot, a settled reading 2 hours later and the escort.
+async fn discharge_the_seeded_session(site: &mut Site) {
+    let nurse = site.actor(Role::Nurse).await;
+    let (patient, session) = (site.patient_id.clone(), site.session_id.clone());
+    set_clock(site, "2026-12-04T15:31:00Z").await;
+    let settled = |at: &str| {
+        json!({ "at": at, "systolic_mmhg": 126, "diastolic_mmhg": 78, "heart_rate_bpm": 72, "spo2_percent": 98,
+                "respiratory_rate_per_min": 14, "moaas": 5, "cadss_total": 0, "crisis_symptoms": [] })
+        .to_string()
+    };
+    let second = json!({ "at": "2026-12-04T15:26", "systolic_mmhg": 124, "diastolic_mmhg": 78 }).to_string();
+    for observation in [settled("2026-12-04T15:20"), second] {
+        site.app.record_observation(&nurse, &patient, &session, &observation, None).await.unwrap();
+    }
+    let dose = json!({ "drug": "esketamine", "dose_mg": 56, "device_count": 2, "lot_number": "LOT-NOTE",
+                       "started_at": "2026-12-04T15:30" });
+    site.app.record_administration(&nurse, &patient, &session, &dose.to_string(), None).await.unwrap();
+    set_clock(site, "2026-12-04T17:35:00Z").await;
+    site.app.record_observation(&nurse, &patient, &session, &settled("2026-12-04T17:30"), None).await.unwrap();
+    let view = site.app.get_session(&nurse, &patient, &session).await.unwrap();
+    let escort = json!({ "discharge": { "escort_present": true } }).to_string();
+    let view = site.app.update_session(&nurse, &patient, &session, view.version, &escort).await.unwrap();
+    site.app.discharge_session(&nurse, &patient, &session, view.version).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_nurse_signs_the_session_note_on_its_page_and_a_prescriber_cosigns_it_from_the_worklist() {
+    each_backend(|database| async move {
+        let mut site = Site::new(database.store).await;
+        discharge_the_seeded_session(&mut site).await;
+        let notes = format!("{}/notes", site.session_path());
+        use Role::*;
+
+        // The draft generated from the session, saved as typed.
+        let page = site.get(Nurse, &notes).await.body;
+        assert!(page.contains("lot LOT-NOTE") && page.contains("Pre-dose gate: proceed."), "{page}");
+        assert_markup_is_text(&page, &notes);
+        let text = "Esketamine 56 mg, lot LOT-NOTE.\r\nAssessment and plan: continue.";
+        let saved = post_form(&site, Nurse, &notes, &[("text", text)]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let page = site.get(Nurse, &format!("{notes}?done=draft")).await.body;
+        assert!(page.contains("The draft was saved") && page.contains("DRAFT — not signed"), "{page}");
+        let note_id = between(&page, &format!("action=\"{notes}/"), "/edit\"");
+        let hash = between(&page, "name=\"text_sha256\" value=\"", "\"");
+        assert_eq!(hash, ketacare_core::notes::note_text_sha256(text), "the form signs the text as saved");
+
+        // A stale hash (the text changed since the page was read) is refused on the page; then signed.
+        let stale =
+            post_form(&site, Nurse, &format!("{notes}/{note_id}/signature"), &[("version", "1"), ("text_sha256", "0")])
+                .await;
+        assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(stale.body.contains("read the note again before signing"), "{}", stale.body);
+        let signed = post_form(
+            &site,
+            Nurse,
+            &format!("{notes}/{note_id}/signature"),
+            &[("version", "1"), ("text_sha256", &hash)],
+        )
+        .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+        let page = site.get(Nurse, &notes).await.body;
+        assert!(page.contains("SIGNED — awaiting a prescriber&#39;s co-signature") && page.contains(&hash), "{page}");
+        assert!(
+            !page.contains("/signature\"") && page.contains("Add an addendum"),
+            "locked: no sign form, an addendum instead"
+        );
+        let edit =
+            post_form(&site, Nurse, &format!("{notes}/{note_id}/edit"), &[("version", "1"), ("text", "changed")]).await;
+        assert_eq!(edit.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(edit.body.contains("a signed note is locked"), "{}", edit.body);
+
+        // The prescribers' worklist lists it; the nurse's has no such list; the prescriber co-signs.
+        let worklist = site.get(Prescriber, "/worklist").await.body;
+        assert!(
+            worklist.contains("Notes awaiting co-signature") && worklist.contains(&format!("href=\"{notes}\"")),
+            "{worklist}"
+        );
+        assert!(!site.get(Nurse, "/worklist").await.body.contains("Notes awaiting co-signature"));
+        let page = site.get(Prescriber, &notes).await.body;
+        assert!(page.contains("Co-sign the note"), "{page}");
+        let cosigned = post_form(
+            &site,
+            Prescriber,
+            &format!("{notes}/{note_id}/cosignature"),
+            &[("version", "1"), ("text_sha256", &hash)],
+        )
+        .await;
+        assert_eq!(cosigned.status, StatusCode::SEE_OTHER, "{}", cosigned.body);
+        let page = site.get(Prescriber, &format!("{notes}?done=cosigned")).await.body;
+        assert!(
+            page.contains("SIGNED AND CO-SIGNED — locked") && page.contains("prescriber (prescriber) on"),
+            "{page}"
+        );
+        assert!(site.get(Prescriber, "/worklist").await.body.contains("No notes awaiting co-signature"));
+
+        // The printable record carries the signed note and both signatures.
+        let record = site.get(Admin, &format!("{}/record", site.session_path())).await.body;
+        for text in
+            ["Assessment and plan: continue.", "Signed by nurse (nurse)", "Co-signed by prescriber (prescriber)", &hash]
+        {
+            assert!(record.contains(text), "{text} on the record: {record}");
+        }
     })
     .await;
 }

@@ -14,6 +14,7 @@ mod operations;
 mod patients;
 pub mod row_versions;
 mod rows;
+mod session_notes;
 mod session_safety;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -50,6 +51,7 @@ pub use patients::{
     NewScaleResult, Patient, PatientChanges, PatientListing, PatientPage, PatientSearch, RecordStatus,
     StoredAssessment, StoredScaleResult,
 };
+pub use session_notes::{NoteAwaitingCosignature, NoteKind, NoteSignature, SignatureKind, StoredSessionNote};
 pub use session_safety::{ObservationCorrectionWrite, SessionDischarge, StoredDoseOrder, StoredSessionOverride};
 pub use treatment::{
     AdministrationStatusChange, NewTreatmentPlan, NewTreatmentSession, ObservationCorrection, ObservationWrite,

@@ -39,6 +39,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0009_patients_by_mrn.sql"),
     },
     Migration { version: 10, name: "consents", sql: include_str!("../migrations/sqlite/0010_consents.sql") },
+    Migration { version: 12, name: "session_notes", sql: include_str!("../migrations/sqlite/0012_session_notes.sql") },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -68,6 +69,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0009_patients_by_mrn.sql"),
     },
     Migration { version: 10, name: "consents", sql: include_str!("../migrations/postgres/0010_consents.sql") },
+    Migration {
+        version: 12,
+        name: "session_notes",
+        sql: include_str!("../migrations/postgres/0012_session_notes.sql"),
+    },
 ];
 
 /// The migration from which audit events carry row versions; applying it records the versions of the

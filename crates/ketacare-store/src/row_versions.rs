@@ -44,7 +44,8 @@ const fn integer_key(name: &'static str) -> KeyColumn {
 
 /// Covered tables created by migrations after schema 7 (row versions): empty when schema 7's baseline
 /// event was written, so the baseline does not read them (they do not exist yet at that point).
-pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &["consent_forms", "patient_consents"];
+pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] =
+    &["consent_forms", "patient_consents", "session_notes", "note_signatures"];
 
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
 /// `audit_events` itself (the hash chain covers it), `ketacare_migrations` (checked against the shipped
@@ -354,6 +355,37 @@ pub const COVERED_TABLES: &[CoveredTable] = &[
         name: "observation_corrections",
         key_columns: &[text_key("patient_id"), text_key("session_id"), integer_key("sequence")],
         columns: &["patient_id", "session_id", "sequence", "reason", "corrected_by", "corrected_at"],
+    },
+    CoveredTable {
+        name: "session_notes",
+        key_columns: &[text_key("patient_id"), text_key("note_id")],
+        columns: &[
+            "patient_id",
+            "note_id",
+            "session_id",
+            "kind",
+            "addendum_to",
+            "text",
+            "author_id",
+            "author_role",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+    },
+    CoveredTable {
+        name: "note_signatures",
+        key_columns: &[text_key("patient_id"), text_key("note_id"), text_key("kind")],
+        columns: &[
+            "patient_id",
+            "note_id",
+            "kind",
+            "signed_by",
+            "signer_role",
+            "signed_at",
+            "text_sha256",
+            "cosignature_required",
+        ],
     },
 ];
 

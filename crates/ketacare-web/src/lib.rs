@@ -14,6 +14,8 @@ mod error;
 mod fhir_bulk_routes;
 mod fhir_routes;
 pub mod input;
+mod note_openapi;
+mod note_routes;
 pub mod openapi;
 mod patient_routes;
 mod responses;
@@ -161,6 +163,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/patients/{patient_id}/consents"),
     route("POST", "/api/v1/patients/{patient_id}/consents"),
     route("PATCH", "/api/v1/patients/{patient_id}/consents/{consent_id}"),
+    route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes"),
+    route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}"),
+    route("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/signature"),
+    route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/cosignature"),
+    route("GET", "/api/v1/notes/awaiting-cosignature"),
     route("GET", "/api/v1/worklist"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
@@ -217,6 +226,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/patients/{patient_id}/evaluation", get(chart_routes::evaluation))
         .merge(treatment_router())
         .merge(consent_router())
+        .merge(note_router())
         .route("/api/v1/worklist", get(worklist_routes::worklist))
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
@@ -286,6 +296,18 @@ fn treatment_router() -> Router<AppState> {
         .route(&format!("{SESSION}/observations/{{sequence}}"), patch(t::correct_observation))
         .route(&format!("{SESSION}/discharge"), post(t::discharge_session))
         .route(&format!("{SESSION}/signature"), post(t::sign_session))
+}
+
+/// The session-note routes (docs/notes.md), kept apart to ease merging.
+fn note_router() -> Router<AppState> {
+    use note_routes as n;
+    const NOTES: &str = "/api/v1/patients/{patient_id}/sessions/{session_id}/notes";
+    Router::new()
+        .route(NOTES, get(n::list_notes).post(n::create_note))
+        .route(&format!("{NOTES}/{{note_id}}"), get(n::get_note).patch(n::edit_note))
+        .route(&format!("{NOTES}/{{note_id}}/signature"), post(n::sign_note))
+        .route(&format!("{NOTES}/{{note_id}}/cosignature"), post(n::cosign_note))
+        .route("/api/v1/notes/awaiting-cosignature", get(n::awaiting_cosignature))
 }
 
 /// OWASP Secure Headers for a JSON API: nothing may be framed, sniffed, cached or referred.

@@ -237,6 +237,23 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     // A session in progress (no dose yet) is not discharged, nor signed.
     ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/discharge", [401, 403, 422, 422, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/signature", [401, 403, 422, 403, 403, 403]),
+    // Session notes: the matrix's session is in progress, so no note may be written yet (422), and no note
+    // named `no-such-note` exists (404); an edit's body without `text` is refused first (422).
+    ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes", [401, 403, 422, 422, 403, 403]),
+    ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}", [401, 404, 404, 404, 403, 403]),
+    ("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}", [401, 403, 422, 422, 403, 403]),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/signature",
+        [401, 403, 404, 404, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/cosignature",
+        [401, 403, 404, 403, 403, 403],
+    ),
+    ("GET", "/api/v1/notes/awaiting-cosignature", [401, 403, 200, 403, 403, 403]),
     ("GET", "/api/v1/worklist", [401, 200, 200, 200, 403, 403]),
     // Consent: admins keep the forms; nurses and prescribers record consents (a fresh one per call, at v1).
     ("GET", "/api/v1/consent-forms", [401, 200, 200, 200, 403, 403]),
@@ -279,7 +296,7 @@ async fn role_by_route_matrix() {
                 // A patient of its own for each call, so amending one does not move another's ETag.
                 let patient_id = api.create_patient(&nurse, "Ada").await;
                 let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token")
-                    .replace("{user_id}", "no-such-user");
+                    .replace("{user_id}", "no-such-user").replace("{note_id}", "no-such-note");
                 if template.contains("{assessment_id}") {
                     let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
                     path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
@@ -798,6 +815,7 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
                 .replace("{session_id}", "s")
                 .replace("{alert_id}", "x")
                 .replace("{administration_id}", "d")
+                .replace("{note_id}", "n")
                 .replace("{user_id}", "u");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(

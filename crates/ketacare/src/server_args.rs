@@ -87,6 +87,13 @@ pub struct ServeOptions {
     /// How long a finished `$export`'s files stay downloadable, in minutes.
     #[arg(long, env = "KETACARE_BULK_EXPORT_LIFETIME_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10_080))]
     pub bulk_export_lifetime_minutes: u64,
+    /// The clinic's phone number as the patient's after-care sheet prints it ("whom to call").
+    #[arg(long = "clinic-phone", env = "KETACARE_CLINIC_PHONE", value_name = "TEXT")]
+    pub clinic_phone: Option<String>,
+    /// A crisis line as the after-care sheet prints it (e.g. "988 Suicide & Crisis Lifeline: call or text
+    /// 988"); none is printed by default, the protocol holding no crisis line.
+    #[arg(long = "crisis-line", env = "KETACARE_CRISIS_LINE", value_name = "TEXT")]
+    pub crisis_line: Option<String>,
 }
 
 /// A multi-threaded runtime for the database and server commands.
@@ -167,7 +174,11 @@ pub async fn serve(app: App, options: &ServeOptions) -> anyhow::Result<()> {
             &bulk_export_parent,
             std::time::Duration::from_secs(options.bulk_export_lifetime_minutes * 60),
         )
-        .with_mrn_identifier_systems(options.mrn_systems.clone());
+        .with_mrn_identifier_systems(options.mrn_systems.clone())
+        .with_after_care_contacts(ketacare_app::AfterCareContacts {
+            clinic_phone: options.clinic_phone.clone().filter(|phone| !phone.trim().is_empty()),
+            crisis_line: options.crisis_line.clone().filter(|line| !line.trim().is_empty()),
+        });
     let listener =
         tokio::net::TcpListener::bind(options.bind).await.with_context(|| format!("binding {}", options.bind))?;
     let address = listener.local_addr()?;

@@ -27,6 +27,11 @@
 //! form; the printable session record and the summary for prior authorisation are laid out with
 //! Chromium's print emulation at an A4 page's text width and must fit it. Screenshots: `session-*.png`,
 //! `summary.png`, `summary-print.png`.
+//! Another has the nurse write, edit and sign the session note of a session run to discharge through the
+//! pages, and the prescriber co-sign it from the worklist's "Notes awaiting co-signature"; then each
+//! printable page (the session record with the signed note, the after-care sheet, the REMS form, the
+//! summary for prior authorisation, the note) is laid out with print media emulated and saved as
+//! `print-*.png`.
 //! Another drives the admin pages (users, tokens, the protocol, the audit log) and a form sent after
 //! the session ended, whose typed text comes back after signing in again.
 //! Without `KETACARE_E2E_WEBDRIVER` the tests say they are skipped and pass; CI sets it.
@@ -76,9 +81,15 @@ fn midday_time_zone() -> String {
 }
 
 fn start_demo(database_url: &str) -> DemoServer {
+    start_demo_with(database_url, &[])
+}
+
+/// The demo with more `serve` options (`--clinic-phone …`).
+fn start_demo_with(database_url: &str, more_args: &[&str]) -> DemoServer {
     let time_zone = midday_time_zone();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ketacare"))
         .args(["demo", "--database", database_url, "--bind", "127.0.0.1:0", "--time-zone", &time_zone])
+        .args(more_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -1548,5 +1559,138 @@ async fn discharge_through_the_pages(browser: &Client, session_url: &str) -> Res
         .for_element(Locator::XPath("//dt[normalize-space(.)='Discharged']"))
         .await
         .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The nurse writes, edits and signs the session note of a session run to discharge through the pages; the
+/// prescriber, on a second browser, finds it on the worklist's "Notes awaiting co-signature" and co-signs
+/// it. Then every printable page prints: the session record (with the signed note and both signatures),
+/// the after-care sheet (the clinic's phone from `--clinic-phone`), the REMS form, the summary for prior
+/// authorisation and the note page, each laid out with print media emulated and saved as `print-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nurse_signs_the_session_note_the_prescriber_cosigns_and_every_record_prints() {
+    let Ok(webdriver) = std::env::var(WEBDRIVER_VARIABLE) else {
+        println!("skipped: set {WEBDRIVER_VARIABLE} to a chromedriver URL (e.g. http://127.0.0.1:9515) to run it");
+        return;
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
+    let demo = start_demo_with(&database_url, &["--clinic-phone", "+1 555 0100"]);
+    let passwords = (reset_password(&database_url, "demo.nurse"), reset_password(&database_url, "demo.prescriber"));
+    let nurse = browser(&webdriver).await;
+    let prescriber = browser(&webdriver).await;
+    let outcome = notes_and_printing(&nurse, &prescriber, &webdriver, &demo.base_url, &passwords).await;
+    let _ = nurse.close().await;
+    let _ = prescriber.close().await;
+    outcome.expect("the signed and co-signed note, and the printable records, in the browser");
+}
+
+async fn notes_and_printing(
+    nurse: &Client,
+    prescriber: &Client,
+    webdriver: &str,
+    base_url: &str,
+    passwords: &(String, String),
+) -> Result<(), String> {
+    sign_in_with_one_time_password(nurse, base_url, "demo.nurse", &passwords.0, "a nurse's own password").await?;
+    nurse
+        .find(Locator::XPath("//a[starts-with(normalize-space(.), 'Open session')]"))
+        .await
+        .map_err(|e| e.to_string())?
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(nurse, "/sessions/").await;
+    let now = field_value(nurse, "at").await;
+    // A session of the same patient, its dose three hours ago, run through the pages to discharge.
+    nurse.find(Locator::Css(".breadcrumb a:nth-of-type(2)")).await.unwrap().click().await.unwrap();
+    nurse.wait().for_element(Locator::Id("start-session")).await.map_err(|e| e.to_string())?;
+    let patient_url = nurse.current_url().await.unwrap().to_string();
+    nurse.find(Locator::Css("#start-order_id option:nth-of-type(2)")).await.unwrap().click().await.unwrap();
+    set_field(nurse, "start-planned_at", &minutes_before(&now, 180)).await;
+    click_button(nurse, "Start the session").await;
+    wait_for_path(nurse, "/sessions/").await;
+    let session = nurse.current_url().await.unwrap();
+    let session_url = format!("{}{}", session.origin().ascii_serialization(), session.path());
+    chart_the_pre_dose_facts_and_give_the_dose(nurse, &session_url, &now, "E2E-NOTE-1").await;
+    for (minutes, keys) in [(138, "150\t90\t80\t98\t14\t4\t0"), (60, "126\t78\t70\t98\t14\t5\t0")] {
+        enter_a_row_of_vital_signs(nurse, &session_url, &minutes_before(&now, minutes), keys).await;
+    }
+    discharge_through_the_pages(nurse, &session_url).await?;
+
+    // The note, generated from the session: edited, saved as a draft, signed.
+    click(nurse, Locator::LinkText("Session note and signatures")).await;
+    wait_for_path(nurse, "/notes").await;
+    let generated = field_value(nurse, "new-note-text").await;
+    for text in ["Pre-dose gate: proceed.", "lot E2E-NOTE-1", "- BP (", "- MOAA/S (", "Discharge: ready."] {
+        assert!(generated.contains(text), "{text} in the generated note: {generated}");
+    }
+    assert_accessible(nurse, "the session note page").await;
+    click(nurse, Locator::Id("save-note")).await;
+    wait_for_path(nurse, "done=draft").await;
+    let draft = nurse.find(Locator::Id("note-0-text")).await.map_err(|e| e.to_string())?;
+    draft.send_keys("Tolerated well; continue the induction.").await.unwrap();
+    click_button(nurse, "Save the draft").await;
+    nurse
+        .wait()
+        .for_element(Locator::XPath("//textarea[contains(., 'Tolerated well')]"))
+        .await
+        .map_err(|e| e.to_string())?;
+    click(nurse, Locator::Id("note-0-sign")).await;
+    wait_for_path(nurse, "done=signed").await;
+    let note = text_of(nurse, "note-0").await;
+    assert!(note.contains("awaiting a prescriber's co-signature") && note.contains("demo.nurse (nurse) on"), "{note}");
+    assert!(
+        note.contains("Tolerated well; continue the induction.") && note.contains("SHA-256 of the text signed"),
+        "{note}"
+    );
+    assert!(nurse.find(Locator::Id("note-0-sign")).await.is_err(), "a signed note has no sign button");
+    nurse.set_window_size(1280, 2400).await.unwrap();
+    screenshot(nurse, "note-signed-by-nurse.png").await;
+    nurse.set_window_size(1280, 1000).await.unwrap();
+
+    // The prescriber co-signs from the worklist.
+    sign_in_with_one_time_password(
+        prescriber,
+        base_url,
+        "demo.prescriber",
+        &passwords.1,
+        "a prescriber's own password",
+    )
+    .await?;
+    let waiting = text_of(prescriber, "notes-awaiting-cosignature").await;
+    assert!(waiting.contains("Session note"), "{waiting}");
+    click(prescriber, Locator::Css("#notes-awaiting-cosignature tbody a")).await;
+    wait_for_path(prescriber, "/notes").await;
+    click(prescriber, Locator::Id("note-0-cosign")).await;
+    wait_for_path(prescriber, "done=cosigned").await;
+    let note = text_of(prescriber, "note-0").await;
+    assert!(
+        note.contains("SIGNED AND CO-SIGNED")
+            && note.contains("Co-signed by")
+            && note.contains("demo.prescriber (prescriber) on"),
+        "{note}"
+    );
+    screenshot(prescriber, "note-cosigned.png").await;
+    prescriber.goto(&format!("{base_url}/worklist")).await.unwrap();
+    let waiting = text_of(prescriber, "notes-awaiting-cosignature").await;
+    assert!(waiting.contains("No notes awaiting co-signature"), "{waiting}");
+
+    // Every printable page, printed.
+    prescriber.goto(&format!("{session_url}/record")).await.unwrap();
+    let record = text_of(prescriber, "record-note").await;
+    assert!(record.contains("Tolerated well") && record.contains("Co-signed by demo.prescriber"), "{record}");
+    print_preview(prescriber, webdriver, "print-session-record.png").await;
+    prescriber.goto(&format!("{session_url}/after-care")).await.unwrap();
+    let sheet = text_of(prescriber, "main").await;
+    assert!(sheet.contains("Do not drive") && sheet.contains("+1 555 0100") && sheet.contains("E2E-NOTE-1"), "{sheet}");
+    assert_accessible(prescriber, "the after-care sheet").await;
+    print_preview(prescriber, webdriver, "print-after-care.png").await;
+    prescriber.goto(&format!("{session_url}/rems-form")).await.unwrap();
+    print_preview(prescriber, webdriver, "print-rems-form.png").await;
+    prescriber.goto(&format!("{patient_url}/summary")).await.unwrap();
+    print_preview(prescriber, webdriver, "print-summary.png").await;
+    prescriber.goto(&format!("{session_url}/notes")).await.unwrap();
+    print_preview(prescriber, webdriver, "print-session-note.png").await;
     Ok(())
 }

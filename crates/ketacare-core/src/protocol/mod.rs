@@ -15,6 +15,7 @@ pub use reader::{SectionReader, Setting};
 
 use crate::dosing::DosingSettings;
 use crate::eligibility::EligibilitySettings;
+use crate::notes::NoteSettings;
 use crate::outcomes::OutcomeSettings;
 use crate::plan::ScheduleSettings;
 use crate::scales::ScalesSettings;
@@ -47,6 +48,8 @@ pub struct Protocol {
     pub schedule: ScheduleSettings,
     pub scales: ScalesSettings,
     pub outcomes: OutcomeSettings,
+    /// `[notes]`: session notes and their signatures.
+    pub notes: NoteSettings,
     /// Every setting as the file writes it, with its source, in file order (what `protocol show` lists
     /// and the staff pages' protocol page shows).
     pub entries: Vec<ProtocolEntry>,
@@ -101,6 +104,7 @@ impl Protocol {
             schedule: ScheduleSettings::read(SectionReader::take_section(&mut root, "schedule")?)?,
             scales: ScalesSettings::read(SectionReader::take_section(&mut root, "scales")?)?,
             outcomes: OutcomeSettings::read(SectionReader::take_section(&mut root, "outcomes")?)?,
+            notes: NoteSettings::read(SectionReader::take_section(&mut root, "notes")?)?,
             entries,
         };
         if let Some(key) = root.keys().next() {

@@ -125,6 +125,39 @@ impl SectionReader {
         Ok(Setting { value: parsed, source })
     }
 
+    /// A list of distinct words, each one of `accepted` (an empty list is allowed); the error names the
+    /// item and lists the accepted words.
+    pub fn take_word_list(&mut self, key: &str, accepted: &[&str]) -> Result<Setting<Vec<String>>, InvalidProtocol> {
+        let (value, source, path) = self.take_entry(key)?;
+        let Value::Array(items) = value else {
+            return Err(InvalidProtocol::new(
+                &path,
+                format!("must be a list of words from {}, got {value}", accepted.join(", ")),
+            ));
+        };
+        let mut words: Vec<String> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            match item {
+                Value::String(word) if accepted.contains(&word.as_str()) => {
+                    if words.contains(word) {
+                        return Err(InvalidProtocol::new(
+                            &format!("{path}[{index}]"),
+                            format!("\"{word}\" is listed twice"),
+                        ));
+                    }
+                    words.push(word.clone());
+                }
+                other => {
+                    return Err(InvalidProtocol::new(
+                        &format!("{path}[{index}]"),
+                        format!("must be one of {}, got {other}", accepted.join(", ")),
+                    ));
+                }
+            }
+        }
+        Ok(Setting { value: words, source })
+    }
+
     /// Rejects any key that no reader asked for.
     pub fn finish(self) -> Result<(), InvalidProtocol> {
         match self.remaining.keys().next() {
