@@ -40,6 +40,18 @@ pub enum Permission {
     /// Read the site protocol in effect, each setting with its source (admins, who keep it, and
     /// prescribers, who decide under it).
     ReadProtocol,
+    /// Read the controlled-substance log, its balances and reports (auditors too: a DEA inspection reads
+    /// the log; it names patients by id only).
+    ReadControlledSubstances,
+    /// Record some entry of the controlled-substance log (the entry's own permission is checked next);
+    /// counts need no more.
+    RecordControlledSubstances,
+    /// Receive stock and return it to a supplier or reverse distributor (admins, who keep the stock).
+    ManageControlledSubstanceStock,
+    /// Withdraw drug for an administration and waste it before a witness (the clinicians who give it).
+    DispenseControlledSubstances,
+    /// Resolve a count's discrepancy with a reason.
+    ResolveStockDiscrepancies,
 }
 
 impl Permission {
@@ -65,6 +77,11 @@ impl Permission {
             Permission::SignSessions => "sign sessions",
             Permission::ExportInBulk => "export records in bulk",
             Permission::ReadProtocol => "read the site protocol",
+            Permission::ReadControlledSubstances => "read the controlled-substance log",
+            Permission::RecordControlledSubstances => "record controlled-substance entries",
+            Permission::ManageControlledSubstanceStock => "receive or return controlled-substance stock",
+            Permission::DispenseControlledSubstances => "withdraw or waste controlled substances",
+            Permission::ResolveStockDiscrepancies => "resolve controlled-substance count discrepancies",
         }
     }
 }
@@ -89,6 +106,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         PrescribePlans | PrescribeDoses | OverrideSessionHolds | SignSessions => matches!(role, Prescriber),
         ExportInBulk => matches!(role, Admin | Analyst),
         ReadProtocol => matches!(role, Admin | Prescriber),
+        ReadControlledSubstances => matches!(role, Admin | Prescriber | Nurse | Auditor),
+        RecordControlledSubstances => matches!(role, Admin | Prescriber | Nurse),
+        ManageControlledSubstanceStock | ResolveStockDiscrepancies => matches!(role, Admin),
+        DispenseControlledSubstances => matches!(role, Prescriber | Nurse),
     }
 }
 

@@ -6,6 +6,7 @@
 mod audit;
 mod audit_verify;
 mod chart;
+mod controlled_substances;
 mod fhir_import;
 mod login_failures;
 mod migrate;
@@ -38,6 +39,10 @@ pub use audit_verify::{
 };
 pub use chart::{
     ChartEvaluation, ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp,
+};
+pub use controlled_substances::{
+    AdministrationOfStock, StockDiscrepancyResolution, StockEntryCorrection, StockEntryFilter, StockEntryLot,
+    StockEntryRow, StockLotRow,
 };
 pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};

@@ -38,6 +38,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "patients_by_mrn",
         sql: include_str!("../migrations/sqlite/0009_patients_by_mrn.sql"),
     },
+    Migration {
+        version: 11,
+        name: "controlled_substances",
+        sql: include_str!("../migrations/sqlite/0011_controlled_substances.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -66,11 +71,19 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         name: "patients_by_mrn",
         sql: include_str!("../migrations/postgres/0009_patients_by_mrn.sql"),
     },
+    Migration {
+        version: 11,
+        name: "controlled_substances",
+        sql: include_str!("../migrations/postgres/0011_controlled_substances.sql"),
+    },
 ];
 
 /// The migration from which audit events carry row versions; applying it records the versions of the
 /// rows already stored in one event, in the same transaction.
 const ROW_VERSIONS_MIGRATION: i64 = 7;
+
+/// Covered tables created by migrations after [`ROW_VERSIONS_MIGRATION`]: its baseline does not scan them.
+const TABLES_AFTER_ROW_VERSIONS: &[&str] = &["stock_lots", "stock_entries"];
 
 /// The event that carries the versions of the rows stored before [`ROW_VERSIONS_MIGRATION`].
 fn row_baseline_event() -> AuditEvent {
@@ -138,7 +151,8 @@ impl Store {
                         sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(migration.sql)).await.map_err(fail)?;
                         if migration.version == ROW_VERSIONS_MIGRATION {
                             let mut versions = Vec::new();
-                            for table in COVERED_TABLES {
+                            // Tables created by later migrations have no rows from before row versions.
+                            for table in COVERED_TABLES.iter().filter(|table| !TABLES_AFTER_ROW_VERSIONS.contains(&table.name)) {
                                 (*tx).scan_row_versions(table, |version| versions.push(version)).await.map_err(fail)?;
                             }
                             if !versions.is_empty() {
