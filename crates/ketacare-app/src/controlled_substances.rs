@@ -482,7 +482,10 @@ impl App {
                     let witness_password = match object.remove("witness_password") {
                         Some(Value::String(password)) if !password.is_empty() => password,
                         _ => {
-                            return Err(AppError::invalid("witness_password", "is required: the witness signs with it"));
+                            return Err(AppError::invalid(
+                                "witness_password",
+                                "is required: the witness signs with it",
+                            ));
                         }
                     };
                     EntryInput::Wasted { lot_id: text(&mut object, "lot_id")?, witness_username, witness_password }
