@@ -36,6 +36,8 @@ struct WorklistPage {
     sessions: Vec<SessionItem>,
     self_reports: Vec<SelfReportItem>,
     rems_forms: Vec<RemsItem>,
+    /// Controlled-substance count discrepancies awaiting an admin (admins only).
+    stock_discrepancies: usize,
 }
 
 struct AlertItem {
@@ -186,6 +188,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
         sessions,
         self_reports,
         rems_forms,
+        stock_discrepancies: view.open_stock_discrepancies,
     };
     Ok(render(&page))
 }
