@@ -421,8 +421,9 @@ impl App {
             return Err(self.audit_failure(event, error).await);
         }
         let key = idempotency_key(key)?;
-        // The witness's password is never part of what an idempotent replay compares by: hash the body.
-        let request_sha256 = sha256_hex(&format!("stock-entry\n{body}"));
+        // What an idempotent replay compares: the body without the witness's password, whose plain
+        // SHA-256 must never be stored (it could be guessed offline from it).
+        let request_sha256 = sha256_hex(&format!("stock-entry\n{}", without_witness_password(body)));
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "entry_id").await? {
             return Ok(created);
         }
@@ -935,6 +936,18 @@ impl App {
             .into_iter()
             .find(|view| view.entry_id == entry_id)
             .ok_or_else(|| corrupt("stock entry", "missing from its lot"))
+    }
+}
+
+/// The body as compared for an idempotent replay: a JSON object without `witness_password` (any other
+/// text as it is: it cannot have been stored).
+fn without_witness_password(body: &str) -> String {
+    match ketacare_case::read_json_document(body.as_bytes()) {
+        Ok(Value::Object(mut object)) => {
+            object.remove("witness_password");
+            Value::Object(object).to_string()
+        }
+        _ => body.to_owned(),
     }
 }
 

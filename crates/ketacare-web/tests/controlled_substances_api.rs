@@ -229,6 +229,22 @@ async fn waste_needs_another_clinician_who_signs_with_their_own_password() {
         assert_eq!(witnessed.status, StatusCode::CREATED, "{}", witnessed.text);
         assert!(!witnessed.text.contains(&password(Role::Prescriber)), "the witness's password is never echoed");
         assert_eq!(api.balances().await, vec![(lot_id.clone(), "484.5".to_owned())]);
+        // A retried waste under its Idempotency-Key is one entry, whatever password the retry carries.
+        let token = api.tokens.iter().find(|(role, _)| *role == Role::Nurse).unwrap().1.clone();
+        let keyed = |witness_password: String| {
+            Request::post(ENTRIES)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("idempotency-key", "waste-1")
+                .body(Body::from(waste("prescriber", witness_password).to_string()))
+                .unwrap()
+        };
+        let first = api.send(keyed(password(Role::Prescriber))).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+        let retried = api.send(keyed("typed differently".to_owned())).await;
+        assert_eq!((retried.status, &retried.body["entry_id"]), (StatusCode::CREATED, &first.body["entry_id"]));
+        assert_eq!(retried.headers["idempotent-replayed"], "true");
+        assert_eq!(api.balances().await, vec![(lot_id.clone(), "469".to_owned())]);
         let entry = api.call(Role::Auditor, "GET", witnessed.headers[header::LOCATION].to_str().unwrap(), None).await;
         assert_eq!(
             (entry.body["witness_username"].as_str(), entry.body["recorded_by_username"].as_str()),
