@@ -651,3 +651,27 @@ async fn random_sequences_keep_each_balance_at_received_less_withdrawn_wasted_re
     })
     .await;
 }
+
+#[tokio::test]
+async fn removals_racing_for_the_last_milligrams_of_a_lot_never_take_it_below_zero() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store).await;
+        let lot = api.record(Role::Admin, receipt("KET-1", "safe A", "100")).await;
+        let lot_id = lot.body["lot_id"].as_str().unwrap().to_owned();
+        // Eight returns of 30 mg at once: the lot holds three of them.
+        let returns = (0..8).map(|_| {
+            api.record(
+                Role::Admin,
+                json!({ "kind": "returned", "lot_id": lot_id, "quantity_mg": 30, "party": "RxReturns" }),
+            )
+        });
+        let replies = futures_util::future::join_all(returns).await;
+        let created = replies.iter().filter(|reply| reply.status == StatusCode::CREATED).count();
+        let refused: Vec<(u16, String, String)> =
+            replies.iter().filter(|reply| reply.status != StatusCode::CREATED).map(refusal).collect();
+        assert_eq!(created, 3, "{refused:?}");
+        assert!(refused.iter().all(|refusal| refusal.2 == "stock.balance_negative"), "{refused:?}");
+        assert_eq!(api.balances().await, vec![(lot_id, "10".to_owned())]);
+    })
+    .await;
+}
