@@ -439,6 +439,13 @@ async fn stock_page(state: &PagesState, signed: &SignedIn, extras: StockExtras) 
 pub struct StockQuery {
     #[serde(default)]
     saved: Option<String>,
+    /// From a session page's dose: the withdrawal form filled in for it (the lot chosen by its number).
+    #[serde(default)]
+    patient_id: Option<String>,
+    #[serde(default)]
+    administration_id: Option<String>,
+    #[serde(default)]
+    lot_number: Option<String>,
 }
 
 /// `GET /controlled-substances`.
@@ -457,7 +464,24 @@ pub async fn stock(
         "resolved" => "The discrepancy was resolved.".to_owned(),
         _ => "Saved.".to_owned(),
     });
-    let page = stock_page(&state, &signed, StockExtras { notice, ..StockExtras::default() }).await?;
+    let typed = match (query.patient_id, query.administration_id) {
+        (Some(patient_id), Some(administration_id)) => {
+            let lot_number = query.lot_number.unwrap_or_default();
+            // The lot of that number with stock, unexpired first (the clinician confirms it on the form).
+            let overview = state.app.stock_overview(&signed.actor).await?;
+            let mut lots: Vec<_> = overview.lots.iter().filter(|lot| lot.lot_number == lot_number).collect();
+            lots.sort_by_key(|lot| (lot.expired, lot.balance_mg == "0"));
+            Some(EntryForm {
+                kind: "withdrawn".to_owned(),
+                patient_id,
+                administration_id,
+                lot_id: lots.first().map(|lot| lot.lot_id.clone()).unwrap_or_default(),
+                ..EntryForm::default()
+            })
+        }
+        _ => None,
+    };
+    let page = stock_page(&state, &signed, StockExtras { notice, typed, ..StockExtras::default() }).await?;
     Ok(render(&page))
 }
 

@@ -242,6 +242,17 @@ async fn the_stock_pages_by_role_a_witnessed_waste_and_a_flagged_count_resolved(
         let bad = site.get(Role::Admin, "/controlled-substances/report?from=yesterday").await;
         assert!(bad.body.contains("id=\"report-from-error\""), "{}", bad.body);
 
+        // From a session's dose: the withdrawal form filled in for it, the lot chosen by its number.
+        let prefilled = site
+            .get(Role::Nurse, "/controlled-substances?patient_id=p-1&administration_id=a-1&lot_number=KET-7")
+            .await
+            .body;
+        assert!(
+            prefilled.contains("id=\"withdrawn-patient_id\" name=\"patient_id\" type=\"text\" value=\"p-1\""),
+            "{prefilled}"
+        );
+        assert!(prefilled.contains(&format!("<option value=\"{lot_id}\" selected>ketamine lot KET-7")), "{prefilled}");
+
         // Enter in error needs a reason; with one, the entry stays, struck through, and counts for nothing.
         let page = site.get(Role::Nurse, "/controlled-substances").await.body;
         let marker = "/entered-in-error\"";
