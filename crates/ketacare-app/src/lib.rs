@@ -11,6 +11,7 @@ mod bulk_export;
 mod chart;
 mod chart_vocabulary;
 mod consents;
+mod controlled_substances;
 mod credential_flood;
 mod fhir_export;
 mod fhir_import;
@@ -46,6 +47,9 @@ pub use bulk_export::{
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
 pub use chart_vocabulary::{DrugNameSuggestion, concomitant_classes, drug_name_suggestions, history_codes};
 pub use consents::{ConsentFormView, ConsentView, ModalityConsentView, PatientConsentsView};
+pub use controlled_substances::{
+    StockEntryView, StockLotSummary, StockLotView, StockOverview, StockReport, StockReportQuery, stock_report_csv,
+};
 pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, PatientImportResult};
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.

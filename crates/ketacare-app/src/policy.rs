@@ -46,6 +46,18 @@ pub enum Permission {
     RecordConsents,
     /// Keep the consent forms (each change a new version).
     ManageConsentForms,
+    /// Read the controlled-substance log, its balances and reports (auditors too: a DEA inspection reads
+    /// the log; it names patients by id only).
+    ReadControlledSubstances,
+    /// Record some entry of the controlled-substance log (the entry's own permission is checked next);
+    /// counts need no more.
+    RecordControlledSubstances,
+    /// Receive stock and return it to a supplier or reverse distributor (admins, who keep the stock).
+    ManageControlledSubstanceStock,
+    /// Withdraw drug for an administration and waste it before a witness (the clinicians who give it).
+    DispenseControlledSubstances,
+    /// Resolve a count's discrepancy with a reason.
+    ResolveStockDiscrepancies,
 }
 
 impl Permission {
@@ -74,6 +86,11 @@ impl Permission {
             Permission::ReadConsents => "read consents",
             Permission::RecordConsents => "record consents",
             Permission::ManageConsentForms => "keep the consent forms",
+            Permission::ReadControlledSubstances => "read the controlled-substance log",
+            Permission::RecordControlledSubstances => "record controlled-substance entries",
+            Permission::ManageControlledSubstanceStock => "receive or return controlled-substance stock",
+            Permission::DispenseControlledSubstances => "withdraw or waste controlled substances",
+            Permission::ResolveStockDiscrepancies => "resolve controlled-substance count discrepancies",
         }
     }
 }
@@ -101,6 +118,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadConsents => matches!(role, Admin | Prescriber | Nurse),
         RecordConsents => matches!(role, Prescriber | Nurse),
         ManageConsentForms => matches!(role, Admin),
+        ReadControlledSubstances => matches!(role, Admin | Prescriber | Nurse | Auditor),
+        RecordControlledSubstances => matches!(role, Admin | Prescriber | Nurse),
+        ManageControlledSubstanceStock | ResolveStockDiscrepancies => matches!(role, Admin),
+        DispenseControlledSubstances => matches!(role, Prescriber | Nurse),
     }
 }
 

@@ -99,6 +99,9 @@ pub struct WorklistView {
     pub overdue_self_reports: Vec<WorklistSelfReport>,
     /// Earliest deadline first.
     pub rems_forms_due: Vec<WorklistRemsForm>,
+    /// Controlled-substance counts whose discrepancy awaits an admin's resolution (admins only; 0 for
+    /// other roles): docs/controlled-substances.md.
+    pub open_stock_discrepancies: usize,
 }
 
 /// Orders alert levels, most severe first.
@@ -254,6 +257,7 @@ impl App {
 
         // One event naming every patient the worklist shows.
         let shown: Vec<String> = patients.keys().filter(|patient_id| who(patient_id).is_some()).cloned().collect();
+        let open_stock_discrepancies = self.open_stock_discrepancy_count(actor).await?;
         self.store.append_audit_showing(&event, &shown).await?;
         Ok(WorklistView {
             date: date.to_string(),
@@ -262,6 +266,7 @@ impl App {
             open_alerts: alerts,
             overdue_self_reports,
             rems_forms_due,
+            open_stock_discrepancies,
         })
     }
 }

@@ -8,7 +8,7 @@ use ketacare_app::{Principal, Role};
 #[derive(Debug, Clone)]
 pub struct Chrome {
     pub title: String,
-    /// `worklist`, `patients`, `users`, `protocol`, `audit` or `tokens`: the navigation link marked as the
+    /// `worklist`, `patients`, `stock`, `users`, `protocol`, `audit` or `tokens`: the navigation link marked as the
     /// current page.
     pub current: &'static str,
     pub user: Option<ChromeUser>,
@@ -30,6 +30,8 @@ pub struct ChromeUser {
     pub sees_audit: bool,
     /// Everyone who has chosen their password: their own API tokens.
     pub sees_tokens: bool,
+    /// Admins, prescribers, nurses and auditors: the controlled-substance record.
+    pub sees_stock: bool,
 }
 
 impl Chrome {
@@ -56,6 +58,7 @@ fn chrome_user(principal: &Principal) -> ChromeUser {
         sees_protocol: may(Permission::ReadProtocol),
         sees_audit: may(Permission::ReadAudit),
         sees_tokens: !principal.must_change_password,
+        sees_stock: may(Permission::ReadControlledSubstances),
     }
 }
 

@@ -25,6 +25,7 @@ mod session_forms;
 mod session_notes_page;
 mod session_page;
 mod signed_in;
+mod stock_pages;
 mod symptom_chart;
 mod token_pages;
 mod treatment_forms;
@@ -120,6 +121,11 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/protocol"),
     ("GET", "/audit"),
     ("GET", "/audit/verify"),
+    ("GET", "/controlled-substances"),
+    ("POST", "/controlled-substances/entries"),
+    ("POST", "/controlled-substances/entries/{entry_id}/entered-in-error"),
+    ("POST", "/controlled-substances/entries/{entry_id}/resolution"),
+    ("GET", "/controlled-substances/report"),
     ("GET", "/static/ketacare.css"),
     ("GET", "/static/ketacare.js"),
 ];
@@ -236,6 +242,11 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/protocol", get(protocol_page::protocol))
         .route("/audit", get(audit_pages::audit_log))
         .route("/audit/verify", get(audit_pages::audit_verify))
+        .route("/controlled-substances", get(stock_pages::stock))
+        .route("/controlled-substances/entries", post(stock_pages::record_entry))
+        .route("/controlled-substances/entries/{entry_id}/entered-in-error", post(stock_pages::mark_in_error))
+        .route("/controlled-substances/entries/{entry_id}/resolution", post(stock_pages::resolve))
+        .route("/controlled-substances/report", get(stock_pages::report))
         .fallback(page_not_found)
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
         .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));

@@ -184,6 +184,8 @@ pub struct AdministrationRow {
     pub text: String,
     pub entered_in_error: bool,
     pub correct_href: String,
+    /// The controlled-substance page with its withdrawal form filled in for this dose.
+    pub withdraw_href: String,
     /// The reason as typed and the server's words, when a correction was refused.
     pub reason: String,
     pub error: Option<String>,
@@ -323,6 +325,15 @@ pub fn administration_rows(
                 ),
                 entered_in_error: given["status"] == "entered_in_error",
                 correct_href: format!("{session_href}/administrations/{id}/entered-in-error"),
+                withdraw_href: format!(
+                    "/controlled-substances?{}#withdrawn-title",
+                    serde_urlencoded::to_string([
+                        ("patient_id", view.patient_id.as_str()),
+                        ("administration_id", id.as_str()),
+                        ("lot_number", value_text(&given["lot_number"]).as_str()),
+                    ])
+                    .unwrap_or_default()
+                ),
                 reason: refusal.map(|(_, reason, _)| reason.clone()).unwrap_or_default(),
                 error: refusal.map(|(_, _, message)| message.clone()),
                 anchor,

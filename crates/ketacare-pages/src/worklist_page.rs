@@ -36,6 +36,8 @@ struct WorklistPage {
     sessions: Vec<SessionItem>,
     self_reports: Vec<SelfReportItem>,
     rems_forms: Vec<RemsItem>,
+    /// Controlled-substance count discrepancies awaiting an admin (admins only).
+    stock_discrepancies: usize,
     /// For prescribers: signed notes awaiting their co-signature (`None` for other roles).
     notes_to_cosign: Option<Vec<NoteToCosign>>,
 }
@@ -212,6 +214,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
         self_reports,
         rems_forms,
         notes_to_cosign,
+        stock_discrepancies: view.open_stock_discrepancies,
     };
     Ok(render(&page))
 }

@@ -1656,6 +1656,18 @@ async fn a_nurse_gives_the_dose_with_its_lot_and_corrects_a_dose_and_an_entry() 
                 && page.contains("56 mg esketamine (2 devices) at 15:00, lot LOT-A1")
         );
         assert!(page.contains("<summary>Give another dose</summary>"), "the next dose is a deliberate choice: {page}");
+        // The dose links to the controlled-substance page's withdrawal form, filled in for it.
+        let withdraw = page
+            .split("<a href=\"/controlled-substances?")
+            .nth(1)
+            .expect("a withdrawal link")
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(
+            withdraw.contains("lot_number=LOT-A1") && withdraw.contains(&format!("patient_id={}", site.patient_id)),
+            "{withdraw}"
+        );
         // One more device is over a dose limit (84 mg only after a prior 56 mg): refused beside the dose,
         // what was typed kept.
         let one_more = [

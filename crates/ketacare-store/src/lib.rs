@@ -7,6 +7,7 @@ mod audit;
 mod audit_verify;
 mod chart;
 mod consents;
+mod controlled_substances;
 mod fhir_import;
 mod login_failures;
 mod migrate;
@@ -42,6 +43,10 @@ pub use chart::{
     ChartEvaluation, ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp,
 };
 pub use consents::{ConsentChange, ConsentForm, ConsentModality, PatientConsent, SignerRelationship};
+pub use controlled_substances::{
+    AdministrationOfStock, StockDiscrepancyResolution, StockEntryCorrection, StockEntryFilter, StockEntryLot,
+    StockEntryRow, StockLotRow,
+};
 pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
 pub use migrate::Migration;

@@ -39,6 +39,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0009_patients_by_mrn.sql"),
     },
     Migration { version: 10, name: "consents", sql: include_str!("../migrations/sqlite/0010_consents.sql") },
+    Migration {
+        version: 11,
+        name: "controlled_substances",
+        sql: include_str!("../migrations/sqlite/0011_controlled_substances.sql"),
+    },
     Migration { version: 12, name: "session_notes", sql: include_str!("../migrations/sqlite/0012_session_notes.sql") },
 ];
 
@@ -69,6 +74,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0009_patients_by_mrn.sql"),
     },
     Migration { version: 10, name: "consents", sql: include_str!("../migrations/postgres/0010_consents.sql") },
+    Migration {
+        version: 11,
+        name: "controlled_substances",
+        sql: include_str!("../migrations/postgres/0011_controlled_substances.sql"),
+    },
     Migration {
         version: 12,
         name: "session_notes",

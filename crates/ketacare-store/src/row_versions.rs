@@ -45,7 +45,7 @@ const fn integer_key(name: &'static str) -> KeyColumn {
 /// Covered tables created by migrations after schema 7 (row versions): empty when schema 7's baseline
 /// event was written, so the baseline does not read them (they do not exist yet at that point).
 pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] =
-    &["consent_forms", "patient_consents", "session_notes", "note_signatures"];
+    &["consent_forms", "patient_consents", "stock_lots", "stock_entries", "session_notes", "note_signatures"];
 
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
 /// `audit_events` itself (the hash chain covers it), `ketacare_migrations` (checked against the shipped
@@ -385,6 +385,49 @@ pub const COVERED_TABLES: &[CoveredTable] = &[
             "signed_at",
             "text_sha256",
             "cosignature_required",
+        ],
+    },
+    CoveredTable {
+        name: "stock_lots",
+        key_columns: &[text_key("lot_id")],
+        columns: &[
+            "lot_id",
+            "drug",
+            "ndc",
+            "lot_number",
+            "expiry_date",
+            "location",
+            "version",
+            "created_at",
+            "created_by",
+        ],
+    },
+    CoveredTable {
+        name: "stock_entries",
+        key_columns: &[text_key("entry_id")],
+        columns: &[
+            "entry_id",
+            "lot_id",
+            "kind",
+            "quantity_mg",
+            "supplier",
+            "party",
+            "patient_id",
+            "session_id",
+            "administration_id",
+            "witness_id",
+            "note",
+            "expected_mg",
+            "discrepancy_mg",
+            "status",
+            "recorded_at",
+            "recorded_by",
+            "error_reason",
+            "error_by",
+            "error_at",
+            "resolution_reason",
+            "resolved_by",
+            "resolved_at",
         ],
     },
 ];

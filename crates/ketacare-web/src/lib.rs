@@ -21,6 +21,7 @@ mod patient_routes;
 mod responses;
 mod server;
 mod session_routes;
+mod stock_routes;
 mod system_routes;
 mod treatment_openapi;
 mod treatment_routes;
@@ -171,6 +172,13 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/cosignature"),
     route("GET", "/api/v1/notes/awaiting-cosignature"),
     route("GET", "/api/v1/worklist"),
+    route("GET", "/api/v1/controlled-substances/lots"),
+    route("GET", "/api/v1/controlled-substances/entries"),
+    route("POST", "/api/v1/controlled-substances/entries"),
+    route("GET", "/api/v1/controlled-substances/entries/{entry_id}"),
+    route("POST", "/api/v1/controlled-substances/entries/{entry_id}/entered-in-error"),
+    route("POST", "/api/v1/controlled-substances/entries/{entry_id}/resolution"),
+    route("GET", "/api/v1/controlled-substances/report.csv"),
     route("GET", "/api/v1/audit/events"),
     route("GET", "/api/v1/audit/verify"),
     route("GET", "/fhir/r4/metadata"),
@@ -228,6 +236,12 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(consent_router())
         .merge(note_router())
         .route("/api/v1/worklist", get(worklist_routes::worklist))
+        .route("/api/v1/controlled-substances/lots", get(stock_routes::lots))
+        .route("/api/v1/controlled-substances/entries", get(stock_routes::entries).post(stock_routes::record_entry))
+        .route("/api/v1/controlled-substances/entries/{entry_id}", get(stock_routes::entry))
+        .route("/api/v1/controlled-substances/entries/{entry_id}/entered-in-error", post(stock_routes::mark_in_error))
+        .route("/api/v1/controlled-substances/entries/{entry_id}/resolution", post(stock_routes::resolve))
+        .route("/api/v1/controlled-substances/report.csv", get(stock_routes::report_csv))
         .route("/api/v1/audit/events", get(audit_routes::events))
         .route("/api/v1/audit/verify", get(audit_routes::verify))
         .route("/fhir/r4/metadata", get(fhir_routes::metadata))

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 mod chart;
+mod controlled_substances;
 
 fn problem_responses(statuses: &[u16]) -> serde_json::Map<String, Value> {
     let mut responses = serde_json::Map::new();
@@ -60,6 +61,7 @@ fn public() -> Value {
 pub fn document() -> Value {
     let mut document = foundation_document();
     chart::add_chart_paths(&mut document);
+    controlled_substances::add_controlled_substance_paths(&mut document);
     add_fhir_paths(&mut document);
     add_statuses_every_route_may_answer(&mut document);
     document

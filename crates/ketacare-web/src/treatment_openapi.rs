@@ -27,7 +27,9 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                         "sessions_today": { "type": "array", "items": { "type": "object" } },
                         "open_alerts": { "type": "array", "items": { "type": "object" } },
                         "overdue_self_reports": { "type": "array", "items": { "type": "object" } },
-                        "rems_forms_due": { "type": "array", "items": { "type": "object" } } } })),
+                        "rems_forms_due": { "type": "array", "items": { "type": "object" } },
+                        "open_stock_discrepancies": { "type": "integer", "minimum": 0,
+                            "description": "Controlled-substance count discrepancies awaiting an admin (0 for other roles)" } } })),
                 &[401, 403, 422],
                 json!({ "parameters": [
                     { "name": "date", "in": "query", "schema": { "type": "string", "format": "date" }, "description": "The clinic's local date; default today in time_zone" },

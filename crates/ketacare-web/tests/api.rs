@@ -82,7 +82,13 @@ impl Api {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        // A CSV report is kept as a JSON string of its text.
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
         Reply { status, headers, body }
     }
 
@@ -261,6 +267,15 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/patients/{patient_id}/consents", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/consents", [401, 403, 201, 201, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/consents/{consent_id}", [401, 403, 200, 200, 403, 403]),
+    // The controlled-substance log: auditors read it (an inspection reads the log; it names patients by id
+    // only), analysts do not. The matrix's body (a case) has no `kind` or `reason`: 422 for those who may write.
+    ("GET", "/api/v1/controlled-substances/lots", [401, 200, 200, 200, 403, 200]),
+    ("GET", "/api/v1/controlled-substances/entries", [401, 200, 200, 200, 403, 200]),
+    ("POST", "/api/v1/controlled-substances/entries", [401, 422, 422, 422, 403, 403]),
+    ("GET", "/api/v1/controlled-substances/entries/{entry_id}", [401, 404, 404, 404, 403, 404]),
+    ("POST", "/api/v1/controlled-substances/entries/{entry_id}/entered-in-error", [401, 422, 422, 422, 403, 403]),
+    ("POST", "/api/v1/controlled-substances/entries/{entry_id}/resolution", [401, 422, 403, 403, 403, 403]),
+    ("GET", "/api/v1/controlled-substances/report.csv", [401, 200, 200, 200, 403, 200]),
     ("GET", "/api/v1/audit/events", [401, 200, 403, 403, 403, 200]),
     ("GET", "/api/v1/audit/verify", [401, 200, 403, 403, 403, 200]),
     // FHIR: the CapabilityStatement is public (FHIR clients read it first); the export is a chart read.
@@ -296,7 +311,7 @@ async fn role_by_route_matrix() {
                 // A patient of its own for each call, so amending one does not move another's ETag.
                 let patient_id = api.create_patient(&nurse, "Ada").await;
                 let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token")
-                    .replace("{user_id}", "no-such-user").replace("{note_id}", "no-such-note");
+                    .replace("{user_id}", "no-such-user").replace("{note_id}", "no-such-note").replace("{entry_id}", "no-such-entry");
                 if template.contains("{assessment_id}") {
                     let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
                     path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
@@ -816,7 +831,8 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
                 .replace("{alert_id}", "x")
                 .replace("{administration_id}", "d")
                 .replace("{note_id}", "n")
-                .replace("{user_id}", "u");
+                .replace("{user_id}", "u")
+                .replace("{entry_id}", "e");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(

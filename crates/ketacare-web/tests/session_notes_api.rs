@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use jiff::Timestamp;
-use ketacare_app::{App, NewAccount, Role};
+use ketacare_app::{Actor, App, NewAccount, Role};
 use ketacare_core::protocol::Protocol;
 use ketacare_store::test_support::each_backend;
 use ketacare_web::{WebConfig, router};
@@ -72,6 +72,21 @@ impl Api {
             let token = serde_json::from_slice::<Value>(&bytes).unwrap()["token"].as_str().unwrap().to_owned();
             api.tokens.push((username.to_owned(), token));
         }
+        // The clinic's esketamine consent form, kept by an admin: a dose needs a current consent.
+        let admin = NewAccount {
+            username: "admin".to_owned(),
+            password: "correct horse battery admin".to_owned(),
+            role: Role::Admin,
+            must_change_password: false,
+        };
+        let admin = Actor {
+            user_id: app.create_user(None, &admin).await.unwrap(),
+            role: Role::Admin,
+            request_id: "t".to_owned(),
+        };
+        let form = json!({ "form_id": "esketamine-treatment", "modality": "esketamine", "title": "Consent to esketamine",
+                           "body_text": "Risks: blood pressure, dissociation, sedation, misuse." });
+        app.create_consent_form_version(&admin, &form.to_string()).await.unwrap();
         api
     }
 
@@ -115,6 +130,9 @@ impl Api {
             .as_str()
             .unwrap()
             .to_owned();
+        let consent = json!({ "form_id": "esketamine-treatment", "signed_on": "2026-11-01", "signer_name": "Ada Lovelace",
+                              "signer_relationship": "patient", "witness_username": "prescriber" });
+        self.ok("nurse", "POST", &format!("/api/v1/patients/{patient_id}/consents"), Some(&consent), None).await;
         let measurement = json!({ "measured_on": "2026-11-01", "height_cm": 180, "weight_kg": 80 });
         self.ok(
             "nurse",

@@ -454,7 +454,8 @@ async fn click_in_user_row(browser: &Client, username: &str, control: &str, text
 /// (kept in the tab's sessionStorage by the script), to send it. (The demo has no idle-timeout setting;
 /// the role change ends the session on the server exactly as idle expiry does: the session row is gone and
 /// the cookie is refused.) Then the admin reads the protocol in effect, filters the audit log and verifies
-/// it. axe-core runs on each new page; screenshots go to target/e2e-screenshots/admin-*.png.
+/// it, and receives a lot of ketamine on the controlled-substances page and opens its report. axe-core runs
+/// on each new page; screenshots go to target/e2e-screenshots/admin-*.png.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_manages_accounts_tokens_the_protocol_and_the_audit_log_and_an_expired_form_keeps_its_text() {
     let Ok(webdriver) = std::env::var(WEBDRIVER_VARIABLE) else {
@@ -625,6 +626,39 @@ async fn administer_in_the_browser(
     assert!(report.contains("INTACT"), "{report}");
     screenshot(admin, "admin-audit-verify.png").await;
     assert_accessible(admin, "the audit verification").await;
+
+    // The controlled-substance record: the admin receives a lot, sees its balance, and opens its report.
+    admin.find(Locator::Css("nav a[href='/controlled-substances']")).await.unwrap().click().await.unwrap();
+    wait_for_path(admin, "/controlled-substances").await;
+    assert_accessible(admin, "the controlled-substances page").await;
+    for (id, text) in [
+        ("#received-ndc", "0409-2051-05"),
+        ("#received-lot_number", "E2E-KET-1"),
+        ("#received-location", "safe A"),
+        ("#received-quantity_mg", "500"),
+        ("#received-supplier", "Cardinal Health"),
+    ] {
+        type_into(admin, id, text).await;
+    }
+    set_date(admin, "received-expiry_date", "2030-06-30").await;
+    admin
+        .find(Locator::XPath("//button[normalize-space(.)='Record the receipt']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(admin, "saved=received").await;
+    let stock = admin.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(stock.contains("The receipt was recorded.") && stock.contains("E2E-KET-1"), "{stock}");
+    screenshot(admin, "admin-controlled-substances.png").await;
+    assert_accessible(admin, "the controlled-substances page with a lot").await;
+    admin.find(Locator::Css("a[href^='/controlled-substances/report?lot_id=']")).await.unwrap().click().await.unwrap();
+    wait_for_path(admin, "/controlled-substances/report").await;
+    let report = admin.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(report.contains("E2E-KET-1") && report.contains("Cardinal Health"), "{report}");
+    screenshot(admin, "admin-controlled-substance-report.png").await;
+    assert_accessible(admin, "the controlled-substance report").await;
     Ok(())
 }
 
