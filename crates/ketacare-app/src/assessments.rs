@@ -69,10 +69,9 @@ impl App {
     ) -> Result<Created, AppError> {
         let assessment_id = new_id();
         let resource = format!("patient/{patient_id}/assessment/{assessment_id}");
-        let event = self.audit_event(actor, "assessment.create", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RecordAssessments) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::RecordAssessments, "assessment.create", resource, Some(patient_id))
+            .await?;
         let key = idempotency_key(key)?;
         let request_sha256 = sha256_hex(&format!("{patient_id}\n{case_json}"));
         if let Some(key) = key
@@ -157,10 +156,9 @@ impl App {
         assessment_id: &str,
     ) -> Result<AssessmentView, AppError> {
         let resource = format!("patient/{patient_id}/assessment/{assessment_id}");
-        let event = self.audit_event(actor, "assessment.read", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadAssessments) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::ReadAssessments, "assessment.read", resource, Some(patient_id))
+            .await?;
         let Some(stored) = self.store.assessment(patient_id, assessment_id).await? else {
             let error = AppError::NotFound { resource: "assessment", id: assessment_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
@@ -180,10 +178,9 @@ impl App {
         input: &AssessmentStatusInput,
     ) -> Result<AssessmentView, AppError> {
         let resource = format!("patient/{patient_id}/assessment/{assessment_id}");
-        let event = self.audit_event(actor, "assessment.amend", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RecordAssessments) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::RecordAssessments, "assessment.amend", resource, Some(patient_id))
+            .await?;
         let reason = match input.reason.as_deref().map(str::trim) {
             Some(reason) if !reason.is_empty() && reason.len() <= 1000 => reason.to_owned(),
             _ => return Err(AppError::invalid("reason", "a correction needs a reason (1 to 1000 characters)")),

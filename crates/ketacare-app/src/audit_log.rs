@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use ketacare_store::{AuditActionMatch, AuditChainReport, AuditEventFilter, AuditRecord};
 
-use crate::policy::{Permission, require};
+use crate::policy::Permission;
 use crate::{Actor, App, AppError};
 
 /// A page of the audit log a reader asks for: keyset paging by `seq` (the events after `after_seq`, at
@@ -75,10 +75,8 @@ impl App {
     /// Verifies the whole chain; `actor` is `None` for `ketacare audit verify` at the console.
     pub async fn verify_audit_chain(&self, actor: Option<&Actor>) -> Result<AuditChainReport, AppError> {
         if let Some(actor) = actor {
-            let event = self.audit_event(actor, "audit.verify", "audit".to_owned(), None);
-            if let Err(error) = require(actor, Permission::ReadAudit) {
-                return Err(self.audit_failure(event, error).await);
-            }
+            let event =
+                self.permitted_event(actor, Permission::ReadAudit, "audit.verify", "audit".to_owned(), None).await?;
             let report = self.store.verify_audit_chain().await?;
             self.store.append_audit(&event).await?;
             return Ok(report);
@@ -103,10 +101,7 @@ impl App {
     /// username that is no account, a malformed action, a range that ends before it starts) is refused
     /// naming its field.
     pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> Result<AuditLogPage, AppError> {
-        let event = self.audit_event(actor, "audit.read", "audit".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ReadAudit) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self.permitted_event(actor, Permission::ReadAudit, "audit.read", "audit".to_owned(), None).await?;
         if !(1..=1000).contains(&query.limit) {
             return Err(AppError::invalid("limit", format!("must be 1 to 1000, got {}", query.limit)));
         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::patients::idempotency_key;
-use crate::policy::{Permission, require};
+use crate::policy::Permission;
 use crate::secrets::{new_id, sha256_hex};
 use crate::treatment::{optional_string, parse_object, reason_of, reject_unknown};
 use crate::{Actor, App, AppError, Created};
@@ -171,10 +171,9 @@ fn integer_field(object: &mut Map<String, Value>, key: &str) -> Result<Option<i6
 impl App {
     /// Every version of every consent form (staff who record consents, and admins who keep the forms).
     pub async fn consent_forms(&self, actor: &Actor) -> Result<Vec<ConsentFormView>, AppError> {
-        let event = self.audit_event(actor, "consent_form.list", "consent-forms".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ReadConsents) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::ReadConsents, "consent_form.list", "consent-forms".to_owned(), None)
+            .await?;
         let forms = self.store.consent_forms().await?;
         self.store.append_audit(&event).await?;
         Ok(forms.into_iter().map(form_view).collect())
@@ -184,10 +183,15 @@ impl App {
     /// `valid_for_days` (how long a consent on it holds; absent: until withdrawn). A new `form_id` starts at
     /// version 1; an existing one keeps its modality.
     pub async fn create_consent_form_version(&self, actor: &Actor, body: &str) -> Result<ConsentFormView, AppError> {
-        let event = self.audit_event(actor, "consent_form.create", "consent-forms".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ManageConsentForms) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ManageConsentForms,
+                "consent_form.create",
+                "consent-forms".to_owned(),
+                None,
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let form_id = required_string(&mut object, "form_id", 64)?;
@@ -242,10 +246,15 @@ impl App {
 
     /// A patient's consents, and whether each modality has a current one today.
     pub async fn patient_consents(&self, actor: &Actor, patient_id: &str) -> Result<PatientConsentsView, AppError> {
-        let event = self.audit_event(actor, "consent.list", format!("patient/{patient_id}/consents"), Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadConsents) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadConsents,
+                "consent.list",
+                format!("patient/{patient_id}/consents"),
+                Some(patient_id),
+            )
+            .await?;
         if self.store.patient(patient_id).await?.is_none() {
             let error = AppError::NotFound { resource: "patient", id: patient_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
@@ -280,15 +289,15 @@ impl App {
         key: Option<&str>,
     ) -> Result<Created, AppError> {
         let consent_id = new_id();
-        let event = self.audit_event(
-            actor,
-            "consent.create",
-            format!("patient/{patient_id}/consent/{consent_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::RecordConsents) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RecordConsents,
+                "consent.create",
+                format!("patient/{patient_id}/consent/{consent_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let key = idempotency_key(key)?;
         let request_sha256 = sha256_hex(&format!("consent\n{patient_id}\n{body}"));
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "consent_id").await? {
@@ -416,15 +425,15 @@ impl App {
         expected_version: i64,
         body: &str,
     ) -> Result<ConsentView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "consent.amend",
-            format!("patient/{patient_id}/consent/{consent_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::RecordConsents) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RecordConsents,
+                "consent.amend",
+                format!("patient/{patient_id}/consent/{consent_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let reason = reason_of(&mut object)?

@@ -270,10 +270,9 @@ impl App {
 
     /// The stock now: every lot with its balance, and the counts whose discrepancy is still open.
     pub async fn stock_overview(&self, actor: &Actor) -> Result<StockOverview, AppError> {
-        let event = self.audit_event(actor, "stock.read", "stock".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ReadControlledSubstances) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::ReadControlledSubstances, "stock.read", "stock".to_owned(), None)
+            .await?;
         let entries = self.store.stock_entries(&StockEntryFilter::default()).await?;
         let usernames = self.usernames().await?;
         let mut lots = Vec::new();
@@ -303,10 +302,8 @@ impl App {
             Some(lot_id) => format!("stock/lot/{lot_id}"),
             None => "stock".to_owned(),
         };
-        let event = self.audit_event(actor, "stock.report", resource, None);
-        if let Err(error) = require(actor, Permission::ReadControlledSubstances) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event =
+            self.permitted_event(actor, Permission::ReadControlledSubstances, "stock.report", resource, None).await?;
         let result = self.stock_report_unaudited(query).await;
         match result {
             Ok(report) => {
@@ -416,10 +413,15 @@ impl App {
         client_address: &str,
     ) -> Result<Created, AppError> {
         let entry_id = new_id();
-        let mut event = self.audit_event(actor, "stock.record", format!("stock/entry/{entry_id}"), None);
-        if let Err(error) = require(actor, Permission::RecordControlledSubstances) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let mut event = self
+            .permitted_event(
+                actor,
+                Permission::RecordControlledSubstances,
+                "stock.record",
+                format!("stock/entry/{entry_id}"),
+                None,
+            )
+            .await?;
         let key = idempotency_key(key)?;
         // What an idempotent replay compares: the body without the witness's password, whose plain
         // SHA-256 must never be stored (it could be guessed offline from it).
@@ -796,10 +798,15 @@ impl App {
         entry_id: &str,
         body: &str,
     ) -> Result<StockEntryView, AppError> {
-        let mut event = self.audit_event(actor, "stock.amend", format!("stock/entry/{entry_id}"), None);
-        if let Err(error) = require(actor, Permission::RecordControlledSubstances) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let mut event = self
+            .permitted_event(
+                actor,
+                Permission::RecordControlledSubstances,
+                "stock.amend",
+                format!("stock/entry/{entry_id}"),
+                None,
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let reason = reason_of(&mut object)?
@@ -869,10 +876,15 @@ impl App {
         entry_id: &str,
         body: &str,
     ) -> Result<StockEntryView, AppError> {
-        let event = self.audit_event(actor, "stock.resolve", format!("stock/entry/{entry_id}"), None);
-        if let Err(error) = require(actor, Permission::ResolveStockDiscrepancies) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ResolveStockDiscrepancies,
+                "stock.resolve",
+                format!("stock/entry/{entry_id}"),
+                None,
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let reason = reason_of(&mut object)?
@@ -907,10 +919,15 @@ impl App {
 
     /// One entry of the log with the lot's balance after it.
     pub async fn stock_entry(&self, actor: &Actor, entry_id: &str) -> Result<StockEntryView, AppError> {
-        let mut event = self.audit_event(actor, "stock.read", format!("stock/entry/{entry_id}"), None);
-        if let Err(error) = require(actor, Permission::ReadControlledSubstances) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let mut event = self
+            .permitted_event(
+                actor,
+                Permission::ReadControlledSubstances,
+                "stock.read",
+                format!("stock/entry/{entry_id}"),
+                None,
+            )
+            .await?;
         match self.one_entry_view(entry_id).await {
             Ok(view) => {
                 event.patient_id = view.patient_id.clone();

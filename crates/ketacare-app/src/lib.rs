@@ -366,6 +366,24 @@ impl App {
         }
     }
 
+    /// The audit event of a use case (`action` on `resource`), once `actor` is found to hold `permission`;
+    /// a refusal is audited with it and returned. The one preamble of the use cases that check a permission
+    /// before anything else.
+    pub(crate) async fn permitted_event(
+        &self,
+        actor: &Actor,
+        permission: Permission,
+        action: &str,
+        resource: String,
+        patient_id: Option<&str>,
+    ) -> Result<AuditEvent, AppError> {
+        let event = self.audit_event(actor, action, resource, patient_id);
+        match policy::require(actor, permission) {
+            Ok(()) => Ok(event),
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+
     async fn audit_failure(&self, mut event: AuditEvent, error: AppError) -> AppError {
         event.outcome = error.outcome().to_owned();
         if let Err(store_error) = self.store.append_audit(&event).await {

@@ -11,7 +11,7 @@
 
 use tokio::sync::{broadcast, watch};
 
-use crate::policy::{Permission, require};
+use crate::policy::Permission;
 use crate::{Actor, App, AppError};
 
 /// How many notices one screen may fall behind before it misses some (and is told to read again).
@@ -109,10 +109,15 @@ impl App {
     /// (the worklist's); audited as `session_changes.watch`. The notices name patients and sessions by
     /// id only; what changed is read through the audited use cases (`get_session`, `worklist`).
     pub async fn watch_session_changes(&self, actor: &Actor) -> Result<SessionChangeWatch, AppError> {
-        let event = self.audit_event(actor, "session_changes.watch", "session-changes".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadSessions,
+                "session_changes.watch",
+                "session-changes".to_owned(),
+                None,
+            )
+            .await?;
         // Subscribe before the audit write, so nothing published while it is written is missed.
         let watch =
             SessionChangeWatch { changes: self.live.changes.subscribe(), closing: self.live.closing.subscribe() };

@@ -276,10 +276,15 @@ impl App {
         key: Option<&str>,
     ) -> Result<Created, AppError> {
         let patient_id = new_id();
-        let event = self.audit_event(actor, "patient.create", format!("patient/{patient_id}"), Some(&patient_id));
-        if let Err(error) = require(actor, Permission::CreatePatients) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::CreatePatients,
+                "patient.create",
+                format!("patient/{patient_id}"),
+                Some(&patient_id),
+            )
+            .await?;
         let key = idempotency_key(key)?;
         let request_sha256 = sha256_hex(&serde_json::to_string(input).expect("patient input serializes"));
         if let Some(key) = key
@@ -338,10 +343,15 @@ impl App {
 
     /// Reads one patient, as the actor's role may see it.
     pub async fn get_patient(&self, actor: &Actor, patient_id: &str) -> Result<PatientView, AppError> {
-        let event = self.audit_event(actor, "patient.read", format!("patient/{patient_id}"), Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadPatients) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadPatients,
+                "patient.read",
+                format!("patient/{patient_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let Some(patient) = self.store.patient(patient_id).await? else {
             let error = AppError::NotFound { resource: "patient", id: patient_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
@@ -352,10 +362,8 @@ impl App {
 
     /// Lists and searches patients a page at a time; its audit event names each patient shown.
     pub async fn list_patients(&self, actor: &Actor, query: &PatientListQuery) -> Result<PatientListView, AppError> {
-        let event = self.audit_event(actor, "patient.list", "patients".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ReadPatients) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event =
+            self.permitted_event(actor, Permission::ReadPatients, "patient.list", "patients".to_owned(), None).await?;
         let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
             return Err(AppError::invalid("limit", format!("must be 1 to {MAX_PAGE_SIZE}, got {limit}")));
@@ -399,10 +407,15 @@ impl App {
         expected_version: i64,
         input: &PatientAmendmentInput,
     ) -> Result<PatientView, AppError> {
-        let event = self.audit_event(actor, "patient.amend", format!("patient/{patient_id}"), Some(patient_id));
-        if let Err(error) = require(actor, Permission::AmendPatients) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::AmendPatients,
+                "patient.amend",
+                format!("patient/{patient_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let (changes, reason) = parse_changes(input, self.today())?;
         // A correction the engine reads (birth date, sex, status) must still make a valid case with the
         // patient's chart, and re-evaluates it: checked before the correction is stored, so an invalid

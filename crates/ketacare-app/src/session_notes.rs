@@ -16,7 +16,7 @@ use ketacare_store::{NoteKind, NoteSignature, SessionStage, SignatureKind, Store
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::policy::{Permission, require};
+use crate::policy::Permission;
 use crate::secrets::new_id;
 use crate::treatment::{SessionView, parse_object, reject_unknown};
 use crate::{Actor, App, AppError};
@@ -222,15 +222,15 @@ impl App {
         patient_id: &str,
         session_id: &str,
     ) -> Result<SessionNotesView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "note.list",
-            format!("patient/{patient_id}/session/{session_id}/notes"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadSessions,
+                "note.list",
+                format!("patient/{patient_id}/session/{session_id}/notes"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let record = self.session_record(patient_id, session_id, true).await?;
             let view = self.session_view_with_chart(&record).await?;
@@ -266,15 +266,15 @@ impl App {
         session_id: &str,
         note_id: &str,
     ) -> Result<NoteView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "note.read",
-            format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadSessions,
+                "note.read",
+                format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
+                Some(patient_id),
+            )
+            .await?;
         match self.note_of(patient_id, session_id, note_id).await {
             Ok(note) => {
                 self.store.append_audit(&event).await?;
@@ -293,15 +293,15 @@ impl App {
         session_id: &str,
         body: &str,
     ) -> Result<NoteView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "note.create",
-            format!("patient/{patient_id}/session/{session_id}/notes"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RunSessions,
+                "note.create",
+                format!("patient/{patient_id}/session/{session_id}/notes"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let text = note_text(&mut object)?;
@@ -387,15 +387,15 @@ impl App {
         expected_version: i64,
         body: &str,
     ) -> Result<NoteView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "note.edit",
-            format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RunSessions,
+                "note.edit",
+                format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let text = note_text(&mut object)?.ok_or_else(|| AppError::invalid("text", "is required"))?;
@@ -423,15 +423,15 @@ impl App {
         expected_version: i64,
         body: &str,
     ) -> Result<NoteView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "note.sign",
-            format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RunSessions,
+                "note.sign",
+                format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let note = self.note_of(patient_id, session_id, note_id).await?;
             let text_sha256 = signed_hash(body, &note)?;
@@ -467,15 +467,15 @@ impl App {
         expected_version: i64,
         body: &str,
     ) -> Result<NoteView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "note.cosign",
-            format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::SignSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::SignSessions,
+                "note.cosign",
+                format!("patient/{patient_id}/session/{session_id}/note/{note_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let note = self.note_of(patient_id, session_id, note_id).await?;
             let text_sha256 = signed_hash(body, &note)?;
@@ -535,10 +535,9 @@ impl App {
         &self,
         actor: &Actor,
     ) -> Result<Vec<NoteAwaitingCosignatureView>, AppError> {
-        let event = self.audit_event(actor, "note.awaiting_cosignature", "notes".to_owned(), None);
-        if let Err(error) = require(actor, Permission::SignSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::SignSessions, "note.awaiting_cosignature", "notes".to_owned(), None)
+            .await?;
         let notes = self.store.notes_awaiting_cosignature().await?;
         for note in &notes {
             let read = self.audit_event(

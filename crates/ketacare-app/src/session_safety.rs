@@ -362,10 +362,15 @@ impl App {
 
     /// A patient's dose orders, oldest first.
     pub async fn orders(&self, actor: &Actor, patient_id: &str) -> Result<Vec<OrderView>, AppError> {
-        let event = self.audit_event(actor, "order.list", format!("patient/{patient_id}/orders"), Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadSessions,
+                "order.list",
+                format!("patient/{patient_id}/orders"),
+                Some(patient_id),
+            )
+            .await?;
         if self.store.patient(patient_id).await?.is_none() {
             let error = AppError::NotFound { resource: "patient", id: patient_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
@@ -460,15 +465,15 @@ impl App {
         expected_version: i64,
         body: &str,
     ) -> Result<crate::treatment::SessionView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "session.override",
-            format!("patient/{patient_id}/session/{session_id}/overrides"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::OverrideSessionHolds) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::OverrideSessionHolds,
+                "session.override",
+                format!("patient/{patient_id}/session/{session_id}/overrides"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let reason = reason_of(&mut object)?
@@ -537,15 +542,15 @@ impl App {
         expected_version: i64,
         body: &str,
     ) -> Result<crate::treatment::SessionView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "observation.amend",
-            format!("patient/{patient_id}/session/{session_id}/observation/{sequence}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RunSessions,
+                "observation.amend",
+                format!("patient/{patient_id}/session/{session_id}/observation/{sequence}"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let reason = reason_of(&mut object)?
@@ -654,15 +659,15 @@ impl App {
         session_id: &str,
         expected_version: i64,
     ) -> Result<crate::treatment::SessionView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "session.discharge",
-            format!("patient/{patient_id}/session/{session_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RunSessions,
+                "session.discharge",
+                format!("patient/{patient_id}/session/{session_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let record = self.session_record(patient_id, session_id, true).await?;
             if record.session.status != "active" {
@@ -725,15 +730,15 @@ impl App {
         session_id: &str,
         expected_version: i64,
     ) -> Result<crate::treatment::SessionView, AppError> {
-        let event = self.audit_event(
-            actor,
-            "session.sign",
-            format!("patient/{patient_id}/session/{session_id}"),
-            Some(patient_id),
-        );
-        if let Err(error) = require(actor, Permission::SignSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::SignSessions,
+                "session.sign",
+                format!("patient/{patient_id}/session/{session_id}"),
+                Some(patient_id),
+            )
+            .await?;
         let result = async {
             let record = self.session_record(patient_id, session_id, false).await?;
             if record.session.stage != SessionStage::Discharged || record.session.status != "active" {

@@ -2,7 +2,7 @@
 //! setting as the file writes it with its source, flagged where the source says UNCONFIRMED (the same
 //! entries `ketacare protocol show` lists for sign-off). Reading it is audited as `protocol.read`.
 
-use crate::policy::{Permission, require};
+use crate::policy::Permission;
 use crate::{Actor, App, AppError};
 
 /// One setting of the protocol in effect.
@@ -29,10 +29,15 @@ pub struct SiteProtocolView {
 impl App {
     /// The protocol in effect with every setting's source (admins and prescribers).
     pub async fn site_protocol(&self, actor: &Actor) -> Result<SiteProtocolView, AppError> {
-        let event = self.audit_event(actor, "protocol.read", format!("protocol/{}", self.protocol.sha256), None);
-        if let Err(error) = require(actor, Permission::ReadProtocol) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadProtocol,
+                "protocol.read",
+                format!("protocol/{}", self.protocol.sha256),
+                None,
+            )
+            .await?;
         let settings = self
             .protocol
             .entries
