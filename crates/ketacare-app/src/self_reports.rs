@@ -1,5 +1,5 @@
 //! Patients' self-report links: a nurse or prescriber makes a one-time link for a questionnaire (PHQ-9,
-//! GAD-7, QIDS-SR16); the patient opens it without an account, answers, and the answers land in the
+//! GAD-7); the patient opens it without an account, answers, and the answers land in the
 //! chart's scales, scored by the core and evaluated like a clinician's entry. The token is 128 random
 //! bits from the OS (`secrets.rs`), shown once and stored only as its SHA-256; a link works once and
 //! until `self_report.link_lifetime_hours` after it was made (the server's clock). A PHQ-9 whose item 9
@@ -21,8 +21,9 @@ use crate::policy::{Permission, require};
 use crate::secrets::{new_id, random_hex, sha256_hex};
 use crate::{Actor, App, AppError};
 
-/// The questionnaires a link may ask, as (chart scale code, number of items).
-pub const SELF_REPORT_SCALES: [(&str, usize); 3] = [("phq9", 9), ("gad7", 7), ("qids_sr16", 16)];
+/// The questionnaires a link may ask, as (chart scale code, number of items). The QIDS-SR16 (allowed by
+/// the schema) waits for its patient wording: each of its answers has its own words.
+pub const SELF_REPORT_SCALES: [(&str, usize); 2] = [("phq9", 9), ("gad7", 7)];
 
 /// Random bytes of a token: 128 bits (the brief's floor; the same as session secrets).
 const TOKEN_BYTES: usize = 16;
@@ -158,7 +159,7 @@ impl App {
         let checked = async {
             require(actor, Permission::RecordChart)?;
             if item_count(scale).is_none() {
-                return Err(AppError::invalid("scale", format!("must be one of phq9, gad7, qids_sr16, got {scale:?}")));
+                return Err(AppError::invalid("scale", format!("must be one of phq9, gad7, got {scale:?}")));
             }
             self.existing_patient(patient_id).await
         };
