@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::chart::{CHART_WRITE_ATTEMPTS, overtaken};
+use crate::live_updates::SessionChangeKind;
 use crate::policy::{Permission, require};
 use crate::secrets::{new_id, random_hex, sha256_hex};
 use crate::{Actor, App, AppError};
@@ -227,6 +228,7 @@ impl App {
         {
             return Err(self.audit_failure(event, error.into()).await);
         }
+        self.publish_session_change(patient_id, link_id, SessionChangeKind::SelfReportAlert, true);
         let links = self.store.self_report_links(patient_id).await?;
         let link = links.iter().find(|link| link.link_id == link_id).ok_or_else(|| AppError::NotFound {
             resource: "self-report link",
@@ -339,6 +341,8 @@ impl App {
             }
         }
         if suicidality_alert {
+            // Open worklists read themselves again at once (ids only).
+            self.publish_session_change(&link.patient_id, &link.link_id, SessionChangeKind::SelfReportAlert, true);
             // Ids only: no patient data in logs.
             tracing::warn!(link_id = %link.link_id, "a self-report screened positive for suicidality: critical alert raised");
         }
