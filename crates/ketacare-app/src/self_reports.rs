@@ -191,7 +191,11 @@ impl App {
     }
 
     /// A patient's links, newest first, with their status now (`ReadChart`), audited as `self_report_link.read`.
-    pub async fn self_report_links(&self, actor: &Actor, patient_id: &str) -> Result<Vec<SelfReportLinkView>, AppError> {
+    pub async fn self_report_links(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<Vec<SelfReportLinkView>, AppError> {
         let resource = format!("patient/{patient_id}/self-report-links");
         let event = self.audit_event(actor, "self_report_link.read", resource, Some(patient_id));
         let read = async {
@@ -230,10 +234,10 @@ impl App {
         }
         self.publish_session_change(patient_id, link_id, SessionChangeKind::SelfReportAlert, true);
         let links = self.store.self_report_links(patient_id).await?;
-        let link = links.iter().find(|link| link.link_id == link_id).ok_or_else(|| AppError::NotFound {
-            resource: "self-report link",
-            id: link_id.to_owned(),
-        })?;
+        let link = links
+            .iter()
+            .find(|link| link.link_id == link_id)
+            .ok_or_else(|| AppError::NotFound { resource: "self-report link", id: link_id.to_owned() })?;
         Ok(view(link, now))
     }
 
@@ -318,7 +322,12 @@ impl App {
             for (index, answer) in answers.iter().enumerate() {
                 match answer {
                     Some(0..=3) => {}
-                    Some(other) => return Err(AppError::invalid(&format!("answers[{index}]"), format!("must be 0 to 3, got {other}"))),
+                    Some(other) => {
+                        return Err(AppError::invalid(
+                            &format!("answers[{index}]"),
+                            format!("must be 0 to 3, got {other}"),
+                        ));
+                    }
                     None => return Err(AppError::invalid(&format!("answers[{index}]"), "is required")),
                 }
             }
@@ -330,8 +339,8 @@ impl App {
         // PHQ-9 item 9 (thoughts of being better off dead or of self-harm): scales.phq9_item9_screen_from
         // (clinical-reference §5.1 PROJECT DEFAULT 1).
         let screen_from = self.protocol.scales.phq9_item9_screen_from.value;
-        let suicidality_alert =
-            link.scale == "phq9" && answers.get(8).copied().flatten().is_some_and(|item9| i64::from(item9) >= screen_from);
+        let suicidality_alert = link.scale == "phq9"
+            && answers.get(8).copied().flatten().is_some_and(|item9| i64::from(item9) >= screen_from);
         let mut attempt = 1;
         loop {
             match self.try_submit_self_report(&link, &patient, answers, suicidality_alert, event.clone()).await {

@@ -105,8 +105,11 @@ async fn a_link_works_once_lands_in_the_chart_and_its_token_is_stored_only_hashe
 
         let form = fixture.app.open_self_report(&created.token, "req-p1").await.unwrap();
         assert_eq!((form.given_name.as_str(), form.scale.as_str(), form.item_count), ("Grace", "phq9", 9));
-        let receipt =
-            fixture.app.submit_self_report(&created.token, &answers(&[2, 2, 1, 1, 0, 1, 0, 0, 0]), "req-p2").await.unwrap();
+        let receipt = fixture
+            .app
+            .submit_self_report(&created.token, &answers(&[2, 2, 1, 1, 0, 1, 0, 0, 0]), "req-p2")
+            .await
+            .unwrap();
         assert_eq!(receipt.crisis_text, None);
 
         let scales = fixture.app.chart_section(&nurse, &patient_id, "scales").await.unwrap();
@@ -179,8 +182,11 @@ async fn item_9_raises_a_critical_worklist_alert_and_shows_the_crisis_text_until
         let nurse = fixture.actor(Role::Nurse).await;
         let patient_id = fixture.patient(&nurse).await;
         let created = fixture.app.create_self_report_link(&nurse, &patient_id, "phq9").await.unwrap();
-        let receipt =
-            fixture.app.submit_self_report(&created.token, &answers(&[1, 1, 1, 1, 1, 1, 1, 1, 1]), "req-p").await.unwrap();
+        let receipt = fixture
+            .app
+            .submit_self_report(&created.token, &answers(&[1, 1, 1, 1, 1, 1, 1, 1, 1]), "req-p")
+            .await
+            .unwrap();
         let crisis = receipt.crisis_text.expect("item 9 = 1 shows the crisis text");
         assert!(crisis.contains("988"), "{crisis}");
         let worklist = fixture.app.worklist(&nurse, &WorklistQuery::default()).await.unwrap();
@@ -192,7 +198,8 @@ async fn item_9_raises_a_critical_worklist_alert_and_shows_the_crisis_text_until
         let analyst = fixture.actor(Role::Analyst).await;
         let denied = fixture.app.acknowledge_self_report_alert(&analyst, &patient_id, &alert.link_id).await;
         assert!(matches!(denied, Err(AppError::Forbidden { .. })), "{denied:?}");
-        let acknowledged = fixture.app.acknowledge_self_report_alert(&nurse, &patient_id, &alert.link_id).await.unwrap();
+        let acknowledged =
+            fixture.app.acknowledge_self_report_alert(&nurse, &patient_id, &alert.link_id).await.unwrap();
         assert_eq!(acknowledged.alert_acknowledged_by.as_deref(), Some(nurse.user_id.as_str()));
         assert!(fixture.app.worklist(&nurse, &WorklistQuery::default()).await.unwrap().self_report_alerts.is_empty());
         let twice = fixture.app.acknowledge_self_report_alert(&nurse, &patient_id, &alert.link_id).await;

@@ -40,9 +40,21 @@ mod tests {
         assert_eq!(shipped.self_report.link_lifetime_hours.value, 72);
         assert!(shipped.self_report.crisis_text.value.contains("988"));
         let cases = [
-            ("link_lifetime_hours = { value = 72,", "link_lifetime_hours = { value = 0,", "self_report.link_lifetime_hours"),
-            ("link_lifetime_hours = { value = 72,", "link_lifetime_hours = { value = 721,", "self_report.link_lifetime_hours"),
-            ("crisis_text = { value = \"If you", "crisis_text = { value = \" \", unused = \"If you", "self_report.crisis_text"),
+            (
+                "link_lifetime_hours = { value = 72,",
+                "link_lifetime_hours = { value = 0,",
+                "self_report.link_lifetime_hours",
+            ),
+            (
+                "link_lifetime_hours = { value = 72,",
+                "link_lifetime_hours = { value = 721,",
+                "self_report.link_lifetime_hours",
+            ),
+            (
+                "crisis_text = { value = \"If you",
+                "crisis_text = { value = \" \", unused = \"If you",
+                "self_report.crisis_text",
+            ),
         ];
         let mut failures = Vec::new();
         for (from, to, path) in cases {

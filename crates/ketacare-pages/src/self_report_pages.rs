@@ -91,7 +91,12 @@ fn link_does_not_work() -> Response {
     patient_response(StatusCode::NOT_FOUND, &page)
 }
 
-fn questionnaire(token: &str, form: &SelfReportForm, typed: &Map<String, Value>, errors: &[(String, String)]) -> Option<QuestionnaireView> {
+fn questionnaire(
+    token: &str,
+    form: &SelfReportForm,
+    typed: &Map<String, Value>,
+    errors: &[(String, String)],
+) -> Option<QuestionnaireView> {
     let definition = scale_definition(&form.scale)?;
     let count = definition.items.len();
     let items = definition
@@ -118,7 +123,12 @@ fn questionnaire(token: &str, form: &SelfReportForm, typed: &Map<String, Value>,
     Some(QuestionnaireView { action: format!("/r/{token}"), question: patient_question(&form.scale), items })
 }
 
-fn form_page(token: &str, form: &SelfReportForm, typed: &Map<String, Value>, errors: Vec<(String, String)>) -> Response {
+fn form_page(
+    token: &str,
+    form: &SelfReportForm,
+    typed: &Map<String, Value>,
+    errors: Vec<(String, String)>,
+) -> Response {
     let Some(view) = questionnaire(token, form, typed, &errors) else { return link_does_not_work() };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = PatientPage {
@@ -226,7 +236,8 @@ pub async fn create_link(
         return Err(PageError::FormRejected);
     }
     let typed: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| PageError::FormRejected)?;
-    let field = |name: &str| typed.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or_default();
+    let field =
+        |name: &str| typed.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or_default();
     signed.check_form_token(field("csrf_token"))?;
     let created = state.app.create_self_report_link(&signed.actor, &patient_id, field("scale")).await?;
     let scheme = if state.config.behind_tls { "https" } else { "http" };

@@ -2254,13 +2254,15 @@ async fn a_nurse_makes_a_self_report_link_the_patient_answers_once_and_item_9_re
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
         assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
         assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
-        let page = String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        let page =
+            String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
         // The first name only, as text (the seeded patient's names are markup).
         assert!(page.contains("Hello &#60;script&#62;alert(1)&#60;/script&#62;</h1>"), "{page}");
         assert!(!page.contains("MRN-") && !page.contains("<script") && !page.contains("&#60;b&#62;"), "{page}");
         assert!(page.contains("Question 9 of 9"), "{page}");
 
-        let mut answers: Vec<(String, String)> = (0..8).map(|index| (format!("item-{index}"), "1".to_owned())).collect();
+        let mut answers: Vec<(String, String)> =
+            (0..8).map(|index| (format!("item-{index}"), "1".to_owned())).collect();
         let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
         let missing = call(&site.router, "POST", path, None, Some(&form(&pairs))).await;
         assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);

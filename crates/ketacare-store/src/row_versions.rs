@@ -44,8 +44,7 @@ const fn integer_key(name: &'static str) -> KeyColumn {
 
 /// Covered tables created by migrations after schema 7 (row versions): empty when schema 7's baseline
 /// event was written, so the baseline does not read them (they do not exist yet at that point).
-pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] =
-    &[
+pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &[
     "consent_forms",
     "patient_consents",
     "stock_lots",

@@ -89,9 +89,10 @@ pub async fn submit(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let input: Answers = json_body(&body)?;
-    let receipt = state.app.submit_self_report(&token, &input.answers, &request_id.0).await.map_err(|error| match error {
-        AppError::Invalid { .. } => error.into(),
-        other => public_error(other),
-    })?;
+    let receipt =
+        state.app.submit_self_report(&token, &input.answers, &request_id.0).await.map_err(|error| match error {
+            AppError::Invalid { .. } => error.into(),
+            other => public_error(other),
+        })?;
     Ok((StatusCode::CREATED, Json(receipt)).into_response())
 }

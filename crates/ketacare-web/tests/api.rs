@@ -265,7 +265,11 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     // routes need no account: an unknown token is 410 for everyone (as a used or expired one).
     ("GET", "/api/v1/patients/{patient_id}/self-report-links", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/self-report-links", [401, 403, 201, 201, 403, 403]),
-    ("POST", "/api/v1/patients/{patient_id}/self-report-links/{link_id}/acknowledgement", [401, 403, 404, 404, 403, 403]),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/self-report-links/{link_id}/acknowledgement",
+        [401, 403, 404, 404, 403, 403],
+    ),
     ("GET", "/api/v1/self-reports/{token}", [410, 410, 410, 410, 410, 410]),
     ("POST", "/api/v1/self-reports/{token}", [410, 410, 410, 410, 410, 410]),
     // Consent: admins keep the forms; nurses and prescribers record consents (a fresh one per call, at v1).

@@ -1765,8 +1765,14 @@ async fn self_report_journey(
     prescriber_password: &str,
 ) -> Result<(), String> {
     const WITHIN: Duration = Duration::from_secs(2);
-    sign_in_with_one_time_password(prescriber, base_url, "demo.prescriber", prescriber_password, "a prescriber's own password")
-        .await?;
+    sign_in_with_one_time_password(
+        prescriber,
+        base_url,
+        "demo.prescriber",
+        prescriber_password,
+        "a prescriber's own password",
+    )
+    .await?;
     wait_for_live_feed(prescriber).await;
     mark_page(prescriber).await;
 

@@ -132,7 +132,10 @@ impl SectionReader {
             return Err(InvalidProtocol::new(&path, format!("must be a text, got {value}")));
         };
         if text.trim().is_empty() || text.chars().count() > max_chars {
-            return Err(InvalidProtocol::new(&path, format!("must be a non-empty text of at most {max_chars} characters")));
+            return Err(InvalidProtocol::new(
+                &path,
+                format!("must be a non-empty text of at most {max_chars} characters"),
+            ));
         }
         Ok(Setting { value: text, source })
     }
