@@ -259,3 +259,36 @@ async fn bad_requests_name_their_field_and_change_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn submissions_racing_for_one_link_store_one_result() {
+    each_backend(|db| async move {
+        let fixture = Fixture::new(db.store).await;
+        let nurse = fixture.actor(Role::Nurse).await;
+        let patient_id = fixture.patient(&nurse).await;
+        let created = fixture.app.create_self_report_link(&nurse, &patient_id, "phq9").await.unwrap();
+        let racers: Vec<_> = (0..6u8)
+            .map(|racer| {
+                let app = fixture.app.clone();
+                let token = created.token.clone();
+                tokio::spawn(async move {
+                    app.submit_self_report(&token, &answers(&[racer % 4; 9]), &format!("req-race-{racer}")).await
+                })
+            })
+            .collect();
+        let mut stored = 0;
+        let mut refused = Vec::new();
+        for racer in racers {
+            match racer.await.unwrap() {
+                Ok(_) => stored += 1,
+                Err(error) => {
+                    refused.push(refused_rule(&error).map(str::to_owned).unwrap_or_else(|| error.to_string()))
+                }
+            }
+        }
+        assert_eq!(stored, 1, "one result per link: {refused:?}");
+        assert!(refused.iter().all(|rule| rule == "SELF_REPORT_LINK_USED"), "{refused:?}");
+        assert_eq!(fixture.app.chart_section(&nurse, &patient_id, "scales").await.unwrap().len(), 1);
+    })
+    .await;
+}
