@@ -292,3 +292,43 @@ async fn submissions_racing_for_one_link_store_one_result() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_protocol_sets_the_item_9_threshold_and_the_link_lifetime() {
+    each_backend(|db| async move {
+        let shipped = ketacare_core::protocol::SHIPPED_PROTOCOL_TOML;
+        let text = shipped
+            .replacen("phq9_item9_screen_from = { value = 1,", "phq9_item9_screen_from = { value = 2,", 1)
+            .replacen("link_lifetime_hours = { value = 72,", "link_lifetime_hours = { value = 1,", 1);
+        assert_ne!(text, shipped);
+        let mut fixture = Fixture::new(db.store.clone()).await;
+        let clock = fixture.clock.clone();
+        fixture.app = App::new(db.store, Protocol::parse(&text).unwrap()).with_clock(Arc::new(move || {
+            let mut now = clock.lock().unwrap();
+            *now += SignedDuration::from_micros(1);
+            *now
+        }));
+        let nurse = fixture.actor(Role::Nurse).await;
+        let patient_id = fixture.patient(&nurse).await;
+        let mut failures = Vec::new();
+        for (item9, alert) in [(1u8, false), (2, true), (3, true)] {
+            let link = fixture.app.create_self_report_link(&nurse, &patient_id, "phq9").await.unwrap();
+            let expected_expiry = link.link.created_at.parse::<Timestamp>().unwrap() + SignedDuration::from_hours(1);
+            if link.link.expires_at.parse::<Timestamp>().unwrap() != expected_expiry {
+                failures.push(format!("lifetime: {} → {}", link.link.created_at, link.link.expires_at));
+            }
+            let mut values = [0u8; 9];
+            values[8] = item9;
+            let receipt = fixture.app.submit_self_report(&link.token, &answers(&values), "req").await.unwrap();
+            if receipt.crisis_text.is_some() != alert {
+                failures.push(format!("item 9 = {item9}: crisis text {:?}", receipt.crisis_text));
+            }
+        }
+        let alerts = fixture.app.worklist(&nurse, &WorklistQuery::default()).await.unwrap().self_report_alerts;
+        if alerts.len() != 2 {
+            failures.push(format!("two alerts from a threshold of 2, got {}", alerts.len()));
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+    })
+    .await;
+}
