@@ -162,7 +162,16 @@ impl App {
             if item_count(scale).is_none() {
                 return Err(AppError::invalid("scale", format!("must be one of phq9, gad7, got {scale:?}")));
             }
-            self.existing_patient(patient_id).await
+            let patient = self.existing_patient(patient_id).await?;
+            // A record entered in error is nobody's: its alerts would reach no worklist.
+            if patient.status != ketacare_store::RecordStatus::Active {
+                return Err(AppError::Refused {
+                    field: "patient_id".to_owned(),
+                    rule_id: "SELF_REPORT_PATIENT_NOT_ACTIVE".to_owned(),
+                    problem: "the patient record is entered in error".to_owned(),
+                });
+            }
+            Ok(patient)
         };
         if let Err(error) = checked.await {
             return Err(self.audit_failure(event, error).await);

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use ketacare_app::{
-    Actor, App, AppError, NewAccount, PatientInput, Role, SelfReportLinkStatus, WorklistQuery, sha256_hex,
+    Actor, App, AppError, NewAccount, PatientAmendmentInput, PatientInput, Role, SelfReportLinkStatus, WorklistQuery,
+    sha256_hex,
 };
 use ketacare_core::protocol::Protocol;
 use ketacare_store::test_support::each_backend;
@@ -256,6 +257,16 @@ async fn bad_requests_name_their_field_and_change_nothing() {
         assert_eq!(links.len(), 1);
         assert_eq!(links[0].status, SelfReportLinkStatus::Open, "a refused answer does not use the link");
         assert!(fixture.app.chart_section(&nurse, &patient_id, "scales").await.unwrap().is_empty());
+
+        // A patient record entered in error gets no new link: its alerts would reach no worklist.
+        let mistake = PatientAmendmentInput {
+            reason: Some("duplicate record".to_owned()),
+            status: Some("entered_in_error".to_owned()),
+            ..PatientAmendmentInput::default()
+        };
+        fixture.app.amend_patient(&nurse, &patient_id, 1, &mistake).await.unwrap();
+        let refused = fixture.app.create_self_report_link(&nurse, &patient_id, "phq9").await.unwrap_err();
+        assert_eq!(refused_rule(&refused), Some("SELF_REPORT_PATIENT_NOT_ACTIVE"), "{refused}");
     })
     .await;
 }
