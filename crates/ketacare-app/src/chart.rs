@@ -176,10 +176,10 @@ pub(crate) struct ChartRows {
 
 /// How many times a chart write is tried when another write to the same chart overtakes it: each round
 /// lets at least one of the racing writes through, so this many writers at once all get through.
-const CHART_WRITE_ATTEMPTS: usize = 10;
+pub(crate) const CHART_WRITE_ATTEMPTS: usize = 10;
 
 /// Whether a chart write lost a race with another write to the same chart (and may be tried again).
-fn overtaken(error: &AppError) -> bool {
+pub(crate) fn overtaken(error: &AppError) -> bool {
     matches!(error, AppError::StaleVersion { resource: "chart", .. })
 }
 
@@ -597,7 +597,7 @@ impl App {
     /// prepares what the store writes with the record. A decision equal to `latest` (the patient's latest
     /// stored assessment, read before the write) is not stored again: the evaluation event and the answer
     /// name `latest`, which holds that decision.
-    fn evaluation_write(
+    pub(crate) fn evaluation_write(
         &self,
         actor: &Actor,
         patient: &Patient,
@@ -695,7 +695,7 @@ impl App {
         Ok(Some((evaluation, evaluation_event)))
     }
 
-    async fn existing_patient(&self, patient_id: &str) -> Result<Patient, AppError> {
+    pub(crate) async fn existing_patient(&self, patient_id: &str) -> Result<Patient, AppError> {
         self.store
             .patient(patient_id)
             .await?

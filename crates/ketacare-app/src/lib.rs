@@ -23,6 +23,7 @@ mod password_work;
 mod patients;
 pub mod policy;
 mod secrets;
+mod self_reports;
 mod session_notes;
 mod session_safety;
 mod session_scales;
@@ -71,6 +72,10 @@ pub use patients::{
 };
 pub use policy::Permission;
 pub use secrets::sha256_hex;
+pub use self_reports::{
+    SELF_REPORT_LINK_EXPIRED, SELF_REPORT_LINK_USED, SELF_REPORT_SCALES, SelfReportForm, SelfReportLinkCreated,
+    SelfReportLinkStatus, SelfReportLinkView, SelfReportReceipt,
+};
 pub use session_notes::{
     NOTE_TEXT_MAX_BYTES, NoteAwaitingCosignatureView, NoteSignatureView, NoteStatus, NoteView, SessionNotesView,
     generated_note_text,
@@ -81,7 +86,8 @@ pub use site_protocol::{ProtocolSetting, SiteProtocolView};
 pub use symptom_course::{SymptomCourseView, SymptomSeries};
 pub use treatment::{PlanView, SessionSummary, SessionView};
 pub use worklist::{
-    WorklistAlert, WorklistPatient, WorklistQuery, WorklistRemsForm, WorklistSelfReport, WorklistSession, WorklistView,
+    WorklistAlert, WorklistPatient, WorklistQuery, WorklistRemsForm, WorklistSelfReport, WorklistSelfReportAlert,
+    WorklistSession, WorklistView,
 };
 
 /// Where the current time comes from: the system clock in service, a fixed one in tests.

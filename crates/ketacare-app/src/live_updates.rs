@@ -29,6 +29,9 @@ pub enum SessionChangeKind {
     Acknowledgement,
     /// A dose was given (with its lot number).
     Administration,
+    /// A patient's self-report raised a suicidality alert, or a clinician acknowledged one: the notice's
+    /// `session_id` is the self-report link's id (the worklist reads itself again; docs/self-report.md).
+    SelfReportAlert,
 }
 
 impl SessionChangeKind {
@@ -38,6 +41,7 @@ impl SessionChangeKind {
             SessionChangeKind::Amendment => "amendment",
             SessionChangeKind::Acknowledgement => "acknowledgement",
             SessionChangeKind::Administration => "administration",
+            SessionChangeKind::SelfReportAlert => "self_report_alert",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The clinic's worklist for one day: the sessions scheduled that day, the alerts nobody has acknowledged
-//! since they last changed, the self-reports overdue on active plans, and the esketamine REMS forms not
+//! since they last changed, the patients' self-reports that raised a suicidality alert not yet acknowledged
+//! (`self_reports.rs`), the self-reports overdue on active plans, and the esketamine REMS forms not
 //! submitted whose deadline is within 7 days (or past). Every patient it shows is audited as read.
 
 use std::collections::BTreeMap;
@@ -75,6 +76,20 @@ pub struct WorklistSelfReport {
     pub due_at: Value,
 }
 
+/// A patient's self-report whose answers screened positive for suicidality (PHQ-9 item 9 at or above
+/// `scales.phq9_item9_screen_from`), not yet acknowledged: always level `critical`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorklistSelfReportAlert {
+    pub patient: WorklistPatient,
+    pub link_id: String,
+    pub scale: String,
+    /// `critical`.
+    pub level: String,
+    /// When the patient answered (the server's clock).
+    pub answered_at: String,
+    pub scale_result_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorklistRemsForm {
     pub patient: WorklistPatient,
@@ -96,6 +111,9 @@ pub struct WorklistView {
     pub sessions_today: Vec<WorklistSession>,
     /// Most severe first (emergency, critical, warning, info), then oldest first.
     pub open_alerts: Vec<WorklistAlert>,
+    /// Patients' self-reports that raised a suicidality alert nobody acknowledged yet, oldest first
+    /// (docs/self-report.md).
+    pub self_report_alerts: Vec<WorklistSelfReportAlert>,
     pub overdue_self_reports: Vec<WorklistSelfReport>,
     /// Earliest deadline first.
     pub rems_forms_due: Vec<WorklistRemsForm>,
@@ -147,6 +165,7 @@ impl App {
 
         let scheduled = self.store.scheduled_sessions_on(&date.to_string()).await?;
         let open_alerts = self.store.open_alerts().await?;
+        let open_self_report_alerts = self.store.open_self_report_alerts().await?;
         let mut self_reports = Vec::new();
         for plan in self.store.active_treatment_plans().await? {
             let Some(stored) = self.store.treatment_plan(&plan.patient_id, &plan.record_id).await? else { continue };
@@ -178,6 +197,7 @@ impl App {
             .iter()
             .map(|item| &item.patient_id)
             .chain(open_alerts.iter().map(|item| &item.patient_id))
+            .chain(open_self_report_alerts.iter().map(|item| &item.patient_id))
             .chain(self_reports.iter().map(|item| &item.0))
             .chain(rems_forms.iter().map(|item| &item.0))
         {
@@ -227,6 +247,19 @@ impl App {
             })
             .collect();
         alerts.sort_by(|a, b| (level_rank(&a.level), &a.changed_at).cmp(&(level_rank(&b.level), &b.changed_at)));
+        let self_report_alerts = open_self_report_alerts
+            .into_iter()
+            .filter_map(|link| {
+                Some(WorklistSelfReportAlert {
+                    patient: who(&link.patient_id)?,
+                    link_id: link.link_id,
+                    scale: link.scale,
+                    level: "critical".to_owned(),
+                    answered_at: link.used_at.map(|at| at.to_string()).unwrap_or_default(),
+                    scale_result_id: link.scale_result_id,
+                })
+            })
+            .collect();
         let overdue_self_reports = self_reports
             .into_iter()
             .filter_map(|(patient_id, plan_id, measurement)| {
@@ -264,6 +297,7 @@ impl App {
             time_zone: zone_name,
             sessions_today,
             open_alerts: alerts,
+            self_report_alerts,
             overdue_self_reports,
             rems_forms_due,
             open_stock_discrepancies,

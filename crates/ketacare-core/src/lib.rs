@@ -16,6 +16,7 @@ pub mod patient;
 pub mod plan;
 pub mod protocol;
 pub mod scales;
+pub mod self_report;
 pub mod session;
 pub mod staging;
 pub mod trd;

@@ -21,6 +21,7 @@ mod printable_records;
 mod protocol_page;
 mod rems_form_page;
 mod scale_forms;
+mod self_report_pages;
 mod session_forms;
 mod session_notes_page;
 mod session_page;
@@ -83,6 +84,10 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/patients/{patient_id}/summary"),
     ("GET", "/patients/{patient_id}/scales/{scale}"),
     ("POST", "/patients/{patient_id}/scales/{scale}"),
+    ("POST", "/patients/{patient_id}/self-report-links"),
+    ("POST", "/patients/{patient_id}/self-report-links/{link_id}/acknowledgement"),
+    ("GET", "/r/{token}"),
+    ("POST", "/r/{token}"),
     ("GET", "/patients/{patient_id}/sessions/{session_id}"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations"),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/observations/{sequence}/entered-in-error"),
@@ -196,6 +201,12 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/patients/{patient_id}/consents/print", get(consent_pages::print_consent_form))
         .route("/patients/{patient_id}/consents/{consent_id}/change", post(consent_pages::change_consent))
         .route("/patients/{patient_id}/scales/{scale}", get(scale_forms::scale_form).post(scale_forms::record_scale))
+        .route("/patients/{patient_id}/self-report-links", post(self_report_pages::create_link))
+        .route(
+            "/patients/{patient_id}/self-report-links/{link_id}/acknowledgement",
+            post(self_report_pages::acknowledge_alert),
+        )
+        .route("/r/{token}", get(self_report_pages::self_report_form).post(self_report_pages::submit_self_report))
         .route(SESSION, get(session_page::session))
         .route(&format!("{SESSION}/observations"), post(session_page::record_observation))
         .route(

@@ -163,6 +163,24 @@ pub struct PatientOverviewPage {
     print_links: Option<Vec<(String, String)>>,
     /// The patient's consents page (informed consent the pre-dose gate reads), for the roles that read it.
     consent_href: Option<String>,
+    /// The patient's self-report links with their status (`None`: the role may not read the chart).
+    self_reports: Option<SelfReportsView>,
+}
+
+/// The self-report links section: the links made, and the form to make one (the roles that record the chart).
+pub struct SelfReportsView {
+    links: Vec<SelfReportLinkItem>,
+    can_create: bool,
+    scales: Vec<(&'static str, &'static str)>,
+}
+
+struct SelfReportLinkItem {
+    scale: String,
+    status: &'static str,
+    created: String,
+    expires: String,
+    used: String,
+    alert: &'static str,
 }
 
 /// One option of a select, with whether it is chosen.
@@ -729,6 +747,33 @@ pub async fn overview_page(
             })
             .collect()
     });
+    let self_reports = if allows(role, Permission::ReadChart) && !de_identified {
+        let links = app.self_report_links(actor, &patient_id).await?;
+        Some(SelfReportsView {
+            links: links
+                .iter()
+                .map(|link| SelfReportLinkItem {
+                    scale: link.scale.replace("phq9", "PHQ-9").replace("gad7", "GAD-7"),
+                    status: link.status.as_str(),
+                    created: date_time(&link.created_at, &zone),
+                    expires: date_time(&link.expires_at, &zone),
+                    used: link.used_at.as_deref().map(|at| date_time(at, &zone)).unwrap_or_default(),
+                    alert: match (link.suicidality_alert, link.alert_acknowledged_at.is_some()) {
+                        (true, false) => "CRITICAL: item 9 positive, not acknowledged",
+                        (true, true) => "item 9 positive, acknowledged",
+                        _ => "",
+                    },
+                })
+                .collect(),
+            can_create: allows(role, Permission::RecordChart),
+            scales: ketacare_app::SELF_REPORT_SCALES
+                .iter()
+                .map(|(code, _)| (*code, scale_definition(code).map_or(*code, |scale| scale.title)))
+                .collect(),
+        })
+    } else {
+        None
+    };
     let scales = if let Some((course, results)) = scale_views {
         let record_links = if allows(role, Permission::RecordChart) {
             SCALES.iter().map(|scale| (format!("/patients/{patient_id}/scales/{}", scale.code), scale.title)).collect()
@@ -850,5 +895,6 @@ pub async fn overview_page(
         override_form,
         print_links,
         consent_href,
+        self_reports,
     })
 }

@@ -33,6 +33,8 @@ struct WorklistPage {
     updated_at: String,
     refresh_seconds: u32,
     alerts: Vec<AlertItem>,
+    /// Patients' self-reports whose PHQ-9 item 9 raised a critical alert not yet acknowledged.
+    self_report_alerts: Vec<SelfReportAlertItem>,
     sessions: Vec<SessionItem>,
     self_reports: Vec<SelfReportItem>,
     rems_forms: Vec<RemsItem>,
@@ -40,6 +42,15 @@ struct WorklistPage {
     stock_discrepancies: usize,
     /// For prescribers: signed notes awaiting their co-signature (`None` for other roles).
     notes_to_cosign: Option<Vec<NoteToCosign>>,
+}
+
+struct SelfReportAlertItem {
+    patient: String,
+    patient_href: String,
+    scale: String,
+    answered: String,
+    /// The acknowledgement form's action, for the roles that may acknowledge (`None` otherwise).
+    acknowledge: Option<String>,
 }
 
 struct NoteToCosign {
@@ -132,6 +143,20 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
             }
         })
         .collect();
+    let can_acknowledge = allows(signed.principal.role, Permission::RecordChart);
+    let self_report_alerts = view
+        .self_report_alerts
+        .iter()
+        .map(|item| SelfReportAlertItem {
+            patient: patient_label(&item.patient),
+            patient_href: format!("/patients/{}#self-reports", item.patient.patient_id),
+            scale: item.scale.replace("phq9", "PHQ-9").replace("gad7", "GAD-7"),
+            answered: format!("{} ({})", date_time(&item.answered_at, &zone), age(&item.answered_at, now, &zone)),
+            acknowledge: can_acknowledge.then(|| {
+                format!("/patients/{}/self-report-links/{}/acknowledgement", item.patient.patient_id, item.link_id)
+            }),
+        })
+        .collect();
     let can_run = allows(signed.principal.role, Permission::RunSessions);
     let sessions = view
         .sessions_today
@@ -210,6 +235,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
         updated_at: now.to_zoned_datetime(zone.clone()).strftime("%H:%M:%S").to_string(),
         refresh_seconds: WORKLIST_REFRESH_SECONDS,
         alerts,
+        self_report_alerts,
         sessions,
         self_reports,
         rems_forms,

@@ -2234,3 +2234,65 @@ async fn a_nurse_signs_the_session_note_on_its_page_and_a_prescriber_cosigns_it_
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_nurse_makes_a_self_report_link_the_patient_answers_once_and_item_9_reaches_the_worklist() {
+    each_backend(|db| async move {
+        let site = Site::new(db.store).await;
+        let links = format!("/patients/{}/self-report-links", site.patient_id);
+        let made = post_form(&site, Role::Nurse, &links, &[("scale", "phq9")]).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let start = made.body.find("http://127.0.0.1:8080/r/").expect("the link is shown once");
+        let link = &made.body[start..];
+        let path = &link["http://127.0.0.1:8080".len()..link.find('"').unwrap()];
+        assert!(post_form(&site, Role::Analyst, &links, &[("scale", "phq9")]).await.status == StatusCode::FORBIDDEN);
+
+        // The patient's page: no account, the first name only, no script, its own CSP, no Referer.
+        let request = Request::builder().uri(path).header(header::HOST, "127.0.0.1:8080").body(Body::empty()).unwrap();
+        let response = site.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+        assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
+        let page =
+            String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        // The first name only, as text (the seeded patient's names are markup).
+        assert!(page.contains("Hello &#60;script&#62;alert(1)&#60;/script&#62;</h1>"), "{page}");
+        assert!(!page.contains("MRN-") && !page.contains("<script") && !page.contains("&#60;b&#62;"), "{page}");
+        assert!(page.contains("Question 9 of 9"), "{page}");
+
+        let mut answers: Vec<(String, String)> =
+            (0..8).map(|index| (format!("item-{index}"), "1".to_owned())).collect();
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let missing = call(&site.router, "POST", path, None, Some(&form(&pairs))).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.body.contains("Please answer question 9"), "{}", missing.body);
+
+        answers.push(("item-8".to_owned(), "2".to_owned()));
+        let pairs: Vec<(&str, &str)> = answers.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let sent = call(&site.router, "POST", path, None, Some(&form(&pairs))).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+        assert!(sent.body.contains("data-self-report-sent") && sent.body.contains("988"), "{}", sent.body);
+
+        for method in ["GET", "POST"] {
+            let again = call(&site.router, method, path, None, (method == "POST").then_some(&*form(&pairs))).await;
+            assert_eq!(again.status, StatusCode::NOT_FOUND, "{method}");
+            assert!(again.body.contains("This link does not work"), "{}", again.body);
+        }
+        let unknown = call(&site.router, "GET", "/r/0123456789abcdef0123456789abcdef", None, None).await;
+        assert_eq!((unknown.status, unknown.body.contains("This link does not work")), (StatusCode::NOT_FOUND, true));
+
+        let worklist = site.get(Role::Prescriber, "/worklist").await.body;
+        assert!(worklist.contains("data-self-report-alert") && worklist.contains("CRITICAL"), "{worklist}");
+        let overview = site.get(Role::Nurse, &site.overview_path()).await.body;
+        assert!(overview.contains(r#"data-self-report-status="used""#), "{overview}");
+        let link_id = site.app.self_report_links(&site.actor(Role::Nurse).await, &site.patient_id).await.unwrap()[0]
+            .link_id
+            .clone();
+        let acknowledge = format!("{links}/{link_id}/acknowledgement");
+        let reply = post_form(&site, Role::Prescriber, &acknowledge, &[]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert!(!site.get(Role::Prescriber, "/worklist").await.body.contains("data-self-report-alert"));
+    })
+    .await;
+}

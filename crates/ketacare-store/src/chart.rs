@@ -378,6 +378,66 @@ impl Store {
         })
     }
 
+    /// Uses a self-report link: marks it used (and flags its alert) and stores the patient's scale result
+    /// with the evaluation it caused, in one transaction. A link used already is
+    /// [`StoreError::Duplicate`] (`self-report answer`) and nothing is stored.
+    pub async fn insert_self_report_result(
+        &self,
+        link_use: &crate::SelfReportUse,
+        result: &NewScaleResult,
+        write: &ChartWrite,
+    ) -> Result<StoredScaleResult, StoreError> {
+        let at = format_time(result.created_at);
+        let used_at = format_time(link_use.used_at);
+        write_tx!(self, [link_use, result, write, at, used_at], tx => {
+            check_chart_stamp!(tx, &result.patient_id, write);
+            sqlx::query(
+                "INSERT INTO scale_results (patient_id, scale_result_id, scale, answers_json, total, administered_on, \
+                 status, version, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'active', 1, $7, $8)",
+            )
+            .bind(&result.patient_id)
+            .bind(&result.scale_result_id)
+            .bind(&result.scale)
+            .bind(&result.answers_json)
+            .bind(result.total)
+            .bind(&result.administered_on)
+            .bind(&at)
+            .bind(&result.created_by)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(missing_patient(&result.patient_id))?;
+            let used = sqlx::query(
+                "UPDATE self_report_links SET used_at = $1, scale_result_id = $2, suicidality_alert = $3 \
+                 WHERE patient_id = $4 AND link_id = $5 AND used_at IS NULL",
+            )
+            .bind(&used_at)
+            .bind(&result.scale_result_id)
+            .bind(i64::from(link_use.suicidality_alert))
+            .bind(&link_use.patient_id)
+            .bind(&link_use.link_id)
+            .execute(&mut *tx.conn)
+            .await?;
+            if used.rows_affected() == 0 {
+                return Err(StoreError::Duplicate { what: "self-report answer" });
+            }
+            touch!(tx, "scale_results", [&result.patient_id, &result.scale_result_id]);
+            touch!(tx, "self_report_links", [&link_use.patient_id, &link_use.link_id]);
+            store_chart_write!(tx, write);
+        });
+        Ok(StoredScaleResult {
+            patient_id: result.patient_id.clone(),
+            scale_result_id: result.scale_result_id.clone(),
+            scale: result.scale.clone(),
+            answers_json: result.answers_json.clone(),
+            total: result.total,
+            administered_on: result.administered_on.clone(),
+            status: RecordStatus::Active,
+            version: 1,
+            created_at: at,
+            created_by: result.created_by.clone(),
+        })
+    }
+
     pub async fn scale_result(
         &self,
         patient_id: &str,

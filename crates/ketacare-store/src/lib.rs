@@ -15,6 +15,7 @@ mod operations;
 mod patients;
 pub mod row_versions;
 mod rows;
+mod self_reports;
 mod session_notes;
 mod session_safety;
 #[cfg(feature = "test-support")]
@@ -56,6 +57,7 @@ pub use patients::{
     NewScaleResult, Patient, PatientChanges, PatientListing, PatientPage, PatientSearch, RecordStatus,
     StoredAssessment, StoredScaleResult,
 };
+pub use self_reports::{SelfReportLink, SelfReportUse};
 pub use session_notes::{NoteAwaitingCosignature, NoteKind, NoteSignature, SignatureKind, StoredSessionNote};
 pub use session_safety::{ObservationCorrectionWrite, SessionDischarge, StoredDoseOrder, StoredSessionOverride};
 pub use treatment::{

@@ -44,8 +44,15 @@ const fn integer_key(name: &'static str) -> KeyColumn {
 
 /// Covered tables created by migrations after schema 7 (row versions): empty when schema 7's baseline
 /// event was written, so the baseline does not read them (they do not exist yet at that point).
-pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] =
-    &["consent_forms", "patient_consents", "stock_lots", "stock_entries", "session_notes", "note_signatures"];
+pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &[
+    "consent_forms",
+    "patient_consents",
+    "stock_lots",
+    "stock_entries",
+    "session_notes",
+    "note_signatures",
+    "self_report_links",
+];
 
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
 /// `audit_events` itself (the hash chain covers it), `ketacare_migrations` (checked against the shipped
@@ -385,6 +392,24 @@ pub const COVERED_TABLES: &[CoveredTable] = &[
             "signed_at",
             "text_sha256",
             "cosignature_required",
+        ],
+    },
+    CoveredTable {
+        name: "self_report_links",
+        key_columns: &[text_key("patient_id"), text_key("link_id")],
+        columns: &[
+            "patient_id",
+            "link_id",
+            "scale",
+            "token_sha256",
+            "created_at",
+            "created_by",
+            "expires_at",
+            "used_at",
+            "scale_result_id",
+            "suicidality_alert",
+            "alert_acknowledged_at",
+            "alert_acknowledged_by",
         ],
     },
     CoveredTable {

@@ -30,6 +30,9 @@ pub enum ApiError {
     Timeout {
         after_seconds: u64,
     },
+    /// A patient's self-report link that is unknown, used or expired: one answer for all three (410), so
+    /// the answer tells nothing about a token (the audit log keeps which).
+    SelfReportLinkUnusable,
     /// Handling the request panicked (caught by the router's outermost layer); no internals are shown.
     Internal,
 }
@@ -143,6 +146,13 @@ impl ApiError {
                 None,
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "no such route".to_owned(), None),
+            ApiError::SelfReportLinkUnusable => (
+                StatusCode::GONE,
+                "self-report-link-unusable",
+                "This link does not work",
+                "the link is unknown, used already or expired: the clinic can make a new one".to_owned(),
+                Some("token".to_owned()),
+            ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",

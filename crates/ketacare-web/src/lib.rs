@@ -19,6 +19,8 @@ mod note_routes;
 pub mod openapi;
 mod patient_routes;
 mod responses;
+mod self_report_openapi;
+mod self_report_routes;
 mod server;
 mod session_routes;
 mod stock_routes;
@@ -172,6 +174,11 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/cosignature"),
     route("GET", "/api/v1/notes/awaiting-cosignature"),
     route("GET", "/api/v1/worklist"),
+    route("GET", "/api/v1/patients/{patient_id}/self-report-links"),
+    route("POST", "/api/v1/patients/{patient_id}/self-report-links"),
+    route("POST", "/api/v1/patients/{patient_id}/self-report-links/{link_id}/acknowledgement"),
+    route("GET", "/api/v1/self-reports/{token}"),
+    route("POST", "/api/v1/self-reports/{token}"),
     route("GET", "/api/v1/controlled-substances/lots"),
     route("GET", "/api/v1/controlled-substances/entries"),
     route("POST", "/api/v1/controlled-substances/entries"),
@@ -235,6 +242,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(treatment_router())
         .merge(consent_router())
         .merge(note_router())
+        .merge(self_report_router())
         .route("/api/v1/worklist", get(worklist_routes::worklist))
         .route("/api/v1/controlled-substances/lots", get(stock_routes::lots))
         .route("/api/v1/controlled-substances/entries", get(stock_routes::entries).post(stock_routes::record_entry))
@@ -310,6 +318,16 @@ fn treatment_router() -> Router<AppState> {
         .route(&format!("{SESSION}/observations/{{sequence}}"), patch(t::correct_observation))
         .route(&format!("{SESSION}/discharge"), post(t::discharge_session))
         .route(&format!("{SESSION}/signature"), post(t::sign_session))
+}
+
+/// The self-report routes (docs/self-report.md), kept apart to ease merging.
+fn self_report_router() -> Router<AppState> {
+    use self_report_routes as r;
+    const LINKS: &str = "/api/v1/patients/{patient_id}/self-report-links";
+    Router::new()
+        .route(LINKS, get(r::list).post(r::create))
+        .route(&format!("{LINKS}/{{link_id}}/acknowledgement"), post(r::acknowledge))
+        .route("/api/v1/self-reports/{token}", get(r::open).post(r::submit))
 }
 
 /// The session-note routes (docs/notes.md), kept apart to ease merging.

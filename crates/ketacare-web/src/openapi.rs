@@ -15,6 +15,7 @@ fn problem_responses(statuses: &[u16]) -> serde_json::Map<String, Value> {
             403 => "Not allowed for this role, or CSRF token missing",
             404 => "Not found",
             409 => "Already exists",
+            410 => "This link does not work: unknown, used already or expired (one answer for all three)",
             412 => "If-Match names a version that is no longer current",
             422 => "Invalid field (the problem's `field` names it)",
             428 => "If-Match required",
@@ -53,7 +54,7 @@ pub(crate) fn body(schema: Value) -> Value {
     json!({ "required": true, "content": { "application/json": { "schema": schema } } })
 }
 
-fn public() -> Value {
+pub(crate) fn public() -> Value {
     json!({ "security": [] })
 }
 
@@ -442,6 +443,7 @@ fn foundation_document() -> Value {
     crate::treatment_openapi::add_treatment_paths(&mut document);
     crate::consent_openapi::add_consent_paths(&mut document);
     crate::note_openapi::add_note_paths(&mut document);
+    crate::self_report_openapi::add_self_report_paths(&mut document);
     document
 }
 

@@ -26,6 +26,8 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                     "properties": { "date": { "type": "string", "format": "date" }, "time_zone": { "type": "string" },
                         "sessions_today": { "type": "array", "items": { "type": "object" } },
                         "open_alerts": { "type": "array", "items": { "type": "object" } },
+                        "self_report_alerts": { "type": "array", "items": { "type": "object" },
+                            "description": "Patients' self-reports whose PHQ-9 item 9 reached scales.phq9_item9_screen_from, not yet acknowledged (level critical; docs/self-report.md)" },
                         "overdue_self_reports": { "type": "array", "items": { "type": "object" } },
                         "rems_forms_due": { "type": "array", "items": { "type": "object" } },
                         "open_stock_discrepancies": { "type": "integer", "minimum": 0,

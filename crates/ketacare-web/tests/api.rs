@@ -261,6 +261,17 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ),
     ("GET", "/api/v1/notes/awaiting-cosignature", [401, 403, 200, 403, 403, 403]),
     ("GET", "/api/v1/worklist", [401, 200, 200, 200, 403, 403]),
+    // Self-report links: nurses and prescribers make them; whoever reads the chart lists them. The patient's
+    // routes need no account: an unknown token is 410 for everyone (as a used or expired one).
+    ("GET", "/api/v1/patients/{patient_id}/self-report-links", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/self-report-links", [401, 403, 201, 201, 403, 403]),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/self-report-links/{link_id}/acknowledgement",
+        [401, 403, 404, 404, 403, 403],
+    ),
+    ("GET", "/api/v1/self-reports/{token}", [410, 410, 410, 410, 410, 410]),
+    ("POST", "/api/v1/self-reports/{token}", [410, 410, 410, 410, 410, 410]),
     // Consent: admins keep the forms; nurses and prescribers record consents (a fresh one per call, at v1).
     ("GET", "/api/v1/consent-forms", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/consent-forms", [401, 201, 403, 403, 403, 403]),
@@ -311,7 +322,8 @@ async fn role_by_route_matrix() {
                 // A patient of its own for each call, so amending one does not move another's ETag.
                 let patient_id = api.create_patient(&nurse, "Ada").await;
                 let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token")
-                    .replace("{user_id}", "no-such-user").replace("{note_id}", "no-such-note").replace("{entry_id}", "no-such-entry");
+                    .replace("{user_id}", "no-such-user").replace("{note_id}", "no-such-note").replace("{entry_id}", "no-such-entry")
+                    .replace("{link_id}", "no-such-link").replace("{token}", "no-such-token");
                 if template.contains("{assessment_id}") {
                     let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
                     path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());
@@ -333,6 +345,8 @@ async fn role_by_route_matrix() {
                     }
                     ("POST", "/api/v1/session") => Some(json!({ "username": "nurse", "password": password(Role::Nurse) }).to_string()),
                     ("POST", "/api/v1/tokens") => Some(r#"{"label":"matrix"}"#.to_owned()),
+                    ("POST", "/api/v1/patients/{patient_id}/self-report-links") => Some(r#"{"scale":"phq9"}"#.to_owned()),
+                    ("POST", "/api/v1/self-reports/{token}") => Some(r#"{"answers":[0,0,0,0,0,0,0,0,0]}"#.to_owned()),
                     // A wrong current password: every role reaches the check, nobody's password changes.
                     ("POST", "/api/v1/session/password") => {
                         Some(r#"{"current_password":"wrong","new_password":"a new passphrase"}"#.to_owned())
@@ -832,7 +846,9 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
                 .replace("{administration_id}", "d")
                 .replace("{note_id}", "n")
                 .replace("{user_id}", "u")
-                .replace("{entry_id}", "e");
+                .replace("{entry_id}", "e")
+                .replace("{link_id}", "k")
+                .replace("{token}", "t");
             let reply = api.call(route.method, &path, &Auth::Anonymous, Some("{}"), &[]).await;
             assert!(
                 !matches!(

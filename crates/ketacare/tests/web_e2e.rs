@@ -1735,3 +1735,111 @@ async fn notes_and_printing(
     print_preview(prescriber, webdriver, "print-session-note.png").await;
     Ok(())
 }
+
+/// Issue 14's self-report link on a phone: a nurse makes a PHQ-9 link on a patient's overview; the patient
+/// opens it in a 360×740 browser without an account, answers (item 9 "Several days"), sees the
+/// confirmation and the crisis text; the link then refuses a second use; and the prescriber's open
+/// worklist shows the critical self-report alert within 2 seconds without a reload (the live feed).
+/// Screenshots: `self-report-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_answers_a_phq9_link_on_a_phone_and_the_worklist_shows_the_item_9_alert() {
+    let Ok(webdriver) = std::env::var(WEBDRIVER_VARIABLE) else {
+        println!("skipped: set {WEBDRIVER_VARIABLE} to a chromedriver URL (e.g. http://127.0.0.1:9515) to run it");
+        return;
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", directory.path().join("demo.db").display());
+    let demo = start_demo(&database_url);
+    let nurse_password = reset_password(&database_url, "demo.nurse");
+    let prescriber_password = reset_password(&database_url, "demo.prescriber");
+    let nurse = browser(&webdriver).await;
+    let prescriber = browser(&webdriver).await;
+    let patient = browser(&webdriver).await;
+    let outcome =
+        self_report_journey(&nurse, &prescriber, &patient, &demo.base_url, &nurse_password, &prescriber_password).await;
+    for client in [nurse, prescriber, patient] {
+        let _ = client.close().await;
+    }
+    outcome.expect("the self-report link in the browser");
+}
+
+async fn self_report_journey(
+    nurse: &Client,
+    prescriber: &Client,
+    patient: &Client,
+    base_url: &str,
+    nurse_password: &str,
+    prescriber_password: &str,
+) -> Result<(), String> {
+    const WITHIN: Duration = Duration::from_secs(2);
+    sign_in_with_one_time_password(
+        prescriber,
+        base_url,
+        "demo.prescriber",
+        prescriber_password,
+        "a prescriber's own password",
+    )
+    .await?;
+    wait_for_live_feed(prescriber).await;
+    mark_page(prescriber).await;
+
+    sign_in_with_one_time_password(nurse, base_url, "demo.nurse", nurse_password, "a nurse's own password").await?;
+    nurse.goto(&format!("{base_url}/patients")).await.map_err(|e| e.to_string())?;
+    click(nurse, Locator::Css("main table a[href^='/patients/']")).await;
+    wait_for_path(nurse, "/patients/").await;
+    click_button_and_wait_for(nurse, "Make a link for the patient", "/self-report-links").await;
+    let link_field = nurse.find(Locator::Css("[data-self-report-link]")).await.map_err(|e| e.to_string())?;
+    let link = link_field.prop("value").await.map_err(|e| e.to_string())?.ok_or("the link is shown")?;
+    assert!(link.starts_with(&format!("{base_url}/r/")), "{link}");
+    screenshot(nurse, "self-report-link-made.png").await;
+
+    // The patient's phone: 360 px wide, no account.
+    patient.set_window_size(360, 740).await.map_err(|e| e.to_string())?;
+    patient.goto(&link).await.map_err(|e| e.to_string())?;
+    let layout = patient
+        .execute(
+            "const choices = Array.from(document.querySelectorAll('.patient-choice')); \
+             return { width: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth, \
+               smallest: Math.min(...choices.map((c) => c.getBoundingClientRect().height)), count: choices.length };",
+            Vec::new(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    assert!(layout["width"].as_u64().unwrap_or(0) <= 360, "a phone-sized viewport: {layout}");
+    assert!(layout["scroll"].as_u64() <= layout["width"].as_u64(), "nothing wider than the phone: {layout}");
+    assert!(layout["smallest"].as_f64().unwrap_or(0.0) >= 44.0, "every answer is a 44 px target: {layout}");
+    assert_eq!(layout["count"], 36, "nine questions of four answers: {layout}");
+    assert_accessible(patient, "the patient's self-report page").await;
+    screenshot(patient, "self-report-phone.png").await;
+    let started = std::time::Instant::now();
+    for item in 0..9 {
+        let answer = if item == 8 { 1 } else { item % 3 };
+        let choice = patient
+            .find(Locator::Css(&format!("label[for='item-{item}-{answer}']")))
+            .await
+            .map_err(|e| e.to_string())?;
+        choice.click().await.map_err(|e| e.to_string())?;
+    }
+    click_button(patient, "Send my answers").await;
+    for _ in 0..100 {
+        if patient.find(Locator::Css("[data-self-report-sent]")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = patient.find(Locator::Css("main")).await.map_err(|e| e.to_string())?.text().await.unwrap_or_default();
+    assert!(sent.contains("Thank you") && sent.contains("988"), "the confirmation and the crisis text: {sent}");
+    println!("the patient answered and sent the PHQ-9 in {:?} (scripted clicks)", started.elapsed());
+    screenshot(patient, "self-report-sent.png").await;
+
+    let took = text_appears_within(prescriber, "worklist-lists", "Suicidality screen positive", WITHIN).await?;
+    assert!(page_was_not_reloaded(prescriber).await, "the worklist updated without a reload");
+    println!("the self-report alert reached the prescriber's worklist in {took:?}");
+    screenshot(prescriber, "self-report-worklist.png").await;
+
+    patient.goto(&link).await.map_err(|e| e.to_string())?;
+    let again = patient.find(Locator::Css("main")).await.map_err(|e| e.to_string())?.text().await.unwrap_or_default();
+    assert!(again.contains("This link does not work"), "a second use is refused: {again}");
+    assert!(!again.contains("Hello"), "and says nothing of the patient: {again}");
+    Ok(())
+}

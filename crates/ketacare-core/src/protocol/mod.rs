@@ -19,6 +19,7 @@ use crate::notes::NoteSettings;
 use crate::outcomes::OutcomeSettings;
 use crate::plan::ScheduleSettings;
 use crate::scales::ScalesSettings;
+use crate::self_report::SelfReportSettings;
 use crate::session::SessionSettings;
 use crate::session::alerts::AlertSettings;
 use crate::session::discharge::DischargeSettings;
@@ -50,6 +51,8 @@ pub struct Protocol {
     pub outcomes: OutcomeSettings,
     /// `[notes]`: session notes and their signatures.
     pub notes: NoteSettings,
+    /// `[self_report]`: the patients' self-report links (lifetime, crisis text).
+    pub self_report: SelfReportSettings,
     /// Every setting as the file writes it, with its source, in file order (what `protocol show` lists
     /// and the staff pages' protocol page shows).
     pub entries: Vec<ProtocolEntry>,
@@ -105,6 +108,7 @@ impl Protocol {
             scales: ScalesSettings::read(SectionReader::take_section(&mut root, "scales")?)?,
             outcomes: OutcomeSettings::read(SectionReader::take_section(&mut root, "outcomes")?)?,
             notes: NoteSettings::read(SectionReader::take_section(&mut root, "notes")?)?,
+            self_report: SelfReportSettings::read(SectionReader::take_section(&mut root, "self_report")?)?,
             entries,
         };
         if let Some(key) = root.keys().next() {

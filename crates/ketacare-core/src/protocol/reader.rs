@@ -125,6 +125,21 @@ impl SectionReader {
         Ok(Setting { value: parsed, source })
     }
 
+    /// A non-empty text of at most `max_chars` characters (a message shown to people, e.g. a crisis line).
+    pub fn take_text(&mut self, key: &str, max_chars: usize) -> Result<Setting<String>, InvalidProtocol> {
+        let (value, source, path) = self.take_entry(key)?;
+        let Value::String(text) = value else {
+            return Err(InvalidProtocol::new(&path, format!("must be a text, got {value}")));
+        };
+        if text.trim().is_empty() || text.chars().count() > max_chars {
+            return Err(InvalidProtocol::new(
+                &path,
+                format!("must be a non-empty text of at most {max_chars} characters"),
+            ));
+        }
+        Ok(Setting { value: text, source })
+    }
+
     /// A list of distinct words, each one of `accepted` (an empty list is allowed); the error names the
     /// item and lists the accepted words.
     pub fn take_word_list(&mut self, key: &str, accepted: &[&str]) -> Result<Setting<Vec<String>>, InvalidProtocol> {
