@@ -738,7 +738,7 @@ async fn a_plan_judges_the_course_on_the_charts_scale_results_as_the_cli_does() 
         let cli_course = input
             .course
             .as_ref()
-            .map(|(series, first, phase)| ketacare_core::course::evaluate_course(series, *first, *phase, &protocol));
+            .map(|course| course.evaluate(&protocol));
         let cli = ketacare_case::plan_report_json(&input, &schedule, cli_course.as_ref(), &protocol);
         assert_eq!(course, &cli["course"]);
     })

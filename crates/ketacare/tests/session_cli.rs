@@ -131,6 +131,17 @@ fn example_plans() {
     let report = run_json(&["plan", path.to_str().unwrap(), "--format", "json"]);
     assert_eq!(report["course"]["status"], "relapse");
     assert_eq!(report["course"]["recommendation"], "return_to_more_frequent_schedule");
+    // Decided on the protocol's primary scale, MADRS; the PHQ-9 series beside it relapses too (>=10 twice).
+    assert_eq!(report["course"]["primary_scale"], "madrs");
+    assert_eq!(report["course"]["decided_by"], "madrs");
+    let scales: Vec<(&str, &str)> = report["course"]["scales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|scale| (scale["scale"].as_str().unwrap(), scale["relapse"]["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(scales, [("madrs", "relapsed"), ("phq9", "relapsed")]);
+    assert_eq!(report["measurement_adherence"]["missed"].as_u64().map(|missed| missed > 0), Some(true));
     let next = report["sessions"].as_array().unwrap().iter().find(|session| session["status"] == "planned").unwrap();
     assert_eq!(next["at"], "2026-12-19T10:00:00-05:00");
     assert_eq!(next["step"], "maintenance weeks 5-8 weekly");
