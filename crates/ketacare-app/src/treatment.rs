@@ -361,6 +361,17 @@ fn add_chart_course(document: &mut Value, scheduled: &[ScheduledSessionRow], sca
     object.insert("course".to_owned(), course);
 }
 
+/// Adds the plan's active not-applicable markings to the document's `measurements_not_applicable` (the
+/// instant each measurement was due, in UTC; the reason stays with the marking).
+fn add_not_applicable_markings(document: &mut Value, markings: &[ketacare_store::MeasurementNotApplicable]) {
+    let Some(object) = document.as_object_mut() else { return };
+    let listed = object.entry("measurements_not_applicable").or_insert_with(|| json!([]));
+    let Some(listed) = listed.as_array_mut() else { return };
+    for marking in markings.iter().filter(|marking| marking.status == "active") {
+        listed.push(json!({ "scale": marking.scale, "due_at": marking.due_at.to_string(), "reason": marking.reason }));
+    }
+}
+
 /// The scales a plan's measurement plan asks for that the chart records (KNOWLEDGE §6: PHQ-9 before each
 /// session and as the weekly self-report, MADRS before session 1 and at the end of induction).
 const CHART_SCALES_IN_MEASUREMENT_PLANS: &[&str] = &["phq9", "madrs"];
@@ -530,6 +541,8 @@ impl App {
         let mut with_chart = document.clone();
         add_fulfilled_sessions(&mut with_chart, &stored.scheduled);
         add_chart_measurements(&mut with_chart, &scale_results);
+        let markings = self.store.measurements_not_applicable(&stored.patient_id, &stored.plan_id).await?;
+        add_not_applicable_markings(&mut with_chart, &markings);
         add_chart_course(&mut with_chart, &stored.scheduled, &scale_results);
         let now = self.now();
         let input = parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;

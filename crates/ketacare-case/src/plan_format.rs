@@ -197,8 +197,14 @@ pub fn parse_plan(value: &Value, clock: Timestamp) -> Result<PlanInput, InvalidC
                 format!("must be one of phq9, madrs, urinary_symptoms, cognition, got \"{word}\""),
             )
         })?;
-        let due_at =
-            item.instant("due_at", &zone)?.ok_or_else(|| InvalidCase::new(&item.path_of("due_at"), "is required"))?;
+        // The instant the measurement was due: with its offset (as the report writes it, or UTC), or a
+        // clinic-local date-time.
+        let due_path = item.path_of("due_at");
+        let due_text = item.required_string("due_at")?;
+        let due_at = match due_text.parse::<Timestamp>() {
+            Ok(at) => at,
+            Err(_) => place(&due_path, parse_local(&due_path, due_text)?, &zone)?,
+        };
         // The reason is kept with the record (the server's); the plan needs only which measurement.
         let _reason = item.string("reason")?;
         item.finish()?;

@@ -45,6 +45,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0011_controlled_substances.sql"),
     },
     Migration { version: 12, name: "session_notes", sql: include_str!("../migrations/sqlite/0012_session_notes.sql") },
+    Migration {
+        version: 13,
+        name: "measurements_not_applicable",
+        sql: include_str!("../migrations/sqlite/0013_measurements_not_applicable.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -83,6 +88,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 12,
         name: "session_notes",
         sql: include_str!("../migrations/postgres/0012_session_notes.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "measurements_not_applicable",
+        sql: include_str!("../migrations/postgres/0013_measurements_not_applicable.sql"),
     },
 ];
 

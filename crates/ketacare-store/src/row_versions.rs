@@ -45,7 +45,15 @@ const fn integer_key(name: &'static str) -> KeyColumn {
 /// Covered tables created by migrations after schema 7 (row versions): empty when schema 7's baseline
 /// event was written, so the baseline does not read them (they do not exist yet at that point).
 pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] =
-    &["consent_forms", "patient_consents", "stock_lots", "stock_entries", "session_notes", "note_signatures"];
+    &[
+        "consent_forms",
+        "patient_consents",
+        "stock_lots",
+        "stock_entries",
+        "session_notes",
+        "note_signatures",
+        "measurements_not_applicable",
+    ];
 
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
 /// `audit_events` itself (the hash chain covers it), `ketacare_migrations` (checked against the shipped
@@ -355,6 +363,26 @@ pub const COVERED_TABLES: &[CoveredTable] = &[
         name: "observation_corrections",
         key_columns: &[text_key("patient_id"), text_key("session_id"), integer_key("sequence")],
         columns: &["patient_id", "session_id", "sequence", "reason", "corrected_by", "corrected_at"],
+    },
+    CoveredTable {
+        name: "measurements_not_applicable",
+        key_columns: &[text_key("patient_id"), text_key("marking_id")],
+        columns: &[
+            "patient_id",
+            "marking_id",
+            "plan_id",
+            "scale",
+            "due_at",
+            "reason",
+            "status",
+            "marked_by",
+            "marked_role",
+            "marked_at",
+            "entered_in_error_reason",
+            "entered_in_error_by",
+            "entered_in_error_at",
+            "version",
+        ],
     },
     CoveredTable {
         name: "session_notes",

@@ -142,6 +142,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/plans"),
     route("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
     route("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}"),
+    route("POST", "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable"),
     route("GET", "/api/v1/patients/{patient_id}/sessions"),
     route("POST", "/api/v1/patients/{patient_id}/sessions"),
     route("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}"),
@@ -296,6 +297,10 @@ fn treatment_router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/patients/{patient_id}/plans", get(t::list_plans).post(t::create_plan))
         .route("/api/v1/patients/{patient_id}/plans/{plan_id}", get(t::get_plan).patch(t::amend_plan))
+        .route(
+            "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable",
+            post(t::mark_measurement_not_applicable),
+        )
         .route("/api/v1/patients/{patient_id}/sessions", get(t::list_sessions).post(t::start_session))
         .route(SESSION, get(t::get_session).patch(t::update_session))
         .route(&format!("{SESSION}/observations"), post(t::record_observation))

@@ -38,6 +38,21 @@ pub async fn create_plan(
     Ok(created(format!("/api/v1/patients/{patient_id}/plans/{}", result.resource_id), result))
 }
 
+/// Marks one measurement of the plan's measurement plan not applicable, with a reason (nurses and
+/// prescribers); the marking is kept for good.
+pub async fn mark_measurement_not_applicable(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, plan_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let view = state
+        .app
+        .mark_measurement_not_applicable(&caller.actor, &patient_id, &plan_id, text_body(&body)?)
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)).into_response())
+}
+
 pub async fn list_plans(
     State(state): State<AppState>,
     caller: Authenticated,

@@ -205,6 +205,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/patients/{patient_id}/sessions", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 403, 200, 403, 403, 403]),
+    ("POST", "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable", [401, 403, 201, 201, 403, 403]),
     ("POST", "/api/v1/patients/{patient_id}/sessions", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 403, 200, 200, 403, 403]),
@@ -947,6 +948,10 @@ fn treatment_body(method: &str, template: &str) -> Option<String> {
         ("PATCH", "{consent_id}") => json!({ "status": "withdrawn", "reason": "changed their mind" }).to_string(),
         ("POST", "plans") => treatment_plan_body(),
         ("PATCH", "{plan_id}") => json!({ "reason": "patient moved away", "status": "cancelled" }).to_string(),
+        // The cognition baseline of treatment_plan_body, due at its first session.
+        ("POST", "measurements-not-applicable") => json!({ "scale": "cognition", "due_at": "2026-11-30T09:00:00-05:00",
+                                                           "reason": "screened at the memory clinic last week" })
+        .to_string(),
         ("POST", "sessions") => treatment_session_body(),
         ("PATCH", "{session_id}") => json!({ "discharge": { "escort_present": true } }).to_string(),
         ("POST", "observations") => json!({ "at": "2026-11-28T13:20", "moaas": 4 }).to_string(),
