@@ -144,7 +144,8 @@ impl App {
                 version: 1,
             };
             let mut event = event.clone();
-            event.resource = format!("patient/{patient_id}/plan/{plan_id}/measurement-not-applicable/{}", marking.marking_id);
+            event.resource =
+                format!("patient/{patient_id}/plan/{plan_id}/measurement-not-applicable/{}", marking.marking_id);
             self.store.insert_measurement_not_applicable(&marking, &event).await?;
             Ok(MeasurementMarkingView::of(&marking))
         }

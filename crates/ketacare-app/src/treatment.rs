@@ -323,7 +323,9 @@ fn add_chart_course(document: &mut Value, scheduled: &[ScheduledSessionRow], sca
     // One total per date (the course takes one assessment a day): the latest recorded of the day.
     let totals_of = |scale: &str| -> Vec<Value> {
         let mut by_date: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
-        for result in scale_results.iter().filter(|result| result.status == RecordStatus::Active && result.scale == scale) {
+        for result in
+            scale_results.iter().filter(|result| result.status == RecordStatus::Active && result.scale == scale)
+        {
             if let Some(total) = result.total {
                 by_date.insert(result.administered_on.as_str(), total);
             }

@@ -6,9 +6,9 @@ use jiff::Timestamp;
 use ketacare_core::course::{
     CourseEvaluation, CourseOnScales, CoursePhase, CourseStatus, evaluate_course_on_scales, milestone_of,
 };
-use ketacare_core::outcomes::{Determination, RelapseStatus};
 use ketacare_core::outcomes::{Assessment, OutcomeScale, ScoreSeries};
-use ketacare_core::plan::{measurement_adherence, PlanEvent, PlanRequest, PlannedScale, Schedule, Template};
+use ketacare_core::outcomes::{Determination, RelapseStatus};
+use ketacare_core::plan::{PlanEvent, PlanRequest, PlannedScale, Schedule, Template, measurement_adherence};
 use ketacare_core::protocol::Protocol;
 use serde_json::{Value, json};
 
@@ -119,7 +119,9 @@ fn read_course(object: Option<ObjectReader<'_>>) -> Result<Option<CourseInput>, 
     if let Some(one) = read_scale_totals(&mut object, "course.totals", listed.is_none())? {
         series.push(one);
     }
-    for (index, mut item) in objects("course.series", listed.map(Vec::as_slice).unwrap_or_default())?.into_iter().enumerate() {
+    for (index, mut item) in
+        objects("course.series", listed.map(Vec::as_slice).unwrap_or_default())?.into_iter().enumerate()
+    {
         let path = format!("course.series[{index}].totals");
         let one = read_scale_totals(&mut item, &path, true)?.expect("required");
         if series.iter().any(|known| known.scale() == one.scale()) {
@@ -240,7 +242,10 @@ fn missing_of(status: &CourseStatus) -> Vec<String> {
 /// remission, and relapse.
 fn scale_course_json(evaluation: &CourseEvaluation) -> Value {
     let outcomes = &evaluation.outcomes;
-    let baseline = outcomes.baseline.determined().map(|baseline| json!({ "date": baseline.date.to_string(), "total": baseline.total }));
+    let baseline = outcomes
+        .baseline
+        .determined()
+        .map(|baseline| json!({ "date": baseline.date.to_string(), "total": baseline.total }));
     let latest = outcomes.latest.determined().map(|latest| {
         json!({
             "date": latest.date.to_string(),
@@ -251,7 +256,9 @@ fn scale_course_json(evaluation: &CourseEvaluation) -> Value {
             "remission_at_most": latest.remission.threshold_at_most,
         })
     });
-    let milestone = |found| milestone_of(found).map(|milestone| json!({ "date": milestone.date.to_string(), "days": milestone.days }));
+    let milestone = |found| {
+        milestone_of(found).map(|milestone| json!({ "date": milestone.date.to_string(), "days": milestone.days }))
+    };
     let relapse = match &outcomes.relapse {
         Determination::Determined(RelapseStatus::NotDefinedForScale) => json!({ "status": "not_defined_for_scale" }),
         Determination::Determined(RelapseStatus::NoResponseOrRemissionYet) => {

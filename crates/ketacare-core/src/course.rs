@@ -5,10 +5,10 @@
 //! ([`evaluate_course_on_scales`]): the protocol's primary scale decides when it has what it needs, else
 //! the first other scale that does, and the report names the scale that decided.
 
+use crate::outcomes::Milestone;
 use crate::outcomes::{
     Determination, OutcomeReport, OutcomeScale, RelapseStatus, ResponseStatus, ScoreSeries, evaluate_outcomes,
 };
-use crate::outcomes::Milestone;
 use crate::protocol::Protocol;
 
 /// Where the patient is in the plan when the series is evaluated.

@@ -667,12 +667,13 @@ impl MeasurementBuilder<'_> {
             {
                 measurement.closes_at = next_opening.clone().max(measurement.due_at.clone());
             }
-            let (opens_at, due_at, closes_at) =
-                (measurement.window_opens.timestamp(), measurement.due_at.timestamp(), measurement.closes_at.timestamp());
-            let done = self
-                .done
-                .iter()
-                .any(|(scale, at)| *scale == measurement.scale && *at >= opens_at && *at <= closes_at);
+            let (opens_at, due_at, closes_at) = (
+                measurement.window_opens.timestamp(),
+                measurement.due_at.timestamp(),
+                measurement.closes_at.timestamp(),
+            );
+            let done =
+                self.done.iter().any(|(scale, at)| *scale == measurement.scale && *at >= opens_at && *at <= closes_at);
             let not_applicable =
                 self.not_applicable.iter().any(|(scale, at)| *scale == measurement.scale && *at == due_at);
             measurement.status = if done {

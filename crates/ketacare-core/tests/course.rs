@@ -76,8 +76,8 @@ fn a_series_without_follow_up_is_indeterminate() {
 /// (status, recommendation, decided_by, per-scale statuses))`; every failing case is reported.
 #[test]
 fn the_course_on_every_scale_is_decided_by_the_primary_else_the_first_scale_that_can() {
-    use ketacare_core::course::evaluate_course_on_scales;
     use OutcomeScale::{Hamd17, Madrs, Phq9, QidsSr16};
+    use ketacare_core::course::evaluate_course_on_scales;
     type Series = Vec<(OutcomeScale, Vec<(i64, u8)>)>;
     let cases: Vec<(&str, Series, OutcomeScale, CoursePhase, (&str, &str, Option<&str>, &str))> = vec![
         (
@@ -144,8 +144,10 @@ fn the_course_on_every_scale_is_decided_by_the_primary_else_the_first_scale_that
         let series: Vec<ScoreSeries> = series
             .into_iter()
             .map(|(scale, totals)| {
-                let assessments =
-                    totals.iter().map(|(offset, total)| Assessment { date: day(*offset), total: Some(*total) }).collect();
+                let assessments = totals
+                    .iter()
+                    .map(|(offset, total)| Assessment { date: day(*offset), total: Some(*total) })
+                    .collect();
                 ScoreSeries::new(scale, assessments).unwrap()
             })
             .collect();
@@ -172,7 +174,8 @@ fn the_course_on_every_scale_is_decided_by_the_primary_else_the_first_scale_that
         }
         if course.decided_by.is_none() && course.status.as_str() == "indeterminate" {
             let ketacare_core::course::CourseStatus::Indeterminate { missing } = &course.status else { unreachable!() };
-            if !missing.iter().any(|what| what.contains("MADRS")) || !missing.iter().any(|what| what.contains("PHQ-9")) {
+            if !missing.iter().any(|what| what.contains("MADRS")) || !missing.iter().any(|what| what.contains("PHQ-9"))
+            {
                 failures.push(format!("{name}: every scale's missing data should be listed: {missing:?}"));
             }
         }

@@ -549,7 +549,14 @@ fn windows_close_into_missed_and_adherence_counts_them() {
     let first = local(2026, 11, 2, 9);
     // Session 1 given, then nothing recorded: the later sessions stay planned (twice weekly).
     let at = |day: i8, hour: i8| instant(local(2026, 11, day, hour));
-    type Case = (&'static str, Timestamp, Vec<(PlannedScale, Timestamp)>, Vec<(PlannedScale, Timestamp)>, &'static str, (usize, usize, usize, Option<u32>));
+    type Case = (
+        &'static str,
+        Timestamp,
+        Vec<(PlannedScale, Timestamp)>,
+        Vec<(PlannedScale, Timestamp)>,
+        &'static str,
+        (usize, usize, usize, Option<u32>),
+    );
     let cases: Vec<Case> = vec![
         (
             "now 11-10: before session 2 (11-05, not given) closed when the next PHQ-9 window opened; 11-09 overdue",
@@ -604,7 +611,12 @@ fn windows_close_into_missed_and_adherence_counts_them() {
             .iter()
             .filter(|measurement| measurement.due_at.timestamp() <= at(20, 0))
             .map(|measurement| {
-                format!("{} {} {}", measurement.due_at.strftime("%m-%d"), measurement.scale.as_str(), measurement.status.as_str())
+                format!(
+                    "{} {} {}",
+                    measurement.due_at.strftime("%m-%d"),
+                    measurement.scale.as_str(),
+                    measurement.status.as_str()
+                )
             })
             .collect();
         let got = got.join("|");

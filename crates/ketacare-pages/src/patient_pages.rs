@@ -320,7 +320,9 @@ fn course_summary(course: &Value) -> Option<CourseSummary> {
     }
     let primary = scale_title(course["primary_scale"].as_str().unwrap_or_default()).to_owned();
     let decided = match course["decided_by"].as_str() {
-        Some(code) if course["decided_by"] == course["primary_scale"] => format!("decided on {}, the primary scale", scale_title(code)),
+        Some(code) if course["decided_by"] == course["primary_scale"] => {
+            format!("decided on {}, the primary scale", scale_title(code))
+        }
         Some(code) => format!("decided on {}: the primary scale {primary} has not what it needs", scale_title(code)),
         None => format!("no scale has what it needs yet: {}", value_text(&course["missing"])),
     };
@@ -351,7 +353,8 @@ fn course_summary(course: &Value) -> Option<CourseSummary> {
 /// The measurement plan's adherence as the overview words it.
 fn adherence_text(adherence: &Value) -> String {
     let count = |key: &str| adherence[key].as_u64().unwrap_or(0);
-    let percent = adherence["percent"].as_u64().map_or_else(|| "not yet counted".to_owned(), |percent| format!("{percent} %"));
+    let percent =
+        adherence["percent"].as_u64().map_or_else(|| "not yet counted".to_owned(), |percent| format!("{percent} %"));
     format!(
         "Measurement plan adherence {percent}: {} done, {} missed, {} not applicable",
         count("done"),

@@ -129,7 +129,9 @@ pub async fn worklist(
         Some("reason_required") => {
             Some((true, "Not marked: say why the measurement does not apply (the reason is required)."))
         }
-        Some("refused") => Some((true, "Not marked: the measurement was already done or marked, or is no longer planned.")),
+        Some("refused") => {
+            Some((true, "Not marked: the measurement was already done or marked, or is no longer planned."))
+        }
         _ => None,
     };
     let view = state.app.worklist(&signed.actor, &WorklistQuery::default()).await?;

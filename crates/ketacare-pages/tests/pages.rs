@@ -2268,13 +2268,15 @@ async fn an_overdue_measurement_is_marked_not_applicable_from_the_worklist_only_
             .to_owned();
         let (scale, due_at) = (value("scale"), value("due_at"));
         // Without a reason: refused, said on the worklist, nothing stored.
-        let refused = post_form(&site, Nurse, &action, &[("scale", &scale), ("due_at", &due_at), ("reason", " ")]).await;
+        let refused =
+            post_form(&site, Nurse, &action, &[("scale", &scale), ("due_at", &due_at), ("reason", " ")]).await;
         assert_eq!(refused.location, "/worklist?not_applicable=reason_required", "{}", refused.body);
         let shown = site.get(Nurse, &refused.location).await.body;
         assert!(shown.contains("the reason is required") && shown.contains("after session 3"), "{shown}");
         // With one: stored, off the worklist, counted as not applicable on the overview.
         let reason = "MADRS done by the referring psychiatrist on 12-02";
-        let saved = post_form(&site, Nurse, &action, &[("scale", &scale), ("due_at", &due_at), ("reason", reason)]).await;
+        let saved =
+            post_form(&site, Nurse, &action, &[("scale", &scale), ("due_at", &due_at), ("reason", reason)]).await;
         assert_eq!(saved.location, "/worklist?not_applicable=saved", "{}", saved.body);
         let after = site.get(Nurse, &saved.location).await.body;
         assert!(after.contains("marked not applicable") && !after.contains("after session 3"), "{after}");

@@ -44,16 +44,15 @@ const fn integer_key(name: &'static str) -> KeyColumn {
 
 /// Covered tables created by migrations after schema 7 (row versions): empty when schema 7's baseline
 /// event was written, so the baseline does not read them (they do not exist yet at that point).
-pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] =
-    &[
-        "consent_forms",
-        "patient_consents",
-        "stock_lots",
-        "stock_entries",
-        "session_notes",
-        "note_signatures",
-        "measurements_not_applicable",
-    ];
+pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &[
+    "consent_forms",
+    "patient_consents",
+    "stock_lots",
+    "stock_entries",
+    "session_notes",
+    "note_signatures",
+    "measurements_not_applicable",
+];
 
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
 /// `audit_events` itself (the hash chain covers it), `ketacare_migrations` (checked against the shipped

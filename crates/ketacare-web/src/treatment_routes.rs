@@ -46,10 +46,8 @@ pub async fn mark_measurement_not_applicable(
     Path((patient_id, plan_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let view = state
-        .app
-        .mark_measurement_not_applicable(&caller.actor, &patient_id, &plan_id, text_body(&body)?)
-        .await?;
+    let view =
+        state.app.mark_measurement_not_applicable(&caller.actor, &patient_id, &plan_id, text_body(&body)?).await?;
     Ok((axum::http::StatusCode::CREATED, Json(view)).into_response())
 }
 

@@ -205,7 +205,11 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/patients/{patient_id}/sessions", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 403, 200, 403, 403, 403]),
-    ("POST", "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable", [401, 403, 201, 201, 403, 403]),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable",
+        [401, 403, 201, 201, 403, 403],
+    ),
     ("POST", "/api/v1/patients/{patient_id}/sessions", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 403, 200, 200, 403, 403]),

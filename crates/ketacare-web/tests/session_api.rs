@@ -735,10 +735,7 @@ async fn a_plan_judges_the_course_on_the_charts_scale_results_as_the_cli_does() 
         let protocol = Protocol::shipped();
         let input = ketacare_case::parse_plan(&file, "2026-11-28T15:00:00Z".parse().unwrap()).unwrap();
         let schedule = ketacare_core::plan::plan(&input.request, &protocol).unwrap();
-        let cli_course = input
-            .course
-            .as_ref()
-            .map(|course| course.evaluate(&protocol));
+        let cli_course = input.course.as_ref().map(|course| course.evaluate(&protocol));
         let cli = ketacare_case::plan_report_json(&input, &schedule, cli_course.as_ref(), &protocol);
         assert_eq!(course, &cli["course"]);
     })
@@ -805,7 +802,12 @@ async fn a_plans_course_is_decided_on_the_scale_that_has_what_it_needs() {
             ),
             (
                 "MADRS followed up: MADRS decides, PHQ-9 beside it",
-                &[("madrs", "2026-11-14", 34), ("madrs", "2026-11-26", 14), ("phq9", "2026-11-14", 20), ("phq9", "2026-11-26", 4)],
+                &[
+                    ("madrs", "2026-11-14", 34),
+                    ("madrs", "2026-11-26", 14),
+                    ("phq9", "2026-11-14", 20),
+                    ("phq9", "2026-11-26", 4),
+                ],
                 "response",
                 json!("madrs"),
             ),
@@ -837,7 +839,8 @@ async fn a_plans_course_is_decided_on_the_scale_that_has_what_it_needs() {
                 let recorded = api.call("POST", &scales, Some(&result), &[]).await;
                 assert_eq!(recorded.status, StatusCode::CREATED, "{name}: {}", recorded.body);
             }
-            let read = api.call("GET", &format!("{plans}/{}", created.body["plan_id"].as_str().unwrap()), None, &[]).await;
+            let read =
+                api.call("GET", &format!("{plans}/{}", created.body["plan_id"].as_str().unwrap()), None, &[]).await;
             let course = &read.body["report"]["course"];
             let scales_listed: Vec<&str> =
                 course["scales"].as_array().into_iter().flatten().filter_map(|scale| scale["scale"].as_str()).collect();
@@ -850,7 +853,8 @@ async fn a_plans_course_is_decided_on_the_scale_that_has_what_it_needs() {
                 }
                 listed
             };
-            let got = (course["status"].as_str(), &course["decided_by"], course["primary_scale"].as_str(), scales_listed);
+            let got =
+                (course["status"].as_str(), &course["decided_by"], course["primary_scale"].as_str(), scales_listed);
             let expected = (Some(status), &decided_by, Some("madrs"), expected_scales);
             if got != expected {
                 failures.push(format!("{name}: got {got:?}, expected {expected:?}: {course}"));
@@ -883,7 +887,12 @@ async fn closed_windows_are_missed_and_a_measurement_is_set_aside_only_with_a_re
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         let plan_path = format!("{plans}/{}", created.body["plan_id"].as_str().unwrap());
         let scales = format!("/api/v1/patients/{patient_id}/chart/scales");
-        for (scale, date, total) in [("phq9", "2026-10-04", 19), ("madrs", "2026-10-01", 30), ("phq9", "2026-10-07", 12), ("phq9", "2026-11-27", 3)] {
+        for (scale, date, total) in [
+            ("phq9", "2026-10-04", 19),
+            ("madrs", "2026-10-01", 30),
+            ("phq9", "2026-10-07", 12),
+            ("phq9", "2026-11-27", 3),
+        ] {
             let result = json!({ "scale": scale, "administered_on": date, "total": total }).to_string();
             assert_eq!(api.call("POST", &scales, Some(&result), &[]).await.status, StatusCode::CREATED);
         }
@@ -943,8 +952,16 @@ async fn closed_windows_are_missed_and_a_measurement_is_set_aside_only_with_a_re
             ("no reason", body(Value::Null), "reason"),
             ("a blank reason", body(json!("   ")), "reason"),
             ("a reason that is not text", body(json!(7)), "reason"),
-            ("an unknown scale", json!({ "scale": "gad7", "due_at": missed_item["due_at"], "reason": "x" }).to_string(), "scale"),
-            ("no such measurement", json!({ "scale": "phq9", "due_at": "2026-10-06T09:00:00-04:00", "reason": "x" }).to_string(), "due_at"),
+            (
+                "an unknown scale",
+                json!({ "scale": "gad7", "due_at": missed_item["due_at"], "reason": "x" }).to_string(),
+                "scale",
+            ),
+            (
+                "no such measurement",
+                json!({ "scale": "phq9", "due_at": "2026-10-06T09:00:00-04:00", "reason": "x" }).to_string(),
+                "due_at",
+            ),
         ];
         let mut failures = Vec::new();
         for (name, body, field) in refusals {
@@ -967,12 +984,17 @@ async fn closed_windows_are_missed_and_a_measurement_is_set_aside_only_with_a_re
             .as_array()
             .unwrap()
             .iter()
-            .find(|measurement| measurement["scale"] == missed_item["scale"] && measurement["due_at"] == missed_item["due_at"])
+            .find(|measurement| {
+                measurement["scale"] == missed_item["scale"] && measurement["due_at"] == missed_item["due_at"]
+            })
             .unwrap()
             .clone();
         assert_eq!(same["status"], "not_applicable");
         assert_eq!(
-            (after["measurement_adherence"]["missed"].as_u64(), after["measurement_adherence"]["not_applicable"].as_u64()),
+            (
+                after["measurement_adherence"]["missed"].as_u64(),
+                after["measurement_adherence"]["not_applicable"].as_u64()
+            ),
             (Some(missed as u64 - 1), Some(1))
         );
         // Marked once: a second marking is refused.
