@@ -79,7 +79,9 @@ fn the_course_on_every_scale_is_decided_by_the_primary_else_the_first_scale_that
     use OutcomeScale::{Hamd17, Madrs, Phq9, QidsSr16};
     use ketacare_core::course::evaluate_course_on_scales;
     type Series = Vec<(OutcomeScale, Vec<(i64, u8)>)>;
-    let cases: Vec<(&str, Series, OutcomeScale, CoursePhase, (&str, &str, Option<&str>, &str))> = vec![
+    /// (status, recommendation, decided_by, per-scale statuses)
+    type Expected = (&'static str, &'static str, Option<&'static str>, &'static str);
+    let cases: Vec<(&str, Series, OutcomeScale, CoursePhase, Expected)> = vec![
         (
             "a MADRS baseline without follow-up no longer hides falling PHQ-9s",
             vec![(Madrs, vec![(0, 32)]), (Phq9, vec![(0, 20), (14, 9), (21, 8)])],

@@ -793,7 +793,8 @@ async fn a_plan_that_runs_past_the_supported_dates_is_refused_naming_first_sessi
 async fn a_plans_course_is_decided_on_the_scale_that_has_what_it_needs() {
     each_backend(|db| async move {
         let api = Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await;
-        let cases: [(&str, &[(&str, &str, i64)], &str, Value); 4] = [
+        type ChartResults = &'static [(&'static str, &'static str, i64)];
+        let cases: [(&str, ChartResults, &str, Value); 4] = [
             (
                 "a MADRS baseline without follow-up, falling PHQ-9s: decided on PHQ-9",
                 &[("madrs", "2026-11-14", 34), ("phq9", "2026-11-14", 20), ("phq9", "2026-11-26", 9)],
