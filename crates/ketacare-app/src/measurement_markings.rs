@@ -32,6 +32,11 @@ pub struct MeasurementMarkingView {
     pub marked_by: String,
     pub marked_role: String,
     pub marked_at: String,
+    /// For `If-Match`.
+    pub version: i64,
+    pub entered_in_error_reason: Option<String>,
+    pub entered_in_error_by: Option<String>,
+    pub entered_in_error_at: Option<String>,
 }
 
 impl MeasurementMarkingView {
@@ -47,6 +52,10 @@ impl MeasurementMarkingView {
             marked_by: marking.marked_by.clone(),
             marked_role: marking.marked_role.clone(),
             marked_at: marking.marked_at.to_string(),
+            version: marking.version,
+            entered_in_error_reason: marking.entered_in_error_reason.clone(),
+            entered_in_error_by: marking.entered_in_error_by.clone(),
+            entered_in_error_at: marking.entered_in_error_at.map(|at| at.to_string()),
         }
     }
 }
@@ -57,6 +66,112 @@ fn instant(text: &str) -> Option<Timestamp> {
 }
 
 impl App {
+    /// A plan's markings, active and entered in error, oldest first (roles that read plans); audited as
+    /// `measurement.not_applicable.list`.
+    pub async fn measurement_markings(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        plan_id: &str,
+    ) -> Result<Vec<MeasurementMarkingView>, AppError> {
+        let event = self.audit_event(
+            actor,
+            "measurement.not_applicable.list",
+            format!("patient/{patient_id}/plan/{plan_id}/measurements-not-applicable"),
+            Some(patient_id),
+        );
+        let result = async {
+            require(actor, Permission::ReadPlans)?;
+            if self.store.treatment_plan(patient_id, plan_id).await?.is_none() {
+                return Err(AppError::NotFound { resource: "plan", id: plan_id.to_owned() });
+            }
+            let markings = self.store.measurements_not_applicable(patient_id, plan_id).await?;
+            Ok(markings.iter().map(MeasurementMarkingView::of).collect())
+        }
+        .await;
+        match result {
+            Ok(views) => {
+                self.store.append_audit(&event).await?;
+                Ok(views)
+            }
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+
+    /// Corrects a marking made in error (nurses and prescribers): body `{"status": "entered_in_error",
+    /// "reason"}` at `expected_version`. The marking is kept, with the reason, who and when; the
+    /// measurement counts again as its window says. Audited as `measurement.not_applicable.amend`.
+    pub async fn set_measurement_marking_in_error(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        plan_id: &str,
+        marking_id: &str,
+        expected_version: i64,
+        body: &str,
+    ) -> Result<MeasurementMarkingView, AppError> {
+        let event = self.audit_event(
+            actor,
+            "measurement.not_applicable.amend",
+            format!("patient/{patient_id}/plan/{plan_id}/measurement-not-applicable/{marking_id}"),
+            Some(patient_id),
+        );
+        let result = async {
+            require(actor, Permission::RecordChart)?;
+            let mut object = parse_object(body)?;
+            match object.remove("status") {
+                Some(Value::String(status)) if status == "entered_in_error" => {}
+                Some(other) => {
+                    return Err(AppError::invalid("status", format!("must be \"entered_in_error\", got {other}")));
+                }
+                None => return Err(AppError::invalid("status", "is required (\"entered_in_error\")")),
+            }
+            let reason = match object.remove("reason") {
+                Some(Value::String(text)) if !text.trim().is_empty() => text.trim().to_owned(),
+                Some(Value::String(_)) | None => {
+                    return Err(AppError::invalid("reason", "is required: say why the marking was made in error"));
+                }
+                Some(_) => return Err(AppError::invalid("reason", "must be text")),
+            };
+            if reason.chars().count() > REASON_MAX_CHARS {
+                return Err(AppError::invalid("reason", format!("must be at most {REASON_MAX_CHARS} characters")));
+            }
+            reject_unknown(&object)?;
+            let marking = self
+                .store
+                .measurement_marking(patient_id, marking_id)
+                .await?
+                .filter(|marking| marking.plan_id == plan_id)
+                .ok_or_else(|| AppError::NotFound { resource: "marking", id: marking_id.to_owned() })?;
+            if marking.status != "active" {
+                return Err(AppError::invalid("status", "the marking is already entered in error"));
+            }
+            let now = self.now();
+            self.store
+                .mark_measurement_marking_in_error(
+                    patient_id,
+                    marking_id,
+                    expected_version,
+                    &reason,
+                    &actor.user_id,
+                    now,
+                    &event,
+                )
+                .await?;
+            let marking = self
+                .store
+                .measurement_marking(patient_id, marking_id)
+                .await?
+                .ok_or_else(|| AppError::NotFound { resource: "marking", id: marking_id.to_owned() })?;
+            Ok(MeasurementMarkingView::of(&marking))
+        }
+        .await;
+        match result {
+            Ok(view) => Ok(view),
+            Err(error) => Err(self.audit_failure(event, error).await),
+        }
+    }
+
     /// Marks one measurement of a plan not applicable (nurses and prescribers); body
     /// `{"scale", "due_at", "reason"}`. The measurement must be one of the plan's measurement plan and not
     /// done; a second active marking of it is a conflict. Audited as `measurement.not_applicable`.

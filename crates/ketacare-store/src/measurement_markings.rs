@@ -78,6 +78,70 @@ impl Store {
         })
     }
 
+    /// One marking of a patient, if it exists.
+    pub async fn measurement_marking(
+        &self,
+        patient_id: &str,
+        marking_id: &str,
+    ) -> Result<Option<MeasurementNotApplicable>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM measurements_not_applicable WHERE patient_id = $1 AND marking_id = $2");
+        on_pool!(self, pool => {
+            let row = sqlx::query(&sql).bind(patient_id).bind(marking_id).fetch_optional(pool).await?;
+            row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    /// Marks an active marking entered in error, with the reason, who and when, if it is still at
+    /// `expected_version` ([`StoreError::StaleVersion`] otherwise). The row is kept.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn mark_measurement_marking_in_error(
+        &self,
+        patient_id: &str,
+        marking_id: &str,
+        expected_version: i64,
+        reason: &str,
+        by: &str,
+        at: Timestamp,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let at = format_time(at);
+        write_tx!(self, [patient_id, marking_id, reason, by, at, audit], tx => {
+            let updated = sqlx::query(
+                "UPDATE measurements_not_applicable SET status = 'entered_in_error', entered_in_error_reason = $4, \
+                 entered_in_error_by = $5, entered_in_error_at = $6, version = version + 1 \
+                 WHERE patient_id = $1 AND marking_id = $2 AND version = $3 AND status = 'active'",
+            )
+            .bind(&patient_id)
+            .bind(&marking_id)
+            .bind(expected_version)
+            .bind(&reason)
+            .bind(&by)
+            .bind(&at)
+            .execute(&mut *tx.conn)
+            .await?;
+            if updated.rows_affected() != 1 {
+                let (current,): (i64,) = sqlx::query_as(
+                    "SELECT version FROM measurements_not_applicable WHERE patient_id = $1 AND marking_id = $2",
+                )
+                .bind(&patient_id)
+                .bind(&marking_id)
+                .fetch_optional(&mut *tx.conn)
+                .await?
+                .ok_or_else(|| StoreError::NotFound { resource: "marking", id: marking_id.clone() })?;
+                return Err(StoreError::StaleVersion {
+                    resource: "marking",
+                    id: marking_id.clone(),
+                    expected: expected_version,
+                    current,
+                });
+            }
+            touch!(tx, "measurements_not_applicable", [&patient_id, &marking_id]);
+            append_audit!(tx, &audit);
+        });
+        Ok(())
+    }
+
     /// Stores a new active marking. A second active marking of the same measurement is
     /// [`StoreError::Duplicate`].
     pub async fn insert_measurement_not_applicable(

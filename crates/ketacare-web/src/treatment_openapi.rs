@@ -55,7 +55,17 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                             "reason": { "type": "string" }, "plan": { "type": "object", "description": "A new plan document" },
                             "status": { "type": "string", "enum": ["active", "cancelled", "entered_in_error"] } } })) }))
         },
+        "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable/{marking_id}": {
+            "patch": operation("Correct a not-applicable marking made in error (nurse, prescriber): kept, with the reason, who and when; the measurement counts again",
+                (200, "The marking (new ETag)", schema_ref("MeasurementNotApplicable")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, plan_id, { "name": "marking_id", "in": "path", "required": true, "schema": { "type": "string" } }, if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["status", "reason"], "additionalProperties": false, "properties": {
+                            "status": { "type": "string", "enum": ["entered_in_error"] }, "reason": { "type": "string", "maxLength": 1000 } } })) }))
+        },
         "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable": {
+            "get": operation("A plan's not-applicable markings, active and entered in error, oldest first",
+                (200, "Markings", json!({ "type": "object", "properties": { "markings": { "type": "array", "items": schema_ref("MeasurementNotApplicable") } } })),
+                &[401, 403, 404], json!({ "parameters": [patient_id, plan_id] })),
             "post": operation("Mark one measurement of the plan's measurement plan not applicable, with a reason (nurse, prescriber); kept for good, audited; the measurement becomes `not_applicable` in the report (off the worklist, not counted in adherence)",
                 (201, "The marking", schema_ref("MeasurementNotApplicable")), &[401, 403, 404, 409, 422],
                 json!({ "parameters": [patient_id, plan_id],
@@ -257,7 +267,9 @@ fn add_plan_report_schemas(document: &mut Value) {
             "marking_id": { "type": "string" }, "patient_id": { "type": "string" }, "plan_id": { "type": "string" },
             "scale": { "type": "string" }, "due_at": { "type": "string" }, "reason": { "type": "string" },
             "status": { "type": "string", "enum": ["active", "entered_in_error"] },
-            "marked_by": { "type": "string" }, "marked_role": { "type": "string" }, "marked_at": { "type": "string" } } }
+            "marked_by": { "type": "string" }, "marked_role": { "type": "string" }, "marked_at": { "type": "string" },
+            "version": { "type": "integer" }, "entered_in_error_reason": { "type": ["string", "null"] },
+            "entered_in_error_by": { "type": ["string", "null"] }, "entered_in_error_at": { "type": ["string", "null"] } } }
     });
     if let (Some(target), Value::Object(schemas)) = (document["components"]["schemas"].as_object_mut(), schemas) {
         target.extend(schemas);

@@ -1001,6 +1001,30 @@ async fn closed_windows_are_missed_and_a_measurement_is_set_aside_only_with_a_re
         // Marked once: a second marking is refused.
         let again = api.call("POST", &marking, Some(&body(json!(reason))), &[]).await;
         assert_eq!((again.status, again.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("due_at")));
+
+        // A marking made in error is corrected, never deleted: it needs a reason and its If-Match, it is
+        // kept with who and when, and the measurement is missed again.
+        let listed = api.call("GET", &marking, None, &[]).await;
+        assert_eq!(listed.body["markings"].as_array().map(Vec::len), Some(1), "{}", listed.body);
+        let one = format!("{marking}/{}", marked.body["marking_id"].as_str().unwrap());
+        let no_reason = json!({ "status": "entered_in_error" }).to_string();
+        let refused = api.call("PATCH", &one, Some(&no_reason), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(
+            (refused.status, refused.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let correction = json!({ "status": "entered_in_error", "reason": "wrong patient's screen" }).to_string();
+        assert_eq!(api.call("PATCH", &one, Some(&correction), &[]).await.status, StatusCode::PRECONDITION_REQUIRED);
+        let corrected = api.call("PATCH", &one, Some(&correction), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.body);
+        assert_eq!(
+            (corrected.body["status"].as_str(), corrected.body["entered_in_error_reason"].as_str()),
+            (Some("entered_in_error"), Some("wrong patient's screen"))
+        );
+        let restored = api.call("GET", &plan_path, None, &[]).await.body["report"].clone();
+        assert_eq!(restored["measurement_adherence"], report["measurement_adherence"]);
+        let listed = api.call("GET", &marking, None, &[]).await;
+        assert_eq!(listed.body["markings"][0]["status"], "entered_in_error", "kept: {}", listed.body);
     })
     .await;
 }
