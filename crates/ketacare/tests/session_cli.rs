@@ -210,6 +210,32 @@ fn bad_plan_files_name_the_field() {
         r#"{ "template": "esketamine_trd", "time_zone": "America/New_York", "first_session": "Monday" }"#,
         "error: first_session: must be a clinic-local date and time YYYY-MM-DDTHH:MM (no offset), got \"Monday\"\n",
     );
+    let head = r#""template": "esketamine_trd", "time_zone": "America/New_York", "first_session": "2026-11-02T09:00""#;
+    check(
+        "course-twice",
+        &format!(
+            r#"{{ {head}, "course": {{ "phase": "induction", "scale": "phq9", "totals": [],
+                 "series": [ {{ "scale": "phq9", "totals": [] }} ] }} }}"#
+        ),
+        "error: course.series[0].scale: phq9 is given twice; one series per scale\n",
+    );
+    check(
+        "course-empty",
+        &format!(r#"{{ {head}, "course": {{ "phase": "induction", "series": [] }} }}"#),
+        "error: course.series: must list at least one scale\n",
+    );
+    check(
+        "course-no-scale",
+        &format!(r#"{{ {head}, "course": {{ "phase": "induction", "totals": [] }} }}"#),
+        "error: course.scale: is required\n",
+    );
+    check(
+        "not-applicable-due",
+        &format!(
+            r#"{{ {head}, "measurements_not_applicable": [ {{ "scale": "cognition", "reason": "done elsewhere" }} ] }}"#
+        ),
+        "error: measurements_not_applicable[0].due_at: is required\n",
+    );
 }
 
 #[test]
