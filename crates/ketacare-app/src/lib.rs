@@ -17,6 +17,7 @@ mod fhir_export;
 mod fhir_import;
 mod live_updates;
 mod login_throttle;
+mod measurement_markings;
 mod operations;
 mod password_policy;
 mod password_work;
@@ -65,6 +66,7 @@ pub use ketacare_store::{Amendment, ApiTokenSummary};
 pub use ketacare_store::{NoteKind, SignatureKind};
 pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, WatchedSessionChange};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
+pub use measurement_markings::MeasurementMarkingView;
 pub use operations::check_sqlite_backup;
 pub use password_work::{PasswordWorkLimits, PasswordWorkStats};
 pub use patients::{

@@ -307,10 +307,11 @@ fn add_fulfilled_sessions(document: &mut Value, scheduled: &[ScheduledSessionRow
 
 /// The outcome scales a course is judged on from the chart, in order of preference (KNOWLEDGE §6: MADRS
 /// is the clinician-rated primary outcome; PHQ-9 the self-report).
-const CHART_COURSE_SCALES: &[&str] = &["madrs", "phq9"];
+const CHART_COURSE_SCALES: &[&str] = &["madrs", "phq9", "qids_sr16"];
 
-/// Adds to the plan document a `course` built from the chart when it has none: the totals of the first scale
-/// of [`CHART_COURSE_SCALES`] the chart has results of (entered-in-error ones left out), the date of the
+/// Adds to the plan document a `course` built from the chart when it has none: one `series` per scale of
+/// [`CHART_COURSE_SCALES`] the chart has results of (entered-in-error ones left out; the protocol's primary
+/// scale decides the course, the others stand beside it), the date of the
 /// first `given` event as the first treatment, and the phase from the schedule: `maintenance` once a
 /// maintenance session is completed, `induction_complete` once every induction session is, else
 /// `induction`. No results, no course.
@@ -319,18 +320,27 @@ fn add_chart_course(document: &mut Value, scheduled: &[ScheduledSessionRow], sca
     if object.contains_key("course") {
         return;
     }
+    // One total per date (the course takes one assessment a day): the latest recorded of the day.
     let totals_of = |scale: &str| -> Vec<Value> {
-        scale_results
-            .iter()
-            .filter(|result| result.status == RecordStatus::Active && result.scale == scale)
-            .filter_map(|result| result.total.map(|total| json!({ "date": result.administered_on, "total": total })))
-            .collect()
+        let mut by_date: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for result in
+            scale_results.iter().filter(|result| result.status == RecordStatus::Active && result.scale == scale)
+        {
+            if let Some(total) = result.total {
+                by_date.insert(result.administered_on.as_str(), total);
+            }
+        }
+        by_date.into_iter().map(|(date, total)| json!({ "date": date, "total": total })).collect()
     };
-    let Some((scale, totals)) =
-        CHART_COURSE_SCALES.iter().map(|scale| (*scale, totals_of(scale))).find(|(_, totals)| !totals.is_empty())
-    else {
+    let series: Vec<Value> = CHART_COURSE_SCALES
+        .iter()
+        .map(|scale| (*scale, totals_of(scale)))
+        .filter(|(_, totals)| !totals.is_empty())
+        .map(|(scale, totals)| json!({ "scale": scale, "totals": totals }))
+        .collect();
+    if series.is_empty() {
         return;
-    };
+    }
     let first_given = object.get("events").and_then(Value::as_array).and_then(|events| {
         events.iter().find_map(|event| event["given"].as_str().and_then(|at| at.get(..10)).map(str::to_owned))
     });
@@ -346,11 +356,22 @@ fn add_chart_course(document: &mut Value, scheduled: &[ScheduledSessionRow], sca
     } else {
         "induction"
     };
-    let mut course = json!({ "scale": scale, "phase": phase, "totals": totals });
+    let mut course = json!({ "phase": phase, "series": series });
     if let Some(first_given) = first_given {
         course["first_treatment_date"] = json!(first_given);
     }
     object.insert("course".to_owned(), course);
+}
+
+/// Adds the plan's active not-applicable markings to the document's `measurements_not_applicable` (the
+/// instant each measurement was due, in UTC; the reason stays with the marking).
+fn add_not_applicable_markings(document: &mut Value, markings: &[ketacare_store::MeasurementNotApplicable]) {
+    let Some(object) = document.as_object_mut() else { return };
+    let listed = object.entry("measurements_not_applicable").or_insert_with(|| json!([]));
+    let Some(listed) = listed.as_array_mut() else { return };
+    for marking in markings.iter().filter(|marking| marking.status == "active") {
+        listed.push(json!({ "scale": marking.scale, "due_at": marking.due_at.to_string(), "reason": marking.reason }));
+    }
 }
 
 /// The scales a plan's measurement plan asks for that the chart records (KNOWLEDGE §6: PHQ-9 before each
@@ -522,14 +543,14 @@ impl App {
         let mut with_chart = document.clone();
         add_fulfilled_sessions(&mut with_chart, &stored.scheduled);
         add_chart_measurements(&mut with_chart, &scale_results);
+        let markings = self.store.measurements_not_applicable(&stored.patient_id, &stored.plan_id).await?;
+        add_not_applicable_markings(&mut with_chart, &markings);
         add_chart_course(&mut with_chart, &stored.scheduled, &scale_results);
         let now = self.now();
         let input = parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
         let schedule = plan(&input.request, &self.protocol)
             .map_err(|error| corrupt("stored plan unschedulable at", error.field))?;
-        let course = input.course.as_ref().map(|(series, first, phase)| {
-            ketacare_core::course::evaluate_course(series, *first, *phase, &self.protocol)
-        });
+        let course = input.course.as_ref().map(|course| course.evaluate(&self.protocol));
         let report = plan_report_json(&input, &schedule, course.as_ref(), &self.protocol);
         Ok(PlanView {
             plan_id: stored.plan_id,

@@ -74,6 +74,8 @@ pub struct WorklistSelfReport {
     pub reason: Value,
     pub window_opens: Value,
     pub due_at: Value,
+    /// After this the measurement is missed: it is listed only while it can still be done.
+    pub closes_at: Value,
 }
 
 /// A patient's self-report whose answers screened positive for suicidality (PHQ-9 item 9 at or above
@@ -270,6 +272,7 @@ impl App {
                     reason: measurement["reason"].clone(),
                     window_opens: measurement["window_opens"].clone(),
                     due_at: measurement["due_at"].clone(),
+                    closes_at: measurement["closes_at"].clone(),
                 })
             })
             .collect();

@@ -19,7 +19,7 @@ pub use chart_case::{ChartPatientFacts, ChartRecordFacts, ChartScaleFacts, assem
 pub use containment::json_contains;
 pub use json_reader::{PLAUSIBLE_YEARS, read_calendar_date, read_local_date_time};
 pub use parse::{InvalidCase, parse_case, parse_case_bytes, parse_case_json};
-pub use plan_format::{PlanInput, parse_plan, parse_plan_json, plan_report_json};
+pub use plan_format::{CourseInput, PlanInput, parse_plan, parse_plan_json, plan_report_json};
 pub use render::{report_json, report_text, write_report_json, write_report_json_pretty};
 pub use sections::{
     parse_bp_entry, parse_concomitant_entry, parse_cssrs_section, parse_ect_section, parse_episode_section,

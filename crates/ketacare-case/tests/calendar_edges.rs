@@ -6,7 +6,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use jiff::Timestamp;
 use ketacare_case::session_format::{check_session, parse_session, session_report_json};
 use ketacare_case::{parse_plan, plan_report_json};
-use ketacare_core::course::evaluate_course;
 use ketacare_core::plan::plan;
 use ketacare_core::protocol::Protocol;
 use serde_json::{Value, json};
@@ -59,7 +58,7 @@ fn check_plan_document(document: &Value) -> Option<String> {
         Ok(schedule) => schedule,
         Err(error) => return Some(error.field.to_owned()),
     };
-    let course = input.course.as_ref().map(|(series, first, phase)| evaluate_course(series, *first, *phase, &protocol));
+    let course = input.course.as_ref().map(|course| course.evaluate(&protocol));
     plan_report_json(&input, &schedule, course.as_ref(), &protocol);
     None
 }

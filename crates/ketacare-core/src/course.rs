@@ -1,8 +1,11 @@
 //! Course evaluation: where a dated series of scale totals stands (response, partial response, remission,
 //! sustained remission, relapse, from [`crate::outcomes`]) and what the protocol implies for the treatment
 //! plan — continue, taper, reassess, or return to a more frequent schedule — with reasons
-//! (KNOWLEDGE §3.4, §3.5, §5.10).
+//! (KNOWLEDGE §3.4, §3.5, §5.10). A plan followed on several scales is evaluated on each
+//! ([`evaluate_course_on_scales`]): the protocol's primary scale decides when it has what it needs, else
+//! the first other scale that does, and the report names the scale that decided.
 
+use crate::outcomes::Milestone;
 use crate::outcomes::{
     Determination, OutcomeReport, OutcomeScale, RelapseStatus, ResponseStatus, ScoreSeries, evaluate_outcomes,
 };
@@ -193,7 +196,100 @@ pub fn evaluate_course(
     CourseEvaluation { outcomes, status, recommendation, reasons, source }
 }
 
-fn scale_name(scale: OutcomeScale) -> &'static str {
+/// The course of a plan followed on several scales: each scale's own evaluation, and the one that decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CourseOnScales {
+    /// The protocol's `outcomes.primary_scale`.
+    pub primary_scale: OutcomeScale,
+    /// The scale whose evaluation gives `status` and `recommendation`; `None` when no scale has what it
+    /// needs (then `status` is indeterminate and lists what every scale is missing).
+    pub decided_by: Option<OutcomeScale>,
+    pub status: CourseStatus,
+    pub recommendation: Recommendation,
+    pub reasons: Vec<String>,
+    pub source: &'static str,
+    /// One evaluation per scale with data: the primary first, then MADRS, PHQ-9, QIDS-SR16, HAM-D17.
+    pub scales: Vec<CourseEvaluation>,
+}
+
+/// Evaluates the course on every series given (one per scale; a scale given twice counts once, the first
+/// one). The primary scale (`outcomes.primary_scale`, PROJECT DEFAULT MADRS) decides when its status is
+/// determined; otherwise the first other scale, in the order MADRS, PHQ-9, QIDS-SR16, HAM-D17, whose
+/// status is. So a MADRS baseline without follow-up never hides a course the PHQ-9s show.
+pub fn evaluate_course_on_scales(
+    series: &[ScoreSeries],
+    first_treatment_date: Option<jiff::civil::Date>,
+    phase: CoursePhase,
+    protocol: &Protocol,
+) -> CourseOnScales {
+    let primary_scale = protocol.outcomes.primary_scale.value;
+    let mut order: Vec<OutcomeScale> = vec![primary_scale];
+    order.extend(OutcomeScale::ALL.into_iter().filter(|scale| *scale != primary_scale));
+    let scales: Vec<CourseEvaluation> = order
+        .iter()
+        .filter_map(|scale| series.iter().find(|one| one.scale() == *scale))
+        .map(|one| evaluate_course(one, first_treatment_date, phase, protocol))
+        .collect();
+    let deciding = scales.iter().find(|evaluation| !matches!(evaluation.status, CourseStatus::Indeterminate { .. }));
+    let Some(deciding) = deciding else {
+        let mut missing: Vec<String> = Vec::new();
+        for evaluation in &scales {
+            if let CourseStatus::Indeterminate { missing: scale_missing } = &evaluation.status {
+                for what in scale_missing {
+                    if !missing.contains(what) {
+                        missing.push(what.clone());
+                    }
+                }
+            }
+        }
+        if scales.is_empty() {
+            missing.push(format!("a {} total to serve as baseline", scale_name(primary_scale)));
+        }
+        return CourseOnScales {
+            primary_scale,
+            decided_by: None,
+            status: CourseStatus::Indeterminate { missing },
+            recommendation: Recommendation::None,
+            reasons: vec!["not enough data on any scale to evaluate the course".to_owned()],
+            source: "clinical-reference §5.10",
+            scales,
+        };
+    };
+    let decided_by = deciding.outcomes.scale;
+    let mut reasons = vec![if decided_by == primary_scale {
+        format!("decided on {}, the protocol's primary scale", scale_name(decided_by))
+    } else {
+        format!(
+            "decided on {}: the primary scale {} has not what it needs",
+            scale_name(decided_by),
+            scale_name(primary_scale)
+        )
+    }];
+    reasons.extend(deciding.reasons.iter().cloned());
+    for beside in scales.iter().filter(|evaluation| evaluation.outcomes.scale != decided_by) {
+        reasons.push(format!("beside it, {}: {}", scale_name(beside.outcomes.scale), beside.status.as_str()));
+    }
+    CourseOnScales {
+        primary_scale,
+        decided_by: Some(decided_by),
+        status: deciding.status.clone(),
+        recommendation: deciding.recommendation,
+        reasons,
+        source: deciding.source,
+        scales,
+    }
+}
+
+/// The first milestone of a determination, if one was observed.
+pub fn milestone_of(found: &Determination<Option<Milestone>>) -> Option<Milestone> {
+    match found {
+        Determination::Determined(milestone) => *milestone,
+        Determination::Indeterminate { .. } => None,
+    }
+}
+
+/// The scale's title as clinicians write it.
+pub fn scale_name(scale: OutcomeScale) -> &'static str {
     match scale {
         OutcomeScale::Madrs => "MADRS",
         OutcomeScale::Phq9 => "PHQ-9",

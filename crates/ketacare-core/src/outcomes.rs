@@ -40,6 +40,16 @@ impl OutcomeScale {
         }
     }
 
+    /// The word used in protocols, plan documents and reports.
+    pub fn code(self) -> &'static str {
+        match self {
+            OutcomeScale::Madrs => "madrs",
+            OutcomeScale::Phq9 => "phq9",
+            OutcomeScale::QidsSr16 => "qids_sr16",
+            OutcomeScale::Hamd17 => "hamd17",
+        }
+    }
+
     /// The outcome scale for `scale`, if KNOWLEDGE §5.10 defines outcomes on it.
     pub fn from_scale(scale: Scale) -> Option<OutcomeScale> {
         OutcomeScale::ALL.into_iter().find(|outcome_scale| outcome_scale.scale() == scale)
@@ -52,6 +62,13 @@ impl OutcomeScale {
             OutcomeScale::Phq9 | OutcomeScale::QidsSr16 => 27,
             OutcomeScale::Hamd17 => 52,
         }
+    }
+}
+
+impl std::str::FromStr for OutcomeScale {
+    type Err = ();
+    fn from_str(word: &str) -> Result<Self, ()> {
+        OutcomeScale::ALL.into_iter().find(|scale| scale.code() == word).ok_or(())
     }
 }
 
@@ -279,7 +296,7 @@ pub struct LatestOutcome {
 /// Relapse as KNOWLEDGE §5.10 defines it for the esketamine programme (UNCONFIRMED; protocol settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelapseStatus {
-    /// The definition is on MADRS totals; this series is another scale.
+    /// The protocol defines no relapse threshold on this scale (HAM-D17).
     NotDefinedForScale,
     /// Neither response nor remission has been reached yet, so there is nothing to relapse from.
     NoResponseOrRemissionYet,
@@ -323,7 +340,7 @@ pub fn evaluate_outcomes(
                 first_response: same(missing),
                 first_remission: same(missing),
                 sustained_remission: same(missing),
-                relapse: if series.scale == OutcomeScale::Madrs {
+                relapse: if relapse_from(series.scale, settings).is_some() {
                     same(missing)
                 } else {
                     Determination::Determined(RelapseStatus::NotDefinedForScale)
@@ -448,8 +465,22 @@ fn sustained_remission(
     }
 }
 
-/// KNOWLEDGE §5.10 (UNCONFIRMED): MADRS at or above `relapse_madrs_from` on two consecutive assessments
-/// `relapse_min_days_apart`–`relapse_max_days_apart` days apart, after response or remission.
+/// The total from which an assessment counts toward relapse on `scale`, if the protocol defines one:
+/// MADRS `relapse_madrs_from` (KNOWLEDGE §5.10, UNCONFIRMED), PHQ-9 `relapse_phq9_from` and QIDS-SR16
+/// `relapse_qids_sr16_from` (PROJECT DEFAULTS: the start of each scale's moderate band, where MADRS 22
+/// sits in MADRS's); none on HAM-D17.
+pub fn relapse_from(scale: OutcomeScale, settings: &OutcomeSettings) -> Option<i64> {
+    match scale {
+        OutcomeScale::Madrs => Some(settings.relapse_madrs_from.value),
+        OutcomeScale::Phq9 => Some(settings.relapse_phq9_from.value),
+        OutcomeScale::QidsSr16 => Some(settings.relapse_qids_sr16_from.value),
+        OutcomeScale::Hamd17 => None,
+    }
+}
+
+/// KNOWLEDGE §5.10 (UNCONFIRMED): a total at or above the scale's [`relapse_from`] (MADRS 22) on two
+/// consecutive assessments `relapse_min_days_apart`–`relapse_max_days_apart` days apart, after response
+/// or remission.
 /// Both assessments of the pair come after the first one at which response or remission was observed.
 /// A missing total before that one leaves open an earlier response, so a pair that would qualify after
 /// such an earlier response makes the answer indeterminate unless a certain relapse is found.
@@ -461,9 +492,9 @@ fn relapse(
     settings: &OutcomeSettings,
     responded_or_remitted: impl Fn(u8) -> bool,
 ) -> Determination<RelapseStatus> {
-    if scale != OutcomeScale::Madrs {
+    let Some(from) = relapse_from(scale, settings) else {
         return Determination::Determined(RelapseStatus::NotDefinedForScale);
-    }
+    };
     let missing_totals = |assessments: &[Assessment]| -> Vec<String> {
         assessments
             .iter()
@@ -485,7 +516,6 @@ fn relapse(
         .position(|assessment| assessment.total.is_none_or(&responded_or_remitted))
         .expect("the certain start is a possible start");
     let missing_before_response = missing_totals(&follow_up[..certain_start]);
-    let from = settings.relapse_madrs_from.value;
     let (min_days, max_days) = (settings.relapse_min_days_apart.value, settings.relapse_max_days_apart.value);
     let mut missing: Vec<String> = Vec::new();
     for first in possible_start + 1..follow_up.len().saturating_sub(1) {
@@ -547,12 +577,19 @@ pub struct OutcomeSettings {
     pub hamd17_remission_at_most: Setting<i64>,
     /// KNOWLEDGE §5.10 UNCONFIRMED: relapse at MADRS ≥22 …
     pub relapse_madrs_from: Setting<i64>,
+    /// PROJECT DEFAULT (UNCONFIRMED): relapse on PHQ-9 from 10, the start of its moderate band (§5.1) …
+    pub relapse_phq9_from: Setting<i64>,
+    /// … and on QIDS-SR16 from 11, the start of its moderate band (§5.3).
+    pub relapse_qids_sr16_from: Setting<i64>,
     /// … on 2 consecutive assessments 5–15 days apart.
     pub relapse_min_days_apart: Setting<i64>,
     pub relapse_max_days_apart: Setting<i64>,
     /// KNOWLEDGE §5.10 UNCONFIRMED: sustained remission = remission at ≥3 of the last 4 assessments.
     pub sustained_remission_window: Setting<i64>,
     pub sustained_remission_min_remitted: Setting<i64>,
+    /// The scale that decides a plan's course when it has what it needs (the others are reported beside
+    /// it and decide only when it cannot): PROJECT DEFAULT MADRS, the scale of KNOWLEDGE §5.10's trials.
+    pub primary_scale: Setting<OutcomeScale>,
 }
 
 impl OutcomeSettings {
@@ -573,10 +610,13 @@ impl OutcomeSettings {
             qids_sr16_remission_at_most: section.take_integer_in("qids_sr16_remission_at_most", 0, 27)?,
             hamd17_remission_at_most: section.take_integer_in("hamd17_remission_at_most", 0, 52)?,
             relapse_madrs_from: section.take_integer_in("relapse_madrs_from", 0, 60)?,
+            relapse_phq9_from: section.take_integer_in("relapse_phq9_from", 0, 27)?,
+            relapse_qids_sr16_from: section.take_integer_in("relapse_qids_sr16_from", 0, 27)?,
             relapse_min_days_apart: section.take_integer_in("relapse_min_days_apart", 1, 365)?,
             relapse_max_days_apart: section.take_integer_in("relapse_max_days_apart", 1, 365)?,
             sustained_remission_window: section.take_integer_in("sustained_remission_window", 1, 52)?,
             sustained_remission_min_remitted: section.take_integer_in("sustained_remission_min_remitted", 1, 52)?,
+            primary_scale: section.take_choice("primary_scale", &["madrs", "phq9", "qids_sr16", "hamd17"])?,
         };
         if settings.partial_response_min_reduction_pct.value >= settings.response_min_reduction_pct.value {
             return Err(InvalidProtocol::new(
@@ -774,7 +814,8 @@ mod tests {
         check(Madrs, "0=- 7=-", Some(7), "baseline", "? a MADRS total to serve as baseline");
         check(Madrs, "", None, "baseline", "? a MADRS total to serve as baseline");
         check(Madrs, "", None, "latest", "? a MADRS total to serve as baseline");
-        check(Phq9, "", None, "relapse", "not defined for scale");
+        check(Phq9, "", None, "relapse", "? a PHQ-9 total to serve as baseline");
+        check(Hamd17, "", None, "relapse", "not defined for scale");
     }
 
     #[test]
@@ -856,7 +897,12 @@ mod tests {
         check(Madrs, "0=36 14=30 21=32 28=34", Some(0), "relapse", "no response or remission yet");
         // The response assessment itself does not start the pair.
         check(Madrs, "0=50 14=24 21=25", Some(0), "relapse", "no relapse");
-        check(Phq9, "0=20 7=4 14=20 21=20", Some(0), "relapse", "not defined for scale");
+        // PHQ-9 from 10 and QIDS-SR16 from 11 (PROJECT DEFAULTS), on the same pairing rule.
+        check(Phq9, "0=20 7=4 14=10 21=12", Some(0), "relapse", "relapsed d14 confirmed d21");
+        check(Phq9, "0=20 7=4 14=9 21=12", Some(0), "relapse", "no relapse");
+        check(QidsSr16, "0=18 7=5 14=11 21=11", Some(0), "relapse", "relapsed d14 confirmed d21");
+        check(QidsSr16, "0=18 7=5 14=10 21=11", Some(0), "relapse", "no relapse");
+        check(Hamd17, "0=24 7=4 14=24 21=24", Some(0), "relapse", "not defined for scale");
     }
 
     #[test]
@@ -982,7 +1028,7 @@ mod tests {
             }
             // A relapse needs a prior response or remission.
             if let Determination::Determined(RelapseStatus::Relapsed { first_date, .. }) = report.relapse {
-                prop_assert_eq!(scale, Madrs);
+                prop_assert_ne!(scale, Hamd17);
                 if let Determination::Determined(Some(first_remission)) = &report.first_remission
                     && let Determination::Determined(Some(first_response)) = &report.first_response {
                         prop_assert!(first_date > first_remission.date.min(first_response.date));

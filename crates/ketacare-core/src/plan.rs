@@ -14,6 +14,10 @@ pub struct ScheduleSettings {
     pub madrs_after_session: Setting<i64>,
     pub esketamine_week9_interval_weeks: Setting<i64>,
     pub esketamine_week9_sessions: Setting<i64>,
+    /// PROJECT DEFAULT (operational): days a measurement stays `overdue` after it was due before it is
+    /// `missed`; a later measurement of the same scale opening its window closes it sooner, and a
+    /// measurement "before session N" closes when the session starts.
+    pub measurement_overdue_grace_days: Setting<i64>,
 }
 
 impl ScheduleSettings {
@@ -27,6 +31,7 @@ impl ScheduleSettings {
             // KNOWLEDGE §3.5: from week 9 every 2 weeks or weekly.
             esketamine_week9_interval_weeks: section.take_integer_in("esketamine_week9_interval_weeks", 1, 2)?,
             esketamine_week9_sessions: section.take_integer_in("esketamine_week9_sessions", 0, 104)?,
+            measurement_overdue_grace_days: section.take_integer_in("measurement_overdue_grace_days", 0, 90)?,
         };
         section.finish()?;
         Ok(settings)
@@ -249,6 +254,9 @@ pub struct PlanRequest {
     pub first_session: DateTime,
     pub events: Vec<PlanEvent>,
     pub measurements_done: Vec<(PlannedScale, Timestamp)>,
+    /// Measurements staff marked not applicable (with a reason, kept elsewhere): the scale and the time
+    /// the measurement was due.
+    pub measurements_not_applicable: Vec<(PlannedScale, Timestamp)>,
     pub now: Timestamp,
 }
 
@@ -283,7 +291,12 @@ pub struct PlannedSession {
 pub enum MeasurementStatus {
     Done,
     Due,
+    /// Past due, and it can still be done: its window has not closed.
     Overdue,
+    /// Its window closed without a result; counted against adherence.
+    Missed,
+    /// Staff marked it not applicable, with a reason; not counted in adherence.
+    NotApplicable,
     Upcoming,
 }
 
@@ -293,6 +306,8 @@ impl MeasurementStatus {
             MeasurementStatus::Done => "done",
             MeasurementStatus::Due => "due",
             MeasurementStatus::Overdue => "overdue",
+            MeasurementStatus::Missed => "missed",
+            MeasurementStatus::NotApplicable => "not_applicable",
             MeasurementStatus::Upcoming => "upcoming",
         }
     }
@@ -304,8 +319,34 @@ pub struct PlannedMeasurement {
     pub reason: String,
     pub window_opens: ZonedDateTime,
     pub due_at: ZonedDateTime,
+    /// After this the measurement is `missed` if not done: `due_at` plus the protocol's grace for
+    /// measurements that may be late, `due_at` for those "before session N", and never after the next
+    /// measurement of the same scale opens its window.
+    pub closes_at: ZonedDateTime,
     pub status: MeasurementStatus,
     pub source: &'static str,
+}
+
+/// How well the measurement plan was kept: done against done plus missed (those not applicable, and
+/// those whose window is still open, are not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeasurementAdherence {
+    pub done: usize,
+    pub missed: usize,
+    pub not_applicable: usize,
+    /// Whole percent, rounded half up; `None` when nothing was done or missed yet.
+    pub percent: Option<u32>,
+}
+
+/// The adherence of a measurement plan.
+pub fn measurement_adherence(measurements: &[PlannedMeasurement]) -> MeasurementAdherence {
+    let count = |status: MeasurementStatus| measurements.iter().filter(|item| item.status == status).count();
+    let (done, missed) = (count(MeasurementStatus::Done), count(MeasurementStatus::Missed));
+    let percent = (done + missed > 0).then(|| {
+        let (done, counted) = (done as u64, (done + missed) as u64);
+        u32::try_from((200 * done + counted) / (2 * counted)).unwrap_or(100)
+    });
+    MeasurementAdherence { done, missed, not_applicable: count(MeasurementStatus::NotApplicable), percent }
 }
 
 /// A remark on the plan with its source (missed sessions, relapse step-back).
@@ -556,11 +597,14 @@ fn shift(at: &ZonedDateTime, span: Span) -> Result<ZonedDateTime, InvalidPlan> {
 
 struct MeasurementBuilder<'a> {
     done: &'a [(PlannedScale, Timestamp)],
+    not_applicable: &'a [(PlannedScale, Timestamp)],
     now: Timestamp,
+    grace: Span,
     planned: Vec<PlannedMeasurement>,
 }
 
 impl MeasurementBuilder<'_> {
+    /// A measurement that may be done late, within the protocol's grace.
     fn add(
         &mut self,
         scale: PlannedScale,
@@ -569,19 +613,84 @@ impl MeasurementBuilder<'_> {
         due_at: ZonedDateTime,
         source: &'static str,
     ) {
-        let done = self.done.iter().any(|(done_scale, at)| {
-            *done_scale == scale && *at >= window_opens.timestamp() && *at <= due_at.timestamp()
-        });
-        let status = if done {
-            MeasurementStatus::Done
-        } else if self.now > due_at.timestamp() {
-            MeasurementStatus::Overdue
-        } else if self.now >= window_opens.timestamp() {
-            MeasurementStatus::Due
+        let closes_at = due_at.checked_add(self.grace).unwrap_or_else(|_| due_at.clone());
+        self.add_closing(scale, reason, window_opens, due_at, closes_at, source);
+    }
+
+    /// A measurement due before `session`: once the session was given it can no longer be done and
+    /// closes at the session's time; a session not (yet) given leaves it the grace.
+    fn add_before(
+        &mut self,
+        session: &PlannedSession,
+        scale: PlannedScale,
+        reason: String,
+        window_opens: ZonedDateTime,
+        source: &'static str,
+    ) {
+        if session.status == SessionStatus::Given {
+            self.add_closing(scale, reason, window_opens, session.at.clone(), session.at.clone(), source);
         } else {
-            MeasurementStatus::Upcoming
-        };
-        self.planned.push(PlannedMeasurement { scale, reason, window_opens, due_at, status, source });
+            self.add(scale, reason, window_opens, session.at.clone(), source);
+        }
+    }
+
+    fn add_closing(
+        &mut self,
+        scale: PlannedScale,
+        reason: String,
+        window_opens: ZonedDateTime,
+        due_at: ZonedDateTime,
+        closes_at: ZonedDateTime,
+        source: &'static str,
+    ) {
+        let status = MeasurementStatus::Upcoming;
+        self.planned.push(PlannedMeasurement { scale, reason, window_opens, due_at, closes_at, status, source });
+    }
+
+    /// Sorts the plan, closes each measurement no later than the next one of its scale opens, and gives
+    /// each its status: done (a result between its window's opening and its closing), not applicable,
+    /// upcoming, due, overdue (past due, not closed) or missed (closed without a result).
+    fn finish(mut self) -> Vec<PlannedMeasurement> {
+        self.planned.sort_by_key(|measurement| measurement.due_at.timestamp());
+        let opens: Vec<(PlannedScale, ZonedDateTime)> =
+            self.planned.iter().map(|measurement| (measurement.scale, measurement.window_opens.clone())).collect();
+        for measurement in &mut self.planned {
+            let next_opening = opens
+                .iter()
+                .filter(|(scale, opens)| {
+                    *scale == measurement.scale && opens.timestamp() >= measurement.due_at.timestamp()
+                })
+                .map(|(_, opens)| opens)
+                .min_by_key(|opens| opens.timestamp());
+            if let Some(next_opening) = next_opening
+                && next_opening.timestamp() < measurement.closes_at.timestamp()
+            {
+                measurement.closes_at = next_opening.clone().max(measurement.due_at.clone());
+            }
+            let (opens_at, due_at, closes_at) = (
+                measurement.window_opens.timestamp(),
+                measurement.due_at.timestamp(),
+                measurement.closes_at.timestamp(),
+            );
+            let done =
+                self.done.iter().any(|(scale, at)| *scale == measurement.scale && *at >= opens_at && *at <= closes_at);
+            let not_applicable =
+                self.not_applicable.iter().any(|(scale, at)| *scale == measurement.scale && *at == due_at);
+            measurement.status = if done {
+                MeasurementStatus::Done
+            } else if not_applicable {
+                MeasurementStatus::NotApplicable
+            } else if self.now < opens_at {
+                MeasurementStatus::Upcoming
+            } else if self.now <= due_at {
+                MeasurementStatus::Due
+            } else if self.now <= closes_at {
+                MeasurementStatus::Overdue
+            } else {
+                MeasurementStatus::Missed
+            };
+        }
+        self.planned
     }
 }
 
@@ -594,7 +703,13 @@ fn measurement_plan(
     protocol: &Protocol,
 ) -> Result<Vec<PlannedMeasurement>, InvalidPlan> {
     let settings = &protocol.schedule;
-    let mut builder = MeasurementBuilder { done: &request.measurements_done, now: request.now, planned: Vec::new() };
+    let mut builder = MeasurementBuilder {
+        done: &request.measurements_done,
+        not_applicable: &request.measurements_not_applicable,
+        now: request.now,
+        grace: Span::new().days(settings.measurement_overdue_grace_days.value),
+        planned: Vec::new(),
+    };
     let counted: Vec<&PlannedSession> =
         sessions.iter().filter(|session| session.status != SessionStatus::Missed).collect();
     let Some(first) = counted.first() else { return Ok(Vec::new()) };
@@ -604,11 +719,12 @@ fn measurement_plan(
     // PHQ-9 before each session, and on the self-report clock that each treatment resets (PRODUCT step 5).
     for (index, session) in counted.iter().enumerate() {
         let number = session.number.unwrap_or(0);
-        builder.add(
+        // Before the session, or not at all: it closes once the session was given (until then, the grace).
+        builder.add_before(
+            session,
             PlannedScale::Phq9,
             format!("before session {number}"),
             shift(&session.at, -day)?,
-            session.at.clone(),
             "clinical-reference §7: PHQ-9 item 9 / C-SSRS every session; PROJECT DEFAULT: PHQ-9 before each session",
         );
         let next = counted.get(index + 1).map(|next| shift(&next.at, -day)).transpose()?;
@@ -633,11 +749,11 @@ fn measurement_plan(
 
     // MADRS: before session 1, after session 3 and after the series (KNOWLEDGE §3.4); esketamine at the end
     // of week 4 (KNOWLEDGE §3.5).
-    builder.add(
+    builder.add_before(
+        first,
         PlannedScale::Madrs,
         "baseline, before session 1".to_owned(),
         shift(&first.at, Span::new().days(-7))?,
-        first.at.clone(),
         "clinical-reference §3.4 PROJECT DEFAULT: re-assessment before session 1",
     );
     let after = |number: usize| -> Result<(ZonedDateTime, ZonedDateTime), InvalidPlan> {
@@ -680,11 +796,11 @@ fn measurement_plan(
 
     // Long-term safety screens (KNOWLEDGE §7): cognition at baseline and every 3 months of maintenance;
     // urinary symptoms each month of maintenance.
-    builder.add(
+    builder.add_before(
+        first,
         PlannedScale::Cognition,
         "baseline, before session 1".to_owned(),
         shift(&first.at, Span::new().days(-14))?,
-        first.at.clone(),
         "clinical-reference §7 PROJECT DEFAULT: cognitive screen at baseline",
     );
     let maintenance: Vec<&&PlannedSession> =
@@ -722,6 +838,5 @@ fn measurement_plan(
             }
         }
     }
-    builder.planned.sort_by_key(|measurement| measurement.due_at.timestamp());
-    Ok(builder.planned)
+    Ok(builder.finish())
 }

@@ -71,3 +71,116 @@ fn a_madrs_relapse_returns_to_a_more_frequent_schedule() {
 fn a_series_without_follow_up_is_indeterminate() {
     check(OutcomeScale::Madrs, &[(0, 30)], MAINTENANCE, ("indeterminate", "none"));
 }
+
+/// The course on every scale: `(case, series as (scale, [(day, total)]), primary scale, phase, expected
+/// (status, recommendation, decided_by, per-scale statuses))`; every failing case is reported.
+#[test]
+fn the_course_on_every_scale_is_decided_by_the_primary_else_the_first_scale_that_can() {
+    use OutcomeScale::{Hamd17, Madrs, Phq9, QidsSr16};
+    use ketacare_core::course::evaluate_course_on_scales;
+    type Series = Vec<(OutcomeScale, Vec<(i64, u8)>)>;
+    /// (status, recommendation, decided_by, per-scale statuses)
+    type Expected = (&'static str, &'static str, Option<&'static str>, &'static str);
+    let cases: Vec<(&str, Series, OutcomeScale, CoursePhase, Expected)> = vec![
+        (
+            "a MADRS baseline without follow-up no longer hides falling PHQ-9s",
+            vec![(Madrs, vec![(0, 32)]), (Phq9, vec![(0, 20), (14, 9), (21, 8)])],
+            Madrs,
+            END_OF_INDUCTION,
+            ("response", "continue", Some("phq9"), "madrs=indeterminate phq9=response"),
+        ),
+        (
+            "the primary decides when it can, the others beside it",
+            vec![(Madrs, vec![(0, 32), (21, 20)]), (Phq9, vec![(0, 20), (14, 9), (21, 4)])],
+            Madrs,
+            END_OF_INDUCTION,
+            ("partial_response", "reassess", Some("madrs"), "madrs=partial_response phq9=remission"),
+        ),
+        (
+            "the protocol may name PHQ-9 the primary scale",
+            vec![(Madrs, vec![(0, 32), (21, 20)]), (Phq9, vec![(0, 20), (14, 9), (21, 4)])],
+            Phq9,
+            END_OF_INDUCTION,
+            ("remission", "continue", Some("phq9"), "phq9=remission madrs=partial_response"),
+        ),
+        (
+            "QIDS-SR16 decides when MADRS and PHQ-9 cannot",
+            vec![(Madrs, vec![(0, 32)]), (Phq9, vec![(0, 20)]), (QidsSr16, vec![(0, 18), (14, 5)])],
+            Madrs,
+            MAINTENANCE,
+            ("remission", "continue", Some("qids_sr16"), "madrs=indeterminate phq9=indeterminate qids_sr16=remission"),
+        ),
+        (
+            "a PHQ-9 relapse (>=10 twice 5-15 days apart after remission) when MADRS cannot decide",
+            vec![(Madrs, vec![(0, 32)]), (Phq9, vec![(0, 20), (14, 4), (28, 12), (35, 14)])],
+            Madrs,
+            MAINTENANCE,
+            ("relapse", "return_to_more_frequent_schedule", Some("phq9"), "madrs=indeterminate phq9=relapse"),
+        ),
+        (
+            "a QIDS-SR16 relapse (>=11)",
+            vec![(QidsSr16, vec![(0, 18), (14, 5), (28, 11), (35, 12)])],
+            Madrs,
+            MAINTENANCE,
+            ("relapse", "return_to_more_frequent_schedule", Some("qids_sr16"), "qids_sr16=relapse"),
+        ),
+        (
+            "no scale can decide: indeterminate, nothing decided it",
+            vec![(Madrs, vec![(0, 32)]), (Phq9, vec![(0, 20)])],
+            Madrs,
+            MAINTENANCE,
+            ("indeterminate", "none", None, "madrs=indeterminate phq9=indeterminate"),
+        ),
+        (
+            "HAM-D17 counts too, last in line",
+            vec![(Hamd17, vec![(0, 24), (21, 7)])],
+            Madrs,
+            MAINTENANCE,
+            ("remission", "continue", Some("hamd17"), "hamd17=remission"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, series, primary, phase, expected) in cases {
+        let mut protocol = Protocol::shipped();
+        protocol.outcomes.primary_scale.value = primary;
+        let series: Vec<ScoreSeries> = series
+            .into_iter()
+            .map(|(scale, totals)| {
+                let assessments = totals
+                    .iter()
+                    .map(|(offset, total)| Assessment { date: day(*offset), total: Some(*total) })
+                    .collect();
+                ScoreSeries::new(scale, assessments).unwrap()
+            })
+            .collect();
+        let course = evaluate_course_on_scales(&series, Some(day(0)), phase, &protocol);
+        let per_scale: Vec<String> = course
+            .scales
+            .iter()
+            .map(|evaluation| format!("{}={}", evaluation.outcomes.scale.code(), evaluation.status.as_str()))
+            .collect();
+        let got = (
+            course.status.as_str(),
+            course.recommendation.as_str(),
+            course.decided_by.map(OutcomeScale::code),
+            per_scale.join(" "),
+        );
+        let expected = (expected.0, expected.1, expected.2, expected.3.to_owned());
+        if got != expected {
+            failures.push(format!("{name}: got {got:?}, expected {expected:?} ({:?})", course.reasons));
+        }
+        if let Some(decided_by) = course.decided_by
+            && !course.reasons[0].contains(ketacare_core::course::scale_name(decided_by))
+        {
+            failures.push(format!("{name}: the first reason does not name the deciding scale: {:?}", course.reasons));
+        }
+        if course.decided_by.is_none() && course.status.as_str() == "indeterminate" {
+            let ketacare_core::course::CourseStatus::Indeterminate { missing } = &course.status else { unreachable!() };
+            if !missing.iter().any(|what| what.contains("MADRS")) || !missing.iter().any(|what| what.contains("PHQ-9"))
+            {
+                failures.push(format!("{name}: every scale's missing data should be listed: {missing:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+}

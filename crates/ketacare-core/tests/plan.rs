@@ -31,6 +31,7 @@ fn request(template: Template, taper: bool, first: DateTime, events: Vec<PlanEve
         first_session: first,
         events,
         measurements_done: vec![],
+        measurements_not_applicable: vec![],
         now: instant(first) - SignedDuration::from_hours(24 * 30),
     }
 }
@@ -208,9 +209,11 @@ fn measurement_plan_with_due_and_overdue() {
         [
             "11-02 09:00 phq9 done [before session 1]",
             "11-02 09:00 madrs done [baseline, before session 1]",
-            "11-02 09:00 cognition overdue [baseline, before session 1]",
+            // Session 1 was given: a baseline before it can no longer be taken.
+            "11-02 09:00 cognition missed [baseline, before session 1]",
             "11-04 09:00 phq9 done [before session 2]",
-            "11-06 09:00 phq9 overdue [before session 3]",
+            "11-06 09:00 phq9 missed [before session 3]",
+            // Session 4 is not given yet: the PHQ-9 before it can still be done.
             "11-09 09:00 phq9 overdue [before session 4]",
             "11-09 09:00 madrs overdue [after session 3]",
             "11-11 09:00 phq9 upcoming [before session 5]",
@@ -459,6 +462,7 @@ fn a_schedule_that_runs_past_the_supported_dates_is_refused_with_the_field_named
         first_session,
         events,
         measurements_done: vec![],
+        measurements_not_applicable: vec![],
         now: instant(local(2026, 11, 2, 9)),
     };
     let cases: Vec<(&str, PlanRequest, &str)> = vec![
@@ -536,4 +540,94 @@ fn a_step_the_protocol_gives_no_sessions_plans_none() {
     let steps: Vec<&str> = schedule.sessions.iter().map(|session| session.step).collect();
     assert_eq!(steps.len(), 8 + 4, "{steps:?}");
     assert!(!steps.contains(&"maintenance week 9 onwards"), "{steps:?}");
+}
+
+/// Overdue that means something: each row is `(now, results, not applicable, expected statuses of the
+/// measurements due by 11-20, expected adherence)`; every failing case is reported.
+#[test]
+fn windows_close_into_missed_and_adherence_counts_them() {
+    let first = local(2026, 11, 2, 9);
+    // Session 1 given, then nothing recorded: the later sessions stay planned (twice weekly).
+    let at = |day: i8, hour: i8| instant(local(2026, 11, day, hour));
+    type Case = (
+        &'static str,
+        Timestamp,
+        Vec<(PlannedScale, Timestamp)>,
+        Vec<(PlannedScale, Timestamp)>,
+        &'static str,
+        (usize, usize, usize, Option<u32>),
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "now 11-10: before session 2 (11-05, not given) closed when the next PHQ-9 window opened; 11-09 overdue",
+            at(10, 12),
+            vec![(PlannedScale::Phq9, at(2, 8)), (PlannedScale::Madrs, at(1, 8))],
+            vec![],
+            "11-02 phq9 done|11-02 madrs done|11-02 cognition missed|11-05 phq9 missed|11-09 phq9 overdue|11-12 phq9 upcoming|11-12 madrs due|11-16 phq9 upcoming|11-19 phq9 upcoming",
+            (2, 2, 0, Some(50)),
+        ),
+        (
+            "now 11-13: 11-09 closed when the 11-12 window opened (11-11): missed",
+            at(13, 12),
+            vec![(PlannedScale::Phq9, at(2, 8)), (PlannedScale::Madrs, at(1, 8))],
+            vec![],
+            "11-02 phq9 done|11-02 madrs done|11-02 cognition missed|11-05 phq9 missed|11-09 phq9 missed|11-12 phq9 overdue|11-12 madrs overdue|11-16 phq9 upcoming|11-19 phq9 upcoming",
+            (2, 3, 0, Some(40)),
+        ),
+        (
+            "a late result within the grace counts as done (11-10, before the next PHQ-9 window opens 11-11)",
+            at(13, 12),
+            vec![(PlannedScale::Phq9, at(2, 8)), (PlannedScale::Madrs, at(1, 8)), (PlannedScale::Phq9, at(10, 10))],
+            vec![],
+            "11-02 phq9 done|11-02 madrs done|11-02 cognition missed|11-05 phq9 missed|11-09 phq9 done|11-12 phq9 overdue|11-12 madrs overdue|11-16 phq9 upcoming|11-19 phq9 upcoming",
+            (3, 2, 0, Some(60)),
+        ),
+        (
+            "marked not applicable: neither overdue nor missed, not counted",
+            at(13, 12),
+            vec![(PlannedScale::Phq9, at(2, 8)), (PlannedScale::Madrs, at(1, 8))],
+            vec![(PlannedScale::Cognition, at(2, 9)), (PlannedScale::Phq9, at(9, 9))],
+            "11-02 phq9 done|11-02 madrs done|11-02 cognition not_applicable|11-05 phq9 missed|11-09 phq9 not_applicable|11-12 phq9 overdue|11-12 madrs overdue|11-16 phq9 upcoming|11-19 phq9 upcoming",
+            (2, 1, 2, Some(67)),
+        ),
+        (
+            "nothing done or missed yet: no adherence",
+            at(1, 12),
+            vec![],
+            vec![],
+            "11-02 phq9 due|11-02 madrs due|11-02 cognition due|11-05 phq9 upcoming|11-09 phq9 upcoming|11-12 phq9 upcoming|11-12 madrs upcoming|11-16 phq9 upcoming|11-19 phq9 upcoming",
+            (0, 0, 0, None),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, now, done, not_applicable, expected, adherence) in cases {
+        let mut plan_request = request(Template::IvInduction2xWeek3w, false, first, vec![PlanEvent::Given(first)]);
+        plan_request.now = now;
+        plan_request.measurements_done = done;
+        plan_request.measurements_not_applicable = not_applicable;
+        let schedule = schedule(&plan_request);
+        let got: Vec<String> = schedule
+            .measurements
+            .iter()
+            .filter(|measurement| measurement.due_at.timestamp() <= at(20, 0))
+            .map(|measurement| {
+                format!(
+                    "{} {} {}",
+                    measurement.due_at.strftime("%m-%d"),
+                    measurement.scale.as_str(),
+                    measurement.status.as_str()
+                )
+            })
+            .collect();
+        let got = got.join("|");
+        if got != expected {
+            failures.push(format!("{name}:\n  got      {got}\n  expected {expected}"));
+        }
+        let counted = ketacare_core::plan::measurement_adherence(&schedule.measurements);
+        let got_adherence = (counted.done, counted.missed, counted.not_applicable, counted.percent);
+        if got_adherence != adherence {
+            failures.push(format!("{name}: adherence {got_adherence:?}, expected {adherence:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
 }

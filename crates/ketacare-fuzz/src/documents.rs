@@ -15,7 +15,6 @@ use ketacare_case::{
     write_report_json_pretty,
 };
 use ketacare_core::assess::assess_case as assess;
-use ketacare_core::course::evaluate_course;
 use ketacare_core::plan::plan;
 use ketacare_core::protocol::{Protocol, protocol_entries};
 use ketacare_core::session::alerts::evaluate;
@@ -211,7 +210,7 @@ pub fn plan_document(data: &[u8]) {
 fn run_plan(data: &[u8], protocol: &Protocol) {
     let Ok(input) = parse_plan_json(data, clock()) else { return };
     let Ok(schedule) = plan(&input.request, protocol) else { return };
-    let course = input.course.as_ref().map(|(series, first, phase)| evaluate_course(series, *first, *phase, protocol));
+    let course = input.course.as_ref().map(|course| course.evaluate(protocol));
     let json = plan_report_json(&input, &schedule, course.as_ref(), protocol);
     serde_json::to_string(&json).expect("a plan report serialises");
 }

@@ -15,6 +15,7 @@ mod intake_fields;
 mod intake_pages;
 mod layout;
 mod live_changes;
+mod measurement_forms;
 mod page_error;
 mod patient_pages;
 mod printable_records;
@@ -189,6 +190,10 @@ pub fn router(app: App, config: WebConfig) -> Router {
             get(intake_pages::correction_form).post(intake_pages::correct_record),
         )
         .route("/patients/{patient_id}/plans", post(treatment_forms::create_plan))
+        .route(
+            "/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable",
+            post(measurement_forms::mark_not_applicable),
+        )
         .route("/patients/{patient_id}/orders", post(treatment_forms::create_order))
         .route("/patients/{patient_id}/sessions", post(treatment_forms::start_session))
         .route("/patients/{patient_id}/eligibility-overrides", post(eligibility_overrides::record_eligibility_override))

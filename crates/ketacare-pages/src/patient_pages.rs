@@ -306,6 +306,79 @@ struct PlanItem {
     title: String,
     status: String,
     slots: Vec<SlotRow>,
+    /// The course on every scale: the status and recommendation, the scale that decided, and each
+    /// scale's own status beside it (`None` without scale results).
+    course: Option<CourseSummary>,
+    /// The measurement plan's adherence: done, missed and not applicable, and the percent.
+    adherence: String,
+}
+
+struct CourseSummary {
+    status: String,
+    recommendation: String,
+    decided: String,
+    scales: Vec<String>,
+}
+
+/// The scale's name as clinicians write it, from its code.
+fn scale_title(code: &str) -> &str {
+    match code {
+        "madrs" => "MADRS",
+        "phq9" => "PHQ-9",
+        "qids_sr16" => "QIDS-SR16",
+        "hamd17" => "HAM-D17",
+        other => other,
+    }
+}
+
+/// The plan report's course as the overview words it.
+fn course_summary(course: &Value) -> Option<CourseSummary> {
+    if course.is_null() {
+        return None;
+    }
+    let primary = scale_title(course["primary_scale"].as_str().unwrap_or_default()).to_owned();
+    let decided = match course["decided_by"].as_str() {
+        Some(code) if course["decided_by"] == course["primary_scale"] => {
+            format!("decided on {}, the primary scale", scale_title(code))
+        }
+        Some(code) => format!("decided on {}: the primary scale {primary} has not what it needs", scale_title(code)),
+        None => format!("no scale has what it needs yet: {}", value_text(&course["missing"])),
+    };
+    let scales = course["scales"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|scale| {
+            let latest = match (scale["latest"]["total"].as_u64(), scale["latest"]["date"].as_str()) {
+                (Some(total), Some(date)) => format!(", latest {total} on {date}"),
+                _ => String::new(),
+            };
+            format!(
+                "{}: {}{latest}",
+                scale_title(scale["scale"].as_str().unwrap_or_default()),
+                words(scale["status"].as_str().unwrap_or_default())
+            )
+        })
+        .collect();
+    Some(CourseSummary {
+        status: words(course["status"].as_str().unwrap_or_default()),
+        recommendation: words(course["recommendation"].as_str().unwrap_or_default()),
+        decided,
+        scales,
+    })
+}
+
+/// The measurement plan's adherence as the overview words it.
+fn adherence_text(adherence: &Value) -> String {
+    let count = |key: &str| adherence[key].as_u64().unwrap_or(0);
+    let percent =
+        adherence["percent"].as_u64().map_or_else(|| "not yet counted".to_owned(), |percent| format!("{percent} %"));
+    format!(
+        "Measurement plan adherence {percent}: {} done, {} missed, {} not applicable",
+        count("done"),
+        count("missed"),
+        count("not_applicable")
+    )
 }
 
 struct SlotRow {
@@ -717,6 +790,8 @@ pub async fn overview_page(
                                 .map(|session_id| format!("/patients/{patient_id}/sessions/{session_id}")),
                         })
                         .collect(),
+                    course: course_summary(&plan.report["course"]),
+                    adherence: adherence_text(&plan.report["measurement_adherence"]),
                 })
                 .collect(),
         )

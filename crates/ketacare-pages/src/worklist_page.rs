@@ -7,7 +7,7 @@
 //! with JavaScript off, the Refresh link does the same).
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use ketacare_app::policy::{Permission, allows};
 use ketacare_app::{WorklistPatient, WorklistQuery};
@@ -37,6 +37,8 @@ struct WorklistPage {
     self_report_alerts: Vec<SelfReportAlertItem>,
     sessions: Vec<SessionItem>,
     self_reports: Vec<SelfReportItem>,
+    /// After a "Not applicable" form: whether it was refused, and what to say.
+    not_applicable_notice: Option<(bool, &'static str)>,
     rems_forms: Vec<RemsItem>,
     /// Controlled-substance count discrepancies awaiting an admin (admins only).
     stock_discrepancies: usize,
@@ -93,6 +95,11 @@ struct SelfReportItem {
     scale: String,
     reason: String,
     due: String,
+    /// Until when it can still be done (then it is missed).
+    closes: String,
+    /// For nurses and prescribers: the "Not applicable" form's action, the measurement's scale and due
+    /// instant, and an id for its reason field.
+    mark: Option<(String, String, String, String)>,
 }
 
 struct RemsItem {
@@ -115,7 +122,29 @@ fn session_href(patient_id: &str, session_id: &str) -> String {
     format!("/patients/{patient_id}/sessions/{session_id}")
 }
 
-pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Result<Response, PageError> {
+/// The worklist's query: what became of a "Not applicable" form just posted.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct WorklistPageQuery {
+    #[serde(default)]
+    not_applicable: Option<String>,
+}
+
+pub async fn worklist(
+    State(state): State<PagesState>,
+    signed: SignedIn,
+    Query(query): Query<WorklistPageQuery>,
+) -> Result<Response, PageError> {
+    // Fixed words only: nothing from the query is shown as such.
+    let not_applicable_notice = match query.not_applicable.as_deref() {
+        Some("saved") => Some((false, "The measurement was marked not applicable; the reason is kept with it.")),
+        Some("reason_required") => {
+            Some((true, "Not marked: say why the measurement does not apply (the reason is required)."))
+        }
+        Some("refused") => {
+            Some((true, "Not marked: the measurement was already done or marked, or is no longer planned."))
+        }
+        _ => None,
+    };
     let view = state.app.worklist(&signed.actor, &WorklistQuery::default()).await?;
     let zone = clinic_zone(&state.app);
     let now = state.app.now();
@@ -188,6 +217,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
             }
         })
         .collect();
+    let can_mark = allows(signed.principal.role, Permission::RecordChart);
     let self_reports = view
         .overdue_self_reports
         .iter()
@@ -197,6 +227,16 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
             scale: item.scale.to_uppercase(),
             reason: value_text(&item.reason),
             due: date_time(item.due_at.as_str().unwrap_or_default(), &zone),
+            closes: date_time(item.closes_at.as_str().unwrap_or_default(), &zone),
+            mark: can_mark.then(|| {
+                let due_at = item.due_at.as_str().unwrap_or_default().to_owned();
+                (
+                    format!("/patients/{}/plans/{}/measurements-not-applicable", item.patient.patient_id, item.plan_id),
+                    item.scale.clone(),
+                    due_at.clone(),
+                    html_id("not-applicable-", &format!("{}-{}-{due_at}", item.plan_id, item.scale)),
+                )
+            }),
         })
         .collect();
     let rems_forms = view
@@ -238,6 +278,7 @@ pub async fn worklist(State(state): State<PagesState>, signed: SignedIn) -> Resu
         self_report_alerts,
         sessions,
         self_reports,
+        not_applicable_notice,
         rems_forms,
         notes_to_cosign,
         stock_discrepancies: view.open_stock_discrepancies,

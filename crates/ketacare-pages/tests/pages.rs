@@ -2296,3 +2296,55 @@ async fn a_nurse_makes_a_self_report_link_the_patient_answers_once_and_item_9_re
     })
     .await;
 }
+
+/// Overdue that means something, on the worklist (issue 14): an overdue self-report shows until when it
+/// can still be done and, for nurses and prescribers, a "Mark not applicable" form that needs a reason; a
+/// closed window is missed and not listed; the overview shows the course and the plan's adherence.
+#[tokio::test]
+async fn an_overdue_measurement_is_marked_not_applicable_from_the_worklist_only_with_a_reason() {
+    each_backend(|database| async move {
+        let site = Site::new(database.store).await;
+        use Role::*;
+        // Four infusions given (the clock is 2026-12-04 15:00 UTC): the MADRS after session 3 was due at
+        // session 4 (12-03) and is overdue for the protocol's grace; the baselines before session 1 closed.
+        let prescriber = site.actor(Prescriber).await;
+        let plan = json!({ "template": "induction_2x_week_3w", "time_zone": "UTC", "first_session": "2026-11-23T09:00",
+            "events": [ { "given": "2026-11-23T09:00" }, { "given": "2026-11-26T09:00" },
+                        { "given": "2026-11-30T09:00" }, { "given": "2026-12-03T09:00" } ] });
+        site.app.create_plan(&prescriber, &site.patient_id, &plan.to_string(), None).await.unwrap();
+        let worklist = site.get(Nurse, "/worklist").await.body;
+        assert!(worklist.contains("after session 3"), "{worklist}");
+        assert!(!worklist.contains("baseline, before session 1"), "a closed window is not listed: {worklist}");
+        assert!(worklist.contains("Mark not applicable<span"), "{worklist}");
+        assert!(!site.get(Admin, "/worklist").await.body.contains("Mark not applicable<span"));
+        let value = |name: &str| {
+            worklist.split(&format!("name=\"{name}\" value=\"")).nth(1).unwrap().split('"').next().unwrap().to_owned()
+        };
+        let action = worklist
+            .split("action=\"")
+            .find(|part| part.contains("/measurements-not-applicable"))
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let (scale, due_at) = (value("scale"), value("due_at"));
+        // Without a reason: refused, said on the worklist, nothing stored.
+        let refused =
+            post_form(&site, Nurse, &action, &[("scale", &scale), ("due_at", &due_at), ("reason", " ")]).await;
+        assert_eq!(refused.location, "/worklist?not_applicable=reason_required", "{}", refused.body);
+        let shown = site.get(Nurse, &refused.location).await.body;
+        assert!(shown.contains("the reason is required") && shown.contains("after session 3"), "{shown}");
+        // With one: stored, off the worklist, counted as not applicable on the overview.
+        let reason = "MADRS done by the referring psychiatrist on 12-02";
+        let saved =
+            post_form(&site, Nurse, &action, &[("scale", &scale), ("due_at", &due_at), ("reason", reason)]).await;
+        assert_eq!(saved.location, "/worklist?not_applicable=saved", "{}", saved.body);
+        let after = site.get(Nurse, &saved.location).await.body;
+        assert!(after.contains("marked not applicable") && !after.contains("after session 3"), "{after}");
+        let overview = site.get(Prescriber, &site.overview_path()).await.body;
+        assert!(overview.contains("Measurement plan adherence"), "{overview}");
+        assert!(overview.contains("1 not applicable"), "{overview}");
+    })
+    .await;
+}

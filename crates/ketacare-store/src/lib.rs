@@ -10,6 +10,7 @@ mod consents;
 mod controlled_substances;
 mod fhir_import;
 mod login_failures;
+mod measurement_markings;
 mod migrate;
 mod operations;
 mod patients;
@@ -50,6 +51,7 @@ pub use controlled_substances::{
 };
 pub use fhir_import::{ImportedChartRecord, ImportedPatientRow, ImportedScaleResult, PatientChartImport};
 pub use login_failures::{AttemptReservation, LoginFailures, ThrottleCounter};
+pub use measurement_markings::MeasurementNotApplicable;
 pub use migrate::Migration;
 pub use operations::{SqliteFileCheck, check_sqlite_file, sqlite_path_of_url};
 pub use patients::{

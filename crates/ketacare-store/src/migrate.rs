@@ -46,6 +46,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 12, name: "session_notes", sql: include_str!("../migrations/sqlite/0012_session_notes.sql") },
     Migration {
+        version: 13,
+        name: "measurements_not_applicable",
+        sql: include_str!("../migrations/sqlite/0013_measurements_not_applicable.sql"),
+    },
+    Migration {
         version: 14,
         name: "self_report_links",
         sql: include_str!("../migrations/sqlite/0014_self_report_links.sql"),
@@ -88,6 +93,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 12,
         name: "session_notes",
         sql: include_str!("../migrations/postgres/0012_session_notes.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "measurements_not_applicable",
+        sql: include_str!("../migrations/postgres/0013_measurements_not_applicable.sql"),
     },
     Migration {
         version: 14,

@@ -51,6 +51,7 @@ pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &[
     "stock_entries",
     "session_notes",
     "note_signatures",
+    "measurements_not_applicable",
     "self_report_links",
 ];
 
@@ -362,6 +363,26 @@ pub const COVERED_TABLES: &[CoveredTable] = &[
         name: "observation_corrections",
         key_columns: &[text_key("patient_id"), text_key("session_id"), integer_key("sequence")],
         columns: &["patient_id", "session_id", "sequence", "reason", "corrected_by", "corrected_at"],
+    },
+    CoveredTable {
+        name: "measurements_not_applicable",
+        key_columns: &[text_key("patient_id"), text_key("marking_id")],
+        columns: &[
+            "patient_id",
+            "marking_id",
+            "plan_id",
+            "scale",
+            "due_at",
+            "reason",
+            "status",
+            "marked_by",
+            "marked_role",
+            "marked_at",
+            "entered_in_error_reason",
+            "entered_in_error_by",
+            "entered_in_error_at",
+            "version",
+        ],
     },
     CoveredTable {
         name: "session_notes",

@@ -57,6 +57,25 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                             "reason": { "type": "string" }, "plan": { "type": "object", "description": "A new plan document" },
                             "status": { "type": "string", "enum": ["active", "cancelled", "entered_in_error"] } } })) }))
         },
+        "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable/{marking_id}": {
+            "patch": operation("Correct a not-applicable marking made in error (nurse, prescriber): kept, with the reason, who and when; the measurement counts again",
+                (200, "The marking (new ETag)", schema_ref("MeasurementNotApplicable")), &[401, 403, 404, 412, 422, 428],
+                json!({ "parameters": [patient_id, plan_id, { "name": "marking_id", "in": "path", "required": true, "schema": { "type": "string" } }, if_match],
+                        "requestBody": body(json!({ "type": "object", "required": ["status", "reason"], "additionalProperties": false, "properties": {
+                            "status": { "type": "string", "enum": ["entered_in_error"] }, "reason": { "type": "string", "maxLength": 1000 } } })) }))
+        },
+        "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable": {
+            "get": operation("A plan's not-applicable markings, active and entered in error, oldest first",
+                (200, "Markings", json!({ "type": "object", "properties": { "markings": { "type": "array", "items": schema_ref("MeasurementNotApplicable") } } })),
+                &[401, 403, 404], json!({ "parameters": [patient_id, plan_id] })),
+            "post": operation("Mark one measurement of the plan's measurement plan not applicable, with a reason (nurse, prescriber); kept for good, audited; the measurement becomes `not_applicable` in the report (off the worklist, not counted in adherence)",
+                (201, "The marking", schema_ref("MeasurementNotApplicable")), &[401, 403, 404, 409, 422],
+                json!({ "parameters": [patient_id, plan_id],
+                        "requestBody": body(json!({ "type": "object", "required": ["scale", "due_at", "reason"], "additionalProperties": false, "properties": {
+                            "scale": { "type": "string", "enum": ["phq9", "madrs", "urinary_symptoms", "cognition"] },
+                            "due_at": { "type": "string", "description": "The measurement's `due_at` as the report gives it (an instant with its offset)" },
+                            "reason": { "type": "string", "maxLength": 1000 } } })) }))
+        },
         "/api/v1/patients/{patient_id}/sessions": {
             "get": operation("A patient's treatment sessions, oldest first, as summaries (session id, modality, planned time, status, observation count, REMS submission)",
                 (200, "Sessions", json!({ "type": "object", "properties": { "sessions": { "type": "array", "items": { "type": "object" } } } })),
@@ -179,7 +198,7 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
                 "phase": { "type": "string" }, "planned_at": { "type": "string" },
                 "status": { "type": "string", "enum": ["scheduled", "completed", "missed", "cancelled"] },
                 "treatment_session_id": { "type": ["string", "null"] } } } },
-            "report": { "type": "object", "description": "`ketacare plan --format json` now" } } },
+            "report": schema_ref("PlanReport") } },
         "DoseOrder": { "type": "object", "properties": {
             "order_id": { "type": "string" }, "patient_id": { "type": "string" }, "plan_id": { "type": ["string", "null"] },
             "modality": { "type": "string", "enum": ["iv_racemic_ketamine", "esketamine"] },
@@ -208,6 +227,52 @@ pub(crate) fn add_treatment_paths(document: &mut Value) {
     if let (Some(target), Value::Object(paths)) = (document["paths"].as_object_mut(), paths) {
         target.extend(paths);
     }
+    if let (Some(target), Value::Object(schemas)) = (document["components"]["schemas"].as_object_mut(), schemas) {
+        target.extend(schemas);
+    }
+    add_plan_report_schemas(document);
+}
+
+/// The plan report (measurement plan with missed and not applicable, adherence, the course on every
+/// scale) and the not-applicable marking; apart from the others to stay within `json!`'s recursion.
+fn add_plan_report_schemas(document: &mut Value) {
+    let course = json!({ "type": ["object", "null"], "properties": {
+        "status": { "type": "string", "enum": ["relapse", "lost_response", "sustained_remission", "remission", "response", "partial_response", "non_response", "indeterminate"] },
+        "missing": { "type": "array", "items": { "type": "string" } },
+        "recommendation": { "type": "string", "enum": ["continue", "taper", "reassess", "return_to_more_frequent_schedule", "none"] },
+        "reasons": { "type": "array", "items": { "type": "string" } }, "source": { "type": "string" },
+        "primary_scale": { "type": "string", "enum": ["madrs", "phq9", "qids_sr16", "hamd17"] },
+        "decided_by": { "type": ["string", "null"], "enum": ["madrs", "phq9", "qids_sr16", "hamd17", null] },
+        "scales": { "type": "array", "description": "Each scale's own evaluation, the primary first", "items": { "type": "object", "properties": {
+            "scale": { "type": "string" }, "status": { "type": "string" }, "missing": { "type": "array", "items": { "type": "string" } },
+            "recommendation": { "type": "string" }, "baseline": { "type": ["object", "null"] }, "latest": { "type": ["object", "null"] },
+            "first_response": { "type": ["object", "null"] }, "first_remission": { "type": ["object", "null"] },
+            "relapse": { "type": "object", "properties": { "status": { "type": "string", "enum": ["not_defined_for_scale", "no_response_or_remission_yet", "no_relapse", "relapsed", "indeterminate"] } } } } } } } });
+    let measurement = json!({ "type": "object", "properties": {
+        "scale": { "type": "string", "enum": ["phq9", "madrs", "urinary_symptoms", "cognition"] },
+        "reason": { "type": "string" }, "window_opens": { "type": "string" }, "due_at": { "type": "string" },
+        "closes_at": { "type": "string", "description": "After this, not done means missed" },
+        "status": { "type": "string", "enum": ["done", "due", "overdue", "missed", "not_applicable", "upcoming"] },
+        "source": { "type": "string" } } });
+    let schemas = json!({
+        "PlanReport": { "type": "object", "description": "`ketacare plan --format json` now (docs/sessions.md)", "properties": {
+            "template": { "type": "string" }, "time_zone": { "type": ["string", "null"] },
+            "sessions": { "type": "array", "items": { "type": "object" } },
+            "measurements": { "type": "array", "items": measurement },
+            "measurement_adherence": { "type": "object", "properties": {
+                "done": { "type": "integer" }, "missed": { "type": "integer" }, "not_applicable": { "type": "integer" },
+                "percent": { "type": ["integer", "null"], "description": "done / (done + missed), rounded" } } },
+            "notes": { "type": "array", "items": { "type": "object" } },
+            "course": course,
+            "rules_version": { "type": "string" }, "protocol": { "type": "object" } } },
+        "MeasurementNotApplicable": { "type": "object", "properties": {
+            "marking_id": { "type": "string" }, "patient_id": { "type": "string" }, "plan_id": { "type": "string" },
+            "scale": { "type": "string" }, "due_at": { "type": "string" }, "reason": { "type": "string" },
+            "status": { "type": "string", "enum": ["active", "entered_in_error"] },
+            "marked_by": { "type": "string" }, "marked_role": { "type": "string" }, "marked_at": { "type": "string" },
+            "version": { "type": "integer" }, "entered_in_error_reason": { "type": ["string", "null"] },
+            "entered_in_error_by": { "type": ["string", "null"] }, "entered_in_error_at": { "type": ["string", "null"] } } }
+    });
     if let (Some(target), Value::Object(schemas)) = (document["components"]["schemas"].as_object_mut(), schemas) {
         target.extend(schemas);
     }

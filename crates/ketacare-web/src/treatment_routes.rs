@@ -38,6 +38,55 @@ pub async fn create_plan(
     Ok(created(format!("/api/v1/patients/{patient_id}/plans/{}", result.resource_id), result))
 }
 
+/// Marks one measurement of the plan's measurement plan not applicable, with a reason (nurses and
+/// prescribers); the marking is kept for good.
+pub async fn mark_measurement_not_applicable(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, plan_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let view =
+        state.app.mark_measurement_not_applicable(&caller.actor, &patient_id, &plan_id, text_body(&body)?).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// A plan's not-applicable markings, active and entered in error.
+pub async fn list_measurement_markings(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, plan_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let markings = state.app.measurement_markings(&caller.actor, &patient_id, &plan_id).await?;
+    Ok(Json(serde_json::json!({ "markings": markings })).into_response())
+}
+
+/// Marks a not-applicable marking entered in error, with a reason; needs its `If-Match`.
+pub async fn amend_measurement_marking(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((patient_id, plan_id, marking_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    state
+        .app
+        .authorize(
+            &caller.actor,
+            Permission::RecordChart,
+            "measurement.not_applicable.amend",
+            format!("patient/{patient_id}/plan/{plan_id}/measurement-not-applicable/{marking_id}"),
+            Some(&patient_id),
+        )
+        .await?;
+    let version = if_match_version(&headers)?;
+    let view = state
+        .app
+        .set_measurement_marking_in_error(&caller.actor, &patient_id, &plan_id, &marking_id, version, text_body(&body)?)
+        .await?;
+    Ok(with_etag(view.version, view))
+}
+
 pub async fn list_plans(
     State(state): State<AppState>,
     caller: Authenticated,

@@ -205,6 +205,21 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/patients/{patient_id}/sessions", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/plans/{plan_id}", [401, 403, 200, 403, 403, 403]),
+    (
+        "GET",
+        "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable",
+        [401, 200, 200, 200, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable",
+        [401, 403, 201, 201, 403, 403],
+    ),
+    (
+        "PATCH",
+        "/api/v1/patients/{patient_id}/plans/{plan_id}/measurements-not-applicable/{marking_id}",
+        [401, 403, 200, 200, 403, 403],
+    ),
     ("POST", "/api/v1/patients/{patient_id}/sessions", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/patients/{patient_id}/sessions/{session_id}", [401, 403, 200, 200, 403, 403]),
@@ -963,6 +978,13 @@ fn treatment_body(method: &str, template: &str) -> Option<String> {
         ("PATCH", "{consent_id}") => json!({ "status": "withdrawn", "reason": "changed their mind" }).to_string(),
         ("POST", "plans") => treatment_plan_body(),
         ("PATCH", "{plan_id}") => json!({ "reason": "patient moved away", "status": "cancelled" }).to_string(),
+        // The cognition baseline of treatment_plan_body, due at its first session.
+        ("PATCH", "{marking_id}") => {
+            json!({ "status": "entered_in_error", "reason": "the screen was not done after all" }).to_string()
+        }
+        ("POST", "measurements-not-applicable") => json!({ "scale": "cognition", "due_at": "2026-11-30T09:00:00-05:00",
+                                                           "reason": "screened at the memory clinic last week" })
+        .to_string(),
         ("POST", "sessions") => treatment_session_body(),
         ("PATCH", "{session_id}") => json!({ "discharge": { "escort_present": true } }).to_string(),
         ("POST", "observations") => json!({ "at": "2026-11-28T13:20", "moaas": 4 }).to_string(),
@@ -995,6 +1017,13 @@ async fn treatment_fixture(api: &Api, prescriber: &Auth, nurse: &Auth, patient_i
         let plan = api.call("POST", &plans, prescriber, Some(&treatment_plan_body()), &[]).await;
         assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
         path = path.replace("{plan_id}", plan.body["plan_id"].as_str().unwrap());
+        if path.contains("{marking_id}") {
+            let markings = path.split("/{marking_id}").next().unwrap().to_owned();
+            let body = treatment_body("POST", "measurements-not-applicable").unwrap();
+            let marked = api.call("POST", &markings, nurse, Some(&body), &[]).await;
+            assert_eq!(marked.status, StatusCode::CREATED, "{}", marked.body);
+            path = path.replace("{marking_id}", marked.body["marking_id"].as_str().unwrap());
+        }
     }
     if path.contains("/sessions") || path.contains("/orders") {
         // A session gives a prescriber's order: 0.5 mg/kg of a 70 kg patient (35 mg) over 40 min.

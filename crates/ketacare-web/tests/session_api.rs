@@ -735,10 +735,7 @@ async fn a_plan_judges_the_course_on_the_charts_scale_results_as_the_cli_does() 
         let protocol = Protocol::shipped();
         let input = ketacare_case::parse_plan(&file, "2026-11-28T15:00:00Z".parse().unwrap()).unwrap();
         let schedule = ketacare_core::plan::plan(&input.request, &protocol).unwrap();
-        let cli_course = input
-            .course
-            .as_ref()
-            .map(|(series, first, phase)| ketacare_core::course::evaluate_course(series, *first, *phase, &protocol));
+        let cli_course = input.course.as_ref().map(|course| course.evaluate(&protocol));
         let cli = ketacare_case::plan_report_json(&input, &schedule, cli_course.as_ref(), &protocol);
         assert_eq!(course, &cli["course"]);
     })
@@ -785,6 +782,249 @@ async fn a_plan_that_runs_past_the_supported_dates_is_refused_naming_first_sessi
             failures.push(format!("amendment: {answered:?} {}", reply.body));
         }
         assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    })
+    .await;
+}
+
+/// Course on every scale (issue 14): the chart's MADRS, PHQ-9 and QIDS-SR16 results all go into the plan's
+/// course; the protocol's primary scale (MADRS) decides when it can, else the first other scale that can.
+/// Each row: (case, chart results as (scale, date, total), expected status, expected `decided_by`).
+#[tokio::test]
+async fn a_plans_course_is_decided_on_the_scale_that_has_what_it_needs() {
+    each_backend(|db| async move {
+        let api = Api::new(db.store, "2026-11-28T15:00:00Z".parse().unwrap()).await;
+        type ChartResults = &'static [(&'static str, &'static str, i64)];
+        let cases: [(&str, ChartResults, &str, Value); 4] = [
+            (
+                "a MADRS baseline without follow-up, falling PHQ-9s: decided on PHQ-9",
+                &[("madrs", "2026-11-14", 34), ("phq9", "2026-11-14", 20), ("phq9", "2026-11-26", 9)],
+                "response",
+                json!("phq9"),
+            ),
+            (
+                "MADRS followed up: MADRS decides, PHQ-9 beside it",
+                &[
+                    ("madrs", "2026-11-14", 34),
+                    ("madrs", "2026-11-26", 14),
+                    ("phq9", "2026-11-14", 20),
+                    ("phq9", "2026-11-26", 4),
+                ],
+                "response",
+                json!("madrs"),
+            ),
+            (
+                "only a MADRS baseline and QIDS-SR16s: decided on QIDS-SR16",
+                &[("madrs", "2026-11-14", 34), ("qids_sr16", "2026-11-14", 18), ("qids_sr16", "2026-11-26", 5)],
+                "remission",
+                json!("qids_sr16"),
+            ),
+            (
+                "no scale followed up: indeterminate, decided by none",
+                &[("madrs", "2026-11-14", 34), ("phq9", "2026-11-14", 20)],
+                "indeterminate",
+                Value::Null,
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (name, results, status, decided_by) in cases {
+            let patient_id = api.create_patient().await;
+            let plan = json!({ "template": "induction_2x_week_3w", "time_zone": "America/New_York",
+                "first_session": "2026-11-16T09:00",
+                "events": [ { "given": "2026-11-16T09:00" }, { "given": "2026-11-19T09:00" } ] });
+            let plans = format!("/api/v1/patients/{patient_id}/plans");
+            let created = api.call_as(&api.prescriber, "POST", &plans, Some(&plan.to_string()), &[]).await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+            let scales = format!("/api/v1/patients/{patient_id}/chart/scales");
+            for (scale, date, total) in results {
+                let result = json!({ "scale": scale, "administered_on": date, "total": total }).to_string();
+                let recorded = api.call("POST", &scales, Some(&result), &[]).await;
+                assert_eq!(recorded.status, StatusCode::CREATED, "{name}: {}", recorded.body);
+            }
+            let read =
+                api.call("GET", &format!("{plans}/{}", created.body["plan_id"].as_str().unwrap()), None, &[]).await;
+            let course = &read.body["report"]["course"];
+            let scales_listed: Vec<&str> =
+                course["scales"].as_array().into_iter().flatten().filter_map(|scale| scale["scale"].as_str()).collect();
+            let expected_scales = {
+                let mut listed: Vec<&str> = Vec::new();
+                for wanted in ["madrs", "phq9", "qids_sr16"] {
+                    if results.iter().any(|(scale, _, _)| *scale == wanted) {
+                        listed.push(wanted);
+                    }
+                }
+                listed
+            };
+            let got =
+                (course["status"].as_str(), &course["decided_by"], course["primary_scale"].as_str(), scales_listed);
+            let expected = (Some(status), &decided_by, Some("madrs"), expected_scales);
+            if got != expected {
+                failures.push(format!("{name}: got {got:?}, expected {expected:?}: {course}"));
+            }
+        }
+        assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+    })
+    .await;
+}
+
+/// Overdue that means something (issue 14): a patient in remission whose induction ended weeks ago has
+/// no overdue item that can never clear; the windows that closed without a result are missed and count in
+/// adherence; staff mark a measurement not applicable only with a reason, and then it is neither overdue
+/// nor missed.
+#[tokio::test]
+async fn closed_windows_are_missed_and_a_measurement_is_set_aside_only_with_a_reason() {
+    each_backend(|db| async move {
+        let now: Timestamp = "2026-11-28T15:00:00Z".parse().unwrap();
+        let api = Api::new(db.store, now).await;
+        let patient_id = api.create_patient().await;
+        // Six infusions in October, all given; PHQ-9s before the first two only, then remission.
+        let given: Vec<Value> = ["2026-10-05", "2026-10-08", "2026-10-12", "2026-10-15", "2026-10-19", "2026-10-22"]
+            .iter()
+            .map(|day| json!({ "given": format!("{day}T09:00") }))
+            .collect();
+        let plan = json!({ "template": "induction_2x_week_3w", "time_zone": "America/New_York",
+            "first_session": "2026-10-05T09:00", "events": given });
+        let plans = format!("/api/v1/patients/{patient_id}/plans");
+        let created = api.call_as(&api.prescriber, "POST", &plans, Some(&plan.to_string()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let plan_path = format!("{plans}/{}", created.body["plan_id"].as_str().unwrap());
+        let scales = format!("/api/v1/patients/{patient_id}/chart/scales");
+        for (scale, date, total) in [
+            ("phq9", "2026-10-04", 19),
+            ("madrs", "2026-10-01", 30),
+            ("phq9", "2026-10-07", 12),
+            ("phq9", "2026-11-27", 3),
+        ] {
+            let result = json!({ "scale": scale, "administered_on": date, "total": total }).to_string();
+            assert_eq!(api.call("POST", &scales, Some(&result), &[]).await.status, StatusCode::CREATED);
+        }
+        let report = api.call("GET", &plan_path, None, &[]).await.body["report"].clone();
+        let measurements = report["measurements"].as_array().unwrap().clone();
+        let statuses = |measurements: &[Value], status: &str| {
+            measurements.iter().filter(|measurement| measurement["status"] == status).count()
+        };
+        // Nothing that can never clear is overdue: an overdue item still has its window open.
+        for measurement in &measurements {
+            let closes_at: Timestamp = measurement["closes_at"].as_str().unwrap().parse().unwrap();
+            if measurement["status"] == "overdue" {
+                assert!(closes_at > now, "overdue but closed: {measurement}");
+            }
+            if closes_at < now {
+                assert!(
+                    ["done", "missed", "not_applicable"].contains(&measurement["status"].as_str().unwrap()),
+                    "closed yet {measurement}"
+                );
+            }
+        }
+        let (done, missed) = (statuses(&measurements, "done"), statuses(&measurements, "missed"));
+        assert!(missed > 0, "{measurements:?}");
+        let adherence = &report["measurement_adherence"];
+        let percent = (200 * done + done + missed) / (2 * (done + missed));
+        assert_eq!(
+            (adherence["done"].as_u64(), adherence["missed"].as_u64(), adherence["percent"].as_u64()),
+            (Some(done as u64), Some(missed as u64), Some(percent as u64)),
+            "{adherence}"
+        );
+        // The worklist lists only what can still be done.
+        let worklist = api.call("GET", "/api/v1/worklist?date=2026-11-28", None, &[]).await;
+        assert_eq!(worklist.status, StatusCode::OK, "{}", worklist.body);
+        let listed: Vec<&Value> = worklist.body["overdue_self_reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["patient"]["patient_id"] == patient_id.as_str())
+            .collect();
+        assert_eq!(listed.len(), statuses(&measurements, "overdue"), "{listed:?}");
+        for item in &listed {
+            let closes_at: Timestamp = item["closes_at"].as_str().unwrap().parse().unwrap();
+            assert!(closes_at > now, "{item}");
+        }
+
+        // Not applicable needs a reason: refused naming the field, nothing changed.
+        let missed_item = measurements.iter().find(|measurement| measurement["status"] == "missed").unwrap().clone();
+        let marking = format!("{plan_path}/measurements-not-applicable");
+        let body = |reason: Value| {
+            let mut body = json!({ "scale": missed_item["scale"], "due_at": missed_item["due_at"] });
+            if !reason.is_null() {
+                body["reason"] = reason;
+            }
+            body.to_string()
+        };
+        let refusals: [(&str, String, &str); 5] = [
+            ("no reason", body(Value::Null), "reason"),
+            ("a blank reason", body(json!("   ")), "reason"),
+            ("a reason that is not text", body(json!(7)), "reason"),
+            (
+                "an unknown scale",
+                json!({ "scale": "gad7", "due_at": missed_item["due_at"], "reason": "x" }).to_string(),
+                "scale",
+            ),
+            (
+                "no such measurement",
+                json!({ "scale": "phq9", "due_at": "2026-10-06T09:00:00-04:00", "reason": "x" }).to_string(),
+                "due_at",
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (name, body, field) in refusals {
+            let reply = api.call("POST", &marking, Some(&body), &[]).await;
+            if (reply.status, reply.body["field"].as_str()) != (StatusCode::UNPROCESSABLE_ENTITY, Some(field)) {
+                failures.push(format!("{name}: {} {}", reply.status, reply.body));
+            }
+        }
+        assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+        let unchanged = api.call("GET", &plan_path, None, &[]).await.body["report"].clone();
+        assert_eq!(unchanged["measurement_adherence"], report["measurement_adherence"]);
+
+        // With a reason: stored, and the measurement is not applicable, out of adherence.
+        let reason = "screened at the memory clinic; copy in the paper chart";
+        let marked = api.call("POST", &marking, Some(&body(json!(reason))), &[]).await;
+        assert_eq!(marked.status, StatusCode::CREATED, "{}", marked.body);
+        assert_eq!((marked.body["reason"].as_str(), marked.body["status"].as_str()), (Some(reason), Some("active")));
+        let after = api.call("GET", &plan_path, None, &[]).await.body["report"].clone();
+        let same = after["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|measurement| {
+                measurement["scale"] == missed_item["scale"] && measurement["due_at"] == missed_item["due_at"]
+            })
+            .unwrap()
+            .clone();
+        assert_eq!(same["status"], "not_applicable");
+        assert_eq!(
+            (
+                after["measurement_adherence"]["missed"].as_u64(),
+                after["measurement_adherence"]["not_applicable"].as_u64()
+            ),
+            (Some(missed as u64 - 1), Some(1))
+        );
+        // Marked once: a second marking is refused.
+        let again = api.call("POST", &marking, Some(&body(json!(reason))), &[]).await;
+        assert_eq!((again.status, again.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("due_at")));
+
+        // A marking made in error is corrected, never deleted: it needs a reason and its If-Match, it is
+        // kept with who and when, and the measurement is missed again.
+        let listed = api.call("GET", &marking, None, &[]).await;
+        assert_eq!(listed.body["markings"].as_array().map(Vec::len), Some(1), "{}", listed.body);
+        let one = format!("{marking}/{}", marked.body["marking_id"].as_str().unwrap());
+        let no_reason = json!({ "status": "entered_in_error" }).to_string();
+        let refused = api.call("PATCH", &one, Some(&no_reason), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(
+            (refused.status, refused.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let correction = json!({ "status": "entered_in_error", "reason": "wrong patient's screen" }).to_string();
+        assert_eq!(api.call("PATCH", &one, Some(&correction), &[]).await.status, StatusCode::PRECONDITION_REQUIRED);
+        let corrected = api.call("PATCH", &one, Some(&correction), &[("if-match", "\"v1\"")]).await;
+        assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.body);
+        assert_eq!(
+            (corrected.body["status"].as_str(), corrected.body["entered_in_error_reason"].as_str()),
+            (Some("entered_in_error"), Some("wrong patient's screen"))
+        );
+        let restored = api.call("GET", &plan_path, None, &[]).await.body["report"].clone();
+        assert_eq!(restored["measurement_adherence"], report["measurement_adherence"]);
+        let listed = api.call("GET", &marking, None, &[]).await;
+        assert_eq!(listed.body["markings"][0]["status"], "entered_in_error", "kept: {}", listed.body);
     })
     .await;
 }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use ketacare_case::{PlanInput, parse_plan_json, plan_report_json};
-use ketacare_core::course::{CourseEvaluation, evaluate_course};
+use ketacare_core::course::CourseOnScales;
 use ketacare_core::plan::{Schedule, plan};
 
 /// Exit status for a plan file that cannot be used (the status clap uses for bad arguments).
@@ -49,7 +49,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Ok(schedule) => schedule,
         Err(error) => return Ok(bad_input(&error)),
     };
-    let course = input.course.as_ref().map(|(series, first, phase)| evaluate_course(series, *first, *phase, &protocol));
+    let course = input.course.as_ref().map(|course| course.evaluate(&protocol));
     match format {
         OutputFormat::Json => {
             println!(
@@ -62,7 +62,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render_text(input: &PlanInput, schedule: &Schedule, course: Option<&CourseEvaluation>) -> String {
+fn render_text(input: &PlanInput, schedule: &Schedule, course: Option<&CourseOnScales>) -> String {
     let request = &input.request;
     let mut text = format!(
         "Plan {} ({}), {} sessions\n",
@@ -80,7 +80,15 @@ fn render_text(input: &PlanInput, schedule: &Schedule, course: Option<&CourseEva
             session.step
         ));
     }
-    text.push_str(&format!("\nMeasurements ({} planned)\n", schedule.measurements.len()));
+    let adherence = ketacare_core::plan::measurement_adherence(&schedule.measurements);
+    let percent = adherence.percent.map_or_else(|| "not yet counted".to_owned(), |percent| format!("{percent} %"));
+    text.push_str(&format!(
+        "\nMeasurements ({} planned; adherence {percent}: {} done, {} missed, {} not applicable)\n",
+        schedule.measurements.len(),
+        adherence.done,
+        adherence.missed,
+        adherence.not_applicable
+    ));
     for measurement in &schedule.measurements {
         text.push_str(&format!(
             "  {} {:<16} {:<8} {}\n",

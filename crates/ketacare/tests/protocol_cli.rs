@@ -12,7 +12,7 @@ fn ketacare(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// The settings of the shipped protocol whose source says UNCONFIRMED (clinical-reference §10).
-const SHIPPED_UNCONFIRMED: [(&str, &str); 11] = [
+const SHIPPED_UNCONFIRMED: [(&str, &str); 13] = [
     ("dosing.esketamine_day1_mg", "56"),
     ("alerts.cadss_warning_from", "5"),
     ("alerts.bprs_positive_rise_warning_from", "1"),
@@ -20,6 +20,8 @@ const SHIPPED_UNCONFIRMED: [(&str, &str); 11] = [
     ("scales.phq9_missing_item_rule", "\"prorate_one\""),
     ("scales.moaas_sedated_below", "5"),
     ("outcomes.relapse_madrs_from", "22"),
+    ("outcomes.relapse_phq9_from", "10"),
+    ("outcomes.relapse_qids_sr16_from", "11"),
     ("outcomes.relapse_min_days_apart", "5"),
     ("outcomes.relapse_max_days_apart", "15"),
     ("outcomes.sustained_remission_window", "4"),
@@ -44,7 +46,7 @@ fn show_prints_the_protocol_and_the_unconfirmed_settings_for_sign_off() {
     let shipped = Protocol::shipped();
     assert!(
         stderr.starts_with(&format!(
-            "# Sign-off: 11 setting(s) of protocol \"{}\" (sha256 {}) rest on UNCONFIRMED sources.\n",
+            "# Sign-off: 13 setting(s) of protocol \"{}\" (sha256 {}) rest on UNCONFIRMED sources.\n",
             shipped.name, shipped.sha256
         )),
         "{stderr}"
@@ -53,7 +55,7 @@ fn show_prints_the_protocol_and_the_unconfirmed_settings_for_sign_off() {
     assert_eq!(listed_settings(&stderr), expected);
     // Each setting comes with its source, which says UNCONFIRMED and cites the shipped reference.
     let sources: Vec<&str> = stderr.lines().filter_map(|line| line.strip_prefix("#       source: ")).collect();
-    assert_eq!(sources.len(), 11);
+    assert_eq!(sources.len(), 13);
     for source in &sources {
         assert!(source.contains("UNCONFIRMED") && source.starts_with("clinical-reference §"), "{source}");
     }
@@ -101,11 +103,11 @@ fn a_site_protocol_lists_what_is_still_unconfirmed_in_it() {
     assert_eq!(status, Some(0), "{stderr}");
     let site_protocol = Protocol::parse(&text).unwrap();
     assert!(stdout.starts_with(&format!(
-        "# Sign-off: 9 setting(s) of protocol \"ketacare shipped defaults 2026.11\" (sha256 {}) rest on UNCONFIRMED sources.\n",
+        "# Sign-off: 11 setting(s) of protocol \"ketacare shipped defaults 2026.11\" (sha256 {}) rest on UNCONFIRMED sources.\n",
         site_protocol.sha256
     )));
     let listed = listed_settings(&stdout);
-    assert_eq!(listed.len(), 9);
+    assert_eq!(listed.len(), 11);
     assert!(!listed.iter().any(|line| line.starts_with("discharge.iv_min_after_infusion_end_min")), "{stdout}");
     assert!(!listed.iter().any(|line| line.starts_with("outcomes.relapse_madrs_from")), "{stdout}");
     assert!(listed.contains(&"outcomes.relapse_min_days_apart = 5".to_owned()), "{stdout}");
@@ -113,7 +115,7 @@ fn a_site_protocol_lists_what_is_still_unconfirmed_in_it() {
     // Without --unconfirmed the site's own file is printed back, and the list goes to standard error.
     let (status, stdout, stderr) = ketacare(&["protocol", "show", "--protocol", site.to_str().unwrap()]);
     assert_eq!((status, stdout.as_str()), (Some(0), text.as_str()));
-    assert_eq!(listed_settings(&stderr).len(), 9);
+    assert_eq!(listed_settings(&stderr).len(), 11);
 
     // An invalid file is refused like `protocol check` refuses it, naming the key.
     std::fs::write(&site, text.replacen("value = 0.5,", "value = 5,", 1)).unwrap();

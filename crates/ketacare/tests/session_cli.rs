@@ -131,6 +131,17 @@ fn example_plans() {
     let report = run_json(&["plan", path.to_str().unwrap(), "--format", "json"]);
     assert_eq!(report["course"]["status"], "relapse");
     assert_eq!(report["course"]["recommendation"], "return_to_more_frequent_schedule");
+    // Decided on the protocol's primary scale, MADRS; the PHQ-9 series beside it relapses too (>=10 twice).
+    assert_eq!(report["course"]["primary_scale"], "madrs");
+    assert_eq!(report["course"]["decided_by"], "madrs");
+    let scales: Vec<(&str, &str)> = report["course"]["scales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|scale| (scale["scale"].as_str().unwrap(), scale["relapse"]["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(scales, [("madrs", "relapsed"), ("phq9", "relapsed")]);
+    assert_eq!(report["measurement_adherence"]["missed"].as_u64().map(|missed| missed > 0), Some(true));
     let next = report["sessions"].as_array().unwrap().iter().find(|session| session["status"] == "planned").unwrap();
     assert_eq!(next["at"], "2026-12-19T10:00:00-05:00");
     assert_eq!(next["step"], "maintenance weeks 5-8 weekly");
@@ -198,6 +209,32 @@ fn bad_plan_files_name_the_field() {
         "first",
         r#"{ "template": "esketamine_trd", "time_zone": "America/New_York", "first_session": "Monday" }"#,
         "error: first_session: must be a clinic-local date and time YYYY-MM-DDTHH:MM (no offset), got \"Monday\"\n",
+    );
+    let head = r#""template": "esketamine_trd", "time_zone": "America/New_York", "first_session": "2026-11-02T09:00""#;
+    check(
+        "course-twice",
+        &format!(
+            r#"{{ {head}, "course": {{ "phase": "induction", "scale": "phq9", "totals": [],
+                 "series": [ {{ "scale": "phq9", "totals": [] }} ] }} }}"#
+        ),
+        "error: course.series[0].scale: phq9 is given twice; one series per scale\n",
+    );
+    check(
+        "course-empty",
+        &format!(r#"{{ {head}, "course": {{ "phase": "induction", "series": [] }} }}"#),
+        "error: course.series: must list at least one scale\n",
+    );
+    check(
+        "course-no-scale",
+        &format!(r#"{{ {head}, "course": {{ "phase": "induction", "totals": [] }} }}"#),
+        "error: course.scale: is required\n",
+    );
+    check(
+        "not-applicable-due",
+        &format!(
+            r#"{{ {head}, "measurements_not_applicable": [ {{ "scale": "cognition", "reason": "done elsewhere" }} ] }}"#
+        ),
+        "error: measurements_not_applicable[0].due_at: is required\n",
     );
 }
 

@@ -923,7 +923,10 @@ async fn record_the_consent_the_gate_asks_for(nurse: &Client, session_url: &str)
     nurse.set_window_size(768, 1024).await.unwrap();
     nurse.refresh().await.unwrap();
     screenshot(nurse, "journey-consent-768.png").await;
-    nurse.set_window_size(u32::try_from(window.0).unwrap_or(1280), u32::try_from(window.1).unwrap_or(1000)).await.unwrap();
+    nurse
+        .set_window_size(u32::try_from(window.0).unwrap_or(1280), u32::try_from(window.1).unwrap_or(1000))
+        .await
+        .unwrap();
     nurse.goto(session_url).await.unwrap();
     let gate = text_of(nurse, "gate").await;
     assert!(gate.contains("current informed consent to esketamine on file"), "{gate}");
