@@ -432,10 +432,9 @@ impl App {
 
     /// Another account's API tokens, for an admin deciding which to revoke.
     pub async fn list_user_api_tokens(&self, actor: &Actor, user_id: &str) -> Result<Vec<ApiTokenSummary>, AppError> {
-        let event = self.audit_event(actor, "token.list", format!("user/{user_id}/tokens"), None);
-        if let Err(error) = require(actor, Permission::ManageUsers) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::ManageUsers, "token.list", format!("user/{user_id}/tokens"), None)
+            .await?;
         if self.store.user_by_id(user_id).await?.is_none() {
             let error = AppError::NotFound { resource: "user", id: user_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
@@ -494,10 +493,7 @@ pub struct UserChangeInput {
 impl App {
     /// Every account, for an admin.
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>, AppError> {
-        let event = self.audit_event(actor, "user.list", "users".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ManageUsers) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self.permitted_event(actor, Permission::ManageUsers, "user.list", "users".to_owned(), None).await?;
         let users = self.store.users().await?;
         self.store.append_audit(&event).await?;
         Ok(users.into_iter().map(user_view).collect())
@@ -512,10 +508,9 @@ impl App {
         user_id: &str,
         input: &UserChangeInput,
     ) -> Result<UserView, AppError> {
-        let event = self.audit_event(actor, "user.update", format!("user/{user_id}"), None);
-        if let Err(error) = require(actor, Permission::ManageUsers) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::ManageUsers, "user.update", format!("user/{user_id}"), None)
+            .await?;
         if input.role.is_none() && input.active.is_none() {
             return Err(AppError::invalid("(body)", "give role, active or both"));
         }
@@ -610,10 +605,9 @@ impl App {
     /// Ends every login lockout of an account (at each address and everywhere), for an admin: the remedy
     /// when someone's guessing has locked the owner out. Audited as `user.unlock`.
     pub async fn unlock_account(&self, actor: &Actor, user_id: &str) -> Result<(), AppError> {
-        let event = self.audit_event(actor, "user.unlock", format!("user/{user_id}"), None);
-        if let Err(error) = require(actor, Permission::ManageUsers) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::ManageUsers, "user.unlock", format!("user/{user_id}"), None)
+            .await?;
         if self.store.user_by_id(user_id).await?.is_none() {
             let error = AppError::NotFound { resource: "user", id: user_id.to_owned() };
             return Err(self.audit_failure(event, error).await);

@@ -231,10 +231,15 @@ impl App {
         link_id: &str,
     ) -> Result<SelfReportLinkView, AppError> {
         let resource = format!("patient/{patient_id}/self-report-link/{link_id}/acknowledgement");
-        let event = self.audit_event(actor, "self_report_alert.acknowledge", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RecordChart) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::RecordChart,
+                "self_report_alert.acknowledge",
+                resource,
+                Some(patient_id),
+            )
+            .await?;
         let now = self.now();
         if let Err(error) =
             self.store.acknowledge_self_report_alert(patient_id, link_id, now, &actor.user_id, &event).await

@@ -11,7 +11,7 @@ use ketacare_store::Patient;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::policy::{Permission, require};
+use crate::policy::Permission;
 use crate::{Actor, App, AppError};
 
 /// How far ahead a REMS form's deadline puts it on the worklist: the form is due within 7 days of the
@@ -155,10 +155,8 @@ impl App {
     /// The worklist of `query.date`. Needs the permission to read sessions; every patient listed gets a
     /// `worklist.read` audit event (one transaction for all of them).
     pub async fn worklist(&self, actor: &Actor, query: &WorklistQuery) -> Result<WorklistView, AppError> {
-        let event = self.audit_event(actor, "worklist.read", "worklist".to_owned(), None);
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event =
+            self.permitted_event(actor, Permission::ReadSessions, "worklist.read", "worklist".to_owned(), None).await?;
         let (date, _zone, zone_name) = match parse_query(query, self.now(), &self.clinic_time_zone) {
             Ok(parsed) => parsed,
             Err(error) => return Err(self.audit_failure(event, error).await),
