@@ -227,3 +227,24 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Sessions booked on each clinic-local day (`YYYY-MM-DD`) by every active plan but `plan_id` of
+    /// `patient_id`; cancelled ones do not count.
+    pub async fn sessions_booked_per_day(
+        &self,
+        patient_id: &str,
+        plan_id: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = "SELECT substr(scheduled.planned_at, 1, 10) AS day, COUNT(*) AS booked \
+                   FROM scheduled_sessions scheduled JOIN treatment_plans plans \
+                   ON plans.patient_id = scheduled.patient_id AND plans.plan_id = scheduled.plan_id \
+                   WHERE plans.status = 'active' AND scheduled.status <> 'cancelled' \
+                   AND NOT (scheduled.patient_id = $1 AND scheduled.plan_id = $2) \
+                   GROUP BY substr(scheduled.planned_at, 1, 10) ORDER BY day";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(patient_id).bind(plan_id).fetch_all(pool).await?;
+            rows.iter().map(|row| Ok((row.text("day")?, row.int("booked")?))).collect()
+        })
+    }
+}
