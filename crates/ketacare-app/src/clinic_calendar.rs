@@ -151,9 +151,11 @@ impl App {
             let mut open = Vec::new();
             for (index, item) in words.iter().enumerate() {
                 let field = format!("open_weekdays[{index}]");
-                let Some(word) = item.as_str().filter(|word| WEEKDAY_WORDS.iter().any(|(name, _)| name == word))
-                else {
-                    return Err(AppError::invalid(&field, format!("must be one of mon, tue, wed, thu, fri, sat, sun, got {item}")));
+                let Some(word) = item.as_str().filter(|word| WEEKDAY_WORDS.iter().any(|(name, _)| name == word)) else {
+                    return Err(AppError::invalid(
+                        &field,
+                        format!("must be one of mon, tue, wed, thu, fri, sat, sun, got {item}"),
+                    ));
                 };
                 if open.contains(&word) {
                     return Err(AppError::invalid(&field, format!("{word} is given twice")));
@@ -164,10 +166,11 @@ impl App {
                 return Err(AppError::invalid("open_weekdays", "at least one day must be open"));
             }
             let chairs = match object.remove("chairs") {
-                Some(Value::Number(number)) => number
-                    .as_i64()
-                    .filter(|chairs| (1..=CHAIRS_MAX).contains(chairs))
-                    .ok_or_else(|| AppError::invalid("chairs", format!("must be a whole number from 1 to {CHAIRS_MAX}")))?,
+                Some(Value::Number(number)) => {
+                    number.as_i64().filter(|chairs| (1..=CHAIRS_MAX).contains(chairs)).ok_or_else(|| {
+                        AppError::invalid("chairs", format!("must be a whole number from 1 to {CHAIRS_MAX}"))
+                    })?
+                }
                 Some(_) => return Err(AppError::invalid("chairs", "must be a number")),
                 None => return Err(AppError::invalid("chairs", "is required")),
             };
@@ -201,11 +204,10 @@ impl App {
             require(actor, Permission::ManageClinicCalendar)?;
             let mut object = parse_object(body)?;
             let date_text = text_field(&mut object, "date")?;
-            let date: Date = date_text
-                .parse()
-                .ok()
-                .filter(|date: &Date| date.to_string() == date_text)
-                .ok_or_else(|| AppError::invalid("date", format!("must be a date YYYY-MM-DD, got {date_text:?}")))?;
+            let date: Date =
+                date_text.parse().ok().filter(|date: &Date| date.to_string() == date_text).ok_or_else(|| {
+                    AppError::invalid("date", format!("must be a date YYYY-MM-DD, got {date_text:?}"))
+                })?;
             let label = text_field(&mut object, "label")?;
             reject_unknown(&object)?;
             let holiday = ClinicHoliday {

@@ -55,7 +55,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "self_report_links",
         sql: include_str!("../migrations/sqlite/0014_self_report_links.sql"),
     },
-    Migration { version: 15, name: "clinic_calendar", sql: include_str!("../migrations/sqlite/0015_clinic_calendar.sql") },
+    Migration {
+        version: 15,
+        name: "clinic_calendar",
+        sql: include_str!("../migrations/sqlite/0015_clinic_calendar.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -105,7 +109,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         name: "self_report_links",
         sql: include_str!("../migrations/postgres/0014_self_report_links.sql"),
     },
-    Migration { version: 15, name: "clinic_calendar", sql: include_str!("../migrations/postgres/0015_clinic_calendar.sql") },
+    Migration {
+        version: 15,
+        name: "clinic_calendar",
+        sql: include_str!("../migrations/postgres/0015_clinic_calendar.sql"),
+    },
 ];
 
 /// The migration from which audit events carry row versions; applying it records the versions of the

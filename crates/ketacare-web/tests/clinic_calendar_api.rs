@@ -136,25 +136,35 @@ async fn a_plan_prescribed_over_christmas_skips_the_holidays_and_a_booked_chair(
         ];
         let mut failures = Vec::new();
         for (body, field) in bad_input {
-            let reply = api.call(Role::Admin, "PUT", "/api/v1/clinic-calendar", Some(body.clone()), &[("if-match", "\"v1\"")]).await;
+            let reply = api
+                .call(Role::Admin, "PUT", "/api/v1/clinic-calendar", Some(body.clone()), &[("if-match", "\"v1\"")])
+                .await;
             if reply.status != StatusCode::UNPROCESSABLE_ENTITY || reply.body["field"] != field {
                 failures.push(format!("{body}: {} {}", reply.status, reply.body));
             }
         }
-        for (body, field) in [
-            (json!({ "date": "2025-12-32", "label": "x" }), "date"),
-            (json!({ "date": "2025-12-25" }), "label"),
-        ] {
-            let reply = api.call(Role::Admin, "POST", "/api/v1/clinic-calendar/holidays", Some(body.clone()), &[]).await;
+        for (body, field) in
+            [(json!({ "date": "2025-12-32", "label": "x" }), "date"), (json!({ "date": "2025-12-25" }), "label")]
+        {
+            let reply =
+                api.call(Role::Admin, "POST", "/api/v1/clinic-calendar/holidays", Some(body.clone()), &[]).await;
             if reply.status != StatusCode::UNPROCESSABLE_ENTITY || reply.body["field"] != field {
                 failures.push(format!("{body}: {} {}", reply.status, reply.body));
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
 
-        for (date, label) in [("2025-12-24", "typed by mistake"), ("2025-12-25", "Christmas Day"), ("2026-01-01", "New Year's Day")] {
+        for (date, label) in
+            [("2025-12-24", "typed by mistake"), ("2025-12-25", "Christmas Day"), ("2026-01-01", "New Year's Day")]
+        {
             let reply = api
-                .call(Role::Admin, "POST", "/api/v1/clinic-calendar/holidays", Some(json!({ "date": date, "label": label })), &[])
+                .call(
+                    Role::Admin,
+                    "POST",
+                    "/api/v1/clinic-calendar/holidays",
+                    Some(json!({ "date": date, "label": label })),
+                    &[],
+                )
                 .await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
             if date == "2025-12-24" {
@@ -167,7 +177,13 @@ async fn a_plan_prescribed_over_christmas_skips_the_holidays_and_a_booked_chair(
             }
         }
         let twice = api
-            .call(Role::Admin, "POST", "/api/v1/clinic-calendar/holidays", Some(json!({ "date": "2025-12-25", "label": "again" })), &[])
+            .call(
+                Role::Admin,
+                "POST",
+                "/api/v1/clinic-calendar/holidays",
+                Some(json!({ "date": "2025-12-25", "label": "again" })),
+                &[],
+            )
             .await;
         assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
         let calendar = api.call(Role::Prescriber, "GET", "/api/v1/clinic-calendar", None, &[]).await;
@@ -175,7 +191,10 @@ async fn a_plan_prescribed_over_christmas_skips_the_holidays_and_a_booked_chair(
 
         // Monday 22 December 2025, twice weekly: Thursdays 25 December and 1 January are holidays.
         let first = api.patient_with_plan("2025-12-22T09:00").await;
-        assert_eq!(planned_dates(&first), ["2025-12-22", "2025-12-26", "2025-12-29", "2026-01-02", "2026-01-05", "2026-01-08"]);
+        assert_eq!(
+            planned_dates(&first),
+            ["2025-12-22", "2025-12-26", "2025-12-29", "2026-01-02", "2026-01-05", "2026-01-08"]
+        );
         let moved: Vec<String> = notes(&first).into_iter().filter(|note| note.contains(" moved from ")).collect();
         assert_eq!(
             moved,
@@ -193,8 +212,12 @@ async fn a_plan_prescribed_over_christmas_skips_the_holidays_and_a_booked_chair(
         assert!(notes(&second).iter().any(|note| note.contains("(no free chair)")), "{:?}", notes(&second));
 
         let auditor_view = api.call(Role::Admin, "GET", "/api/v1/audit/events?limit=1000", None, &[]).await;
-        let actions: Vec<&str> =
-            auditor_view.body["events"].as_array().unwrap().iter().filter_map(|event| event["action"].as_str()).collect();
+        let actions: Vec<&str> = auditor_view.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|event| event["action"].as_str())
+            .collect();
         for action in ["clinic_calendar.read", "clinic_calendar.update", "clinic_holiday.add", "clinic_holiday.amend"] {
             assert!(actions.contains(&action), "{action} not audited: {actions:?}");
         }
