@@ -10,6 +10,7 @@ mod audit_log;
 mod bulk_export;
 mod chart;
 mod chart_vocabulary;
+mod clinic_calendar;
 mod consents;
 mod controlled_substances;
 mod credential_flood;
@@ -48,6 +49,7 @@ pub use bulk_export::{
 };
 pub use chart::{ChartEvaluationView, ChartRecordView, ChartSection, ChartWriteView, EvaluationQuery};
 pub use chart_vocabulary::{DrugNameSuggestion, concomitant_classes, drug_name_suggestions, history_codes};
+pub use clinic_calendar::{ClinicCalendarView, ClinicHolidayView};
 pub use consents::{ConsentFormView, ConsentView, ModalityConsentView, PatientConsentsView};
 pub use controlled_substances::{
     StockEntryView, StockLotSummary, StockLotView, StockOverview, StockReport, StockReportQuery, stock_report_csv,

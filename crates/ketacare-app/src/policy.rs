@@ -58,6 +58,10 @@ pub enum Permission {
     DispenseControlledSubstances,
     /// Resolve a count's discrepancy with a reason.
     ResolveStockDiscrepancies,
+    /// Read the clinic calendar (open weekdays, chairs, holidays).
+    ReadClinicCalendar,
+    /// Keep the clinic calendar (admins).
+    ManageClinicCalendar,
 }
 
 impl Permission {
@@ -91,6 +95,8 @@ impl Permission {
             Permission::ManageControlledSubstanceStock => "receive or return controlled-substance stock",
             Permission::DispenseControlledSubstances => "withdraw or waste controlled substances",
             Permission::ResolveStockDiscrepancies => "resolve controlled-substance count discrepancies",
+            Permission::ReadClinicCalendar => "read the clinic calendar",
+            Permission::ManageClinicCalendar => "keep the clinic calendar",
         }
     }
 }
@@ -122,6 +128,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         RecordControlledSubstances => matches!(role, Admin | Prescriber | Nurse),
         ManageControlledSubstanceStock | ResolveStockDiscrepancies => matches!(role, Admin),
         DispenseControlledSubstances => matches!(role, Prescriber | Nurse),
+        ReadClinicCalendar => matches!(role, Admin | Prescriber | Nurse),
+        ManageClinicCalendar => matches!(role, Admin),
     }
 }
 

@@ -547,7 +547,9 @@ impl App {
         add_not_applicable_markings(&mut with_chart, &markings);
         add_chart_course(&mut with_chart, &stored.scheduled, &scale_results);
         let now = self.now();
-        let input = parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
+        let mut input =
+            parse_plan(&with_chart, now).map_err(|error| corrupt("stored plan unreadable at", error.path))?;
+        input.request.calendar = self.plan_calendar(&stored.patient_id, &stored.plan_id).await?;
         let schedule = plan(&input.request, &self.protocol)
             .map_err(|error| corrupt("stored plan unschedulable at", error.field))?;
         let course = input.course.as_ref().map(|course| course.evaluate(&self.protocol));
@@ -642,7 +644,9 @@ impl App {
             if concurrent_plan_reason.as_ref().is_some_and(|reason| reason.len() > 1000) {
                 return Err(AppError::invalid("concurrent_plan_reason", "must be at most 1000 characters"));
             }
-            let (document, scheduled, modality) = self.read_plan_document(&Value::Object(object).to_string())?;
+            let calendar = self.plan_calendar(patient_id, &plan_id).await?;
+            let (document, scheduled, modality) =
+                self.read_plan_document(&Value::Object(object).to_string(), calendar)?;
             // One active plan per modality for a patient, unless the prescriber says why (a reason kept with it).
             if concurrent_plan_reason.is_none() {
                 for plan in self.store.treatment_plans_of(patient_id).await? {
@@ -707,13 +711,15 @@ impl App {
     fn read_plan_document(
         &self,
         body: &str,
+        calendar: Option<ketacare_core::plan::ClinicCalendar>,
     ) -> Result<(Value, Vec<ScheduledSessionRow>, ketacare_core::session::Modality), AppError> {
         let object = parse_object(body)?;
         if object.contains_key("now") {
             return Err(AppError::invalid("now", "is the server's clock; leave it out"));
         }
         let document = Value::Object(object);
-        let input = parse_plan(&document, self.now()).map_err(invalid)?;
+        let mut input = parse_plan(&document, self.now()).map_err(invalid)?;
+        input.request.calendar = calendar;
         let schedule =
             plan(&input.request, &self.protocol).map_err(|error| AppError::invalid(error.field, error.problem))?;
         let scheduled = schedule
@@ -834,8 +840,9 @@ impl App {
             };
             let (plan_json, mut scheduled) = match new_document {
                 Some(document) => {
+                    let calendar = self.plan_calendar(patient_id, plan_id).await?;
                     let (document, scheduled, _) =
-                        self.read_plan_document(&document.to_string()).map_err(|error| match error {
+                        self.read_plan_document(&document.to_string(), calendar).map_err(|error| match error {
                             AppError::Invalid { field, problem } => {
                                 AppError::Invalid { field: format!("plan.{field}"), problem }
                             }

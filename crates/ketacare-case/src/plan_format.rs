@@ -223,6 +223,7 @@ pub fn parse_plan(value: &Value, clock: Timestamp) -> Result<PlanInput, InvalidC
         measurements_done,
         measurements_not_applicable,
         now,
+        calendar: None,
     };
     Ok(PlanInput { request, course })
 }

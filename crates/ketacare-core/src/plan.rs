@@ -258,6 +258,93 @@ pub struct PlanRequest {
     /// the measurement was due.
     pub measurements_not_applicable: Vec<(PlannedScale, Timestamp)>,
     pub now: Timestamp,
+    /// The clinic calendar planned sessions must fit; `None` treats every day as open with a free chair
+    /// (the plan of a CLI document, and of a clinic that has not set its calendar).
+    pub calendar: Option<ClinicCalendar>,
+}
+
+/// The clinic calendar as the schedule generator sees it: the weekdays the clinic is open, its holidays,
+/// its number of chairs, and how many sessions of other patients are already booked on each day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClinicCalendar {
+    pub open_weekdays: Vec<Weekday>,
+    pub holidays: Vec<Date>,
+    pub chairs: u32,
+    /// Sessions of other patients already booked, by clinic-local date (a date given twice adds up).
+    pub booked: Vec<(Date, u32)>,
+}
+
+/// Why a day cannot take a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedBecause {
+    Holiday,
+    ClosedWeekday,
+    NoFreeChair,
+}
+
+impl ClosedBecause {
+    pub fn describe(self, date: Date) -> String {
+        match self {
+            ClosedBecause::Holiday => "holiday".to_owned(),
+            ClosedBecause::ClosedWeekday => format!("the clinic is closed on {}s", weekday_name(date.weekday())),
+            ClosedBecause::NoFreeChair => "no free chair".to_owned(),
+        }
+    }
+}
+
+fn weekday_name(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Monday => "Monday",
+        Weekday::Tuesday => "Tuesday",
+        Weekday::Wednesday => "Wednesday",
+        Weekday::Thursday => "Thursday",
+        Weekday::Friday => "Friday",
+        Weekday::Saturday => "Saturday",
+        Weekday::Sunday => "Sunday",
+    }
+}
+
+/// Days searched for an open day with a free chair before the plan is refused: a year.
+const CALENDAR_SEARCH_DAYS: i64 = 366;
+
+impl ClinicCalendar {
+    /// Refuses a calendar no session could ever fit, naming the field.
+    pub fn check(&self) -> Result<(), InvalidPlan> {
+        if self.open_weekdays.is_empty() {
+            return Err(InvalidPlan {
+                field: "calendar.open_weekdays",
+                problem: "no day of the week is open".to_owned(),
+            });
+        }
+        if self.chairs == 0 {
+            return Err(InvalidPlan { field: "calendar.chairs", problem: "the clinic has no chair".to_owned() });
+        }
+        Ok(())
+    }
+
+    /// Sessions of other patients booked on `date`.
+    pub fn booked_on(&self, date: Date) -> u32 {
+        self.booked.iter().filter(|(day, _)| *day == date).map(|(_, count)| *count).fold(0, u32::saturating_add)
+    }
+
+    /// Why `date` cannot take one more session when `own` sessions of this plan are already on it, or `None`
+    /// when it can.
+    pub fn closed(&self, date: Date, own: u32) -> Option<ClosedBecause> {
+        if self.holidays.contains(&date) {
+            Some(ClosedBecause::Holiday)
+        } else if !self.open_weekdays.contains(&date.weekday()) {
+            Some(ClosedBecause::ClosedWeekday)
+        } else if self.booked_on(date).saturating_add(own) >= self.chairs {
+            Some(ClosedBecause::NoFreeChair)
+        } else {
+            None
+        }
+    }
+}
+
+/// A date as the plan's notes write it, e.g. "Thu 25 Dec 2025".
+fn note_date(date: Date) -> String {
+    date.strftime("%a %-d %b %Y").to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,11 +532,20 @@ impl Walker<'_> {
     /// minimum spacing after the last session (KNOWLEDGE §3.4: ≥48 h, measured on absolute time so a
     /// daylight-saving change cannot shorten it).
     fn next(&self, first: DateTime) -> Result<DateTime, InvalidPlan> {
-        let mut slot = match (self.restart_at, self.last_slot) {
-            (Some(restart), _) => restart,
-            (None, None) => first,
-            (None, Some(previous)) => next_slot(previous, self.current().cadence, self.slots_in_step)?,
-        };
+        self.spaced(self.rhythm(first)?)
+    }
+
+    /// The next slot of the template's rhythm, before the minimum spacing is applied.
+    fn rhythm(&self, first: DateTime) -> Result<DateTime, InvalidPlan> {
+        match (self.restart_at, self.last_slot) {
+            (Some(restart), _) => Ok(restart),
+            (None, None) => Ok(first),
+            (None, Some(previous)) => next_slot(previous, self.current().cadence, self.slots_in_step),
+        }
+    }
+
+    /// `slot` pushed on by whole days until it is at least the minimum spacing after the last session.
+    fn spaced(&self, mut slot: DateTime) -> Result<DateTime, InvalidPlan> {
         if let Some(last) = self.last_session_at {
             while local(self.zone, slot, "first_session")?.timestamp().duration_since(last) < self.min_gap {
                 slot = add_days(slot, 1, "first_session")?;
@@ -460,6 +556,18 @@ impl Walker<'_> {
 
     /// Records a session at `at`; `field` names the input it comes from (`events` or `first_session`).
     fn record(&mut self, at: DateTime, status: SessionStatus, field: &'static str) -> Result<(), InvalidPlan> {
+        self.record_in_rhythm(at, at, status, field)
+    }
+
+    /// Records a session at `at` that the rhythm placed at `rhythm_at` (the same unless the clinic calendar
+    /// moved it): the following slots keep the template's rhythm from `rhythm_at`.
+    fn record_in_rhythm(
+        &mut self,
+        at: DateTime,
+        rhythm_at: DateTime,
+        status: SessionStatus,
+        field: &'static str,
+    ) -> Result<(), InvalidPlan> {
         let step = self.current().clone();
         let counts = status != SessionStatus::Missed;
         let zoned = local(self.zone, at, field)?;
@@ -474,7 +582,7 @@ impl Walker<'_> {
             at: zoned,
             status,
         });
-        self.last_slot = Some(at);
+        self.last_slot = Some(rhythm_at);
         self.restart_at = None;
         self.slots_in_step += 1;
         // KNOWLEDGE §3.5: a missed esketamine session does not move the schedule, so it uses up its slot;
@@ -489,7 +597,7 @@ impl Walker<'_> {
                 // calendar week, counting from that week's first slot (3 days earlier). One that ends on the
                 // first slot (after a made-up infusion) counts from that slot.
                 if step.cadence == Cadence::TwiceWeekly && self.slots_in_step.is_multiple_of(2) {
-                    self.last_slot = Some(add_days(at, -3, field)?);
+                    self.last_slot = Some(add_days(rhythm_at, -3, field)?);
                 }
                 self.slots_in_step = 0;
             }
@@ -581,9 +689,65 @@ pub fn plan(request: &PlanRequest, protocol: &Protocol) -> Result<Schedule, Inva
             PlanEvent::Missed(at) => walker.missed(at)?,
         }
     }
+    if let Some(calendar) = &request.calendar {
+        calendar.check()?;
+    }
     while !walker.finished() {
-        let slot = walker.next(request.first_session)?;
-        walker.record(slot, SessionStatus::Planned, "first_session")?;
+        let Some(calendar) = &request.calendar else {
+            let slot = walker.next(request.first_session)?;
+            walker.record(slot, SessionStatus::Planned, "first_session")?;
+            continue;
+        };
+        let rhythm = walker.rhythm(request.first_session)?;
+        let slot = walker.spaced(rhythm)?;
+        let own_on = |walker: &Walker, date: Date| {
+            let count = walker
+                .sessions
+                .iter()
+                .filter(|session| session.status != SessionStatus::Missed && session.at.date() == date)
+                .count();
+            u32::try_from(count).unwrap_or(u32::MAX)
+        };
+        let first_reason = calendar.closed(slot.date(), own_on(&walker, slot.date()));
+        let mut placed = slot;
+        let mut searched_days = 0;
+        while calendar.closed(placed.date(), own_on(&walker, placed.date())).is_some() {
+            searched_days += 1;
+            if searched_days > CALENDAR_SEARCH_DAYS {
+                return Err(InvalidPlan {
+                    field: "calendar",
+                    problem: format!(
+                        "no open day with a free chair within {CALENDAR_SEARCH_DAYS} days after {}",
+                        slot.date()
+                    ),
+                });
+            }
+            placed = add_days(placed, 1, "first_session")?;
+        }
+        if placed.date() != rhythm.date() {
+            let mut reasons = Vec::new();
+            if slot.date() != rhythm.date() {
+                reasons.push(format!(
+                    "less than {} h after session {}",
+                    settings.min_hours_between_sessions.value, walker.count
+                ));
+            }
+            if let Some(reason) = first_reason {
+                reasons.push(reason.describe(slot.date()));
+            }
+            walker.notes.push(PlanNote {
+                text: format!(
+                    "session {} moved from {} ({}) to {}",
+                    walker.count + 1,
+                    note_date(rhythm.date()),
+                    reasons.join("; "),
+                    note_date(placed.date())
+                ),
+                source: "clinic calendar: a session goes to the next open day with a free chair, at least the \
+                         protocol's minimum spacing after the one before (clinical-reference §3.4)",
+            });
+        }
+        walker.record_in_rhythm(placed, slot, SessionStatus::Planned, "first_session")?;
     }
     let measurements = measurement_plan(&walker.sessions, &walker.steps, request, protocol)?;
     Ok(Schedule { sessions: walker.sessions, measurements, notes: walker.notes })

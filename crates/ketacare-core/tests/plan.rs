@@ -32,6 +32,7 @@ fn request(template: Template, taper: bool, first: DateTime, events: Vec<PlanEve
         events,
         measurements_done: vec![],
         measurements_not_applicable: vec![],
+        calendar: None,
         now: instant(first) - SignedDuration::from_hours(24 * 30),
     }
 }
@@ -464,6 +465,7 @@ fn a_schedule_that_runs_past_the_supported_dates_is_refused_with_the_field_named
         measurements_done: vec![],
         measurements_not_applicable: vec![],
         now: instant(local(2026, 11, 2, 9)),
+        calendar: None,
     };
     let cases: Vec<(&str, PlanRequest, &str)> = vec![
         (

@@ -6,6 +6,7 @@
 mod audit;
 mod audit_verify;
 mod chart;
+mod clinic_calendar;
 mod consents;
 mod controlled_substances;
 mod fhir_import;
@@ -44,6 +45,7 @@ pub use audit_verify::{
 pub use chart::{
     ChartEvaluation, ChartRecord, ChartRecordChanges, ChartWrite, NewChartRecord, ScaleResultChanges, chart_stamp,
 };
+pub use clinic_calendar::{ClinicCalendarSettings, ClinicHoliday};
 pub use consents::{ConsentChange, ConsentForm, ConsentModality, PatientConsent, SignerRelationship};
 pub use controlled_substances::{
     AdministrationOfStock, StockDiscrepancyResolution, StockEntryCorrection, StockEntryFilter, StockEntryLot,

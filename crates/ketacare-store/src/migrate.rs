@@ -55,6 +55,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "self_report_links",
         sql: include_str!("../migrations/sqlite/0014_self_report_links.sql"),
     },
+    Migration {
+        version: 15,
+        name: "clinic_calendar",
+        sql: include_str!("../migrations/sqlite/0015_clinic_calendar.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -103,6 +108,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 14,
         name: "self_report_links",
         sql: include_str!("../migrations/postgres/0014_self_report_links.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "clinic_calendar",
+        sql: include_str!("../migrations/postgres/0015_clinic_calendar.sql"),
     },
 ];
 

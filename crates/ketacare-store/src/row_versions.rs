@@ -53,6 +53,8 @@ pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &[
     "note_signatures",
     "measurements_not_applicable",
     "self_report_links",
+    "clinic_calendar",
+    "clinic_holidays",
 ];
 
 /// Every table whose rows `audit verify` checks: the clinical record and the accounts. Not covered:
@@ -60,6 +62,27 @@ pub const TABLES_CREATED_AFTER_ROW_VERSIONS: &[&str] = &[
 /// migrations), login sessions (`sessions`: touched on every request, ended by logout and expiry),
 /// `idempotency_keys` (a cache of responses) and `login_failures` (throttle counters).
 pub const COVERED_TABLES: &[CoveredTable] = &[
+    CoveredTable {
+        name: "clinic_calendar",
+        key_columns: &[text_key("calendar_id")],
+        columns: &["calendar_id", "open_weekdays", "chairs", "updated_by", "updated_at", "version"],
+    },
+    CoveredTable {
+        name: "clinic_holidays",
+        key_columns: &[text_key("holiday_id")],
+        columns: &[
+            "holiday_id",
+            "holiday_date",
+            "label",
+            "status",
+            "added_by",
+            "added_at",
+            "entered_in_error_reason",
+            "entered_in_error_by",
+            "entered_in_error_at",
+            "version",
+        ],
+    },
     CoveredTable {
         name: "users",
         key_columns: &[text_key("user_id")],

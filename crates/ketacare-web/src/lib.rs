@@ -7,6 +7,8 @@ mod audit_routes;
 pub mod auth;
 mod chart_routes;
 mod client_address;
+mod clinic_calendar_openapi;
+mod clinic_calendar_routes;
 mod consent_openapi;
 mod consent_routes;
 mod content_type;
@@ -177,6 +179,10 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/cosignature"),
     route("GET", "/api/v1/notes/awaiting-cosignature"),
     route("GET", "/api/v1/worklist"),
+    route("GET", "/api/v1/clinic-calendar"),
+    route("PUT", "/api/v1/clinic-calendar"),
+    route("POST", "/api/v1/clinic-calendar/holidays"),
+    route("PATCH", "/api/v1/clinic-calendar/holidays/{holiday_id}"),
     route("GET", "/api/v1/patients/{patient_id}/self-report-links"),
     route("POST", "/api/v1/patients/{patient_id}/self-report-links"),
     route("POST", "/api/v1/patients/{patient_id}/self-report-links/{link_id}/acknowledgement"),
@@ -247,6 +253,12 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(note_router())
         .merge(self_report_router())
         .route("/api/v1/worklist", get(worklist_routes::worklist))
+        .route(
+            "/api/v1/clinic-calendar",
+            get(clinic_calendar_routes::get_calendar).put(clinic_calendar_routes::set_calendar),
+        )
+        .route("/api/v1/clinic-calendar/holidays", post(clinic_calendar_routes::add_holiday))
+        .route("/api/v1/clinic-calendar/holidays/{holiday_id}", patch(clinic_calendar_routes::amend_holiday))
         .route("/api/v1/controlled-substances/lots", get(stock_routes::lots))
         .route("/api/v1/controlled-substances/entries", get(stock_routes::entries).post(stock_routes::record_entry))
         .route("/api/v1/controlled-substances/entries/{entry_id}", get(stock_routes::entry))

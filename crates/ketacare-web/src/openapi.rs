@@ -444,6 +444,7 @@ fn foundation_document() -> Value {
     crate::consent_openapi::add_consent_paths(&mut document);
     crate::note_openapi::add_note_paths(&mut document);
     crate::self_report_openapi::add_self_report_paths(&mut document);
+    crate::clinic_calendar_openapi::add_clinic_calendar_paths(&mut document);
     document
 }
 

@@ -276,6 +276,11 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ),
     ("GET", "/api/v1/notes/awaiting-cosignature", [401, 403, 200, 403, 403, 403]),
     ("GET", "/api/v1/worklist", [401, 200, 200, 200, 403, 403]),
+    // The clinic calendar: staff read it, admins keep it (the matrix's bodies are incomplete: 422 for admins).
+    ("GET", "/api/v1/clinic-calendar", [401, 200, 200, 200, 403, 403]),
+    ("PUT", "/api/v1/clinic-calendar", [401, 422, 403, 403, 403, 403]),
+    ("POST", "/api/v1/clinic-calendar/holidays", [401, 422, 403, 403, 403, 403]),
+    ("PATCH", "/api/v1/clinic-calendar/holidays/{holiday_id}", [401, 422, 403, 403, 403, 403]),
     // Self-report links: nurses and prescribers make them; whoever reads the chart lists them. The patient's
     // routes need no account: an unknown token is 410 for everyone (as a used or expired one).
     ("GET", "/api/v1/patients/{patient_id}/self-report-links", [401, 200, 200, 200, 403, 403]),
@@ -339,6 +344,7 @@ async fn role_by_route_matrix() {
                 let mut path = template.replace("{patient_id}", &patient_id).replace("{token_id}", "no-such-token")
                     .replace("{user_id}", "no-such-user").replace("{note_id}", "no-such-note").replace("{entry_id}", "no-such-entry")
                     .replace("{link_id}", "no-such-link").replace("{token}", "no-such-token");
+                path = path.replace("{holiday_id}", "no-such-holiday");
                 if template.contains("{assessment_id}") {
                     let recorded = api.call("POST", &format!("/api/v1/patients/{patient_id}/assessments"), &nurse, Some(&case), &[]).await;
                     path = path.replace("{assessment_id}", recorded.body["assessment_id"].as_str().unwrap());

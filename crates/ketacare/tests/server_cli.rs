@@ -306,7 +306,7 @@ fn the_default_database_is_ketacare_db_in_the_working_directory() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stdout).trim(),
-        "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14"
+        "sqlite://ketacare.db: applied migration(s) 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
     );
     assert!(directory.join("ketacare.db").exists());
     std::fs::remove_dir_all(&directory).unwrap();
