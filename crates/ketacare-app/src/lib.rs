@@ -19,6 +19,7 @@ mod live_updates;
 mod login_throttle;
 mod measurement_markings;
 mod operations;
+mod outcomes_report;
 mod password_policy;
 mod password_work;
 mod patients;
@@ -68,6 +69,7 @@ pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, Wat
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use measurement_markings::MeasurementMarkingView;
 pub use operations::check_sqlite_backup;
+pub use outcomes_report::{OutcomesQuery, OutcomesReports, report_json};
 pub use password_work::{PasswordWorkLimits, PasswordWorkStats};
 pub use patients::{
     DeIdentifiedPatient, PatientAmendmentInput, PatientInput, PatientListQuery, PatientListView, PatientView,

@@ -58,6 +58,8 @@ pub enum Permission {
     DispenseControlledSubstances,
     /// Resolve a count's discrepancy with a reason.
     ResolveStockDiscrepancies,
+    /// Read the clinic's cohort outcomes report (pseudonyms and weeks only, so analysts may).
+    ReadOutcomes,
 }
 
 impl Permission {
@@ -91,6 +93,7 @@ impl Permission {
             Permission::ManageControlledSubstanceStock => "receive or return controlled-substance stock",
             Permission::DispenseControlledSubstances => "withdraw or waste controlled substances",
             Permission::ResolveStockDiscrepancies => "resolve controlled-substance count discrepancies",
+            Permission::ReadOutcomes => "read the outcomes report",
         }
     }
 }
@@ -122,6 +125,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         RecordControlledSubstances => matches!(role, Admin | Prescriber | Nurse),
         ManageControlledSubstanceStock | ResolveStockDiscrepancies => matches!(role, Admin),
         DispenseControlledSubstances => matches!(role, Prescriber | Nurse),
+        ReadOutcomes => matches!(role, Admin | Prescriber | Analyst),
     }
 }
 

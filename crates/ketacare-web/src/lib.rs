@@ -17,6 +17,8 @@ pub mod input;
 mod note_openapi;
 mod note_routes;
 pub mod openapi;
+mod outcomes_openapi;
+mod outcomes_routes;
 mod patient_routes;
 mod responses;
 mod self_report_openapi;
@@ -177,6 +179,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patients/{patient_id}/sessions/{session_id}/notes/{note_id}/cosignature"),
     route("GET", "/api/v1/notes/awaiting-cosignature"),
     route("GET", "/api/v1/worklist"),
+    route("GET", "/api/v1/reports/outcomes"),
     route("GET", "/api/v1/patients/{patient_id}/self-report-links"),
     route("POST", "/api/v1/patients/{patient_id}/self-report-links"),
     route("POST", "/api/v1/patients/{patient_id}/self-report-links/{link_id}/acknowledgement"),
@@ -247,6 +250,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(note_router())
         .merge(self_report_router())
         .route("/api/v1/worklist", get(worklist_routes::worklist))
+        .route("/api/v1/reports/outcomes", get(outcomes_routes::outcomes))
         .route("/api/v1/controlled-substances/lots", get(stock_routes::lots))
         .route("/api/v1/controlled-substances/entries", get(stock_routes::entries).post(stock_routes::record_entry))
         .route("/api/v1/controlled-substances/entries/{entry_id}", get(stock_routes::entry))
