@@ -114,6 +114,7 @@ pub fn report_json(report: &CohortReport) -> Value {
             "done": report.measurements_done,
             "percent": decimal(&report.measurement_adherence_pct),
         },
+        "sessions_monitored": report.sessions_monitored,
         "alerts": report.alert_rates.iter().map(|rate| json!({
             "level": rate.level.as_str(), "alerts": rate.alerts, "per_session": decimal(&rate.per_session),
         })).collect::<Vec<Value>>(),
@@ -165,6 +166,31 @@ impl App {
         let event = self
             .permitted_event(actor, Permission::ReadOutcomes, "report.outcomes", "reports/outcomes".to_owned(), None)
             .await?;
+        self.outcomes_report_audited(event, query).await
+    }
+
+    /// The same report for `ketacare report outcomes`: whoever runs the command holds the database itself,
+    /// so no role is checked; audited as `report.outcomes` by the actor `ketacare-cli` with no role.
+    pub async fn outcomes_report_at_console(
+        &self,
+        query: &OutcomesQuery,
+        request_id: &str,
+    ) -> Result<OutcomesReports, AppError> {
+        let console = Actor {
+            user_id: crate::operations::CLI_ACTOR.to_owned(),
+            role: ketacare_store::Role::Admin,
+            request_id: request_id.to_owned(),
+        };
+        let mut event = self.audit_event(&console, "report.outcomes", "reports/outcomes".to_owned(), None);
+        event.actor_role = None;
+        self.outcomes_report_audited(event, query).await
+    }
+
+    async fn outcomes_report_audited(
+        &self,
+        event: ketacare_store::AuditEvent,
+        query: &OutcomesQuery,
+    ) -> Result<OutcomesReports, AppError> {
         let today = self.today();
         let checked = (|| {
             let modalities = match query.modality.as_deref() {
@@ -339,11 +365,12 @@ impl App {
                 .or_else(|| date_prefix(text))
         };
         let mut alert_levels = Vec::new();
-        let (mut rems_due, mut rems_on_time) = (0u32, 0u32);
+        let (mut rems_due, mut rems_on_time, mut sessions_monitored) = (0u32, 0u32, 0u32);
         for session in sessions
             .iter()
             .filter(|session| session.plan_id.as_deref() == Some(plan_id.as_str()) && session.status == "active")
         {
+            sessions_monitored += 1;
             let record = self.store.treatment_session_record(&patient_id, &session.session_id, true).await?;
             if let Some(record) = record {
                 let mut highest: BTreeMap<&str, AlertLevel> = BTreeMap::new();
@@ -375,6 +402,7 @@ impl App {
             induction_ended_on,
             series: series.to_vec(),
             sessions_given: given.len() as u32,
+            sessions_monitored,
             measurements_due: done + missed,
             measurements_done: done,
             alert_levels,

@@ -74,7 +74,10 @@ pub struct CohortPatient {
     /// Measurements the plan asked for that were due, and those of them that were done.
     pub measurements_due: u32,
     pub measurements_done: u32,
-    /// Alerts raised in this plan's sessions, one entry per alert.
+    /// Treatment sessions recorded under this plan (not entered in error), given or still under way: the
+    /// denominator of the alert rates.
+    pub sessions_monitored: u32,
+    /// Alerts raised in those sessions, one entry per alert at its highest level.
     pub alert_levels: Vec<AlertLevel>,
     /// Esketamine: REMS monitoring forms due, and those submitted on time.
     pub rems_forms_due: u32,
@@ -127,7 +130,7 @@ pub struct CheckpointSummary {
 pub struct AlertRate {
     pub level: AlertLevel,
     pub alerts: u32,
-    /// Alerts per session, two decimals; `None` without sessions.
+    /// Alerts per session monitored, two decimals; `None` without sessions.
     pub per_session: Option<Decimal>,
 }
 
@@ -147,6 +150,7 @@ pub struct CohortReport {
     pub measurements_due: u32,
     pub measurements_done: u32,
     pub measurement_adherence_pct: Option<Decimal>,
+    pub sessions_monitored: u32,
     pub alert_rates: Vec<AlertRate>,
     /// Esketamine only (`None` for IV ketamine, which has no REMS).
     pub rems_forms_due: Option<u32>,
@@ -319,6 +323,7 @@ pub fn cohort_report(
     let days: Vec<i64> = rows.iter().filter_map(|row| row.days_to_response).map(i64::from).collect();
     let sessions: Vec<i64> = cohort.iter().map(|patient| i64::from(patient.sessions_given)).collect();
     let sessions_given: u32 = cohort.iter().map(|patient| patient.sessions_given).sum();
+    let sessions_monitored: u32 = cohort.iter().map(|patient| patient.sessions_monitored).sum();
     let measurements_due: u32 = cohort.iter().map(|patient| patient.measurements_due).sum();
     let measurements_done: u32 = cohort.iter().map(|patient| patient.measurements_done).sum();
     let alert_rates = ALERT_LEVELS
@@ -331,8 +336,8 @@ pub fn cohort_report(
             AlertRate {
                 level: *level,
                 alerts,
-                per_session: (sessions_given > 0)
-                    .then(|| to_places(Decimal::from(alerts) / Decimal::from(sessions_given), 2)),
+                per_session: (sessions_monitored > 0)
+                    .then(|| to_places(Decimal::from(alerts) / Decimal::from(sessions_monitored), 2)),
             }
         })
         .collect();
@@ -356,6 +361,7 @@ pub fn cohort_report(
         measurements_due,
         measurements_done,
         measurement_adherence_pct: percent(measurements_done, measurements_due),
+        sessions_monitored,
         alert_rates,
         rems_forms_due,
         rems_forms_on_time,
@@ -435,6 +441,7 @@ mod tests {
             induction_ended_on: None,
             series,
             sessions_given: 0,
+            sessions_monitored: 0,
             measurements_due: 0,
             measurements_done: 0,
             alert_levels: Vec::new(),
@@ -530,6 +537,7 @@ mod tests {
         let mut first = patient("A", "2026-03-02", vec![madrs(&[("2026-03-02", 30), ("2026-03-09", 14)])]);
         first.modality = Modality::Esketamine;
         first.sessions_given = 4;
+        first.sessions_monitored = 5;
         first.measurements_due = 4;
         first.measurements_done = 3;
         first.alert_levels = vec![AlertLevel::Warning, AlertLevel::Warning, AlertLevel::Critical];
@@ -538,6 +546,7 @@ mod tests {
         let mut second = patient("B", "2026-03-10", vec![madrs(&[("2026-03-10", 30), ("2026-03-17", 25)])]);
         second.modality = Modality::Esketamine;
         second.sessions_given = 2;
+        second.sessions_monitored = 1;
         second.measurements_due = 2;
         second.measurements_done = 2;
         second.rems_forms_due = 2;
