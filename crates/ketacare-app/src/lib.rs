@@ -57,6 +57,7 @@ pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, Patie
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
+pub use ketacare_core::cohort::{Checkpoint, CheckpointStanding, CohortReport};
 pub use ketacare_fhir::import::{ImportIssue, ImportPolicy};
 pub use ketacare_store::{
     AUDIT_KEY_MIN_BYTES, AuditChainReport, AuditKey, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck,
