@@ -450,6 +450,9 @@ mod tests {
         }
     }
 
+    /// (name, series, induction end, checkpoint, expected)
+    type StandingCase = (&'static str, Vec<ScoreSeries>, Option<&'static str>, Checkpoint, CheckpointStanding);
+
     #[test]
     fn standing_at_each_checkpoint_follows_the_deciding_scale() {
         let protocol = Protocol::shipped();
@@ -457,7 +460,7 @@ mod tests {
         // (name, series, induction end, checkpoint, expected)
         let measured =
             |decided_by, response, remission| CheckpointStanding::Measured { decided_by, response, remission };
-        let cases: Vec<(&str, Vec<ScoreSeries>, Option<&str>, Checkpoint, CheckpointStanding)> = vec![
+        let cases: Vec<StandingCase> = vec![
             (
                 "MADRS halves by week 1: response, not remission (MADRS 15 > 10)",
                 vec![madrs(&[("2026-03-01", 30), ("2026-03-08", 15)])],
