@@ -27,7 +27,6 @@ struct Reply {
     #[allow(dead_code)]
     location: String,
     set_cookie: String,
-    #[allow(dead_code)]
     content_type: String,
     body: String,
 }
@@ -151,6 +150,13 @@ async fn the_outcomes_page_by_role_with_its_chart_and_pseudonyms_only() {
                 assert!(!page.body.contains(identifying), "{role:?}: {identifying} shown");
             }
         }
+        // The CSV link answers CSV through the API, with the same pseudonymous rows.
+        let csv = site.get(Role::Analyst, "/api/v1/reports/outcomes?modality=iv_ketamine&from=2026-03-01&to=2026-03-31&format=csv").await;
+        assert_eq!((csv.status, csv.content_type.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"), "{}", csv.body);
+        assert!(csv.body.starts_with("modality,iv_ketamine\n"), "{}", csv.body);
+        assert!(csv.body.contains("checkpoint,end_of_induction,1,1,1,1,100.0,100.0\n"), "{}", csv.body);
+        assert!(csv.body.contains(",2026-W10,response,not_measured,not_measured,remission,7,6\n"), "{}", csv.body);
+        assert!(!csv.body.contains("Franklin"), "{}", csv.body);
         let nurse_page = site.get(Role::Nurse, "/worklist").await;
         assert!(!nurse_page.body.contains("href=\"/reports/outcomes\""), "no link for nurses");
 
