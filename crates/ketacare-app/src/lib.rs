@@ -20,6 +20,7 @@ mod live_updates;
 mod login_throttle;
 mod measurement_markings;
 mod operations;
+mod outcomes_report;
 mod password_policy;
 mod password_work;
 mod patients;
@@ -58,6 +59,7 @@ pub use fhir_import::{FhirImportError, FhirImportReport, ImportedDecision, Patie
 /// The one strict JSON reader (ketacare-case), for the web crate's request bodies: every body is read
 /// the way the clinical documents are.
 pub use ketacare_case::{InvalidJson, read_json_document, read_utf8_text};
+pub use ketacare_core::cohort::{Checkpoint, CheckpointStanding, CohortReport};
 pub use ketacare_fhir::import::{ImportIssue, ImportPolicy};
 pub use ketacare_store::{
     AUDIT_KEY_MIN_BYTES, AuditChainReport, AuditKey, AuditRecord, Backend, OpenStoreError, Role, SqliteFileCheck,
@@ -70,6 +72,7 @@ pub use live_updates::{SessionChange, SessionChangeKind, SessionChangeWatch, Wat
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use measurement_markings::MeasurementMarkingView;
 pub use operations::check_sqlite_backup;
+pub use outcomes_report::{OutcomesQuery, OutcomesReports, report_json};
 pub use password_work::{PasswordWorkLimits, PasswordWorkStats};
 pub use patients::{
     DeIdentifiedPatient, PatientAmendmentInput, PatientInput, PatientListQuery, PatientListView, PatientView,

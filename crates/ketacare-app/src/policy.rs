@@ -62,6 +62,8 @@ pub enum Permission {
     ReadClinicCalendar,
     /// Keep the clinic calendar (admins).
     ManageClinicCalendar,
+    /// Read the clinic's cohort outcomes report (pseudonyms and weeks only, so analysts may).
+    ReadOutcomes,
 }
 
 impl Permission {
@@ -97,6 +99,7 @@ impl Permission {
             Permission::ResolveStockDiscrepancies => "resolve controlled-substance count discrepancies",
             Permission::ReadClinicCalendar => "read the clinic calendar",
             Permission::ManageClinicCalendar => "keep the clinic calendar",
+            Permission::ReadOutcomes => "read the outcomes report",
         }
     }
 }
@@ -130,6 +133,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         DispenseControlledSubstances => matches!(role, Prescriber | Nurse),
         ReadClinicCalendar => matches!(role, Admin | Prescriber | Nurse),
         ManageClinicCalendar => matches!(role, Admin),
+        ReadOutcomes => matches!(role, Admin | Prescriber | Analyst),
     }
 }
 

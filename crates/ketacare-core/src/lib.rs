@@ -4,6 +4,7 @@
 //! No files, no clock, no environment, no async, no randomness.
 
 pub mod assess;
+pub mod cohort;
 pub mod controlled_substances;
 pub mod course;
 pub mod dosing;

@@ -8,7 +8,7 @@ use ketacare_app::{Principal, Role};
 #[derive(Debug, Clone)]
 pub struct Chrome {
     pub title: String,
-    /// `worklist`, `patients`, `stock`, `users`, `protocol`, `audit` or `tokens`: the navigation link marked as the
+    /// `worklist`, `patients`, `stock`, `outcomes`, `users`, `protocol`, `audit` or `tokens`: the navigation link marked as the
     /// current page.
     pub current: &'static str,
     pub user: Option<ChromeUser>,
@@ -32,6 +32,8 @@ pub struct ChromeUser {
     pub sees_tokens: bool,
     /// Admins, prescribers, nurses and auditors: the controlled-substance record.
     pub sees_stock: bool,
+    /// Admins, prescribers and analysts: the cohort outcomes report.
+    pub sees_outcomes: bool,
 }
 
 impl Chrome {
@@ -59,6 +61,7 @@ fn chrome_user(principal: &Principal) -> ChromeUser {
         sees_audit: may(Permission::ReadAudit),
         sees_tokens: !principal.must_change_password,
         sees_stock: may(Permission::ReadControlledSubstances),
+        sees_outcomes: may(Permission::ReadOutcomes),
     }
 }
 

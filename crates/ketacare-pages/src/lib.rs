@@ -16,6 +16,8 @@ mod intake_pages;
 mod layout;
 mod live_changes;
 mod measurement_forms;
+mod outcomes_chart;
+mod outcomes_page;
 mod page_error;
 mod patient_pages;
 mod printable_records;
@@ -132,6 +134,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/controlled-substances/entries/{entry_id}/entered-in-error"),
     ("POST", "/controlled-substances/entries/{entry_id}/resolution"),
     ("GET", "/controlled-substances/report"),
+    ("GET", "/reports/outcomes"),
     ("GET", "/static/ketacare.css"),
     ("GET", "/static/ketacare.js"),
 ];
@@ -263,6 +266,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/controlled-substances/entries/{entry_id}/entered-in-error", post(stock_pages::mark_in_error))
         .route("/controlled-substances/entries/{entry_id}/resolution", post(stock_pages::resolve))
         .route("/controlled-substances/report", get(stock_pages::report))
+        .route("/reports/outcomes", get(outcomes_page::outcomes))
         .fallback(page_not_found)
         .layer(middleware::from_fn_with_state(config.request_timeout, time_out_slow_pages))
         .layer(middleware::from_fn_with_state(trusted_proxies, request_id_and_log));

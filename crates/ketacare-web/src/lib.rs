@@ -19,6 +19,8 @@ pub mod input;
 mod note_openapi;
 mod note_routes;
 pub mod openapi;
+mod outcomes_openapi;
+mod outcomes_routes;
 mod patient_routes;
 mod responses;
 mod self_report_openapi;
@@ -183,6 +185,7 @@ pub const ROUTES: &[Route] = &[
     route("PUT", "/api/v1/clinic-calendar"),
     route("POST", "/api/v1/clinic-calendar/holidays"),
     route("PATCH", "/api/v1/clinic-calendar/holidays/{holiday_id}"),
+    route("GET", "/api/v1/reports/outcomes"),
     route("GET", "/api/v1/patients/{patient_id}/self-report-links"),
     route("POST", "/api/v1/patients/{patient_id}/self-report-links"),
     route("POST", "/api/v1/patients/{patient_id}/self-report-links/{link_id}/acknowledgement"),
@@ -259,6 +262,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         )
         .route("/api/v1/clinic-calendar/holidays", post(clinic_calendar_routes::add_holiday))
         .route("/api/v1/clinic-calendar/holidays/{holiday_id}", patch(clinic_calendar_routes::amend_holiday))
+        .route("/api/v1/reports/outcomes", get(outcomes_routes::outcomes))
         .route("/api/v1/controlled-substances/lots", get(stock_routes::lots))
         .route("/api/v1/controlled-substances/entries", get(stock_routes::entries).post(stock_routes::record_entry))
         .route("/api/v1/controlled-substances/entries/{entry_id}", get(stock_routes::entry))

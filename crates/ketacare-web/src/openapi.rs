@@ -441,6 +441,7 @@ fn foundation_document() -> Value {
     });
     document["components"]["schemas"]["AuditChainReport"] = audit_chain_report_schema();
     crate::treatment_openapi::add_treatment_paths(&mut document);
+    crate::outcomes_openapi::add_outcomes_paths(&mut document);
     crate::consent_openapi::add_consent_paths(&mut document);
     crate::note_openapi::add_note_paths(&mut document);
     crate::self_report_openapi::add_self_report_paths(&mut document);

@@ -281,6 +281,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("PUT", "/api/v1/clinic-calendar", [401, 422, 403, 403, 403, 403]),
     ("POST", "/api/v1/clinic-calendar/holidays", [401, 422, 403, 403, 403, 403]),
     ("PATCH", "/api/v1/clinic-calendar/holidays/{holiday_id}", [401, 422, 403, 403, 403, 403]),
+    ("GET", "/api/v1/reports/outcomes", [401, 200, 200, 403, 200, 403]),
     // Self-report links: nurses and prescribers make them; whoever reads the chart lists them. The patient's
     // routes need no account: an unknown token is 410 for everyone (as a used or expired one).
     ("GET", "/api/v1/patients/{patient_id}/self-report-links", [401, 200, 200, 200, 403, 403]),

@@ -13,6 +13,7 @@ mod migrate_command;
 mod plan_command;
 mod protocol_command;
 mod protocol_file;
+mod report_command;
 mod restore_command;
 mod score_command;
 mod screen_command;
@@ -66,6 +67,8 @@ enum Command {
     Export(export_command::ExportArgs),
     /// Import a FHIR R4 Bundle into patients' charts (as POST /fhir/r4), or a bulk NDJSON export.
     Import(import_command::ImportArgs),
+    /// Clinic reports from the database: `report outcomes` (docs/outcomes.md).
+    Report(report_command::ReportArgs),
     /// Write a consistent copy of a SQLite database while it serves, and check it.
     Backup(backup_command::BackupArgs),
     /// Check a backup and put it in place of a SQLite database (stop the server first).
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate_command::run(args),
         Command::User(args) => user_command::run(args),
         Command::Audit(args) => audit_command::run(args),
+        Command::Report(args) => report_command::run(args),
         Command::Backup(args) => backup_command::run(args),
         Command::Restore(args) => restore_command::run(args),
     };
