@@ -755,10 +755,15 @@ impl App {
 
     /// A patient's plans, oldest first, each with its schedule and the engine's report now.
     pub async fn plans(&self, actor: &Actor, patient_id: &str) -> Result<Vec<PlanView>, AppError> {
-        let event = self.audit_event(actor, "plan.list", format!("patient/{patient_id}/plans"), Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadPlans) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadPlans,
+                "plan.list",
+                format!("patient/{patient_id}/plans"),
+                Some(patient_id),
+            )
+            .await?;
         if self.store.patient(patient_id).await?.is_none() {
             let error = AppError::NotFound { resource: "patient", id: patient_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
@@ -774,10 +779,15 @@ impl App {
 
     /// A patient's treatment sessions, oldest first, as summaries (`GET …/sessions/{id}` has the rest).
     pub async fn sessions(&self, actor: &Actor, patient_id: &str) -> Result<Vec<SessionSummary>, AppError> {
-        let event = self.audit_event(actor, "session.list", format!("patient/{patient_id}/sessions"), Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(
+                actor,
+                Permission::ReadSessions,
+                "session.list",
+                format!("patient/{patient_id}/sessions"),
+                Some(patient_id),
+            )
+            .await?;
         if self.store.patient(patient_id).await?.is_none() {
             let error = AppError::NotFound { resource: "patient", id: patient_id.to_owned() };
             return Err(self.audit_failure(event, error).await);
@@ -885,10 +895,8 @@ impl App {
     ) -> Result<Created, AppError> {
         let session_id = new_id();
         let resource = format!("patient/{patient_id}/session/{session_id}");
-        let event = self.audit_event(actor, "session.create", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event =
+            self.permitted_event(actor, Permission::RunSessions, "session.create", resource, Some(patient_id)).await?;
         let key = idempotency_key(key)?;
         let request_sha256 = sha256_hex(&format!("session\n{patient_id}\n{body}"));
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "session_id").await? {
@@ -1076,10 +1084,8 @@ impl App {
         session_id: &str,
     ) -> Result<SessionView, AppError> {
         let resource = format!("patient/{patient_id}/session/{session_id}");
-        let event = self.audit_event(actor, "session.read", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event =
+            self.permitted_event(actor, Permission::ReadSessions, "session.read", resource, Some(patient_id)).await?;
         let record = match self.session_record(patient_id, session_id, true).await {
             Ok(record) => record,
             Err(error) => return Err(self.audit_failure(event, error).await),
@@ -1100,10 +1106,8 @@ impl App {
         body: &str,
     ) -> Result<SessionView, AppError> {
         let resource = format!("patient/{patient_id}/session/{session_id}");
-        let event = self.audit_event(actor, "session.amend", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event =
+            self.permitted_event(actor, Permission::RunSessions, "session.amend", resource, Some(patient_id)).await?;
         let result = async {
             let mut changes = parse_object(body)?;
             let reason = reason_of(&mut changes)?;
@@ -1208,10 +1212,9 @@ impl App {
         key: Option<&str>,
     ) -> Result<Created, AppError> {
         let resource = format!("patient/{patient_id}/session/{session_id}/observations");
-        let event = self.audit_event(actor, "observation.create", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::RunSessions, "observation.create", resource, Some(patient_id))
+            .await?;
         let key = idempotency_key(key)?;
         let request_sha256 = sha256_hex(&format!("observation\n{patient_id}\n{session_id}\n{body}"));
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "observation_id").await? {
@@ -1362,10 +1365,9 @@ impl App {
     ) -> Result<Created, AppError> {
         let administration_id = new_id();
         let resource = format!("patient/{patient_id}/session/{session_id}/administration/{administration_id}");
-        let event = self.audit_event(actor, "administration.create", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::RunSessions, "administration.create", resource, Some(patient_id))
+            .await?;
         let key = idempotency_key(key)?;
         let request_sha256 = sha256_hex(&format!("administration\n{patient_id}\n{session_id}\n{body}"));
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "administration_id").await? {
@@ -1500,10 +1502,9 @@ impl App {
         body: &str,
     ) -> Result<SessionView, AppError> {
         let resource = format!("patient/{patient_id}/session/{session_id}/administration/{administration_id}");
-        let event = self.audit_event(actor, "administration.amend", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::RunSessions, "administration.amend", resource, Some(patient_id))
+            .await?;
         let result = async {
             let mut object = parse_object(body)?;
             let reason = reason_of(&mut object)?
@@ -1550,10 +1551,9 @@ impl App {
     ) -> Result<Created, AppError> {
         let acknowledgement_id = new_id();
         let resource = format!("patient/{patient_id}/session/{session_id}/alert/{alert_id}/acknowledgement");
-        let event = self.audit_event(actor, "alert.acknowledge", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::RunSessions, "alert.acknowledge", resource, Some(patient_id))
+            .await?;
         let key = idempotency_key(key)?;
         let request_sha256 = sha256_hex(&format!("acknowledgement\n{patient_id}\n{session_id}\n{alert_id}\n{body}"));
         if let Some(created) = self.replay_created(actor, key, &request_sha256, "acknowledgement_id").await? {
@@ -1625,10 +1625,8 @@ impl App {
     /// The session's REMS Patient Monitoring Form with its status and due date.
     pub async fn rems_form(&self, actor: &Actor, patient_id: &str, session_id: &str) -> Result<(i64, Value), AppError> {
         let resource = format!("patient/{patient_id}/session/{session_id}/rems-form");
-        let event = self.audit_event(actor, "rems_form.read", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::ReadSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event =
+            self.permitted_event(actor, Permission::ReadSessions, "rems_form.read", resource, Some(patient_id)).await?;
         let record = match self.session_record(patient_id, session_id, true).await {
             Ok(record) => record,
             Err(error) => return Err(self.audit_failure(event, error).await),
@@ -1647,10 +1645,9 @@ impl App {
         expected_version: i64,
     ) -> Result<(i64, Value), AppError> {
         let resource = format!("patient/{patient_id}/session/{session_id}/rems-form");
-        let event = self.audit_event(actor, "rems_form.submit", resource, Some(patient_id));
-        if let Err(error) = require(actor, Permission::RunSessions) {
-            return Err(self.audit_failure(event, error).await);
-        }
+        let event = self
+            .permitted_event(actor, Permission::RunSessions, "rems_form.submit", resource, Some(patient_id))
+            .await?;
         let result = async {
             let record = self.session_record(patient_id, session_id, true).await?;
             let view = self.session_view_with_chart(&record).await?;
